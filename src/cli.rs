@@ -1,0 +1,93 @@
+//! The command line, as clap types only: no file system access here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::ui::ColorChoice;
+
+/// Build a Python application into one runnable file, driven by project.toml.
+#[derive(Debug, Parser)]
+#[command(name = "pybuild", version, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Run in DIR (or the nearest parent holding a project.toml)
+    #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+
+    /// Stream the output of the tools pybuild runs
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print only errors and warnings
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// When to colour the output (NO_COLOR is honoured with `auto`)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorChoice,
+
+    /// Say why each stale step runs
+    #[arg(long, global = true)]
+    pub explain: bool,
+
+    /// Fail at once, instead of waiting, when another pybuild is working on the project
+    #[arg(long, global = true)]
+    pub no_wait: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented project.toml for an existing project, then set it up
+    ///
+    /// Reads pyproject.toml, setup.cfg, setup.py and requirements*.txt; asks nothing.
+    Init {
+        /// Overwrite an existing project.toml
+        #[arg(long)]
+        force: bool,
+        /// Only write project.toml
+        #[arg(long)]
+        no_setup: bool,
+    },
+    /// Create the venv, install the tools, check the system, install the project editable
+    ///
+    /// Each step runs only when what it depends on changed.
+    Setup,
+    /// Everything `setup` does, then build the bundle (each step only if stale)
+    Bundle,
+    /// Show which steps are fresh, and why the others are stale
+    Status {
+        /// Print JSON for machines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside the project's venv (after `setup`), e.g. `pybuild run -- pytest -x`
+    Run {
+        /// The command and its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Remove the bundle, pybuild's state and setuptools' build leftovers
+    Clean {
+        /// Also remove the venv
+        #[arg(long)]
+        all: bool,
+        /// List what would be removed, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the commands, or show the help of one
+    Help {
+        /// A command name
+        topic: Option<String>,
+    },
+}

@@ -1,0 +1,166 @@
+//! What each command does, given the parsed command line.
+
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use crate::bundle::Bundle;
+use crate::check::Check;
+use crate::cli::{Cli, Command};
+use crate::develop::Develop;
+use crate::help;
+use crate::project::Project;
+use crate::state::{Lock, State};
+use crate::step::{self, Context, Freshness, Step};
+use crate::tools::Tools;
+use crate::ui::{Printer, Style};
+use crate::venv::Venv;
+use crate::{clean, init};
+
+pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
+    let dir = match &cli.project {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("cannot tell the current directory")?,
+    };
+    let options = Options {
+        explain: cli.explain,
+        wait: !cli.no_wait,
+    };
+    match cli.command {
+        None => {
+            print!("{}", help::overview(printer));
+            Ok(0)
+        }
+        Some(Command::Help { topic: None }) => {
+            print!("{}", help::overview(printer));
+            Ok(0)
+        }
+        Some(Command::Help { topic: Some(name) }) => {
+            print!("{}", help::topic(&name)?);
+            Ok(0)
+        }
+        Some(Command::Init { force, no_setup }) => {
+            init::write_config(&dir, force, printer)?;
+            if !no_setup {
+                build(&dir, printer, &options, Target::Setup)?;
+            }
+            Ok(0)
+        }
+        Some(Command::Setup) => build(&dir, printer, &options, Target::Setup).map(|()| 0),
+        Some(Command::Bundle) => build(&dir, printer, &options, Target::Bundle).map(|()| 0),
+        Some(Command::Status { json }) => status(&dir, printer, &options, json).map(|()| 0),
+        Some(Command::Run { command }) => run(&dir, printer, &options, &command),
+        Some(Command::Clean { all, dry_run }) => {
+            let project = Project::discover(&dir)?;
+            let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+            let state = State::load(&project.state_dir(), printer);
+            clean::run(&project, &state, all, dry_run, printer).map(|()| 0)
+        }
+    }
+}
+
+struct Options {
+    explain: bool,
+    wait: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Setup,
+    Bundle,
+}
+
+/// The steps that make `target`, in order.
+fn pipeline(target: Target) -> Vec<Box<dyn Step>> {
+    let mut steps: Vec<Box<dyn Step>> = vec![
+        Box::new(Venv),
+        Box::new(Tools),
+        Box::new(Check::default()),
+        Box::new(Develop),
+    ];
+    if target == Target::Bundle {
+        steps.push(Box::new(Bundle));
+    }
+    steps
+}
+
+fn build(dir: &Path, printer: &Printer, options: &Options, target: Target) -> Result<()> {
+    let project = Project::discover(dir)?;
+    let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    let state = State::load(&project.state_dir(), printer);
+    let mut cx = Context::new(&project, printer, state);
+    let steps = pipeline(target);
+    let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
+    step::build(&mut cx, &refs, options.explain)?;
+    if target == Target::Bundle {
+        // Every input was looked up: what was not is a file that no longer exists.
+        cx.state.files.retain_used();
+    }
+    cx.save_state()
+}
+
+fn status(dir: &Path, printer: &Printer, options: &Options, json: bool) -> Result<()> {
+    let project = Project::discover(dir)?;
+    let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    let state = State::load(&project.state_dir(), printer);
+    let mut cx = Context::new(&project, printer, state);
+    let mut report = Vec::new();
+    for step in pipeline(Target::Bundle) {
+        let reasons = match step.fingerprint(&mut cx) {
+            Ok(fingerprint) => match step::freshness(&mut cx, step.name(), &fingerprint)? {
+                Freshness::Fresh => Vec::new(),
+                Freshness::Stale(reasons) => reasons,
+            },
+            Err(err) => vec![format!(
+                "cannot tell until the steps before it run ({err:#})"
+            )],
+        };
+        report.push((step.name(), reasons));
+    }
+    // The stat cache may have learned hashes; keeping them makes the next build faster.
+    cx.save_state()?;
+    if json {
+        let steps: Vec<_> = report
+            .iter()
+            .map(|(name, reasons)| {
+                serde_json::json!({"step": name, "fresh": reasons.is_empty(), "reasons": reasons})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&steps)?);
+        return Ok(());
+    }
+    for (name, reasons) in report {
+        if reasons.is_empty() {
+            println!("{name:8} {}", printer.paint("fresh", Style::Green));
+        } else {
+            println!("{name:8} {}", printer.paint("stale", Style::Yellow));
+            for reason in reasons {
+                println!("{:8}   {reason}", "");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets the project up, then runs `command` in its venv and passes its exit code on.
+fn run(dir: &Path, printer: &Printer, options: &Options, command: &[OsString]) -> Result<u8> {
+    build(dir, printer, options, Target::Setup)?;
+    let project = Project::discover(dir)?;
+    let cx = Context::new(&project, printer, State::default());
+    let (program, args) = command.split_first().context("no command to run")?;
+    let status = cx
+        .runner
+        .command(program, args)
+        .dir(std::env::current_dir().unwrap_or(project.root.clone()))
+        .unchecked()
+        .run()
+        .with_context(|| format!("cannot run `{}`", program.to_string_lossy()))?
+        .status;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => 128 + signal as u8,
+        (None, None) => 1,
+    })
+}

@@ -1,0 +1,437 @@
+//! `project.toml`: its schema, defaults and validation.
+//!
+//! Every key has a default except `[project] name`, so a file holding only that works.
+//! Unknown keys, wrong types and bad values are [`ConfigError`]s that point at the file, line
+//! and column and, for a misspelt key or value, name the nearest valid one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const FILE_NAME: &str = "project.toml";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub project: ProjectSection,
+    #[serde(default)]
+    pub env: EnvSection,
+    #[serde(default)]
+    pub check: CheckSection,
+    #[serde(default)]
+    pub develop: DevelopSection,
+    #[serde(default)]
+    pub bundle: BundleSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProjectSection {
+    /// The distribution name, as in `pyproject.toml`/`setup.py`.
+    pub name: String,
+    /// A version (`3.11`) looked up as `python3.11` on PATH, or an interpreter path.
+    pub python: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EnvSection {
+    #[serde(default = "default_venv_path")]
+    pub path: String,
+    #[serde(default)]
+    pub installer: Installer,
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    #[serde(default)]
+    pub tools: Vec<String>,
+}
+
+impl Default for EnvSection {
+    fn default() -> Self {
+        EnvSection {
+            path: default_venv_path(),
+            installer: Installer::default(),
+            requirements: Vec::new(),
+            tools: Vec::new(),
+        }
+    }
+}
+
+fn default_venv_path() -> String {
+    ".venv".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Installer {
+    Pip,
+    Uv,
+    /// uv when it is on PATH, pip otherwise.
+    #[default]
+    Auto,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckSection {
+    #[serde(default)]
+    pub commands: Vec<String>,
+    #[serde(default)]
+    pub headers: Vec<String>,
+    #[serde(default)]
+    pub pkg_config: Vec<String>,
+    /// How to get a missing command, header or module; overrides the built-in hints.
+    #[serde(default)]
+    pub hints: BTreeMap<String, String>,
+}
+
+impl CheckSection {
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty() && self.headers.is_empty() && self.pkg_config.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DevelopSection {
+    #[serde(default)]
+    pub mode: DevelopMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum DevelopMode {
+    /// `pip install -e .`
+    #[default]
+    #[serde(rename = "pip")]
+    Pip,
+    /// `python setup.py develop`, for projects that still need it.
+    #[serde(rename = "setup.py")]
+    SetupPy,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BundleSection {
+    #[serde(default)]
+    pub kind: BundleKind,
+    pub console_script: Option<String>,
+    pub entry_point: Option<String>,
+    pub output: Option<String>,
+    /// Globs: `pattern` adds git-ignored files to the inputs, `!pattern` removes files.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub pex_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BundleKind {
+    #[default]
+    Pex,
+}
+
+impl BundleKind {
+    pub fn extension(self) -> &'static str {
+        match self {
+            BundleKind::Pex => "pex",
+        }
+    }
+
+    /// The distribution that builds this kind, installed by the tools step.
+    pub fn tool(self) -> &'static str {
+        match self {
+            BundleKind::Pex => "pex",
+        }
+    }
+}
+
+/// A `project.toml` that cannot be used, located in its source.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub message: String,
+    /// (line, column, the line's text), 1-based, when the error has a place.
+    pub location: Option<(usize, usize, String)>,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.location {
+            Some((line, col, text)) => {
+                writeln!(f, "{}:{line}:{col}: {}", self.file.display(), self.message)?;
+                let gutter = line.to_string().len();
+                writeln!(f, "{:gutter$} |", "")?;
+                writeln!(f, "{line} | {text}")?;
+                write!(f, "{:gutter$} | {:>col$}", "", "^")?;
+            }
+            None => write!(f, "{}: {}", self.file.display(), self.message)?,
+        }
+        Ok(())
+    }
+}
+
+impl ConfigError {
+    fn at(file: &Path, source: &str, span: Option<Range<usize>>, message: String) -> Self {
+        let location = span.map(|span| locate(source, span.start));
+        ConfigError {
+            file: file.to_path_buf(),
+            message,
+            location,
+            hint: None,
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset, with the line's text.
+fn locate(source: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = source[line_start..offset].chars().count() + 1;
+    let text = source[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    (line, column, text)
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|err| ConfigError {
+            file: path.to_path_buf(),
+            message: format!("cannot read: {err}"),
+            location: None,
+            hint: None,
+        })?;
+        Config::parse(path, &source)
+    }
+
+    pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(source).map_err(|err| {
+            let message = err.message().trim().to_string();
+            let hint = nearest_name_hint(&message);
+            ConfigError {
+                hint,
+                ..ConfigError::at(path, source, err.span(), message)
+            }
+        })?;
+        config.validate(path, source)?;
+        Ok(config)
+    }
+
+    /// Checks that serde's types cannot express, pointing at the offending key.
+    fn validate(&self, path: &Path, source: &str) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: String| {
+            ConfigError::at(path, source, key_span(source, key), message)
+        };
+        if self.project.name.trim().is_empty() {
+            return Err(fail("name", "`project.name` must not be empty".into()));
+        }
+        if self.bundle.console_script.is_some() && self.bundle.entry_point.is_some() {
+            return Err(fail(
+                "entry-point",
+                "`bundle.console-script` and `bundle.entry-point` are exclusive: set one".into(),
+            ));
+        }
+        if let Some(entry) = &self.bundle.entry_point
+            && !is_entry_point(entry)
+        {
+            return Err(fail(
+                "entry-point",
+                format!(
+                    "`bundle.entry-point` must look like `package.module:function`, not `{entry}`"
+                ),
+            ));
+        }
+        if let Some(output) = &self.bundle.output
+            && !is_inside(Path::new(output))
+        {
+            return Err(fail(
+                "output",
+                format!(
+                    "`bundle.output` must be a relative path inside the project, not `{output}`"
+                ),
+            ));
+        }
+        for pattern in &self.bundle.sources {
+            let glob = pattern.strip_prefix('!').unwrap_or(pattern);
+            if let Err(err) = globset::Glob::new(glob) {
+                return Err(fail(
+                    "sources",
+                    format!("bad glob in `bundle.sources`: {err}"),
+                ));
+            }
+        }
+        for requirement in &self.env.requirements {
+            if !is_inside(Path::new(requirement)) {
+                return Err(fail(
+                    "requirements",
+                    format!(
+                        "`env.requirements` entries must be files inside the project, not `{requirement}`"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An `entry_points` style reference: `module.path:attr.path`.
+fn is_entry_point(entry: &str) -> bool {
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|part| {
+                let mut chars = part.chars();
+                chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_alphanumeric() || c == '_')
+            })
+    };
+    matches!(entry.split_once(':'), Some((module, attr)) if ident(module) && ident(attr))
+}
+
+/// A relative path that stays inside the directory it is relative to.
+pub fn is_inside(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for component in path.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+    }
+    depth > 0
+}
+
+/// The span of the first `key =` assignment in the source, for errors found after parsing.
+fn key_span(source: &str, key: &str) -> Option<Range<usize>> {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            let start = offset + (line.len() - trimmed.len());
+            return Some(start..start + key.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (and "unknown variant"),
+/// suggest the expected name closest to the unknown one.
+fn nearest_name_hint(message: &str) -> Option<String> {
+    let (kind, rest) = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix).map(|rest| (*prefix, rest)))?;
+    let (unknown, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let what = if kind.contains("field") {
+        "key"
+    } else {
+        "value"
+    };
+    match nearest(unknown, &candidates) {
+        Some(best) => Some(format!("did you mean `{best}`?")),
+        None if !candidates.is_empty() => Some(format!(
+            "valid {what}s here: {}",
+            candidates
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        None => None,
+    }
+}
+
+/// The candidate closest to `word`, if it is close enough to be a plausible typo.
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(distance, c)| *distance <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(source: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("project.toml"), source)
+    }
+
+    #[test]
+    fn name_alone_gets_every_default() {
+        let config = parse("[project]\nname = \"app\"\n").unwrap();
+        assert_eq!(config.env.path, ".venv");
+        assert_eq!(config.env.installer, Installer::Auto);
+        assert_eq!(config.develop.mode, DevelopMode::Pip);
+        assert_eq!(config.bundle.kind, BundleKind::Pex);
+        assert!(config.check.is_empty());
+    }
+
+    #[test]
+    fn misspelt_key_names_place_and_nearest_key() {
+        let err = parse("[project]\nname = \"app\"\n\n[env]\ntols = [\"flake8\"]\n").unwrap_err();
+        let (line, column, text) = err.location.clone().unwrap();
+        assert_eq!((line, column), (5, 1));
+        assert_eq!(text, "tols = [\"flake8\"]");
+        assert_eq!(err.hint.as_deref(), Some("did you mean `tools`?"));
+        assert!(
+            err.to_string()
+                .starts_with("project.toml:5:1: unknown field `tols`")
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let err = parse("[project]\nname = \"app\"\n[env]\ntools = \"flake8\"\n").unwrap_err();
+        assert_eq!(err.location.unwrap().0, 4);
+        assert!(err.message.contains("sequence"), "{}", err.message);
+    }
+
+    #[test]
+    fn bad_enum_value_suggests() {
+        let err = parse("[project]\nname = \"a\"\n[develop]\nmode = \"pipp\"\n").unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `pip`?"));
+    }
+
+    #[test]
+    fn output_outside_project_is_refused() {
+        let err = parse("[project]\nname = \"a\"\n[bundle]\noutput = \"../x.pex\"\n").unwrap_err();
+        assert_eq!(err.location.unwrap().0, 4);
+        assert!(err.message.contains("inside the project"));
+    }
+
+    #[test]
+    fn entry_point_shape_is_checked() {
+        assert!(is_entry_point("app.cli:main"));
+        assert!(!is_entry_point("app.cli"));
+        assert!(!is_entry_point("app-cli:main"));
+    }
+
+    #[test]
+    fn is_inside_rejects_escapes() {
+        assert!(is_inside(Path::new("dist/app.pex")));
+        assert!(is_inside(Path::new("a/../b")));
+        assert!(!is_inside(Path::new("a/../../b")));
+        assert!(!is_inside(Path::new("/tmp/x")));
+        assert!(!is_inside(Path::new(".")));
+    }
+}

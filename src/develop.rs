@@ -1,0 +1,74 @@
+//! The develop step: the editable install of the project into its venv
+//! (`pip install -e .`, or `setup.py develop` for projects that need it).
+//!
+//! It runs again only when what the install depends on changed (DESIGN §5): `setup.py`,
+//! `setup.cfg`, `pyproject.toml`, `MANIFEST.in`, the requirement files, or the set of
+//! top-level packages and modules. Plain edits, new modules inside a package and deletions
+//! need no new install.
+
+use anyhow::{Context as _, Result};
+
+use crate::args;
+use crate::config::DevelopMode;
+use crate::fileset::top_level_names;
+use crate::fingerprint::Fingerprint;
+use crate::installer::Installer;
+use crate::step::{Context, Step};
+use crate::venv;
+
+pub const METADATA_FILES: &[&str] = &["setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in"];
+
+pub struct Develop;
+
+impl Step for Develop {
+    fn name(&self) -> &'static str {
+        "develop"
+    }
+
+    fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint> {
+        let config = &cx.project.config;
+        let mut fingerprint = Fingerprint::default();
+        fingerprint.part("venv", cx.run_id("venv"));
+        fingerprint.part("develop", serde_json::to_string(&config.develop)?);
+        fingerprint.part("name", config.project.name.clone());
+        fingerprint.part(
+            "installer",
+            Installer::resolve(config.env.installer)?.describe(),
+        );
+        let names = top_level_names(&cx.project_files()?);
+        fingerprint.part(
+            "top-level packages",
+            names.into_iter().collect::<Vec<_>>().join(" "),
+        );
+        cx.add_files(&mut fingerprint, METADATA_FILES)?;
+        cx.add_files(&mut fingerprint, cx.project.requirement_files())?;
+        Ok(fingerprint)
+    }
+
+    fn run(&self, cx: &mut Context) -> Result<()> {
+        match cx.project.config.develop.mode {
+            DevelopMode::Pip => Installer::resolve(cx.project.config.env.installer)?.install(
+                cx,
+                self.name(),
+                &args!["-e", "."],
+            ),
+            DevelopMode::SetupPy => {
+                let python = cx.project.venv_python();
+                cx.runner
+                    .run(self.name(), python, &args!["setup.py", "develop"])
+            }
+        }
+    }
+
+    fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
+        let name = cx.project.config.project.name.clone();
+        let site_packages = cx.site_packages()?;
+        let dist_info = venv::dist_info(&site_packages, &name).with_context(|| {
+            format!(
+                "the editable install left no {name}-*.dist-info in {}: is `[project] name` in project.toml the distribution's name?",
+                site_packages.display()
+            )
+        })?;
+        Ok(vec![cx.project.key(&dist_info.join("METADATA"))])
+    }
+}

@@ -1,0 +1,92 @@
+//! How errors reach the user: one place renders them, one place maps them to exit codes.
+//!
+//! `error: <what failed>`, then a `caused by:` line per cause, then what a failed command
+//! printed last and where its full log is, then `hint:` lines.
+//! Exit codes: 2 for usage and configuration errors, 1 for everything else.
+
+use std::fmt;
+
+use crate::config::ConfigError;
+use crate::process::CommandFailed;
+
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+/// An error a user can fix, with what to do about it.
+#[derive(Debug)]
+pub struct UserError {
+    pub message: String,
+    pub hints: Vec<String>,
+    /// A usage or configuration mistake (exit 2) rather than a failure (exit 1).
+    pub usage: bool,
+}
+
+impl UserError {
+    pub fn failure(message: impl Into<String>) -> UserError {
+        UserError {
+            message: message.into(),
+            hints: Vec::new(),
+            usage: false,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> UserError {
+        UserError {
+            usage: true,
+            ..UserError::failure(message)
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> UserError {
+        self.hints.push(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let usage = err.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || cause.downcast_ref::<UserError>().is_some_and(|e| e.usage)
+            || cause.downcast_ref::<clap::Error>().is_some()
+    });
+    if usage { EXIT_USAGE } else { EXIT_FAILURE }
+}
+
+pub fn render(err: &anyhow::Error) -> String {
+    let mut out = format!("error: {err}\n");
+    let mut hints = Vec::new();
+    for cause in err.chain().skip(1) {
+        out.push_str(&format!("caused by: {cause}\n"));
+    }
+    for cause in err.chain() {
+        if let Some(failed) = cause.downcast_ref::<CommandFailed>() {
+            if !failed.tail.is_empty() {
+                out.push_str("output (last lines):\n");
+                for line in &failed.tail {
+                    out.push_str(&format!("  | {line}\n"));
+                }
+            }
+            if let Some(log) = &failed.log {
+                hints.push(format!("full output: {}", log.display()));
+            }
+        }
+        if let Some(config) = cause.downcast_ref::<ConfigError>() {
+            hints.extend(config.hint.clone());
+        }
+        if let Some(user) = cause.downcast_ref::<UserError>() {
+            hints.extend(user.hints.iter().cloned());
+        }
+    }
+    for hint in hints {
+        out.push_str(&format!("hint: {hint}\n"));
+    }
+    out
+}

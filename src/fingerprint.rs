@@ -1,0 +1,132 @@
+//! Fingerprints: what a step's result depends on, recorded to decide freshness and to
+//! explain a rebuild.
+//!
+//! A step is fresh when the fingerprint computed from the inputs as they are *now* equals
+//! the one recorded after its last success, and its recorded outputs still hash the same
+//! (see `step.rs`). A fingerprint has two parts:
+//! - `parts`: named values that are not files: the step's configuration (normalised TOML
+//!   section as JSON), the interpreter (path and version), tool versions, the identity of
+//!   the venv it installs into. Values are kept readable so a change can be shown.
+//! - `files`: every input file as (path relative to the project, content hash), over the
+//!   whole set, so an added, removed or renamed file changes it. An expected file that does
+//!   not exist is recorded as [`ABSENT`], so creating it is a change too.
+//!
+//! Hashes come from the [`StatCache`](crate::statcache::StatCache), so a fingerprint of
+//! thousands of unchanged files costs one `stat` each and no reads.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::statcache::Hash;
+
+pub const ABSENT: &str = "absent";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub parts: BTreeMap<String, String>,
+    pub files: BTreeMap<String, Hash>,
+}
+
+impl Fingerprint {
+    pub fn part(&mut self, name: &str, value: impl Into<String>) {
+        self.parts.insert(name.to_string(), value.into());
+    }
+
+    pub fn file(&mut self, path: &str, hash: Option<Hash>) {
+        self.files
+            .insert(path.to_string(), hash.unwrap_or_else(|| ABSENT.into()));
+    }
+
+    /// Why `self` (now) differs from `old` (recorded), in words a user can act on.
+    pub fn differences(&self, old: &Fingerprint) -> Vec<String> {
+        let mut reasons = Vec::new();
+        for (name, new) in &self.parts {
+            match old.parts.get(name) {
+                None => reasons.push(format!("{name} is new")),
+                Some(was) if was != new => reasons.push(describe_change(name, was, new)),
+                Some(_) => {}
+            }
+        }
+        for name in old.parts.keys() {
+            if !self.parts.contains_key(name) {
+                reasons.push(format!("{name} no longer applies"));
+            }
+        }
+        for (path, new) in &self.files {
+            match old.files.get(path).map(String::as_str) {
+                None | Some(ABSENT) if new != ABSENT => reasons.push(format!("{path} added")),
+                Some(was) if was != new && new == ABSENT => reasons.push(format!("{path} removed")),
+                Some(was) if was != new => reasons.push(format!("{path} changed")),
+                _ => {}
+            }
+        }
+        for (path, was) in &old.files {
+            if !self.files.contains_key(path) && was != ABSENT {
+                reasons.push(format!("{path} removed"));
+            }
+        }
+        reasons
+    }
+}
+
+fn describe_change(name: &str, was: &str, new: &str) -> String {
+    const SHORT: usize = 60;
+    if was.len() <= SHORT && new.len() <= SHORT && !was.contains('\n') && !new.contains('\n') {
+        format!("{name} changed: {was} → {new}")
+    } else {
+        format!("{name} changed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(parts: &[(&str, &str)], files: &[(&str, &str)]) -> Fingerprint {
+        let mut fp = Fingerprint::default();
+        for (k, v) in parts {
+            fp.part(k, *v);
+        }
+        for (k, v) in files {
+            fp.file(k, Some(v.to_string()));
+        }
+        fp
+    }
+
+    #[test]
+    fn equal_fingerprints_have_no_differences() {
+        let a = fp(&[("interpreter", "3.11.7")], &[("a.py", "1")]);
+        assert!(a.differences(&a.clone()).is_empty());
+    }
+
+    #[test]
+    fn differences_name_files_and_parts() {
+        let old = fp(
+            &[("interpreter", "3.11.7")],
+            &[("a.py", "1"), ("old.py", "2")],
+        );
+        let new = fp(
+            &[("interpreter", "3.12.1")],
+            &[("a.py", "9"), ("new.py", "3")],
+        );
+        assert_eq!(
+            new.differences(&old),
+            vec![
+                "interpreter changed: 3.11.7 → 3.12.1",
+                "a.py changed",
+                "new.py added",
+                "old.py removed",
+            ]
+        );
+    }
+
+    #[test]
+    fn absent_file_appearing_or_going_is_named() {
+        let mut old = Fingerprint::default();
+        old.file("setup.cfg", None);
+        let new = fp(&[], &[("setup.cfg", "1")]);
+        assert_eq!(new.differences(&old), vec!["setup.cfg added"]);
+        assert_eq!(old.differences(&new), vec!["setup.cfg removed"]);
+    }
+}

@@ -1,0 +1,58 @@
+//! Installing packages into the venv: pip by default, uv when configured (or, with
+//! `installer = "auto"`, when it is on PATH). Both take pip's `install` arguments.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::args;
+use crate::config::Installer as Choice;
+use crate::error::UserError;
+use crate::step::Context;
+
+pub enum Installer {
+    Pip,
+    Uv(PathBuf),
+}
+
+impl Installer {
+    pub fn resolve(choice: Choice) -> Result<Installer> {
+        match choice {
+            Choice::Pip => Ok(Installer::Pip),
+            Choice::Auto => Ok(which::which("uv").map_or(Installer::Pip, Installer::Uv)),
+            Choice::Uv => which::which("uv").map(Installer::Uv).map_err(|_| {
+                UserError::usage(
+                    "`[env] installer = \"uv\"` in project.toml, but `uv` is not on PATH",
+                )
+                .hint("install uv (`pip install --user uv`), or set `installer = \"pip\"`")
+                .into()
+            }),
+        }
+    }
+
+    /// How the installer appears in fingerprints.
+    pub fn describe(&self) -> String {
+        match self {
+            Installer::Pip => "pip".into(),
+            Installer::Uv(path) => format!("uv {}", path.display()),
+        }
+    }
+
+    /// `pip install ARGS` into the project's venv, logged under `step`.
+    pub fn install(&self, cx: &Context, step: &str, install_args: &[OsString]) -> Result<()> {
+        let python = cx.project.venv_python();
+        let (program, mut argv) = match self {
+            Installer::Pip => (
+                python.into_os_string(),
+                args!["-m", "pip", "install"].to_vec(),
+            ),
+            Installer::Uv(uv) => (
+                uv.clone().into_os_string(),
+                args!["pip", "install", "--python", python].to_vec(),
+            ),
+        };
+        argv.extend_from_slice(install_args);
+        cx.runner.run(step, program, &argv)
+    }
+}

@@ -1,0 +1,59 @@
+//! pybuild: a declarative `project.toml` drives a Python project from a fresh clone to one
+//! runnable file: venv → tools → check → develop → bundle, each step only when stale.
+
+pub mod bundle;
+pub mod check;
+pub mod clean;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod detect;
+pub mod develop;
+pub mod error;
+pub mod fileset;
+pub mod fingerprint;
+pub mod help;
+pub mod init;
+pub mod installer;
+pub mod process;
+pub mod project;
+pub mod python;
+pub mod statcache;
+pub mod state;
+pub mod step;
+pub mod tools;
+pub mod ui;
+pub mod venv;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::ui::{Printer, Verbosity};
+
+/// Runs pybuild with the process's arguments; returns the exit code.
+pub fn run() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                error::EXIT_USAGE
+            } else {
+                0
+            };
+        }
+    };
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, _) => Verbosity::Verbose,
+    };
+    let printer = Printer::new(verbosity, cli.color);
+    match commands::execute(cli, &printer) {
+        Ok(code) => code,
+        Err(err) => {
+            eprint!("{}", error::render(&err));
+            error::exit_code(&err)
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! pybuild's state in `.pybuild/`: what each step recorded after its last success, the
+//! stat cache, the interpreters seen.
+//!
+//! - Saved atomically (a temp file in `.pybuild/`, then a rename), so a reader sees the old
+//!   state or the new one, never a mix.
+//! - A step's record is removed, and the state saved, *before* the step runs, and written
+//!   again only after it succeeded: an interrupted step is never taken for fresh.
+//! - A missing file is a first run; a truncated, garbled or other-version file means
+//!   "everything stale" with a one-line warning, never an error.
+//! - One pybuild process at a time works on a project: [`Lock`] holds an exclusive lock on
+//!   `.pybuild/lock` (released by the OS when the process dies, so a killed process never
+//!   leaves a lock behind).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::fingerprint::Fingerprint;
+use crate::python::InterpreterRecord;
+use crate::statcache::{Hash, StatCache};
+use crate::ui::Printer;
+
+/// Bumped whenever the format or the meaning of a record changes.
+pub const VERSION: u32 = 1;
+const STATE_FILE: &str = "state.json";
+const LOCK_FILE: &str = "lock";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub steps: BTreeMap<String, StepRecord>,
+    pub files: StatCache,
+    pub interpreters: BTreeMap<String, InterpreterRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub fingerprint: Fingerprint,
+    /// Output path (relative to the project, or absolute) → content hash.
+    pub outputs: BTreeMap<String, Hash>,
+    /// When the step last ran (ns since the epoch); steps that build on its result
+    /// include it in their fingerprint, so they run again after it does.
+    pub run_id: i64,
+}
+
+impl State {
+    pub fn load(dir: &Path, printer: &Printer) -> State {
+        let path = dir.join(STATE_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return State::new(),
+            Err(err) => return Self::discard(&path, &err.to_string(), printer),
+        };
+        match serde_json::from_str::<State>(&text) {
+            Ok(state) if state.version == VERSION => state,
+            Ok(state) => Self::discard(
+                &path,
+                &format!("version {} (this pybuild writes {VERSION})", state.version),
+                printer,
+            ),
+            Err(err) => Self::discard(&path, &err.to_string(), printer),
+        }
+    }
+
+    fn new() -> State {
+        State {
+            version: VERSION,
+            ..State::default()
+        }
+    }
+
+    fn discard(path: &Path, why: &str, printer: &Printer) -> State {
+        printer.warn(&format!(
+            "ignoring unreadable {} ({why}); everything will be rebuilt",
+            path.display()
+        ));
+        State::new()
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text = serde_json::to_vec(self).context("cannot serialise the state")?;
+        write_atomically(&dir.join(STATE_FILE), &text)
+    }
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_data())
+        .with_context(|| format!("cannot write {}", temp.path().display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// The exclusive lock on a project's `.pybuild/`, held while the value lives.
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    /// Takes the lock; if another pybuild holds it, says so and waits, or fails when
+    /// `wait` is false.
+    pub fn acquire(dir: &Path, wait: bool, printer: &Printer) -> Result<Lock> {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let holder = read_holder(&mut file);
+                if !wait {
+                    anyhow::bail!(
+                        "another pybuild{holder} is working on this project ({} is locked)",
+                        path.display()
+                    );
+                }
+                printer.warn(&format!(
+                    "waiting for another pybuild{holder} to finish with this project"
+                ));
+                file.lock()
+                    .with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        // Who holds it, for the message a waiting process prints.
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| write!(file, "{}", std::process::id()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Lock { _file: file })
+    }
+}
+
+fn read_holder(file: &mut File) -> String {
+    let mut pid = String::new();
+    match file.rewind().and_then(|()| file.read_to_string(&mut pid)) {
+        Ok(_) if !pid.trim().is_empty() => format!(" (pid {})", pid.trim()),
+        _ => String::new(),
+    }
+}
+
+/// `.pybuild/` under a project root.
+pub fn state_dir(root: &Path) -> PathBuf {
+    root.join(".pybuild")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::Printer;
+
+    #[test]
+    fn garbage_truncated_and_other_versions_load_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let printer = Printer::silent();
+        let mut state = State::load(dir.path(), &printer);
+        state.steps.insert(
+            "venv".into(),
+            StepRecord {
+                fingerprint: Fingerprint::default(),
+                outputs: BTreeMap::new(),
+                run_id: 1,
+            },
+        );
+        state.save(dir.path()).unwrap();
+        assert_eq!(State::load(dir.path(), &printer).steps.len(), 1);
+
+        let path = dir.path().join(STATE_FILE);
+        let full = fs::read(&path).unwrap();
+        fs::write(&path, &full[..full.len() / 2]).unwrap();
+        assert!(State::load(dir.path(), &printer).steps.is_empty());
+        fs::write(&path, b"\xff\x00garbage").unwrap();
+        assert!(State::load(dir.path(), &printer).steps.is_empty());
+        let other = String::from_utf8(full)
+            .unwrap()
+            .replace(&format!("\"version\":{VERSION}"), "\"version\":999");
+        fs::write(&path, other).unwrap();
+        assert!(State::load(dir.path(), &printer).steps.is_empty());
+    }
+
+    #[test]
+    fn second_lock_fails_fast_without_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let printer = Printer::silent();
+        let first = Lock::acquire(dir.path(), false, &printer).unwrap();
+        let err = Lock::acquire(dir.path(), false, &printer).err().unwrap();
+        assert!(err.to_string().contains("another pybuild"), "{err}");
+        drop(first);
+        Lock::acquire(dir.path(), false, &printer).unwrap();
+    }
+}

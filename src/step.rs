@@ -1,0 +1,224 @@
+//! Steps and the engine that runs them only when stale.
+//!
+//! A step is *fresh* when (1) a record of its last success exists, (2) the fingerprint
+//! computed now equals the recorded one, and (3) every output it recorded still exists with
+//! the recorded content hash (a deleted or hand-edited bundle is rebuilt).
+//!
+//! A stale step runs like this (cargo's fingerprint discipline):
+//! 1. its fingerprint is computed *before* it runs, from the inputs as they are then;
+//! 2. its old record is removed and the state saved, so an interrupted run is never fresh;
+//! 3. it runs; on failure nothing is recorded;
+//! 4. on success its outputs are hashed and the fingerprint from (1) is recorded with them.
+//!
+//! A file edited while the step runs therefore differs from the recorded hash, and the
+//! next build runs the step again.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::fileset::{self, Rules};
+use crate::fingerprint::Fingerprint;
+use crate::process::Runner;
+use crate::project::Project;
+use crate::python::{self, Interpreter};
+use crate::statcache::{Hash, now_ns};
+use crate::state::{State, StepRecord};
+use crate::ui::Printer;
+
+pub trait Step {
+    fn name(&self) -> &'static str;
+
+    /// What the step's result depends on, as it is now.
+    fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint>;
+
+    fn run(&self, cx: &mut Context) -> Result<()>;
+
+    /// The files the step produced (relative to the root, or absolute), checked before its
+    /// record is trusted. Called after a successful run.
+    fn outputs(&self, _cx: &mut Context) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// A few words shown after the step's status, such as the bundle's path.
+    fn summary(&self, _cx: &Context) -> String {
+        String::new()
+    }
+}
+
+/// Everything a step works with during one pybuild invocation.
+pub struct Context<'a> {
+    pub project: &'a Project,
+    pub printer: &'a Printer,
+    pub runner: Runner,
+    pub state: State,
+    interpreter: Option<Interpreter>,
+    files: Option<Vec<String>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(project: &'a Project, printer: &'a Printer, state: State) -> Context<'a> {
+        Context {
+            runner: Runner::new(&project.root, &project.venv(), &project.log_dir(), printer),
+            project,
+            printer,
+            state,
+            interpreter: None,
+            files: None,
+        }
+    }
+
+    /// The interpreter `[project] python` asks for, resolved once per invocation.
+    pub fn interpreter(&mut self) -> Result<Interpreter> {
+        if let Some(interpreter) = &self.interpreter {
+            return Ok(interpreter.clone());
+        }
+        let found = python::find(
+            self.project.config.project.python.as_deref(),
+            &self.project.root,
+            &mut self.state.interpreters,
+            &self.runner,
+        )?;
+        self.interpreter = Some(found.clone());
+        Ok(found)
+    }
+
+    /// The project's input files (see `fileset`), listed once per invocation.
+    pub fn project_files(&mut self) -> Result<Vec<String>> {
+        if self.files.is_none() {
+            let config = &self.project.config;
+            let rules = Rules {
+                venv: self.project.venv_in_project(),
+                output: crate::bundle::configured_output(config).map(Into::into),
+                sources: config.bundle.sources.clone(),
+            };
+            self.files = Some(fileset::project_files(&self.project.root, &rules)?);
+        }
+        Ok(self.files.clone().unwrap_or_default())
+    }
+
+    /// The content hash of a file (relative to the root, or absolute); `None` if missing.
+    pub fn hash(&mut self, key: &str) -> Result<Option<Hash>> {
+        self.state
+            .files
+            .hash(&self.project.root, key)
+            .with_context(|| format!("cannot read {}", self.project.root.join(key).display()))
+    }
+
+    /// Adds each file, present or not, to the fingerprint's input files.
+    pub fn add_files<I, S>(&mut self, fingerprint: &mut Fingerprint, files: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for file in files {
+            let hash = self.hash(file.as_ref())?;
+            fingerprint.file(file.as_ref(), hash);
+        }
+        Ok(())
+    }
+
+    /// When `step` last succeeded, for the steps that build on its result.
+    pub fn run_id(&self, step: &str) -> String {
+        self.state
+            .steps
+            .get(step)
+            .map_or_else(|| "never".to_string(), |r| r.run_id.to_string())
+    }
+
+    pub fn site_packages(&mut self) -> Result<PathBuf> {
+        let version = self.interpreter()?.short_version().to_string();
+        Ok(self
+            .project
+            .venv()
+            .join("lib")
+            .join(format!("python{version}"))
+            .join("site-packages"))
+    }
+
+    pub fn save_state(&self) -> Result<()> {
+        self.state.save(&self.project.state_dir())
+    }
+}
+
+pub enum Freshness {
+    Fresh,
+    Stale(Vec<String>),
+}
+
+/// Whether `step`'s record matches `fingerprint` and its outputs are intact.
+pub fn freshness(cx: &mut Context, step: &str, fingerprint: &Fingerprint) -> Result<Freshness> {
+    let Some(record) = cx.state.steps.get(step).cloned() else {
+        return Ok(Freshness::Stale(vec!["no successful run recorded".into()]));
+    };
+    let mut reasons = fingerprint.differences(&record.fingerprint);
+    for (output, recorded) in &record.outputs {
+        match cx.hash(output)? {
+            None => reasons.push(format!("output {output} missing")),
+            Some(hash) if hash != *recorded => reasons.push(format!("output {output} modified")),
+            Some(_) => {}
+        }
+    }
+    Ok(if reasons.is_empty() {
+        Freshness::Fresh
+    } else {
+        Freshness::Stale(reasons)
+    })
+}
+
+/// Runs each stale step in order, recording each success.
+pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()> {
+    for step in steps {
+        let name = step.name();
+        let fingerprint = step
+            .fingerprint(cx)
+            .with_context(|| format!("cannot tell whether step `{name}` is up to date"))?;
+        let reasons = match freshness(cx, name, &fingerprint)? {
+            Freshness::Fresh => {
+                cx.printer.fresh(name, &step.summary(cx));
+                continue;
+            }
+            Freshness::Stale(reasons) => reasons,
+        };
+        cx.state.steps.remove(name);
+        cx.save_state()?;
+        cx.runner.reset_log(name)?;
+        let line = cx.printer.step(name, &brief(&reasons));
+        if explain {
+            for reason in &reasons {
+                cx.printer.info(&format!("{:8}   because {reason}", ""));
+            }
+        }
+        if let Err(err) = step.run(cx) {
+            line.failed();
+            return Err(err.context(format!("step `{name}` failed")));
+        }
+        let mut outputs = std::collections::BTreeMap::new();
+        for output in step.outputs(cx)? {
+            let hash = cx
+                .hash(&output)?
+                .with_context(|| format!("step `{name}` succeeded but did not produce {output}"))?;
+            outputs.insert(output, hash);
+        }
+        cx.state.steps.insert(
+            name.to_string(),
+            StepRecord {
+                fingerprint,
+                outputs,
+                run_id: now_ns(),
+            },
+        );
+        cx.save_state()?;
+        line.done(&step.summary(cx));
+    }
+    Ok(())
+}
+
+/// The first reason, and how many more there are.
+pub fn brief(reasons: &[String]) -> String {
+    match reasons {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first}, and {} more", rest.len()),
+    }
+}

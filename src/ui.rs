@@ -1,0 +1,163 @@
+//! What the user sees while pybuild works: one line per step on stderr, a spinner on a
+//! terminal and plain lines otherwise (CI logs), warnings, and colour when wanted.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    /// Streams subprocess output.
+    Verbose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub verbosity: Verbosity,
+    color: bool,
+    progress: bool,
+}
+
+const NAME_WIDTH: usize = 8;
+
+impl Printer {
+    pub fn new(verbosity: Verbosity, color: ColorChoice) -> Printer {
+        let terminal = std::io::stderr().is_terminal();
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Printer {
+            verbosity,
+            color,
+            progress: terminal && verbosity == Verbosity::Normal,
+        }
+    }
+
+    pub fn silent() -> Printer {
+        Printer {
+            verbosity: Verbosity::Quiet,
+            color: false,
+            progress: false,
+        }
+    }
+
+    pub fn is_verbose(&self) -> bool {
+        self.verbosity == Verbosity::Verbose
+    }
+
+    pub fn warn(&self, message: &str) {
+        eprintln!("{}: {message}", self.paint("warning", Style::Yellow));
+    }
+
+    pub fn info(&self, message: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            eprintln!("{message}");
+        }
+    }
+
+    pub fn detail(&self, message: &str) {
+        if self.is_verbose() {
+            eprintln!("{}", self.paint(message, Style::Dim));
+        }
+    }
+
+    /// Starts the line of a step that is about to run.
+    pub fn step(&self, name: &str, reason: &str) -> StepLine {
+        let bar = self.progress.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(format!("{name:NAME_WIDTH$}"));
+            bar.set_message(reason.to_string());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        if bar.is_none() && self.verbosity >= Verbosity::Normal {
+            eprintln!("{name:NAME_WIDTH$} running ({reason})");
+        }
+        StepLine {
+            printer: self.clone(),
+            name: name.to_string(),
+            bar,
+            start: Instant::now(),
+        }
+    }
+
+    /// The line of a step that had nothing to do.
+    pub fn fresh(&self, name: &str, detail: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            eprintln!(
+                "{name:NAME_WIDTH$} {}{detail}",
+                self.paint("fresh", Style::Green)
+            );
+        }
+    }
+
+    pub fn paint(&self, text: &str, style: Style) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match style {
+            Style::Green => "32",
+            Style::Yellow => "33",
+            Style::Red => "31",
+            Style::Bold => "1",
+            Style::Dim => "2",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    Green,
+    Yellow,
+    Red,
+    Bold,
+    Dim,
+}
+
+/// A running step's line; finish it with [`StepLine::done`] or [`StepLine::failed`].
+pub struct StepLine {
+    printer: Printer,
+    name: String,
+    bar: Option<ProgressBar>,
+    start: Instant,
+}
+
+impl StepLine {
+    pub fn done(self, detail: &str) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let word = self.printer.paint("done", Style::Green);
+        self.finish(&format!("{word} in {elapsed:.1}s{detail}"));
+    }
+
+    pub fn failed(self) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let word = self.printer.paint("failed", Style::Red);
+        self.finish(&format!("{word} after {elapsed:.1}s"));
+    }
+
+    fn finish(self, text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if self.printer.verbosity >= Verbosity::Normal {
+            eprintln!("{:NAME_WIDTH$} {text}", self.name);
+        }
+    }
+}
