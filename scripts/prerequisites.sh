@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what pybuild's demo and tests need besides the Rust toolchain, on Debian/Ubuntu:
+# Python 3 with venv support, a C compiler and pkg-config (for `[check]`), and strace
+# (the tests use it to prove that a no-op build starts no process).
+set -euo pipefail
+need=()
+command -v python3 >/dev/null || need+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+command -v pkg-config >/dev/null || need+=(pkgconf)
+command -v strace >/dev/null || need+=(strace)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
+fi

@@ -1,0 +1,167 @@
+//! The bundle holds exactly the current sources, and is rebuilt only when they changed.
+
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+use filetime::FileTime;
+
+use crate::support::Project;
+
+const GREETING: &str = "greeting: hello\nversion: 1.2.3\ndata: data-file-ok\nsix: ok\n";
+
+#[test]
+fn first_bundle_runs_then_noops_start_no_process_and_touches_rebuild_nothing() {
+    let project = Project::sample();
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING
+    );
+    let built = fs::read(project.path("dist/greet.pex")).unwrap();
+
+    let (run, execs) = project.pybuild_traced(&["bundle"]);
+    run.success();
+    assert_eq!(
+        execs.len(),
+        1,
+        "a no-op started processes besides pybuild:\n{execs:#?}"
+    );
+
+    // A touch changes stat data, not content: hashes are checked again, nothing rebuilds.
+    let later = FileTime::from_system_time(SystemTime::now() + Duration::from_secs(5));
+    for file in [
+        "src/greeter/cli.py",
+        "src/greeter/words.py",
+        "src/greeter/__init__.py",
+        "pyproject.toml",
+        "requirements.txt",
+    ] {
+        filetime::set_file_mtime(project.path(file), later).unwrap();
+    }
+    let (run, execs) = project.pybuild_traced(&["bundle"]);
+    let run = run.success();
+    assert_eq!(
+        execs.len(),
+        1,
+        "touching sources started processes:\n{execs:#?}"
+    );
+    for step in ["venv", "tools", "check", "develop", "bundle"] {
+        assert!(
+            !run.step_ran(step),
+            "{step} ran after a touch\n{}",
+            run.describe()
+        );
+    }
+    assert_eq!(fs::read(project.path("dist/greet.pex")).unwrap(), built);
+}
+
+#[test]
+fn edits_deletions_and_older_mtimes_reach_the_bundle() {
+    let project = Project::sample().with_file("src/greeter/extra.py", "VALUE = 1\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(
+        project
+            .exec("dist/greet.pex", &["--has", "greeter.extra"])
+            .success()
+            .stdout,
+        "present\n"
+    );
+
+    // An edit, and a module deleted from inside a package: no new editable install needed.
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"howdy\"\n",
+    );
+    fs::remove_file(project.path("src/greeter/extra.py")).unwrap();
+    let run = project.pybuild(&["bundle", "--explain"]).success();
+    assert!(
+        run.stderr.contains("src/greeter/extra.py removed"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.step_ran("bundle"));
+    assert!(!run.step_ran("develop"), "{}", run.describe());
+    assert!(
+        project
+            .exec("dist/greet.pex", &[])
+            .success()
+            .stdout
+            .starts_with("greeting: howdy\n")
+    );
+    assert_eq!(
+        project
+            .exec("dist/greet.pex", &["--has", "greeter.extra"])
+            .success()
+            .stdout,
+        "missing\n"
+    );
+
+    // A content change whose mtime is older than anything recorded (a checkout, rsync -t).
+    let words = project.path("src/greeter/words.py");
+    let old = FileTime::from_unix_time(978_307_200, 0);
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"older\"\n",
+    );
+    filetime::set_file_mtime(&words, old).unwrap();
+    project.pybuild(&["bundle"]).success();
+    assert!(
+        project
+            .exec("dist/greet.pex", &[])
+            .success()
+            .stdout
+            .starts_with("greeting: older\n")
+    );
+}
+
+#[test]
+fn a_deleted_or_modified_bundle_is_rebuilt() {
+    let project = Project::sample();
+    project.pybuild(&["bundle"]).success();
+    fs::write(project.path("dist/greet.pex"), "#!/bin/sh\necho tampered\n").unwrap();
+    let run = project.pybuild(&["bundle", "--explain"]).success();
+    assert!(
+        run.stderr.contains("output dist/greet.pex modified"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING
+    );
+
+    fs::remove_file(project.path("dist/greet.pex")).unwrap();
+    let run = project.pybuild(&["bundle", "--explain"]).success();
+    assert!(
+        run.stderr.contains("output dist/greet.pex missing"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING
+    );
+}
+
+#[test]
+fn requirements_change_reruns_tools_and_develop_only() {
+    let project = Project::sample();
+    project.pybuild(&["setup"]).success();
+    let requirements = project.read("requirements.txt");
+    project.write("requirements.txt", &format!("{requirements}tabulate\n"));
+    let run = project.pybuild(&["setup"]).success();
+    assert!(!run.step_ran("venv"));
+    assert!(run.step_ran("tools"));
+    assert!(run.step_ran("develop"));
+    let check = project
+        .pybuild(&[
+            "-q",
+            "run",
+            "--",
+            "python",
+            "-c",
+            "import sys, tabulate; print(sys.prefix)",
+        ])
+        .success();
+    assert_eq!(check.stdout.trim(), project.path(".venv").to_str().unwrap());
+}

@@ -1,0 +1,71 @@
+//! `pybuild clean` removes what builds produced, and nothing else.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use crate::support::Project;
+
+fn built_looking_project() -> Project {
+    let project = Project::fixture("sample").with_file(
+        "project.toml",
+        "[project]\nname = \"greeter\"\n[bundle]\noutput = \"dist/greet.pex\"\n",
+    );
+    for file in [
+        "dist/greet.pex",
+        ".pybuild/state.json",
+        ".pybuild/logs/bundle.log",
+        "src/greeter.egg-info/SOURCES.txt",
+        "build/lib/greeter/words.py",
+        "build/bdist.linux-x86_64/x",
+        ".venv/pyvenv.cfg",
+    ] {
+        project.write(file, "x");
+    }
+    project
+}
+
+#[test]
+fn clean_removes_build_outputs_and_keeps_sources_and_venv() {
+    let project = built_looking_project();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("keep.txt"), "precious").unwrap();
+    symlink(outside.path(), project.path("dist/link-out")).unwrap();
+
+    let dry = project.pybuild(&["clean", "--dry-run"]).success();
+    assert!(
+        dry.stdout.contains("would remove dist/greet.pex"),
+        "{}",
+        dry.describe()
+    );
+    assert!(project.path("dist/greet.pex").exists());
+
+    project.pybuild(&["clean"]).success();
+    for gone in [
+        "dist/greet.pex",
+        ".pybuild/state.json",
+        ".pybuild/logs",
+        "src/greeter.egg-info",
+        "build",
+    ] {
+        assert!(!project.path(gone).exists(), "{gone} survived clean");
+    }
+    for kept in [
+        "src/greeter/cli.py",
+        "pyproject.toml",
+        "project.toml",
+        ".venv/pyvenv.cfg",
+        "dist/link-out",
+    ] {
+        assert!(
+            project.path(kept).symlink_metadata().is_ok(),
+            "{kept} was removed"
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(outside.path().join("keep.txt")).unwrap(),
+        "precious"
+    );
+
+    project.pybuild(&["clean", "--all"]).success();
+    assert!(!project.path(".venv").exists());
+}

@@ -1,0 +1,55 @@
+//! `pybuild init` on projects laid out the ways teams lay them out, to a working bundle.
+
+use crate::support::Project;
+
+#[test]
+fn init_on_a_setup_py_src_layout_leads_to_a_working_bundle() {
+    let project = Project::fixture("setuppy-app");
+    let run = project.pybuild(&["init"]).success();
+    assert!(
+        run.stderr.contains("from setup.cfg, setup.py") || run.stderr.contains("setup.py"),
+        "{}",
+        run.describe()
+    );
+    let config = project.read("project.toml");
+    assert!(config.contains("name = \"legacy-tool\""), "{config}");
+    assert!(
+        config.contains("console-script = \"legacy-tool\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("requirements = [\"requirements.txt\"]"),
+        "{config}"
+    );
+    project.pybuild(&["bundle"]).success();
+    let out = project.exec("dist/legacy-tool.pex", &[]).success();
+    assert_eq!(out.stdout, "legacy-tool 0.4.0: tabulate  ok\n");
+}
+
+#[test]
+fn init_on_a_pyproject_flat_layout_leads_to_a_working_bundle() {
+    let project = Project::fixture("flat-click");
+    project.pybuild(&["init"]).success();
+    let config = project.read("project.toml");
+    assert!(config.contains("name = \"clicker\""), "{config}");
+    project.pybuild(&["bundle"]).success();
+    let out = project.exec("dist/clicker.pex", &["Bob"]).success();
+    assert_eq!(out.stdout, "clicker 2.0.0 says Bob\n");
+}
+
+#[test]
+fn init_never_overwrites_without_force() {
+    let project =
+        Project::fixture("flat-click").with_file("project.toml", "[project]\nname = \"mine\"\n");
+    let run = project.pybuild(&["init", "--no-setup"]).failure(2);
+    assert!(run.stderr.contains("already exists"), "{}", run.describe());
+    assert_eq!(project.read("project.toml"), "[project]\nname = \"mine\"\n");
+    project
+        .pybuild(&["init", "--no-setup", "--force"])
+        .success();
+    assert!(project.read("project.toml").contains("name = \"clicker\""));
+    assert!(
+        !project.path(".venv").exists(),
+        "--no-setup must only write the file"
+    );
+}

@@ -1,0 +1,10 @@
+//! pybuild driven as a user drives it: the real binary, real venvs, pip and pex, on temp
+//! copies of the projects in `tests/fixtures/`.
+
+mod support;
+
+mod bundle;
+mod check;
+mod clean;
+mod config;
+mod init;

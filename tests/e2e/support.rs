@@ -1,0 +1,194 @@
+//! A small fluent harness: a temp copy of a fixture project, `pybuild` run in it, and
+//! assertions on what a user sees. Every test shares one pip and pex cache (under cargo's
+//! target tmpdir) so downloads and wheel builds happen once per machine.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const SAMPLE_CONFIG: &str =
+    "[project]\nname = \"greeter\"\n\n[env]\nrequirements = [\"requirements.txt\"]\n";
+
+pub struct Project {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared-cache")
+}
+
+impl Project {
+    /// A fresh copy of `tests/fixtures/NAME`.
+    pub fn fixture(name: &str) -> Project {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("pybuild-{name}-"))
+            .tempdir()
+            .unwrap();
+        let root = dir.path().join(name);
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(name),
+            &root,
+        );
+        Project { _dir: dir, root }
+    }
+
+    /// The sample app with a minimal project.toml.
+    pub fn sample() -> Project {
+        Project::fixture("sample").with_file("project.toml", SAMPLE_CONFIG)
+    }
+
+    pub fn with_file(self, rel: &str, content: &str) -> Project {
+        self.write(rel, content);
+        self
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let path = self.path(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path(rel)).unwrap()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn command(&self, program: &Path, args: &[&str]) -> Command {
+        let cache = cache_dir();
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .current_dir(&self.root)
+            .env("PIP_CACHE_DIR", cache.join("pip"))
+            .env("PEX_ROOT", cache.join("pex"))
+            .env("NO_COLOR", "1")
+            .env_remove("VIRTUAL_ENV");
+        command
+    }
+
+    /// `pybuild ARGS` in the project.
+    pub fn pybuild(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.command(Path::new(env!("CARGO_BIN_EXE_pybuild")), args)
+                .output()
+                .unwrap(),
+        )
+    }
+
+    /// `pybuild ARGS` under strace; returns the run and the programs it executed.
+    pub fn pybuild_traced(&self, args: &[&str]) -> (Run, Vec<String>) {
+        // Outside the project: inside, it would be a new input file.
+        let trace = self.root.with_extension("strace");
+        let strace = which_strace();
+        let mut full = vec![
+            "-f",
+            "-qq",
+            "-e",
+            "trace=execve",
+            "-o",
+            trace.to_str().unwrap(),
+        ];
+        full.push(env!("CARGO_BIN_EXE_pybuild"));
+        full.extend_from_slice(args);
+        let run = Run::from(self.command(&strace, &full).output().unwrap());
+        let execs = fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("execve(") && !l.contains("= -1"))
+            .map(str::to_string)
+            .collect();
+        fs::remove_file(trace).unwrap();
+        (run, execs)
+    }
+
+    /// Runs a built bundle (or any program of the project) with ARGS.
+    pub fn exec(&self, rel: &str, args: &[&str]) -> Run {
+        Run::from(self.command(&self.path(rel), args).output().unwrap())
+    }
+}
+
+fn which_strace() -> PathBuf {
+    ["/usr/bin/strace", "/bin/strace"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("these tests need strace to prove a no-op starts no process: `apt-get install strace` (.ci/run does)")
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\n{}", self.describe());
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self, code: i32) -> Run {
+        assert_eq!(
+            self.code,
+            code,
+            "expected exit code {code}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// The status word pybuild printed for a step ("fresh", "running", "done", "failed").
+    #[track_caller]
+    pub fn step_ran(&self, step: &str) -> bool {
+        let prefix = format!("{step:8} ");
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .collect();
+        assert!(
+            !lines.is_empty(),
+            "no line for step {step}\n{}",
+            self.describe()
+        );
+        lines.iter().any(|l| l[prefix.len()..].starts_with("done"))
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "exit code {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
