@@ -132,22 +132,18 @@ impl Step for Bundle {
     }
 
     fn run(&self, cx: &mut Context) -> Result<()> {
-        let state_dir = cx.project.state_dir();
-        let stage = state_dir.join("stage");
+        let work = work_dir(&cx.project.state_dir())?;
+        let stage = work.join("stage");
         stage_files(&cx.project.root, &cx.project_files()?, &stage)?;
         let output = cx.project.root.join(Bundle::output(cx)?);
-        let temp_dir = state_dir.join("tmp");
-        fs::create_dir_all(&temp_dir)
-            .with_context(|| format!("cannot create {}", temp_dir.display()))?;
         let file_name = output
             .file_name()
             .context("the bundle output has no file name")?;
         let job = Job {
             stage,
             entry: Bundle::entry(cx)?,
-            out: temp_dir.join(file_name),
+            out: work.join(file_name),
         };
-        let _ = fs::remove_file(&job.out);
         backend(cx.project.config.bundle.kind).build(cx, &job)?;
         if let Some(parent) = output.parent() {
             fs::create_dir_all(parent)
@@ -156,7 +152,8 @@ impl Step for Bundle {
         fs::rename(&job.out, &output).with_context(|| {
             format!("cannot move {} to {}", job.out.display(), output.display())
         })?;
-        Ok(())
+        // A failed build's stage is left for inspection; a good one's is of no more use.
+        fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))
     }
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
@@ -176,6 +173,19 @@ impl Step for Bundle {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// A fresh `.pybuild/tmp/<pid>/` for this build. What earlier builds left there is removed
+/// first: we hold the project lock, so they are dead. The name is this process's own, so a
+/// tool orphaned by a killed build can never write into this build's stage or output.
+fn work_dir(state_dir: &Path) -> Result<PathBuf> {
+    let temp = state_dir.join("tmp");
+    if temp.exists() {
+        fs::remove_dir_all(&temp).with_context(|| format!("cannot empty {}", temp.display()))?;
+    }
+    let work = temp.join(std::process::id().to_string());
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    Ok(work)
 }
 
 /// Replaces `stage` with a copy of `files` (relative to `root`).

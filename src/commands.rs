@@ -106,13 +106,23 @@ fn status(dir: &Path, printer: &Printer, options: &Options, json: bool) -> Resul
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(&project, printer, state);
-    let mut report = Vec::new();
+    let mut report: Vec<(&str, Vec<String>)> = Vec::new();
     for step in pipeline(Target::Bundle) {
         let reasons = match step.fingerprint(&mut cx) {
-            Ok(fingerprint) => match step::freshness(&mut cx, step.name(), &fingerprint)? {
-                Freshness::Fresh => Vec::new(),
-                Freshness::Stale(reasons) => reasons,
-            },
+            Ok(fingerprint) => {
+                let mut reasons = match step::freshness(&mut cx, step.name(), &fingerprint)? {
+                    Freshness::Fresh => Vec::new(),
+                    Freshness::Stale(reasons) => reasons,
+                };
+                // A step that builds on a stale one (its fingerprint holds that step's run)
+                // will run again after it.
+                for (earlier, earlier_reasons) in &report {
+                    if !earlier_reasons.is_empty() && fingerprint.parts.contains_key(*earlier) {
+                        reasons.push(format!("{earlier} will run first"));
+                    }
+                }
+                reasons
+            }
             Err(err) => vec![format!(
                 "cannot tell until the steps before it run ({err:#})"
             )],

@@ -3,7 +3,8 @@
 //!
 //! Every file under the root, minus build outputs and tool state that never belong in a
 //! bundle (the list in [`is_excluded_dir`] and [`is_excluded_file`]), minus git-ignored
-//! files (the project's own `.gitignore` files, with or without a `.git`). `[bundle]
+//! files (the project's own `.gitignore` files, with or without a `.git`), minus pybuild's
+//! own `project.toml` (what steps use of it is in their fingerprints). `[bundle]
 //! sources` adjusts it: `pattern` adds git-ignored files that match, `!pattern` removes
 //! files that match. Paths are relative to the root, with `/` separators, sorted.
 
@@ -145,7 +146,12 @@ fn is_excluded_dir(root: &Path, venv: Option<&Path>, entry: &DirEntry) -> bool {
 }
 
 fn is_excluded_file(rel: &str, output: Option<&Path>) -> bool {
-    rel.ends_with(".pyc") || rel.ends_with(".pyo") || output.is_some_and(|o| Path::new(rel) == o)
+    // pybuild's own configuration: the sections a step uses are part of its fingerprint,
+    // so editing another section (adding a dev tool) must not rebuild the bundle.
+    rel == crate::config::FILE_NAME
+        || rel.ends_with(".pyc")
+        || rel.ends_with(".pyo")
+        || output.is_some_and(|o| Path::new(rel) == o)
 }
 
 fn relative(root: &Path, path: &Path) -> Option<String> {
@@ -181,6 +187,7 @@ mod tests {
     fn build_outputs_and_tool_state_are_not_inputs() {
         let dir = tree(&[
             "setup.py",
+            "project.toml",
             "src/app/__init__.py",
             "src/app/__pycache__/x.pyc",
             "src/app.egg-info/SOURCES.txt",

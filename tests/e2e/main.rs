@@ -7,4 +7,5 @@ mod bundle;
 mod check;
 mod clean;
 mod config;
+mod engine;
 mod init;

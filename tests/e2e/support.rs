@@ -3,8 +3,10 @@
 //! target tmpdir) so downloads and wheel builds happen once per machine.
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub const SAMPLE_CONFIG: &str =
     "[project]\nname = \"greeter\"\n\n[env]\nrequirements = [\"requirements.txt\"]\n";
@@ -87,6 +89,13 @@ impl Project {
         )
     }
 
+    /// `pybuild ARGS` with extra environment variables.
+    pub fn pybuild_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(Path::new(env!("CARGO_BIN_EXE_pybuild")), args);
+        command.envs(env.iter().copied());
+        Run::from(command.output().unwrap())
+    }
+
     /// `pybuild ARGS` under strace; returns the run and the programs it executed.
     pub fn pybuild_traced(&self, args: &[&str]) -> (Run, Vec<String>) {
         // Outside the project: inside, it would be a new input file.
@@ -111,6 +120,51 @@ impl Project {
             .collect();
         fs::remove_file(trace).unwrap();
         (run, execs)
+    }
+
+    /// `pybuild ARGS` in the background, in a process group of its own (so the test can
+    /// kill it with all its children, as Ctrl-C or an OOM kill would).
+    pub fn spawn_pybuild(&self, args: &[&str]) -> Child {
+        self.command(Path::new(env!("CARGO_BIN_EXE_pybuild")), args)
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits (generously) until `ready` holds.
+    #[track_caller]
+    pub fn wait_until(&self, what: &str, ready: impl Fn() -> bool) {
+        let start = Instant::now();
+        while !ready() {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "timed out waiting until {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether `.pybuild/logs/STEP.log` mentions `text` (the step started that command).
+    pub fn log_mentions(&self, step: &str, text: &str) -> bool {
+        fs::read_to_string(self.path(&format!(".pybuild/logs/{step}.log")))
+            .is_ok_and(|log| log.contains(text))
+    }
+
+    /// The pids of running processes whose command line contains `text`.
+    pub fn processes_running(&self, text: &str) -> Vec<u32> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(text)
+                })
+            })
+            .collect()
     }
 
     /// Runs a built bundle (or any program of the project) with ARGS.
@@ -191,4 +245,23 @@ fn copy_tree(from: &Path, to: &Path) {
             fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+/// SIGKILLs a process, or with `group` its whole process group.
+pub fn kill(pid: u32, group: bool) {
+    let target = if group {
+        format!("-{pid}")
+    } else {
+        pid.to_string()
+    };
+    let status = Command::new("kill")
+        .args(["-KILL", "--", &target])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {target} failed");
+}
+
+/// Waits for a background pybuild and collects what it printed.
+pub fn finish(child: Child) -> Run {
+    Run::from(child.wait_with_output().unwrap())
 }
