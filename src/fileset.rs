@@ -115,20 +115,16 @@ fn walk(
         let Some(file_type) = entry.file_type() else {
             continue;
         };
-        if file_type.is_dir() {
-            continue;
-        }
         // A link to a directory is not walked into; a link to a file is an input.
-        if file_type.is_symlink() && entry.path().is_dir() {
+        if file_type.is_dir() || (file_type.is_symlink() && entry.path().is_dir()) {
             continue;
         }
         let Some(rel) = relative(root, entry.path()) else {
             continue;
         };
-        if is_excluded_file(&rel, rules.output.as_deref()) || !keep(&rel) {
-            continue;
+        if !is_excluded_file(&rel, rules.output.as_deref()) && keep(&rel) {
+            files.insert(rel);
         }
-        files.insert(rel);
     }
     Ok(files)
 }
@@ -154,10 +150,14 @@ fn is_excluded_file(rel: &str, output: Option<&Path>) -> bool {
         || output.is_some_and(|o| Path::new(rel) == o)
 }
 
+/// `path` relative to `root`, as UTF-8 with `/` separators (what Unix paths already are).
 fn relative(root: &Path, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(root).ok()?;
-    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-    Some(parts?.join("/"))
+    let rel = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(root.as_os_str().as_encoded_bytes())?;
+    let rel = rel.strip_prefix(b"/")?;
+    std::str::from_utf8(rel).ok().map(str::to_string)
 }
 
 #[cfg(test)]

@@ -38,6 +38,34 @@ impl Fingerprint {
             .insert(path.to_string(), hash.unwrap_or_else(|| ABSENT.into()));
     }
 
+    /// Adds many files at once; bulk-builds the map when it is empty (the common case,
+    /// thousands of files, sorted).
+    pub fn files_from<'a>(&mut self, files: impl Iterator<Item = (&'a str, Option<Hash>)>) {
+        let entries =
+            files.map(|(path, hash)| (path.to_string(), hash.unwrap_or_else(|| ABSENT.into())));
+        if self.files.is_empty() {
+            self.files = entries.collect();
+        } else {
+            self.files.extend(entries);
+        }
+    }
+
+    /// A digest of the whole fingerprint: what a step's record keeps, so deciding that a
+    /// step is fresh needs no per-file comparison and no large record.
+    pub fn digest(&self) -> Hash {
+        let mut hasher = blake3::Hasher::new();
+        for map in [&self.parts, &self.files] {
+            for (key, value) in map {
+                for text in [key, value] {
+                    hasher.update(&(text.len() as u64).to_le_bytes());
+                    hasher.update(text.as_bytes());
+                }
+            }
+            hasher.update(b"\xff");
+        }
+        hasher.finalize().to_hex()[..32].to_string()
+    }
+
     /// Why `self` (now) differs from `old` (recorded), in words a user can act on.
     pub fn differences(&self, old: &Fingerprint) -> Vec<String> {
         let mut reasons = Vec::new();
@@ -92,6 +120,16 @@ mod tests {
             fp.file(k, Some(v.to_string()));
         }
         fp
+    }
+
+    #[test]
+    fn digest_tells_parts_from_files_and_moved_boundaries() {
+        let a = fp(&[("x", "1")], &[]);
+        let b = fp(&[], &[("x", "1")]);
+        let c = fp(&[("x1", "")], &[]);
+        assert_ne!(a.digest(), b.digest());
+        assert_ne!(a.digest(), c.digest());
+        assert_eq!(a.digest(), a.clone().digest());
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn find(
     request: Option<&str>,
     root: &Path,
     cache: &mut BTreeMap<String, InterpreterRecord>,
+    learned: &mut bool,
     runner: &Runner,
 ) -> Result<Interpreter> {
     let found = locate(request, root)?;
@@ -68,6 +69,7 @@ pub fn find(
         return check_version(request, record.real.clone(), record.version.clone());
     }
     let (real, version) = query(&found, runner)?;
+    *learned = true;
     cache.insert(
         key,
         InterpreterRecord {

@@ -5,6 +5,9 @@
 //!   state or the new one, never a mix.
 //! - A step's record is removed, and the state saved, *before* the step runs, and written
 //!   again only after it succeeded: an interrupted step is never taken for fresh.
+//! - A step's record holds the digest of its fingerprint; the full fingerprint, needed only
+//!   to explain a rebuild, is kept beside it in `.pybuild/fingerprints/<step>.json`.
+//! - Saved only when something changed, so a no-op build writes nothing.
 //! - A missing file is a first run; a truncated, garbled or other-version file means
 //!   "everything stale" with a one-line warning, never an error.
 //! - One pybuild process at a time works on a project: [`Lock`] holds an exclusive lock on
@@ -26,20 +29,27 @@ use crate::ui::Printer;
 
 /// Bumped whenever the format or the meaning of a record changes.
 pub const VERSION: u32 = 1;
-const STATE_FILE: &str = "state.json";
+const STATE_FILE: &str = "state.bin";
+/// The state file starts with this, then [`VERSION`] (u32, little-endian), then the
+/// postcard-encoded [`State`]: compact and fast to read, which a no-op build over
+/// thousands of files notices.
+const MAGIC: &[u8; 8] = b"pybuild\0";
 const LOCK_FILE: &str = "lock";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
-    pub version: u32,
     pub steps: BTreeMap<String, StepRecord>,
     pub files: StatCache,
     pub interpreters: BTreeMap<String, InterpreterRecord>,
+    /// Whether `steps` or `interpreters` changed since loading or saving.
+    #[serde(skip)]
+    pub dirty: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRecord {
-    pub fingerprint: Fingerprint,
+    /// [`Fingerprint::digest`] of the fingerprint recorded for the step.
+    pub digest: Hash,
     /// Output path (relative to the project, or absolute) → content hash.
     pub outputs: BTreeMap<String, Hash>,
     /// When the step last ran (ns since the epoch); steps that build on its result
@@ -50,26 +60,27 @@ pub struct StepRecord {
 impl State {
     pub fn load(dir: &Path, printer: &Printer) -> State {
         let path = dir.join(STATE_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return State::new(),
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return State::default(),
             Err(err) => return Self::discard(&path, &err.to_string(), printer),
         };
-        match serde_json::from_str::<State>(&text) {
-            Ok(state) if state.version == VERSION => state,
-            Ok(state) => Self::discard(
-                &path,
-                &format!("version {} (this pybuild writes {VERSION})", state.version),
-                printer,
-            ),
-            Err(err) => Self::discard(&path, &err.to_string(), printer),
+        let Some(payload) = bytes.strip_prefix(MAGIC.as_slice()) else {
+            return Self::discard(&path, "not a pybuild state file", printer);
+        };
+        let (version, payload) = payload.split_at(payload.len().min(4));
+        let version = <[u8; 4]>::try_from(version).map(u32::from_le_bytes);
+        match version {
+            Ok(VERSION) => {}
+            Ok(other) => {
+                let why = format!("version {other}; this pybuild writes {VERSION}");
+                return Self::discard(&path, &why, printer);
+            }
+            Err(_) => return Self::discard(&path, "truncated", printer),
         }
-    }
-
-    fn new() -> State {
-        State {
-            version: VERSION,
-            ..State::default()
+        match postcard::from_bytes::<State>(payload) {
+            Ok(state) => state,
+            Err(err) => Self::discard(&path, &err.to_string(), printer),
         }
     }
 
@@ -78,13 +89,57 @@ impl State {
             "ignoring unreadable {} ({why}); everything will be rebuilt",
             path.display()
         ));
-        State::new()
+        State::default()
     }
 
-    pub fn save(&self, dir: &Path) -> Result<()> {
-        let text = serde_json::to_vec(self).context("cannot serialise the state")?;
-        write_atomically(&dir.join(STATE_FILE), &text)
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        postcard::to_io(self, &mut bytes).context("cannot serialise the state")?;
+        write_atomically(&dir.join(STATE_FILE), &bytes)?;
+        self.dirty = false;
+        self.files.mark_saved();
+        Ok(())
     }
+
+    pub fn save_if_changed(&mut self, dir: &Path) -> Result<()> {
+        if self.dirty || self.files.is_changed() {
+            self.save(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Records a step's success: its full fingerprint beside the state, then the record.
+    pub fn record(
+        &mut self,
+        dir: &Path,
+        step: &str,
+        fingerprint: &Fingerprint,
+        record: StepRecord,
+    ) -> Result<()> {
+        let text = serde_json::to_vec(fingerprint).context("cannot serialise a fingerprint")?;
+        write_atomically(&fingerprint_path(dir, step), &text)?;
+        self.steps.insert(step.to_string(), record);
+        self.dirty = true;
+        self.save(dir)
+    }
+
+    /// Removes a step's record (before it runs), and saves.
+    pub fn forget(&mut self, dir: &Path, step: &str) -> Result<()> {
+        self.steps.remove(step);
+        self.dirty = true;
+        self.save(dir)
+    }
+}
+
+/// The fingerprint a step recorded, to explain why it is stale; `None` if unreadable.
+pub fn recorded_fingerprint(dir: &Path, step: &str) -> Option<Fingerprint> {
+    let text = fs::read(fingerprint_path(dir, step)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+fn fingerprint_path(dir: &Path, step: &str) -> PathBuf {
+    dir.join("fingerprints").join(format!("{step}.json"))
 }
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename.
@@ -171,15 +226,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let printer = Printer::silent();
         let mut state = State::load(dir.path(), &printer);
-        state.steps.insert(
-            "venv".into(),
-            StepRecord {
-                fingerprint: Fingerprint::default(),
-                outputs: BTreeMap::new(),
-                run_id: 1,
-            },
+        let record = StepRecord {
+            digest: Fingerprint::default().digest(),
+            outputs: BTreeMap::new(),
+            run_id: 1,
+        };
+        state
+            .record(dir.path(), "venv", &Fingerprint::default(), record)
+            .unwrap();
+        assert_eq!(
+            recorded_fingerprint(dir.path(), "venv"),
+            Some(Fingerprint::default())
         );
-        state.save(dir.path()).unwrap();
         assert_eq!(State::load(dir.path(), &printer).steps.len(), 1);
 
         let path = dir.path().join(STATE_FILE);
@@ -188,9 +246,8 @@ mod tests {
         assert!(State::load(dir.path(), &printer).steps.is_empty());
         fs::write(&path, b"\xff\x00garbage").unwrap();
         assert!(State::load(dir.path(), &printer).steps.is_empty());
-        let other = String::from_utf8(full)
-            .unwrap()
-            .replace(&format!("\"version\":{VERSION}"), "\"version\":999");
+        let mut other = full.clone();
+        other[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&999u32.to_le_bytes());
         fs::write(&path, other).unwrap();
         assert!(State::load(dir.path(), &printer).steps.is_empty());
     }

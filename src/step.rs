@@ -14,6 +14,7 @@
 //! next build runs the step again.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
@@ -23,7 +24,7 @@ use crate::process::Runner;
 use crate::project::Project;
 use crate::python::{self, Interpreter};
 use crate::statcache::{Hash, now_ns};
-use crate::state::{State, StepRecord};
+use crate::state::{self, State, StepRecord};
 use crate::ui::Printer;
 
 pub trait Step {
@@ -53,7 +54,7 @@ pub struct Context<'a> {
     pub runner: Runner,
     pub state: State,
     interpreter: Option<Interpreter>,
-    files: Option<Vec<String>>,
+    files: Option<Rc<[String]>>,
 }
 
 impl<'a> Context<'a> {
@@ -77,6 +78,7 @@ impl<'a> Context<'a> {
             self.project.config.project.python.as_deref(),
             &self.project.root,
             &mut self.state.interpreters,
+            &mut self.state.dirty,
             &self.runner,
         )?;
         self.interpreter = Some(found.clone());
@@ -84,7 +86,7 @@ impl<'a> Context<'a> {
     }
 
     /// The project's input files (see `fileset`), listed once per invocation.
-    pub fn project_files(&mut self) -> Result<Vec<String>> {
+    pub fn project_files(&mut self) -> Result<Rc<[String]>> {
         if self.files.is_none() {
             let config = &self.project.config;
             let rules = Rules {
@@ -92,9 +94,9 @@ impl<'a> Context<'a> {
                 output: crate::bundle::configured_output(config).map(Into::into),
                 sources: config.bundle.sources.clone(),
             };
-            self.files = Some(fileset::project_files(&self.project.root, &rules)?);
+            self.files = Some(fileset::project_files(&self.project.root, &rules)?.into());
         }
-        Ok(self.files.clone().unwrap_or_default())
+        Ok(self.files.clone().unwrap_or_else(|| Rc::from([])))
     }
 
     /// The content hash of a file (relative to the root, or absolute); `None` if missing.
@@ -106,15 +108,22 @@ impl<'a> Context<'a> {
     }
 
     /// Adds each file, present or not, to the fingerprint's input files.
-    pub fn add_files<I, S>(&mut self, fingerprint: &mut Fingerprint, files: I) -> Result<()>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        for file in files {
-            let hash = self.hash(file.as_ref())?;
-            fingerprint.file(file.as_ref(), hash);
-        }
+    pub fn add_files<S: AsRef<str> + Sync>(
+        &mut self,
+        fingerprint: &mut Fingerprint,
+        keys: &[S],
+    ) -> Result<()> {
+        let hashes = self
+            .state
+            .files
+            .hash_many(&self.project.root, keys)
+            .with_context(|| {
+                format!(
+                    "cannot read the input files under {}",
+                    self.project.root.display()
+                )
+            })?;
+        fingerprint.files_from(keys.iter().map(AsRef::as_ref).zip(hashes));
         Ok(())
     }
 
@@ -136,8 +145,9 @@ impl<'a> Context<'a> {
             .join("site-packages"))
     }
 
-    pub fn save_state(&self) -> Result<()> {
-        self.state.save(&self.project.state_dir())
+    /// Saves the state if anything in it changed (a no-op build writes nothing).
+    pub fn save_state(&mut self) -> Result<()> {
+        self.state.save_if_changed(&self.project.state_dir())
     }
 }
 
@@ -151,7 +161,16 @@ pub fn freshness(cx: &mut Context, step: &str, fingerprint: &Fingerprint) -> Res
     let Some(record) = cx.state.steps.get(step).cloned() else {
         return Ok(Freshness::Stale(vec!["no successful run recorded".into()]));
     };
-    let mut reasons = fingerprint.differences(&record.fingerprint);
+    let mut reasons = Vec::new();
+    if record.digest != fingerprint.digest() {
+        reasons = match state::recorded_fingerprint(&cx.project.state_dir(), step) {
+            Some(recorded) => fingerprint.differences(&recorded),
+            None => Vec::new(),
+        };
+        if reasons.is_empty() {
+            reasons.push("inputs changed (no details recorded)".into());
+        }
+    }
     for (output, recorded) in &record.outputs {
         match cx.hash(output)? {
             None => reasons.push(format!("output {output} missing")),
@@ -180,8 +199,7 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()>
             }
             Freshness::Stale(reasons) => reasons,
         };
-        cx.state.steps.remove(name);
-        cx.save_state()?;
+        cx.state.forget(&cx.project.state_dir(), name)?;
         cx.runner.reset_log(name)?;
         let line = cx.printer.step(name, &brief(&reasons));
         if explain {
@@ -200,15 +218,13 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()>
                 .with_context(|| format!("step `{name}` succeeded but did not produce {output}"))?;
             outputs.insert(output, hash);
         }
-        cx.state.steps.insert(
-            name.to_string(),
-            StepRecord {
-                fingerprint,
-                outputs,
-                run_id: now_ns(),
-            },
-        );
-        cx.save_state()?;
+        let record = StepRecord {
+            digest: fingerprint.digest(),
+            outputs,
+            run_id: now_ns(),
+        };
+        cx.state
+            .record(&cx.project.state_dir(), name, &fingerprint, record)?;
         line.done(&step.summary(cx));
     }
     Ok(())

@@ -12,7 +12,7 @@ fn built_looking_project() -> Project {
     );
     for file in [
         "dist/greet.pex",
-        ".pybuild/state.json",
+        ".pybuild/state.bin",
         ".pybuild/logs/bundle.log",
         "src/greeter.egg-info/SOURCES.txt",
         "build/lib/greeter/words.py",
@@ -42,7 +42,7 @@ fn clean_removes_build_outputs_and_keeps_sources_and_venv() {
     project.pybuild(&["clean"]).success();
     for gone in [
         "dist/greet.pex",
-        ".pybuild/state.json",
+        ".pybuild/state.bin",
         ".pybuild/logs",
         "src/greeter.egg-info",
         "build",

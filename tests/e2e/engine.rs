@@ -161,7 +161,7 @@ fn a_second_pybuild_waits_for_the_first_or_fails_fast_with_no_wait() {
 fn unreadable_state_warns_and_rebuilds() {
     let project = Project::sample();
     project.pybuild(&["bundle"]).success();
-    let state = project.path(".pybuild/state.json");
+    let state = project.path(".pybuild/state.bin");
 
     fs::write(&state, b"\x00\xffnot json").unwrap();
     let run = project.pybuild(&["bundle"]).success();
@@ -174,7 +174,7 @@ fn unreadable_state_warns_and_rebuilds() {
     assert!(run.step_ran("venv") && run.step_ran("bundle"));
     assert_eq!(greeting(&project), "greeting: hello");
 
-    let good = fs::read_to_string(&state).unwrap();
+    let good = fs::read(&state).unwrap();
     fs::write(&state, &good[..good.len() / 2]).unwrap();
     let status = project.pybuild(&["status"]).success();
     assert_eq!(warnings(&status), 1, "{}", status.describe());
@@ -184,7 +184,10 @@ fn unreadable_state_warns_and_rebuilds() {
         status.describe()
     );
 
-    fs::write(&state, good.replacen("\"version\":1", "\"version\":999", 1)).unwrap();
+    // The format version follows the 8-byte magic, as a little-endian u32.
+    let mut other = good.clone();
+    other[8..12].copy_from_slice(&999u32.to_le_bytes());
+    fs::write(&state, other).unwrap();
     let status = project.pybuild(&["status"]).success();
     assert!(
         status.stderr.contains("version 999"),
