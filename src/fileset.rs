@@ -2,9 +2,11 @@
 //! `develop` derives its top-level packages from.
 //!
 //! Every file under the root, minus build outputs and tool state that never belong in a
-//! bundle (the list in [`is_excluded_dir`] and [`is_excluded_file`]), minus git-ignored
+//! bundle ([`EXCLUDED_DIRS`], [`EXCLUDED_TOP_DIRS`], [`is_excluded_file`], directories holding
+//! a `pyvenv.cfg`), minus git-ignored
 //! files (the project's own `.gitignore` files, with or without a `.git`), minus pybuild's
-//! own `project.toml` (what steps use of it is in their fingerprints). `[bundle]
+//! own `project.toml` (what steps use of it is in their fingerprints). Directories are
+//! read through the [`Listing`] cache. `[bundle]
 //! sources` adjusts it: `pattern` adds git-ignored files that match, `!pattern` removes
 //! files that match. Paths are relative to the root, with `/` separators, sorted.
 
@@ -13,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use ignore::{DirEntry, WalkBuilder};
+
+use crate::listing::{Filter, Listing};
+use crate::statcache::StatCache;
 
 /// What to leave out besides the built-in exclusions.
 pub struct Rules {
@@ -43,16 +47,65 @@ const EXCLUDED_DIRS: &[&str] = &[
 /// Directories excluded only at the top: setuptools' and the bundlers' outputs.
 const EXCLUDED_TOP_DIRS: &[&str] = &["build", "dist"];
 
-pub fn project_files(root: &Path, rules: &Rules) -> Result<Vec<String>> {
+pub fn project_files(
+    root: &Path,
+    rules: &Rules,
+    listing: &mut Listing,
+    hashes: &mut StatCache,
+) -> Result<Vec<String>> {
     let (include, exclude) = split_patterns(&rules.sources)?;
-    let mut files = walk(root, rules, true, |_| true)?;
+    let venv = rules.venv.as_deref().map(normal_path);
+    let exclude_dir = |parent: &str, name: &str, depth: usize| {
+        EXCLUDED_DIRS.contains(&name)
+            || name.ends_with(".egg-info")
+            || (depth == 1 && EXCLUDED_TOP_DIRS.contains(&name))
+            || venv
+                .as_deref()
+                .is_some_and(|venv| is_child(venv, parent, name))
+    };
+    let exclude_file = |rel: &str| is_excluded_file(rel, rules.output.as_deref());
+    let mut filter = Filter {
+        exclude_dir: &exclude_dir,
+        exclude_file: &exclude_file,
+        gitignore: true,
+    };
+    let digest = format!(
+        "{venv:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?}",
+        rules.output
+    );
+    let mut files = listing.list(root, &digest, &filter, hashes)?;
     if let Some(include) = include {
-        files.extend(walk(root, rules, false, |rel| include.is_match(rel))?);
+        filter.gitignore = false;
+        let all = Listing::default().list(root, "", &filter, hashes)?;
+        files.extend(all.into_iter().filter(|rel| include.is_match(rel)));
+        files.sort_unstable();
+        files.dedup();
     }
     if let Some(exclude) = exclude {
         files.retain(|rel| !exclude.is_match(rel));
     }
-    Ok(files.into_iter().collect())
+    Ok(files)
+}
+
+/// A relative path as `/`-separated normal components (`./.venv` → `.venv`).
+fn normal_path(path: &Path) -> String {
+    let parts: Vec<_> = path
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => part.to_str(),
+            _ => None,
+        })
+        .collect();
+    parts.join("/")
+}
+
+/// Whether `path` is `parent/name` (or `name` at the root).
+fn is_child(path: &str, parent: &str, name: &str) -> bool {
+    match path.strip_suffix(name) {
+        Some("") => parent.is_empty(),
+        Some(prefix) => prefix.strip_suffix('/') == Some(parent),
+        None => false,
+    }
 }
 
 /// The top-level importable names the files provide (`pkg` for `src/pkg/x.py` or
@@ -90,57 +143,6 @@ fn split_patterns(patterns: &[String]) -> Result<(Option<GlobSet>, Option<GlobSe
     Ok((build(include, any_include)?, build(exclude, any_exclude)?))
 }
 
-fn walk(
-    root: &Path,
-    rules: &Rules,
-    honour_gitignore: bool,
-    keep: impl Fn(&str) -> bool,
-) -> Result<BTreeSet<String>> {
-    let mut builder = WalkBuilder::new(root);
-    builder
-        .standard_filters(false)
-        .hidden(false)
-        .parents(false)
-        .follow_links(false)
-        .git_ignore(honour_gitignore)
-        .git_exclude(honour_gitignore)
-        .require_git(false);
-    let filter_root = root.to_path_buf();
-    let venv = rules.venv.clone();
-    builder.filter_entry(move |entry| !is_excluded_dir(&filter_root, venv.as_deref(), entry));
-
-    let mut files = BTreeSet::new();
-    for entry in builder.build() {
-        let entry = entry.with_context(|| format!("cannot list files under {}", root.display()))?;
-        let Some(file_type) = entry.file_type() else {
-            continue;
-        };
-        // A link to a directory is not walked into; a link to a file is an input.
-        if file_type.is_dir() || (file_type.is_symlink() && entry.path().is_dir()) {
-            continue;
-        }
-        let Some(rel) = relative(root, entry.path()) else {
-            continue;
-        };
-        if !is_excluded_file(&rel, rules.output.as_deref()) && keep(&rel) {
-            files.insert(rel);
-        }
-    }
-    Ok(files)
-}
-
-fn is_excluded_dir(root: &Path, venv: Option<&Path>, entry: &DirEntry) -> bool {
-    if !entry.file_type().is_some_and(|t| t.is_dir()) || entry.depth() == 0 {
-        return false;
-    }
-    let name = entry.file_name().to_string_lossy();
-    EXCLUDED_DIRS.contains(&name.as_ref())
-        || name.ends_with(".egg-info")
-        || (entry.depth() == 1 && EXCLUDED_TOP_DIRS.contains(&name.as_ref()))
-        || venv.is_some_and(|v| entry.path() == root.join(v))
-        || entry.path().join("pyvenv.cfg").exists()
-}
-
 fn is_excluded_file(rel: &str, output: Option<&Path>) -> bool {
     // pybuild's own configuration: the sections a step uses are part of its fingerprint,
     // so editing another section (adding a dev tool) must not rebuild the bundle.
@@ -148,16 +150,6 @@ fn is_excluded_file(rel: &str, output: Option<&Path>) -> bool {
         || rel.ends_with(".pyc")
         || rel.ends_with(".pyo")
         || output.is_some_and(|o| Path::new(rel) == o)
-}
-
-/// `path` relative to `root`, as UTF-8 with `/` separators (what Unix paths already are).
-fn relative(root: &Path, path: &Path) -> Option<String> {
-    let rel = path
-        .as_os_str()
-        .as_encoded_bytes()
-        .strip_prefix(root.as_os_str().as_encoded_bytes())?;
-    let rel = rel.strip_prefix(b"/")?;
-    std::str::from_utf8(rel).ok().map(str::to_string)
 }
 
 #[cfg(test)]
@@ -173,6 +165,93 @@ mod tests {
             fs::write(path, "x").unwrap();
         }
         dir
+    }
+
+    fn list(root: &Path, rules: &Rules) -> Vec<String> {
+        let mut listing = Listing::default();
+        project_files(root, rules, &mut listing, &mut StatCache::default()).unwrap()
+    }
+
+    /// Sets every directory's mtime well in the past, so listings are not racy.
+    fn age_dirs(root: &Path) {
+        let old = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+        for entry in walkdir_all(root) {
+            if entry.is_dir() {
+                filetime::set_file_mtime(&entry, old).unwrap();
+            }
+        }
+    }
+
+    fn walkdir_all(root: &Path) -> Vec<PathBuf> {
+        let mut all = vec![root.to_path_buf()];
+        let mut i = 0;
+        while i < all.len() {
+            if all[i].is_dir() {
+                let children: Vec<PathBuf> = fs::read_dir(&all[i])
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect();
+                all.extend(children);
+            }
+            i += 1;
+        }
+        all
+    }
+
+    #[test]
+    fn unchanged_directories_are_not_read_again_and_changes_are_seen() {
+        let dir = tree(&["src/app/__init__.py", "src/app/a.py", "src/app/sub/b.py"]);
+        let root = dir.path();
+        let (rules, mut listing, mut hashes) =
+            (rules(&[]), Listing::default(), StatCache::default());
+        let mut list =
+            |listing: &mut Listing| project_files(root, &rules, listing, &mut hashes).unwrap();
+        age_dirs(root);
+        let first = list(&mut listing);
+        listing.mark_saved();
+        assert_eq!(list(&mut listing), first);
+        assert!(!listing.is_changed(), "nothing changed, nothing was read");
+
+        fs::write(root.join("src/app/new.py"), "").unwrap();
+        fs::remove_file(root.join("src/app/sub/b.py")).unwrap();
+        fs::create_dir(root.join("src/app/fresh")).unwrap();
+        fs::write(root.join("src/app/fresh/c.py"), "").unwrap();
+        assert_eq!(
+            list(&mut listing),
+            vec![
+                "src/app/__init__.py",
+                "src/app/a.py",
+                "src/app/fresh/c.py",
+                "src/app/new.py"
+            ]
+        );
+
+        // A .gitignore edit changes no directory's mtime, yet applies below it.
+        age_dirs(root);
+        list(&mut listing);
+        fs::write(root.join(".gitignore"), "").unwrap();
+        age_dirs(root);
+        list(&mut listing);
+        fs::write(root.join(".gitignore"), "a.py\n").unwrap();
+        age_dirs(root);
+        assert!(!list(&mut listing).contains(&"src/app/a.py".to_string()));
+
+        // A directory that becomes a virtualenv stops being an input.
+        fs::write(root.join("src/app/fresh/pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert!(
+            !list(&mut listing)
+                .iter()
+                .any(|f| f.starts_with("src/app/fresh/"))
+        );
+    }
+
+    #[test]
+    fn venv_path_is_matched_by_its_components() {
+        assert!(is_child(".venv", "", ".venv"));
+        assert!(is_child("envs/dev", "envs", "dev"));
+        assert!(!is_child("envs/dev", "", "dev"));
+        assert!(!is_child("xdev", "", "dev"));
+        assert_eq!(normal_path(Path::new("./envs/dev/")), "envs/dev");
     }
 
     fn rules(sources: &[&str]) -> Rules {
@@ -200,7 +279,7 @@ mod tests {
             ".git/HEAD",
             "docs/build/index.txt",
         ]);
-        let files = project_files(dir.path(), &rules(&[])).unwrap();
+        let files = list(dir.path(), &rules(&[]));
         assert_eq!(
             files,
             vec!["docs/build/index.txt", "setup.py", "src/app/__init__.py"]
@@ -216,12 +295,12 @@ mod tests {
             "tests/test_app.py",
         ]);
         fs::write(dir.path().join(".gitignore"), "_version.py\nnotes.txt\n").unwrap();
-        let files = project_files(dir.path(), &rules(&[])).unwrap();
+        let files = list(dir.path(), &rules(&[]));
         assert_eq!(
             files,
             vec![".gitignore", "app/__init__.py", "tests/test_app.py"]
         );
-        let files = project_files(dir.path(), &rules(&["app/_version.py", "!tests/**"])).unwrap();
+        let files = list(dir.path(), &rules(&["app/_version.py", "!tests/**"]));
         assert_eq!(
             files,
             vec![".gitignore", "app/__init__.py", "app/_version.py"]

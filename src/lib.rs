@@ -15,6 +15,7 @@ pub mod fingerprint;
 pub mod help;
 pub mod init;
 pub mod installer;
+pub mod listing;
 pub mod process;
 pub mod project;
 pub mod python;

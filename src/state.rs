@@ -23,6 +23,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::Fingerprint;
+use crate::listing::Listing;
 use crate::python::InterpreterRecord;
 use crate::statcache::{Hash, StatCache};
 use crate::ui::Printer;
@@ -41,6 +42,7 @@ pub struct State {
     pub steps: BTreeMap<String, StepRecord>,
     pub files: StatCache,
     pub interpreters: BTreeMap<String, InterpreterRecord>,
+    pub listing: Listing,
     /// Whether `steps` or `interpreters` changed since loading or saving.
     #[serde(skip)]
     pub dirty: bool,
@@ -99,11 +101,12 @@ impl State {
         write_atomically(&dir.join(STATE_FILE), &bytes)?;
         self.dirty = false;
         self.files.mark_saved();
+        self.listing.mark_saved();
         Ok(())
     }
 
     pub fn save_if_changed(&mut self, dir: &Path) -> Result<()> {
-        if self.dirty || self.files.is_changed() {
+        if self.dirty || self.files.is_changed() || self.listing.is_changed() {
             self.save(dir)?;
         }
         Ok(())

@@ -94,7 +94,14 @@ impl<'a> Context<'a> {
                 output: crate::bundle::configured_output(config).map(Into::into),
                 sources: config.bundle.sources.clone(),
             };
-            self.files = Some(fileset::project_files(&self.project.root, &rules)?.into());
+            let state = &mut self.state;
+            let files = fileset::project_files(
+                &self.project.root,
+                &rules,
+                &mut state.listing,
+                &mut state.files,
+            )?;
+            self.files = Some(files.into());
         }
         Ok(self.files.clone().unwrap_or_else(|| Rc::from([])))
     }
