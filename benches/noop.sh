@@ -10,20 +10,8 @@ N=${1:-10000}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-# --- prerequisites: hyperfine, ninja, GNU time (apt-get only when something is missing)
-need=()
-command -v hyperfine >/dev/null || need+=(hyperfine)
-command -v ninja >/dev/null || need+=(ninja-build)
-command -v make >/dev/null || need+=(make)
-[ -x /usr/bin/time ] || need+=(time)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
-fi
-bash scripts/prerequisites.sh   # python3-venv, cc, pkg-config (pybuild's own needs)
+# --- prerequisites: pybuild's own, and hyperfine, ninja, make, GNU time
+bash scripts/prerequisites.sh hyperfine=hyperfine ninja=ninja-build make=make /usr/bin/time=time
 
 cargo build --release --quiet
 pb="$repo/target/release/pybuild"
