@@ -13,6 +13,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
@@ -35,13 +36,26 @@ pub enum Entry {
 pub struct Job {
     /// A clean copy of the project's input files.
     pub stage: PathBuf,
+    /// The input files, relative to the root (and to `stage`).
+    pub files: Rc<[String]>,
     pub entry: Entry,
     /// Where to write the bundle; the step moves it to the output path afterwards.
     pub out: PathBuf,
+    /// This build's own scratch folder (it holds `stage` and `out`).
+    pub work: PathBuf,
+    /// The venv's site-packages, holding the tools and the project's editable install.
+    pub site_packages: PathBuf,
+    /// The interpreter, as fingerprints show it.
+    pub interpreter: String,
 }
 
 /// A kind of bundle: builds a [`Job`] with tools installed in the venv.
 pub trait Backend {
+    /// Adds what the backend's result depends on beyond the bundle step's own inputs.
+    fn fingerprint(&self, _cx: &mut Context, _fingerprint: &mut Fingerprint) -> Result<()> {
+        Ok(())
+    }
+
     fn build(&self, cx: &Context, job: &Job) -> Result<()>;
 }
 
@@ -128,21 +142,27 @@ impl Step for Bundle {
         fingerprint.part("entry", format!("{:?}", Bundle::entry(cx)?));
         let files = cx.project_files()?;
         cx.add_files(&mut fingerprint, &files)?;
+        backend(config.bundle.kind).fingerprint(cx, &mut fingerprint)?;
         Ok(fingerprint)
     }
 
     fn run(&self, cx: &mut Context) -> Result<()> {
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
-        stage_files(&cx.project.root, &cx.project_files()?, &stage)?;
+        let files = cx.project_files()?;
+        stage_files(&cx.project.root, &files, &stage)?;
         let output = cx.project.root.join(Bundle::output(cx)?);
         let file_name = output
             .file_name()
             .context("the bundle output has no file name")?;
         let job = Job {
             stage,
+            files,
             entry: Bundle::entry(cx)?,
             out: work.join(file_name),
+            site_packages: cx.site_packages()?,
+            interpreter: cx.interpreter()?.describe(),
+            work: work.clone(),
         };
         backend(cx.project.config.bundle.kind).build(cx, &job)?;
         if let Some(parent) = output.parent() {

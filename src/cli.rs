@@ -41,6 +41,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_wait: bool,
 
+    /// Use no package index: resolve from pybuild's wheelhouse only
+    #[arg(long, global = true)]
+    pub offline: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -17,6 +17,7 @@ use crate::step::{self, Context, Freshness, Step};
 use crate::tools::Tools;
 use crate::ui::{Printer, Style};
 use crate::venv::Venv;
+use crate::wheelhouse::Network;
 use crate::{clean, init};
 
 pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
@@ -27,6 +28,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let options = Options {
         explain: cli.explain,
         wait: !cli.no_wait,
+        offline: cli.offline,
     };
     match cli.command {
         None => {
@@ -64,6 +66,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
 struct Options {
     explain: bool,
     wait: bool,
+    offline: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -91,6 +94,7 @@ fn build(dir: &Path, printer: &Printer, options: &Options, target: Target) -> Re
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(&project, printer, state);
+    cx.network = Network::new(options.offline);
     let steps = pipeline(target);
     let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
     step::build(&mut cx, &refs, options.explain)?;

@@ -125,6 +125,21 @@ pub struct BundleSection {
     pub sources: Vec<String>,
     #[serde(default)]
     pub pex_args: Vec<String>,
+    /// How a PEX is built: layered on a cached dependencies PEX, or from the project's wheel.
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Layered when the project allows it (pure Python, a readable editable install).
+    #[default]
+    Auto,
+    /// The project's code and metadata on top of a dependencies PEX built once per digest.
+    Layered,
+    /// A wheel of the project built by pex every time, as `pex .` does.
+    Wheel,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -10,6 +10,7 @@ use crate::args;
 use crate::config::Installer as Choice;
 use crate::error::UserError;
 use crate::step::Context;
+use crate::wheelhouse;
 
 pub enum Installer {
     Pip,
@@ -52,7 +53,12 @@ impl Installer {
                 args!["pip", "install", "--python", python].to_vec(),
             ),
         };
+        if cx.network.is_offline() {
+            argv.extend(args!["--no-index", "--find-links", wheelhouse::dir()]);
+        }
         argv.extend_from_slice(install_args);
-        cx.runner.run(step, program, &argv)
+        cx.runner
+            .run(step, program, &argv)
+            .map_err(|err| wheelhouse::offline_failure(err, cx))
     }
 }

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod detect;
 pub mod develop;
+pub mod editable;
 pub mod error;
 pub mod fileset;
 pub mod fingerprint;
@@ -25,6 +26,7 @@ pub mod step;
 pub mod tools;
 pub mod ui;
 pub mod venv;
+pub mod wheelhouse;
 
 use clap::Parser;
 

@@ -80,6 +80,17 @@ impl Runner {
 
     /// Runs a build command of `step`; its output goes to the step's log.
     pub fn run(&self, step: &str, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<()> {
+        self.run_with_env(step, program, args, &[])
+    }
+
+    /// [`Runner::run`] with extra environment variables.
+    pub fn run_with_env(
+        &self,
+        step: &str,
+        program: impl AsRef<OsStr>,
+        args: &[OsString],
+        env: &[(&str, &OsStr)],
+    ) -> Result<()> {
         let display = display_command(program.as_ref(), args);
         self.printer.detail(&format!("$ {display}"));
         let log_path = self.log_path(step);
@@ -91,8 +102,11 @@ impl Runner {
         writeln!(log, "$ {display}")
             .with_context(|| format!("cannot write {}", log_path.display()))?;
 
-        let reader = self
-            .command(program.as_ref(), args)
+        let mut command = self.command(program.as_ref(), args);
+        for (name, value) in env {
+            command = command.env(name, value);
+        }
+        let reader = command
             .stdin_null()
             .stderr_to_stdout()
             .unchecked()

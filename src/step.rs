@@ -26,6 +26,7 @@ use crate::python::{self, Interpreter};
 use crate::statcache::{Hash, now_ns};
 use crate::state::{self, State, StepRecord};
 use crate::ui::Printer;
+use crate::wheelhouse::Network;
 
 pub trait Step {
     fn name(&self) -> &'static str;
@@ -53,6 +54,8 @@ pub struct Context<'a> {
     pub printer: &'a Printer,
     pub runner: Runner,
     pub state: State,
+    /// Whether the package index may be used (`--offline`, or found unreachable).
+    pub network: Network,
     interpreter: Option<Interpreter>,
     files: Option<Rc<[String]>>,
 }
@@ -64,6 +67,7 @@ impl<'a> Context<'a> {
             project,
             printer,
             state,
+            network: Network::default(),
             interpreter: None,
             files: None,
         }

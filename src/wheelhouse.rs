@@ -1,0 +1,201 @@
+//! The wheelhouse: a folder of wheels that lets a bundle be built with no network.
+//!
+//! Every resolve the bundle step does (the dependency layer, a full PEX build and its build
+//! requirements such as setuptools and wheel) reads only from the wheelhouse
+//! (`--no-pypi -f DIR`). When its requirements change, and only then, pybuild fills it first
+//! with `pip wheel` from the package index. Wheels are named by distribution, version and
+//! tags and never change under one name, so one folder serves every project of the user:
+//! `$PYBUILD_CACHE_DIR/wheels`, else `$XDG_CACHE_HOME/pybuild/wheels`, else
+//! `~/.cache/pybuild/wheels`.
+//!
+//! Offline: with `--offline`, or when the index cannot be reached (a TCP connect to its
+//! host, tried before filling), filling is skipped with a warning and the build uses what
+//! the wheelhouse holds. When that is not enough, the error says so and names the index.
+
+use std::cell::Cell;
+use std::ffi::OsString;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+use crate::args;
+use crate::error::UserError;
+use crate::step::Context;
+
+const DEFAULT_INDEX: &str = "https://pypi.org/simple";
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether pybuild may reach the package index in this invocation.
+#[derive(Debug, Default)]
+pub struct Network {
+    /// `--offline`, or the index was found unreachable earlier in this invocation.
+    offline: Cell<bool>,
+}
+
+impl Network {
+    pub fn new(offline: bool) -> Network {
+        Network {
+            offline: Cell::new(offline),
+        }
+    }
+
+    pub fn is_offline(&self) -> bool {
+        self.offline.get()
+    }
+}
+
+/// The user's wheelhouse folder.
+pub fn dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PYBUILD_CACHE_DIR") {
+        return PathBuf::from(dir).join("wheels");
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("pybuild").join("wheels")
+}
+
+/// pex's options that make it resolve from the wheelhouse alone.
+pub fn pex_args() -> Vec<OsString> {
+    args!["--no-pypi", "-f", dir()].to_vec()
+}
+
+/// Puts wheels of `requirements` (and all they depend on) into the wheelhouse with the
+/// venv's pip, unless offline. Going offline (the index is unreachable) is not an error:
+/// the build then finds out whether the wheelhouse is enough.
+pub fn fill(cx: &Context, step: &str, requirements: &[String]) -> Result<()> {
+    if cx.network.is_offline() {
+        cx.printer
+            .detail("offline: using the wheelhouse as it is, without the package index");
+        return Ok(());
+    }
+    let index = index_url(cx);
+    if let Err(why) = probe(&index) {
+        cx.printer.warn(&format!(
+            "the package index {index} cannot be reached ({why}): building offline from {}",
+            dir().display()
+        ));
+        cx.network.offline.set(true);
+        return Ok(());
+    }
+    let wheels = dir();
+    std::fs::create_dir_all(&wheels)
+        .with_context(|| format!("cannot create the wheelhouse {}", wheels.display()))?;
+    let mut argv = args!["-m", "pip", "wheel", "--wheel-dir", &wheels, "-f", &wheels].to_vec();
+    argv.extend(requirements.iter().map(Into::into));
+    cx.runner
+        .run(step, cx.project.venv_python(), &argv)
+        .context("cannot fill the wheelhouse from the package index")
+}
+
+/// The hint for a build that failed while offline.
+pub fn offline_failure(err: anyhow::Error, cx: &Context) -> anyhow::Error {
+    if !cx.network.is_offline() {
+        return err;
+    }
+    let hint = UserError::failure(format!(
+        "building offline, and the wheelhouse {} may lack what this build needs",
+        dir().display()
+    ))
+    .hint(format!(
+        "run pybuild once with access to the package index ({}) so it can fill the wheelhouse",
+        index_url(cx)
+    ));
+    err.context(hint)
+}
+
+/// The index pip would use: `PIP_INDEX_URL`, else pip's configuration files, else PyPI.
+fn index_url(cx: &Context) -> String {
+    if let Ok(url) = std::env::var("PIP_INDEX_URL") {
+        return url;
+    }
+    cx.runner
+        .capture(cx.project.venv_python(), &args!["-m", "pip", "config", "list"])
+        .ok()
+        .and_then(|listing| configured_index(&listing))
+        .unwrap_or_else(|| DEFAULT_INDEX.to_string())
+}
+
+/// `index-url` from `pip config list` output (`global.index-url='https://...'`).
+fn configured_index(listing: &str) -> Option<String> {
+    listing.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        key.ends_with(".index-url")
+            .then(|| value.trim().trim_matches(['\'', '"']).to_string())
+    })
+}
+
+/// Whether a TCP connection to the index's host can be opened.
+fn probe(url: &str) -> Result<(), String> {
+    let (host, port) = host_port(url).ok_or_else(|| format!("cannot read the URL {url}"))?;
+    let addrs = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|err| format!("cannot resolve {host}: {err}"))?;
+    let mut last = format!("{host} has no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, PROBE_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(err) => last = format!("{addr}: {err}"),
+        }
+    }
+    Err(last)
+}
+
+/// `scheme://[user@]host[:port]/...` → (host, port).
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let default_port = match scheme {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, rest) = bracketed.split_once(']')?;
+        let port = rest.strip_prefix(':').map_or(Some(default_port), |p| p.parse().ok())?;
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_string(), port.parse().ok()?)),
+        None => Some((authority.to_string(), default_port)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_of_index_urls() {
+        assert_eq!(
+            host_port("https://pypi.org/simple"),
+            Some(("pypi.org".into(), 443))
+        );
+        assert_eq!(
+            host_port("http://user:pw@127.0.0.1:9/simple/"),
+            Some(("127.0.0.1".into(), 9))
+        );
+        assert_eq!(host_port("http://[::1]:8080"), Some(("::1".into(), 8080)));
+        assert_eq!(host_port("file:///srv/wheels"), None);
+    }
+
+    #[test]
+    fn index_from_pip_config() {
+        let listing = "global.timeout='60'\nglobal.index-url='https://mirror.example/simple'\n";
+        assert_eq!(
+            configured_index(listing).as_deref(),
+            Some("https://mirror.example/simple")
+        );
+        assert_eq!(configured_index("global.timeout='60'\n"), None);
+    }
+
+    #[test]
+    fn a_closed_port_is_unreachable() {
+        // Port 9 (discard) is closed on a test machine; the connection is refused at once.
+        assert!(probe("http://127.0.0.1:9/simple").is_err());
+    }
+}
