@@ -151,7 +151,11 @@ fn finder_mapping(site_packages: &Path, line: &str) -> Option<Vec<(String, PathB
 /// Parses a Python dict literal of plain strings (`{'a': '/x/a', "b": "/x/b"}`), as
 /// setuptools writes it with `repr`. `None` for anything else.
 fn parse_str_dict(text: &str) -> Option<Vec<(String, PathBuf)>> {
-    let body = text.trim().strip_prefix('{')?.trim_end().strip_suffix('}')?;
+    let body = text
+        .trim()
+        .strip_prefix('{')?
+        .trim_end()
+        .strip_suffix('}')?;
     let mut strings = Vec::new();
     let mut chars = body.chars().peekable();
     while let Some(c) = chars.next() {

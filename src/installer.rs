@@ -53,7 +53,7 @@ impl Installer {
                 args!["pip", "install", "--python", python].to_vec(),
             ),
         };
-        if cx.network.is_offline() {
+        if wheelhouse::offline(cx) {
             argv.extend(args!["--no-index", "--find-links", wheelhouse::dir()]);
         }
         argv.extend_from_slice(install_args);

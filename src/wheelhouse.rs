@@ -32,18 +32,39 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Network {
     /// `--offline`, or the index was found unreachable earlier in this invocation.
     offline: Cell<bool>,
+    /// Whether the index was probed already (once per invocation is enough).
+    probed: Cell<bool>,
 }
 
 impl Network {
     pub fn new(offline: bool) -> Network {
         Network {
             offline: Cell::new(offline),
+            probed: Cell::new(false),
         }
     }
 
     pub fn is_offline(&self) -> bool {
         self.offline.get()
     }
+}
+
+/// Before a step uses the index: unless already offline, checks once that the index can be
+/// reached, and goes offline with a warning when it cannot. Returns whether offline.
+pub fn offline(cx: &Context) -> bool {
+    let network = &cx.network;
+    if network.offline.get() || network.probed.replace(true) {
+        return network.offline.get();
+    }
+    let index = index_url(cx);
+    if let Err(why) = probe(&index) {
+        cx.printer.warn(&format!(
+            "the package index {index} cannot be reached ({why}): building offline from {}",
+            dir().display()
+        ));
+        network.offline.set(true);
+    }
+    network.offline.get()
 }
 
 /// The user's wheelhouse folder.
@@ -67,18 +88,9 @@ pub fn pex_args() -> Vec<OsString> {
 /// venv's pip, unless offline. Going offline (the index is unreachable) is not an error:
 /// the build then finds out whether the wheelhouse is enough.
 pub fn fill(cx: &Context, step: &str, requirements: &[String]) -> Result<()> {
-    if cx.network.is_offline() {
+    if offline(cx) {
         cx.printer
             .detail("offline: using the wheelhouse as it is, without the package index");
-        return Ok(());
-    }
-    let index = index_url(cx);
-    if let Err(why) = probe(&index) {
-        cx.printer.warn(&format!(
-            "the package index {index} cannot be reached ({why}): building offline from {}",
-            dir().display()
-        ));
-        cx.network.offline.set(true);
         return Ok(());
     }
     let wheels = dir();
@@ -107,25 +119,57 @@ pub fn offline_failure(err: anyhow::Error, cx: &Context) -> anyhow::Error {
     err.context(hint)
 }
 
-/// The index pip would use: `PIP_INDEX_URL`, else pip's configuration files, else PyPI.
+/// The index pip would use: `PIP_INDEX_URL`, else `index-url` in pip's configuration files
+/// (read here: running `pip config` would cost a Python start-up), else PyPI.
 fn index_url(cx: &Context) -> String {
     if let Ok(url) = std::env::var("PIP_INDEX_URL") {
         return url;
     }
-    cx.runner
-        .capture(cx.project.venv_python(), &args!["-m", "pip", "config", "list"])
-        .ok()
-        .and_then(|listing| configured_index(&listing))
+    pip_config_files(&cx.project.venv())
+        .iter()
+        .rev()
+        .find_map(|file| {
+            let text = std::fs::read_to_string(file).ok()?;
+            configured_index(&text)
+        })
         .unwrap_or_else(|| DEFAULT_INDEX.to_string())
 }
 
-/// `index-url` from `pip config list` output (`global.index-url='https://...'`).
-fn configured_index(listing: &str) -> Option<String> {
-    listing.lines().find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        key.ends_with(".index-url")
-            .then(|| value.trim().trim_matches(['\'', '"']).to_string())
-    })
+/// pip's configuration files, lowest priority first (pip's `config` documentation).
+fn pip_config_files(venv: &std::path::Path) -> Vec<PathBuf> {
+    if let Some(file) = std::env::var_os("PIP_CONFIG_FILE") {
+        return vec![PathBuf::from(file)];
+    }
+    let mut files = vec![
+        PathBuf::from("/etc/xdg/pip/pip.conf"),
+        "/etc/pip.conf".into(),
+    ];
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        files.push(home.join(".pip/pip.conf"));
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".config"));
+        files.push(config.join("pip/pip.conf"));
+    }
+    files.push(venv.join("pip.conf"));
+    files
+}
+
+/// `index-url` of the `[global]` or `[install]` section of a pip configuration file.
+fn configured_index(text: &str) -> Option<String> {
+    let mut section = String::new();
+    let mut found = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_string();
+        } else if let Some((key, value)) = line.split_once(['=', ':'])
+            && key.trim().replace('_', "-") == "index-url"
+            && (section == "global" || section == "install")
+        {
+            found = Some(value.trim().to_string());
+        }
+    }
+    found
 }
 
 /// Whether a TCP connection to the index's host can be opened.
@@ -156,7 +200,9 @@ fn host_port(url: &str) -> Option<(String, u16)> {
     };
     if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, rest) = bracketed.split_once(']')?;
-        let port = rest.strip_prefix(':').map_or(Some(default_port), |p| p.parse().ok())?;
+        let port = rest
+            .strip_prefix(':')
+            .map_or(Some(default_port), |p| p.parse().ok())?;
         return Some((host.to_string(), port));
     }
     match authority.rsplit_once(':') {
@@ -185,12 +231,13 @@ mod tests {
 
     #[test]
     fn index_from_pip_config() {
-        let listing = "global.timeout='60'\nglobal.index-url='https://mirror.example/simple'\n";
+        let conf = "[global]\ntimeout = 60\nindex-url = https://mirror.example/simple\n";
         assert_eq!(
-            configured_index(listing).as_deref(),
+            configured_index(conf).as_deref(),
             Some("https://mirror.example/simple")
         );
-        assert_eq!(configured_index("global.timeout='60'\n"), None);
+        assert_eq!(configured_index("[freeze]\nindex-url = x\n"), None);
+        assert_eq!(configured_index("[global]\ntimeout = 60\n"), None);
     }
 
     #[test]

@@ -139,7 +139,9 @@ fn layer_plan(
     if let Some(backend) = build_backend(stage)?
         && !PLAIN_BACKENDS.contains(&backend.as_str())
     {
-        return Err(format!("build backend {backend} may do more than copy files"));
+        return Err(format!(
+            "build backend {backend} may do more than copy files"
+        ));
     }
     let packages = match &editable.layout {
         Layout::Packages(packages) => packages.clone(),
@@ -210,13 +212,13 @@ impl Backend for Pex {
                 .collect();
             cx.add_files(fingerprint, &keys)?;
         }
-        fingerprint.part("pex root", pex_root().to_string_lossy());
         Ok(())
     }
 
     fn build(&self, cx: &Context, job: &Job) -> Result<()> {
         let plan = Pex::plan(cx, &job.site_packages, &job.entry, &job.files, &job.stage)?;
-        cx.printer.detail(&format!("pex strategy: {}", plan.describe()));
+        cx.printer
+            .detail(&format!("pex strategy: {}", plan.describe()));
         let result = match plan {
             Plan::Layered {
                 editable,
@@ -282,8 +284,10 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
     let dir = cx.project.state_dir().join("layers");
     let path = dir.join(format!("deps-{digest}.pex"));
     if path.is_file() {
-        cx.printer
-            .detail(&format!("dependencies PEX {} reused", cx.project.key(&path)));
+        cx.printer.detail(&format!(
+            "dependencies PEX {} reused",
+            cx.project.key(&path)
+        ));
         return Ok(path);
     }
     let mut wanted = requires.to_vec();
@@ -370,7 +374,10 @@ fn stage_layer(
         }
         let prefix = format!("{path}/");
         for file in files.iter().filter(|f| f.starts_with(&prefix)) {
-            link_or_copy(&stage.join(file), &layer.join(name).join(&file[prefix.len()..]))?;
+            link_or_copy(
+                &stage.join(file),
+                &layer.join(name).join(&file[prefix.len()..]),
+            )?;
         }
     }
     let dist_info = layer.join(&editable.dist_info_name);
@@ -387,7 +394,8 @@ fn stage_layer(
 
 fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     if fs::hard_link(from, to).is_err() {
         fs::copy(from, to)
@@ -440,7 +448,10 @@ mod tests {
         fs::remove_file(stage.path().join("pyproject.toml")).unwrap();
         let plan = layer_plan(editable(packages), &entry, &files, stage.path()).unwrap();
         assert!(matches!(plan, Plan::Layered { entry_point, .. } if entry_point == "app.cli:main"));
-        assert_eq!(build_requires(stage.path()), ["setuptools>=40.8.0", "wheel"]);
+        assert_eq!(
+            build_requires(stage.path()),
+            ["setuptools>=40.8.0", "wheel"]
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ impl Project {
             .current_dir(&self.root)
             .env("PIP_CACHE_DIR", cache.join("pip"))
             .env("PEX_ROOT", cache.join("pex"))
+            .env("PYBUILD_CACHE_DIR", cache.join("pybuild"))
             .env("NO_COLOR", "1")
             .env_remove("VIRTUAL_ENV");
         command

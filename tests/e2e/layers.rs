@@ -1,0 +1,147 @@
+//! Layered PEX builds: fast edits on a cached dependencies PEX, rebuilt only when the
+//! dependencies change; builds without a package index; the same bytes from two checkouts.
+
+use std::fs;
+
+use crate::support::{Project, SAMPLE_CONFIG};
+
+const GREETING: &str = "greeting: hello\nversion: 1.2.3\ndata: data-file-ok\nsix: ok\n";
+/// An index nobody listens on: pip and pex fail at once, as with the network down.
+const CLOSED_INDEX: (&str, &str) = ("PIP_INDEX_URL", "http://127.0.0.1:9/simple");
+
+/// Whether this bundle run built the dependencies PEX (rather than reusing one).
+fn built_dependencies(project: &Project) -> bool {
+    project.log_mentions("bundle", ".pex --no-pypi")
+        && project.log_mentions("bundle", "/deps-")
+        && !project.log_mentions("bundle", "reused")
+}
+
+#[test]
+fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_layer() {
+    let first = Project::sample();
+    let second = Project::sample();
+    first.pybuild(&["bundle"]).success();
+    assert!(built_dependencies(&first));
+    second.pybuild(&["bundle"]).success();
+    assert_eq!(first.exec("dist/greet.pex", &[]).success().stdout, GREETING);
+    assert!(
+        fs::read(first.path("dist/greet.pex")).unwrap()
+            == fs::read(second.path("dist/greet.pex")).unwrap(),
+        "two checkouts of the same sources built different bundles"
+    );
+
+    // An edit and a new module: the code layer only, on the same dependencies PEX.
+    first.write(
+        "src/greeter/words.py",
+        "from greeter.extra import WORD\n\ndef word():\n    return WORD\n",
+    );
+    first.write("src/greeter/extra.py", "WORD = \"layered\"\n");
+    let run = first.pybuild(&["-v", "bundle"]).success();
+    assert!(
+        run.stderr.contains("pex strategy: layered"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("dependencies PEX"),
+        "{}",
+        run.describe()
+    );
+    assert!(!built_dependencies(&first), "{}", run.describe());
+    assert_eq!(
+        first.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING.replace("hello", "layered")
+    );
+
+    // A changed dependency list (and version): a new editable install, a new layer.
+    let pyproject = first.read("pyproject.toml");
+    first.write(
+        "pyproject.toml",
+        &pyproject
+            .replace("dependencies = [\"six\"]", "dependencies = [\"six>=1.0\"]")
+            .replace("version = \"1.2.3\"", "version = \"1.3.0\""),
+    );
+    let run = first.pybuild(&["bundle"]).success();
+    assert!(run.step_ran("develop"));
+    assert!(built_dependencies(&first), "{}", run.describe());
+    let output = first.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(output.contains("version: 1.3.0\n"), "{output}");
+
+    // Forcing the wheel build gives a bundle that behaves the same.
+    first.write(
+        "project.toml",
+        &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
+    );
+    let run = first.pybuild(&["-v", "bundle"]).success();
+    assert!(
+        run.stderr.contains("pex strategy: wheel"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(first.exec("dist/greet.pex", &[]).success().stdout, output);
+}
+
+#[test]
+fn builds_without_the_package_index_once_one_online_build_succeeded() {
+    let project = Project::sample().with_file("src/greeter/gone.py", "");
+    project.pybuild(&["bundle"]).success();
+
+    // The index is unreachable: an edit and a deletion still reach the bundle.
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"offline\"\n",
+    );
+    fs::remove_file(project.path("src/greeter/gone.py")).unwrap();
+    project
+        .pybuild_with_env(&["bundle"], &[CLOSED_INDEX])
+        .success();
+    let output = project.exec("dist/greet.pex", &[]).success().stdout;
+    assert_eq!(output, GREETING.replace("hello", "offline"));
+    assert_eq!(
+        project
+            .exec("dist/greet.pex", &["--has", "greeter.gone"])
+            .success()
+            .stdout,
+        "missing\n"
+    );
+
+    // A new editable install and a full wheel build, from the wheelhouse alone: the index
+    // is found unreachable, and pybuild says it builds offline.
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace("version = \"1.2.3\"", "version = \"2.0.0\""),
+    );
+    project.write(
+        "project.toml",
+        &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
+    );
+    let run = project
+        .pybuild_with_env(&["bundle"], &[CLOSED_INDEX])
+        .success();
+    assert!(run.step_ran("develop"));
+    assert!(
+        run.stderr.contains("cannot be reached") && run.stderr.contains("offline"),
+        "{}",
+        run.describe()
+    );
+    let output = project.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(output.contains("version: 2.0.0\n"), "{output}");
+
+    // `--offline`, and a dependency the wheelhouse never saw: a clear error, exit 1.
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace(
+            "dependencies = [\"six\"]",
+            "dependencies = [\"six\", \"pybuild-test-no-such-dist\"]",
+        ),
+    );
+    let run = project.pybuild(&["--offline", "bundle"]).failure(1);
+    assert!(
+        run.stderr.contains("building offline")
+            && run.stderr.contains("wheelhouse")
+            && run.stderr.contains("pybuild-test-no-such-dist"),
+        "{}",
+        run.describe()
+    );
+}
