@@ -15,7 +15,7 @@
 use std::cell::Cell;
 use std::ffi::OsString;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -94,13 +94,41 @@ pub fn fill(cx: &Context, step: &str, requirements: &[String]) -> Result<()> {
         return Ok(());
     }
     let wheels = dir();
-    std::fs::create_dir_all(&wheels)
-        .with_context(|| format!("cannot create the wheelhouse {}", wheels.display()))?;
-    let mut argv = args!["-m", "pip", "wheel", "--wheel-dir", &wheels, "-f", &wheels].to_vec();
+    // pip writes wheels in place; another pybuild may be reading the wheelhouse, so they
+    // land in a folder of this process's own and are renamed in, each whole.
+    let incoming = wheels.join(format!(".incoming-{}", std::process::id()));
+    std::fs::create_dir_all(&incoming)
+        .with_context(|| format!("cannot create {}", incoming.display()))?;
+    let mut argv = args![
+        "-m",
+        "pip",
+        "wheel",
+        "--wheel-dir",
+        &incoming,
+        "-f",
+        &wheels
+    ]
+    .to_vec();
     argv.extend(requirements.iter().map(Into::into));
-    cx.runner
+    let filled = cx
+        .runner
         .run(step, cx.project.venv_python(), &argv)
         .context("cannot fill the wheelhouse from the package index")
+        .and_then(|()| move_wheels(&incoming, &wheels));
+    let _ = std::fs::remove_dir_all(&incoming);
+    filled
+}
+
+fn move_wheels(from: &Path, to: &Path) -> Result<()> {
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry.with_context(|| format!("cannot read {}", from.display()))?;
+        let target = to.join(entry.file_name());
+        std::fs::rename(entry.path(), &target)
+            .with_context(|| format!("cannot move a wheel to {}", target.display()))?;
+    }
+    Ok(())
 }
 
 /// The hint for a build that failed while offline.
@@ -136,7 +164,7 @@ fn index_url(cx: &Context) -> String {
 }
 
 /// pip's configuration files, lowest priority first (pip's `config` documentation).
-fn pip_config_files(venv: &std::path::Path) -> Vec<PathBuf> {
+fn pip_config_files(venv: &Path) -> Vec<PathBuf> {
     if let Some(file) = std::env::var_os("PIP_CONFIG_FILE") {
         return vec![PathBuf::from(file)];
     }
