@@ -53,6 +53,15 @@ impl Printer {
         }
     }
 
+    /// The same printer with plain lines instead of spinners, for steps whose commands
+    /// write to the terminal themselves.
+    pub fn without_progress(&self) -> Printer {
+        Printer {
+            progress: false,
+            ..self.clone()
+        }
+    }
+
     pub fn is_verbose(&self) -> bool {
         self.verbosity == Verbosity::Verbose
     }
