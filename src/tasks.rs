@@ -30,7 +30,7 @@ use crate::fileset;
 use crate::fingerprint::Fingerprint;
 use crate::process::{self, display_command};
 use crate::project::Project;
-use crate::state::{Lock, State};
+use crate::state::{LOCK_HOLDER_ENV, Lock, State, saved_stamp};
 use crate::step::{self, Context, Step};
 use crate::tools::Tools;
 use crate::ui::Printer;
@@ -274,10 +274,40 @@ impl Step for Task<'_> {
 
     fn run(&self, cx: &mut Context) -> Result<()> {
         let dir = task_dir(&cx.project.root, self.config);
+        let holder =
+            std::env::var(LOCK_HOLDER_ENV).unwrap_or_else(|_| std::process::id().to_string());
+        let state_dir = cx.project.state_dir();
+        let before = saved_stamp(&state_dir);
+        let result = self.run_commands(cx, &dir, &holder);
+        if saved_stamp(&state_dir) != before {
+            // A pybuild the task started built something: its records are the truth now.
+            cx.state = State::load(&state_dir, cx.printer);
+        }
+        result
+    }
+
+    fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
+        expand_outputs(&cx.project.root, &self.config.outputs)
+    }
+
+    fn always_runs(&self) -> Option<&'static str> {
+        (!self.config.has_freshness()).then_some("a task without sources or outputs always runs")
+    }
+
+    fn shows_output(&self) -> bool {
+        true
+    }
+}
+
+impl Task<'_> {
+    fn run_commands(&self, cx: &Context, dir: &Path, holder: &str) -> Result<()> {
         for (program, args) in self.commands() {
             let display = display_command(&program, &args);
             cx.printer.detail(&format!("$ {display}"));
-            let mut command = cx.runner.command_in(&dir, &program, &args);
+            let mut command = cx
+                .runner
+                .command_in(dir, &program, &args)
+                .env(LOCK_HOLDER_ENV, holder);
             for (key, value) in &self.config.env {
                 command = command.env(key, value);
             }
@@ -296,18 +326,6 @@ impl Step for Task<'_> {
             }
         }
         Ok(())
-    }
-
-    fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
-        expand_outputs(&cx.project.root, &self.config.outputs)
-    }
-
-    fn always_runs(&self) -> Option<&'static str> {
-        (!self.config.has_freshness()).then_some("a task without sources or outputs always runs")
-    }
-
-    fn shows_output(&self) -> bool {
-        true
     }
 }
 

@@ -28,6 +28,9 @@ run = "echo count >> \"$ORDER\"; cat src/greeter/*.py | wc -l > lines.txt"
 sources = ["src/**/*.py"]
 outputs = ["lines.txt"]
 
+[tasks.nested]
+run = "\"$PYBUILD\" --no-wait count"
+
 [tasks.fail]
 run = "echo failing; exit 7"
 
@@ -94,6 +97,15 @@ fn tasks_run_in_the_venv_with_deps_freshness_args_and_exit_codes() {
             .step_ran("count")
     );
     assert_eq!(ran(), "a\nb\nall\ncount\ncount\ncount\n");
+
+    // A task may run pybuild on its own project: that one shares the lock rather than
+    // wait for its parent forever, and what it recorded survives the parent's save.
+    fs::remove_file(project.path("lines.txt")).unwrap();
+    let nested_env = [env[0], ("PYBUILD", env!("CARGO_BIN_EXE_pybuild"))];
+    project.pybuild_with_env(&["nested"], &nested_env).success();
+    assert!(project.path("lines.txt").exists());
+    let run = project.pybuild_with_env(&["count"], &env).success();
+    assert!(!run.step_ran("count"), "{}", run.describe());
 
     // The task's exit code is pybuild's; its output is shown, not logged.
     let run = project.pybuild(&["fail"]).failure(7);
