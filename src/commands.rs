@@ -190,7 +190,18 @@ fn run(
         .command_in(dir, program, args)
         .unchecked()
         .run()
-        .with_context(|| format!("cannot run `{}`", program.to_string_lossy()))?
+        .map_err(|err| {
+            let mut failed =
+                UserError::failure(format!("cannot run `{}`: {err}", program.to_string_lossy()));
+            let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
+            if let Some(task) = program
+                .to_str()
+                .and_then(|p| crate::config::nearest(p, &tasks))
+            {
+                failed = failed.hint(format!("did you mean the task `{task}`?"));
+            }
+            failed
+        })?
         .status;
     Ok(process::exit_code(status))
 }

@@ -45,7 +45,7 @@ pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
                 serde_json::to_string_pretty(&topic_json(name, &tasks)?)?
             )
         }
-        (None, false, _) => overview(printer, &tasks),
+        (None, false, _) => overview(&printer.for_stdout(), &tasks),
         (Some(name), false, _) => topic(name, &tasks)?,
     };
     print!("{text}");
