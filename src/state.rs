@@ -227,6 +227,11 @@ fn read_pid(file: &mut File) -> Option<String> {
 /// after it, see [`saved_stamp`]).
 pub const LOCK_HOLDER_ENV: &str = "PYBUILD_LOCK_HOLDER";
 
+/// The pid recorded in the lock file of `dir`: the pybuild that holds, or last held, it.
+pub fn lock_holder(dir: &Path) -> Option<String> {
+    read_pid(&mut File::open(dir.join(LOCK_FILE)).ok()?)
+}
+
 /// Identifies the saved state file's version (it is replaced, never rewritten, on save),
 /// to tell whether another process saved it since.
 pub fn saved_stamp(dir: &Path) -> Option<(u64, i64, i64)> {

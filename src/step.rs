@@ -220,7 +220,9 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()>
             (None, Freshness::Stale(reasons)) => reasons,
         };
         cx.state.forget(&cx.project.state_dir(), name)?;
-        cx.runner.reset_log(name)?;
+        if !step.shows_output() {
+            cx.runner.reset_log(name)?;
+        }
         let line = if step.shows_output() {
             cx.printer.without_progress().step(name, &brief(&reasons))
         } else {
@@ -233,7 +235,8 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()>
         }
         if let Err(err) = step.run(cx) {
             line.failed();
-            return Err(err.context(format!("step `{name}` failed")));
+            let what = if step.shows_output() { "task" } else { "step" };
+            return Err(err.context(format!("{what} `{name}` failed")));
         }
         let mut outputs = std::collections::BTreeMap::new();
         for output in step.outputs(cx)? {

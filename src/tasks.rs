@@ -30,7 +30,7 @@ use crate::fileset;
 use crate::fingerprint::Fingerprint;
 use crate::process::{self, display_command};
 use crate::project::Project;
-use crate::state::{LOCK_HOLDER_ENV, Lock, State, saved_stamp};
+use crate::state::{LOCK_HOLDER_ENV, Lock, State, lock_holder, saved_stamp};
 use crate::step::{self, Context, Step};
 use crate::tools::Tools;
 use crate::ui::Printer;
@@ -59,8 +59,15 @@ pub fn run_named(
 ) -> Result<u8> {
     let project = match Project::discover(dir) {
         Ok(project) => project,
-        // Without a project, `pybuild NAME` can only be a mistyped command.
-        Err(err) if is_missing_project(&err) => return Err(unknown(name, &[]).into()),
+        // Without a project (discover's only `UserError`), `pybuild NAME` can only be a
+        // mistyped command.
+        Err(err) if err.downcast_ref::<UserError>().is_some() => {
+            let err = unknown(name, &[]).hint(format!(
+                "tasks come from a project.toml, and there is none in {} or above",
+                dir.display()
+            ));
+            return Err(err.into());
+        }
         Err(err) => return Err(err),
     };
     if !project.config.tasks.contains_key(name) {
@@ -73,11 +80,6 @@ pub fn run_named(
     let result = build_target(&mut cx, name, args, explain);
     cx.save_state()?;
     result.map(|()| 0)
-}
-
-fn is_missing_project(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<UserError>()
-        .is_some_and(|e| e.message.starts_with("no project.toml"))
 }
 
 /// The error for a name that is neither a command nor a task, with the nearest of them.
@@ -212,9 +214,10 @@ pub struct Task<'c> {
 }
 
 impl Task<'_> {
-    /// The commands to run, as (program, arguments); the extra arguments go to the last
-    /// argv, or to a shell line as `"$@"` (appended unless the line uses `$@` or `$*`).
-    fn commands(&self) -> Vec<(OsString, Vec<OsString>)> {
+    /// The commands to run, as (program, arguments, how the user wrote it); the extra
+    /// arguments go to the last argv, or to a shell line as `"$@"` (appended unless the
+    /// line uses `$@` or `$*`).
+    fn commands(&self) -> Vec<(OsString, Vec<OsString>, String)> {
         match &self.config.run {
             None => Vec::new(),
             Some(TaskRun::Shell(line)) => {
@@ -222,9 +225,10 @@ impl Task<'_> {
                 if !self.args.is_empty() && !line.contains("$@") && !line.contains("$*") {
                     line.push_str(" \"$@\"");
                 }
+                let shown = line.clone();
                 let mut args: Vec<OsString> = vec!["-c".into(), line.into(), self.name.into()];
                 args.extend(self.args.iter().cloned());
-                vec![("sh".into(), args)]
+                vec![("sh".into(), args, shown)]
             }
             Some(TaskRun::Argv(argvs)) => {
                 let mut commands: Vec<(OsString, Vec<OsString>)> = argvs
@@ -238,8 +242,41 @@ impl Task<'_> {
                     last.extend(self.args.iter().cloned());
                 }
                 commands
+                    .into_iter()
+                    .map(|(program, args)| {
+                        let shown = display_command(&program, &args);
+                        (program, args, shown)
+                    })
+                    .collect()
             }
         }
+    }
+
+    fn run_commands(&self, cx: &Context, dir: &Path, holder: &str) -> Result<()> {
+        for (program, args, display) in self.commands() {
+            cx.printer.detail(&format!("$ {display}"));
+            let mut command = cx
+                .runner
+                .command_in(dir, &program, &args)
+                .env(LOCK_HOLDER_ENV, holder);
+            for (key, value) in &self.config.env {
+                command = command.env(key, value);
+            }
+            let status = command
+                .unchecked()
+                .run()
+                .with_context(|| format!("cannot start `{display}` in {}", dir.display()))?
+                .status;
+            if !status.success() {
+                let code = process::exit_code(status);
+                return Err(TaskFailed {
+                    command: display,
+                    code,
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -274,9 +311,9 @@ impl Step for Task<'_> {
 
     fn run(&self, cx: &mut Context) -> Result<()> {
         let dir = task_dir(&cx.project.root, self.config);
-        let holder =
-            std::env::var(LOCK_HOLDER_ENV).unwrap_or_else(|_| std::process::id().to_string());
         let state_dir = cx.project.state_dir();
+        // This process holds the lock, or shares it with the pybuild that started it.
+        let holder = lock_holder(&state_dir).unwrap_or_else(|| std::process::id().to_string());
         let before = saved_stamp(&state_dir);
         let result = self.run_commands(cx, &dir, &holder);
         if saved_stamp(&state_dir) != before {
@@ -296,36 +333,6 @@ impl Step for Task<'_> {
 
     fn shows_output(&self) -> bool {
         true
-    }
-}
-
-impl Task<'_> {
-    fn run_commands(&self, cx: &Context, dir: &Path, holder: &str) -> Result<()> {
-        for (program, args) in self.commands() {
-            let display = display_command(&program, &args);
-            cx.printer.detail(&format!("$ {display}"));
-            let mut command = cx
-                .runner
-                .command_in(dir, &program, &args)
-                .env(LOCK_HOLDER_ENV, holder);
-            for (key, value) in &self.config.env {
-                command = command.env(key, value);
-            }
-            let status = command
-                .unchecked()
-                .run()
-                .with_context(|| format!("cannot start `{display}` in {}", dir.display()))?
-                .status;
-            if !status.success() {
-                let code = process::exit_code(status);
-                return Err(TaskFailed {
-                    command: display,
-                    code,
-                }
-                .into());
-            }
-        }
-        Ok(())
     }
 }
 
@@ -448,7 +455,8 @@ mod tests {
             lint.commands(),
             [(
                 "sh".into(),
-                vec!["-c".into(), "flake8".into(), "lint".into()]
+                vec!["-c".into(), "flake8".into(), "lint".into()],
+                "flake8".to_string()
             )]
         );
         let test = Task {
@@ -457,8 +465,11 @@ mod tests {
             args: extra.clone(),
         };
         let commands = test.commands();
-        assert_eq!(commands[0], ("echo".into(), vec!["a".into()]));
-        assert_eq!(commands[1], ("pytest".into(), extra.clone()));
+        assert_eq!(commands[0].0, "echo");
+        assert_eq!(commands[0].1, ["a"]);
+        assert_eq!(commands[1].0, "pytest");
+        assert_eq!(commands[1].1, extra);
+        assert_eq!(commands[1].2, "pytest -x");
         let lint = Task {
             args: extra,
             ..lint
