@@ -45,7 +45,7 @@ pub struct TaskConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(
     untagged,
-    expecting = "a shell line (a string) or a list of argv arrays, e.g. [[\"pytest\", \"-x\"]]"
+    expecting = "`run` must be a shell line (a string) or a list of argv arrays, e.g. [[\"pytest\", \"-x\"]]"
 )]
 pub enum TaskRun {
     /// Run with `sh -c`.
