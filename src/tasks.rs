@@ -62,17 +62,17 @@ pub fn run_named(
         // Without a project (discover's only `UserError`), `pybuild NAME` can only be a
         // mistyped command.
         Err(err) if err.downcast_ref::<UserError>().is_some() => {
-            let err = unknown(name, &[]).hint(format!(
+            let none = format!(
                 "tasks come from a project.toml, and there is none in {} or above",
                 dir.display()
-            ));
-            return Err(err.into());
+            );
+            return Err(unknown(name, &[], Some(none)).into());
         }
         Err(err) => return Err(err),
     };
     if !project.config.tasks.contains_key(name) {
         let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
-        return Err(unknown(name, &tasks).into());
+        return Err(unknown(name, &tasks, None).into());
     }
     let _lock = Lock::acquire(&project.state_dir(), wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
@@ -83,7 +83,7 @@ pub fn run_named(
 }
 
 /// The error for a name that is neither a command nor a task, with the nearest of them.
-fn unknown(name: &str, tasks: &[&str]) -> UserError {
+fn unknown(name: &str, tasks: &[&str], why: Option<String>) -> UserError {
     let command = crate::cli::Cli::command();
     // Tasks first: on a tie, the user more likely meant one of their own names.
     let mut candidates: Vec<&str> = tasks.to_vec();
@@ -91,6 +91,9 @@ fn unknown(name: &str, tasks: &[&str]) -> UserError {
     let mut err = UserError::usage(format!("no command or task `{name}`"));
     if let Some(best) = crate::config::nearest(name, &candidates) {
         err = err.hint(format!("did you mean `{best}`?"));
+    }
+    if let Some(why) = why {
+        err = err.hint(why);
     }
     err.hint("`pybuild help` lists the commands and the tasks of project.toml")
 }

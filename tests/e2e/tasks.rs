@@ -243,6 +243,14 @@ fn unknown_names_cycles_and_collisions_are_usage_errors() {
         run.describe()
     );
 
+    let bare = Project::fixture("sample");
+    let run = bare.pybuild(&["lint"]).failure(2);
+    assert!(
+        run.stderr.contains("no command or task `lint`") && run.stderr.contains("there is none in"),
+        "{}",
+        run.describe()
+    );
+
     let cycle = tasks_project(
         "[tasks.a]\nrun = \"true\"\ndeps = [\"b\"]\n\n[tasks.b]\nrun = \"true\"\ndeps = [\"a\"]\n",
     );
