@@ -10,6 +10,10 @@ const TASKS: &str = r#"
 help = "Print the venv's prefix"
 run = [["python", "-c", "import sys; print('prefix', sys.prefix)"]]
 
+[tasks.import]
+run = [["python", "-c", "import greeter.words; print('imported')"]]
+deps = ["setup"]
+
 [tasks.a]
 run = "echo a >> \"$ORDER\""
 
@@ -64,6 +68,13 @@ fn tasks_run_in_the_venv_with_deps_freshness_args_and_exit_codes() {
         "{}",
         run.describe()
     );
+
+    // A built-in step as a dep: the project installed first.
+    let run = project.pybuild(&["import"]).success();
+    assert_eq!(run.stdout, "imported\n");
+    assert!(run.step_ran("develop") && !run.step_ran("venv"));
+    let develop_at = run.stderr.find("develop  done").unwrap();
+    assert!(run.stderr.find("import   running").unwrap() > develop_at);
 
     // Deps first, in order, each once.
     project.pybuild_with_env(&["all"], &env).success();
