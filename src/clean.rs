@@ -27,6 +27,13 @@ pub fn run(
     printer: &Printer,
 ) -> Result<()> {
     let targets = targets(project, state, all)?;
+    let venv = project.venv();
+    if all && venv.exists() && !targets.contains(&venv) {
+        printer.warn(&format!(
+            "the venv {} lies outside the project: not removed",
+            venv.display()
+        ));
+    }
     if targets.is_empty() {
         printer.info("nothing to clean");
         return Ok(());

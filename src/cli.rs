@@ -74,11 +74,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run a command inside the project's venv (after `setup`), e.g. `pybuild run -- pytest -x`
+    /// Run a task, or any command inside the project's venv, e.g. `pybuild run -- pytest -x`
+    ///
+    /// `pybuild run TASK [-- ARGS]` runs a task of project.toml, as `pybuild TASK` does.
+    /// `pybuild run -- CMD [ARGS]` runs any program in the venv after `setup`, even one
+    /// named like a task. `pybuild run CMD [-- ARGS]`, CMD being no task, runs the program.
     Run {
-        /// The command and its arguments
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
-        command: Vec<OsString>,
+        /// A task of project.toml, or a program when no task has that name
+        #[arg(value_name = "TASK")]
+        task: Option<OsString>,
+        /// After `--`: the program and its arguments, or the task's extra arguments
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<OsString>,
     },
     /// Remove the bundle, pybuild's state and setuptools' build leftovers
     Clean {
@@ -89,9 +96,33 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// List the commands, or show the help of one
+    /// List the commands and the tasks of project.toml, or show the help of one
     Help {
-        /// A command name
+        /// A command or task name
         topic: Option<String>,
+        /// Print JSON for machines
+        #[arg(long)]
+        json: bool,
+        /// Print the names of the commands and tasks, one a line (for shell completion)
+        #[arg(long, hide = true, conflicts_with_all = ["json", "topic"])]
+        names: bool,
     },
+    /// Print a completion script for bash, zsh, fish, elvish or powershell
+    ///
+    /// e.g. `pybuild completions bash > ~/.local/share/bash-completion/completions/pybuild`.
+    /// The script completes the commands and their options, and the tasks of the
+    /// project.toml found where it is generated.
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print pybuild's man page, or write one page per command into a directory
+    Man {
+        /// Write pybuild.1 and pybuild-COMMAND.1 into DIR instead
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// A task of project.toml: `pybuild TASK [-- ARGS]`
+    #[command(external_subcommand)]
+    Task(Vec<OsString>),
 }

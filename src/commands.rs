@@ -1,7 +1,6 @@
 //! What each command does, given the parsed command line.
 
 use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -10,38 +9,32 @@ use crate::bundle::Bundle;
 use crate::check::Check;
 use crate::cli::{Cli, Command};
 use crate::develop::Develop;
+use crate::error::UserError;
 use crate::help;
 use crate::project::Project;
 use crate::state::{Lock, State};
-use crate::step::{self, Context, Freshness, Step};
+use crate::step::{self, BuildOptions, Context, Freshness, Step};
 use crate::tools::Tools;
 use crate::ui::{Printer, Style};
 use crate::venv::Venv;
 use crate::wheelhouse::Network;
-use crate::{clean, init};
+use crate::{clean, completions, init, manpage, process, tasks};
 
 pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().context("cannot tell the current directory")?,
     };
-    let options = Options {
+    let options = BuildOptions {
         explain: cli.explain,
         wait: !cli.no_wait,
         offline: cli.offline,
     };
     match cli.command {
-        None => {
-            print!("{}", help::overview(printer));
-            Ok(0)
-        }
-        Some(Command::Help { topic: None }) => {
-            print!("{}", help::overview(printer));
-            Ok(0)
-        }
-        Some(Command::Help { topic: Some(name) }) => {
-            print!("{}", help::topic(&name)?);
-            Ok(0)
+        None => help::show(&dir, printer, &help::Request::default()).map(|()| 0),
+        Some(Command::Help { topic, json, names }) => {
+            let request = help::Request { topic, json, names };
+            help::show(&dir, printer, &request).map(|()| 0)
         }
         Some(Command::Init { force, no_setup }) => {
             init::write_config(&dir, force, printer)?;
@@ -53,7 +46,18 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         Some(Command::Setup) => build(&dir, printer, &options, Target::Setup).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, Target::Bundle).map(|()| 0),
         Some(Command::Status { json }) => status(&dir, printer, &options, json).map(|()| 0),
-        Some(Command::Run { command }) => run(&dir, printer, &options, &command),
+        Some(Command::Run { task, args }) => run(&dir, printer, &options, task, args),
+        Some(Command::Task(argv)) => {
+            let (name, args) = argv.split_first().context("no task named")?;
+            // `pybuild lint -- -x` and `pybuild lint -x` both give `-x` to the task.
+            let args = args.strip_prefix(&[OsString::from("--")]).unwrap_or(args);
+            let name = name.to_string_lossy();
+            tasks::run_named(&dir, printer, &name, args, &options)
+        }
+        Some(Command::Completions { shell }) => {
+            completions::print(&dir, printer, shell).map(|()| 0)
+        }
+        Some(Command::Man { out }) => manpage::write(out.as_deref(), printer).map(|()| 0),
         Some(Command::Clean { all, dry_run }) => {
             let project = Project::discover(&dir)?;
             let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
@@ -61,12 +65,6 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             clean::run(&project, &state, all, dry_run, printer).map(|()| 0)
         }
     }
-}
-
-struct Options {
-    explain: bool,
-    wait: bool,
-    offline: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -89,7 +87,7 @@ fn pipeline(target: Target) -> Vec<Box<dyn Step>> {
     steps
 }
 
-fn build(dir: &Path, printer: &Printer, options: &Options, target: Target) -> Result<()> {
+fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: Target) -> Result<()> {
     let project = Project::discover(dir)?;
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
@@ -109,7 +107,7 @@ fn build(dir: &Path, printer: &Printer, options: &Options, target: Target) -> Re
     Ok(())
 }
 
-fn status(dir: &Path, printer: &Printer, options: &Options, json: bool) -> Result<()> {
+fn status(dir: &Path, printer: &Printer, options: &BuildOptions, json: bool) -> Result<()> {
     let project = Project::discover(dir)?;
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
@@ -162,23 +160,46 @@ fn status(dir: &Path, printer: &Printer, options: &Options, json: bool) -> Resul
     Ok(())
 }
 
-/// Sets the project up, then runs `command` in its venv and passes its exit code on.
-fn run(dir: &Path, printer: &Printer, options: &Options, command: &[OsString]) -> Result<u8> {
-    build(dir, printer, options, Target::Setup)?;
+/// `pybuild run`: a task when `task` names one, else the program `task` or, after `--`,
+/// `args` run in the venv (in `dir`) once the project is set up; passes the exit code on.
+fn run(
+    dir: &Path,
+    printer: &Printer,
+    options: &BuildOptions,
+    task: Option<OsString>,
+    args: Vec<OsString>,
+) -> Result<u8> {
     let project = Project::discover(dir)?;
+    if let Some(name) = task.as_ref().and_then(|t| t.to_str())
+        && project.config.tasks.contains_key(name)
+    {
+        return tasks::run_named(dir, printer, name, &args, options);
+    }
+    let command: Vec<OsString> = task.into_iter().chain(args).collect();
+    let Some((program, args)) = command.split_first() else {
+        return Err(UserError::usage("nothing to run")
+            .hint("`pybuild run TASK` runs a task, `pybuild run -- CMD...` a program")
+            .into());
+    };
+    build(dir, printer, options, Target::Setup)?;
     let cx = Context::new(&project, printer, State::default());
-    let (program, args) = command.split_first().context("no command to run")?;
     let status = cx
         .runner
-        .command(program, args)
-        .dir(std::env::current_dir().unwrap_or(project.root.clone()))
+        .command_in(dir, program, args)
         .unchecked()
         .run()
-        .with_context(|| format!("cannot run `{}`", program.to_string_lossy()))?
+        .map_err(|err| {
+            let mut failed =
+                UserError::failure(format!("cannot run `{}`: {err}", program.to_string_lossy()));
+            let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
+            if let Some(task) = program
+                .to_str()
+                .and_then(|p| crate::config::nearest(p, &tasks))
+            {
+                failed = failed.hint(format!("did you mean the task `{task}`?"));
+            }
+            failed
+        })?
         .status;
-    Ok(match (status.code(), status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(signal)) => 128 + signal as u8,
-        (None, None) => 1,
-    })
+    Ok(process::exit_code(status))
 }

@@ -11,6 +11,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod task;
+pub use task::{TaskConfig, TaskRun};
+
 pub const FILE_NAME: &str = "project.toml";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -25,6 +28,8 @@ pub struct Config {
     pub develop: DevelopSection,
     #[serde(default)]
     pub bundle: BundleSection,
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -294,7 +299,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        task::validate(&self.tasks, path, source)
     }
 }
 

@@ -853,6 +853,7 @@ setup(
             .lines()
             .map(|line| match line.strip_prefix("# ") {
                 Some(rest) if is_assignment(rest) && !rest.starts_with("entry-point") => rest,
+                Some(rest) if rest.starts_with("[tasks.") => rest,
                 _ => line,
             })
             .map(|line| format!("{line}\n"))
@@ -866,11 +867,15 @@ setup(
         assert_eq!(config.bundle.kind, BundleKind::Pex);
         assert_eq!(config.bundle.output.as_deref(), Some("dist/app.pex"));
         assert!(config.bundle.sources.is_empty() && config.bundle.pex_args.is_empty());
+        assert_eq!(config.bundle.strategy, crate::config::Strategy::Auto);
+        let lint = &config.tasks["lint"];
+        assert!(lint.outputs.is_empty() && lint.env.is_empty());
+        assert_eq!(lint.cwd.as_deref(), Some("."));
         let keys = uncommented
             .lines()
             .filter(|line| is_assignment(line))
             .count();
-        assert_eq!(keys, 16, "{uncommented}");
+        assert_eq!(keys, 24, "{uncommented}");
     }
 
     fn is_assignment(line: &str) -> bool {

@@ -2,12 +2,14 @@
 //!
 //! `error: <what failed>`, then a `caused by:` line per cause, then what a failed command
 //! printed last and where its full log is, then `hint:` lines.
-//! Exit codes: 2 for usage and configuration errors, 1 for everything else.
+//! Exit codes: a failed task's own code, 2 for usage and configuration errors, 1 for
+//! everything else.
 
 use std::fmt;
 
 use crate::config::ConfigError;
 use crate::process::CommandFailed;
+use crate::tasks::TaskFailed;
 
 pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -52,6 +54,10 @@ impl fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 pub fn exit_code(err: &anyhow::Error) -> u8 {
+    // A task is the user's command: its exit code is the answer a script waits for.
+    if let Some(failed) = err.chain().find_map(|c| c.downcast_ref::<TaskFailed>()) {
+        return failed.code;
+    }
     let usage = err.chain().any(|cause| {
         cause.is::<ConfigError>()
             || cause.downcast_ref::<UserError>().is_some_and(|e| e.usage)

@@ -125,7 +125,8 @@ pub fn top_level_names(files: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
-fn split_patterns(patterns: &[String]) -> Result<(Option<GlobSet>, Option<GlobSet>)> {
+/// `patterns` as (the `pattern`s, the `!pattern`s), each `None` when there is none.
+pub fn split_patterns(patterns: &[String]) -> Result<(Option<GlobSet>, Option<GlobSet>)> {
     let mut include = GlobSetBuilder::new();
     let mut exclude = GlobSetBuilder::new();
     let (mut any_include, mut any_exclude) = (false, false);

@@ -1,42 +1,132 @@
-//! `pybuild help`: every command with its one-line description, grouped, the way
-//! `make help` listed a Makefile's targets; `pybuild help COMMAND` for the details.
+//! `pybuild help`: every command and every task of project.toml with its one-line
+//! description, grouped and aligned, the way `make help` listed a Makefile's targets;
+//! `pybuild help NAME` for the details of one; `--json` for machines.
+//!
+//! Help never needs a working project: without a project.toml it lists the built-in
+//! commands; with one that does not load it lists them too, after a warning.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
 
 use anyhow::Result;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
+use crate::config::{TaskConfig, TaskRun};
 use crate::error::UserError;
+use crate::project::Project;
 use crate::ui::{Printer, Style};
 
 const GROUPS: &[(&str, &[&str])] = &[
     ("Build", &["bundle", "setup", "status"]),
     ("Project", &["init", "run", "clean"]),
-    ("Other", &["help"]),
+    ("Other", &["help", "completions", "man"]),
 ];
 
-pub fn overview(printer: &Printer) -> String {
+const UNDOCUMENTED: &str = "(undocumented)";
+
+/// What `pybuild help` was asked for.
+#[derive(Debug, Default)]
+pub struct Request {
+    pub topic: Option<String>,
+    pub json: bool,
+    pub names: bool,
+}
+
+pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
+    let tasks = project_tasks(dir, printer);
+    let text = match (&request.topic, request.json, request.names) {
+        (_, _, true) => names(&tasks).into_iter().map(|n| n + "\n").collect(),
+        (None, true, _) => format!("{}\n", serde_json::to_string_pretty(&json(&tasks))?),
+        (Some(name), true, _) => {
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&topic_json(name, &tasks)?)?
+            )
+        }
+        (None, false, _) => overview(&printer.for_stdout(), &tasks),
+        (Some(name), false, _) => topic(name, &tasks)?,
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// The tasks of the project around `dir`: none without a project.toml, none and a warning
+/// when it does not load.
+pub fn project_tasks(dir: &Path, printer: &Printer) -> BTreeMap<String, TaskConfig> {
+    match Project::discover(dir) {
+        Ok(project) => project.config.tasks,
+        Err(err) if err.downcast_ref::<UserError>().is_some() => BTreeMap::new(),
+        Err(err) => {
+            printer.warn(&format!(
+                "the tasks of project.toml are not shown: {}",
+                crate::error::render(&err)
+                    .trim_end()
+                    .trim_start_matches("error: ")
+            ));
+            BTreeMap::new()
+        }
+    }
+}
+
+/// The commands and the tasks, one-line each, for completion scripts.
+pub fn names(tasks: &BTreeMap<String, TaskConfig>) -> Vec<String> {
+    let command = Cli::command();
+    let mut names: Vec<String> = GROUPS
+        .iter()
+        .flat_map(|(_, names)| names.iter().map(|n| n.to_string()))
+        .collect();
+    names.extend(command.get_subcommands().map(|c| c.get_name().to_string()));
+    names.extend(tasks.keys().cloned());
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
+}
+
+fn about(name: &str) -> String {
+    Cli::command()
+        .find_subcommand(name)
+        .and_then(|c| c.get_about())
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+pub fn overview(printer: &Printer, tasks: &BTreeMap<String, TaskConfig>) -> String {
     let command = Cli::command();
     let mut out = String::from(
         "pybuild: build a Python application into one runnable file, driven by project.toml\n\n\
-         Usage: pybuild [OPTIONS] <COMMAND>\n",
+         Usage: pybuild [OPTIONS] <COMMAND>\n       pybuild [OPTIONS] <TASK> [-- ARGS]\n",
     );
     let width = command
         .get_subcommands()
         .map(|c| c.get_name().len())
+        .chain(tasks.keys().map(String::len))
         .max()
         .unwrap_or(0);
     for (group, names) in GROUPS {
-        out.push_str(&format!("\n{}:\n", printer.paint(group, Style::Bold)));
+        let _ = writeln!(out, "\n{}:", printer.paint(group, Style::Bold));
         for name in *names {
-            let about = command
-                .find_subcommand(name)
-                .and_then(|c| c.get_about())
-                .map(|a| a.to_string())
-                .unwrap_or_default();
-            out.push_str(&format!("  {name:width$}  {about}\n"));
+            let _ = writeln!(out, "  {name:width$}  {}", about(name));
         }
     }
-    out.push_str(&format!("\n{}:\n", printer.paint("Options", Style::Bold)));
+    if !tasks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} (project.toml):",
+            printer.paint("Tasks", Style::Bold)
+        );
+        for (name, task) in tasks {
+            // Pad before painting: escape codes would count in the width.
+            let shown = printer.paint(&format!("{name:width$}"), Style::Green);
+            let help = match &task.help {
+                Some(help) => help.clone(),
+                None => printer.paint(UNDOCUMENTED, Style::Dim),
+            };
+            let _ = writeln!(out, "  {shown}  {help}");
+        }
+    }
+    let _ = writeln!(out, "\n{}:", printer.paint("Options", Style::Bold));
     for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
         let mut flags = Vec::new();
         if let Some(short) = arg.get_short() {
@@ -46,48 +136,181 @@ pub fn overview(printer: &Printer) -> String {
             flags.push(format!("--{long}"));
         }
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        out.push_str(&format!("  {:22}  {help}\n", flags.join(", ")));
+        let _ = writeln!(out, "  {:22}  {help}", flags.join(", "));
     }
-    out.push_str("\nRun `pybuild help COMMAND` for a command's options.\n");
+    out.push_str("\nRun `pybuild help NAME` for a command's options or a task's details.\n");
     out
 }
 
-pub fn topic(name: &str) -> Result<String> {
+pub fn topic(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> Result<String> {
+    if let Some(task) = tasks.get(name) {
+        return Ok(task_details(name, task));
+    }
     let mut command = Cli::command();
-    let names: Vec<String> = command
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect();
     let Some(sub) = command.find_subcommand_mut(name) else {
-        let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
-        let mut err = UserError::usage(format!("no command `{name}`"));
-        if let Some(best) = crate::config::nearest(name, &candidates) {
-            err = err.hint(format!("did you mean `{best}`?"));
-        }
-        return Err(err.hint("`pybuild help` lists the commands").into());
+        return Err(no_topic(name, tasks).into());
     };
     let mut sub = sub.clone().bin_name(format!("pybuild {name}"));
     Ok(sub.render_long_help().to_string())
+}
+
+fn no_topic(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> UserError {
+    let all = names(tasks);
+    let candidates: Vec<&str> = all.iter().map(String::as_str).collect();
+    let mut err = UserError::usage(format!("no command or task `{name}`"));
+    if let Some(best) = crate::config::nearest(name, &candidates) {
+        err = err.hint(format!("did you mean `{best}`?"));
+    }
+    err.hint("`pybuild help` lists the commands and the tasks")
+}
+
+fn task_details(name: &str, task: &TaskConfig) -> String {
+    let mut out = format!(
+        "pybuild {name}: {}\n\nUsage: pybuild {name} [-- ARGS]   (or pybuild run {name} [-- ARGS])\n\n",
+        task.help.as_deref().unwrap_or(UNDOCUMENTED)
+    );
+    let list = |items: &[String]| items.join(", ");
+    let mut field = |key: &str, value: String| {
+        let _ = writeln!(out, "{key:9} {value}");
+    };
+    match &task.run {
+        Some(TaskRun::Shell(line)) => field("run", format!("sh -c {line:?}")),
+        Some(TaskRun::Argv(argvs)) => {
+            let lines: Vec<String> = argvs.iter().map(|argv| argv.join(" ")).collect();
+            field("run", lines.join("\n          "));
+        }
+        None => field("run", "nothing of its own: its deps".into()),
+    }
+    let mut deps = task.deps.clone();
+    deps.insert(0, "(venv, tools)".into());
+    field("deps", list(&deps));
+    if task.has_freshness() {
+        field("sources", list(&task.sources));
+        field("outputs", list(&task.outputs));
+    } else {
+        field(
+            "fresh",
+            "never: without sources or outputs it runs every time".into(),
+        );
+    }
+    if !task.env.is_empty() {
+        let env: Vec<String> = task.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        field("env", env.join(" "));
+    }
+    field("cwd", task.cwd.clone().unwrap_or_else(|| ".".into()));
+    out
+}
+
+pub fn json(tasks: &BTreeMap<String, TaskConfig>) -> serde_json::Value {
+    let commands: Vec<_> = GROUPS
+        .iter()
+        .flat_map(|(group, names)| {
+            names.iter().map(
+                move |name| serde_json::json!({"name": name, "group": group, "help": about(name)}),
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = tasks
+        .iter()
+        .map(|(name, task)| task_json(name, task))
+        .collect();
+    serde_json::json!({"commands": commands, "tasks": tasks})
+}
+
+fn task_json(name: &str, task: &TaskConfig) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "help": task.help,
+        "run": task.run,
+        "deps": task.deps,
+        "sources": task.sources,
+        "outputs": task.outputs,
+        "env": task.env,
+        "cwd": task.cwd,
+    })
+}
+
+fn topic_json(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> Result<serde_json::Value> {
+    if let Some(task) = tasks.get(name) {
+        return Ok(task_json(name, task));
+    }
+    let group = GROUPS
+        .iter()
+        .find(|(_, names)| names.contains(&name))
+        .map(|(group, _)| *group)
+        .ok_or_else(|| no_topic(name, tasks))?;
+    Ok(serde_json::json!({"name": name, "group": group, "help": about(name)}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn tasks() -> BTreeMap<String, TaskConfig> {
+        let config = crate::config::Config::parse(
+            Path::new("project.toml"),
+            "[project]\nname = \"a\"\n[tasks.lint]\nhelp = \"Check the code\"\nrun = \"flake8\"\n\
+             sources = [\"src/**\"]\n[tasks.docs-long-name]\nrun = [[\"mkdocs\", \"build\"]]\n",
+        )
+        .unwrap();
+        config.tasks
+    }
+
     #[test]
     fn overview_lists_every_command() {
-        let text = overview(&Printer::silent());
+        let text = overview(&Printer::silent(), &BTreeMap::new());
         for command in Cli::command().get_subcommands() {
             assert!(text.contains(command.get_name()), "{}", command.get_name());
         }
         let listed: usize = GROUPS.iter().map(|(_, names)| names.len()).sum();
         assert_eq!(listed, Cli::command().get_subcommands().count());
+        assert!(!text.contains("Tasks"));
     }
 
     #[test]
-    fn unknown_topic_suggests() {
-        let err = topic("bundel").unwrap_err();
+    fn overview_aligns_tasks_with_commands_and_marks_undocumented() {
+        let text = overview(&Printer::silent(), &tasks());
+        assert!(text.contains("\nTasks (project.toml):\n"), "{text}");
+        assert!(
+            text.contains("  lint            Check the code\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  docs-long-name  (undocumented)\n"),
+            "{text}"
+        );
+        assert!(text.contains("  bundle          Everything"), "{text}");
+    }
+
+    #[test]
+    fn topic_of_a_task_shows_run_deps_sources() {
+        let text = topic("lint", &tasks()).unwrap();
+        assert!(text.starts_with("pybuild lint: Check the code\n"), "{text}");
+        assert!(text.contains("run       sh -c \"flake8\"\n"), "{text}");
+        assert!(text.contains("sources   src/**\n"), "{text}");
+        let text = topic("docs-long-name", &tasks()).unwrap();
+        assert!(text.contains("run       mkdocs build\n"), "{text}");
+        assert!(text.contains("runs every time"), "{text}");
+    }
+
+    #[test]
+    fn unknown_topic_suggests_commands_and_tasks() {
+        let err = topic("bundel", &tasks()).unwrap_err();
         let user = err.downcast_ref::<UserError>().unwrap();
         assert_eq!(user.hints[0], "did you mean `bundle`?");
+        let err = topic("lnt", &tasks()).unwrap_err();
+        let user = err.downcast_ref::<UserError>().unwrap();
+        assert_eq!(user.hints[0], "did you mean `lint`?");
+    }
+
+    #[test]
+    fn json_and_names_hold_commands_and_tasks() {
+        let value = json(&tasks());
+        assert_eq!(value["commands"][0]["name"], "bundle");
+        assert_eq!(value["tasks"][1]["name"], "lint");
+        assert_eq!(value["tasks"][1]["run"], "flake8");
+        assert_eq!(value["tasks"][0]["help"], serde_json::Value::Null);
+        let names = names(&tasks());
+        assert!(names.contains(&"clean".to_string()) && names.contains(&"lint".to_string()));
     }
 }

@@ -52,13 +52,25 @@ impl Runner {
 
     /// `program args` in the project root, with the venv's environment.
     pub fn command(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> duct::Expression {
+        self.command_in(&self.root, program, args)
+    }
+
+    /// `program args` in `dir`, with the venv's environment. (A `.dir()` added to the
+    /// expression [`Runner::command`] returns would not apply: duct lets the innermost
+    /// setting win.)
+    pub fn command_in(
+        &self,
+        dir: &Path,
+        program: impl AsRef<OsStr>,
+        args: &[OsString],
+    ) -> duct::Expression {
         let mut path = OsString::from(self.venv.join("bin"));
         if let Some(old) = std::env::var_os("PATH") {
             path.push(":");
             path.push(old);
         }
         duct::cmd(program.as_ref(), args)
-            .dir(&self.root)
+            .dir(dir)
             .env("PATH", path)
             .env("VIRTUAL_ENV", &self.venv)
             .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
@@ -180,6 +192,16 @@ fn check_status(
         tail,
     }
     .into())
+}
+
+/// The exit code a shell would report for `status`: the program's own, or 128 + the
+/// signal that killed it.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(signal)) => 128 + signal as u8,
+        (None, None) => 1,
+    }
 }
 
 /// A command line as a user would type it, quoting what needs quotes.

@@ -180,7 +180,12 @@ impl Lock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let holder = read_holder(&mut file);
+                let pid = read_pid(&mut file);
+                if pid.is_some() && pid == std::env::var(LOCK_HOLDER_ENV).ok() {
+                    // Started by a task of the holder, which waits for us: share its lock.
+                    return Ok(Lock { _file: file });
+                }
+                let holder = pid.map_or_else(String::new, |pid| format!(" (pid {pid})"));
                 if !wait {
                     anyhow::bail!(
                         "another pybuild{holder} is working on this project ({} is locked)",
@@ -206,12 +211,33 @@ impl Lock {
     }
 }
 
-fn read_holder(file: &mut File) -> String {
+fn read_pid(file: &mut File) -> Option<String> {
     let mut pid = String::new();
-    match file.rewind().and_then(|()| file.read_to_string(&mut pid)) {
-        Ok(_) if !pid.trim().is_empty() => format!(" (pid {})", pid.trim()),
-        _ => String::new(),
-    }
+    file.rewind()
+        .and_then(|()| file.read_to_string(&mut pid))
+        .ok()?;
+    let pid = pid.trim();
+    (!pid.is_empty()).then(|| pid.to_string())
+}
+
+/// In the environment of the commands of a task: the pid of the pybuild holding the
+/// project's lock. A pybuild that a task starts on the same project (`run = "pybuild
+/// bundle"`) would otherwise wait forever for its own parent; it shares the lock instead,
+/// which is safe because the parent waits for the task meanwhile (and reloads the state
+/// after it, see [`saved_stamp`]).
+pub const LOCK_HOLDER_ENV: &str = "PYBUILD_LOCK_HOLDER";
+
+/// The pid recorded in the lock file of `dir`: the pybuild that holds, or last held, it.
+pub fn lock_holder(dir: &Path) -> Option<String> {
+    read_pid(&mut File::open(dir.join(LOCK_FILE)).ok()?)
+}
+
+/// Identifies the saved state file's version (it is replaced, never rewritten, on save),
+/// to tell whether another process saved it since.
+pub fn saved_stamp(dir: &Path) -> Option<(u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(dir.join(STATE_FILE)).ok()?;
+    Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))
 }
 
 /// `.pybuild/` under a project root.

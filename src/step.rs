@@ -46,6 +46,18 @@ pub trait Step {
     fn summary(&self, _cx: &Context) -> String {
         String::new()
     }
+
+    /// Why the step runs whatever its record says, if it does: a task with neither
+    /// `sources` nor `outputs` is like a make target without prerequisites.
+    fn always_runs(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether the step's commands write to the terminal (a user's task) rather than to
+    /// its log; no spinner then, it would garble their output.
+    fn shows_output(&self) -> bool {
+        false
+    }
 }
 
 /// Everything a step works with during one pybuild invocation.
@@ -162,6 +174,17 @@ impl<'a> Context<'a> {
     }
 }
 
+/// How one invocation runs its steps: the global options that reach the engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Say why each stale step runs.
+    pub explain: bool,
+    /// Wait for another pybuild's lock instead of failing at once.
+    pub wait: bool,
+    /// Use no package index.
+    pub offline: bool,
+}
+
 pub enum Freshness {
     Fresh,
     Stale(Vec<String>),
@@ -203,16 +226,23 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()>
         let fingerprint = step
             .fingerprint(cx)
             .with_context(|| format!("cannot tell whether step `{name}` is up to date"))?;
-        let reasons = match freshness(cx, name, &fingerprint)? {
-            Freshness::Fresh => {
+        let reasons = match (step.always_runs(), freshness(cx, name, &fingerprint)?) {
+            (Some(why), _) => vec![why.to_string()],
+            (None, Freshness::Fresh) => {
                 cx.printer.fresh(name, &step.summary(cx));
                 continue;
             }
-            Freshness::Stale(reasons) => reasons,
+            (None, Freshness::Stale(reasons)) => reasons,
         };
         cx.state.forget(&cx.project.state_dir(), name)?;
-        cx.runner.reset_log(name)?;
-        let line = cx.printer.step(name, &brief(&reasons));
+        if !step.shows_output() {
+            cx.runner.reset_log(name)?;
+        }
+        let line = if step.shows_output() {
+            cx.printer.without_progress().step(name, &brief(&reasons))
+        } else {
+            cx.printer.step(name, &brief(&reasons))
+        };
         if explain {
             for reason in &reasons {
                 cx.printer.info(&format!("{:8}   because {reason}", ""));
@@ -220,7 +250,8 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()>
         }
         if let Err(err) = step.run(cx) {
             line.failed();
-            return Err(err.context(format!("step `{name}` failed")));
+            let what = if step.shows_output() { "task" } else { "step" };
+            return Err(err.context(format!("{what} `{name}` failed")));
         }
         let mut outputs = std::collections::BTreeMap::new();
         for output in step.outputs(cx)? {

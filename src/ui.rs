@@ -25,6 +25,8 @@ pub enum ColorChoice {
 pub struct Printer {
     pub verbosity: Verbosity,
     color: bool,
+    /// Whether `color` was left to `auto` (and `NO_COLOR`), for [`Printer::for_stdout`].
+    auto_color: bool,
     progress: bool,
 }
 
@@ -33,6 +35,7 @@ const NAME_WIDTH: usize = 8;
 impl Printer {
     pub fn new(verbosity: Verbosity, color: ColorChoice) -> Printer {
         let terminal = std::io::stderr().is_terminal();
+        let color_choice = color;
         let color = match color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -41,6 +44,7 @@ impl Printer {
         Printer {
             verbosity,
             color,
+            auto_color: color_choice == ColorChoice::Auto,
             progress: terminal && verbosity == Verbosity::Normal,
         }
     }
@@ -49,7 +53,31 @@ impl Printer {
         Printer {
             verbosity: Verbosity::Quiet,
             color: false,
+            auto_color: false,
             progress: false,
+        }
+    }
+
+    /// The same printer with plain lines instead of spinners, for steps whose commands
+    /// write to the terminal themselves.
+    pub fn without_progress(&self) -> Printer {
+        Printer {
+            progress: false,
+            ..self.clone()
+        }
+    }
+
+    /// The same printer, its `auto` colour decided for stdout rather than stderr: for
+    /// results such as `pybuild help`, which may be piped while stderr is a terminal.
+    pub fn for_stdout(&self) -> Printer {
+        let color = if self.auto_color {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        } else {
+            self.color
+        };
+        Printer {
+            color,
+            ..self.clone()
         }
     }
 

@@ -53,3 +53,22 @@ fn init_never_overwrites_without_force() {
         "--no-setup must only write the file"
     );
 }
+
+#[test]
+fn init_no_setup_on_three_layouts_writes_a_loadable_config_with_a_task_example() {
+    for (fixture, name) in [
+        ("sample", "greeter"),
+        ("setuppy-app", "legacy-tool"),
+        ("flat-click", "clicker"),
+    ] {
+        let project = Project::fixture(fixture);
+        project.pybuild(&["init", "--no-setup"]).success();
+        let config = project.read("project.toml");
+        assert!(config.contains(&format!("name = \"{name}\"")), "{config}");
+        assert!(config.contains("# [tasks.lint]"), "{config}");
+        // The file loads: help shows no warning about it.
+        let help = project.pybuild(&["help"]).success();
+        assert_eq!(help.stderr, "", "{fixture}: {}", help.describe());
+        assert!(!project.path(".venv").exists());
+    }
+}

@@ -10,3 +10,4 @@ mod config;
 mod engine;
 mod init;
 mod layers;
+mod tasks;
