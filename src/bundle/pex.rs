@@ -11,6 +11,14 @@ use crate::step::Context;
 pub struct Pex;
 
 impl Backend for Pex {
+    fn tool(&self) -> Option<&'static str> {
+        Some("pex")
+    }
+
+    fn extension(&self) -> Option<&'static str> {
+        Some("pex")
+    }
+
     fn build(&self, cx: &Context, job: &Job) -> Result<()> {
         let pex = cx.project.venv().join("bin").join("pex");
         let mut argv = args![&job.stage].to_vec();
