@@ -10,7 +10,9 @@
 #   edit     `pybuild bundle` after editing one module
 #   same     `pybuild bundle` after deleting the output (same inputs): are the bytes equal?
 # and the bundle's size, its first run (shiv extracts to SHIV_ROOT then) and the mean of
-# 10 warm runs of `<bundle>` printing the sample's greeting.
+# 10 warm runs of `<bundle>` printing the sample's greeting; for scale, the mean of 10 runs
+# of `/usr/bin/env python3.X -c pass` (the shebang of the .pyz kinds; a pyenv shim there
+# costs a few hundred ms by itself).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -26,6 +28,7 @@ kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(pex shiv pyinstaller zipapp)
 echo "== work dir: $work"
 
+python=$(python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 secs() { awk "BEGIN{printf \"%.1f\", $1/1000}"; }
 timed_bundle() {
@@ -33,6 +36,13 @@ timed_bundle() {
   t=$(date +%s%N)
   "$pb" -C "$1" -q bundle
   ms_since "$t"
+}
+
+# The whole output first: grep -q quitting early would break the bundle's pipe.
+greets() {
+  local printed
+  printed=$("$1")
+  grep -qx "greeting: $2" <<<"$printed" || { echo "$1 printed no 'greeting: $2'" >&2; exit 1; }
 }
 
 rows=()
@@ -48,11 +58,11 @@ for kind in "${kinds[@]}"; do
   echo "== $kind: bundle"
   first=$(timed_bundle "$proj")
   out=$(find "$proj/dist" -type f | head -1)
-  "$out" | grep -qx 'greeting: hello' || { echo "$out does not greet" >&2; exit 1; }
+  greets "$out" hello
 
   sed -i 's/hello/howdy/' "$proj/src/greeter/words.py"
   edit=$(timed_bundle "$proj")
-  "$out" | grep -qx 'greeting: howdy' || { echo "$out missed the edit" >&2; exit 1; }
+  greets "$out" howdy
 
   before=$(sha256sum <"$out")
   rm "$out"
@@ -66,16 +76,23 @@ for kind in "${kinds[@]}"; do
   warm=$(( $(ms_since "$t") / 10 ))
   rows+=("$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$kind" \
     "${out#"$proj/"}" "$(secs "$first")" "$(secs "$edit")" "$(secs "$same")" "$identical" \
-    "$(awk "BEGIN{printf \"%.1f\", $size/1048576}")" "$cold" "$warm")")
+    "$(( size / 1024 ))" "$cold" "$warm")")
+  echo "${rows[-1]}"
 done
+
+t=$(date +%s%N)
+for _ in $(seq 10); do /usr/bin/env "$python" -c pass; done
+baseline=$(( $(ms_since "$t") / 10 ))
 
 cat <<EOF
 
 ==================== summary (paste into docs/benchmarks.md) ====================
 \`bash benches/kinds.sh\` ($(date -u +%Y-%m-%d)), $(nproc) CPUs, $(uname -sr), $(python3 --version)
 
-| kind | output | first s | edit s | same s | same bytes | MB | 1st run ms | warm run ms |
+| kind | output | first s | edit s | same s | same bytes | KiB | 1st run ms | warm run ms |
 | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |
 $(printf '%s\n' "${rows[@]}")
+
+baseline: \`/usr/bin/env $python -c pass\` $baseline ms
 =================================================================================
 EOF
