@@ -11,8 +11,8 @@
 //!   dependency that has any is refused before zipping, naming it and its files: the kinds
 //!   that extract (shiv, pex) or freeze (pyinstaller) handle those.
 //! - zipapp stores each file's mtime: every file and directory is set to one fixed time
-//!   first, so identical inputs give identical archives (given the same file-system order:
-//!   Python before 3.13 zips in directory-listing order).
+//!   first, so identical inputs give identical archives on one machine (zipapp adds files
+//!   in directory-listing order, which another file system may not share).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, FileTimes};

@@ -1,6 +1,7 @@
 //! Every `[bundle] kind` keeps PEX's guarantees on the sample project: the bundle runs the
 //! console script, an edit (even one with an older mtime) reaches the next bundle, a
-//! deleted module leaves it, a no-op starts no process, and `clean` removes the output.
+//! deleted module leaves it, a no-op starts no process, and `clean` removes the output;
+//! a zipapp refuses compiled extensions.
 //! One test per kind, each on one project: a first bundle costs a venv and pip installs.
 
 use std::fs;
@@ -10,7 +11,7 @@ use filetime::FileTime;
 use crate::bundle::GREETING;
 use crate::support::{Project, SAMPLE_CONFIG};
 
-fn bundle_follows_the_sources(kind: &str, output: &str) {
+fn bundle_follows_the_sources(kind: &str, output: &str) -> Project {
     let config = format!("{SAMPLE_CONFIG}\n[bundle]\nkind = \"{kind}\"\n");
     let project = Project::sample()
         .with_file("project.toml", &config)
@@ -62,6 +63,7 @@ fn bundle_follows_the_sources(kind: &str, output: &str) {
     project.pybuild(&["clean"]).success();
     assert!(!project.path(output).exists(), "clean left {output}");
     assert!(!project.path(".pybuild/tmp").exists());
+    project
 }
 
 #[test]
@@ -75,6 +77,24 @@ fn pyinstaller_bundle_follows_the_sources() {
 }
 
 #[test]
-fn zipapp_bundle_follows_the_sources() {
-    bundle_follows_the_sources("zipapp", "dist/greet.pyz");
+fn zipapp_bundle_follows_the_sources_and_refuses_compiled_extensions() {
+    let project = bundle_follows_the_sources("zipapp", "dist/greet.pyz");
+
+    // A shared object in the installed files (here the project's own package data, which
+    // costs no download) cannot be loaded from inside a zip.
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace("[\"data/*.txt\"]", "[\"data/*.txt\", \"*.so\"]"),
+    );
+    project.write("src/greeter/_speedups.so", "not really ELF\n");
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("compiled extensions from inside the archive, and these dependencies have some: greeter (greeter/_speedups.so)"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stderr.contains("kind = \"shiv\""), "{}", run.describe());
+    assert!(!project.path("dist/greet.pyz").exists());
 }
