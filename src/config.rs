@@ -130,6 +130,17 @@ pub struct BundleSection {
     pub sources: Vec<String>,
     #[serde(default)]
     pub pex_args: Vec<String>,
+    // The keys added with the other kinds are left out of the serialised section (part of
+    // the bundle's fingerprint) while empty, so adding them rebuilt no existing PEX.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shiv_args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pyinstaller_args: Vec<String>,
+    /// Modules PyInstaller's analysis cannot see (imported dynamically).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_imports: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zipapp_args: Vec<String>,
     /// How a PEX is built: layered on a cached dependencies PEX, or from the project's wheel.
     #[serde(default)]
     pub strategy: Strategy,
@@ -147,25 +158,50 @@ pub enum Strategy {
     Wheel,
 }
 
+impl BundleSection {
+    /// The keys that only one kind reads, each with that kind and whether it is set.
+    fn kind_keys(&self) -> [(&'static str, BundleKind, bool); 5] {
+        [
+            ("pex-args", BundleKind::Pex, !self.pex_args.is_empty()),
+            ("shiv-args", BundleKind::Shiv, !self.shiv_args.is_empty()),
+            (
+                "pyinstaller-args",
+                BundleKind::Pyinstaller,
+                !self.pyinstaller_args.is_empty(),
+            ),
+            (
+                "hidden-imports",
+                BundleKind::Pyinstaller,
+                !self.hidden_imports.is_empty(),
+            ),
+            (
+                "zipapp-args",
+                BundleKind::Zipapp,
+                !self.zipapp_args.is_empty(),
+            ),
+        ]
+    }
+}
+
+/// The bundlers; what each needs and does lives in its backend (`src/bundle/<kind>.rs`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BundleKind {
     #[default]
     Pex,
+    Shiv,
+    Pyinstaller,
+    Zipapp,
 }
 
-impl BundleKind {
-    pub fn extension(self) -> &'static str {
-        match self {
+impl fmt::Display for BundleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
             BundleKind::Pex => "pex",
-        }
-    }
-
-    /// The distribution that builds this kind, installed by the tools step.
-    pub fn tool(self) -> &'static str {
-        match self {
-            BundleKind::Pex => "pex",
-        }
+            BundleKind::Shiv => "shiv",
+            BundleKind::Pyinstaller => "pyinstaller",
+            BundleKind::Zipapp => "zipapp",
+        })
     }
 }
 
@@ -279,6 +315,22 @@ impl Config {
                     "`bundle.output` must be a relative path inside the project, not `{output}`"
                 ),
             ));
+        }
+        // A key another kind reads would be ignored silently: say so instead.
+        for (key, kind, set) in self.bundle.kind_keys() {
+            if set && kind != self.bundle.kind {
+                let mut err = fail(
+                    key,
+                    format!(
+                        "`bundle.{key}` is read only by `kind = \"{kind}\"`, but `bundle.kind` is `\"{}\"`",
+                        self.bundle.kind
+                    ),
+                );
+                err.hint = Some(format!(
+                    "remove `{key}`, or set `kind = \"{kind}\"` in `[bundle]`"
+                ));
+                return Err(err);
+            }
         }
         for pattern in &self.bundle.sources {
             let glob = pattern.strip_prefix('!').unwrap_or(pattern);
@@ -437,6 +489,34 @@ mod tests {
         let err = parse("[project]\nname = \"a\"\n[bundle]\noutput = \"../x.pex\"\n").unwrap_err();
         assert_eq!(err.location.unwrap().0, 4);
         assert!(err.message.contains("inside the project"));
+    }
+
+    #[test]
+    fn every_kind_parses_with_its_own_keys() {
+        let config = parse(
+            "[project]\nname = \"a\"\n[bundle]\nkind = \"pyinstaller\"\n\
+             hidden-imports = [\"pkg.plugin\"]\npyinstaller-args = [\"--strip\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.bundle.kind, BundleKind::Pyinstaller);
+        assert_eq!(config.bundle.hidden_imports, ["pkg.plugin"]);
+        for kind in ["pex", "shiv", "zipapp"] {
+            let source = format!("[project]\nname = \"a\"\n[bundle]\nkind = \"{kind}\"\n");
+            assert_eq!(parse(&source).unwrap().bundle.kind.to_string(), kind);
+        }
+        let err = parse("[project]\nname = \"a\"\n[bundle]\nkind = \"shive\"\n").unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `shiv`?"));
+    }
+
+    #[test]
+    fn another_kinds_key_is_refused_at_its_line() {
+        let err =
+            parse("[project]\nname = \"a\"\n[bundle]\nkind = \"shiv\"\npex-args = [\"--venv\"]\n")
+                .unwrap_err();
+        assert_eq!(err.location.clone().unwrap().0, 5);
+        assert!(err.message.contains("`kind = \"pex\"`"), "{}", err.message);
+        let err = parse("[project]\nname = \"a\"\n[bundle]\nshiv-arg = []\n").unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("did you mean `shiv-args`?"));
     }
 
     #[test]

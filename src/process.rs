@@ -95,7 +95,7 @@ impl Runner {
         self.run_with_env(step, program, args, &[])
     }
 
-    /// [`Runner::run`] with extra environment variables.
+    /// [`Runner::run`] with extra environment variables, shown before the command.
     pub fn run_with_env(
         &self,
         step: &str,
@@ -103,7 +103,10 @@ impl Runner {
         args: &[OsString],
         env: &[(&str, &OsStr)],
     ) -> Result<()> {
-        let display = display_command(program.as_ref(), args);
+        let mut display = display_command(program.as_ref(), args);
+        for (name, value) in env.iter().rev() {
+            display = format!("{name}={} {display}", quote(&value.to_string_lossy()));
+        }
         self.printer.detail(&format!("$ {display}"));
         let log_path = self.log_path(step);
         let mut log = File::options()
@@ -114,10 +117,10 @@ impl Runner {
         writeln!(log, "$ {display}")
             .with_context(|| format!("cannot write {}", log_path.display()))?;
 
-        let mut command = self.command(program.as_ref(), args);
-        for (name, value) in env {
-            command = command.env(name, value);
-        }
+        let command = env.iter().fold(
+            self.command(program.as_ref(), args),
+            |command, (name, value)| command.env(name, value),
+        );
         let reader = command
             .stdin_null()
             .stderr_to_stdout()
@@ -208,20 +211,22 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 pub fn display_command(program: &OsStr, args: &[OsString]) -> String {
     std::iter::once(program)
         .chain(args.iter().map(OsString::as_os_str))
-        .map(|arg| {
-            let arg = arg.to_string_lossy();
-            if !arg.is_empty()
-                && arg
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                arg.into_owned()
-            } else {
-                format!("'{}'", arg.replace('\'', r"'\''"))
-            }
-        })
+        .map(|arg| quote(&arg.to_string_lossy()))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One shell word: as is when safe, else single-quoted.
+fn quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
 }
 
 /// Builds an argument array from anything string-like.

@@ -1,10 +1,11 @@
-//! The tools step: the configured development tools, the bundler, and the requirement
-//! files, installed into the venv. Runs again when any of them, the installer, or the venv
-//! itself changed.
+//! The tools step: the configured development tools, the bundler (the tool of
+//! `[bundle] kind`'s backend, if it needs one), and the requirement files, installed into
+//! the venv. Runs again when any of them, the installer, or the venv itself changed.
 
 use anyhow::Result;
 
 use crate::args;
+use crate::bundle;
 use crate::fingerprint::Fingerprint;
 use crate::installer::Installer;
 use crate::step::{Context, Step};
@@ -16,7 +17,7 @@ impl Tools {
     fn packages(cx: &Context) -> Vec<String> {
         let config = &cx.project.config;
         let mut packages = config.env.tools.clone();
-        packages.push(config.bundle.kind.tool().to_string());
+        packages.extend(bundle::backend(config.bundle.kind).tool().map(Into::into));
         packages
     }
 }
@@ -42,13 +43,18 @@ impl Step for Tools {
         for requirements in cx.project.requirement_files() {
             install.extend(args!["-r", requirements]);
         }
+        if install.is_empty() {
+            // pip refuses an install of nothing (zipapp needs no tool, there may be no other).
+            return Ok(());
+        }
         Installer::resolve(cx.project.config.env.installer)?.install(cx, self.name(), &install)
     }
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
-        let tool = cx.project.config.bundle.kind.tool();
-        Ok(vec![
-            cx.project.key(&cx.project.venv().join("bin").join(tool)),
-        ])
+        let tool = bundle::backend(cx.project.config.bundle.kind).tool();
+        Ok(tool
+            .map(|tool| cx.project.key(&cx.project.venv().join("bin").join(tool)))
+            .into_iter()
+            .collect())
     }
 }

@@ -105,7 +105,12 @@ impl Pex {
         let name = &cx.project.config.project.name;
         let layered = Editable::read(site_packages, name, &cx.project.root)
             .ok_or_else(|| format!("no editable install of {name} in the venv"))
-            .and_then(|editable| layer_plan(editable, entry, files, stage));
+            .and_then(|editable| {
+                let function = entry
+                    .function(site_packages, name)
+                    .map_err(|err| err.to_string())?;
+                layer_plan(editable, function, files, stage)
+            });
         match (layered, strategy) {
             (Ok(plan), _) => Ok(plan),
             (Err(why), Strategy::Layered) => Err(UserError::usage(format!(
@@ -121,7 +126,7 @@ impl Pex {
 /// The layered plan, or why the project needs its wheel built.
 fn layer_plan(
     editable: Editable,
-    entry: &Entry,
+    entry_point: String,
     files: &[String],
     stage: &Path,
 ) -> Result<Plan, String> {
@@ -146,14 +151,6 @@ fn layer_plan(
     let packages = match &editable.layout {
         Layout::Packages(packages) => packages.clone(),
         Layout::Unknown(why) => return Err(why.clone()),
-    };
-    let entry_point = match entry {
-        Entry::EntryPoint(entry) => entry.clone(),
-        Entry::ConsoleScript(script) => venv::console_scripts(&editable.dist_info)
-            .into_iter()
-            .find(|(name, _)| name == script)
-            .map(|(_, target)| target)
-            .ok_or_else(|| format!("the editable install declares no console script {script}"))?,
     };
     Ok(Plan::Layered {
         editable,
@@ -201,6 +198,14 @@ fn build_requires(stage: &Path) -> Vec<String> {
 }
 
 impl Backend for Pex {
+    fn tool(&self) -> Option<&'static str> {
+        Some("pex")
+    }
+
+    fn extension(&self) -> Option<&'static str> {
+        Some("pex")
+    }
+
     fn fingerprint(&self, cx: &mut Context, fingerprint: &mut Fingerprint) -> Result<()> {
         let site_packages = cx.site_packages()?;
         let name = cx.project.config.project.name.clone();
@@ -317,7 +322,7 @@ fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {
     let text = format!(
         "deps-layer-v1\n{}\n{}\npex {pex_version}\n{}",
         requires.join("\n"),
-        job.interpreter,
+        job.python.describe(),
         cx.project.config.bundle.pex_args.join("\0"),
     );
     hash_bytes(text.as_bytes())[..16].to_string()
@@ -326,7 +331,8 @@ fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {
 /// Fills the wheelhouse with `requirements` once per digest of them (a stamp in
 /// `.pybuild/layers/` records it), so an unchanged project never asks the index again.
 fn ensure_wheelhouse(cx: &Context, job: &Job, requirements: &[String]) -> Result<()> {
-    let digest = hash_bytes(format!("{}\n{}", requirements.join("\n"), job.interpreter).as_bytes());
+    let digest =
+        hash_bytes(format!("{}\n{}", requirements.join("\n"), job.python.describe()).as_bytes());
     let stamp = cx
         .project
         .state_dir()
@@ -421,9 +427,10 @@ mod tests {
     fn compiled_sources_and_custom_builds_need_the_wheel() {
         let stage = tempfile::tempdir().unwrap();
         let packages = Layout::Packages(vec![("app".into(), "src/app".into())]);
-        let entry = Entry::EntryPoint("app.cli:main".into());
+        let entry = || "app.cli:main".to_string();
         let files = vec!["src/app/__init__.py".to_string(), "src/app/fast.c".into()];
-        let why = layer_plan(editable(packages.clone()), &entry, &files, stage.path()).unwrap_err();
+        let why =
+            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
         assert!(why.contains("src/app/fast.c"), "{why}");
 
         let files = vec!["src/app/__init__.py".to_string()];
@@ -432,7 +439,8 @@ mod tests {
             "setup(ext_modules=[Extension('x', ['x.c'])])",
         )
         .unwrap();
-        let why = layer_plan(editable(packages.clone()), &entry, &files, stage.path()).unwrap_err();
+        let why =
+            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
         assert!(why.contains("ext_modules"), "{why}");
 
         fs::write(stage.path().join("setup.py"), "setup()").unwrap();
@@ -441,12 +449,13 @@ mod tests {
             "[build-system]\nrequires = [\"maturin\"]\nbuild-backend = \"maturin\"\n",
         )
         .unwrap();
-        let why = layer_plan(editable(packages.clone()), &entry, &files, stage.path()).unwrap_err();
+        let why =
+            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
         assert!(why.contains("maturin"), "{why}");
         assert_eq!(build_requires(stage.path()), ["maturin"]);
 
         fs::remove_file(stage.path().join("pyproject.toml")).unwrap();
-        let plan = layer_plan(editable(packages), &entry, &files, stage.path()).unwrap();
+        let plan = layer_plan(editable(packages), entry(), &files, stage.path()).unwrap();
         assert!(matches!(plan, Plan::Layered { entry_point, .. } if entry_point == "app.cli:main"));
         assert_eq!(
             build_requires(stage.path()),

@@ -7,7 +7,7 @@ use filetime::FileTime;
 
 use crate::support::Project;
 
-const GREETING: &str = "greeting: hello\nversion: 1.2.3\ndata: data-file-ok\nsix: ok\n";
+pub const GREETING: &str = "greeting: hello\nversion: 1.2.3\ndata: data-file-ok\nsix: ok\n";
 
 #[test]
 fn first_bundle_runs_then_noops_start_no_process_and_touches_rebuild_nothing() {

@@ -9,5 +9,6 @@ mod clean;
 mod config;
 mod engine;
 mod init;
+mod kinds;
 mod layers;
 mod tasks;

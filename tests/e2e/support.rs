@@ -1,6 +1,7 @@
 //! A small fluent harness: a temp copy of a fixture project, `pybuild` run in it, and
-//! assertions on what a user sees. Every test shares one pip and pex cache (under cargo's
-//! target tmpdir) so downloads and wheel builds happen once per machine.
+//! assertions on what a user sees. Every test shares one pip and pex cache, and one root
+//! where shiv bundles extract (under cargo's target tmpdir), so downloads and wheel builds
+//! happen once per machine.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -76,6 +77,7 @@ impl Project {
             .env("PIP_CACHE_DIR", cache.join("pip"))
             .env("PEX_ROOT", cache.join("pex"))
             .env("PYBUILD_CACHE_DIR", cache.join("pybuild"))
+            .env("SHIV_ROOT", cache.join("shiv"))
             .env("NO_COLOR", "1")
             .env_remove("VIRTUAL_ENV");
         command

@@ -1,0 +1,100 @@
+//! Every `[bundle] kind` keeps PEX's guarantees on the sample project: the bundle runs the
+//! console script, an edit (even one with an older mtime) reaches the next bundle, a
+//! deleted module leaves it, a no-op starts no process, and `clean` removes the output;
+//! a zipapp refuses compiled extensions.
+//! One test per kind, each on one project: a first bundle costs a venv and pip installs.
+
+use std::fs;
+
+use filetime::FileTime;
+
+use crate::bundle::GREETING;
+use crate::support::{Project, SAMPLE_CONFIG};
+
+fn bundle_follows_the_sources(kind: &str, output: &str) -> Project {
+    let config = format!("{SAMPLE_CONFIG}\n[bundle]\nkind = \"{kind}\"\n");
+    let project = Project::sample()
+        .with_file("project.toml", &config)
+        .with_file("src/greeter/extra.py", "VALUE = 1\n");
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(
+        run.stderr.contains(&format!("→ {output}")),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(project.exec(output, &[]).success().stdout, GREETING);
+    assert_eq!(
+        project
+            .exec(output, &["--has", "greeter.extra"])
+            .success()
+            .stdout,
+        "present\n"
+    );
+
+    let (run, execs) = project.pybuild_traced(&["bundle"]);
+    run.success();
+    assert_eq!(
+        execs.len(),
+        1,
+        "a no-op started processes besides pybuild:\n{execs:#?}"
+    );
+
+    // An edit whose mtime is older than the last build (a checkout, rsync -t), and a
+    // deleted module: PyInstaller's own mtime check would miss both.
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"howdy\"\n",
+    );
+    let old = FileTime::from_unix_time(978_307_200, 0);
+    filetime::set_file_mtime(project.path("src/greeter/words.py"), old).unwrap();
+    fs::remove_file(project.path("src/greeter/extra.py")).unwrap();
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(run.step_ran("bundle"), "{}", run.describe());
+    let out = project.exec(output, &[]).success().stdout;
+    assert!(out.starts_with("greeting: howdy\n"), "{out}");
+    assert_eq!(
+        project
+            .exec(output, &["--has", "greeter.extra"])
+            .success()
+            .stdout,
+        "missing\n"
+    );
+
+    project.pybuild(&["clean"]).success();
+    assert!(!project.path(output).exists(), "clean left {output}");
+    assert!(!project.path(".pybuild/tmp").exists());
+    project
+}
+
+#[test]
+fn shiv_bundle_follows_the_sources() {
+    bundle_follows_the_sources("shiv", "dist/greet.pyz");
+}
+
+#[test]
+fn pyinstaller_bundle_follows_the_sources() {
+    bundle_follows_the_sources("pyinstaller", "dist/greet");
+}
+
+#[test]
+fn zipapp_bundle_follows_the_sources_and_refuses_compiled_extensions() {
+    let project = bundle_follows_the_sources("zipapp", "dist/greet.pyz");
+
+    // A shared object in the installed files (here the project's own package data, which
+    // costs no download) cannot be loaded from inside a zip.
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace("[\"data/*.txt\"]", "[\"data/*.txt\", \"*.so\"]"),
+    );
+    project.write("src/greeter/_speedups.so", "not really ELF\n");
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("compiled extensions from inside the archive, and these dependencies have some: greeter (greeter/_speedups.so)"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stderr.contains("kind = \"shiv\""), "{}", run.describe());
+    assert!(!project.path("dist/greet.pyz").exists());
+}
