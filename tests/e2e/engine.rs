@@ -9,7 +9,7 @@ use std::process::Command;
 
 use filetime::FileTime;
 
-use crate::support::{Project, Run, finish, kill};
+use crate::support::{Project, Run, SAMPLE_CONFIG, finish, kill};
 
 /// The sample with a `setup.py` that, when the bundle is built from pybuild's staged
 /// copy, edits the *original* `words.py`: an edit made while the build runs.
@@ -35,7 +35,13 @@ fn greeting(project: &Project) -> String {
 
 #[test]
 fn edits_during_a_build_and_same_size_same_mtime_edits_are_seen() {
-    let project = Project::sample().with_file("setup.py", EDITING_SETUP_PY);
+    // The wheel strategy runs setup.py from the stage during the bundle step.
+    let project = Project::sample()
+        .with_file("setup.py", EDITING_SETUP_PY)
+        .with_file(
+            "project.toml",
+            &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
+        );
     let root = project.root.to_str().unwrap().to_string();
     let run = project.pybuild_with_env(&["bundle"], &[("EDIT_PROJECT_DURING_BUILD", &root)]);
     run.success();
