@@ -64,6 +64,25 @@ pub enum Command {
     Setup,
     /// Everything `setup` does, then build the bundle (each step only if stale)
     Bundle,
+    /// Build, then build again on every change to the inputs, until Ctrl-C
+    ///
+    /// Runs `bundle` unless `[watch] targets` in project.toml or the command line name
+    /// other targets, e.g. `pybuild watch setup`. A change whose content is the same (a
+    /// touch, a re-save) runs nothing; a change made during a run starts one more run.
+    Watch {
+        /// What to run: `setup` or `bundle` [default: `[watch] targets`, or bundle]
+        targets: Vec<String>,
+        /// Cancel a running build when a change arrives, and start it again
+        #[arg(long)]
+        restart: bool,
+        /// Clear the screen before each run
+        #[arg(long)]
+        clear: bool,
+        /// How long the files must be quiet after a change before a run starts
+        /// [default: `[watch] debounce-ms`, or 50]
+        #[arg(long, value_name = "MS")]
+        debounce: Option<u64>,
+    },
     /// Show which steps are fresh, and why the others are stale
     Status {
         /// Print JSON for machines

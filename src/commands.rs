@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
@@ -10,6 +11,7 @@ use crate::bundle::Bundle;
 use crate::check::Check;
 use crate::cli::{Cli, Command};
 use crate::develop::Develop;
+use crate::error::UserError;
 use crate::help;
 use crate::project::Project;
 use crate::state::{Lock, State};
@@ -17,7 +19,7 @@ use crate::step::{self, Context, Freshness, Step};
 use crate::tools::Tools;
 use crate::ui::{Printer, Style};
 use crate::venv::Venv;
-use crate::{clean, init};
+use crate::{clean, init, watch};
 
 pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
@@ -50,6 +52,31 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         }
         Some(Command::Setup) => build(&dir, printer, &options, Target::Setup).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, Target::Bundle).map(|()| 0),
+        Some(Command::Watch {
+            targets,
+            restart,
+            clear,
+            debounce,
+        }) => {
+            let project = Project::discover(&dir)?;
+            let settings =
+                watch::Settings::resolve(&project.config.watch, targets, restart, clear, debounce);
+            let targets: Vec<Target> = settings
+                .targets
+                .iter()
+                .map(|name| watch_target(name))
+                .collect::<Result<_>>()?;
+            let root = project.root.clone();
+            let build = move |printer: &Printer| {
+                let mut ran = Vec::new();
+                for &target in &targets {
+                    let steps = build_steps(&root, printer, &options, target, false)?;
+                    ran.extend(steps.into_iter().map(String::from));
+                }
+                Ok(ran)
+            };
+            watch::run(&project, printer, &settings, Arc::new(build))
+        }
         Some(Command::Status { json }) => status(&dir, printer, &options, json).map(|()| 0),
         Some(Command::Run { command }) => run(&dir, printer, &options, &command),
         Some(Command::Clean { all, dry_run }) => {
@@ -61,6 +88,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Options {
     explain: bool,
     wait: bool,
@@ -86,23 +114,52 @@ fn pipeline(target: Target) -> Vec<Box<dyn Step>> {
     steps
 }
 
+/// What `pybuild watch NAME` runs.
+fn watch_target(name: &str) -> Result<Target> {
+    match name {
+        "setup" => Ok(Target::Setup),
+        "bundle" => Ok(Target::Bundle),
+        _ => {
+            let mut err = UserError::usage(format!("`watch` cannot run `{name}`"));
+            if let Some(best) = crate::config::nearest(name, &["setup", "bundle"]) {
+                err = err.hint(format!("did you mean `{best}`?"));
+            }
+            Err(err.hint("`watch` runs `setup` or `bundle`").into())
+        }
+    }
+}
+
 fn build(dir: &Path, printer: &Printer, options: &Options, target: Target) -> Result<()> {
+    build_steps(dir, printer, options, target, true).map(drop)
+}
+
+/// Runs the stale steps of `target`; returns those that ran. `one_shot`: the process ends
+/// right after.
+fn build_steps(
+    dir: &Path,
+    printer: &Printer,
+    options: &Options,
+    target: Target,
+    one_shot: bool,
+) -> Result<Vec<&'static str>> {
     let project = Project::discover(dir)?;
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(&project, printer, state);
     let steps = pipeline(target);
     let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
-    step::build(&mut cx, &refs, options.explain)?;
+    let ran = step::build(&mut cx, &refs, options.explain)?;
     if target == Target::Bundle {
         // Every input was looked up: what was not is a file that no longer exists.
         cx.state.files.retain_used();
     }
     cx.save_state()?;
-    // The process ends soon: freeing the state's tens of thousands of small allocations
-    // one by one would be a measurable share of a no-op build on a large project.
-    std::mem::forget(cx);
-    Ok(())
+    if one_shot {
+        // The process ends soon: freeing the state's tens of thousands of small allocations
+        // one by one would be a measurable share of a no-op build on a large project.
+        std::mem::forget(cx);
+    }
+    Ok(ran)
 }
 
 fn status(dir: &Path, printer: &Printer, options: &Options, json: bool) -> Result<()> {

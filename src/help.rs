@@ -9,7 +9,7 @@ use crate::error::UserError;
 use crate::ui::{Printer, Style};
 
 const GROUPS: &[(&str, &[&str])] = &[
-    ("Build", &["bundle", "setup", "status"]),
+    ("Build", &["bundle", "setup", "watch", "status"]),
     ("Project", &["init", "run", "clean"]),
     ("Other", &["help"]),
 ];

@@ -25,6 +25,7 @@ pub mod step;
 pub mod tools;
 pub mod ui;
 pub mod venv;
+pub mod watch;
 
 use clap::Parser;
 

@@ -26,6 +26,7 @@ pub struct Printer {
     pub verbosity: Verbosity,
     color: bool,
     progress: bool,
+    fresh_lines: bool,
 }
 
 const NAME_WIDTH: usize = 8;
@@ -42,6 +43,7 @@ impl Printer {
             verbosity,
             color,
             progress: terminal && verbosity == Verbosity::Normal,
+            fresh_lines: true,
         }
     }
 
@@ -50,6 +52,15 @@ impl Printer {
             verbosity: Verbosity::Quiet,
             color: false,
             progress: false,
+            fresh_lines: true,
+        }
+    }
+
+    /// This printer without the lines of fresh steps: `watch` says "nothing to do" once.
+    pub fn without_fresh_lines(&self) -> Printer {
+        Printer {
+            fresh_lines: false,
+            ..self.clone()
         }
     }
 
@@ -99,7 +110,7 @@ impl Printer {
 
     /// The line of a step that had nothing to do.
     pub fn fresh(&self, name: &str, detail: &str) {
-        if self.verbosity >= Verbosity::Normal {
+        if self.fresh_lines && self.verbosity >= Verbosity::Normal {
             eprintln!(
                 "{name:NAME_WIDTH$} {}{detail}",
                 self.paint("fresh", Style::Green)
