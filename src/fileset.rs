@@ -451,6 +451,46 @@ mod tests {
     }
 
     #[test]
+    fn admission_agrees_with_the_listing() {
+        let dir = tree(&[
+            "src/app/__init__.py",
+            "src/app/gen/x.py",
+            "src/app/keep/x.py",
+            "logs/today.log",
+            "other-venv/pyvenv.cfg",
+        ]);
+        let root = dir.path();
+        fs::write(root.join(".gitignore"), "logs/\n*.tmp\n").unwrap();
+        fs::write(root.join("src/app/.gitignore"), "gen/\n!keep.tmp\n").unwrap();
+        let rules = rules(&["src/app/gen/wanted.py"]);
+        let mut admission = Admission::new(root, &rules).unwrap();
+        for (rel, is_dir, listed) in [
+            ("src/app/new.py", false, true),
+            ("src/app/sub", true, true),
+            ("src/app/save.tmp", false, false),
+            ("src/app/keep.tmp", false, true),
+            ("src/app/gen/other.py", false, false),
+            ("src/app/gen/wanted.py", false, true),
+            ("logs/more.log", false, false),
+            ("dist/app.pex", false, false),
+            ("build", true, false),
+            ("docs/build", true, true),
+            ("src/app/__pycache__", true, false),
+            ("src/app.egg-info", true, false),
+            (".venv", true, false),
+            ("other-venv", true, false),
+            ("out/app.pex", false, false),
+            ("project.toml", false, false),
+        ] {
+            assert_eq!(admission.admits(rel, is_dir), listed, "{rel}");
+        }
+        // What the listing says of the files that exist.
+        for rel in list(root, &rules) {
+            assert!(admission.admits(&rel, false), "{rel}");
+        }
+    }
+
+    #[test]
     fn top_level_names_cover_src_and_flat_layouts() {
         let files: Vec<String> = [
             "src/app/cli.py",

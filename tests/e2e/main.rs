@@ -9,3 +9,4 @@ mod clean;
 mod config;
 mod engine;
 mod init;
+mod watch;
