@@ -866,11 +866,14 @@ setup(
         assert_eq!(config.bundle.kind, BundleKind::Pex);
         assert_eq!(config.bundle.output.as_deref(), Some("dist/app.pex"));
         assert!(config.bundle.sources.is_empty() && config.bundle.pex_args.is_empty());
+        assert_eq!(config.watch.targets, ["bundle"]);
+        assert_eq!(config.watch.debounce_ms, 50);
+        assert!(!config.watch.restart);
         let keys = uncommented
             .lines()
             .filter(|line| is_assignment(line))
             .count();
-        assert_eq!(keys, 16, "{uncommented}");
+        assert_eq!(keys, 19, "{uncommented}");
     }
 
     fn is_assignment(line: &str) -> bool {
