@@ -59,7 +59,7 @@ def wait_line(pred, timeout=600):
 
 def is_status(line):
     return line.startswith("watch: ") and not line.startswith("watch: stopped") \
-        and " files in " not in line
+        and not line.startswith("watch: watching")
 
 def is_build(line):
     return line.startswith("watch: ok") or line.startswith("watch: failed")

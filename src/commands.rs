@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 
 use crate::bundle::Bundle;
 use crate::check::Check;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, WatchArgs};
 use crate::develop::Develop;
 use crate::error::UserError;
 use crate::help;
@@ -52,31 +52,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         }
         Some(Command::Setup) => build(&dir, printer, &options, Target::Setup).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, Target::Bundle).map(|()| 0),
-        Some(Command::Watch {
-            targets,
-            restart,
-            clear,
-            debounce,
-        }) => {
-            let project = Project::discover(&dir)?;
-            let settings =
-                watch::Settings::resolve(&project.config.watch, targets, restart, clear, debounce);
-            let targets: Vec<Target> = settings
-                .targets
-                .iter()
-                .map(|name| watch_target(name))
-                .collect::<Result<_>>()?;
-            let root = project.root.clone();
-            let build = move |printer: &Printer| {
-                let mut ran = Vec::new();
-                for &target in &targets {
-                    let steps = build_steps(&root, printer, &options, target, false)?;
-                    ran.extend(steps.into_iter().map(String::from));
-                }
-                Ok(ran)
-            };
-            watch::run(&project, printer, &settings, Arc::new(build))
-        }
+        Some(Command::Watch(args)) => watch(&dir, printer, options, args),
         Some(Command::Status { json }) => status(&dir, printer, &options, json).map(|()| 0),
         Some(Command::Run { command }) => run(&dir, printer, &options, &command),
         Some(Command::Clean { all, dry_run }) => {
@@ -114,7 +90,29 @@ fn pipeline(target: Target) -> Vec<Box<dyn Step>> {
     steps
 }
 
-/// What `pybuild watch NAME` runs.
+/// Runs `pybuild watch` with the targets it names, until Ctrl-C.
+fn watch(dir: &Path, printer: &Printer, options: Options, args: WatchArgs) -> Result<u8> {
+    let project = Project::discover(dir)?;
+    let settings = watch::Settings::resolve(&project.config.watch, args);
+    let targets: Vec<Target> = settings
+        .targets
+        .iter()
+        .map(|name| watch_target(name))
+        .collect::<Result<_>>()?;
+    let root = project.root.clone();
+    let build = move |printer: &Printer| {
+        let mut ran = Vec::new();
+        for &target in &targets {
+            let steps = build_steps(&root, printer, &options, target, false)?;
+            ran.extend(steps.into_iter().map(String::from));
+        }
+        Ok(ran)
+    };
+    watch::run(&project, printer, &settings, Arc::new(build))
+}
+
+/// What `pybuild watch NAME` runs: the one place that tells a watch target's name from
+/// what runs it.
 fn watch_target(name: &str) -> Result<Target> {
     match name {
         "setup" => Ok(Target::Setup),

@@ -30,11 +30,13 @@ mod inputs;
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
 
+use crate::cli::WatchArgs;
 use crate::config::WatchSection;
 use crate::error;
 use crate::process;
@@ -58,25 +60,22 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn resolve(
-        config: &WatchSection,
-        targets: Vec<String>,
-        restart: bool,
-        clear: bool,
-        debounce_ms: Option<u64>,
-    ) -> Settings {
+    pub fn resolve(config: &WatchSection, args: WatchArgs) -> Settings {
         Settings {
-            targets: if targets.is_empty() {
+            targets: if args.targets.is_empty() {
                 config.targets.clone()
             } else {
-                targets
+                args.targets
             },
-            debounce: Duration::from_millis(debounce_ms.unwrap_or(config.debounce_ms)),
-            restart: restart || config.restart,
-            clear,
+            debounce: Duration::from_millis(args.debounce.unwrap_or(config.debounce_ms)),
+            restart: args.restart || config.restart,
+            clear: args.clear,
         }
     }
 }
+
+/// Set on Ctrl-C: the run that ends now was cut short by it, and says nothing.
+static STOPPING: AtomicBool = AtomicBool::new(false);
 
 enum Message {
     Files(notify::Result<notify::Event>),
@@ -100,6 +99,7 @@ pub fn run(
     process::isolate();
     let stop_printer = printer.clone();
     ctrlc::set_handler(move || {
+        STOPPING.store(true, Ordering::SeqCst);
         process::cancel_all();
         stop_printer.info("watch: stopped");
         std::process::exit(130);
@@ -115,7 +115,7 @@ pub fn run(
     let inputs = Inputs::new(project, watcher, printer)
         .with_context(|| format!("cannot list the inputs under {}", project.root.display()))?;
     printer.info(&format!(
-        "watch: {} files in {} directories of {} ({}); Ctrl-C to stop",
+        "watch: watching {} input files in {} directories of {} for {}; Ctrl-C to stop",
         inputs.file_count(),
         inputs.dir_count(),
         project.root.display(),
@@ -259,14 +259,17 @@ impl Session {
         let Some(running) = self.running.take() else {
             return;
         };
+        if STOPPING.load(Ordering::SeqCst) {
+            return;
+        }
         let seconds = running.started.elapsed().as_secs_f64();
         let after = describe_changes(&running.changed);
         let line = match result {
-            _ if running.cancelled => format!(
+            Err(_) if running.cancelled => format!(
                 "watch: {} after {seconds:.1}s{after}; starting again",
                 self.printer.paint("cancelled", Style::Yellow)
             ),
-            Ok(ran) if ran.is_empty() => format!("watch: nothing to do{after}"),
+            Ok(ran) if ran.is_empty() => format!("watch: nothing to do, every step fresh{after}"),
             Ok(ran) => format!(
                 "watch: {} in {seconds:.1}s, ran {}{after}",
                 self.printer.paint("ok", Style::Green),
@@ -337,11 +340,17 @@ mod tests {
 
     #[test]
     fn command_line_overrides_the_config() {
+        let args = |targets: &[&str], restart, clear, debounce| WatchArgs {
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            restart,
+            clear,
+            debounce,
+        };
         let config = WatchSection::default();
-        let settings = Settings::resolve(&config, vec![], false, false, None);
+        let settings = Settings::resolve(&config, args(&[], false, false, None));
         assert_eq!(settings.targets, ["bundle"]);
         assert_eq!(settings.debounce, Duration::from_millis(50));
-        let settings = Settings::resolve(&config, vec!["setup".into()], true, true, Some(5));
+        let settings = Settings::resolve(&config, args(&["setup"], true, true, Some(5)));
         assert_eq!(settings.targets, ["setup"]);
         assert_eq!(settings.debounce, Duration::from_millis(5));
         assert!(settings.restart && settings.clear);

@@ -36,8 +36,10 @@ pub const RESCAN: &str = "(events lost: everything rescanned)";
 pub struct Inputs {
     root: PathBuf,
     watcher: notify::RecommendedWatcher,
-    /// Input files, relative to the root.
+    /// Input files, relative to the root, and the names of those that may appear.
     files: HashSet<String>,
+    /// How many input files the listing found.
+    listed: usize,
     /// Watched directories, relative to the root ("" for the root).
     dirs: BTreeSet<String>,
     admission: Admission,
@@ -57,6 +59,7 @@ impl Inputs {
             root: project.root.clone(),
             watcher,
             files: HashSet::new(),
+            listed: 0,
             dirs: BTreeSet::new(),
             admission: Admission::new(&project.root, &step::file_rules(project))?,
             listing: Listing::default(),
@@ -68,7 +71,7 @@ impl Inputs {
     }
 
     pub fn file_count(&self) -> usize {
-        self.files.len()
+        self.listed
     }
 
     pub fn dir_count(&self) -> usize {
@@ -80,6 +83,7 @@ impl Inputs {
         let rules = step::file_rules(project);
         let listed =
             fileset::project_files(&self.root, &rules, &mut self.listing, &mut self.hashes)?;
+        self.listed = listed.len();
         let mut files: HashSet<String> = listed.into_iter().collect();
         files.extend(METADATA_FILES.iter().map(|f| f.to_string()));
         files.extend(project.requirement_files().iter().cloned());
