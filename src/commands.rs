@@ -101,12 +101,8 @@ fn watch(dir: &Path, printer: &Printer, options: Options, args: WatchArgs) -> Re
         .collect::<Result<_>>()?;
     let root = project.root.clone();
     let build = move |printer: &Printer| {
-        let mut ran = Vec::new();
-        for &target in &targets {
-            let steps = build_steps(&root, printer, &options, target, false)?;
-            ran.extend(steps.into_iter().map(String::from));
-        }
-        Ok(ran)
+        let ran = build_steps(&root, printer, &options, &targets, false)?;
+        Ok(ran.into_iter().map(String::from).collect())
     };
     watch::run(&project, printer, &settings, Arc::new(build))
 }
@@ -128,26 +124,33 @@ fn watch_target(name: &str) -> Result<Target> {
 }
 
 fn build(dir: &Path, printer: &Printer, options: &Options, target: Target) -> Result<()> {
-    build_steps(dir, printer, options, target, true).map(drop)
+    build_steps(dir, printer, options, &[target], true).map(drop)
 }
 
-/// Runs the stale steps of `target`; returns those that ran. `one_shot`: the process ends
-/// right after.
+/// Runs the stale steps of `targets` (each step once, under one lock); returns those that
+/// ran. `one_shot`: the process ends right after.
 fn build_steps(
     dir: &Path,
     printer: &Printer,
     options: &Options,
-    target: Target,
+    targets: &[Target],
     one_shot: bool,
 ) -> Result<Vec<&'static str>> {
     let project = Project::discover(dir)?;
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(&project, printer, state);
-    let steps = pipeline(target);
+    let mut steps: Vec<Box<dyn Step>> = Vec::new();
+    for &target in targets {
+        for step in pipeline(target) {
+            if !steps.iter().any(|s| s.name() == step.name()) {
+                steps.push(step);
+            }
+        }
+    }
     let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
     let ran = step::build(&mut cx, &refs, options.explain)?;
-    if target == Target::Bundle {
+    if targets.contains(&Target::Bundle) {
         // Every input was looked up: what was not is a file that no longer exists.
         cx.state.files.retain_used();
     }
