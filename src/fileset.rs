@@ -3,7 +3,7 @@
 //!
 //! Every file under the root, minus build outputs and tool state that never belong in a
 //! bundle ([`EXCLUDED_DIRS`], [`EXCLUDED_TOP_DIRS`], [`is_excluded_file`], directories holding
-//! a `pyvenv.cfg`), minus git-ignored
+//! a `pyvenv.cfg`, editors' swap and backup files), minus git-ignored
 //! files (the project's own `.gitignore` files, with or without a `.git`), minus pybuild's
 //! own `project.toml` (what steps use of it is in their fingerprints). Directories are
 //! read through the [`Listing`] cache. `[bundle]
@@ -65,7 +65,7 @@ pub fn project_files(
         gitignore: true,
     };
     let digest = format!(
-        "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?}",
+        "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?} {EDITOR_FILES}",
         exclusions.venv, rules.output
     );
     let mut files = listing.list(root, &digest, &filter, hashes)?;
@@ -292,7 +292,22 @@ fn is_excluded_file(rel: &str, output: Option<&Path>) -> bool {
     rel == crate::config::FILE_NAME
         || rel.ends_with(".pyc")
         || rel.ends_with(".pyo")
+        || is_editor_file(rel.rsplit('/').next().unwrap_or(rel))
         || output.is_some_and(|o| Path::new(rel) == o)
+}
+
+/// Editors' swap, backup and lock files (vim's `.x.py.swp` and `x.py~`, emacs' `.#x.py`
+/// and `#x.py#`): never part of an application, and rewritten as the user types, which
+/// `watch` would otherwise take for edits. Which names these are is part of the listing's
+/// rules digest.
+const EDITOR_FILES: &str = "*.swp *.swo *.swx *~ .#* #*#";
+
+fn is_editor_file(name: &str) -> bool {
+    [".swp", ".swo", ".swx", "~"]
+        .iter()
+        .any(|end| name.ends_with(end))
+        || name.starts_with(".#")
+        || (name.len() > 1 && name.starts_with('#') && name.ends_with('#'))
 }
 
 #[cfg(test)]
@@ -481,6 +496,9 @@ mod tests {
             ("other-venv", true, false),
             ("out/app.pex", false, false),
             ("project.toml", false, false),
+            ("src/app/.cli.py.swp", false, false),
+            ("src/app/cli.py~", false, false),
+            ("src/app/.#cli.py", false, false),
         ] {
             assert_eq!(admission.admits(rel, is_dir), listed, "{rel}");
         }
