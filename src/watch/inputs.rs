@@ -94,6 +94,9 @@ impl Inputs {
         for file in &files {
             let mut parent = file.as_str();
             while let Some((up, _)) = parent.rsplit_once('/') {
+                if dirs.contains(up) {
+                    break; // and so are the directories above it
+                }
                 if self.root.join(up).is_dir() {
                     dirs.insert(up.to_string());
                 }
