@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::ui::ColorChoice;
 
@@ -68,6 +68,12 @@ pub enum Command {
     Setup,
     /// Everything `setup` does, then build the bundle (each step only if stale)
     Bundle,
+    /// Build, then build again on every change to the inputs, until Ctrl-C
+    ///
+    /// Runs `bundle` unless `[watch] targets` in project.toml or the command line name
+    /// other targets, e.g. `pybuild watch setup`. A change whose content is the same (a
+    /// touch, a re-save) runs nothing; a change made during a run starts one more run.
+    Watch(WatchArgs),
     /// Show which steps are fresh, and why the others are stale
     Status {
         /// Print JSON for machines
@@ -125,4 +131,21 @@ pub enum Command {
     /// A task of project.toml: `pybuild TASK [-- ARGS]`
     #[command(external_subcommand)]
     Task(Vec<OsString>),
+}
+
+// `pybuild watch`'s arguments (the variant's doc comment is its help).
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// What to run: `setup` or `bundle` [default: `[watch] targets`, or bundle]
+    pub targets: Vec<String>,
+    /// Cancel a running build when a change arrives, and start it again
+    #[arg(long)]
+    pub restart: bool,
+    /// Clear the screen before each run
+    #[arg(long)]
+    pub clear: bool,
+    /// How long the files must be quiet after a change before a run starts
+    /// [default: `[watch] debounce-ms`, or 50]
+    #[arg(long, value_name = "MS")]
+    pub debounce: Option<u64>,
 }

@@ -2,23 +2,19 @@
 
 use std::ffi::OsString;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
-use crate::bundle::Bundle;
-use crate::check::Check;
-use crate::cli::{Cli, Command};
-use crate::develop::Develop;
+use crate::cli::{Cli, Command, WatchArgs};
 use crate::error::UserError;
 use crate::help;
 use crate::project::Project;
 use crate::state::{Lock, State};
 use crate::step::{self, BuildOptions, Context, Freshness, Step};
-use crate::tools::Tools;
 use crate::ui::{Printer, Style};
-use crate::venv::Venv;
 use crate::wheelhouse::Network;
-use crate::{clean, completions, init, manpage, process, tasks};
+use crate::{clean, completions, init, manpage, process, tasks, watch};
 
 pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
@@ -39,12 +35,13 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         Some(Command::Init { force, no_setup }) => {
             init::write_config(&dir, force, printer)?;
             if !no_setup {
-                build(&dir, printer, &options, Target::Setup)?;
+                build(&dir, printer, &options, SETUP)?;
             }
             Ok(0)
         }
-        Some(Command::Setup) => build(&dir, printer, &options, Target::Setup).map(|()| 0),
-        Some(Command::Bundle) => build(&dir, printer, &options, Target::Bundle).map(|()| 0),
+        Some(Command::Setup) => build(&dir, printer, &options, SETUP).map(|()| 0),
+        Some(Command::Bundle) => build(&dir, printer, &options, BUNDLE).map(|()| 0),
+        Some(Command::Watch(args)) => watch(&dir, printer, options, args),
         Some(Command::Status { json }) => status(&dir, printer, &options, json).map(|()| 0),
         Some(Command::Run { task, args }) => run(&dir, printer, &options, task, args),
         Some(Command::Task(argv)) => {
@@ -67,44 +64,81 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Target {
-    Setup,
-    Bundle,
-}
+/// The targets the built-in commands build (see `tasks::plan`).
+const SETUP: &str = "setup";
+const BUNDLE: &str = "bundle";
 
-/// The steps that make `target`, in order.
-fn pipeline(target: Target) -> Vec<Box<dyn Step>> {
-    let mut steps: Vec<Box<dyn Step>> = vec![
-        Box::new(Venv),
-        Box::new(Tools),
-        Box::new(Check::default()),
-        Box::new(Develop),
-    ];
-    if target == Target::Bundle {
-        steps.push(Box::new(Bundle));
+/// Runs `pybuild watch` with the targets it names, until Ctrl-C.
+fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) -> Result<u8> {
+    let project = Project::discover(dir)?;
+    let settings = watch::Settings::resolve(&project.config.watch, args);
+    for name in &settings.targets {
+        check_watch_target(&project, name)?;
     }
-    steps
+    let root = project.root.clone();
+    let targets = settings.targets.clone();
+    let build = move |printer: &Printer| {
+        let ran = build_targets(&root, printer, &options, &targets, false)?;
+        Ok(ran.into_iter().map(String::from).collect())
+    };
+    watch::run(&project, printer, &settings, Arc::new(build))
 }
 
-fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: Target) -> Result<()> {
+/// A watch target is what `pybuild NAME` builds: `setup`, a step, or a task.
+fn check_watch_target(project: &Project, name: &str) -> Result<()> {
+    if tasks::is_target(&project.config, name) {
+        return Ok(());
+    }
+    let mut candidates = vec![SETUP, BUNDLE];
+    candidates.extend(project.config.tasks.keys().map(String::as_str));
+    let mut err = UserError::usage(format!("`watch` cannot run `{name}`"));
+    if let Some(best) = crate::config::nearest(name, &candidates) {
+        err = err.hint(format!("did you mean `{best}`?"));
+    }
+    Err(err
+        .hint("`watch` runs `setup`, `bundle`, a step or a task of project.toml")
+        .into())
+}
+
+fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: &str) -> Result<()> {
+    build_targets(dir, printer, options, &[target.to_string()], true).map(drop)
+}
+
+/// Runs the stale steps of `targets` (each step once, under one lock); returns those that
+/// ran. `one_shot`: the process ends right after.
+fn build_targets(
+    dir: &Path,
+    printer: &Printer,
+    options: &BuildOptions,
+    targets: &[String],
+    one_shot: bool,
+) -> Result<Vec<&'static str>> {
     let project = Project::discover(dir)?;
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(&project, printer, state);
     cx.network = Network::new(options.offline);
-    let steps = pipeline(target);
+    let mut steps: Vec<Box<dyn Step>> = Vec::new();
+    for target in targets {
+        for step in tasks::plan(&project.config, target, &[])? {
+            if !steps.iter().any(|s| s.name() == step.name()) {
+                steps.push(step);
+            }
+        }
+    }
     let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
-    step::build(&mut cx, &refs, options.explain)?;
-    if target == Target::Bundle {
+    let ran = step::build(&mut cx, &refs, options.explain)?;
+    if refs.iter().any(|s| s.name() == BUNDLE) {
         // Every input was looked up: what was not is a file that no longer exists.
         cx.state.files.retain_used();
     }
     cx.save_state()?;
-    // The process ends soon: freeing the state's tens of thousands of small allocations
-    // one by one would be a measurable share of a no-op build on a large project.
-    std::mem::forget(cx);
-    Ok(())
+    if one_shot {
+        // The process ends soon: freeing the state's tens of thousands of small allocations
+        // one by one would be a measurable share of a no-op build on a large project.
+        std::mem::forget(cx);
+    }
+    Ok(ran)
 }
 
 fn status(dir: &Path, printer: &Printer, options: &BuildOptions, json: bool) -> Result<()> {
@@ -113,7 +147,7 @@ fn status(dir: &Path, printer: &Printer, options: &BuildOptions, json: bool) -> 
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(&project, printer, state);
     let mut report: Vec<(&str, Vec<String>)> = Vec::new();
-    for step in pipeline(Target::Bundle) {
+    for step in tasks::plan(&project.config, BUNDLE, &[])? {
         let reasons = match step.fingerprint(&mut cx) {
             Ok(fingerprint) => {
                 let mut reasons = match step::freshness(&mut cx, step.name(), &fingerprint)? {
@@ -181,7 +215,7 @@ fn run(
             .hint("`pybuild run TASK` runs a task, `pybuild run -- CMD...` a program")
             .into());
     };
-    build(dir, printer, options, Target::Setup)?;
+    build(dir, printer, options, SETUP)?;
     let cx = Context::new(&project, printer, State::default());
     let status = cx
         .runner

@@ -29,6 +29,8 @@ pub struct Config {
     #[serde(default)]
     pub bundle: BundleSection,
     #[serde(default)]
+    pub watch: WatchSection,
+    #[serde(default)]
     pub tasks: BTreeMap<String, TaskConfig>,
 }
 
@@ -203,6 +205,39 @@ impl fmt::Display for BundleKind {
             BundleKind::Zipapp => "zipapp",
         })
     }
+}
+
+/// `pybuild watch`'s defaults; its command-line arguments override them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WatchSection {
+    /// What it runs: `setup` or `bundle`.
+    #[serde(default = "default_watch_targets")]
+    pub targets: Vec<String>,
+    /// How long the files must be quiet after a change before a run starts.
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+    /// Cancel a run when a change arrives and start again, instead of finishing it first.
+    #[serde(default)]
+    pub restart: bool,
+}
+
+impl Default for WatchSection {
+    fn default() -> Self {
+        WatchSection {
+            targets: default_watch_targets(),
+            debounce_ms: default_debounce_ms(),
+            restart: false,
+        }
+    }
+}
+
+fn default_watch_targets() -> Vec<String> {
+    vec!["bundle".into()]
+}
+
+fn default_debounce_ms() -> u64 {
+    50
 }
 
 /// A `project.toml` that cannot be used, located in its source.

@@ -871,11 +871,14 @@ setup(
         let lint = &config.tasks["lint"];
         assert!(lint.outputs.is_empty() && lint.env.is_empty());
         assert_eq!(lint.cwd.as_deref(), Some("."));
+        assert_eq!(config.watch.targets, ["bundle"]);
+        assert_eq!(config.watch.debounce_ms, 50);
+        assert!(!config.watch.restart);
         let keys = uncommented
             .lines()
             .filter(|line| is_assignment(line))
             .count();
-        assert_eq!(keys, 24, "{uncommented}");
+        assert_eq!(keys, 27, "{uncommented}");
     }
 
     fn is_assignment(line: &str) -> bool {

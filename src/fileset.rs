@@ -3,18 +3,20 @@
 //!
 //! Every file under the root, minus build outputs and tool state that never belong in a
 //! bundle ([`EXCLUDED_DIRS`], [`EXCLUDED_TOP_DIRS`], [`is_excluded_file`], directories holding
-//! a `pyvenv.cfg`), minus git-ignored
+//! a `pyvenv.cfg`, editors' swap and backup files), minus git-ignored
 //! files (the project's own `.gitignore` files, with or without a `.git`), minus pybuild's
 //! own `project.toml` (what steps use of it is in their fingerprints). Directories are
 //! read through the [`Listing`] cache. `[bundle]
 //! sources` adjusts it: `pattern` adds git-ignored files that match, `!pattern` removes
 //! files that match. Paths are relative to the root, with `/` separators, sorted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::listing::{Filter, Listing};
 use crate::statcache::StatCache;
@@ -54,24 +56,17 @@ pub fn project_files(
     hashes: &mut StatCache,
 ) -> Result<Vec<String>> {
     let (include, exclude) = split_patterns(&rules.sources)?;
-    let venv = rules.venv.as_deref().map(normal_path);
-    let exclude_dir = |parent: &str, name: &str, depth: usize| {
-        EXCLUDED_DIRS.contains(&name)
-            || name.ends_with(".egg-info")
-            || (depth == 1 && EXCLUDED_TOP_DIRS.contains(&name))
-            || venv
-                .as_deref()
-                .is_some_and(|venv| is_child(venv, parent, name))
-    };
-    let exclude_file = |rel: &str| is_excluded_file(rel, rules.output.as_deref());
+    let exclusions = Exclusions::new(rules);
+    let exclude_dir = |parent: &str, name: &str, depth: usize| exclusions.dir(parent, name, depth);
+    let exclude_file = |rel: &str| exclusions.file(rel);
     let mut filter = Filter {
         exclude_dir: &exclude_dir,
         exclude_file: &exclude_file,
         gitignore: true,
     };
     let digest = format!(
-        "{venv:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?}",
-        rules.output
+        "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?} {EDITOR_FILES}",
+        exclusions.venv, rules.output
     );
     let mut files = listing.list(root, &digest, &filter, hashes)?;
     if let Some(include) = include {
@@ -85,6 +80,154 @@ pub fn project_files(
         files.retain(|rel| !exclude.is_match(rel));
     }
     Ok(files)
+}
+
+/// The built-in exclusions, decided per entry as a directory is read.
+struct Exclusions {
+    venv: Option<String>,
+    output: Option<PathBuf>,
+}
+
+impl Exclusions {
+    fn new(rules: &Rules) -> Exclusions {
+        Exclusions {
+            venv: rules.venv.as_deref().map(normal_path),
+            output: rules.output.clone(),
+        }
+    }
+
+    /// Whether the directory `name` in `parent` (at `depth`, 1 for the root's entries) is
+    /// left out.
+    fn dir(&self, parent: &str, name: &str, depth: usize) -> bool {
+        EXCLUDED_DIRS.contains(&name)
+            || name.ends_with(".egg-info")
+            || (depth == 1 && EXCLUDED_TOP_DIRS.contains(&name))
+            || self
+                .venv
+                .as_deref()
+                .is_some_and(|venv| is_child(venv, parent, name))
+    }
+
+    fn file(&self, rel: &str) -> bool {
+        is_excluded_file(rel, self.output.as_deref())
+    }
+}
+
+/// Tells whether a path that was not listed would be: a file or directory created, or
+/// renamed into place, after [`project_files`] ran (`watch` asks, to tell a new input
+/// from a tool's output). Same rules: the built-in exclusions on every component of the
+/// path, a directory holding a `pyvenv.cfg`, `.gitignore` files (the nearest with a say
+/// decides, an ignored directory hides all below it) and `.git/info/exclude`, then
+/// `[bundle] sources`.
+pub struct Admission {
+    root: PathBuf,
+    exclusions: Exclusions,
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+    /// Parsed `.gitignore` of each directory asked about (relative path, "" for the root).
+    gitignores: HashMap<String, Option<Gitignore>>,
+    info_exclude: Option<Option<Gitignore>>,
+}
+
+impl Admission {
+    pub fn new(root: &Path, rules: &Rules) -> Result<Admission> {
+        let (include, exclude) = split_patterns(&rules.sources)?;
+        Ok(Admission {
+            root: root.to_path_buf(),
+            exclusions: Exclusions::new(rules),
+            include,
+            exclude,
+            gitignores: HashMap::new(),
+            info_exclude: None,
+        })
+    }
+
+    /// Forgets the `.gitignore` files read so far (one of them changed).
+    pub fn forget_gitignores(&mut self) {
+        self.gitignores.clear();
+        self.info_exclude = None;
+    }
+
+    /// Whether `rel` (a directory if `is_dir`) would be listed, or for a directory, walked.
+    pub fn admits(&mut self, rel: &str, is_dir: bool) -> bool {
+        let names: Vec<&str> = rel.split('/').collect();
+        let mut parent = String::new();
+        let mut ignored = false;
+        for (i, name) in names.iter().enumerate() {
+            let last = i + 1 == names.len();
+            let dir = is_dir || !last;
+            let path = if parent.is_empty() {
+                name.to_string()
+            } else {
+                format!("{parent}/{name}")
+            };
+            let excluded = if dir {
+                self.exclusions.dir(&parent, name, i + 1)
+                    || self.root.join(&path).join("pyvenv.cfg").is_file()
+            } else {
+                self.exclusions.file(&path)
+            };
+            if excluded {
+                return false;
+            }
+            ignored = ignored || self.ignored(&parent, &path, dir);
+            parent = path;
+        }
+        let matches = |set: &Option<GlobSet>| set.as_ref().is_some_and(|set| set.is_match(rel));
+        if matches(&self.exclude) {
+            return false;
+        }
+        // An ignored directory may hold files that `sources` adds back.
+        !ignored || (is_dir && self.include.is_some()) || matches(&self.include)
+    }
+
+    /// Whether `.gitignore` files in `parent` and above, or `.git/info/exclude`, ignore `path`.
+    fn ignored(&mut self, parent: &str, path: &str, is_dir: bool) -> bool {
+        let full = self.root.join(path);
+        let mut dirs: Vec<&str> = vec![""];
+        dirs.extend(
+            parent
+                .match_indices('/')
+                .map(|(i, _)| &parent[..i])
+                .chain((!parent.is_empty()).then_some(parent)),
+        );
+        for dir in dirs.into_iter().rev() {
+            let root = &self.root;
+            let gitignore = self.gitignores.entry(dir.to_string()).or_insert_with(|| {
+                let dir = root.join(dir);
+                let file = dir.join(".gitignore");
+                file.is_file().then(|| parse_gitignore(&dir, &file))
+            });
+            if let Some(decided) = gitignore.as_ref().and_then(|g| decide(g, &full, is_dir)) {
+                return decided;
+            }
+        }
+        let root = &self.root;
+        let info_exclude = self.info_exclude.get_or_insert_with(|| {
+            let file = root.join(".git/info/exclude");
+            file.is_file().then(|| parse_gitignore(root, &file))
+        });
+        info_exclude
+            .as_ref()
+            .and_then(|g| decide(g, &full, is_dir))
+            .unwrap_or(false)
+    }
+}
+
+fn parse_gitignore(dir: &Path, file: &Path) -> Gitignore {
+    let mut builder = GitignoreBuilder::new(dir);
+    // A malformed line is skipped, as git does (and as the listing does).
+    let _ = builder.add(file);
+    builder.build().unwrap_or_else(|_| Gitignore::empty())
+}
+
+/// `Some(true)` if ignored, `Some(false)` if whitelisted, `None` if `gitignore` has no say.
+fn decide(gitignore: &Gitignore, path: &Path, is_dir: bool) -> Option<bool> {
+    match gitignore.matched(path, is_dir) {
+        Match::Ignore(_) => Some(true),
+        Match::Whitelist(_) => Some(false),
+        Match::None => None,
+    }
 }
 
 /// A relative path as `/`-separated normal components (`./.venv` → `.venv`).
@@ -150,7 +293,22 @@ fn is_excluded_file(rel: &str, output: Option<&Path>) -> bool {
     rel == crate::config::FILE_NAME
         || rel.ends_with(".pyc")
         || rel.ends_with(".pyo")
+        || is_editor_file(rel.rsplit('/').next().unwrap_or(rel))
         || output.is_some_and(|o| Path::new(rel) == o)
+}
+
+/// Editors' swap, backup and lock files (vim's `.x.py.swp` and `x.py~`, emacs' `.#x.py`
+/// and `#x.py#`): never part of an application, and rewritten as the user types, which
+/// `watch` would otherwise take for edits. Which names these are is part of the listing's
+/// rules digest.
+const EDITOR_FILES: &str = "*.swp *.swo *.swx *~ .#* #*#";
+
+fn is_editor_file(name: &str) -> bool {
+    [".swp", ".swo", ".swx", "~"]
+        .iter()
+        .any(|end| name.ends_with(end))
+        || name.starts_with(".#")
+        || (name.len() > 1 && name.starts_with('#') && name.ends_with('#'))
 }
 
 #[cfg(test)]
@@ -306,6 +464,49 @@ mod tests {
             files,
             vec![".gitignore", "app/__init__.py", "app/_version.py"]
         );
+    }
+
+    #[test]
+    fn admission_agrees_with_the_listing() {
+        let dir = tree(&[
+            "src/app/__init__.py",
+            "src/app/gen/x.py",
+            "src/app/keep/x.py",
+            "logs/today.log",
+            "other-venv/pyvenv.cfg",
+        ]);
+        let root = dir.path();
+        fs::write(root.join(".gitignore"), "logs/\n*.tmp\n").unwrap();
+        fs::write(root.join("src/app/.gitignore"), "gen/\n!keep.tmp\n").unwrap();
+        let rules = rules(&["src/app/gen/wanted.py"]);
+        let mut admission = Admission::new(root, &rules).unwrap();
+        for (rel, is_dir, listed) in [
+            ("src/app/new.py", false, true),
+            ("src/app/sub", true, true),
+            ("src/app/save.tmp", false, false),
+            ("src/app/keep.tmp", false, true),
+            ("src/app/gen/other.py", false, false),
+            ("src/app/gen/wanted.py", false, true),
+            ("logs/more.log", false, false),
+            ("dist/app.pex", false, false),
+            ("build", true, false),
+            ("docs/build", true, true),
+            ("src/app/__pycache__", true, false),
+            ("src/app.egg-info", true, false),
+            (".venv", true, false),
+            ("other-venv", true, false),
+            ("out/app.pex", false, false),
+            ("project.toml", false, false),
+            ("src/app/.cli.py.swp", false, false),
+            ("src/app/cli.py~", false, false),
+            ("src/app/.#cli.py", false, false),
+        ] {
+            assert_eq!(admission.admits(rel, is_dir), listed, "{rel}");
+        }
+        // What the listing says of the files that exist.
+        for rel in list(root, &rules) {
+            assert!(admission.admits(&rel, false), "{rel}");
+        }
     }
 
     #[test]

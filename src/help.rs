@@ -19,7 +19,7 @@ use crate::project::Project;
 use crate::ui::{Printer, Style};
 
 const GROUPS: &[(&str, &[&str])] = &[
-    ("Build", &["bundle", "setup", "status"]),
+    ("Build", &["bundle", "setup", "watch", "status"]),
     ("Project", &["init", "run", "clean"]),
     ("Other", &["help", "completions", "man"]),
 ];

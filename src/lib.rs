@@ -29,6 +29,7 @@ pub mod tasks;
 pub mod tools;
 pub mod ui;
 pub mod venv;
+pub mod watch;
 pub mod wheelhouse;
 
 use clap::Parser;

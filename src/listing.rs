@@ -64,6 +64,15 @@ impl Listing {
         self.changed = false;
     }
 
+    /// The directories the last [`Listing::list`] walked into (relative, "" for the root),
+    /// virtualenvs left out.
+    pub fn dirs(&self) -> impl Iterator<Item = &str> {
+        self.dirs
+            .iter()
+            .filter(|(_, dir)| !dir.venv)
+            .map(|(rel, _)| rel.as_str())
+    }
+
     /// Every file under `root` that `filter` keeps, relative, `/`-separated, sorted.
     /// `rules` is a digest of whatever else decides the filter's answers.
     pub fn list(

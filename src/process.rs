@@ -1,7 +1,7 @@
 //! The one way pybuild runs a program: inside the project's venv without activation
 //! (`PATH` with the venv's `bin` first, `VIRTUAL_ENV` set, `PYTHONHOME` unset), its output
 //! appended to `.pybuild/logs/<step>.log` and echoed with `-v`, the last lines kept for
-//! the error when it fails.
+//! the error when it fails. A build's commands can be cancelled as a whole (`children`).
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
@@ -14,6 +14,10 @@ use std::process::ExitStatus;
 use anyhow::{Context, Result};
 
 use crate::ui::Printer;
+
+mod children;
+
+pub use children::{Cancelled, cancel_all, isolate, resume};
 
 /// How many of a failed command's last output lines the error shows.
 const TAIL_LINES: usize = 25;
@@ -121,11 +125,8 @@ impl Runner {
             self.command(program.as_ref(), args),
             |command, (name, value)| command.env(name, value),
         );
-        let reader = command
-            .stdin_null()
-            .stderr_to_stdout()
-            .unchecked()
-            .reader()
+        let expression = children::prepare(command.stdin_null().stderr_to_stdout().unchecked());
+        let (reader, _running) = children::start(|| expression.reader(), |r| r.pids())
             .with_context(|| format!("cannot start `{display}`"))?;
         let mut tail = VecDeque::with_capacity(TAIL_LINES);
         let mut lines = BufReader::new(&reader);
@@ -154,18 +155,34 @@ impl Runner {
         check_status(&display, output.status, Some(log_path), tail.into())
     }
 
+    /// Runs a user's command (a task's, `pybuild run`'s) on the terminal's stdin, stdout
+    /// and stderr, as a tracked child: it dies with pybuild and `watch` can cancel it.
+    pub fn run_attached(&self, expression: duct::Expression, display: &str) -> Result<ExitStatus> {
+        let expression = children::prepare(expression.unchecked());
+        let (handle, _running) = children::start(|| expression.start(), duct::Handle::pids)
+            .with_context(|| format!("cannot start `{display}`"))?;
+        let output = handle
+            .wait()
+            .with_context(|| format!("cannot wait for `{display}`"))?;
+        Ok(output.status)
+    }
+
     /// Runs a query and returns its standard output; on failure the error holds its stderr.
     pub fn capture(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<String> {
         let display = display_command(program.as_ref(), args);
         self.printer.detail(&format!("$ {display}"));
-        let output = self
-            .command(program.as_ref(), args)
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()
+        let expression = children::prepare(
+            self.command(program.as_ref(), args)
+                .stdin_null()
+                .stdout_capture()
+                .stderr_capture()
+                .unchecked(),
+        );
+        let (handle, _running) = children::start(|| expression.start(), duct::Handle::pids)
             .with_context(|| format!("cannot start `{display}`"))?;
+        let output = handle
+            .into_output()
+            .with_context(|| format!("cannot wait for `{display}`"))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail = stderr.lines().map(str::to_string).collect();
         check_status(&display, output.status, None, tail)?;

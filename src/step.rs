@@ -104,12 +104,7 @@ impl<'a> Context<'a> {
     /// The project's input files (see `fileset`), listed once per invocation.
     pub fn project_files(&mut self) -> Result<Rc<[String]>> {
         if self.files.is_none() {
-            let config = &self.project.config;
-            let rules = Rules {
-                venv: self.project.venv_in_project(),
-                output: crate::bundle::configured_output(config).map(Into::into),
-                sources: config.bundle.sources.clone(),
-            };
+            let rules = file_rules(self.project);
             let state = &mut self.state;
             let files = fileset::project_files(
                 &self.project.root,
@@ -185,6 +180,16 @@ pub struct BuildOptions {
     pub offline: bool,
 }
 
+/// What decides the project's input files (see `fileset`).
+pub fn file_rules(project: &Project) -> Rules {
+    let config = &project.config;
+    Rules {
+        venv: project.venv_in_project(),
+        output: crate::bundle::configured_output(config).map(Into::into),
+        sources: config.bundle.sources.clone(),
+    }
+}
+
 pub enum Freshness {
     Fresh,
     Stale(Vec<String>),
@@ -219,8 +224,9 @@ pub fn freshness(cx: &mut Context, step: &str, fingerprint: &Fingerprint) -> Res
     })
 }
 
-/// Runs each stale step in order, recording each success.
-pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()> {
+/// Runs each stale step in order, recording each success; returns the steps that ran.
+pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec<&'static str>> {
+    let mut ran = Vec::new();
     for step in steps {
         let name = step.name();
         let fingerprint = step
@@ -268,8 +274,9 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<()>
         cx.state
             .record(&cx.project.state_dir(), name, &fingerprint, record)?;
         line.done(&step.summary(cx));
+        ran.push(name);
     }
-    Ok(())
+    Ok(ran)
 }
 
 /// The first reason, and how many more there are.

@@ -115,7 +115,7 @@ pub fn build_target(
     let config = &cx.project.config;
     let steps = plan(config, target, args)?;
     let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
-    step::build(cx, &refs, explain)
+    step::build(cx, &refs, explain).map(drop)
 }
 
 /// The steps that make `target`, in the order they run, each once.
@@ -266,11 +266,10 @@ impl Task<'_> {
             for (key, value) in &self.config.env {
                 command = command.env(key, value);
             }
-            let status = command
-                .unchecked()
-                .run()
-                .with_context(|| format!("cannot start `{display}` in {}", dir.display()))?
-                .status;
+            let status = cx
+                .runner
+                .run_attached(command, &display)
+                .with_context(|| format!("cannot run `{display}` in {}", dir.display()))?;
             if !status.success() {
                 let code = process::exit_code(status);
                 return Err(TaskFailed {

@@ -28,6 +28,7 @@ pub struct Printer {
     /// Whether `color` was left to `auto` (and `NO_COLOR`), for [`Printer::for_stdout`].
     auto_color: bool,
     progress: bool,
+    fresh_lines: bool,
 }
 
 const NAME_WIDTH: usize = 8;
@@ -46,6 +47,7 @@ impl Printer {
             color,
             auto_color: color_choice == ColorChoice::Auto,
             progress: terminal && verbosity == Verbosity::Normal,
+            fresh_lines: true,
         }
     }
 
@@ -55,6 +57,15 @@ impl Printer {
             color: false,
             auto_color: false,
             progress: false,
+            fresh_lines: true,
+        }
+    }
+
+    /// This printer without the lines of fresh steps: `watch` says "nothing to do" once.
+    pub fn without_fresh_lines(&self) -> Printer {
+        Printer {
+            fresh_lines: false,
+            ..self.clone()
         }
     }
 
@@ -127,7 +138,7 @@ impl Printer {
 
     /// The line of a step that had nothing to do.
     pub fn fresh(&self, name: &str, detail: &str) {
-        if self.verbosity >= Verbosity::Normal {
+        if self.fresh_lines && self.verbosity >= Verbosity::Normal {
             eprintln!(
                 "{name:NAME_WIDTH$} {}{detail}",
                 self.paint("fresh", Style::Green)

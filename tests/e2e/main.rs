@@ -12,3 +12,4 @@ mod init;
 mod kinds;
 mod layers;
 mod tasks;
+mod watch;

@@ -1,0 +1,212 @@
+//! What `watch` watches, and which file events concern an input.
+//!
+//! The inputs are what the fingerprints read: the project's file set (`fileset`), the
+//! metadata and requirement files, and `project.toml`. Every directory the file set's
+//! listing walks is watched, each on its own (not recursively), so the venv, `.git`,
+//! `.pybuild`, `build/`, `dist/`, `*.egg-info`, `__pycache__` and git-ignored directories
+//! are never watched and their churn costs nothing.
+//!
+//! An event's path is relevant when it is an input or a watched directory (a change, a
+//! removal, a rename away), or when it would become an input ([`Admission`]: a new file,
+//! or a file renamed into place as editors save). A new directory is watched at once,
+//! with the directories below it, *before* the run that lists it: a file created in it
+//! after that run's listing still sends an event. Opening or reading a file is not a
+//! change; anything else is, and the fingerprints decide whether the content changed.
+//! After each run the watched set is made to match the listing again.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use notify::event::{AccessKind, AccessMode};
+use notify::{Event, EventKind, RecursiveMode, Watcher};
+
+use crate::develop::METADATA_FILES;
+use crate::fileset::{self, Admission};
+use crate::listing::Listing;
+use crate::project::Project;
+use crate::statcache::StatCache;
+use crate::step;
+use crate::ui::Printer;
+
+/// What a batch of events is reported as when the events themselves were lost.
+pub const RESCAN: &str = "(events lost: everything rescanned)";
+
+pub struct Inputs {
+    root: PathBuf,
+    watcher: notify::RecommendedWatcher,
+    /// Input files, relative to the root, and the names of those that may appear.
+    files: HashSet<String>,
+    /// How many input files the listing found.
+    listed: usize,
+    /// Watched directories, relative to the root ("" for the root).
+    dirs: BTreeSet<String>,
+    admission: Admission,
+    /// Kept between listings, so that a listing reads only directories that changed.
+    listing: Listing,
+    hashes: StatCache,
+    printer: Printer,
+}
+
+impl Inputs {
+    pub fn new(
+        project: &Project,
+        watcher: notify::RecommendedWatcher,
+        printer: &Printer,
+    ) -> Result<Inputs> {
+        let mut inputs = Inputs {
+            root: project.root.clone(),
+            watcher,
+            files: HashSet::new(),
+            listed: 0,
+            dirs: BTreeSet::new(),
+            admission: Admission::new(&project.root, &step::file_rules(project))?,
+            listing: Listing::default(),
+            hashes: StatCache::default(),
+            printer: printer.clone(),
+        };
+        inputs.refresh(project)?;
+        Ok(inputs)
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.listed
+    }
+
+    pub fn dir_count(&self) -> usize {
+        self.dirs.len()
+    }
+
+    /// Lists the inputs again, and watches exactly the directories that hold them.
+    pub fn refresh(&mut self, project: &Project) -> Result<()> {
+        let rules = step::file_rules(project);
+        let listed =
+            fileset::project_files(&self.root, &rules, &mut self.listing, &mut self.hashes)?;
+        self.listed = listed.len();
+        let mut files: HashSet<String> = listed.into_iter().collect();
+        files.extend(METADATA_FILES.iter().map(|f| f.to_string()));
+        files.extend(project.requirement_files().iter().cloned());
+        files.insert(crate::config::FILE_NAME.to_string());
+        let mut dirs: BTreeSet<String> = self.listing.dirs().map(str::to_string).collect();
+        // Files that `[bundle] sources` adds from git-ignored directories, and requirement
+        // files wherever they are.
+        for file in &files {
+            let mut parent = file.as_str();
+            while let Some((up, _)) = parent.rsplit_once('/') {
+                if dirs.contains(up) {
+                    break; // and so are the directories above it
+                }
+                if self.root.join(up).is_dir() {
+                    dirs.insert(up.to_string());
+                }
+                parent = up;
+            }
+        }
+        for gone in self.dirs.difference(&dirs) {
+            // Fails if the directory is gone, and with it its watch: nothing to undo then.
+            let _ = self.watcher.unwatch(&self.root.join(gone));
+        }
+        let new: Vec<String> = dirs.difference(&self.dirs).cloned().collect();
+        for dir in new {
+            self.watch(&dir);
+        }
+        self.dirs.retain(|dir| dirs.contains(dir));
+        self.files = files;
+        self.admission = Admission::new(&self.root, &rules)?;
+        Ok(())
+    }
+
+    fn watch(&mut self, dir: &str) {
+        match self
+            .watcher
+            .watch(&self.root.join(dir), RecursiveMode::NonRecursive)
+        {
+            Ok(()) => {
+                self.dirs.insert(dir.to_string());
+            }
+            Err(err) if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) => {
+                self.printer.warn(&format!(
+                    "cannot watch {}: the system's limit of inotify watches is reached \
+                     (raise fs.inotify.max_user_watches)",
+                    self.root.join(dir).display()
+                ));
+            }
+            // Removed since it was listed: its parent's watch reports that.
+            Err(_) => {}
+        }
+    }
+
+    /// The paths of `event` that concern an input, relative to the root.
+    pub fn relevant(&mut self, event: &Event) -> Vec<String> {
+        if event.need_rescan() {
+            return vec![RESCAN.to_string()];
+        }
+        match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {}
+            EventKind::Access(_) => return Vec::new(),
+            _ => {}
+        }
+        event
+            .paths
+            .iter()
+            .filter_map(|path| self.relevant_path(path))
+            .collect()
+    }
+
+    fn relevant_path(&mut self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(&self.root).ok()?.to_str()?.to_string();
+        if rel.is_empty() {
+            return None; // the root itself: only its entries matter
+        }
+        let name = rel.rsplit('/').next().unwrap_or(&rel);
+        if name == ".gitignore" {
+            self.admission.forget_gitignores();
+        }
+        if self.files.contains(&rel) {
+            return Some(rel);
+        }
+        if self.dirs.contains(&rel) {
+            if !path.is_dir() {
+                self.dirs.remove(&rel);
+            }
+            return Some(rel);
+        }
+        let meta = fs::metadata(path).ok()?; // gone: it was not an input
+        if meta.is_dir() {
+            let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
+            if is_link || !self.admission.admits(&rel, true) {
+                return None; // the listing does not walk links to directories either
+            }
+            self.watch_tree(&rel);
+            Some(rel)
+        } else {
+            (meta.is_file() && self.admission.admits(&rel, false)).then_some(rel)
+        }
+    }
+
+    /// Watches a new directory and the directories below it that the listing would walk.
+    fn watch_tree(&mut self, rel: &str) {
+        let mut todo = vec![rel.to_string()];
+        while let Some(dir) = todo.pop() {
+            if self.dirs.contains(&dir) {
+                continue;
+            }
+            // Watched before it is read: an entry added meanwhile is read or reported.
+            self.watch(&dir);
+            let Ok(entries) = fs::read_dir(self.root.join(&dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                let sub = format!("{dir}/{name}");
+                if entry.file_type().is_ok_and(|t| t.is_dir()) && self.admission.admits(&sub, true)
+                {
+                    todo.push(sub);
+                }
+            }
+        }
+    }
+}

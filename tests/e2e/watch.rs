@@ -1,0 +1,226 @@
+//! `pybuild watch` on real file events. One watched project goes through every scenario
+//! in turn, since each project's first bundle costs tens of seconds. Runs are counted from
+//! watch's status lines; waits are generous and nothing is timed.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::support::Project;
+
+/// A `pybuild watch` in the background, with what it printed so far.
+struct Watch {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Watch {
+    fn start(project: &Project, args: &[&str]) -> Watch {
+        let mut child = project.spawn_pybuild(args);
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            std::io::copy(&mut BufReader::new(stdout), &mut std::io::sink())
+        });
+        Watch { child, lines }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The status lines of runs that ran something (ok or failed).
+    fn builds(&self) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l.starts_with("watch: ok") || l.starts_with("watch: failed"))
+            .collect()
+    }
+
+    fn output(&self) -> String {
+        self.lines().join("\n")
+    }
+
+    /// Sends SIGINT, as Ctrl-C does; checks that watch exits with 130; returns its output.
+    fn interrupt(self) -> String {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let Watch { mut child, lines } = self;
+        let code = child.wait().unwrap().code();
+        let output = lines.lock().unwrap().join("\n");
+        assert_eq!(code, Some(130), "{output}");
+        output
+    }
+
+    /// Waits until `count` runs have ended with something built.
+    #[track_caller]
+    fn wait_for_builds(&self, project: &Project, count: usize) {
+        project.wait_until(&format!("{count} builds\n{}", self.output()), || {
+            self.builds().len() >= count
+        });
+    }
+}
+
+fn greeting(project: &Project) -> String {
+    let run = project.exec("dist/greet.pex", &[]).success();
+    run.stdout.lines().next().unwrap_or_default().to_string()
+}
+
+fn has(project: &Project, module: &str) -> bool {
+    project
+        .exec("dist/greet.pex", &["--has", module])
+        .success()
+        .stdout
+        == "present\n"
+}
+
+fn words(greeting: &str) -> String {
+    format!("def word():\n    return \"{greeting}\"\n")
+}
+
+#[test]
+fn watch_rebuilds_on_changes_only_and_stops_with_its_children() {
+    let project = Project::sample();
+    let watch = Watch::start(&project, &["watch", "--debounce", "100"]);
+    watch.wait_for_builds(&project, 1);
+    assert!(
+        watch.builds()[0].starts_with("watch: ok"),
+        "{}",
+        watch.output()
+    );
+    assert_eq!(greeting(&project), "greeting: hello");
+    let original = project.read("src/greeter/words.py");
+
+    // Outputs, the venv and caches are not inputs; a touch or an identical re-save changes
+    // nothing: no build, one "nothing to do" that names only the touched inputs.
+    project.write("dist/other.txt", "x");
+    project.write("build/lib/greeter/words.py", "x");
+    project.write(".venv/lib/extra.py", "x");
+    project.write("src/greeter/__pycache__/words.cpython-311.pyc", "x");
+    project.write("src/greeter.egg-info/SOURCES.txt", "x");
+    let later =
+        filetime::FileTime::from_system_time(std::time::SystemTime::now() + Duration::from_secs(5));
+    filetime::set_file_mtime(project.path("src/greeter/cli.py"), later).unwrap();
+    project.write("src/greeter/words.py", &original);
+    project.wait_until(&format!("a no-op run\n{}", watch.output()), || {
+        watch
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("watch: nothing to do") && l.contains("words.py"))
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(watch.builds().len(), 1, "{}", watch.output());
+    let noise = ["dist/", "build/", ".venv", "__pycache__", "egg-info"];
+    assert!(
+        !watch
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("watch:") && noise.iter().any(|n| l.contains(n))),
+        "{}",
+        watch.output()
+    );
+
+    // A burst of 200 new modules in a new package directory: one or two builds. A
+    // save-by-rename afterwards marks the end of the burst's builds.
+    let before = watch.builds().len();
+    project.write("src/greeter/many/__init__.py", "");
+    for i in 0..200 {
+        project.write(&format!("src/greeter/many/m{i}.py"), &format!("N = {i}\n"));
+    }
+    project.wait_until("the burst is bundled", || {
+        watch.builds().len() > before && has(&project, "greeter.many.m199")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    project.write("src/greeter/words.py.swp", &words("renamed over"));
+    fs::rename(
+        project.path("src/greeter/words.py.swp"),
+        project.path("src/greeter/words.py"),
+    )
+    .unwrap();
+    project.wait_until(
+        &format!("the renamed file is bundled\n{}", watch.output()),
+        || greeting(&project) == "greeting: renamed over",
+    );
+    let burst = watch.builds().len() - before - 1;
+    assert!(
+        (1..=2).contains(&burst),
+        "{burst} builds\n{}",
+        watch.output()
+    );
+    assert!(has(&project, "greeter.many.m0"));
+
+    // A failing build is reported and watch goes on; the fix, and an edit, are bundled.
+    let config = project.read("project.toml");
+    let before = watch.builds().len();
+    project.write(
+        "project.toml",
+        &format!("{config}\n[bundle]\npex-args = [\"--no-such-option\"]\n"),
+    );
+    watch.wait_for_builds(&project, before + 1);
+    let failed = watch.builds().last().unwrap().clone();
+    assert!(failed.starts_with("watch: failed"), "{}", watch.output());
+    assert!(
+        watch.output().contains("--no-such-option"),
+        "the error is shown\n{}",
+        watch.output()
+    );
+    project.write("project.toml", &config);
+    project.write("src/greeter/words.py", &words("fixed"));
+    project.wait_until(&format!("the fix is bundled\n{}", watch.output()), || {
+        watch.builds().len() >= before + 2 && greeting(&project) == "greeting: fixed"
+    });
+    assert!(watch.builds().last().unwrap().starts_with("watch: ok"));
+
+    // Between runs the project is not locked: a manual build finds everything fresh.
+    let manual = project.pybuild(&["bundle", "--no-wait"]).success();
+    assert!(!manual.step_ran("bundle"), "{}", manual.describe());
+
+    // Ctrl-C during a build ends watch and every process it started.
+    let root = project.root.to_str().unwrap().to_string();
+    project.write("src/greeter/words.py", &words("interrupted"));
+    let pex = format!("{root}/.venv/bin/pex");
+    project.wait_until("pex runs", || !project.processes_running(&pex).is_empty());
+    let output = watch.interrupt();
+    std::thread::sleep(Duration::from_millis(500));
+    let left = project.processes_running(&root);
+    assert!(left.is_empty(), "left running: {left:?}\n{output}");
+
+    // The interrupted bundle was not recorded as fresh.
+    let status = project.pybuild(&["status"]).success();
+    assert!(
+        status.stdout.contains("bundle   stale"),
+        "{}",
+        status.describe()
+    );
+
+    // With --restart, a change cancels the build in progress, which starts again.
+    let watch = Watch::start(&project, &["watch", "--restart", "--debounce", "100"]);
+    project.wait_until("pex runs", || !project.processes_running(&pex).is_empty());
+    project.write("src/greeter/words.py", &words("restarted"));
+    watch.wait_for_builds(&project, 1);
+    assert!(
+        watch.output().contains("watch: cancelled"),
+        "{}",
+        watch.output()
+    );
+    assert!(
+        watch.builds()[0].starts_with("watch: ok"),
+        "{}",
+        watch.output()
+    );
+    assert_eq!(greeting(&project), "greeting: restarted");
+    watch.interrupt();
+}
