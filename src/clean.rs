@@ -1,7 +1,9 @@
 //! `pybuild clean`: removes what pybuild and the tools it runs produced in the project, and
 //! nothing else.
 //!
-//! Removed: the bundle output, `.pybuild/` (but its lock, which this process holds),
+//! Removed: every bundle output pybuild produced (also after a failed build or a change of
+//! kind or output, see `state::produced_outputs`), `.pybuild/` (but its lock, which this
+//! process holds),
 //! setuptools' leftovers in `build/` (`lib*`, `bdist.*`, `temp.*`, `__editable__*`, and
 //! `build/` itself once empty), `*.egg-info` at the root and in `src/`; with `--all` the
 //! venv too. Every path must lie inside the project root; a symlink is removed as a link,
@@ -14,7 +16,7 @@ use anyhow::{Context, Result};
 
 use crate::config;
 use crate::project::Project;
-use crate::state::State;
+use crate::state::{State, produced_outputs};
 use crate::ui::Printer;
 
 const SETUPTOOLS_BUILD_PREFIXES: &[&str] = &["lib", "bdist.", "temp.", "__editable__"];
@@ -62,7 +64,11 @@ fn targets(project: &Project, state: &State, all: bool) -> Result<Vec<PathBuf>> 
         .get("bundle")
         .into_iter()
         .flat_map(|r| r.outputs.keys().cloned());
-    for output in recorded.chain(project.config.bundle.output.clone()) {
+    let produced = produced_outputs(&project.state_dir(), "bundle");
+    for output in recorded
+        .chain(produced)
+        .chain(project.config.bundle.output.clone())
+    {
         if config::is_inside(Path::new(&output)) {
             targets.push(root.join(output));
         }

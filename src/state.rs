@@ -14,7 +14,7 @@
 //!   `.pybuild/lock` (released by the OS when the process dies, so a killed process never
 //!   leaves a lock behind).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -122,6 +122,7 @@ impl State {
     ) -> Result<()> {
         let text = serde_json::to_vec(fingerprint).context("cannot serialise a fingerprint")?;
         write_atomically(&fingerprint_path(dir, step), &text)?;
+        remember_produced(dir, step, record.outputs.keys())?;
         self.steps.insert(step.to_string(), record);
         self.dirty = true;
         self.save(dir)
@@ -139,6 +140,35 @@ impl State {
 pub fn recorded_fingerprint(dir: &Path, step: &str) -> Option<Fingerprint> {
     let text = fs::read(fingerprint_path(dir, step)).ok()?;
     serde_json::from_slice(&text).ok()
+}
+
+/// Every output `step` ever recorded, in this state directory's life: a step's record is
+/// removed before it runs, so after a failed or changed build (another bundle kind, another
+/// output name) only this still knows what `pybuild clean` should remove.
+pub fn produced_outputs(dir: &Path, step: &str) -> BTreeSet<String> {
+    fs::read(produced_path(dir, step))
+        .ok()
+        .and_then(|text| serde_json::from_slice(&text).ok())
+        .unwrap_or_default()
+}
+
+fn remember_produced<'a>(
+    dir: &Path,
+    step: &str,
+    outputs: impl Iterator<Item = &'a String>,
+) -> Result<()> {
+    let mut produced = produced_outputs(dir, step);
+    let before = produced.len();
+    produced.extend(outputs.cloned());
+    if produced.len() == before {
+        return Ok(());
+    }
+    let text = serde_json::to_vec(&produced).context("cannot serialise the outputs")?;
+    write_atomically(&produced_path(dir, step), &text)
+}
+
+fn produced_path(dir: &Path, step: &str) -> PathBuf {
+    dir.join("produced").join(format!("{step}.json"))
 }
 
 fn fingerprint_path(dir: &Path, step: &str) -> PathBuf {
@@ -249,6 +279,25 @@ pub fn state_dir(root: &Path) -> PathBuf {
 mod tests {
     use super::*;
     use crate::ui::Printer;
+
+    #[test]
+    fn produced_outputs_outlive_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::load(dir.path(), &Printer::silent());
+        for output in ["dist/app.pex", "dist/app.pyz"] {
+            let record = StepRecord {
+                digest: Fingerprint::default().digest(),
+                outputs: BTreeMap::from([(output.to_string(), "h".to_string())]),
+                run_id: 1,
+            };
+            state
+                .record(dir.path(), "bundle", &Fingerprint::default(), record)
+                .unwrap();
+        }
+        state.forget(dir.path(), "bundle").unwrap();
+        let produced: Vec<String> = produced_outputs(dir.path(), "bundle").into_iter().collect();
+        assert_eq!(produced, ["dist/app.pex", "dist/app.pyz"]);
+    }
 
     #[test]
     fn garbage_truncated_and_other_versions_load_as_empty() {
