@@ -3,9 +3,9 @@
 
 use std::fs;
 
+use crate::bundle::GREETING;
 use crate::support::{Project, SAMPLE_CONFIG};
 
-const GREETING: &str = "greeting: hello\nversion: 1.2.3\ndata: data-file-ok\nsix: ok\n";
 /// An index nobody listens on: pip and pex fail at once, as with the network down.
 const CLOSED_INDEX: (&str, &str) = ("PIP_INDEX_URL", "http://127.0.0.1:9/simple");
 
