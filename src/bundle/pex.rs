@@ -260,15 +260,13 @@ fn build_wheel(cx: &Context, job: &Job) -> Result<()> {
     if let Some(editable) = Editable::read(&job.site_packages, name, &cx.project.root) {
         requirements.extend(editable.requires);
     }
-    ensure_wheelhouse(cx, job, &requirements)?;
     let mut argv = args![&job.stage].to_vec();
     match &job.entry {
         Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
         Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),
     }
     argv.extend(args!["-o", &job.out]);
-    argv.extend(wheelhouse::pex_args());
-    run_pex(cx, argv)
+    pex_from_wheelhouse(cx, job, &requirements, argv)
 }
 
 /// Runs the venv's pex with `argv`, the pinned PEX_ROOT and `[bundle] pex-args`.
@@ -297,13 +295,11 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
     }
     let mut wanted = requires.to_vec();
     wanted.extend(build_requires(&job.stage));
-    ensure_wheelhouse(cx, job, &wanted)?;
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let partial = job.work.join(format!("deps-{digest}.pex"));
     let mut argv: Vec<OsString> = requires.iter().map(Into::into).collect();
     argv.extend(args!["-o", &partial]);
-    argv.extend(wheelhouse::pex_args());
-    run_pex(cx, argv).context("cannot build the dependencies PEX")?;
+    pex_from_wheelhouse(cx, job, &wanted, argv).context("cannot build the dependencies PEX")?;
     fs::rename(&partial, &path)
         .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
     // Only the current layer is of use; older ones would pile up with each requirement change.
@@ -328,9 +324,18 @@ fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {
     hash_bytes(text.as_bytes())[..16].to_string()
 }
 
-/// Fills the wheelhouse with `requirements` once per digest of them (a stamp in
-/// `.pybuild/layers/` records it), so an unchanged project never asks the index again.
-fn ensure_wheelhouse(cx: &Context, job: &Job, requirements: &[String]) -> Result<()> {
+/// Runs pex with `argv`, resolving from the wheelhouse alone, after filling it with
+/// `requirements` unless a stamp in `.pybuild/layers/` says it was filled for exactly
+/// those (so an unchanged project never asks the index again). The wheelhouse is a cache
+/// the user may clear behind the stamp's back: when pex then fails while online, the
+/// wheelhouse is filled again and pex tried once more.
+fn pex_from_wheelhouse(
+    cx: &Context,
+    job: &Job,
+    requirements: &[String],
+    mut argv: Vec<OsString>,
+) -> Result<()> {
+    argv.extend(wheelhouse::pex_args());
     let digest =
         hash_bytes(format!("{}\n{}", requirements.join("\n"), job.python.describe()).as_bytes());
     let stamp = cx
@@ -338,9 +343,23 @@ fn ensure_wheelhouse(cx: &Context, job: &Job, requirements: &[String]) -> Result
         .state_dir()
         .join("layers")
         .join(format!("wheelhouse-{}", &digest[..16]));
-    if stamp.is_file() {
-        return Ok(());
+    let stamped = stamp.is_file();
+    if !stamped {
+        fill_wheelhouse(cx, requirements, &stamp)?;
     }
+    match run_pex(cx, argv.clone()) {
+        Err(_) if stamped && !wheelhouse::offline(cx) => {
+            cx.printer.warn(
+                "pex could not build from the wheelhouse; filling it again from the package index",
+            );
+            fill_wheelhouse(cx, requirements, &stamp)?;
+            run_pex(cx, argv)
+        }
+        result => result,
+    }
+}
+
+fn fill_wheelhouse(cx: &Context, requirements: &[String], stamp: &Path) -> Result<()> {
     wheelhouse::fill(cx, "bundle", requirements)?;
     if cx.network.is_offline() {
         // Nothing was fetched: the stamp would claim a fill that never happened.
@@ -348,7 +367,7 @@ fn ensure_wheelhouse(cx: &Context, job: &Job, requirements: &[String]) -> Result
     }
     let dir = stamp.parent().context("the stamp has a parent")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    fs::write(&stamp, requirements.join("\n"))
+    fs::write(stamp, requirements.join("\n"))
         .with_context(|| format!("cannot write {}", stamp.display()))
 }
 
