@@ -136,7 +136,7 @@ pub enum Command {
 // `pybuild watch`'s arguments (the variant's doc comment is its help).
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// What to run: `setup` or `bundle` [default: `[watch] targets`, or bundle]
+    /// What to run: `setup`, a step or a task [default: `[watch] targets`, or bundle]
     pub targets: Vec<String>,
     /// Cancel a running build when a change arrives, and start it again
     #[arg(long)]
