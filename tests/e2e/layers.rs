@@ -79,6 +79,24 @@ fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_
         run.describe()
     );
     assert_eq!(first.exec("dist/greet.pex", &[]).success().stdout, output);
+
+    // The wheelhouse is a cache: when it was cleared behind pybuild's back, the next build
+    // fills it again from the index instead of failing.
+    let emptied = tempfile::tempdir().unwrap();
+    first.write("src/greeter/extra.py", "WORD = \"refilled\"\n");
+    let run = first
+        .pybuild_with_env(
+            &["bundle"],
+            &[("PYBUILD_CACHE_DIR", emptied.path().to_str().unwrap())],
+        )
+        .success();
+    assert!(
+        run.stderr.contains("filling it again"),
+        "{}",
+        run.describe()
+    );
+    let output = first.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(output.starts_with("greeting: refilled\n"), "{output}");
 }
 
 #[test]
