@@ -53,9 +53,7 @@ impl Installer {
                 args!["pip", "install", "--python", python].to_vec(),
             ),
         };
-        if wheelhouse::offline(cx) {
-            argv.extend(args!["--no-index", "--find-links", wheelhouse::dir()]);
-        }
+        argv.extend(wheelhouse::pip_args(cx));
         argv.extend_from_slice(install_args);
         cx.runner
             .run(step, program, &argv)

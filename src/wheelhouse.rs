@@ -79,6 +79,16 @@ pub fn dir() -> PathBuf {
     cache.join("pybuild").join("wheels")
 }
 
+/// pip's options for an install: when offline (see [`offline`]), the wheelhouse instead of
+/// the index; nothing when online.
+pub fn pip_args(cx: &Context) -> Vec<OsString> {
+    if offline(cx) {
+        args!["--no-index", "--find-links", dir()].to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
 /// pex's options that make it resolve from the wheelhouse alone.
 pub fn pex_args() -> Vec<OsString> {
     args!["--no-pypi", "-f", dir()].to_vec()

@@ -8,6 +8,7 @@
 //! or tie the archive to this machine, is left out: no `.pyc` (`--no-compile`: they embed
 //! the sources' mtimes), no `bin/` (its scripts' shebangs name this venv's python), no
 //! `direct_url.json` (it names the stage's absolute path), nor their lines in `RECORD`.
+//! Offline (see `wheelhouse`), pip installs from the wheelhouse instead of the index.
 
 use std::fs;
 use std::path::Path;
@@ -18,21 +19,17 @@ use super::Job;
 use crate::args;
 use crate::python::Interpreter;
 use crate::step::Context;
+use crate::wheelhouse;
 
 /// Installs the staged project and its dependencies into `dir` (created).
 pub fn install(cx: &Context, job: &Job, dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let argv = args![
-        "-m",
-        "pip",
-        "install",
-        "--no-compile",
-        "--no-input",
-        "--target",
-        dir,
-        &job.stage
-    ];
-    cx.runner.run("bundle", cx.project.venv_python(), &argv)?;
+    let mut argv = args!["-m", "pip", "install", "--no-compile", "--no-input"].to_vec();
+    argv.extend(wheelhouse::pip_args(cx));
+    argv.extend(args!["--target", dir, &job.stage]);
+    cx.runner
+        .run("bundle", cx.project.venv_python(), &argv)
+        .map_err(|err| wheelhouse::offline_failure(err, cx))?;
     remove_machine_specific(dir)
 }
 
