@@ -91,8 +91,38 @@ pub fn render(err: &anyhow::Error) -> String {
             hints.extend(user.hints.iter().cloned());
         }
     }
+    // A `UserError` given as context (`err.context(user_error)`) is not reachable through
+    // the chain's downcasts, only through anyhow's own.
+    if let Some(user) = err.downcast_ref::<UserError>()
+        && !err.chain().any(|cause| {
+            cause
+                .downcast_ref::<UserError>()
+                .is_some_and(|found| std::ptr::eq(found, user))
+        })
+    {
+        hints.extend(user.hints.iter().cloned());
+    }
     for hint in hints {
         out.push_str(&format!("hint: {hint}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_of_a_user_error_given_as_context_are_shown_once() {
+        let inner = anyhow::anyhow!("pip failed");
+        let err = inner
+            .context(UserError::failure("building offline").hint("go online once"))
+            .context("step `bundle` failed");
+        let text = render(&err);
+        assert!(text.contains("caused by: building offline\n"), "{text}");
+        assert_eq!(text.matches("hint: go online once\n").count(), 1, "{text}");
+
+        let err = anyhow::Error::from(UserError::usage("bad").hint("fix it"));
+        assert_eq!(render(&err).matches("hint: fix it\n").count(), 1);
+    }
 }

@@ -158,7 +158,10 @@ fn builds_without_the_package_index_once_one_online_build_succeeded() {
     assert!(
         run.stderr.contains("building offline")
             && run.stderr.contains("wheelhouse")
-            && run.stderr.contains("pybuild-test-no-such-dist"),
+            && run.stderr.contains("pybuild-test-no-such-dist")
+            && run
+                .stderr
+                .contains("hint: run pybuild once with access to the package index"),
         "{}",
         run.describe()
     );
