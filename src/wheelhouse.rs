@@ -72,11 +72,15 @@ pub fn dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PYBUILD_CACHE_DIR") {
         return PathBuf::from(dir).join("wheels");
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
+    user_cache_dir().join("pybuild").join("wheels")
+}
+
+/// The user's cache folder as pip and pex find it: `$XDG_CACHE_HOME`, else `~/.cache`.
+pub fn user_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    cache.join("pybuild").join("wheels")
+        .unwrap_or_else(std::env::temp_dir)
 }
 
 /// pip's options for an install: when offline (see [`offline`]), the wheelhouse instead of

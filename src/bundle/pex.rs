@@ -18,9 +18,9 @@
 //!
 //! Both resolve only from the wheelhouse (see `wheelhouse`), filled from the index when
 //! the requirements change, so later builds need no network. Both run with one pinned
-//! `PEX_ROOT` (the environment's, or pex's default `~/.cache/pex`) given as `--pex-root`
-//! *and* as the variable: `--requirements-pex` otherwise unpacks into `~/.cache/pex` even
-//! when `--pex-root` says otherwise. pex output is byte-identical for identical inputs, and
+//! `PEX_ROOT` (the environment's, or pex's default: `$XDG_CACHE_HOME/pex`, else
+//! `~/.cache/pex`) given as `--pex-root` *and* as the variable: `--requirements-pex`
+//! otherwise unpacks into pex's default cache even when `--pex-root` says otherwise. pex output is byte-identical for identical inputs, and
 //! the layer holds no absolute path, so two checkouts build the same bytes.
 
 use std::ffi::OsString;
@@ -371,16 +371,13 @@ fn fill_wheelhouse(cx: &Context, requirements: &[String], stamp: &Path) -> Resul
         .with_context(|| format!("cannot write {}", stamp.display()))
 }
 
-/// The pex cache: `PEX_ROOT`, or pex's own default.
+/// The pex cache: `PEX_ROOT`, or pex's own default (appdirs' user cache folder, which
+/// honours `XDG_CACHE_HOME`).
 fn pex_root() -> PathBuf {
-    if let Some(root) = std::env::var_os("PEX_ROOT") {
-        return PathBuf::from(root);
+    match std::env::var_os("PEX_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => wheelhouse::user_cache_dir().join("pex"),
     }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(".cache")
-        .join("pex")
 }
 
 /// Fills `layer` with each package's staged files and the install's metadata.
