@@ -11,9 +11,8 @@ use crate::error::UserError;
 use crate::help;
 use crate::project::Project;
 use crate::state::{Lock, State};
-use crate::step::{self, BuildOptions, Context, Freshness, Step};
+use crate::step::{self, BuildOptions, Context, Freshness};
 use crate::ui::{Printer, Style};
-use crate::wheelhouse::Network;
 use crate::{clean, completions, init, manpage, process, tasks, watch};
 
 pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
@@ -78,7 +77,10 @@ fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) 
     let root = project.root.clone();
     let targets = settings.targets.clone();
     let build = move |printer: &Printer| {
-        let ran = build_targets(&root, printer, &options, &targets, false)?;
+        // project.toml is read again for each run: an edit to it is one of the changes.
+        let project = Project::discover(&root)?;
+        let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+        let ran = tasks::build(&project, printer, &options, &targets, &[], false)?;
         Ok(ran.into_iter().map(String::from).collect())
     };
     watch::run(&project, printer, &settings, Arc::new(build))
@@ -101,44 +103,8 @@ fn check_watch_target(project: &Project, name: &str) -> Result<()> {
 }
 
 fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: &str) -> Result<()> {
-    build_targets(dir, printer, options, &[target.to_string()], true).map(drop)
-}
-
-/// Runs the stale steps of `targets` (each step once, under one lock); returns those that
-/// ran. `one_shot`: the process ends right after.
-fn build_targets(
-    dir: &Path,
-    printer: &Printer,
-    options: &BuildOptions,
-    targets: &[String],
-    one_shot: bool,
-) -> Result<Vec<&'static str>> {
     let project = Project::discover(dir)?;
-    let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
-    let state = State::load(&project.state_dir(), printer);
-    let mut cx = Context::new(&project, printer, state);
-    cx.network = Network::new(options.offline);
-    let mut steps: Vec<Box<dyn Step>> = Vec::new();
-    for target in targets {
-        for step in tasks::plan(&project.config, target, &[])? {
-            if !steps.iter().any(|s| s.name() == step.name()) {
-                steps.push(step);
-            }
-        }
-    }
-    let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
-    let ran = step::build(&mut cx, &refs, options.explain)?;
-    if refs.iter().any(|s| s.name() == BUNDLE) {
-        // Every input was looked up: what was not is a file that no longer exists.
-        cx.state.files.retain_used();
-    }
-    cx.save_state()?;
-    if one_shot {
-        // The process ends soon: freeing the state's tens of thousands of small allocations
-        // one by one would be a measurable share of a no-op build on a large project.
-        std::mem::forget(cx);
-    }
-    Ok(ran)
+    tasks::build(&project, printer, options, &[target], &[], true).map(drop)
 }
 
 fn status(dir: &Path, printer: &Printer, options: &BuildOptions, json: bool) -> Result<()> {

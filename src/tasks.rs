@@ -74,13 +74,47 @@ pub fn run_named(
         let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
         return Err(unknown(name, &tasks, None).into());
     }
+    build(&project, printer, options, &[name], args, false).map(|_| 0)
+}
+
+/// Brings `targets` (built-in steps, `setup`, tasks) up to date with everything they depend
+/// on, under the project's lock, each step once and only when stale: what `pybuild setup`,
+/// `bundle`, `TASK` and each `watch` run do. `args` go to the targets that are tasks.
+/// `one_shot`: the process ends right after. Returns the steps that ran.
+pub fn build(
+    project: &Project,
+    printer: &Printer,
+    options: &BuildOptions,
+    targets: &[&str],
+    args: &[OsString],
+    one_shot: bool,
+) -> Result<Vec<&'static str>> {
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
-    let mut cx = Context::new(&project, printer, state);
+    let mut cx = Context::new(project, printer, state);
     cx.network = Network::new(options.offline);
-    let result = build_target(&mut cx, name, args, options.explain);
+    let mut steps: Vec<Box<dyn Step>> = Vec::new();
+    for target in targets {
+        for step in plan(&project.config, target, args)? {
+            if !steps.iter().any(|s| s.name() == step.name()) {
+                steps.push(step);
+            }
+        }
+    }
+    let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
+    let result = step::build(&mut cx, &refs, options.explain);
+    if result.is_ok() && refs.iter().any(|s| s.name() == "bundle") {
+        // Every input was looked up: what was not is a file that no longer exists.
+        cx.state.files.retain_used();
+    }
+    // Even after a failure: the stat cache learned hashes, and a task's records are kept.
     cx.save_state()?;
-    result.map(|()| 0)
+    if one_shot {
+        // The process ends soon: freeing the state's tens of thousands of small allocations
+        // one by one would be a measurable share of a no-op build on a large project.
+        std::mem::forget(cx);
+    }
+    result
 }
 
 /// The error for a name that is neither a command nor a task, with the nearest of them.
@@ -99,23 +133,9 @@ fn unknown(name: &str, tasks: &[&str], why: Option<String>) -> UserError {
     err.hint("`pybuild help` lists the commands and the tasks of project.toml")
 }
 
-/// Whether `name` is something [`build_target`] can build in this project.
+/// Whether `name` is something [`build`] can build in this project.
 pub fn is_target(config: &Config, name: &str) -> bool {
     name == SETUP || STEPS.contains(&name) || config.tasks.contains_key(name)
-}
-
-/// Brings `target` (a built-in step, `setup`, or a task) up to date with everything it
-/// depends on, each only when stale. `args` go to the target when it is a task.
-pub fn build_target(
-    cx: &mut Context,
-    target: &str,
-    args: &[OsString],
-    explain: bool,
-) -> Result<()> {
-    let config = &cx.project.config;
-    let steps = plan(config, target, args)?;
-    let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
-    step::build(cx, &refs, explain).map(drop)
 }
 
 /// The steps that make `target`, in the order they run, each once.
