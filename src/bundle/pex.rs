@@ -336,8 +336,17 @@ fn pex_from_wheelhouse(
     mut argv: Vec<OsString>,
 ) -> Result<()> {
     argv.extend(wheelhouse::pex_args());
-    let digest =
-        hash_bytes(format!("{}\n{}", requirements.join("\n"), job.python.describe()).as_bytes());
+    // pex's version and `pex-args` choose the pip whose own requirements are filled too.
+    let pex_version = venv::installed_version(&job.site_packages, "pex").unwrap_or_default();
+    let digest = hash_bytes(
+        format!(
+            "{}\n{}\npex {pex_version}\n{}",
+            requirements.join("\n"),
+            job.python.describe(),
+            cx.project.config.bundle.pex_args.join("\0"),
+        )
+        .as_bytes(),
+    );
     let stamp = cx
         .project
         .state_dir()
@@ -360,7 +369,11 @@ fn pex_from_wheelhouse(
 }
 
 fn fill_wheelhouse(cx: &Context, requirements: &[String], stamp: &Path) -> Result<()> {
-    wheelhouse::fill(cx, "bundle", requirements)?;
+    let mut wanted = requirements.to_vec();
+    if !cx.network.is_offline() {
+        wanted.extend(pex_pip_requirements(cx)?);
+    }
+    wheelhouse::fill(cx, "bundle", &wanted)?;
     if cx.network.is_offline() {
         // Nothing was fetched: the stamp would claim a fill that never happened.
         return Ok(());
@@ -369,6 +382,45 @@ fn fill_wheelhouse(cx: &Context, requirements: &[String], stamp: &Path) -> Resul
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     fs::write(stamp, requirements.join("\n"))
         .with_context(|| format!("cannot write {}", stamp.display()))
+}
+
+/// What pex's own pip resolves, from the same wheelhouse, before it can work: `wheel`
+/// for pex's vendored pip to build a wheel (the wheel strategy), or pip, setuptools and
+/// wheel themselves for a `--pip-version` in `pex-args`. pex's cache keeps them once
+/// fetched, so a stale pex cache hid this; a fresh one fails offline without them.
+fn pex_pip_requirements(cx: &Context) -> Result<Vec<String>> {
+    const QUERY: &str = r#"
+import sys
+from pex.pip.version import PipVersion
+v = PipVersion.for_value(sys.argv[1]) if sys.argv[1] else PipVersion.DEFAULT
+for r in [v.wheel_requirement] if v is PipVersion.VENDORED else v.requirements:
+    print(r)
+"#;
+    let python = cx.project.venv().join("bin").join("python");
+    let version = pip_version(&cx.project.config.bundle.pex_args).unwrap_or_default();
+    let out = cx
+        .runner
+        .capture(python, &args!["-c", QUERY, version])
+        .context("cannot ask pex which pip it runs (`pex-args` in project.toml may name a --pip-version pex does not know)")?;
+    Ok(out
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// The `--pip-version` given in `pex-args`, if any.
+fn pip_version(pex_args: &[String]) -> Option<String> {
+    let mut args = pex_args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--pip-version" {
+            return args.next().cloned();
+        }
+        if let Some(value) = arg.strip_prefix("--pip-version=") {
+            return Some(value.to_string());
+        }
+    }
+    None
 }
 
 /// The pex cache: `PEX_ROOT`, or pex's own default (appdirs' user cache folder, which
@@ -437,6 +489,20 @@ mod tests {
             requires: vec!["six".into()],
             layout,
         }
+    }
+
+    #[test]
+    fn pip_version_is_read_from_pex_args_in_both_spellings() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(pip_version(&args(&["--venv"])), None);
+        assert_eq!(
+            pip_version(&args(&["--pip-version", "24.0", "--venv"])).as_deref(),
+            Some("24.0")
+        );
+        assert_eq!(
+            pip_version(&args(&["--pip-version=latest"])).as_deref(),
+            Some("latest")
+        );
     }
 
     #[test]

@@ -102,7 +102,16 @@ fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_
 #[test]
 fn builds_without_the_package_index_once_one_online_build_succeeded() {
     let project = Project::sample().with_file("src/greeter/gone.py", "");
-    project.pybuild(&["bundle"]).success();
+    // A wheelhouse and a pex cache of this test's own, outside the project: what other
+    // tests fetched must not hide what pybuild forgot to fetch (pex's pip needs `wheel`).
+    let caches = project.path("../caches");
+    let (pex_root, wheelhouse) = (caches.join("pex"), caches.join("pybuild"));
+    let own = [
+        ("PEX_ROOT", pex_root.to_str().unwrap()),
+        ("PYBUILD_CACHE_DIR", wheelhouse.to_str().unwrap()),
+    ];
+    let offline = [own[0], own[1], CLOSED_INDEX];
+    project.pybuild_with_env(&["bundle"], &own).success();
 
     // The index is unreachable: an edit and a deletion still reach the bundle.
     project.write(
@@ -110,9 +119,7 @@ fn builds_without_the_package_index_once_one_online_build_succeeded() {
         "def word():\n    return \"offline\"\n",
     );
     fs::remove_file(project.path("src/greeter/gone.py")).unwrap();
-    project
-        .pybuild_with_env(&["bundle"], &[CLOSED_INDEX])
-        .success();
+    project.pybuild_with_env(&["bundle"], &offline).success();
     let output = project.exec("dist/greet.pex", &[]).success().stdout;
     assert_eq!(output, GREETING.replace("hello", "offline"));
     assert_eq!(
@@ -134,9 +141,7 @@ fn builds_without_the_package_index_once_one_online_build_succeeded() {
         "project.toml",
         &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
     );
-    let run = project
-        .pybuild_with_env(&["bundle"], &[CLOSED_INDEX])
-        .success();
+    let run = project.pybuild_with_env(&["bundle"], &offline).success();
     assert!(run.step_ran("develop"));
     assert!(
         run.stderr.contains("cannot be reached") && run.stderr.contains("offline"),
@@ -154,7 +159,9 @@ fn builds_without_the_package_index_once_one_online_build_succeeded() {
             "dependencies = [\"six\", \"pybuild-test-no-such-dist\"]",
         ),
     );
-    let run = project.pybuild(&["--offline", "bundle"]).failure(1);
+    let run = project
+        .pybuild_with_env(&["--offline", "bundle"], &own)
+        .failure(1);
     assert!(
         run.stderr.contains("building offline")
             && run.stderr.contains("wheelhouse")
