@@ -98,10 +98,12 @@ pub fn pex_args() -> Vec<OsString> {
     args!["--no-pypi", "-f", dir()].to_vec()
 }
 
-/// Puts wheels of `requirements` (and all they depend on) into the wheelhouse with the
-/// venv's pip, unless offline. Going offline (the index is unreachable) is not an error:
-/// the build then finds out whether the wheelhouse is enough.
-pub fn fill(cx: &Context, step: &str, requirements: &[String]) -> Result<()> {
+/// Puts wheels of each group of requirements (and all they depend on) into the wheelhouse
+/// with the venv's pip, unless offline; one `pip wheel` per group, as groups meant for
+/// different environments may pin the same project differently. Going offline (the
+/// index is unreachable) is not an error: the build then finds out whether the
+/// wheelhouse is enough.
+pub fn fill(cx: &Context, step: &str, groups: &[Vec<String>]) -> Result<()> {
     if offline(cx) {
         cx.printer
             .detail("offline: using the wheelhouse as it is, without the package index");
@@ -113,20 +115,24 @@ pub fn fill(cx: &Context, step: &str, requirements: &[String]) -> Result<()> {
     let incoming = wheels.join(format!(".incoming-{}", std::process::id()));
     std::fs::create_dir_all(&incoming)
         .with_context(|| format!("cannot create {}", incoming.display()))?;
-    let mut argv = args![
-        "-m",
-        "pip",
-        "wheel",
-        "--wheel-dir",
-        &incoming,
-        "-f",
-        &wheels
-    ]
-    .to_vec();
-    argv.extend(requirements.iter().map(Into::into));
-    let filled = cx
-        .runner
-        .run(step, cx.project.venv_python(), &argv)
+    let pip_wheel = |requirements: &Vec<String>| {
+        let mut argv = args![
+            "-m",
+            "pip",
+            "wheel",
+            "--wheel-dir",
+            &incoming,
+            "-f",
+            &wheels
+        ]
+        .to_vec();
+        argv.extend(requirements.iter().map(Into::into));
+        cx.runner.run(step, cx.project.venv_python(), &argv)
+    };
+    let filled = groups
+        .iter()
+        .filter(|group| !group.is_empty())
+        .try_for_each(pip_wheel)
         .context("cannot fill the wheelhouse from the package index")
         .and_then(|()| move_wheels(&incoming, &wheels));
     let _ = std::fs::remove_dir_all(&incoming);

@@ -255,18 +255,17 @@ fn build_layered(
 }
 
 fn build_wheel(cx: &Context, job: &Job) -> Result<()> {
-    let mut requirements = build_requires(&job.stage);
     let name = &cx.project.config.project.name;
-    if let Some(editable) = Editable::read(&job.site_packages, name, &cx.project.root) {
-        requirements.extend(editable.requires);
-    }
+    let requires = Editable::read(&job.site_packages, name, &cx.project.root)
+        .map(|editable| editable.requires)
+        .unwrap_or_default();
     let mut argv = args![&job.stage].to_vec();
     match &job.entry {
         Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
         Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),
     }
     argv.extend(args!["-o", &job.out]);
-    pex_from_wheelhouse(cx, job, &requirements, argv)
+    pex_from_wheelhouse(cx, job, &[requires, build_requires(&job.stage)], argv)
 }
 
 /// Runs the venv's pex with `argv`, the pinned PEX_ROOT and `[bundle] pex-args`.
@@ -293,8 +292,8 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
         ));
         return Ok(path);
     }
-    let mut wanted = requires.to_vec();
-    wanted.extend(build_requires(&job.stage));
+    // The build requirements too, so that `strategy = "wheel"` also builds offline.
+    let wanted = [requires.to_vec(), build_requires(&job.stage)];
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let partial = job.work.join(format!("deps-{digest}.pex"));
     let mut argv: Vec<OsString> = requires.iter().map(Into::into).collect();
@@ -324,15 +323,15 @@ fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {
     hash_bytes(text.as_bytes())[..16].to_string()
 }
 
-/// Runs pex with `argv`, resolving from the wheelhouse alone, after filling it with
-/// `requirements` unless a stamp in `.pybuild/layers/` says it was filled for exactly
-/// those (so an unchanged project never asks the index again). The wheelhouse is a cache
+/// Runs pex with `argv`, resolving from the wheelhouse alone, after filling it with the
+/// requirement `groups` unless a stamp in `.pybuild/layers/` says it was filled for
+/// exactly those (so an unchanged project never asks the index again). The wheelhouse is a cache
 /// the user may clear behind the stamp's back: when pex then fails while online, the
 /// wheelhouse is filled again and pex tried once more.
 fn pex_from_wheelhouse(
     cx: &Context,
     job: &Job,
-    requirements: &[String],
+    groups: &[Vec<String>],
     mut argv: Vec<OsString>,
 ) -> Result<()> {
     argv.extend(wheelhouse::pex_args());
@@ -341,7 +340,7 @@ fn pex_from_wheelhouse(
     let digest = hash_bytes(
         format!(
             "{}\n{}\npex {pex_version}\n{}",
-            requirements.join("\n"),
+            stamp_text(groups),
             job.python.describe(),
             cx.project.config.bundle.pex_args.join("\0"),
         )
@@ -354,34 +353,42 @@ fn pex_from_wheelhouse(
         .join(format!("wheelhouse-{}", &digest[..16]));
     let stamped = stamp.is_file();
     if !stamped {
-        fill_wheelhouse(cx, requirements, &stamp)?;
+        fill_wheelhouse(cx, groups, &stamp)?;
     }
     match run_pex(cx, argv.clone()) {
         Err(_) if stamped && !wheelhouse::offline(cx) => {
             cx.printer.warn(
                 "pex could not build from the wheelhouse; filling it again from the package index",
             );
-            fill_wheelhouse(cx, requirements, &stamp)?;
+            fill_wheelhouse(cx, groups, &stamp)?;
             run_pex(cx, argv)
         }
         result => result,
     }
 }
 
-fn fill_wheelhouse(cx: &Context, requirements: &[String], stamp: &Path) -> Result<()> {
-    let mut wanted = requirements.to_vec();
-    if !cx.network.is_offline() {
-        wanted.extend(pex_pip_requirements(cx)?);
+/// Fills the wheelhouse with `groups` and with what pex's own pip needs, each resolved
+/// on its own: they are installed into different environments (the bundle, an isolated
+/// build, pex's pip), whose pins may differ.
+fn fill_wheelhouse(cx: &Context, groups: &[Vec<String>], stamp: &Path) -> Result<()> {
+    let mut groups = groups.to_vec();
+    if !wheelhouse::offline(cx) {
+        groups.push(pex_pip_requirements(cx)?);
     }
-    wheelhouse::fill(cx, "bundle", &wanted)?;
+    wheelhouse::fill(cx, "bundle", &groups)?;
     if cx.network.is_offline() {
         // Nothing was fetched: the stamp would claim a fill that never happened.
         return Ok(());
     }
     let dir = stamp.parent().context("the stamp has a parent")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    fs::write(stamp, requirements.join("\n"))
+    fs::write(stamp, stamp_text(&groups))
         .with_context(|| format!("cannot write {}", stamp.display()))
+}
+
+fn stamp_text(groups: &[Vec<String>]) -> String {
+    let groups: Vec<String> = groups.iter().map(|group| group.join("\n")).collect();
+    groups.join("\n\n")
 }
 
 /// What pex's own pip resolves, from the same wheelhouse, before it can work: `wheel`

@@ -102,6 +102,14 @@ fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_
 #[test]
 fn builds_without_the_package_index_once_one_online_build_succeeded() {
     let project = Project::sample().with_file("src/greeter/gone.py", "");
+    // A build requirement that pex's vendored pip (wheel==0.37.1) contradicts: each
+    // environment's requirements are resolved on their own.
+    let pyproject = project.read("pyproject.toml").replace(
+        "requires = [\"setuptools>=61\"]",
+        "requires = [\"setuptools>=61\", \"wheel>=0.40\"]",
+    );
+    assert!(pyproject.contains("wheel>=0.40"));
+    project.write("pyproject.toml", &pyproject);
     // A wheelhouse and a pex cache of this test's own, outside the project: what other
     // tests fetched must not hide what pybuild forgot to fetch (pex's pip needs `wheel`).
     let caches = project.path("../caches");
@@ -132,7 +140,6 @@ fn builds_without_the_package_index_once_one_online_build_succeeded() {
 
     // A new editable install and a full wheel build, from the wheelhouse alone: the index
     // is found unreachable, and pybuild says it builds offline.
-    let pyproject = project.read("pyproject.toml");
     project.write(
         "pyproject.toml",
         &pyproject.replace("version = \"1.2.3\"", "version = \"2.0.0\""),
