@@ -189,9 +189,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The exclusive lock on a project's `.pybuild/`, held while the value lives.
+/// The exclusive lock on a project's `.pybuild/`, held while the value lives: it guards
+/// builds and their state, not the programs a build hands over to (see [`Lock::release`]).
 pub struct Lock {
-    _file: File,
+    file: File,
+    path: PathBuf,
 }
 
 impl Lock {
@@ -200,22 +202,40 @@ impl Lock {
     pub fn acquire(dir: &Path, wait: bool, printer: &Printer) -> Result<Lock> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(LOCK_FILE);
-        let mut file = File::options()
+        let file = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        match file.try_lock() {
+        let mut lock = Lock { file, path };
+        lock.take(wait, printer)?;
+        Ok(lock)
+    }
+
+    /// Lets other pybuilds in until [`Lock::retake`], while a task's command runs: that is
+    /// the user's program (a server, a test runner) and may run for hours, or run pybuild
+    /// itself, so holding the lock would block every build meanwhile, as `pybuild run --
+    /// CMD` and `cargo run` never do.
+    pub fn release(&mut self) -> Result<()> {
+        self.file
+            .unlock()
+            .with_context(|| format!("cannot unlock {}", self.path.display()))
+    }
+
+    /// Takes the lock back after [`Lock::release`], waiting for whoever took it meanwhile.
+    pub fn retake(&mut self, printer: &Printer) -> Result<()> {
+        self.take(true, printer)
+    }
+
+    fn take(&mut self, wait: bool, printer: &Printer) -> Result<()> {
+        let path = &self.path;
+        match self.file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let pid = read_pid(&mut file);
-                if pid.is_some() && pid == std::env::var(LOCK_HOLDER_ENV).ok() {
-                    // Started by a task of the holder, which waits for us: share its lock.
-                    return Ok(Lock { _file: file });
-                }
-                let holder = pid.map_or_else(String::new, |pid| format!(" (pid {pid})"));
+                let holder = read_pid(&mut self.file)
+                    .map_or_else(String::new, |pid| format!(" (pid {pid})"));
                 if !wait {
                     anyhow::bail!(
                         "another pybuild{holder} is working on this project ({} is locked)",
@@ -225,7 +245,8 @@ impl Lock {
                 printer.warn(&format!(
                     "waiting for another pybuild{holder} to finish with this project"
                 ));
-                file.lock()
+                self.file
+                    .lock()
                     .with_context(|| format!("cannot lock {}", path.display()))?;
             }
             Err(TryLockError::Error(err)) => {
@@ -233,11 +254,11 @@ impl Lock {
             }
         }
         // Who holds it, for the message a waiting process prints.
-        file.set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| write!(file, "{}", std::process::id()))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(Lock { _file: file })
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.rewind())
+            .and_then(|()| write!(self.file, "{}", std::process::id()))
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
@@ -248,18 +269,6 @@ fn read_pid(file: &mut File) -> Option<String> {
         .ok()?;
     let pid = pid.trim();
     (!pid.is_empty()).then(|| pid.to_string())
-}
-
-/// In the environment of the commands of a task: the pid of the pybuild holding the
-/// project's lock. A pybuild that a task starts on the same project (`run = "pybuild
-/// bundle"`) would otherwise wait forever for its own parent; it shares the lock instead,
-/// which is safe because the parent waits for the task meanwhile (and reloads the state
-/// after it, see [`saved_stamp`]).
-pub const LOCK_HOLDER_ENV: &str = "PYBUILD_LOCK_HOLDER";
-
-/// The pid recorded in the lock file of `dir`: the pybuild that holds, or last held, it.
-pub fn lock_holder(dir: &Path) -> Option<String> {
-    read_pid(&mut File::open(dir.join(LOCK_FILE)).ok()?)
 }
 
 /// Identifies the saved state file's version (it is replaced, never rewritten, on save),

@@ -24,7 +24,7 @@ use crate::process::Runner;
 use crate::project::Project;
 use crate::python::{self, Interpreter};
 use crate::statcache::{Hash, now_ns};
-use crate::state::{self, State, StepRecord};
+use crate::state::{self, Lock, State, StepRecord};
 use crate::ui::Printer;
 use crate::wheelhouse::Network;
 
@@ -68,6 +68,9 @@ pub struct Context<'a> {
     pub state: State,
     /// Whether the package index may be used (`--offline`, or found unreachable).
     pub network: Network,
+    /// The project's lock, when this build holds it (a task lets go of it while its
+    /// command runs).
+    pub lock: Option<Lock>,
     interpreter: Option<Interpreter>,
     files: Option<Rc<[String]>>,
 }
@@ -80,6 +83,7 @@ impl<'a> Context<'a> {
             printer,
             state,
             network: Network::default(),
+            lock: None,
             interpreter: None,
             files: None,
         }

@@ -30,7 +30,7 @@ use crate::fileset;
 use crate::fingerprint::Fingerprint;
 use crate::process::{self, display_command};
 use crate::project::Project;
-use crate::state::{LOCK_HOLDER_ENV, Lock, State, lock_holder, saved_stamp};
+use crate::state::{Lock, State, saved_stamp};
 use crate::step::{self, BuildOptions, Context, Step};
 use crate::tools::Tools;
 use crate::ui::Printer;
@@ -89,9 +89,10 @@ pub fn build(
     args: &[OsString],
     one_shot: bool,
 ) -> Result<Vec<&'static str>> {
-    let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(project, printer, state);
+    cx.lock = Some(lock);
     cx.network = Network::new(options.offline);
     let mut steps: Vec<Box<dyn Step>> = Vec::new();
     for target in targets {
@@ -107,8 +108,11 @@ pub fn build(
         // Every input was looked up: what was not is a file that no longer exists.
         cx.state.files.retain_used();
     }
-    // Even after a failure: the stat cache learned hashes, and a task's records are kept.
-    cx.save_state()?;
+    // Even after a failure: the stat cache learned hashes, and a task's records are kept;
+    // not without the lock (a task could not take it back).
+    if cx.lock.is_some() {
+        cx.save_state()?;
+    }
     if one_shot {
         // The process ends soon: freeing the state's tens of thousands of small allocations
         // one by one would be a measurable share of a no-op build on a large project.
@@ -276,13 +280,10 @@ impl Task<'_> {
         }
     }
 
-    fn run_commands(&self, cx: &Context, dir: &Path, holder: &str) -> Result<()> {
+    fn run_commands(&self, cx: &Context, dir: &Path) -> Result<()> {
         for (program, args, display) in self.commands() {
             cx.printer.detail(&format!("$ {display}"));
-            let mut command = cx
-                .runner
-                .command_in(dir, &program, &args)
-                .env(LOCK_HOLDER_ENV, holder);
+            let mut command = cx.runner.command_in(dir, &program, &args);
             for (key, value) in &self.config.env {
                 command = command.env(key, value);
             }
@@ -335,12 +336,21 @@ impl Step for Task<'_> {
     fn run(&self, cx: &mut Context) -> Result<()> {
         let dir = task_dir(&cx.project.root, self.config);
         let state_dir = cx.project.state_dir();
-        // This process holds the lock, or shares it with the pybuild that started it.
-        let holder = lock_holder(&state_dir).unwrap_or_else(|| std::process::id().to_string());
+        // The command runs without the lock (see `Lock::release`); the engine saved the
+        // state on forgetting this task's record, so nothing takes it for fresh meanwhile.
         let before = saved_stamp(&state_dir);
-        let result = self.run_commands(cx, &dir, &holder);
+        let mut lock = cx.lock.take();
+        if let Some(lock) = &mut lock {
+            lock.release()?;
+        }
+        let result = self.run_commands(cx, &dir);
+        if let Some(lock) = &mut lock {
+            lock.retake(cx.printer)?;
+        }
+        cx.lock = lock;
         if saved_stamp(&state_dir) != before {
-            // A pybuild the task started built something: its records are the truth now.
+            // Another pybuild (maybe one the task started) built meanwhile: its records
+            // are the truth now.
             cx.state = State::load(&state_dir, cx.printer);
         }
         result

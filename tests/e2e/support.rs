@@ -128,7 +128,13 @@ impl Project {
     /// `pybuild ARGS` in the background, in a process group of its own (so the test can
     /// kill it with all its children, as Ctrl-C or an OOM kill would).
     pub fn spawn_pybuild(&self, args: &[&str]) -> Child {
+        self.spawn_pybuild_with_env(args, &[])
+    }
+
+    /// [`Project::spawn_pybuild`] with extra environment variables.
+    pub fn spawn_pybuild_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
         self.command(Path::new(env!("CARGO_BIN_EXE_pybuild")), args)
+            .envs(env.iter().copied())
             .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

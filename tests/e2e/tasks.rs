@@ -38,6 +38,9 @@ run = "\"$PYBUILD\" --no-wait count"
 [tasks.fail]
 run = "echo failing; exit 7"
 
+[tasks.hold]
+run = "touch \"$ORDER.holding\"; while [ ! -e \"$ORDER.stop\" ]; do sleep 0.05; done"
+
 [tasks.args]
 run = [["python", "-c", "import sys; print(sys.argv[1:])"]]
 
@@ -109,12 +112,24 @@ fn tasks_run_in_the_venv_with_deps_freshness_args_and_exit_codes() {
     );
     assert_eq!(ran(), "a\nb\nall\ncount\ncount\ncount\n");
 
-    // A task may run pybuild on its own project: that one shares the lock rather than
-    // wait for its parent forever, and what it recorded survives the parent's save.
+    // A task may run pybuild on its own project: the parent lets go of the lock while the
+    // task's command runs, and what the nested one recorded survives the parent's save.
     fs::remove_file(project.path("lines.txt")).unwrap();
     let nested_env = [env[0], ("PYBUILD", env!("CARGO_BIN_EXE_pybuild"))];
     project.pybuild_with_env(&["nested"], &nested_env).success();
     assert!(project.path("lines.txt").exists());
+    let run = project.pybuild_with_env(&["count"], &env).success();
+    assert!(!run.step_ran("count"), "{}", run.describe());
+
+    // A long task (a server, a test watcher) does not keep other builds waiting.
+    let mut hold = project.spawn_pybuild_with_env(&["hold"], &env);
+    let holding = order.with_extension("txt.holding");
+    project.wait_until("the task runs", || holding.exists());
+    fs::remove_file(project.path("lines.txt")).unwrap();
+    let run = project.pybuild_with_env(&["--no-wait", "count"], &env);
+    fs::write(order.with_extension("txt.stop"), "").unwrap();
+    assert!(hold.wait().unwrap().success());
+    assert!(run.success().step_ran("count"));
     let run = project.pybuild_with_env(&["count"], &env).success();
     assert!(!run.step_ran("count"), "{}", run.describe());
 
