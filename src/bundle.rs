@@ -198,7 +198,7 @@ impl Step for Bundle {
     fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint> {
         let config = &cx.project.config;
         let mut fingerprint = Fingerprint::default();
-        fingerprint.part("venv", cx.run_id("venv"));
+        fingerprint.ran("venv", cx.run_id("venv"));
         fingerprint.part("bundle", serde_json::to_string(&config.bundle)?);
         fingerprint.part("interpreter", cx.interpreter()?.describe());
         let site_packages = cx.site_packages()?;

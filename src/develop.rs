@@ -28,7 +28,7 @@ impl Step for Develop {
     fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint> {
         let config = &cx.project.config;
         let mut fingerprint = Fingerprint::default();
-        fingerprint.part("venv", cx.run_id("venv"));
+        fingerprint.ran("venv", cx.run_id("venv"));
         fingerprint.part("develop", serde_json::to_string(&config.develop)?);
         fingerprint.part("name", config.project.name.clone());
         fingerprint.part(

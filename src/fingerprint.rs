@@ -14,7 +14,7 @@
 //! Hashes come from the [`StatCache`](crate::statcache::StatCache), so a fingerprint of
 //! thousands of unchanged files costs one `stat` each and no reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,15 +22,37 @@ use crate::statcache::Hash;
 
 pub const ABSENT: &str = "absent";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The run id of a step that has no successful run recorded.
+pub const NEVER: &str = "never";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub parts: BTreeMap<String, String>,
     pub files: BTreeMap<String, Hash>,
+    /// The parts that hold when another step last ran (see [`Fingerprint::ran`]), told
+    /// apart only to explain a change in words; never recorded.
+    #[serde(skip)]
+    runs: BTreeSet<String>,
 }
+
+impl PartialEq for Fingerprint {
+    fn eq(&self, other: &Fingerprint) -> bool {
+        self.parts == other.parts && self.files == other.files
+    }
+}
+
+impl Eq for Fingerprint {}
 
 impl Fingerprint {
     pub fn part(&mut self, name: &str, value: impl Into<String>) {
         self.parts.insert(name.to_string(), value.into());
+    }
+
+    /// The part `name`: `run_id`, when the step this one builds on last succeeded. A
+    /// change reads "venv ran again", not as two timestamps.
+    pub fn ran(&mut self, name: &str, run_id: String) {
+        self.runs.insert(name.to_string());
+        self.part(name, run_id);
     }
 
     pub fn file(&mut self, path: &str, hash: Option<Hash>) {
@@ -72,6 +94,12 @@ impl Fingerprint {
         for (name, new) in &self.parts {
             match old.parts.get(name) {
                 None => reasons.push(format!("{name} is new")),
+                Some(_) if self.runs.contains(name) && new == NEVER => {
+                    reasons.push(format!("{name} has not run"))
+                }
+                Some(was) if was != new && self.runs.contains(name) => {
+                    reasons.push(format!("{name} ran again"))
+                }
                 Some(was) if was != new => reasons.push(describe_change(name, was, new)),
                 Some(_) => {}
             }
@@ -130,6 +158,17 @@ mod tests {
         assert_ne!(a.digest(), b.digest());
         assert_ne!(a.digest(), c.digest());
         assert_eq!(a.digest(), a.clone().digest());
+    }
+
+    #[test]
+    fn another_step_running_again_is_said_in_words() {
+        let mut old = Fingerprint::default();
+        old.ran("venv", "1795490177732152592".into());
+        let mut new = Fingerprint::default();
+        new.ran("venv", "1795490858596928747".into());
+        assert_eq!(new.differences(&old), vec!["venv ran again"]);
+        new.ran("venv", NEVER.into());
+        assert_eq!(new.differences(&old), vec!["venv has not run"]);
     }
 
     #[test]

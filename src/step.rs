@@ -19,7 +19,7 @@ use std::rc::Rc;
 use anyhow::{Context as _, Result};
 
 use crate::fileset::{self, Rules};
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{self, Fingerprint};
 use crate::process::Runner;
 use crate::project::Project;
 use crate::python::{self, Interpreter};
@@ -154,7 +154,7 @@ impl<'a> Context<'a> {
         self.state
             .steps
             .get(step)
-            .map_or_else(|| "never".to_string(), |r| r.run_id.to_string())
+            .map_or_else(|| fingerprint::NEVER.to_string(), |r| r.run_id.to_string())
     }
 
     pub fn site_packages(&mut self) -> Result<PathBuf> {

@@ -323,7 +323,7 @@ impl Step for Task<'_> {
             .copied()
             .chain(self.config.deps.iter().map(String::as_str))
         {
-            fingerprint.part(&format!("dep {dep}"), cx.run_id(record_of(dep)));
+            fingerprint.ran(&format!("dep {dep}"), cx.run_id(record_of(dep)));
         }
         if !self.config.sources.is_empty() {
             let files = cx.project_files()?;

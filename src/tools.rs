@@ -29,7 +29,7 @@ impl Step for Tools {
 
     fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint> {
         let mut fingerprint = Fingerprint::default();
-        fingerprint.part("venv", cx.run_id("venv"));
+        fingerprint.ran("venv", cx.run_id("venv"));
         fingerprint.part("tools", Tools::packages(cx).join(" "));
         let installer = Installer::resolve(cx.project.config.env.installer)?;
         fingerprint.part("installer", installer.describe());
