@@ -75,10 +75,15 @@ pub enum Command {
     /// touch, a re-save) runs nothing; a change made during a run starts one more run.
     Watch(WatchArgs),
     /// Show which steps are fresh, and why the others are stale
+    ///
+    /// Reports on what `bundle` runs, or on what the targets named run (`setup`, a step or
+    /// a task of project.toml, with the steps and tasks they depend on). Runs nothing.
     Status {
         /// Print JSON for machines
         #[arg(long)]
         json: bool,
+        /// Targets to report on (default: bundle)
+        targets: Vec<String>,
     },
     /// Run a task, or any command inside the project's venv, e.g. `pybuild run -- pytest -x`
     ///

@@ -41,7 +41,9 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         Some(Command::Setup) => build(&dir, printer, &options, SETUP).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, BUNDLE).map(|()| 0),
         Some(Command::Watch(args)) => watch(&dir, printer, options, args),
-        Some(Command::Status { json }) => status(&dir, printer, &options, json).map(|()| 0),
+        Some(Command::Status { json, targets }) => {
+            status(&dir, printer, &options, &targets, json).map(|()| 0)
+        }
         Some(Command::Run { task, args }) => run(&dir, printer, &options, task, args),
         Some(Command::Task(argv)) => {
             let (name, args) = argv.split_first().context("no task named")?;
@@ -72,7 +74,7 @@ fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) 
     let project = Project::discover(dir)?;
     let settings = watch::Settings::resolve(&project.config.watch, args);
     for name in &settings.targets {
-        check_watch_target(&project, name)?;
+        check_target(&project, name, "watch")?;
     }
     let root = project.root.clone();
     let targets = settings.targets.clone();
@@ -86,19 +88,22 @@ fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) 
     watch::run(&project, printer, &settings, Arc::new(build))
 }
 
-/// A watch target is what `pybuild NAME` builds: `setup`, a step, or a task.
-fn check_watch_target(project: &Project, name: &str) -> Result<()> {
+/// A target of `command` (watch, status) is what `pybuild NAME` builds: `setup`, a step,
+/// or a task.
+fn check_target(project: &Project, name: &str, command: &str) -> Result<()> {
     if tasks::is_target(&project.config, name) {
         return Ok(());
     }
     let mut candidates = vec![SETUP, BUNDLE];
     candidates.extend(project.config.tasks.keys().map(String::as_str));
-    let mut err = UserError::usage(format!("`watch` cannot run `{name}`"));
+    let mut err = UserError::usage(format!("`{command}` cannot take `{name}`"));
     if let Some(best) = crate::config::nearest(name, &candidates) {
         err = err.hint(format!("did you mean `{best}`?"));
     }
     Err(err
-        .hint("`watch` runs `setup`, `bundle`, a step or a task of project.toml")
+        .hint(format!(
+            "`{command}` takes `setup`, `bundle`, a step or a task of project.toml"
+        ))
         .into())
 }
 
@@ -107,14 +112,28 @@ fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: &str) ->
     tasks::build(&project, printer, options, &[target], &[], true).map(drop)
 }
 
-fn status(dir: &Path, printer: &Printer, options: &BuildOptions, json: bool) -> Result<()> {
+fn status(
+    dir: &Path,
+    printer: &Printer,
+    options: &BuildOptions,
+    targets: &[String],
+    json: bool,
+) -> Result<()> {
     let project = Project::discover(dir)?;
+    for name in targets {
+        check_target(&project, name, "status")?;
+    }
+    let mut targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    if targets.is_empty() {
+        targets.push(BUNDLE);
+    }
     let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(&project, printer, state);
     let mut report: Vec<(&str, Vec<String>)> = Vec::new();
-    for step in tasks::plan(&project.config, BUNDLE, &[])? {
+    for step in tasks::plan_all(&project.config, &targets, &[])? {
         let reasons = match step.fingerprint(&mut cx) {
+            Ok(_) if let Some(why) = step.always_runs() => vec![why.to_string()],
             Ok(fingerprint) => {
                 let mut reasons = match step::freshness(&mut cx, step.name(), &fingerprint)? {
                     Freshness::Fresh => Vec::new(),
@@ -123,7 +142,7 @@ fn status(dir: &Path, printer: &Printer, options: &BuildOptions, json: bool) -> 
                 // A step that builds on a stale one (its fingerprint holds that step's run)
                 // will run again after it.
                 for (earlier, earlier_reasons) in &report {
-                    if !earlier_reasons.is_empty() && fingerprint.parts.contains_key(*earlier) {
+                    if !earlier_reasons.is_empty() && tasks::builds_on(&fingerprint, earlier) {
                         reasons.push(format!("{earlier} will run first"));
                     }
                 }
@@ -147,13 +166,19 @@ fn status(dir: &Path, printer: &Printer, options: &BuildOptions, json: bool) -> 
         println!("{}", serde_json::to_string_pretty(&steps)?);
         return Ok(());
     }
+    let width = report
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     for (name, reasons) in report {
         if reasons.is_empty() {
-            println!("{name:8} {}", printer.paint("fresh", Style::Green));
+            println!("{name:width$} {}", printer.paint("fresh", Style::Green));
         } else {
-            println!("{name:8} {}", printer.paint("stale", Style::Yellow));
+            println!("{name:width$} {}", printer.paint("stale", Style::Yellow));
             for reason in reasons {
-                println!("{:8}   {reason}", "");
+                println!("{:width$}   {reason}", "");
             }
         }
     }

@@ -94,14 +94,7 @@ pub fn build(
     let mut cx = Context::new(project, printer, state);
     cx.lock = Some(lock);
     cx.network = Network::new(options.offline);
-    let mut steps: Vec<Box<dyn Step>> = Vec::new();
-    for target in targets {
-        for step in plan(&project.config, target, args)? {
-            if !steps.iter().any(|s| s.name() == step.name()) {
-                steps.push(step);
-            }
-        }
-    }
+    let steps = plan_all(&project.config, targets, args)?;
     let refs: Vec<&dyn Step> = steps.iter().map(Box::as_ref).collect();
     let result = step::build(&mut cx, &refs, options.explain);
     if result.is_ok() && refs.iter().any(|s| s.name() == "bundle") {
@@ -176,6 +169,32 @@ pub fn plan<'c>(
             }
         })
         .collect())
+}
+
+/// The steps that make all of `targets`, in order, each once.
+pub fn plan_all<'c>(
+    config: &'c Config,
+    targets: &[&str],
+    args: &[OsString],
+) -> Result<Vec<Box<dyn Step + 'c>>> {
+    let mut steps: Vec<Box<dyn Step + 'c>> = Vec::new();
+    for target in targets {
+        for step in plan(config, target, args)? {
+            if !steps.iter().any(|s| s.name() == step.name()) {
+                steps.push(step);
+            }
+        }
+    }
+    Ok(steps)
+}
+
+/// Whether a step with `fingerprint` runs again after `earlier` runs: its fingerprint
+/// holds when `earlier` last ran (a built-in step's `venv`, a task's `dep NAME`).
+pub fn builds_on(fingerprint: &Fingerprint, earlier: &str) -> bool {
+    let parts = &fingerprint.parts;
+    parts.contains_key(earlier)
+        || parts.contains_key(&format!("dep {earlier}"))
+        || (earlier == record_of(SETUP) && parts.contains_key(&format!("dep {SETUP}")))
 }
 
 /// Depth-first: what `name` needs, then `name`, skipping what is already in `order`.

@@ -91,7 +91,21 @@ fn tasks_run_in_the_venv_with_deps_freshness_args_and_exit_codes() {
     assert!(!run.step_ran("count"), "{}", run.describe());
     assert_eq!(ran(), "a\nb\nall\ncount\n");
     let words = project.read("src/greeter/words.py");
+    let status = project
+        .pybuild(&["status", "count", "all"])
+        .success()
+        .stdout;
+    assert!(status.contains("count    fresh\n"), "{status}");
+    assert!(
+        status.contains("all      stale\n           a task without sources or outputs always runs"),
+        "{status}"
+    );
     project.write("src/greeter/words.py", &format!("{words}# one more line\n"));
+    let status = project.pybuild(&["status", "count"]).success().stdout;
+    assert!(
+        status.contains("count    stale\n           src/greeter/words.py changed"),
+        "{status}"
+    );
     let run = project
         .pybuild_with_env(&["--explain", "count"], &env)
         .success();
