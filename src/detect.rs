@@ -262,13 +262,13 @@ fn read_setup_cfg(text: &str) -> Result<Metadata> {
 /// An INI file read the way Python's `configparser` reads `setup.cfg`: `[section]` headers,
 /// `key = value` or `key: value` with keys lower-cased, indented lines continuing the value
 /// above them, and `#`/`;` comment lines.
-struct Ini {
+pub(crate) struct Ini {
     /// `(section, key, value)` in file order.
-    entries: Vec<(String, String, String)>,
+    pub entries: Vec<(String, String, String)>,
 }
 
 impl Ini {
-    fn parse(text: &str) -> Result<Ini> {
+    pub fn parse(text: &str) -> Result<Ini> {
         let mut entries: Vec<(String, String, String)> = Vec::new();
         let mut section: Option<String> = None;
         // Whether an indented line continues the last value; not right after a header.

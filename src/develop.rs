@@ -2,9 +2,10 @@
 //! (`pip install -e .`, or `setup.py develop` for projects that need it).
 //!
 //! It runs again only when what the install depends on changed (DESIGN §5): `setup.py`,
-//! `setup.cfg`, `pyproject.toml`, `MANIFEST.in`, the requirement files, or the set of
-//! top-level packages and modules. Plain edits, new modules inside a package and deletions
-//! need no new install.
+//! `setup.cfg`, `pyproject.toml`, `MANIFEST.in`, the requirement files, the files the
+//! metadata is computed from (a dynamic version's module, see `metadata_sources`), or the
+//! set of top-level packages and modules. Plain edits, new modules inside a package and
+//! deletions need no new install.
 
 use anyhow::{Context as _, Result};
 
@@ -13,6 +14,7 @@ use crate::config::DevelopMode;
 use crate::fileset::top_level_names;
 use crate::fingerprint::Fingerprint;
 use crate::installer::Installer;
+use crate::metadata_sources;
 use crate::step::{Context, Step};
 use crate::venv;
 
@@ -42,6 +44,9 @@ impl Step for Develop {
         );
         cx.add_files(&mut fingerprint, METADATA_FILES)?;
         cx.add_files(&mut fingerprint, cx.project.requirement_files())?;
+        let files = cx.project_files()?;
+        let sources = metadata_sources::find(&cx.project.root, &files);
+        cx.add_files(&mut fingerprint, &sources.into_iter().collect::<Vec<_>>())?;
         Ok(fingerprint)
     }
 

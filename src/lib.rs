@@ -19,6 +19,7 @@ pub mod init;
 pub mod installer;
 pub mod listing;
 pub mod manpage;
+pub mod metadata_sources;
 pub mod process;
 pub mod project;
 pub mod python;

@@ -97,6 +97,29 @@ fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_
     );
     let output = first.exec("dist/greet.pex", &[]).success().stdout;
     assert!(output.starts_with("greeting: refilled\n"), "{output}");
+
+    // A version read from the package (setuptools' `attr:`): bumping it in `__init__.py`
+    // reaches the layer's metadata.
+    let init = |version: &str| format!("__version__ = \"{version}\"\n");
+    second.write("src/greeter/__init__.py", &init("2.0.0"));
+    second.write(
+        "pyproject.toml",
+        &second
+            .read("pyproject.toml")
+            .replace("version = \"1.2.3\"", "dynamic = [\"version\"]")
+            .replace(
+                "[tool.setuptools.packages.find]",
+                "[tool.setuptools.dynamic]\nversion = {attr = \"greeter.__version__\"}\n\n[tool.setuptools.packages.find]",
+            ),
+    );
+    second.pybuild(&["bundle"]).success();
+    let output = second.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(output.contains("version: 2.0.0\n"), "{output}");
+    second.write("src/greeter/__init__.py", &init("2.0.1"));
+    let run = second.pybuild(&["bundle"]).success();
+    assert!(run.step_ran("develop"), "{}", run.describe());
+    let output = second.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(output.contains("version: 2.0.1\n"), "{output}");
 }
 
 #[test]
