@@ -399,7 +399,9 @@ fn pex_pip_requirements(cx: &Context) -> Result<Vec<String>> {
     const QUERY: &str = r#"
 import sys
 from pex.pip.version import PipVersion
-v = PipVersion.for_value(sys.argv[1]) if sys.argv[1] else PipVersion.DEFAULT
+special = {"": PipVersion.DEFAULT, "latest": PipVersion.LATEST,
+           "latest-compatible": PipVersion.LATEST_COMPATIBLE, "vendored": PipVersion.VENDORED}
+v = special.get(sys.argv[1]) or PipVersion.for_value(sys.argv[1])
 for r in [v.wheel_requirement] if v is PipVersion.VENDORED else v.requirements:
     print(r)
 "#;
