@@ -223,4 +223,24 @@ fn watch_rebuilds_on_changes_only_and_stops_with_its_children() {
     );
     assert_eq!(greeting(&project), "greeting: restarted");
     watch.interrupt();
+
+    // A task as the target: it runs at start and again after an edit to its sources.
+    project.write(
+        "project.toml",
+        &format!(
+            "{config}\n[tasks.count]\nrun = \"cat src/greeter/*.py | wc -l > lines.txt\"\nsources = [\"src/**/*.py\"]\noutputs = [\"lines.txt\"]\n"
+        ),
+    );
+    let watch = Watch::start(&project, &["watch", "count", "--debounce", "100"]);
+    watch.wait_for_builds(&project, 1);
+    let lines = project.read("lines.txt");
+    project.write("src/greeter/extra.py", "A = 1\nB = 2\n");
+    watch.wait_for_builds(&project, 2);
+    assert!(
+        watch.builds().iter().all(|b| b.starts_with("watch: ok")),
+        "{}",
+        watch.output()
+    );
+    assert_ne!(project.read("lines.txt"), lines, "{}", watch.output());
+    watch.interrupt();
 }
