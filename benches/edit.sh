@@ -7,13 +7,6 @@
 #
 # Target (issue #4): pybuild's edit → bundle ≤ 0.25× a warm `pex . -c SCRIPT -o OUT`.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-bash scripts/prerequisites.sh
-cargo build --release --quiet
-work=${BENCH_DIR:-$(mktemp -d)}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
 # Caches shared by both tools, kept in the work dir (warm after the first project).
-export PEX_ROOT=$work/cache/pex PIP_CACHE_DIR=$work/cache/pip PYBUILD_CACHE_DIR=$work/cache/pybuild
-exec python3 "$repo/benches/edit_bundle.py" "$repo/target/release/pybuild" "$repo" "$work" "${1:-5}"
+source "$(dirname "$0")/common.sh"
+exec python3 "$repo/benches/edit_bundle.py" "$pb" "$repo" "$work" "${1:-5}"

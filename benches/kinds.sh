@@ -14,16 +14,7 @@
 # of `/usr/bin/env python3.X -c pass` (the shebang of the .pyz kinds; a pyenv shim there
 # costs a few hundred ms by itself).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-bash scripts/prerequisites.sh
-cargo build --release --quiet
-pb="$repo/target/release/pybuild"
-
-work=${BENCH_DIR:-$(mktemp -d)}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-export PEX_ROOT=$work/cache/pex PIP_CACHE_DIR=$work/cache/pip SHIV_ROOT=$work/cache/shiv
+source "$(dirname "$0")/common.sh"
 kinds=("$@")
 [ ${#kinds[@]} -gt 0 ] || kinds=(pex shiv pyinstaller zipapp)
 echo "== work dir: $work"

@@ -7,20 +7,10 @@
 set -euo pipefail
 start_all=$SECONDS
 N=${1:-10000}
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-
-# --- prerequisites: pybuild's own, and hyperfine, ninja, make, GNU time
-bash scripts/prerequisites.sh hyperfine=hyperfine ninja=ninja-build make=make /usr/bin/time=time
-
-cargo build --release --quiet
-pb="$repo/target/release/pybuild"
-
-# --- work dir; keep pip's and pex's caches in it, not in ~/.cache
-work=${BENCH_DIR:-$(mktemp -d)}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-export PEX_ROOT=${PEX_ROOT:-$work/cache/pex} PIP_CACHE_DIR=${PIP_CACHE_DIR:-$work/cache/pip}
+# --- prerequisites: pybuild's own, and hyperfine, ninja, make, GNU time; the work dir keeps
+# the caches, not ~/.cache
+bench_needs=(hyperfine=hyperfine ninja=ninja-build make=make /usr/bin/time=time)
+source "$(dirname "$0")/common.sh"
 proj=$work/bigapp
 echo "== work dir: $work (N=$N)"
 python3 "$repo/benches/gen_project.py" "$work" "$N"

@@ -14,17 +14,7 @@
 set -euo pipefail
 RUNS=${1:-10}
 DEBOUNCE=${2:-50}
-repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-
-bash scripts/prerequisites.sh
-cargo build --release --quiet
-pb="$repo/target/release/pybuild"
-
-work=${BENCH_DIR:-$(mktemp -d)}
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
-export PEX_ROOT=${PEX_ROOT:-$work/cache/pex} PIP_CACHE_DIR=${PIP_CACHE_DIR:-$work/cache/pip}
+source "$(dirname "$0")/common.sh"
 export NO_COLOR=1
 proj=$work/sample
 rm -rf "$proj"
