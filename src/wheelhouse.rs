@@ -161,7 +161,8 @@ pub fn offline_failure(err: anyhow::Error, cx: &Context) -> anyhow::Error {
         dir().display()
     ))
     .hint(format!(
-        "run pybuild once with access to the package index ({}) so it can fill the wheelhouse",
+        "run pybuild once with access to the package index ({}); after that, only a \
+         requirement change or a new venv needs it again",
         index_url(cx)
     ));
     err.context(hint)
