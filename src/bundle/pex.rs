@@ -325,9 +325,9 @@ fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {
 
 /// Runs pex with `argv`, resolving from the wheelhouse alone, after filling it with the
 /// requirement `groups` unless a stamp in `.pybuild/layers/` says it was filled for
-/// exactly those (so an unchanged project never asks the index again). The wheelhouse is a cache
-/// the user may clear behind the stamp's back: when pex then fails while online, the
-/// wheelhouse is filled again and pex tried once more.
+/// exactly those (so an unchanged project never asks the index again). The wheelhouse is
+/// a cache the user may clear behind the stamp's back: when pex then fails while online,
+/// the wheelhouse is filled again and pex tried once more.
 fn pex_from_wheelhouse(
     cx: &Context,
     job: &Job,
@@ -394,7 +394,7 @@ fn stamp_text(groups: &[Vec<String>]) -> String {
 /// What pex's own pip resolves, from the same wheelhouse, before it can work: `wheel`
 /// for pex's vendored pip to build a wheel (the wheel strategy), or pip, setuptools and
 /// wheel themselves for a `--pip-version` in `pex-args`. pex's cache keeps them once
-/// fetched, so a stale pex cache hid this; a fresh one fails offline without them.
+/// fetched: a warm cache hides their absence, a fresh one fails without them.
 fn pex_pip_requirements(cx: &Context) -> Result<Vec<String>> {
     const QUERY: &str = r#"
 import sys
