@@ -175,7 +175,8 @@ impl Found<'_> {
                 .iter()
                 .any(|c| *file == *c || file.strip_prefix("src/") == Some(c))
         };
-        let anywhere = |file: &String| candidates.iter().any(|c| file.ends_with(&format!("/{c}")));
+        let suffixes = candidates.each_ref().map(|c| format!("/{c}"));
+        let anywhere = |file: &String| suffixes.iter().any(|s| file.ends_with(s.as_str()));
         let mut matches: Vec<&String> = self.files.iter().filter(|f| usual(f)).collect();
         if matches.is_empty() {
             matches = self.files.iter().filter(|f| anywhere(f)).collect();

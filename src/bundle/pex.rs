@@ -76,16 +76,20 @@ enum Plan {
         packages: Vec<(String, String)>,
         entry_point: String,
     },
-    /// The wheel build, and why when `auto` chose it.
-    Wheel(Option<String>),
+    /// The wheel build, why when `auto` chose it, and the project's requirements (from
+    /// the editable install, when there is one) for the wheelhouse.
+    Wheel {
+        why: Option<String>,
+        requires: Vec<String>,
+    },
 }
 
 impl Plan {
     fn describe(&self) -> String {
         match self {
             Plan::Layered { .. } => "layered".into(),
-            Plan::Wheel(None) => "wheel".into(),
-            Plan::Wheel(Some(why)) => format!("wheel ({why})"),
+            Plan::Wheel { why: None, .. } => "wheel".into(),
+            Plan::Wheel { why: Some(why), .. } => format!("wheel ({why})"),
         }
     }
 }
@@ -98,12 +102,19 @@ impl Pex {
         files: &[String],
         stage: &Path,
     ) -> Result<Plan> {
+        let name = &cx.project.config.project.name;
+        // Read once: the layer is made from it, the wheel build takes its requirements.
+        let editable = Editable::read(site_packages, name, &cx.project.root);
+        let requires = editable
+            .as_ref()
+            .map(|editable| editable.requires.clone())
+            .unwrap_or_default();
+        let wheel = |why| Ok(Plan::Wheel { why, requires });
         let strategy = cx.project.config.bundle.strategy;
         if strategy == Strategy::Wheel {
-            return Ok(Plan::Wheel(None));
+            return wheel(None);
         }
-        let name = &cx.project.config.project.name;
-        let layered = Editable::read(site_packages, name, &cx.project.root)
+        let layered = editable
             .ok_or_else(|| format!("no editable install of {name} in the venv"))
             .and_then(|editable| {
                 let function = entry
@@ -118,7 +129,7 @@ impl Pex {
             ))
             .hint("set `strategy = \"auto\"` (or \"wheel\") to build the project's wheel instead")
             .into()),
-            (Err(why), _) => Ok(Plan::Wheel(Some(why))),
+            (Err(why), _) => wheel(Some(why)),
         }
     }
 }
@@ -230,7 +241,7 @@ impl Backend for Pex {
                 packages,
                 entry_point,
             } => build_layered(cx, job, &editable, &packages, &entry_point),
-            Plan::Wheel(_) => build_wheel(cx, job),
+            Plan::Wheel { requires, .. } => build_wheel(cx, job, requires),
         };
         result.map_err(|err| wheelhouse::offline_failure(err, cx))
     }
@@ -254,11 +265,7 @@ fn build_layered(
     run_pex(cx, argv)
 }
 
-fn build_wheel(cx: &Context, job: &Job) -> Result<()> {
-    let name = &cx.project.config.project.name;
-    let requires = Editable::read(&job.site_packages, name, &cx.project.root)
-        .map(|editable| editable.requires)
-        .unwrap_or_default();
+fn build_wheel(cx: &Context, job: &Job, requires: Vec<String>) -> Result<()> {
     let mut argv = args![&job.stage].to_vec();
     match &job.entry {
         Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
@@ -313,14 +320,23 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
 }
 
 fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {
-    let pex_version = venv::installed_version(&job.site_packages, "pex").unwrap_or_default();
     let text = format!(
-        "deps-layer-v1\n{}\n{}\npex {pex_version}\n{}",
+        "deps-layer-v1\n{}\n{}",
         requires.join("\n"),
-        job.python.describe(),
-        cx.project.config.bundle.pex_args.join("\0"),
+        pex_environment(cx, job)
     );
     hash_bytes(text.as_bytes())[..16].to_string()
+}
+
+/// What else decides what pex resolves and builds: the interpreter, pex's version and
+/// `pex-args` (which also choose the pip whose own requirements are filled).
+fn pex_environment(cx: &Context, job: &Job) -> String {
+    let pex_version = venv::installed_version(&job.site_packages, "pex").unwrap_or_default();
+    format!(
+        "{}\npex {pex_version}\n{}",
+        job.python.describe(),
+        cx.project.config.bundle.pex_args.join("\0"),
+    )
 }
 
 /// Runs pex with `argv`, resolving from the wheelhouse alone, after filling it with the
@@ -335,17 +351,8 @@ fn pex_from_wheelhouse(
     mut argv: Vec<OsString>,
 ) -> Result<()> {
     argv.extend(wheelhouse::pex_args());
-    // pex's version and `pex-args` choose the pip whose own requirements are filled too.
-    let pex_version = venv::installed_version(&job.site_packages, "pex").unwrap_or_default();
-    let digest = hash_bytes(
-        format!(
-            "{}\n{}\npex {pex_version}\n{}",
-            stamp_text(groups),
-            job.python.describe(),
-            cx.project.config.bundle.pex_args.join("\0"),
-        )
-        .as_bytes(),
-    );
+    let digest =
+        hash_bytes(format!("{}\n{}", stamp_text(groups), pex_environment(cx, job)).as_bytes());
     let stamp = cx
         .project
         .state_dir()
@@ -371,12 +378,13 @@ fn pex_from_wheelhouse(
 /// on its own: they are installed into different environments (the bundle, an isolated
 /// build, pex's pip), whose pins may differ.
 fn fill_wheelhouse(cx: &Context, groups: &[Vec<String>], stamp: &Path) -> Result<()> {
+    let online = !wheelhouse::offline(cx);
     let mut groups = groups.to_vec();
-    if !wheelhouse::offline(cx) {
+    if online {
         groups.push(pex_pip_requirements(cx)?);
     }
     wheelhouse::fill(cx, "bundle", &groups)?;
-    if cx.network.is_offline() {
+    if !online {
         // Nothing was fetched: the stamp would claim a fill that never happened.
         return Ok(());
     }
