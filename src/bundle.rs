@@ -22,10 +22,12 @@ use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::{BundleKind, Config};
+use crate::config::{self, BundleKind, Config, ConfigError};
 use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
+use crate::paths::{self, Place};
 use crate::python::Interpreter;
+use crate::state::produced_outputs;
 use crate::step::{Context, Step};
 use crate::venv;
 
@@ -213,12 +215,20 @@ impl Step for Bundle {
         Ok(fingerprint)
     }
 
+    fn preflight(&self, cx: &mut Context) -> Result<()> {
+        match configured_output(&cx.project.config) {
+            Some(output) => output_path(cx, &output).map(drop),
+            None => Ok(()),
+        }
+    }
+
     fn run(&self, cx: &mut Context) -> Result<()> {
+        let output = Bundle::output(cx)?;
+        let output = output_path(cx, &output)?;
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
         let files = cx.project_files()?;
         stage_files(&cx.project.root, &files, &stage)?;
-        let output = cx.project.root.join(Bundle::output(cx)?);
         let file_name = output
             .file_name()
             .context("the bundle output has no file name")?;
@@ -260,6 +270,60 @@ impl Step for Bundle {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// Where the bundle `output` (relative to the root) is written, once it is sure that
+/// writing there, and `clean` removing it later, harms nothing of the user's: it resolves
+/// inside the project (no link on the way leads out), it is not a directory, the
+/// directory it goes in holds no input, and a file already there is one pybuild produced
+/// (or sits in `dist/`, the bundlers' own directory).
+fn output_path(cx: &mut Context, output: &str) -> Result<PathBuf> {
+    let configured = cx.project.config.bundle.output.is_some();
+    let refuse = |message: String| -> anyhow::Error {
+        if configured {
+            let file = cx.project.root.join(config::FILE_NAME);
+            ConfigError::at_key(&file, "output", message)
+                .hint("name a new file in a directory of its own, like `dist/app.pex`")
+                .into()
+        } else {
+            UserError::usage(message)
+                .hint("set `[bundle] output` in project.toml to a file inside the project")
+                .into()
+        }
+    };
+    let path = match paths::resolve(&cx.project.root, output) {
+        Place::Inside(path) => path,
+        Place::Outside(path) => {
+            return Err(refuse(format!(
+                "the bundle output `{output}` leads outside the project, to {}",
+                path.display()
+            )));
+        }
+    };
+    let existing = path.symlink_metadata().ok();
+    if existing.as_ref().is_some_and(fs::Metadata::is_dir) {
+        return Err(refuse(format!(
+            "the bundle output `{output}` is a directory"
+        )));
+    }
+    let dir = output.rsplit_once('/').map(|(dir, _)| format!("{dir}/"));
+    let files = cx.project_files()?;
+    let input = files
+        .iter()
+        .find(|file| dir.as_deref().is_none_or(|dir| file.starts_with(dir)));
+    if let Some(input) = input {
+        return Err(refuse(format!(
+            "the bundle output `{output}` would be written among the project's inputs ({input} is one)"
+        )));
+    }
+    let ours = output.starts_with("dist/")
+        || produced_outputs(&cx.project.state_dir(), "bundle").contains(output);
+    if existing.is_some() && !ours {
+        return Err(refuse(format!(
+            "`{output}` exists and pybuild did not produce it: it would be overwritten"
+        )));
+    }
+    Ok(path)
 }
 
 /// A fresh `.pybuild/tmp/<pid>/` for this build. What earlier builds left there is removed

@@ -6,36 +6,34 @@
 //! process holds),
 //! setuptools' leftovers in `build/` (`lib*`, `bdist.*`, `temp.*`, `__editable__*`, and
 //! `build/` itself once empty), `*.egg-info` at the root and in `src/`; with `--all` the
-//! venv too. Every path must lie inside the project root; a symlink is removed as a link,
-//! never followed, so whatever it points to survives.
+//! venv too. Every path is resolved physically (`paths`) and must lie inside the project
+//! root; a symlink is removed as a link, never followed, so whatever it points to
+//! survives. A directory reached through a link (`.pybuild`, `build` or `src` linked
+//! elsewhere) is not looked into. A dry run writes nothing, not even the lock.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::config;
+use crate::fileset;
+use crate::paths::{self, Place};
 use crate::project::Project;
 use crate::state::{State, produced_outputs};
+use crate::step::file_rules;
 use crate::ui::Printer;
 
 const SETUPTOOLS_BUILD_PREFIXES: &[&str] = &["lib", "bdist.", "temp.", "__editable__"];
 
 pub fn run(
     project: &Project,
-    state: &State,
+    state: &mut State,
     all: bool,
     dry_run: bool,
     printer: &Printer,
 ) -> Result<()> {
-    let targets = targets(project, state, all)?;
-    let venv = project.venv();
-    if all && venv.exists() && !targets.contains(&venv) {
-        printer.warn(&format!(
-            "the venv {} lies outside the project: not removed",
-            venv.display()
-        ));
-    }
+    let targets = targets(project, state, all, printer)?;
     if targets.is_empty() {
         printer.info("nothing to clean");
         return Ok(());
@@ -49,72 +47,122 @@ pub fn run(
         remove(target).with_context(|| format!("cannot remove {}", target.display()))?;
         printer.info(&format!("removed {shown}"));
     }
-    let build = project.root.join("build");
-    if !dry_run && fs::read_dir(&build).is_ok_and(|mut d| d.next().is_none()) {
+    if let Place::Inside(build) = paths::resolve(&project.root, "build")
+        && !dry_run
+        && fs::read_dir(&build).is_ok_and(|mut d| d.next().is_none())
+    {
         fs::remove_dir(&build).with_context(|| format!("cannot remove {}", build.display()))?;
     }
     Ok(())
 }
 
-fn targets(project: &Project, state: &State, all: bool) -> Result<Vec<PathBuf>> {
+/// What to remove, each resolved physically inside the project (see `paths`).
+fn targets(
+    project: &Project,
+    state: &mut State,
+    all: bool,
+    printer: &Printer,
+) -> Result<Vec<PathBuf>> {
     let root = &project.root;
-    let mut targets = Vec::new();
-    let recorded = state
-        .steps
-        .get("bundle")
-        .into_iter()
-        .flat_map(|r| r.outputs.keys().cloned());
-    let produced = produced_outputs(&project.state_dir(), "bundle");
-    for output in recorded
-        .chain(produced)
-        .chain(project.config.bundle.output.clone())
-    {
-        if config::is_inside(Path::new(&output)) {
-            targets.push(root.join(output));
+    let mut targets = bundle_outputs(project, state, printer)?;
+    let mut keys = Vec::new();
+    for entry in entry_names(root, ".pybuild")? {
+        if entry != "lock" {
+            keys.push(format!(".pybuild/{entry}"));
         }
     }
-    for entry in read_dir(&project.state_dir())? {
-        if entry.file_name().is_none_or(|n| n != "lock") {
-            targets.push(entry);
-        }
-    }
-    for entry in read_dir(&root.join("build"))? {
-        let name = entry
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for entry in entry_names(root, "build")? {
         if SETUPTOOLS_BUILD_PREFIXES
             .iter()
-            .any(|p| name.starts_with(p))
+            .any(|p| entry.starts_with(p))
         {
-            targets.push(entry);
+            keys.push(format!("build/{entry}"));
         }
     }
-    for dir in [root.clone(), root.join("src")] {
-        for entry in read_dir(&dir)? {
-            if entry.extension().is_some_and(|e| e == "egg-info") {
-                targets.push(entry);
+    for dir in ["", "src/"] {
+        for entry in entry_names(root, dir.trim_end_matches('/'))? {
+            if entry.ends_with(".egg-info") {
+                keys.push(format!("{dir}{entry}"));
             }
         }
     }
+    targets.extend(
+        keys.iter()
+            .filter_map(|key| paths::resolve(root, key).inside().map(Path::to_path_buf)),
+    );
     if all {
-        targets.push(project.venv());
+        let venv = project.venv();
+        match project.venv_in_project() {
+            Some(_) => targets.push(venv),
+            None if venv.symlink_metadata().is_ok() => printer.warn(&format!(
+                "the venv {} lies outside the project: not removed",
+                venv.display()
+            )),
+            None => {}
+        }
     }
-    targets.retain(|t| t.symlink_metadata().is_ok() && is_within(root, t));
+    targets.retain(|t| t.symlink_metadata().is_ok());
     targets.sort();
     targets.dedup();
     Ok(targets)
 }
 
-/// Whether `path` lies inside `root` once the directories leading to it are resolved
-/// (the last component may be a symlink: only the link is removed).
-fn is_within(root: &Path, path: &Path) -> bool {
-    let (Some(parent), Some(_)) = (path.parent(), path.file_name()) else {
-        return false;
+/// The bundles pybuild recorded producing, and only those: never a path merely named in
+/// `project.toml` (it may name a source), never a directory, never a file that is now one
+/// of the project's inputs.
+fn bundle_outputs(project: &Project, state: &mut State, printer: &Printer) -> Result<Vec<PathBuf>> {
+    let recorded = state
+        .steps
+        .get("bundle")
+        .into_iter()
+        .flat_map(|r| r.outputs.keys().cloned());
+    let outputs: BTreeSet<String> = recorded
+        .chain(produced_outputs(&project.state_dir(), "bundle"))
+        .collect();
+    if outputs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inputs: BTreeSet<String> = fileset::project_files(
+        &project.root,
+        &file_rules(project),
+        &mut state.listing,
+        &mut state.files,
+    )?
+    .into_iter()
+    .collect();
+    let mut targets = Vec::new();
+    for output in outputs {
+        let Place::Inside(path) = paths::resolve(&project.root, &output) else {
+            continue;
+        };
+        let is_dir = path.symlink_metadata().is_ok_and(|m| m.is_dir());
+        if is_dir || inputs.contains(&output) {
+            printer.warn(&format!(
+                "{output} was a bundle once but is now {}: not removed",
+                if is_dir { "a directory" } else { "an input" }
+            ));
+            continue;
+        }
+        targets.push(path);
+    }
+    Ok(targets)
+}
+
+/// The names in the directory `rel` (`""` for the root), if it is a directory inside the
+/// project.
+fn entry_names(root: &Path, rel: &str) -> Result<Vec<String>> {
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        match paths::resolve(root, rel) {
+            Place::Inside(dir) if !dir.is_symlink() => dir,
+            _ => return Ok(Vec::new()),
+        }
     };
-    parent
-        .canonicalize()
-        .is_ok_and(|parent| parent.starts_with(root) && path != root)
+    Ok(read_dir(&dir)?
+        .iter()
+        .filter_map(|path| path.file_name()?.to_str().map(String::from))
+        .collect())
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -123,7 +171,14 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
             .map(|e| Ok(e?.path()))
             .collect::<std::io::Result<_>>()
             .with_context(|| format!("cannot list {}", dir.display())),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(Vec::new())
+        }
         Err(err) => Err(err).with_context(|| format!("cannot list {}", dir.display())),
     }
 }

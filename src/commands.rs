@@ -58,9 +58,13 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         Some(Command::Man { out }) => manpage::write(out.as_deref(), printer).map(|()| 0),
         Some(Command::Clean { all, dry_run }) => {
             let project = Project::discover(&dir)?;
-            let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
-            let state = State::load(&project.state_dir(), printer);
-            clean::run(&project, &state, all, dry_run, printer).map(|()| 0)
+            // A dry run only reads: it creates no `.pybuild/lock`.
+            let _lock = match dry_run {
+                true => None,
+                false => Some(Lock::acquire(&project.state_dir(), options.wait, printer)?),
+            };
+            let mut state = State::load(&project.state_dir(), printer);
+            clean::run(&project, &mut state, all, dry_run, printer).map(|()| 0)
         }
     }
 }

@@ -267,6 +267,18 @@ impl fmt::Display for ConfigError {
 }
 
 impl ConfigError {
+    /// An error found outside the parse (a check against the files on disk), located at
+    /// the first `key =` of the file.
+    pub fn at_key(file: &Path, key: &str, message: String) -> Self {
+        let source = std::fs::read_to_string(file).unwrap_or_default();
+        ConfigError::at(file, &source, key_span(&source, key), message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
     fn at(file: &Path, source: &str, span: Option<Range<usize>>, message: String) -> Self {
         let location = span.map(|span| locate(source, span.start));
         ConfigError {
@@ -295,11 +307,22 @@ fn locate(source: &str, offset: usize) -> (usize, usize, String) {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let source = std::fs::read_to_string(path).map_err(|err| ConfigError {
+        let bytes = std::fs::read(path).map_err(|err| ConfigError {
             file: path.to_path_buf(),
             message: format!("cannot read: {err}"),
             location: None,
             hint: None,
+        })?;
+        let source = String::from_utf8(bytes).map_err(|err| {
+            let at = err.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(err.as_bytes());
+            // The lossy text has the same bytes before the first invalid one.
+            ConfigError::at(
+                path,
+                &text,
+                Some(at..at + 1),
+                "not valid UTF-8 (TOML files are UTF-8)".into(),
+            )
         })?;
         Config::parse(path, &source)
     }
@@ -342,14 +365,17 @@ impl Config {
             ));
         }
         if let Some(output) = &self.bundle.output
-            && !is_inside(Path::new(output))
+            && !crate::paths::is_plain_file_path(output)
         {
-            return Err(fail(
+            let mut err = fail(
                 "output",
                 format!(
-                    "`bundle.output` must be a relative path inside the project, not `{output}`"
+                    "`bundle.output` must be a relative path to a file inside the project, \
+                     without `.`, `..` or a trailing `/`, not `{output}`"
                 ),
-            ));
+            );
+            err.hint = Some("write it like `dist/app.pex`".into());
+            return Err(err);
         }
         // A key another kind reads would be ignored silently: say so instead.
         for (key, kind, set) in self.bundle.kind_keys() {

@@ -20,6 +20,7 @@ pub mod installer;
 pub mod listing;
 pub mod manpage;
 pub mod metadata_sources;
+pub mod paths;
 pub mod process;
 pub mod project;
 pub mod python;

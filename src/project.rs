@@ -1,5 +1,5 @@
 //! A project: its root (the directory holding `project.toml`), its checked configuration,
-//! and the paths pybuild derives from them.
+//! and the paths pybuild derives from them, each resolved physically once (see `paths`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,11 +7,14 @@ use anyhow::{Context, Result};
 
 use crate::config::{self, Config};
 use crate::error::UserError;
+use crate::paths::{self, Place};
 use crate::state::state_dir;
 
 pub struct Project {
     pub root: PathBuf,
     pub config: Config,
+    /// `[env] path`, resolved: inside the project or not.
+    venv: Place,
 }
 
 impl Project {
@@ -33,7 +36,8 @@ impl Project {
             })?
             .to_path_buf();
         let config = Config::load(&root.join(config::FILE_NAME))?;
-        Ok(Project { root, config })
+        let venv = paths::resolve(&root, &config.env.path);
+        Ok(Project { root, config, venv })
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -45,15 +49,13 @@ impl Project {
     }
 
     pub fn venv(&self) -> PathBuf {
-        self.root.join(&self.config.env.path)
+        self.venv.path().to_path_buf()
     }
 
     /// The venv's path relative to the root, when it lies inside the project.
     pub fn venv_in_project(&self) -> Option<PathBuf> {
-        self.venv()
-            .strip_prefix(&self.root)
-            .ok()
-            .map(Path::to_path_buf)
+        let venv = self.venv.inside()?;
+        venv.strip_prefix(&self.root).ok().map(Path::to_path_buf)
     }
 
     pub fn venv_python(&self) -> PathBuf {

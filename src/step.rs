@@ -31,6 +31,12 @@ use crate::wheelhouse::Network;
 pub trait Step {
     fn name(&self) -> &'static str;
 
+    /// Checks that can fail before any step of the build runs (a bad output path), so a
+    /// mistake is reported in milliseconds, not after the steps before this one.
+    fn preflight(&self, _cx: &mut Context) -> Result<()> {
+        Ok(())
+    }
+
     /// What the step's result depends on, as it is now.
     fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint>;
 
@@ -230,6 +236,9 @@ pub fn freshness(cx: &mut Context, step: &str, fingerprint: &Fingerprint) -> Res
 
 /// Runs each stale step in order, recording each success; returns the steps that ran.
 pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec<&'static str>> {
+    for step in steps {
+        step.preflight(cx)?;
+    }
     let mut ran = Vec::new();
     for step in steps {
         let name = step.name();

@@ -21,6 +21,8 @@ fn built_looking_project() -> Project {
     ] {
         project.write(file, "x");
     }
+    // What a build records: clean removes the bundles pybuild produced, not what config names.
+    project.write(".pybuild/produced/bundle.json", r#"["dist/greet.pex"]"#);
     project
 }
 
@@ -116,6 +118,134 @@ fn clean_refuses_an_output_outside_the_project() {
     assert!(
         run.stderr.contains("inside the project"),
         "{}",
+        run.describe()
+    );
+}
+
+/// Every way a configured or recorded path can name a directory through a link that
+/// leads out of the project: none may let `clean` touch what is outside.
+#[test]
+fn clean_never_reaches_through_a_link_whatever_the_path_form() {
+    let base = tempfile::tempdir().unwrap();
+    let canary = base.path().join("outside");
+    fs::create_dir(&canary).unwrap();
+    fs::write(canary.join("precious.txt"), "keep me").unwrap();
+    let project = Project::fixture("sample");
+    symlink(&canary, project.path("shared")).unwrap();
+    let absolute = canary.display().to_string();
+    let forms = [
+        "shared/",
+        "shared/.",
+        "shared/../outside",
+        "shared/x.pex",
+        absolute.as_str(),
+    ];
+    for form in forms {
+        for (section, key) in [("bundle", "output"), ("env", "path")] {
+            project.write(
+                "project.toml",
+                &format!("[project]\nname = \"greeter\"\n[{section}]\n{key} = \"{form}\"\n"),
+            );
+            // A state that says pybuild produced exactly that path, as a garbled or
+            // hand-edited one might.
+            project.write(
+                ".pybuild/produced/bundle.json",
+                &serde_json::to_string(&[form]).unwrap(),
+            );
+            for args in [&["clean", "--dry-run"][..], &["clean"], &["clean", "--all"]] {
+                let run = project.pybuild(args);
+                assert!(
+                    !run.stdout.contains("would remove shared"),
+                    "{section}.{key} = {form}: {}",
+                    run.describe()
+                );
+                assert_eq!(
+                    fs::read_to_string(canary.join("precious.txt"))
+                        .ok()
+                        .as_deref(),
+                    Some("keep me"),
+                    "{section}.{key} = {form}, pybuild {args:?} reached outside\n{}",
+                    run.describe()
+                );
+            }
+            assert!(project.path("shared").is_symlink());
+        }
+    }
+}
+
+#[test]
+fn an_output_naming_sources_is_refused_before_anything_runs() {
+    let project = Project::fixture("sample");
+    for output in [
+        "src",
+        "pyproject.toml",
+        "project.toml",
+        "src/greeter/cli.py",
+        "src/greeter/greet.pex",
+        "app.pex",
+    ] {
+        project.write(
+            "project.toml",
+            &format!("[project]\nname = \"greeter\"\n[bundle]\noutput = \"{output}\"\n"),
+        );
+        let run = project.pybuild(&["bundle"]).failure(2);
+        assert!(
+            run.stderr.contains("project.toml:4:1:")
+                && (run.stderr.contains("among the project's inputs")
+                    || run.stderr.contains("is a directory")),
+            "{output}: {}",
+            run.describe()
+        );
+        project.pybuild(&["clean"]).success();
+        project.pybuild(&["clean", "--all"]).success();
+        for kept in ["src/greeter/cli.py", "pyproject.toml", "project.toml"] {
+            assert!(project.path(kept).is_file(), "{output}: {kept} was removed");
+        }
+    }
+    assert!(
+        !project.path(".venv").exists(),
+        "a refused output must be caught before any step runs"
+    );
+
+    // A file that is there already and that pybuild did not write is not overwritten.
+    project.write("out/app.pex", "somebody's file");
+    project.write(
+        "project.toml",
+        "[project]\nname = \"greeter\"\n[bundle]\noutput = \"out/app.pex\"\n",
+    );
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(
+        run.stderr.contains("pybuild did not produce it"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(project.read("out/app.pex"), "somebody's file");
+}
+
+#[test]
+fn a_bundle_is_never_written_through_a_link_out_of_the_project() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let project = Project::fixture("sample").with_file(
+        "project.toml",
+        "[project]\nname = \"greeter\"\n[bundle]\noutput = \"link/greet.pex\"\n",
+    );
+    symlink(elsewhere.path(), project.path("link")).unwrap();
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(
+        run.stderr.contains("project.toml:4:1:") && run.stderr.contains("outside the project"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_dry_run_writes_nothing() {
+    let project = Project::sample();
+    let run = project.pybuild(&["clean", "--dry-run"]).success();
+    assert!(
+        !project.path(".pybuild").exists(),
+        "clean --dry-run created .pybuild\n{}",
         run.describe()
     );
 }

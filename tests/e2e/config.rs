@@ -1,5 +1,7 @@
 //! A bad project.toml is a usage error that points at the place and says what is valid.
 
+use std::fs;
+
 use crate::support::Project;
 
 #[test]
@@ -75,6 +77,22 @@ fn missing_project_toml_and_interpreter_are_usage_errors() {
     let run = project.pybuild(&["setup"]).failure(2);
     assert!(
         run.stderr.contains("`python2.1` is not on PATH"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    let project = Project::fixture("sample");
+    fs::write(
+        project.path("project.toml"),
+        b"[project]\nname = \"greeter\"\n[env]\npath = \"caf\xe9\"\n",
+    )
+    .unwrap();
+    let run = project.pybuild(&["setup"]).failure(2);
+    assert!(
+        run.stderr.contains("project.toml:4:12: not valid UTF-8"),
         "{}",
         run.describe()
     );
