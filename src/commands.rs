@@ -139,7 +139,7 @@ fn status(
         let reasons = match step.fingerprint(&mut cx) {
             Ok(_) if let Some(why) = step.always_runs() => vec![why.to_string()],
             Ok(fingerprint) => {
-                let mut reasons = match step::freshness(&mut cx, step.name(), &fingerprint)? {
+                let mut reasons = match step::freshness(&mut cx, step.as_ref(), &fingerprint)? {
                     Freshness::Fresh => Vec::new(),
                     Freshness::Stale(reasons) => reasons,
                 };

@@ -1,7 +1,7 @@
 //! The develop step: the editable install of the project into its venv
 //! (`pip install -e .`, or `setup.py develop` for projects that need it).
 //!
-//! It runs again only when what the install depends on changed (DESIGN §5): `setup.py`,
+//! It runs again only when what the install depends on changed: `setup.py`,
 //! `setup.cfg`, `pyproject.toml`, `MANIFEST.in`, the requirement files, the files the
 //! metadata is computed from (a dynamic version's module, see `metadata_sources`), or the
 //! set of top-level packages and modules. Plain edits, new modules inside a package and
@@ -14,6 +14,7 @@ use crate::config::DevelopMode;
 use crate::fileset::top_level_names;
 use crate::fingerprint::Fingerprint;
 use crate::installer::Installer;
+use crate::{editable, installed};
 use crate::metadata_sources;
 use crate::step::{Context, Step};
 use crate::venv;
@@ -51,12 +52,11 @@ impl Step for Develop {
     }
 
     fn run(&self, cx: &mut Context) -> Result<()> {
+        let installer = Installer::resolve(cx.project.config.env.installer)?;
+        let project = cx.project.config.project.name.clone();
+        installer.repair(cx, self.name(), &project)?;
         match cx.project.config.develop.mode {
-            DevelopMode::Pip => Installer::resolve(cx.project.config.env.installer)?.install(
-                cx,
-                self.name(),
-                &args!["-e", "."],
-            ),
+            DevelopMode::Pip => installer.install(cx, self.name(), &args!["-e", "."]),
             DevelopMode::SetupPy => {
                 let python = cx.project.venv_python();
                 cx.runner
@@ -74,6 +74,30 @@ impl Step for Develop {
                 site_packages.display()
             )
         })?;
-        Ok(vec![cx.project.key(&dist_info.join("METADATA"))])
+        let mut outputs = vec![cx.project.key(&dist_info.join("METADATA"))];
+        // What makes the install editable (its `.pth` files, setuptools' finder), and the
+        // distributions it requires unconditionally: one deleted or uninstalled by hand
+        // makes the step run again.
+        for file in installed::recorded_files(&site_packages, &dist_info) {
+            let name = file.to_string_lossy();
+            if name.ends_with(".pth") || name.contains("__editable__") {
+                outputs.push(cx.project.key(&file));
+            }
+        }
+        let metadata = std::fs::read_to_string(dist_info.join("METADATA")).unwrap_or_default();
+        let dists = installed::list(&site_packages);
+        for requirement in editable::requires(&metadata) {
+            if requirement.contains(';') {
+                continue; // a marker only Python can evaluate
+            }
+            let Some(name) = installed::requirement_name(&requirement) else {
+                continue;
+            };
+            let wanted = installed::normalize(&name);
+            if let Some(dist) = dists.iter().find(|d| installed::normalize(&d.name) == wanted) {
+                outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
+            }
+        }
+        Ok(outputs)
     }
 }

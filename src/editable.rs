@@ -55,8 +55,9 @@ impl Editable {
 pub fn requires(metadata: &str) -> Vec<String> {
     metadata
         .lines()
-        // The headers end at the first blank line; the description follows.
-        .take_while(|line| !line.trim().is_empty())
+        // The headers end at the first empty line; the description follows. A line of
+        // spaces continues a header (a multi-line `License:`), it does not end them.
+        .take_while(|line| !line.trim_end_matches('\r').is_empty())
         .filter_map(|line| line.strip_prefix("Requires-Dist:"))
         .map(str::trim)
         .filter(|req| {
@@ -194,10 +195,12 @@ mod tests {
     fn requires_skips_extras_and_the_description() {
         let metadata = "Metadata-Version: 2.4\nName: app\nRequires-Dist: six\n\
              Requires-Dist: tomli; python_version < \"3.11\"\n\
+             License: MIT\n        \n        Copyright (c) someone\n\
+             Requires-Dist: click\n\
              Requires-Dist: pytest; extra == \"test\"\n\nRequires-Dist: not-a-header\n";
         assert_eq!(
             requires(metadata),
-            ["six", "tomli; python_version < \"3.11\""]
+            ["six", "tomli; python_version < \"3.11\"", "click"]
         );
     }
 

@@ -9,6 +9,7 @@ use anyhow::Result;
 use crate::args;
 use crate::config::Installer as Choice;
 use crate::error::UserError;
+use crate::installed;
 use crate::step::Context;
 use crate::wheelhouse;
 
@@ -58,5 +59,35 @@ impl Installer {
         cx.runner
             .run(step, program, &argv)
             .map_err(|err| wheelhouse::offline_failure(err, cx))
+    }
+
+    /// Reinstalls, at the same version and without their dependencies, the distributions
+    /// an interrupted install left incomplete (see `installed::broken`); `except` is the
+    /// project itself, which its editable install replaces anyway.
+    pub fn repair(&self, cx: &mut Context, step: &str, except: &str) -> Result<()> {
+        let site_packages = cx.site_packages()?;
+        let broken: Vec<OsString> = installed::broken(&site_packages)
+            .into_iter()
+            .filter(|dist| installed::normalize(&dist.name) != installed::normalize(except))
+            .map(|dist| format!("{}=={}", dist.name, dist.version).into())
+            .collect();
+        if broken.is_empty() {
+            return Ok(());
+        }
+        cx.printer.warn(&format!(
+            "reinstalling what an interrupted install left incomplete: {}",
+            broken
+                .iter()
+                .map(|b| b.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let flag = match self {
+            Installer::Pip => "--force-reinstall",
+            Installer::Uv(_) => "--reinstall",
+        };
+        let mut argv = args![flag, "--no-deps"].to_vec();
+        argv.extend(broken);
+        self.install(cx, step, &argv)
     }
 }

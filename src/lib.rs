@@ -16,6 +16,7 @@ pub mod fileset;
 pub mod fingerprint;
 pub mod help;
 pub mod init;
+pub mod installed;
 pub mod installer;
 pub mod listing;
 pub mod manpage;

@@ -9,7 +9,11 @@
 //!   to explain a rebuild, is kept beside it in `.pybuild/fingerprints/<step>.json`.
 //! - Saved only when something changed, so a no-op build writes nothing.
 //! - A missing file is a first run; a truncated, garbled or other-version file means
-//!   "everything stale" with a one-line warning, never an error.
+//!   "everything stale" with a one-line warning, never an error. The file carries a
+//!   checksum of its contents, so even one flipped bit is seen, never read as a record.
+//! - An entry of `.pybuild/` (or `.pybuild` itself) of the wrong type, a file where a
+//!   directory belongs or the reverse, is replaced with a warning before anything uses it:
+//!   damaged state costs a rebuild, never a wedged project.
 //! - One pybuild process at a time works on a project: [`Lock`] holds an exclusive lock on
 //!   `.pybuild/lock` (released by the OS when the process dies, so a killed process never
 //!   leaves a lock behind).
@@ -29,13 +33,25 @@ use crate::statcache::{Hash, StatCache};
 use crate::ui::Printer;
 
 /// Bumped whenever the format or the meaning of a record changes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const STATE_FILE: &str = "state.bin";
 /// The state file starts with this, then [`VERSION`] (u32, little-endian), then the
-/// postcard-encoded [`State`]: compact and fast to read, which a no-op build over
-/// thousands of files notices.
+/// blake3 hash of the rest, then the postcard-encoded [`State`]: compact and fast to
+/// read, which a no-op build over thousands of files notices.
 const MAGIC: &[u8; 8] = b"pybuild\0";
+const CHECKSUM_LEN: usize = 32;
 const LOCK_FILE: &str = "lock";
+
+/// The entries pybuild keeps in `.pybuild/`, and whether each is a directory.
+const LAYOUT: &[(&str, bool)] = &[
+    (LOCK_FILE, false),
+    (STATE_FILE, false),
+    ("fingerprints", true),
+    ("produced", true),
+    ("logs", true),
+    ("layers", true),
+    ("tmp", true),
+];
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -80,6 +96,13 @@ impl State {
             }
             Err(_) => return Self::discard(&path, "truncated", printer),
         }
+        if payload.len() < CHECKSUM_LEN {
+            return Self::discard(&path, "truncated", printer);
+        }
+        let (checksum, payload) = payload.split_at(CHECKSUM_LEN);
+        if blake3::hash(payload).as_bytes() != checksum {
+            return Self::discard(&path, "its checksum does not match", printer);
+        }
         match postcard::from_bytes::<State>(payload) {
             Ok(state) => state,
             Err(err) => Self::discard(&path, &err.to_string(), printer),
@@ -95,9 +118,11 @@ impl State {
     }
 
     pub fn save(&mut self, dir: &Path) -> Result<()> {
+        let payload = postcard::to_stdvec(self).context("cannot serialise the state")?;
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&VERSION.to_le_bytes());
-        postcard::to_io(self, &mut bytes).context("cannot serialise the state")?;
+        bytes.extend_from_slice(blake3::hash(&payload).as_bytes());
+        bytes.extend_from_slice(&payload);
         write_atomically(&dir.join(STATE_FILE), &bytes)?;
         self.dirty = false;
         self.files.mark_saved();
@@ -200,6 +225,7 @@ impl Lock {
     /// Takes the lock; if another pybuild holds it, says so and waits, or fails when
     /// `wait` is false.
     pub fn acquire(dir: &Path, wait: bool, printer: &Printer) -> Result<Lock> {
+        repair_layout(dir, printer)?;
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(LOCK_FILE);
         let file = File::options()
@@ -260,6 +286,46 @@ impl Lock {
             .and_then(|()| write!(self.file, "{}", std::process::id()))
             .with_context(|| format!("cannot write {}", path.display()))
     }
+}
+
+/// Removes what stands where `.pybuild/` or one of its [`LAYOUT`] entries belongs but is
+/// of the other type (a file for a directory, a directory for a file, a dangling link),
+/// saying so: it is pybuild's own state, and a wrong type would fail every build.
+fn repair_layout(dir: &Path, printer: &Printer) -> Result<()> {
+    replace_if_wrong_type(dir, true, printer)?;
+    for (name, is_dir) in LAYOUT {
+        replace_if_wrong_type(&dir.join(name), *is_dir, printer)?;
+    }
+    Ok(())
+}
+
+fn replace_if_wrong_type(path: &Path, want_dir: bool, printer: &Printer) -> Result<()> {
+    let Ok(entry) = path.symlink_metadata() else {
+        return Ok(());
+    };
+    // A link is judged by its target (a `.pybuild` linked to a directory elsewhere is
+    // fine), and never followed when removed.
+    let is_dir = match fs::metadata(path) {
+        Ok(target) => target.is_dir(),
+        Err(_) => !want_dir,
+    };
+    if is_dir == want_dir {
+        return Ok(());
+    }
+    let (found, wanted) = match want_dir {
+        true => ("not a directory", "directory"),
+        false => ("a directory", "file"),
+    };
+    printer.warn(&format!(
+        "{} is {found}; replacing it with pybuild's {wanted}",
+        path.display()
+    ));
+    let removed = if entry.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    removed.with_context(|| format!("cannot remove {}", path.display()))
 }
 
 fn read_pid(file: &mut File) -> Option<String> {
@@ -337,6 +403,50 @@ mod tests {
         other[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&999u32.to_le_bytes());
         fs::write(&path, other).unwrap();
         assert!(State::load(dir.path(), &printer).steps.is_empty());
+    }
+
+    #[test]
+    fn any_flipped_bit_discards_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let printer = Printer::silent();
+        let mut state = State::load(dir.path(), &printer);
+        let record = StepRecord {
+            digest: Fingerprint::default().digest(),
+            outputs: BTreeMap::from([("dist/app.pex".to_string(), "h".to_string())]),
+            run_id: 1,
+        };
+        state
+            .record(dir.path(), "bundle", &Fingerprint::default(), record)
+            .unwrap();
+        let path = dir.path().join(STATE_FILE);
+        let good = fs::read(&path).unwrap();
+        for bit in 0..good.len() * 8 {
+            let mut bad = good.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            fs::write(&path, &bad).unwrap();
+            let loaded = State::load(dir.path(), &printer);
+            assert!(loaded.steps.is_empty(), "bit {bit} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn entries_of_the_wrong_type_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join(".pybuild");
+        fs::write(&state_dir, "garbage").unwrap();
+        let printer = Printer::silent();
+        drop(Lock::acquire(&state_dir, false, &printer).unwrap());
+        assert!(state_dir.is_dir());
+        fs::write(state_dir.join("logs"), "garbage").unwrap();
+        fs::create_dir_all(state_dir.join("state.bin/x")).unwrap();
+        fs::remove_file(state_dir.join(LOCK_FILE)).unwrap();
+        fs::create_dir(state_dir.join(LOCK_FILE)).unwrap();
+        let _lock = Lock::acquire(&state_dir, false, &printer).unwrap();
+        assert!(!state_dir.join("logs").exists());
+        assert!(!state_dir.join("state.bin").exists());
+        assert!(state_dir.join(LOCK_FILE).is_file());
+        let mut state = State::load(&state_dir, &printer);
+        state.save(&state_dir).unwrap();
     }
 
     #[test]

@@ -48,6 +48,13 @@ pub trait Step {
         Ok(Vec::new())
     }
 
+    /// Why the step's result is no longer in place although its record and outputs are
+    /// (a venv whose interpreter was deleted, a distribution uninstalled by hand), if it
+    /// is not: checked, cheaply, before the record is trusted.
+    fn damage(&self, _cx: &mut Context) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// A few words shown after the step's status, such as the bundle's path.
     fn summary(&self, _cx: &Context) -> String {
         String::new()
@@ -205,14 +212,19 @@ pub enum Freshness {
     Stale(Vec<String>),
 }
 
-/// Whether `step`'s record matches `fingerprint` and its outputs are intact.
-pub fn freshness(cx: &mut Context, step: &str, fingerprint: &Fingerprint) -> Result<Freshness> {
-    let Some(record) = cx.state.steps.get(step).cloned() else {
+/// Whether `step`'s record matches `fingerprint` and its outputs and result are intact.
+pub fn freshness(
+    cx: &mut Context,
+    step: &dyn Step,
+    fingerprint: &Fingerprint,
+) -> Result<Freshness> {
+    let name = step.name();
+    let Some(record) = cx.state.steps.get(name).cloned() else {
         return Ok(Freshness::Stale(vec!["no successful run recorded".into()]));
     };
     let mut reasons = Vec::new();
     if record.digest != fingerprint.digest() {
-        reasons = match state::recorded_fingerprint(&cx.project.state_dir(), step) {
+        reasons = match state::recorded_fingerprint(&cx.project.state_dir(), name) {
             Some(recorded) => fingerprint.differences(&recorded),
             None => Vec::new(),
         };
@@ -226,6 +238,11 @@ pub fn freshness(cx: &mut Context, step: &str, fingerprint: &Fingerprint) -> Res
             Some(hash) if hash != *recorded => reasons.push(format!("output {output} modified")),
             Some(_) => {}
         }
+    }
+    if reasons.is_empty()
+        && let Some(damage) = step.damage(cx)?
+    {
+        reasons.push(damage);
     }
     Ok(if reasons.is_empty() {
         Freshness::Fresh
@@ -245,7 +262,7 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec
         let fingerprint = step
             .fingerprint(cx)
             .with_context(|| format!("cannot tell whether step `{name}` is up to date"))?;
-        let reasons = match (step.always_runs(), freshness(cx, name, &fingerprint)?) {
+        let reasons = match (step.always_runs(), freshness(cx, *step, &fingerprint)?) {
             (Some(why), _) => vec![why.to_string()],
             (None, Freshness::Fresh) => {
                 cx.printer.fresh(name, &step.summary(cx));

@@ -7,6 +7,7 @@ use anyhow::Result;
 use crate::args;
 use crate::bundle;
 use crate::fingerprint::Fingerprint;
+use crate::installed;
 use crate::installer::Installer;
 use crate::step::{Context, Step};
 
@@ -19,6 +20,20 @@ impl Tools {
         let mut packages = config.env.tools.clone();
         packages.extend(bundle::backend(config.bundle.kind).tool().map(Into::into));
         packages
+    }
+
+    /// The distributions the step installs by name: the tools, the bundler and what the
+    /// requirement files ask for unconditionally.
+    fn wanted(cx: &Context) -> Vec<String> {
+        let mut names: Vec<String> = Tools::packages(cx)
+            .iter()
+            .filter_map(|p| installed::requirement_name(p))
+            .collect();
+        for file in cx.project.requirement_files() {
+            let text = std::fs::read_to_string(cx.project.root.join(file)).unwrap_or_default();
+            names.extend(installed::requirement_file_names(&text));
+        }
+        names
     }
 }
 
@@ -43,18 +58,33 @@ impl Step for Tools {
         for requirements in cx.project.requirement_files() {
             install.extend(args!["-r", requirements]);
         }
+        let installer = Installer::resolve(cx.project.config.env.installer)?;
+        let project = cx.project.config.project.name.clone();
+        installer.repair(cx, self.name(), &project)?;
         if install.is_empty() {
             // pip refuses an install of nothing (zipapp needs no tool, there may be no other).
             return Ok(());
         }
-        Installer::resolve(cx.project.config.env.installer)?.install(cx, self.name(), &install)
+        installer.install(cx, self.name(), &install)
     }
 
+    /// The bundler's entry point and the `RECORD` of each distribution installed by name,
+    /// so one uninstalled or replaced by hand makes the step run again.
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
         let tool = bundle::backend(cx.project.config.bundle.kind).tool();
-        Ok(tool
+        let mut outputs: Vec<String> = tool
             .map(|tool| cx.project.key(&cx.project.venv().join("bin").join(tool)))
             .into_iter()
-            .collect())
+            .collect();
+        let dists = installed::list(&cx.site_packages()?);
+        for name in Tools::wanted(cx) {
+            let wanted = installed::normalize(&name);
+            if let Some(dist) = dists.iter().find(|d| installed::normalize(&d.name) == wanted) {
+                outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
+            }
+        }
+        outputs.sort();
+        outputs.dedup();
+        Ok(outputs)
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Created with the interpreter's own `python -m venv`, then pip, setuptools and wheel are
 //! upgraded at once (a fresh 3.11 venv has setuptools 65, a 3.12 one has none). A changed
-//! interpreter (path or version) recreates it.
+//! interpreter (path or version), or a venv whose interpreter is gone, recreates it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -49,6 +49,19 @@ impl Step for Venv {
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
         Ok(vec![cx.project.key(&cx.project.venv().join("pyvenv.cfg"))])
+    }
+
+    /// The interpreter is a link to the one the venv was made from: not hashed as an
+    /// output, but it must still lead to a program, or nothing in the venv runs (and
+    /// `pybuild run -- python` would find the system's instead).
+    fn damage(&self, cx: &mut Context) -> Result<Option<String>> {
+        let python = cx.project.venv_python();
+        Ok((!python.is_file()).then(|| {
+            format!(
+                "the venv's interpreter {} is missing",
+                cx.project.key(&python)
+            )
+        }))
     }
 }
 

@@ -10,7 +10,7 @@
 //!   package data is in and a deleted module is out, plus a `NAME-VERSION.dist-info` with
 //!   the install's `METADATA`, `entry_points.txt` and `top_level.txt`, so
 //!   `importlib.metadata.version()` and entry-point lookups work. An edit costs one pex run
-//!   that resolves and builds nothing (DESIGN §5: 0.7 s against 4-5 s for `pex .`).
+//!   that resolves and builds nothing (`bash benches/edit.sh` measures it against `pex .`).
 //! - **wheel**: `pex STAGE -c SCRIPT`, which builds the project's wheel every time. `auto`
 //!   falls back to it, saying why with `-v`, for what a layer cannot reproduce: compiled
 //!   sources or custom build steps in the project itself, a build backend pybuild does not
@@ -35,9 +35,9 @@ use crate::config::Strategy;
 use crate::editable::{Editable, Layout};
 use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
-use crate::statcache::hash_bytes;
+use crate::statcache::{hash_bytes, hash_file};
 use crate::step::Context;
-use crate::{venv, wheelhouse};
+use crate::{state, venv, wheelhouse};
 
 pub struct Pex;
 
@@ -292,12 +292,20 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
     let digest = deps_digest(cx, job, requires);
     let dir = cx.project.state_dir().join("layers");
     let path = dir.join(format!("deps-{digest}.pex"));
+    let sum = dir.join(format!("deps-{digest}.pex.blake3"));
     if path.is_file() {
-        cx.printer.detail(&format!(
-            "dependencies PEX {} reused",
+        if is_intact(&path, &sum) {
+            cx.printer.detail(&format!(
+                "dependencies PEX {} reused",
+                cx.project.key(&path)
+            ));
+            return Ok(path);
+        }
+        cx.printer.warn(&format!(
+            "{} is damaged (it no longer matches what was written); building it again",
             cx.project.key(&path)
         ));
-        return Ok(path);
+        let _ = fs::remove_file(&path);
     }
     // The build requirements too, so that `strategy = "wheel"` also builds offline.
     let wanted = [requires.to_vec(), build_requires(&job.stage)];
@@ -306,17 +314,30 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
     let mut argv: Vec<OsString> = requires.iter().map(Into::into).collect();
     argv.extend(args!["-o", &partial]);
     pex_from_wheelhouse(cx, job, &wanted, argv).context("cannot build the dependencies PEX")?;
+    let written =
+        hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
+    state::write_atomically(&sum, written.as_bytes())?;
     fs::rename(&partial, &path)
         .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
     // Only the current layer is of use; older ones would pile up with each requirement change.
     for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
         let file = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if file != path && name.starts_with("deps-") && name.ends_with(".pex") {
+        let is_layer = name.ends_with(".pex") || name.ends_with(".pex.blake3");
+        if file != path && file != sum && name.starts_with("deps-") && is_layer {
             let _ = fs::remove_file(&file);
         }
     }
     Ok(path)
+}
+
+/// Whether the layer at `path` still holds what was written (its hash, recorded in `sum`
+/// when it was built): anything reused from `.pybuild/` is verified first.
+fn is_intact(path: &Path, sum: &Path) -> bool {
+    match (fs::read_to_string(sum), hash_file(path)) {
+        (Ok(recorded), Ok(hash)) => recorded == hash,
+        _ => false,
+    }
 }
 
 fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {

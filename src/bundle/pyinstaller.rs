@@ -13,7 +13,7 @@
 //! - `[bundle] hidden-imports` as `--hidden-import`, then `[bundle] pyinstaller-args`.
 //!
 //! PyInstaller's own up-to-date check is mtime-only and misses deleted modules and edits
-//! with older mtimes (DESIGN §5); pybuild runs it only when the bundle's fingerprint
+//! with older mtimes; pybuild runs it only when the bundle's fingerprint
 //! changed, and then always with `--clean`. Its work, spec and dist files, and its cache
 //! (`PYINSTALLER_CONFIG_DIR`, which `--clean` empties), live in the step's per-run work
 //! directory under `.pybuild/`, so concurrent builds of other projects are not disturbed.

@@ -4,7 +4,7 @@
 //! It is installed by the venv's own pip (`pip install --target DIR <stage>`), whatever
 //! `[env] installer` says: one installer whose flags are known keeps the result stable.
 //! pip builds the project's wheel from the clean stage, so nothing from the project's own
-//! `build/` can leak in (DESIGN §5). What would make two builds of the same inputs differ,
+//! `build/` can leak in. What would make two builds of the same inputs differ,
 //! or tie the archive to this machine, is left out: no `.pyc` (`--no-compile`: they embed
 //! the sources' mtimes), no `bin/` (its scripts' shebangs name this venv's python), no
 //! `direct_url.json` (it names the stage's absolute path), nor their lines in `RECORD`.

@@ -11,5 +11,6 @@ mod engine;
 mod init;
 mod kinds;
 mod layers;
+mod recovery;
 mod tasks;
 mod watch;

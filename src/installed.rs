@@ -1,0 +1,167 @@
+//! What is installed in a venv's site-packages, read without running Python: the
+//! distributions there, whether an install left one incomplete, and the names that
+//! requirement files and `Requires-Dist` ask for.
+//!
+//! An install interrupted by Ctrl-C or a kill can leave a `*.dist-info` whose files are
+//! not all there (a `pex-*.dist-info` without `bin/pex`): pip and uv then call it
+//! "already satisfied" forever. [`broken`] finds such distributions from their `RECORD`,
+//! so the step that installs them can reinstall them instead of trusting them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One installed distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dist {
+    pub name: String,
+    pub version: String,
+    pub dist_info: PathBuf,
+}
+
+/// Every distribution in `site_packages`, by its `NAME-VERSION.dist-info` directory.
+pub fn list(site_packages: &Path) -> Vec<Dist> {
+    let Ok(entries) = fs::read_dir(site_packages) else {
+        return Vec::new();
+    };
+    let mut dists: Vec<Dist> = entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let stem = path.file_name()?.to_str()?.strip_suffix(".dist-info")?;
+            let (name, version) = stem.rsplit_once('-')?;
+            Some(Dist {
+                name: name.to_string(),
+                version: version.to_string(),
+                dist_info: path.clone(),
+            })
+        })
+        .collect();
+    dists.sort_by(|a, b| a.name.cmp(&b.name));
+    dists
+}
+
+/// The distributions whose install is incomplete: no `RECORD`, or a file it lists (other
+/// than compiled bytecode, which is written after the fact) is missing.
+pub fn broken(site_packages: &Path) -> Vec<Dist> {
+    list(site_packages)
+        .into_iter()
+        .filter(|dist| !is_complete(site_packages, &dist.dist_info))
+        .collect()
+}
+
+fn is_complete(site_packages: &Path, dist_info: &Path) -> bool {
+    let Ok(record) = fs::read_to_string(dist_info.join("RECORD")) else {
+        return false;
+    };
+    record
+        .lines()
+        .filter_map(record_path)
+        .filter(|path| !path.ends_with(".pyc"))
+        .all(|path| site_packages.join(path).symlink_metadata().is_ok())
+}
+
+/// The path of a `RECORD` line (a CSV row: path, hash, size; the path may be quoted).
+fn record_path(line: &str) -> Option<&str> {
+    let path = match line.strip_prefix('"') {
+        Some(quoted) => quoted.split_once('"')?.0,
+        None => line.split(',').next()?,
+    };
+    (!path.is_empty()).then_some(path)
+}
+
+/// The files a distribution's `RECORD` lists, as paths (relative ones joined to
+/// `site_packages`).
+pub fn recorded_files(site_packages: &Path, dist_info: &Path) -> Vec<PathBuf> {
+    let record = fs::read_to_string(dist_info.join("RECORD")).unwrap_or_default();
+    record
+        .lines()
+        .filter_map(record_path)
+        .map(|path| site_packages.join(path))
+        .collect()
+}
+
+/// Whether a distribution of that name (PEP 503 normalised) is installed.
+pub fn is_installed(dists: &[Dist], name: &str) -> bool {
+    let wanted = normalize(name);
+    dists.iter().any(|dist| normalize(&dist.name) == wanted)
+}
+
+/// The names a requirement file asks for unconditionally: lines with an environment
+/// marker, an option (`-r`, `-c`, `--hash` continuations), a URL or a path are skipped,
+/// since only an installer can tell what they give.
+pub fn requirement_file_names(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| line.split(" #").next().unwrap_or(line).trim())
+        .filter(|line| !line.is_empty() && !line.starts_with(['#', '-', '.', '/']))
+        .filter(|line| !line.contains(';') && !line.contains("://") && !line.contains(" @ "))
+        .filter_map(requirement_name)
+        .collect()
+}
+
+/// The distribution name a requirement starts with (`six>=1 ; ...` → `six`).
+pub fn requirement_name(requirement: &str) -> Option<String> {
+    let name: String = requirement
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// PEP 503 normalisation, which also matches wheel's `_` escaping.
+pub fn normalize(name: &str) -> String {
+    name.to_lowercase().replace(['-', '_', '.'], "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn install(sp: &Path, name: &str, files: &[&str], written: &[&str]) {
+        let dist_info = sp.join(format!("{name}.dist-info"));
+        fs::create_dir_all(&dist_info).unwrap();
+        let mut record = String::new();
+        for file in files {
+            record.push_str(&format!("{file},sha256=x,1\n"));
+        }
+        fs::write(dist_info.join("RECORD"), record).unwrap();
+        for file in written {
+            let path = sp.join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, "x").unwrap();
+        }
+    }
+
+    #[test]
+    fn an_install_missing_a_recorded_file_or_its_record_is_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let sp = dir.path().join("lib/python3.11/site-packages");
+        install(&sp, "six-1.16.0", &["six.py", "__pycache__/six.pyc"], &["six.py"]);
+        install(&sp, "pex-2.1.0", &["pex/__init__.py", "../../../bin/pex"], &["pex/__init__.py"]);
+        fs::create_dir_all(sp.join("click-8.1.3.dist-info")).unwrap();
+        let broken: Vec<String> = broken(&sp).into_iter().map(|d| d.name).collect();
+        assert_eq!(broken, ["click", "pex"]);
+        fs::create_dir_all(dir.path().join("bin")).unwrap();
+        fs::write(dir.path().join("bin/pex"), "#!").unwrap();
+        let broken: Vec<String> = super::broken(&sp).into_iter().map(|d| d.name).collect();
+        assert_eq!(broken, ["click"]);
+    }
+
+    #[test]
+    fn requirement_files_give_their_unconditional_names() {
+        let text = "# pins\nclick==8.1.3 \\\n    --hash=sha256:abc\nsix>=1.16  # comment\n\
+                    -r other.txt\n-c constraints.txt\ntomli; python_version < \"3.11\"\n\
+                    ./local\nPyYAML[extra]~=6.0\npkg @ https://x/y.whl\n";
+        assert_eq!(
+            requirement_file_names(text),
+            ["click", "six", "PyYAML"]
+        );
+        assert!(is_installed(
+            &[Dist {
+                name: "PyYAML".into(),
+                version: "6".into(),
+                dist_info: PathBuf::new()
+            }],
+            "pyyaml"
+        ));
+    }
+}
