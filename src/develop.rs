@@ -14,10 +14,10 @@ use crate::config::DevelopMode;
 use crate::fileset::top_level_names;
 use crate::fingerprint::Fingerprint;
 use crate::installer::Installer;
-use crate::{editable, installed};
 use crate::metadata_sources;
 use crate::step::{Context, Step};
 use crate::venv;
+use crate::{editable, installed};
 
 pub const METADATA_FILES: &[&str] = &["setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in"];
 
@@ -94,7 +94,10 @@ impl Step for Develop {
                 continue;
             };
             let wanted = installed::normalize(&name);
-            if let Some(dist) = dists.iter().find(|d| installed::normalize(&d.name) == wanted) {
+            if let Some(dist) = dists
+                .iter()
+                .find(|d| installed::normalize(&d.name) == wanted)
+            {
                 outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
             }
         }

@@ -135,8 +135,18 @@ mod tests {
     fn an_install_missing_a_recorded_file_or_its_record_is_broken() {
         let dir = tempfile::tempdir().unwrap();
         let sp = dir.path().join("lib/python3.11/site-packages");
-        install(&sp, "six-1.16.0", &["six.py", "__pycache__/six.pyc"], &["six.py"]);
-        install(&sp, "pex-2.1.0", &["pex/__init__.py", "../../../bin/pex"], &["pex/__init__.py"]);
+        install(
+            &sp,
+            "six-1.16.0",
+            &["six.py", "__pycache__/six.pyc"],
+            &["six.py"],
+        );
+        install(
+            &sp,
+            "pex-2.1.0",
+            &["pex/__init__.py", "../../../bin/pex"],
+            &["pex/__init__.py"],
+        );
         fs::create_dir_all(sp.join("click-8.1.3.dist-info")).unwrap();
         let broken: Vec<String> = broken(&sp).into_iter().map(|d| d.name).collect();
         assert_eq!(broken, ["click", "pex"]);
@@ -151,10 +161,7 @@ mod tests {
         let text = "# pins\nclick==8.1.3 \\\n    --hash=sha256:abc\nsix>=1.16  # comment\n\
                     -r other.txt\n-c constraints.txt\ntomli; python_version < \"3.11\"\n\
                     ./local\nPyYAML[extra]~=6.0\npkg @ https://x/y.whl\n";
-        assert_eq!(
-            requirement_file_names(text),
-            ["click", "six", "PyYAML"]
-        );
+        assert_eq!(requirement_file_names(text), ["click", "six", "PyYAML"]);
         assert!(is_installed(
             &[Dist {
                 name: "PyYAML".into(),

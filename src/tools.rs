@@ -1,6 +1,8 @@
 //! The tools step: the configured development tools, the bundler (the tool of
 //! `[bundle] kind`'s backend, if it needs one), and the requirement files, installed into
-//! the venv. Runs again when any of them, the installer, or the venv itself changed.
+//! the venv, in two installs (see [`Tools::run`]). Runs again when any of them, the installer, or the venv itself changed.
+
+use std::ffi::OsString;
 
 use anyhow::Result;
 
@@ -52,20 +54,25 @@ impl Step for Tools {
         Ok(fingerprint)
     }
 
+    /// Two installs: the tools, then the requirement files. One call would put the
+    /// unpinned tools under a hashed file's `--require-hashes` mode, which refuses them;
+    /// and the requirement files coming last, their pins win over what a tool pulled in.
     fn run(&self, cx: &mut Context) -> Result<()> {
-        let mut install: Vec<std::ffi::OsString> = Vec::new();
-        install.extend(Tools::packages(cx).into_iter().map(Into::into));
-        for requirements in cx.project.requirement_files() {
-            install.extend(args!["-r", requirements]);
-        }
         let installer = Installer::resolve(cx.project.config.env.installer)?;
         let project = cx.project.config.project.name.clone();
         installer.repair(cx, self.name(), &project)?;
-        if install.is_empty() {
-            // pip refuses an install of nothing (zipapp needs no tool, there may be no other).
-            return Ok(());
+        let tools: Vec<OsString> = Tools::packages(cx).into_iter().map(Into::into).collect();
+        let mut requirements: Vec<OsString> = Vec::new();
+        for file in cx.project.requirement_files() {
+            requirements.extend(args!["-r", file]);
         }
-        installer.install(cx, self.name(), &install)
+        // pip refuses an install of nothing (zipapp needs no tool, there may be no other).
+        for install in [tools, requirements] {
+            if !install.is_empty() {
+                installer.install(cx, self.name(), &install)?;
+            }
+        }
+        Ok(())
     }
 
     /// The bundler's entry point and the `RECORD` of each distribution installed by name,
@@ -79,7 +86,10 @@ impl Step for Tools {
         let dists = installed::list(&cx.site_packages()?);
         for name in Tools::wanted(cx) {
             let wanted = installed::normalize(&name);
-            if let Some(dist) = dists.iter().find(|d| installed::normalize(&d.name) == wanted) {
+            if let Some(dist) = dists
+                .iter()
+                .find(|d| installed::normalize(&d.name) == wanted)
+            {
                 outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
             }
         }

@@ -165,3 +165,27 @@ fn requirements_change_reruns_tools_and_develop_only() {
         .success();
     assert_eq!(check.stdout.trim(), project.path(".venv").to_str().unwrap());
 }
+
+/// A hash-pinned requirements file (`pip-compile --generate-hashes`, `uv export`) puts pip
+/// in `--require-hashes` mode: the bundler, unpinned, must not share its install.
+#[test]
+fn a_hash_pinned_requirements_file_sets_up_and_bundles() {
+    let project = Project::sample().with_file(
+        "requirements.txt",
+        "six==1.16.0 \\\n    --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254 \\\n    --hash=sha256:1e61c37477a1626458e36f7b1d82aa5c9b094fa4802892072e49de9c60c4c926\n",
+    );
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING
+    );
+    project
+        .exec(
+            ".venv/bin/python",
+            &[
+                "-c",
+                "import six; assert six.__version__ == '1.16.0', six.__version__",
+            ],
+        )
+        .success();
+}

@@ -98,3 +98,33 @@ fn zipapp_bundle_follows_the_sources_and_refuses_compiled_extensions() {
     assert!(run.stderr.contains("kind = \"shiv\""), "{}", run.describe());
     assert!(!project.path("dist/greet.pyz").exists());
 }
+
+/// A package that re-exports its CLI module's names (`from pkg.cli import *`, as
+/// elasticsearch-curator does) shadows the module `pkg.cli` with the function `cli`: the
+/// launcher must find the function on the module, as a console script's wrapper does.
+#[test]
+fn a_launcher_finds_the_function_of_a_shadowed_module() {
+    let project = Project::fixture("sample")
+        .with_file(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+             [project]\nname = \"shadow\"\nversion = \"0.1\"\n\n\
+             [project.scripts]\nshadow = \"shadow.cli:cli\"\n",
+        )
+        .with_file("requirements.txt", "")
+        .with_file("src/shadow/__init__.py", "from shadow.cli import *\n")
+        .with_file(
+            "src/shadow/cli.py",
+            "__all__ = [\"cli\"]\n\n\ndef cli():\n    print(\"shadow ok\")\n    return 0\n",
+        )
+        .with_file(
+            "project.toml",
+            "[project]\nname = \"shadow\"\n[bundle]\nkind = \"zipapp\"\n",
+        );
+    fs::remove_dir_all(project.path("src/greeter")).unwrap();
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(
+        project.exec("dist/shadow.pyz", &[]).success().stdout,
+        "shadow ok\n"
+    );
+}

@@ -14,7 +14,12 @@ fn site_packages(project: &Project) -> PathBuf {
     let version = fs::read_dir(&lib)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("python"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("python")
+        })
         .expect("a python* directory in .venv/lib");
     version.join("site-packages")
 }
@@ -49,7 +54,9 @@ fn a_venv_damaged_by_hand_is_repaired_by_a_plain_bundle() {
     assert!(status.stdout.contains("stale"), "{}", status.describe());
     let run = project.pybuild(&["bundle"]).success();
     assert!(run.step_ran("tools"), "{}", run.describe());
-    project.exec(".venv/bin/python", &["-c", "import six"]).success();
+    project
+        .exec(".venv/bin/python", &["-c", "import six"])
+        .success();
     assert_bundle_is_right(&project);
 
     // The editable install's .pth deleted.
@@ -145,7 +152,12 @@ fn a_build_killed_in_any_step_recovers_with_one_plain_bundle() {
         }
         signal_group(pid, signal);
         let run = finish(child);
-        assert_ne!(run.code, 0, "{step} was not interrupted\n{}", run.describe());
+        assert_ne!(
+            run.code,
+            0,
+            "{step} was not interrupted\n{}",
+            run.describe()
+        );
     }
     project.pybuild(&["bundle"]).success();
     assert_bundle_is_right(&project);
@@ -201,7 +213,11 @@ fn garbled_state_costs_a_rebuild_never_a_wedge() {
     }
     let expected = edit(&project);
     let run = project.pybuild(&["bundle"]).success();
-    assert!(run.stderr.contains("ignoring unreadable"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("ignoring unreadable"),
+        "{}",
+        run.describe()
+    );
     let out = project.exec("dist/greet.pex", &[]).success().stdout;
     assert!(out.starts_with(&expected), "{out}");
 
