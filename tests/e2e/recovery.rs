@@ -32,6 +32,9 @@ fn signal_group(pid: u32, signal: &str) {
     assert!(status.success());
 }
 
+/// A step, the signal to send while it runs, and how to tell it is running.
+type KillPoint<'a> = (&'a str, &'a str, Box<dyn Fn() -> bool + 'a>);
+
 #[track_caller]
 fn assert_bundle_is_right(project: &Project) {
     assert_eq!(
@@ -117,7 +120,7 @@ fn an_install_left_incomplete_is_reinstalled() {
 fn a_build_killed_in_any_step_recovers_with_one_plain_bundle() {
     let project = Project::sample();
     let sp = || site_packages(&project);
-    let points: [(&str, &str, Box<dyn Fn() -> bool>); 4] = [
+    let points: [KillPoint; 4] = [
         (
             "venv",
             "-KILL",
