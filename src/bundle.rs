@@ -4,7 +4,7 @@
 //! project tree for every wheel build, so a module deleted from the sources stays in a
 //! bundle built in place, and an edit older than its copy in `build/` is ignored. So the
 //! bundle is never built in the project tree: the fingerprinted input files
-//! are copied into a fresh `.pybuild/stage/` and the backend builds from there, into a
+//! are copied into a fresh `.pybuild/tmp/<pid>/stage/` and the backend builds from there, into a
 //! temp file that replaces the output with a rename. Neither the project's own `build/`
 //! nor the editable install's `*.egg-info` is touched.
 //!
