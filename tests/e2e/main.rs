@@ -11,5 +11,6 @@ mod engine;
 mod init;
 mod kinds;
 mod layers;
+mod safety;
 mod tasks;
 mod watch;
