@@ -1,6 +1,7 @@
 //! What the user sees while pybuild works: one line per step on stderr, a spinner on a
 //! terminal and plain lines otherwise (CI logs), warnings, and colour when wanted.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -198,5 +199,40 @@ impl StepLine {
         if self.printer.verbosity >= Verbosity::Normal {
             eprintln!("{:NAME_WIDTH$} {text}", self.name);
         }
+    }
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\n`), for text from project.toml
+/// shown on a terminal: a task's description must not clear the screen or retitle the
+/// window. Bidirectional overrides are escaped too, so that text cannot reorder itself.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let escaped =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if escaped(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("x\u{1b}[2Jy"), "x\\u{1b}[2Jy");
+        assert_eq!(printable("a\nb\tc\u{7f}\u{9b}"), "a\\nb\\tc\\u{7f}\\u{9b}");
+        assert_eq!(printable("abc\u{202e}"), "abc\\u{202e}");
+        assert!(matches!(printable("Lint · the code ✓"), Cow::Borrowed(_)));
     }
 }

@@ -33,3 +33,32 @@ fn a_task_chain_deeper_than_the_stack_is_listed_and_planned() {
         run.describe()
     );
 }
+
+#[test]
+fn what_a_task_says_of_itself_is_shown_escaped() {
+    let config = format!(
+        "{}\n[tasks.cls]\nhelp = \"x\\u001b[2Jy\"\nrun = [[\"printf\", \"\\u001b]0;pwned\\u0007\"]]\n",
+        crate::support::SAMPLE_CONFIG
+    );
+    let project = Project::sample().with_file("project.toml", &config);
+    let run = project.pybuild(&["help", "cls"]).success();
+    assert!(
+        run.stdout.starts_with("pybuild cls: x\\u{1b}[2Jy\n"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("printf \\u{1b}]0;pwned\\u{7}\n"),
+        "{}",
+        run.describe()
+    );
+    let overview = project.pybuild(&["help"]).success();
+    assert!(
+        overview.stdout.contains("  x\\u{1b}[2Jy\n"),
+        "{}",
+        overview.describe()
+    );
+    for out in [&run.stdout, &overview.stdout] {
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    }
+}
