@@ -6,7 +6,8 @@
 //! commands; with one that does not load it lists them too, after a warning.
 //!
 //! What project.toml says is shown with its control characters escaped (a description
-//! holding `\u001b[2J` must not clear the screen); `--json` gives it as written.
+//! holding `\u001b[2J` must not clear the screen) and the credentials of its URLs masked;
+//! `--json` gives it as written.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +20,7 @@ use crate::cli::Cli;
 use crate::config::{TaskConfig, TaskRun};
 use crate::error::UserError;
 use crate::project::Project;
+use crate::redact::redact;
 use crate::ui::{Printer, Style, printable};
 
 const GROUPS: &[(&str, &[&str])] = &[
@@ -48,8 +50,8 @@ pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
                 serde_json::to_string_pretty(&topic_json(name, &tasks)?)?
             )
         }
-        (None, false, _) => overview(&printer.for_stdout(), &tasks),
-        (Some(name), false, _) => topic(name, &tasks)?,
+        (None, false, _) => redact(&overview(&printer.for_stdout(), &tasks)).into_owned(),
+        (Some(name), false, _) => redact(&topic(name, &tasks)?).into_owned(),
     };
     print!("{text}");
     Ok(())

@@ -23,6 +23,7 @@ pub mod metadata_sources;
 pub mod process;
 pub mod project;
 pub mod python;
+pub mod redact;
 pub mod statcache;
 pub mod state;
 pub mod step;

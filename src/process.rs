@@ -1,8 +1,11 @@
 //! The one way pybuild runs a program: inside the project's venv without activation
 //! (`PATH` with the venv's `bin` first, `VIRTUAL_ENV` set, `PYTHONHOME` unset), its output
 //! appended to `.pybuild/logs/<step>.log` and echoed with `-v`, the last lines kept for
-//! the error when it fails. A build's commands can be cancelled as a whole (`children`).
+//! the error when it fails. The command line, the log and the tail have the credentials of
+//! their URLs masked (see `redact`). A build's commands can be cancelled as a whole
+//! (`children`).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
@@ -13,6 +16,7 @@ use std::process::ExitStatus;
 
 use anyhow::{Context, Result};
 
+use crate::redact::redact;
 use crate::ui::Printer;
 
 mod children;
@@ -111,6 +115,7 @@ impl Runner {
         for (name, value) in env.iter().rev() {
             display = format!("{name}={} {display}", quote(&value.to_string_lossy()));
         }
+        let display = redact(&display).into_owned();
         self.printer.detail(&format!("$ {display}"));
         let log_path = self.log_path(step);
         let mut log = File::options()
@@ -139,9 +144,16 @@ impl Runner {
             if read == 0 {
                 break;
             }
-            log.write_all(&line)
+            let text = String::from_utf8_lossy(&line);
+            let shown = redact(&text);
+            // As the tool wrote it, unless a credential had to be masked.
+            let logged = match &shown {
+                Cow::Borrowed(_) => &line[..],
+                Cow::Owned(masked) => masked.as_bytes(),
+            };
+            log.write_all(logged)
                 .with_context(|| format!("cannot write {}", log_path.display()))?;
-            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            let text = shown.trim_end().to_string();
             self.printer.detail(&text);
             if tail.len() == TAIL_LINES {
                 tail.pop_front();
@@ -184,7 +196,7 @@ impl Runner {
             .into_output()
             .with_context(|| format!("cannot wait for `{display}`"))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail = stderr.lines().map(str::to_string).collect();
+        let tail = redact(&stderr).lines().map(str::to_string).collect();
         check_status(&display, output.status, None, tail)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
@@ -226,11 +238,12 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 
 /// A command line as a user would type it, quoting what needs quotes.
 pub fn display_command(program: &OsStr, args: &[OsString]) -> String {
-    std::iter::once(program)
+    let line = std::iter::once(program)
         .chain(args.iter().map(OsString::as_os_str))
         .map(|arg| quote(&arg.to_string_lossy()))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    redact(&line).into_owned()
 }
 
 /// One shell word: as is when safe, else single-quoted.
@@ -285,6 +298,31 @@ mod tests {
         assert_eq!(failed.tail, vec!["one", "two"]);
         let log = fs::read_to_string(dir.path().join("logs/t.log")).unwrap();
         assert!(log.contains("one\ntwo\n"), "{log}");
+    }
+
+    #[test]
+    fn credentials_are_masked_in_the_log_and_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Runner::new(
+            dir.path(),
+            dir.path(),
+            &dir.path().join("logs"),
+            &Printer::silent(),
+        );
+        runner.reset_log("t").unwrap();
+        let script = "echo \"Looking in http://alice:S3cr3t@h/simple\"; exit 1";
+        let err = runner
+            .run("t", "sh", &args!["-c", script, "http://bob:hunter2@h/"])
+            .unwrap_err();
+        let failed = err.downcast_ref::<CommandFailed>().unwrap();
+        assert_eq!(failed.tail, ["Looking in http://alice:****@h/simple"]);
+        assert!(!failed.command.contains("hunter2"), "{}", failed.command);
+        let log = fs::read_to_string(dir.path().join("logs/t.log")).unwrap();
+        assert!(!log.contains("S3cr3t") && !log.contains("hunter2"), "{log}");
+        assert!(
+            log.ends_with("Looking in http://alice:****@h/simple\n"),
+            "{log}"
+        );
     }
 
     #[test]

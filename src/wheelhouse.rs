@@ -10,7 +10,8 @@
 //!
 //! Offline: with `--offline`, or when the index cannot be reached (a TCP connect to its
 //! host, tried before filling), filling is skipped with a warning and the build uses what
-//! the wheelhouse holds. When that is not enough, the error says so and names the index.
+//! the wheelhouse holds. When that is not enough, the error says so and names the index
+//! (its credentials masked, see `redact`).
 
 use std::cell::Cell;
 use std::ffi::OsString;
@@ -22,6 +23,7 @@ use anyhow::{Context as _, Result};
 
 use crate::args;
 use crate::error::UserError;
+use crate::redact::redact;
 use crate::step::Context;
 
 const DEFAULT_INDEX: &str = "https://pypi.org/simple";
@@ -59,7 +61,8 @@ pub fn offline(cx: &Context) -> bool {
     let index = index_url(cx);
     if let Err(why) = probe(&index) {
         cx.printer.warn(&format!(
-            "the package index {index} cannot be reached ({why}): building offline from {}",
+            "the package index {} cannot be reached ({why}): building offline from {}",
+            redact(&index),
             dir().display()
         ));
         network.offline.set(true);
@@ -163,7 +166,7 @@ pub fn offline_failure(err: anyhow::Error, cx: &Context) -> anyhow::Error {
     .hint(format!(
         "run pybuild once with access to the package index ({}); after that, only a \
          requirement change or a new venv needs it again",
-        index_url(cx)
+        redact(&index_url(cx))
     ));
     err.context(hint)
 }
@@ -223,7 +226,8 @@ fn configured_index(text: &str) -> Option<String> {
 
 /// Whether a TCP connection to the index's host can be opened.
 fn probe(url: &str) -> Result<(), String> {
-    let (host, port) = host_port(url).ok_or_else(|| format!("cannot read the URL {url}"))?;
+    let (host, port) =
+        host_port(url).ok_or_else(|| format!("cannot read the URL {}", redact(url)))?;
     let addrs = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|err| format!("cannot resolve {host}: {err}"))?;

@@ -1,6 +1,50 @@
 //! pybuild never shows a secret, never leaves a killed build's processes running, and never
 //! crashes or prints raw escape codes whatever project.toml holds.
+use std::fs;
+
 use crate::support::Project;
+
+/// A port on this machine where nothing listens (it did a moment ago).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn credentials_of_the_index_are_never_shown() {
+    let project = Project::sample();
+    let port = closed_port();
+    let index = format!("http://alice:S3cr3t@127.0.0.1:{port}/simple");
+    let masked = format!("http://alice:****@127.0.0.1:{port}/simple");
+    // An empty wheelhouse: offline, the venv's packages cannot be installed, so the build
+    // fails with the hint that names the index.
+    let cache = project.root.with_extension("cache");
+    let cache = cache.to_str().unwrap();
+    let pip_conf = project.root.with_extension("pip.conf");
+    fs::write(&pip_conf, format!("[global]\nindex-url = {index}\n")).unwrap();
+
+    let from_env = [
+        ("PIP_INDEX_URL", index.as_str()),
+        ("PYBUILD_CACHE_DIR", cache),
+    ];
+    let from_conf = [
+        ("PIP_CONFIG_FILE", pip_conf.to_str().unwrap()),
+        ("PYBUILD_CACHE_DIR", cache),
+    ];
+    for env in [&from_env[..], &from_conf[..]] {
+        let run = project.pybuild_with_env(&["-v", "setup"], env).failure(1);
+        let warning = format!("warning: the package index {masked} cannot be reached");
+        assert!(run.stderr.contains(&warning), "{}", run.describe());
+        let hint = format!("hint: run pybuild once with access to the package index ({masked})");
+        assert!(run.stderr.contains(&hint), "{}", run.describe());
+        assert!(!run.describe().contains("S3cr3t"), "{}", run.describe());
+        for log in fs::read_dir(project.path(".pybuild/logs")).unwrap() {
+            let log = log.unwrap().path();
+            let text = fs::read_to_string(&log).unwrap();
+            assert!(!text.contains("S3cr3t"), "{}:\n{text}", log.display());
+        }
+    }
+}
 
 /// `[tasks.t0]` needs `t1`, ... `t{depth-1}`, whose own entry is `last`.
 fn chain(depth: usize, last: &str) -> String {
