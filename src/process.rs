@@ -2,8 +2,8 @@
 //! (`PATH` with the venv's `bin` first, `VIRTUAL_ENV` set, `PYTHONHOME` unset), its output
 //! appended to `.pybuild/logs/<step>.log` and echoed with `-v`, the last lines kept for
 //! the error when it fails. The command line, the log and the tail have the credentials of
-//! their URLs masked (see `redact`). A build's commands can be cancelled as a whole
-//! (`children`).
+//! their URLs masked (see `redact`). A build's commands can be cancelled as a whole, and
+//! those a killed pybuild left running are ended by the next one (`children`).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -20,8 +20,12 @@ use crate::redact::redact;
 use crate::ui::Printer;
 
 mod children;
+mod identity;
+mod leftovers;
 
 pub use children::{Cancelled, cancel_all, isolate, resume};
+pub use identity::{Identity, Liveness, untouched_for_long};
+pub use leftovers::end_leftovers;
 
 /// How many of a failed command's last output lines the error shows.
 const TAIL_LINES: usize = 25;
@@ -39,6 +43,8 @@ pub struct CommandFailed {
 
 pub struct Runner {
     root: PathBuf,
+    /// The project's `.pybuild/`, where running commands are recorded.
+    state_dir: PathBuf,
     venv: PathBuf,
     log_dir: PathBuf,
     printer: Printer,
@@ -48,6 +54,7 @@ impl Runner {
     pub fn new(root: &Path, venv: &Path, log_dir: &Path, printer: &Printer) -> Runner {
         Runner {
             root: root.to_path_buf(),
+            state_dir: crate::state::state_dir(root),
             venv: venv.to_path_buf(),
             log_dir: log_dir.to_path_buf(),
             printer: printer.clone(),
@@ -130,9 +137,14 @@ impl Runner {
             self.command(program.as_ref(), args),
             |command, (name, value)| command.env(name, value),
         );
-        let expression = children::prepare(command.stdin_null().stderr_to_stdout().unchecked());
-        let (reader, _running) = children::start(|| expression.reader(), |r| r.pids())
-            .with_context(|| format!("cannot start `{display}`"))?;
+        let (reader, _running) = children::start(
+            command.stdin_null().stderr_to_stdout().unchecked(),
+            &self.state_dir,
+            &display,
+            duct::Expression::reader,
+            |r| r.pids(),
+        )
+        .with_context(|| format!("cannot start `{display}`"))?;
         let mut tail = VecDeque::with_capacity(TAIL_LINES);
         let mut lines = BufReader::new(&reader);
         let mut line = Vec::new();
@@ -170,9 +182,14 @@ impl Runner {
     /// Runs a user's command (a task's, `pybuild run`'s) on the terminal's stdin, stdout
     /// and stderr, as a tracked child: it dies with pybuild and `watch` can cancel it.
     pub fn run_attached(&self, expression: duct::Expression, display: &str) -> Result<ExitStatus> {
-        let expression = children::prepare(expression.unchecked());
-        let (handle, _running) = children::start(|| expression.start(), duct::Handle::pids)
-            .with_context(|| format!("cannot start `{display}`"))?;
+        let (handle, _running) = children::start(
+            expression.unchecked(),
+            &self.state_dir,
+            display,
+            duct::Expression::start,
+            duct::Handle::pids,
+        )
+        .with_context(|| format!("cannot start `{display}`"))?;
         let output = handle
             .wait()
             .with_context(|| format!("cannot wait for `{display}`"))?;
@@ -183,15 +200,20 @@ impl Runner {
     pub fn capture(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<String> {
         let display = display_command(program.as_ref(), args);
         self.printer.detail(&format!("$ {display}"));
-        let expression = children::prepare(
-            self.command(program.as_ref(), args)
-                .stdin_null()
-                .stdout_capture()
-                .stderr_capture()
-                .unchecked(),
-        );
-        let (handle, _running) = children::start(|| expression.start(), duct::Handle::pids)
-            .with_context(|| format!("cannot start `{display}`"))?;
+        let expression = self
+            .command(program.as_ref(), args)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        let (handle, _running) = children::start(
+            expression,
+            &self.state_dir,
+            &display,
+            duct::Expression::start,
+            duct::Handle::pids,
+        )
+        .with_context(|| format!("cannot start `{display}`"))?;
         let output = handle
             .into_output()
             .with_context(|| format!("cannot wait for `{display}`"))?;

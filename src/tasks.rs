@@ -78,8 +78,9 @@ pub fn run_named(
 }
 
 /// Brings `targets` (built-in steps, `setup`, tasks) up to date with everything they depend
-/// on, under the project's lock, each step once and only when stale: what `pybuild setup`,
-/// `bundle`, `TASK` and each `watch` run do. `args` go to the targets that are tasks.
+/// on, under the project's lock, each step once and only when stale, after ending what a
+/// killed build left running: what `pybuild setup`, `bundle`, `TASK` and each `watch` run
+/// do. `args` go to the targets that are tasks.
 /// `one_shot`: the process ends right after. Returns the steps that ran.
 pub fn build(
     project: &Project,
@@ -90,6 +91,8 @@ pub fn build(
     one_shot: bool,
 ) -> Result<Vec<&'static str>> {
     let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    // Before any step: what a killed build left running may still write into the venv.
+    process::end_leftovers(&project.state_dir(), printer);
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(project, printer, state);
     cx.lock = Some(lock);

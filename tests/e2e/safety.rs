@@ -1,8 +1,9 @@
 //! pybuild never shows a secret, never leaves a killed build's processes running, and never
 //! crashes or prints raw escape codes whatever project.toml holds.
+
 use std::fs;
 
-use crate::support::Project;
+use crate::support::{Project, finish, kill};
 
 /// A port on this machine where nothing listens (it did a moment ago).
 fn closed_port() -> u16 {
@@ -44,6 +45,82 @@ fn credentials_of_the_index_are_never_shown() {
             assert!(!text.contains("S3cr3t"), "{}:\n{text}", log.display());
         }
     }
+}
+
+/// Whether `pid` still runs (a zombie does not).
+fn alive(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        !state.is_some_and(|s| s.starts_with('Z') || s.starts_with('X'))
+    })
+}
+
+/// SIGKILLs what is still alive of `pids` when dropped: a failed test leaves nothing.
+struct Reaper(Vec<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if alive(pid) {
+                kill(pid, false);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_killed_build_leaves_nothing_running_for_the_next() {
+    let project = Project::sample();
+    let root = project.root.to_str().unwrap().to_string();
+    let child = project.spawn_pybuild(&["bundle"]);
+    // ensurepip runs pip in a process of its own (`python -c "import runpy ..."`).
+    project.wait_until("ensurepip runs pip", || {
+        project.processes_running(&root).iter().any(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("runpy"))
+        })
+    });
+    let running = project.processes_running(&root);
+    let _reaper = Reaper(running.clone());
+    kill(child.id(), false);
+    finish(child);
+    // `python -m venv` dies with pybuild; ensurepip and its pip do not.
+    project.wait_until("pybuild's own child is gone", || {
+        running.iter().any(|&pid| !alive(pid))
+    });
+    let left: Vec<u32> = running.iter().copied().filter(|&pid| alive(pid)).collect();
+    assert!(!left.is_empty(), "nothing was left running: {running:?}");
+    // Stopped, they cannot finish on their own before the next build starts. (Only now:
+    // stopped before their group was orphaned, they would get SIGHUP from the kernel.)
+    for pid in &left {
+        let stop = std::process::Command::new("kill")
+            .args(["-STOP", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(stop.success());
+    }
+
+    fs::remove_file(project.path(".pybuild/logs/venv.log")).unwrap();
+    let next = project.spawn_pybuild(&["bundle"]);
+    project.wait_until("the next build starts its venv step", || {
+        project.log_mentions("venv", "-m venv")
+    });
+    let still: Vec<u32> = left.iter().copied().filter(|&pid| alive(pid)).collect();
+    assert!(
+        still.is_empty(),
+        "left running by the killed build: {still:?} of {left:?}"
+    );
+    let run = finish(next).success();
+    assert!(
+        run.stderr.contains("of a killed pybuild left running\n"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        project.path("dist/greet.pex").exists(),
+        "{}",
+        run.describe()
+    );
 }
 
 /// `[tasks.t0]` needs `t1`, ... `t{depth-1}`, whose own entry is `last`.
