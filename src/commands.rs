@@ -63,6 +63,10 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
                 true => None,
                 false => Some(Lock::acquire(&project.state_dir(), options.wait, printer)?),
             };
+            if !dry_run {
+                // Their records are in `.pybuild/`, about to go.
+                process::end_leftovers(&project.state_dir(), printer);
+            }
             let mut state = State::load(&project.state_dir(), printer);
             clean::run(&project, &mut state, all, dry_run, printer).map(|()| 0)
         }
@@ -212,23 +216,23 @@ fn run(
     };
     build(dir, printer, options, SETUP)?;
     let cx = Context::new(&project, printer, State::default());
-    let status = cx
-        .runner
-        .command_in(dir, program, args)
-        .unchecked()
-        .run()
-        .map_err(|err| {
-            let mut failed =
-                UserError::failure(format!("cannot run `{}`: {err}", program.to_string_lossy()));
-            let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
-            if let Some(task) = program
-                .to_str()
-                .and_then(|p| crate::config::nearest(p, &tasks))
-            {
-                failed = failed.hint(format!("did you mean the task `{task}`?"));
-            }
-            failed
-        })?
-        .status;
+    let display = process::display_command(program, args);
+    let command = cx.runner.command_in(dir, program, args);
+    // Tracked like a task's command: it dies with pybuild, and a killed pybuild's is
+    // ended by the next build.
+    let status = cx.runner.run_attached(command, &display).map_err(|err| {
+        let mut failed = UserError::failure(format!(
+            "cannot run `{}`: {err:#}",
+            program.to_string_lossy()
+        ));
+        let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
+        if let Some(task) = program
+            .to_str()
+            .and_then(|p| crate::config::nearest(p, &tasks))
+        {
+            failed = failed.hint(format!("did you mean the task `{task}`?"));
+        }
+        failed
+    })?;
     Ok(process::exit_code(status))
 }

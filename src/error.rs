@@ -1,7 +1,8 @@
 //! How errors reach the user: one place renders them, one place maps them to exit codes.
 //!
 //! `error: <what failed>`, then a `caused by:` line per cause, then what a failed command
-//! printed last and where its full log is, then `hint:` lines.
+//! printed last and where its full log is, then `hint:` lines; the credentials of any URL
+//! in them masked (see `redact`).
 //! Exit codes: a failed task's own code, 2 for usage and configuration errors, 1 for
 //! everything else.
 
@@ -9,6 +10,7 @@ use std::fmt;
 
 use crate::config::ConfigError;
 use crate::process::CommandFailed;
+use crate::redact::redact;
 use crate::tasks::TaskFailed;
 
 pub const EXIT_FAILURE: u8 = 1;
@@ -105,7 +107,7 @@ pub fn render(err: &anyhow::Error) -> String {
     for hint in hints {
         out.push_str(&format!("hint: {hint}\n"));
     }
-    out
+    redact(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -124,5 +126,27 @@ mod tests {
 
         let err = anyhow::Error::from(UserError::usage("bad").hint("fix it"));
         assert_eq!(render(&err).matches("hint: fix it\n").count(), 1);
+    }
+
+    #[test]
+    fn credentials_are_masked_in_messages_tails_and_hints() {
+        let failed = CommandFailed {
+            command: "pip wheel".into(),
+            status: "exited with code 1".into(),
+            code: Some(1),
+            log: None,
+            tail: vec!["cannot fetch https://bob:hunter2@mirror/simple/x".into()],
+        };
+        let err = anyhow::Error::from(failed).context(
+            UserError::failure("index http://alice:S3cr3t@h/ down")
+                .hint("use http://alice:S3cr3t@h/"),
+        );
+        let text = render(&err);
+        assert!(
+            !text.contains("S3cr3t") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(text.contains("http://alice:****@h/"), "{text}");
+        assert!(text.contains("https://bob:****@mirror/"), "{text}");
     }
 }

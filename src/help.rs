@@ -4,6 +4,10 @@
 //!
 //! Help never needs a working project: without a project.toml it lists the built-in
 //! commands; with one that does not load it lists them too, after a warning.
+//!
+//! What project.toml says is shown with its control characters escaped (a description
+//! holding `\u001b[2J` must not clear the screen) and the credentials of its URLs masked;
+//! `--json` gives it as written.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,7 +20,8 @@ use crate::cli::Cli;
 use crate::config::{TaskConfig, TaskRun};
 use crate::error::UserError;
 use crate::project::Project;
-use crate::ui::{Printer, Style};
+use crate::redact::redact;
+use crate::ui::{Printer, Style, printable};
 
 const GROUPS: &[(&str, &[&str])] = &[
     ("Build", &["bundle", "setup", "watch", "status"]),
@@ -45,8 +50,8 @@ pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
                 serde_json::to_string_pretty(&topic_json(name, &tasks)?)?
             )
         }
-        (None, false, _) => overview(&printer.for_stdout(), &tasks),
-        (Some(name), false, _) => topic(name, &tasks)?,
+        (None, false, _) => redact(&overview(&printer.for_stdout(), &tasks)).into_owned(),
+        (Some(name), false, _) => redact(&topic(name, &tasks)?).into_owned(),
     };
     print!("{text}");
     Ok(())
@@ -120,7 +125,7 @@ pub fn overview(printer: &Printer, tasks: &BTreeMap<String, TaskConfig>) -> Stri
             // Pad before painting: escape codes would count in the width.
             let shown = printer.paint(&format!("{name:width$}"), Style::Green);
             let help = match &task.help {
-                Some(help) => help.clone(),
+                Some(help) => printable(help).into_owned(),
                 None => printer.paint(UNDOCUMENTED, Style::Dim),
             };
             let _ = writeln!(out, "  {shown}  {help}");
@@ -167,11 +172,12 @@ fn no_topic(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> UserError {
 fn task_details(name: &str, task: &TaskConfig) -> String {
     let mut out = format!(
         "pybuild {name}: {}\n\nUsage: pybuild {name} [-- ARGS]   (or pybuild run {name} [-- ARGS])\n\n",
-        task.help.as_deref().unwrap_or(UNDOCUMENTED)
+        printable(task.help.as_deref().unwrap_or(UNDOCUMENTED))
     );
     let list = |items: &[String]| items.join(", ");
+    // Every value comes from project.toml.
     let mut field = |key: &str, value: String| {
-        let _ = writeln!(out, "{key:9} {value}");
+        let _ = writeln!(out, "{key:9} {}", printable(&value));
     };
     match &task.run {
         Some(TaskRun::Shell(line)) => field("run", format!("sh -c {line:?}")),
@@ -291,6 +297,32 @@ mod tests {
         let text = topic("docs-long-name", &tasks()).unwrap();
         assert!(text.contains("run       mkdocs build\n"), "{text}");
         assert!(text.contains("runs every time"), "{text}");
+    }
+
+    #[test]
+    fn what_project_toml_says_is_shown_escaped() {
+        let config = crate::config::Config::parse(
+            Path::new("project.toml"),
+            "[project]\nname = \"a\"\n[tasks.cls]\nhelp = \"x\\u001b[2Jy\"\n\
+             run = [[\"printf\", \"\\u001b]0;title\\u0007\"]]\nenv = { A = \"\\u001bc\" }\n",
+        )
+        .unwrap();
+        let overview = overview(&Printer::silent(), &config.tasks);
+        assert!(
+            overview.contains("  cls") && overview.contains("x\\u{1b}[2Jy\n"),
+            "{overview}"
+        );
+        let details = topic("cls", &config.tasks).unwrap();
+        assert!(
+            details.starts_with("pybuild cls: x\\u{1b}[2Jy\n"),
+            "{details}"
+        );
+        assert!(
+            details.contains("printf \\u{1b}]0;title\\u{7}\n"),
+            "{details}"
+        );
+        assert!(details.contains("A=\\u{1b}c\n"), "{details}");
+        assert!(!overview.contains('\u{1b}') && !details.contains('\u{1b}'));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod paths;
 pub mod process;
 pub mod project;
 pub mod python;
+pub mod redact;
 pub mod statcache;
 pub mod state;
 pub mod step;

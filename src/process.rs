@@ -1,8 +1,11 @@
 //! The one way pybuild runs a program: inside the project's venv without activation
 //! (`PATH` with the venv's `bin` first, `VIRTUAL_ENV` set, `PYTHONHOME` unset), its output
 //! appended to `.pybuild/logs/<step>.log` and echoed with `-v`, the last lines kept for
-//! the error when it fails. A build's commands can be cancelled as a whole (`children`).
+//! the error when it fails. The command line, the log and the tail have the credentials of
+//! their URLs masked (see `redact`). A build's commands can be cancelled as a whole, and
+//! those a killed pybuild left running are ended by the next one (`children`).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
@@ -13,11 +16,16 @@ use std::process::ExitStatus;
 
 use anyhow::{Context, Result};
 
+use crate::redact::redact;
 use crate::ui::Printer;
 
 mod children;
+mod identity;
+mod leftovers;
 
 pub use children::{Cancelled, cancel_all, isolate, resume};
+pub use identity::{Identity, Liveness, untouched_for_long};
+pub use leftovers::end_leftovers;
 
 /// How many of a failed command's last output lines the error shows.
 const TAIL_LINES: usize = 25;
@@ -35,6 +43,8 @@ pub struct CommandFailed {
 
 pub struct Runner {
     root: PathBuf,
+    /// The project's `.pybuild/`, where running commands are recorded.
+    state_dir: PathBuf,
     venv: PathBuf,
     log_dir: PathBuf,
     printer: Printer,
@@ -44,6 +54,7 @@ impl Runner {
     pub fn new(root: &Path, venv: &Path, log_dir: &Path, printer: &Printer) -> Runner {
         Runner {
             root: root.to_path_buf(),
+            state_dir: crate::state::state_dir(root),
             venv: venv.to_path_buf(),
             log_dir: log_dir.to_path_buf(),
             printer: printer.clone(),
@@ -111,6 +122,7 @@ impl Runner {
         for (name, value) in env.iter().rev() {
             display = format!("{name}={} {display}", quote(&value.to_string_lossy()));
         }
+        let display = redact(&display).into_owned();
         self.printer.detail(&format!("$ {display}"));
         let log_path = self.log_path(step);
         let mut log = File::options()
@@ -125,9 +137,14 @@ impl Runner {
             self.command(program.as_ref(), args),
             |command, (name, value)| command.env(name, value),
         );
-        let expression = children::prepare(command.stdin_null().stderr_to_stdout().unchecked());
-        let (reader, _running) = children::start(|| expression.reader(), |r| r.pids())
-            .with_context(|| format!("cannot start `{display}`"))?;
+        let (reader, _running) = children::start(
+            command.stdin_null().stderr_to_stdout().unchecked(),
+            &self.state_dir,
+            &display,
+            duct::Expression::reader,
+            |r| r.pids(),
+        )
+        .with_context(|| format!("cannot start `{display}`"))?;
         let mut tail = VecDeque::with_capacity(TAIL_LINES);
         let mut lines = BufReader::new(&reader);
         let mut line = Vec::new();
@@ -139,9 +156,16 @@ impl Runner {
             if read == 0 {
                 break;
             }
-            log.write_all(&line)
+            let text = String::from_utf8_lossy(&line);
+            let shown = redact(&text);
+            // As the tool wrote it, unless a credential had to be masked.
+            let logged = match &shown {
+                Cow::Borrowed(_) => &line[..],
+                Cow::Owned(masked) => masked.as_bytes(),
+            };
+            log.write_all(logged)
                 .with_context(|| format!("cannot write {}", log_path.display()))?;
-            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+            let text = shown.trim_end().to_string();
             self.printer.detail(&text);
             if tail.len() == TAIL_LINES {
                 tail.pop_front();
@@ -158,9 +182,14 @@ impl Runner {
     /// Runs a user's command (a task's, `pybuild run`'s) on the terminal's stdin, stdout
     /// and stderr, as a tracked child: it dies with pybuild and `watch` can cancel it.
     pub fn run_attached(&self, expression: duct::Expression, display: &str) -> Result<ExitStatus> {
-        let expression = children::prepare(expression.unchecked());
-        let (handle, _running) = children::start(|| expression.start(), duct::Handle::pids)
-            .with_context(|| format!("cannot start `{display}`"))?;
+        let (handle, _running) = children::start(
+            expression.unchecked(),
+            &self.state_dir,
+            display,
+            duct::Expression::start,
+            duct::Handle::pids,
+        )
+        .with_context(|| format!("cannot start `{display}`"))?;
         let output = handle
             .wait()
             .with_context(|| format!("cannot wait for `{display}`"))?;
@@ -171,20 +200,25 @@ impl Runner {
     pub fn capture(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<String> {
         let display = display_command(program.as_ref(), args);
         self.printer.detail(&format!("$ {display}"));
-        let expression = children::prepare(
-            self.command(program.as_ref(), args)
-                .stdin_null()
-                .stdout_capture()
-                .stderr_capture()
-                .unchecked(),
-        );
-        let (handle, _running) = children::start(|| expression.start(), duct::Handle::pids)
-            .with_context(|| format!("cannot start `{display}`"))?;
+        let expression = self
+            .command(program.as_ref(), args)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        let (handle, _running) = children::start(
+            expression,
+            &self.state_dir,
+            &display,
+            duct::Expression::start,
+            duct::Handle::pids,
+        )
+        .with_context(|| format!("cannot start `{display}`"))?;
         let output = handle
             .into_output()
             .with_context(|| format!("cannot wait for `{display}`"))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail = stderr.lines().map(str::to_string).collect();
+        let tail = redact(&stderr).lines().map(str::to_string).collect();
         check_status(&display, output.status, None, tail)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
@@ -226,11 +260,12 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 
 /// A command line as a user would type it, quoting what needs quotes.
 pub fn display_command(program: &OsStr, args: &[OsString]) -> String {
-    std::iter::once(program)
+    let line = std::iter::once(program)
         .chain(args.iter().map(OsString::as_os_str))
         .map(|arg| quote(&arg.to_string_lossy()))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    redact(&line).into_owned()
 }
 
 /// One shell word: as is when safe, else single-quoted.
@@ -285,6 +320,31 @@ mod tests {
         assert_eq!(failed.tail, vec!["one", "two"]);
         let log = fs::read_to_string(dir.path().join("logs/t.log")).unwrap();
         assert!(log.contains("one\ntwo\n"), "{log}");
+    }
+
+    #[test]
+    fn credentials_are_masked_in_the_log_and_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Runner::new(
+            dir.path(),
+            dir.path(),
+            &dir.path().join("logs"),
+            &Printer::silent(),
+        );
+        runner.reset_log("t").unwrap();
+        let script = "echo \"Looking in http://alice:S3cr3t@h/simple\"; exit 1";
+        let err = runner
+            .run("t", "sh", &args!["-c", script, "http://bob:hunter2@h/"])
+            .unwrap_err();
+        let failed = err.downcast_ref::<CommandFailed>().unwrap();
+        assert_eq!(failed.tail, ["Looking in http://alice:****@h/simple"]);
+        assert!(!failed.command.contains("hunter2"), "{}", failed.command);
+        let log = fs::read_to_string(dir.path().join("logs/t.log")).unwrap();
+        assert!(!log.contains("S3cr3t") && !log.contains("hunter2"), "{log}");
+        assert!(
+            log.ends_with("Looking in http://alice:****@h/simple\n"),
+            "{log}"
+        );
     }
 
     #[test]

@@ -51,6 +51,7 @@ const LAYOUT: &[(&str, bool)] = &[
     ("logs", true),
     ("layers", true),
     ("tmp", true),
+    ("running", true),
 ];
 
 #[derive(Debug, Default, Serialize, Deserialize)]

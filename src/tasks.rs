@@ -13,7 +13,7 @@
 //! implicit deps, then its deps, then the task. The user's commands write to the terminal,
 //! not to a log, and the exit code of a failing one becomes pybuild's ([`TaskFailed`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -78,8 +78,9 @@ pub fn run_named(
 }
 
 /// Brings `targets` (built-in steps, `setup`, tasks) up to date with everything they depend
-/// on, under the project's lock, each step once and only when stale: what `pybuild setup`,
-/// `bundle`, `TASK` and each `watch` run do. `args` go to the targets that are tasks.
+/// on, under the project's lock, each step once and only when stale, after ending what a
+/// killed build left running: what `pybuild setup`, `bundle`, `TASK` and each `watch` run
+/// do. `args` go to the targets that are tasks.
 /// `one_shot`: the process ends right after. Returns the steps that ran.
 pub fn build(
     project: &Project,
@@ -90,6 +91,8 @@ pub fn build(
     one_shot: bool,
 ) -> Result<Vec<&'static str>> {
     let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    // Before any step: what a killed build left running may still write into the venv.
+    process::end_leftovers(&project.state_dir(), printer);
     let state = State::load(&project.state_dir(), printer);
     let mut cx = Context::new(project, printer, state);
     cx.lock = Some(lock);
@@ -141,18 +144,16 @@ pub fn plan<'c>(
     target: &str,
     args: &[OsString],
 ) -> Result<Vec<Box<dyn Step + 'c>>> {
-    let mut order = Vec::new();
-    visit(config, target, &mut Vec::new(), &mut order)?;
-    Ok(order
+    Ok(order(config, target)?
         .into_iter()
         .map(|name| -> Box<dyn Step + 'c> {
-            match builtin(&name) {
+            match builtin(name) {
                 Some(step) => step,
                 None => {
                     let (name, task) = config
                         .tasks
-                        .get_key_value(&name)
-                        .expect("visit only orders known targets");
+                        .get_key_value(name)
+                        .expect("order only holds known targets");
                     let args = if name == target {
                         args.to_vec()
                     } else {
@@ -178,9 +179,10 @@ pub fn plan_all<'c>(
     args: &[OsString],
 ) -> Result<Vec<Box<dyn Step + 'c>>> {
     let mut steps: Vec<Box<dyn Step + 'c>> = Vec::new();
+    let mut planned = HashSet::new();
     for target in targets {
         for step in plan(config, target, args)? {
-            if !steps.iter().any(|s| s.name() == step.name()) {
+            if planned.insert(step.name()) {
                 steps.push(step);
             }
         }
@@ -197,24 +199,47 @@ pub fn builds_on(fingerprint: &Fingerprint, earlier: &str) -> bool {
         || (earlier == record_of(SETUP) && parts.contains_key(&format!("dep {SETUP}")))
 }
 
-/// Depth-first: what `name` needs, then `name`, skipping what is already in `order`.
-fn visit(
-    config: &Config,
-    name: &str,
-    path: &mut Vec<String>,
-    order: &mut Vec<String>,
-) -> Result<()> {
-    if order.iter().any(|done| done == name) {
-        return Ok(());
+/// What `target` needs, depth-first, then `target`; each name once, `setup` left out (it
+/// is its last step). The walk keeps its own stack: a chain of tasks tens of thousands
+/// deep must not overflow the thread's.
+fn order<'a>(config: &'a Config, target: &'a str) -> Result<Vec<&'a str>> {
+    let mut order = Vec::new();
+    let mut done: HashSet<&str> = HashSet::new();
+    // The targets being visited, each with its deps and how many of them were visited.
+    let mut path: Vec<(&str, Vec<&str>, usize)> = vec![(target, deps(config, target)?, 0)];
+    let mut on_path: HashSet<&str> = HashSet::from([target]);
+    while let Some((name, deps_of_name, next)) = path.last_mut() {
+        let Some(&dep) = deps_of_name.get(*next) else {
+            let name = *name;
+            path.pop();
+            on_path.remove(name);
+            done.insert(name);
+            if name != SETUP {
+                order.push(name);
+            }
+            continue;
+        };
+        *next += 1;
+        if done.contains(dep) {
+            continue;
+        }
+        if !on_path.insert(dep) {
+            // project.toml's validation refuses cycles; this guards the walk anyway.
+            let names: Vec<&str> = path.iter().map(|(on, _, _)| *on).collect();
+            bail!(
+                "tasks depend on each other in a cycle: {} → {dep}",
+                names.join(" → ")
+            );
+        }
+        path.push((dep, deps(config, dep)?, 0));
     }
-    if path.iter().any(|on| on == name) {
-        // project.toml's validation refuses cycles; this guards the recursion anyway.
-        bail!(
-            "tasks depend on each other in a cycle: {} → {name}",
-            path.join(" → ")
-        );
-    }
-    let deps: Vec<&str> = if let Some(at) = STEPS.iter().position(|s| *s == name) {
+    Ok(order)
+}
+
+/// What `name` depends on directly, in order: the step before a step, `develop` for
+/// `setup`, a task's implicit deps then its own.
+fn deps<'a>(config: &'a Config, name: &str) -> Result<Vec<&'a str>> {
+    Ok(if let Some(at) = STEPS.iter().position(|s| *s == name) {
         STEPS[..at].iter().rev().take(1).copied().collect()
     } else if name == SETUP {
         vec!["develop"]
@@ -226,16 +251,7 @@ fn visit(
             .collect()
     } else {
         bail!("no step or task `{name}`");
-    };
-    path.push(name.to_string());
-    for dep in deps {
-        visit(config, dep, path, order)?;
-    }
-    path.pop();
-    if name != SETUP {
-        order.push(name.to_string());
-    }
-    Ok(())
+    })
 }
 
 fn builtin(name: &str) -> Option<Box<dyn Step>> {
@@ -489,6 +505,21 @@ mod tests {
             ["venv", "tools", "check", "develop"]
         );
         assert_eq!(names(&config, "check"), ["venv", "tools", "check"]);
+    }
+
+    #[test]
+    fn a_chain_of_deps_deeper_than_the_stack_is_planned() {
+        let depth = 50_000;
+        let mut tasks = String::new();
+        for i in 0..depth - 1 {
+            tasks.push_str(&format!("[tasks.t{i}]\ndeps = [\"t{}\"]\n", i + 1));
+        }
+        tasks.push_str(&format!("[tasks.t{}]\nrun = \"true\"\n", depth - 1));
+        let config = config(&tasks);
+        let names = names(&config, "t0");
+        assert_eq!(names.len(), depth + 2);
+        assert_eq!(names[..3], ["venv", "tools", "t49999"]);
+        assert_eq!(names.last(), Some(&"t0"));
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! What the user sees while pybuild works: one line per step on stderr, a spinner on a
-//! terminal and plain lines otherwise (CI logs), warnings, and colour when wanted.
+//! terminal and plain lines otherwise (CI logs), warnings, and colour when wanted. Every
+//! line has the credentials of its URLs masked (see `redact`), whoever wrote the text.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::redact::redact;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -97,23 +101,25 @@ impl Printer {
     }
 
     pub fn warn(&self, message: &str) {
+        let message = redact(message);
         eprintln!("{}: {message}", self.paint("warning", Style::Yellow));
     }
 
     pub fn info(&self, message: &str) {
         if self.verbosity >= Verbosity::Normal {
-            eprintln!("{message}");
+            eprintln!("{}", redact(message));
         }
     }
 
     pub fn detail(&self, message: &str) {
         if self.is_verbose() {
-            eprintln!("{}", self.paint(message, Style::Dim));
+            eprintln!("{}", self.paint(&redact(message), Style::Dim));
         }
     }
 
     /// Starts the line of a step that is about to run.
     pub fn step(&self, name: &str, reason: &str) -> StepLine {
+        let reason = redact(reason);
         let bar = self.progress.then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -140,8 +146,9 @@ impl Printer {
     pub fn fresh(&self, name: &str, detail: &str) {
         if self.fresh_lines && self.verbosity >= Verbosity::Normal {
             eprintln!(
-                "{name:NAME_WIDTH$} {}{detail}",
-                self.paint("fresh", Style::Green)
+                "{name:NAME_WIDTH$} {}{}",
+                self.paint("fresh", Style::Green),
+                redact(detail)
             );
         }
     }
@@ -196,7 +203,42 @@ impl StepLine {
             bar.finish_and_clear();
         }
         if self.printer.verbosity >= Verbosity::Normal {
-            eprintln!("{:NAME_WIDTH$} {text}", self.name);
+            eprintln!("{:NAME_WIDTH$} {}", self.name, redact(text));
         }
+    }
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\n`), for text from project.toml
+/// shown on a terminal: a task's description must not clear the screen or retitle the
+/// window. Bidirectional overrides are escaped too, so that text cannot reorder itself.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let escaped =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if escaped(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("x\u{1b}[2Jy"), "x\\u{1b}[2Jy");
+        assert_eq!(printable("a\nb\tc\u{7f}\u{9b}"), "a\\nb\\tc\\u{7f}\\u{9b}");
+        assert_eq!(printable("abc\u{202e}"), "abc\\u{202e}");
+        assert!(matches!(printable("Lint · the code ✓"), Cow::Borrowed(_)));
     }
 }

@@ -6,11 +6,14 @@
 //! with `pip wheel` from the package index. Wheels are named by distribution, version and
 //! tags and never change under one name, so one folder serves every project of the user:
 //! `$PYBUILD_CACHE_DIR/wheels`, else `$XDG_CACHE_HOME/pybuild/wheels`, else
-//! `~/.cache/pybuild/wheels`.
+//! `~/.cache/pybuild/wheels`. A fill writes into a folder of its own there,
+//! `.incoming-<its pybuild>-<random>`, removed when the fill ends; a later fill removes those
+//! that killed pybuilds left.
 //!
 //! Offline: with `--offline`, or when the index cannot be reached (a TCP connect to its
 //! host, tried before filling), filling is skipped with a warning and the build uses what
-//! the wheelhouse holds. When that is not enough, the error says so and names the index.
+//! the wheelhouse holds. When that is not enough, the error says so and names the index
+//! (its credentials masked, see `redact`).
 
 use std::cell::Cell;
 use std::ffi::OsString;
@@ -22,9 +25,13 @@ use anyhow::{Context as _, Result};
 
 use crate::args;
 use crate::error::UserError;
+use crate::process::{self, Identity, Liveness};
+use crate::redact::redact;
 use crate::step::Context;
 
 const DEFAULT_INDEX: &str = "https://pypi.org/simple";
+/// How the folders fills write into begin.
+const INCOMING: &str = ".incoming-";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Whether pybuild may reach the package index in this invocation.
@@ -59,7 +66,8 @@ pub fn offline(cx: &Context) -> bool {
     let index = index_url(cx);
     if let Err(why) = probe(&index) {
         cx.printer.warn(&format!(
-            "the package index {index} cannot be reached ({why}): building offline from {}",
+            "the package index {} cannot be reached ({why}): building offline from {}",
+            redact(&index),
             dir().display()
         ));
         network.offline.set(true);
@@ -110,11 +118,19 @@ pub fn fill(cx: &Context, step: &str, groups: &[Vec<String>]) -> Result<()> {
         return Ok(());
     }
     let wheels = dir();
+    std::fs::create_dir_all(&wheels)
+        .with_context(|| format!("cannot create {}", wheels.display()))?;
+    sweep_incoming(&wheels);
     // pip writes wheels in place; another pybuild may be reading the wheelhouse, so they
-    // land in a folder of this process's own and are renamed in, each whole.
-    let incoming = wheels.join(format!(".incoming-{}", std::process::id()));
-    std::fs::create_dir_all(&incoming)
-        .with_context(|| format!("cannot create {}", incoming.display()))?;
+    // land in a folder of this fill's own and are renamed in, each whole. The name is new
+    // (a killed fill's folder, holding half-written wheels, is never taken over) and says
+    // whose it is, for `sweep_incoming`.
+    let owner = Identity::current().map_or_else(String::new, |owner| format!("{owner}-"));
+    let folder = tempfile::Builder::new()
+        .prefix(&format!("{INCOMING}{owner}"))
+        .tempdir_in(&wheels)
+        .with_context(|| format!("cannot create a folder in {}", wheels.display()))?;
+    let incoming = folder.path();
     let pip_wheel = |requirements: &Vec<String>| {
         let mut argv = args![
             "-m",
@@ -129,14 +145,40 @@ pub fn fill(cx: &Context, step: &str, groups: &[Vec<String>]) -> Result<()> {
         argv.extend(requirements.iter().map(Into::into));
         cx.runner.run(step, cx.project.venv_python(), &argv)
     };
-    let filled = groups
+    // `folder` is removed after, whatever happened.
+    groups
         .iter()
         .filter(|group| !group.is_empty())
         .try_for_each(pip_wheel)
         .context("cannot fill the wheelhouse from the package index")
-        .and_then(|()| move_wheels(&incoming, &wheels));
-    let _ = std::fs::remove_dir_all(&incoming);
-    filled
+        .and_then(|()| move_wheels(incoming, &wheels))
+}
+
+/// Removes the folders of fills that will never finish: their pybuild is gone or, made on
+/// another boot or machine sharing the cache (or by an older pybuild, which named them
+/// `.incoming-PID`), untouched for a day. Another fill's live folder is left.
+fn sweep_incoming(wheels: &Path) {
+    let Ok(entries) = std::fs::read_dir(wheels) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|name| name.strip_prefix(INCOMING)) else {
+            continue;
+        };
+        let owner = rest
+            .rsplit_once('-')
+            .and_then(|(owner, _random)| Identity::parse(owner));
+        let stale = match owner.map(|owner| owner.liveness()) {
+            Some(Liveness::Alive) => false,
+            Some(Liveness::Gone) => true,
+            Some(Liveness::Unknown) | None => process::untouched_for_long(&entry.path()),
+        };
+        if stale {
+            // Another pybuild may be sweeping it too.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn move_wheels(from: &Path, to: &Path) -> Result<()> {
@@ -163,7 +205,7 @@ pub fn offline_failure(err: anyhow::Error, cx: &Context) -> anyhow::Error {
     .hint(format!(
         "run pybuild once with access to the package index ({}); after that, only a \
          requirement change or a new venv needs it again",
-        index_url(cx)
+        redact(&index_url(cx))
     ));
     err.context(hint)
 }
@@ -223,7 +265,8 @@ fn configured_index(text: &str) -> Option<String> {
 
 /// Whether a TCP connection to the index's host can be opened.
 fn probe(url: &str) -> Result<(), String> {
-    let (host, port) = host_port(url).ok_or_else(|| format!("cannot read the URL {url}"))?;
+    let (host, port) =
+        host_port(url).ok_or_else(|| format!("cannot read the URL {}", redact(url)))?;
     let addrs = (host.as_str(), port)
         .to_socket_addrs()
         .map_err(|err| format!("cannot resolve {host}: {err}"))?;
@@ -287,6 +330,40 @@ mod tests {
         );
         assert_eq!(configured_index("[freeze]\nindex-url = x\n"), None);
         assert_eq!(configured_index("[global]\ntimeout = 60\n"), None);
+    }
+
+    #[test]
+    fn only_abandoned_fills_are_swept() {
+        let wheels = tempfile::tempdir().unwrap();
+        let me = Identity::current().unwrap().to_string();
+        // This process's pid with another start: a pybuild that is gone.
+        let (pid, start) = me.rsplit_once('-').unwrap();
+        let gone = format!("{pid}-{}", start.parse::<u64>().unwrap() + 1);
+        let day_ago = filetime::FileTime::from_unix_time(
+            filetime::FileTime::now().unix_seconds() - 25 * 60 * 60,
+            0,
+        );
+        let folders = [
+            (format!(".incoming-{me}-a1B2c3"), false, true),
+            (format!(".incoming-{gone}-a1B2c3"), false, false),
+            (".incoming-00000000-1-1-a1B2c3".to_string(), true, false),
+            (".incoming-00000000-1-1-d4E5f6".to_string(), false, true),
+            (".incoming-4242".to_string(), true, false),
+            (".incoming-4243".to_string(), false, true),
+            ("six-1.17.0-py2.py3-none-any.whl".to_string(), true, true),
+        ];
+        for (name, old, _) in &folders {
+            let path = wheels.path().join(name);
+            std::fs::create_dir(&path).unwrap();
+            std::fs::write(path.join("half.whl"), "x").unwrap();
+            if *old {
+                filetime::set_file_mtime(&path, day_ago).unwrap();
+            }
+        }
+        sweep_incoming(wheels.path());
+        for (name, _, kept) in &folders {
+            assert_eq!(wheels.path().join(name).exists(), *kept, "{name}");
+        }
     }
 
     #[test]

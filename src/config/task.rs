@@ -6,7 +6,7 @@
 //! command or step (`pybuild NAME` and `deps` would be ambiguous), a dep that names nothing,
 //! a cycle of deps (named in full), a bad glob, and a path leaving the project.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -84,16 +84,16 @@ pub(super) fn validate(
     if tasks.is_empty() {
         return Ok(());
     }
-    let fail = |task: &str, key: Option<&str>, message: String, hint: Option<String>| ConfigError {
+    let fail = |task: &str, place: Place, message: String, hint: Option<String>| ConfigError {
         hint,
-        ..ConfigError::at(path, source, task_span(source, task, key), message)
+        ..ConfigError::at(path, source, task_span(source, task, place), message)
     };
     let reserved = reserved_names();
     for (name, task) in tasks {
         if reserved.contains(name) {
             return Err(fail(
                 name,
-                None,
+                Place::Header,
                 format!("task `{name}` has the name of a built-in command or step"),
                 Some(format!(
                     "rename the task, e.g. `[tasks.{name}-task]`; taken names: {}",
@@ -104,7 +104,7 @@ pub(super) fn validate(
         if !is_task_name(name) {
             return Err(fail(
                 name,
-                None,
+                Place::Header,
                 format!(
                     "task name `{name}` must be letters, digits, `-` and `_`, not starting with `-`"
                 ),
@@ -114,7 +114,7 @@ pub(super) fn validate(
         if task.run.is_none() && task.deps.is_empty() {
             return Err(fail(
                 name,
-                None,
+                Place::Header,
                 format!("task `{name}` has neither `run` nor `deps`: it would do nothing"),
                 Some("add `run = \"a shell line\"`".into()),
             ));
@@ -124,7 +124,7 @@ pub(super) fn validate(
         {
             return Err(fail(
                 name,
-                Some("run"),
+                Place::Key("run"),
                 format!("`tasks.{name}.run` holds an empty command"),
                 None,
             ));
@@ -143,7 +143,7 @@ pub(super) fn validate(
                 };
                 return Err(fail(
                     name,
-                    Some("deps"),
+                    Place::Entry("deps", dep),
                     format!("`tasks.{name}.deps` names `{dep}`, which is no step or task"),
                     Some(hint),
                 ));
@@ -155,7 +155,7 @@ pub(super) fn validate(
                 if let Err(err) = globset::Glob::new(glob) {
                     return Err(fail(
                         name,
-                        Some(key),
+                        Place::Entry(key, pattern),
                         format!("bad glob in `tasks.{name}.{key}`: {err}"),
                         None,
                     ));
@@ -163,7 +163,7 @@ pub(super) fn validate(
                 if !is_inside(Path::new(glob)) {
                     return Err(fail(
                         name,
-                        Some(key),
+                        Place::Entry(key, pattern),
                         format!(
                             "`tasks.{name}.{key}` must stay inside the project, not `{pattern}`"
                         ),
@@ -178,19 +178,20 @@ pub(super) fn validate(
         {
             return Err(fail(
                 name,
-                Some("cwd"),
+                Place::Key("cwd"),
                 format!("`tasks.{name}.cwd` must be a directory inside the project, not `{cwd}`"),
                 None,
             ));
         }
     }
     if let Some(cycle) = find_cycle(tasks) {
+        // The cycle's first edge, as the message reads: `a → b` is `"b"` in a's deps.
         return Err(fail(
             &cycle[0],
-            Some("deps"),
+            Place::Entry("deps", &cycle[1]),
             format!(
                 "tasks depend on each other in a cycle: {}",
-                cycle.join(" → ")
+                show_cycle(&cycle)
             ),
             Some("remove one of these deps".into()),
         ));
@@ -207,63 +208,107 @@ fn is_task_name(name: &str) -> bool {
 }
 
 /// A cycle among the tasks' deps, as the path that closes it (`a → b → a`), if any.
+///
+/// Depth-first with a stack of its own: a chain of deps as long as the file allows (tens
+/// of thousands of tasks) must not overflow the thread's stack.
 pub fn find_cycle(tasks: &BTreeMap<String, TaskConfig>) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
         Done,
     }
-    fn visit(
-        name: &str,
-        tasks: &BTreeMap<String, TaskConfig>,
-        marks: &mut BTreeMap<String, Mark>,
-        stack: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        match marks.get(name) {
-            Some(Mark::Done) => return None,
-            Some(Mark::Visiting) => {
-                let start = stack.iter().position(|n| n == name).unwrap_or(0);
-                let mut cycle = stack[start..].to_vec();
-                cycle.push(name.to_string());
-                return Some(cycle);
-            }
-            None => {}
+    let mut marks: HashMap<&str, Mark> = HashMap::with_capacity(tasks.len());
+    for root in tasks.keys() {
+        if marks.contains_key(root.as_str()) {
+            continue;
         }
-        let task = tasks.get(name)?;
-        marks.insert(name.to_string(), Mark::Visiting);
-        stack.push(name.to_string());
-        for dep in &task.deps {
-            if let Some(cycle) = visit(dep, tasks, marks, stack) {
-                return Some(cycle);
+        // The tasks being visited, each with how many of its deps were looked at.
+        let mut path: Vec<(&str, usize)> = vec![(root, 0)];
+        marks.insert(root, Mark::Visiting);
+        while let Some((name, next)) = path.last_mut() {
+            let Some(dep) = tasks[*name].deps.get(*next) else {
+                marks.insert(name, Mark::Done);
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            // A step, or `setup`: no task, so no way back.
+            let Some((dep, _)) = tasks.get_key_value(dep) else {
+                continue;
+            };
+            match marks.get(dep.as_str()) {
+                Some(Mark::Done) => {}
+                Some(Mark::Visiting) => {
+                    let start = path.iter().position(|(on, _)| on == dep).unwrap_or(0);
+                    let mut cycle: Vec<String> =
+                        path[start..].iter().map(|(on, _)| on.to_string()).collect();
+                    cycle.push(dep.clone());
+                    return Some(cycle);
+                }
+                None => {
+                    marks.insert(dep, Mark::Visiting);
+                    path.push((dep, 0));
+                }
             }
         }
-        stack.pop();
-        marks.insert(name.to_string(), Mark::Done);
-        None
     }
-    let mut marks = BTreeMap::new();
-    tasks
-        .keys()
-        .find_map(|name| visit(name, tasks, &mut marks, &mut Vec::new()))
+    None
 }
 
-/// Where `tasks.NAME` (or its `key`) is written, for errors found after parsing. Falls back
-/// to the task when the key is not found.
-fn task_span(source: &str, task: &str, key: Option<&str>) -> Option<Range<usize>> {
+/// A cycle as `a → b → a`; a long one with its middle left out, so that the message stays
+/// a line whatever the file holds.
+fn show_cycle(cycle: &[String]) -> String {
+    const ENDS: usize = 4;
+    if cycle.len() <= 3 * ENDS {
+        return cycle.join(" → ");
+    }
+    let left_out = cycle.len() - 2 * ENDS;
+    format!(
+        "{} → … {left_out} more … → {}",
+        cycle[..ENDS].join(" → "),
+        cycle[cycle.len() - ENDS..].join(" → ")
+    )
+}
+
+/// What of a task an error points at.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// `[tasks.NAME]`.
+    Header,
+    /// A key of the task.
+    Key(&'a str),
+    /// The item of a list key (`deps`, `sources`) that is this string.
+    Entry(&'a str, &'a str),
+}
+
+/// Where `place` of `tasks.NAME` is written, for errors found after parsing. Falls back
+/// to the key when the entry is not found, and to the task when the key is not.
+fn task_span(source: &str, task: &str, place: Place) -> Option<Range<usize>> {
     let document = DeTable::parse(source).ok()?;
     let tasks = match document.get_ref().get("tasks")?.get_ref() {
         DeValue::Table(tasks) => tasks,
         _ => return None,
     };
     let (name, value) = tasks.iter().find(|(name, _)| name.get_ref() == task)?;
-    let key_span = key.and_then(|key| match value.get_ref() {
-        DeValue::Table(table) => table
+    let (key, wanted) = match place {
+        Place::Header => return Some(name.span()),
+        Place::Key(key) => (key, None),
+        Place::Entry(key, entry) => (key, Some(entry)),
+    };
+    let DeValue::Table(table) = value.get_ref() else {
+        return Some(name.span());
+    };
+    let Some((key, value)) = table.iter().find(|(name, _)| name.get_ref() == key) else {
+        return Some(name.span());
+    };
+    let entry = match (value.get_ref(), wanted) {
+        (DeValue::Array(items), Some(wanted)) => items
             .iter()
-            .find(|(name, _)| name.get_ref() == key)
-            .map(|(name, _)| name.span()),
+            .find(|item| matches!(item.get_ref(), DeValue::String(s) if s == wanted))
+            .map(|item| item.span()),
         _ => None,
-    });
-    Some(key_span.unwrap_or_else(|| name.span()))
+    };
+    Some(entry.unwrap_or_else(|| key.span()))
 }
 
 /// Where a task's commands run.
@@ -355,6 +400,43 @@ mod tests {
         assert_eq!(err.location.as_ref().unwrap().0, 5);
         let err = parse("[tasks.self]\nrun = \"x\"\ndeps = [\"self\"]\n").unwrap_err();
         assert!(err.message.ends_with("self → self"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_bad_dep_is_pointed_at_where_the_list_holds_it() {
+        let err = parse("[tasks.lint]\nrun = \"x\"\n[tasks.a]\nrun = \"y\"\ndeps = [\n  \"setup\",\n  \"lnt\",\n]\n")
+            .unwrap_err();
+        let (line, column, text) = err.location.clone().unwrap();
+        assert_eq!((line, column, text.as_str()), (10, 3, "  \"lnt\","));
+        let err =
+            parse("[tasks]\na = { run = \"x\", deps = [\"b\"] }\nb.deps = [\"setup\", \"a\"]\n")
+                .unwrap_err();
+        let (line, column, _) = err.location.clone().unwrap();
+        assert_eq!((line, column), (5, 26), "{}", err.message);
+    }
+
+    /// A chain this deep overflowed the stack when the checks recursed.
+    fn chain(depth: usize, last: &str) -> String {
+        let mut source = String::new();
+        for i in 0..depth - 1 {
+            source.push_str(&format!("[tasks.t{i}]\ndeps = [\"t{}\"]\n", i + 1));
+        }
+        source.push_str(&format!("[tasks.t{}]\n{last}\n", depth - 1));
+        source
+    }
+
+    #[test]
+    fn a_deep_chain_is_checked_and_its_cycle_located() {
+        parse(&chain(50_000, "run = \"true\"")).unwrap();
+        let err = parse(&chain(50_000, "deps = [\"t0\"]")).unwrap_err();
+        assert!(
+            err.message
+                .ends_with("t0 → t1 → t2 → t3 → … 49993 more … → t49997 → t49998 → t49999 → t0"),
+            "{}",
+            err.message
+        );
+        let (line, column, _) = err.location.clone().unwrap();
+        assert_eq!((line, column), (5, 9));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! everything they started: when `watch` cancels a run, and on Ctrl-C during `watch`.
 //!
 //! - Every command dies with pybuild (`PR_SET_PDEATHSIG`), so a pybuild that is killed
-//!   never leaves its direct children running.
+//!   never leaves its direct children running; what they started is ended by the next
+//!   build, through the record each command has while it runs (`leftovers`).
 //! - By default a command stays in pybuild's process group, so the terminal's Ctrl-C reaches
 //!   it as it reaches pybuild. After [`isolate`] (which `watch` calls) each command starts in
 //!   a process group of its own, so that one run can be cancelled without ending pybuild;
@@ -14,11 +15,14 @@
 //!   carrying on.
 
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rustix::process::{Pid, Signal};
+
+use super::leftovers::{MARKER, Record};
 
 /// How long a cancelled command has to exit after SIGTERM before it is SIGKILLed.
 pub const GRACE: Duration = Duration::from_millis(400);
@@ -60,10 +64,17 @@ pub fn resume() {
     registry().cancelled = false;
 }
 
-/// Makes `expression`'s process die with pybuild, and puts it in a group of its own if
-/// [`isolate`] was called.
-pub(super) fn prepare(expression: duct::Expression) -> duct::Expression {
-    let isolated = registry().isolated;
+/// Makes `expression`'s process die with pybuild, puts it in a group of its own if
+/// `isolated`, and marks it and all it starts with its record's token.
+fn prepare(
+    expression: duct::Expression,
+    isolated: bool,
+    record: Option<&Record>,
+) -> duct::Expression {
+    let expression = match record {
+        Some(record) => expression.env(MARKER, record.token()),
+        None => expression,
+    };
     let parent = std::process::id();
     expression.before_spawn(move |command| {
         if isolated {
@@ -88,34 +99,50 @@ fn die_with_parent(parent: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A started command, registered until this is dropped (after the command was reaped).
-pub(super) struct Registration(u64);
+/// A started command, registered (and recorded in `.pybuild/running/`) until this is
+/// dropped, after the command was reaped.
+pub(super) struct Registration {
+    id: u64,
+    _record: Option<Record>,
+}
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        registry().running.retain(|(id, _)| *id != self.0);
+        registry().running.retain(|(id, _)| *id != self.id);
         REAPED.notify_all();
     }
 }
 
-/// Starts a command with `spawn` and registers its processes, unless runs are cancelled.
-/// Holding the registry while spawning means [`cancel_all`] sees every command started
-/// before it, and none starts after it.
+/// Starts `expression` (shown as `display`) with `spawn` and registers its processes,
+/// unless runs are cancelled; records it in the project of `state_dir` first, so that a
+/// pybuild killed at any moment after leaves a record of it. Holding the registry while
+/// spawning means [`cancel_all`] sees every command started before it, and none starts
+/// after it.
 pub(super) fn start<T>(
-    spawn: impl FnOnce() -> std::io::Result<T>,
+    expression: duct::Expression,
+    state_dir: &Path,
+    display: &str,
+    spawn: impl FnOnce(&duct::Expression) -> std::io::Result<T>,
     pids: impl Fn(&T) -> Vec<u32>,
 ) -> Result<(T, Registration)> {
     let mut registry = registry();
     if registry.cancelled {
         return Err(Cancelled.into());
     }
-    let handle = spawn()?;
     let id = registry.next_id;
     registry.next_id += 1;
+    let record = Record::create(state_dir, id, display);
+    let handle = spawn(&prepare(expression, registry.isolated, record.as_ref()))?;
     registry
         .running
         .extend(pids(&handle).into_iter().map(|pid| (id, pid)));
-    Ok((handle, Registration(id)))
+    Ok((
+        handle,
+        Registration {
+            id,
+            _record: record,
+        },
+    ))
 }
 
 /// Ends every running command and everything it started (see the module's doc), and

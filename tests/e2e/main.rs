@@ -12,5 +12,6 @@ mod init;
 mod kinds;
 mod layers;
 mod recovery;
+mod safety;
 mod tasks;
 mod watch;

@@ -297,7 +297,7 @@ fn unknown_names_cycles_and_collisions_are_usage_errors() {
     let run = cycle.pybuild(&["a"]).failure(2);
     assert!(
         run.stderr
-            .contains("project.toml:8:1: tasks depend on each other in a cycle: a → b → a"),
+            .contains("project.toml:8:9: tasks depend on each other in a cycle: a → b → a"),
         "{}",
         run.describe()
     );
