@@ -44,7 +44,7 @@ impl Step for Develop {
             names.into_iter().collect::<Vec<_>>().join(" "),
         );
         cx.add_files(&mut fingerprint, METADATA_FILES)?;
-        cx.add_files(&mut fingerprint, cx.project.requirement_files())?;
+        cx.add_files(&mut fingerprint, &cx.project.requirement_inputs())?;
         let files = cx.project_files()?;
         let sources = metadata_sources::find(&cx.project.root, &files);
         cx.add_files(&mut fingerprint, &sources.into_iter().collect::<Vec<_>>())?;

@@ -74,4 +74,72 @@ impl Project {
     pub fn requirement_files(&self) -> &[String] {
         &self.config.env.requirements
     }
+
+    /// The requirement files and every file they include (`-r`) or constrain with (`-c`),
+    /// relative to the root, in the order met: what an install from them depends on.
+    /// Included files outside the project are left out (they are not the project's).
+    pub fn requirement_inputs(&self) -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        let mut queue: Vec<String> = self.config.env.requirements.clone();
+        while let Some(file) = queue.pop() {
+            if found.contains(&file) {
+                continue;
+            }
+            let text = std::fs::read_to_string(self.root.join(&file)).unwrap_or_default();
+            let dir = Path::new(&file).parent().unwrap_or(Path::new(""));
+            for included in included_files(&text) {
+                let path = dir.join(included);
+                if config::is_inside(&path) {
+                    queue.push(normal(&path));
+                }
+            }
+            found.push(file);
+        }
+        found
+    }
+}
+
+/// The files a requirement file names with `-r`/`--requirement`/`-c`/`--constraint`.
+fn included_files(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.split(" #").next().unwrap_or(line).trim();
+            ["--requirement", "--constraint", "-r", "-c"]
+                .iter()
+                .find_map(|option| line.strip_prefix(option))
+                .map(|rest| rest.trim_start_matches('=').trim())
+        })
+        .filter(|path| !path.is_empty() && !path.contains("://"))
+        .collect()
+}
+
+/// `a/./b/../c` as `a/c`, with `/` separators.
+fn normal(path: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            std::path::Component::Normal(part) => parts.push(part.to_string_lossy().into()),
+            _ => {}
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_and_constraints_are_found() {
+        let text = "six\n-r base.txt\n--constraint=../c.txt\n-c  pins/c.txt # pinned\n\
+                    --requirement other.txt\n-e .\n--hash=sha256:x\n";
+        assert_eq!(
+            included_files(text),
+            ["base.txt", "../c.txt", "pins/c.txt", "other.txt"]
+        );
+        assert_eq!(normal(Path::new("req/../pins/./c.txt")), "pins/c.txt");
+    }
 }

@@ -50,7 +50,7 @@ impl Step for Tools {
         fingerprint.part("tools", Tools::packages(cx).join(" "));
         let installer = Installer::resolve(cx.project.config.env.installer)?;
         fingerprint.part("installer", installer.describe());
-        cx.add_files(&mut fingerprint, cx.project.requirement_files())?;
+        cx.add_files(&mut fingerprint, &cx.project.requirement_inputs())?;
         Ok(fingerprint)
     }
 

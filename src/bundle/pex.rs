@@ -2,9 +2,12 @@
 //! (`[bundle] strategy`):
 //!
 //! - **layered** (the default whenever the project allows it): the project's dependencies
-//!   go into a *dependencies PEX*, built once per digest of (the editable install's
-//!   `Requires-Dist`, interpreter, pex version, `pex-args`) and kept in
-//!   `.pybuild/layers/`; each build adds the project's own code on top with
+//!   go into a *dependencies PEX* taken from the venv itself (`--venv-repository`: the
+//!   runtime closure of the editable install's `Requires-Dist` and of the `[env]
+//!   requirements` files, at exactly the venv's versions, with no resolve and no index),
+//!   built once per digest of (those requirements, the venv's installed versions,
+//!   interpreter, pex version, `pex-args`) and kept in `.pybuild/layers/`; each build adds
+//!   the project's own code on top with
 //!   `--requirements-pex deps.pex -D layer -e module:function`. The layer holds exactly the
 //!   staged (fingerprinted) files of each top-level package the editable install maps, so
 //!   package data is in and a deleted module is out, plus a `NAME-VERSION.dist-info` with
@@ -16,8 +19,8 @@
 //!   sources or custom build steps in the project itself, a build backend pybuild does not
 //!   know, an editable install whose layout cannot be read.
 //!
-//! Both resolve only from the wheelhouse (see `wheelhouse`), filled from the index when
-//! the requirements change, so later builds need no network. Both run with one pinned
+//! The wheel build resolves only from the wheelhouse (see `wheelhouse`), filled from the
+//! index when the requirements change, so later builds need no network. Both run with one pinned
 //! `PEX_ROOT` (the environment's, or pex's default: `$XDG_CACHE_HOME/pex`, else
 //! `~/.cache/pex`) given as `--pex-root` *and* as the variable: `--requirements-pex`
 //! otherwise unpacks into pex's default cache even when `--pex-root` says otherwise. pex output is byte-identical for identical inputs, and
@@ -37,7 +40,7 @@ use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
 use crate::statcache::{hash_bytes, hash_file};
 use crate::step::Context;
-use crate::{state, venv, wheelhouse};
+use crate::{installed, state, venv, wheelhouse};
 
 pub struct Pex;
 
@@ -77,10 +80,10 @@ enum Plan {
         entry_point: String,
     },
     /// The wheel build, why when `auto` chose it, and the project's requirements (from
-    /// the editable install, when there is one) for the wheelhouse.
+    /// the editable install, when there is one: its closure is then taken from the venv).
     Wheel {
         why: Option<String>,
-        requires: Vec<String>,
+        requires: Option<Vec<String>>,
     },
 }
 
@@ -105,10 +108,7 @@ impl Pex {
         let name = &cx.project.config.project.name;
         // Read once: the layer is made from it, the wheel build takes its requirements.
         let editable = Editable::read(site_packages, name, &cx.project.root);
-        let requires = editable
-            .as_ref()
-            .map(|editable| editable.requires.clone())
-            .unwrap_or_default();
+        let requires = editable.as_ref().map(|editable| editable.requires.clone());
         let wheel = |why| Ok(Plan::Wheel { why, requires });
         let strategy = cx.project.config.bundle.strategy;
         if strategy == Strategy::Wheel {
@@ -257,22 +257,48 @@ fn build_layered(
     let layer = job.work.join("layer");
     stage_layer(&job.stage, &job.files, packages, editable, &layer)?;
     let mut argv = Vec::new();
-    if !editable.requires.is_empty() {
+    if !editable.requires.is_empty() || !cx.project.requirement_files().is_empty() {
         let deps = dependencies_pex(cx, job, &editable.requires)?;
         argv.extend(args!["--requirements-pex", deps]);
     }
     argv.extend(args!["-D", &layer, "-e", entry_point, "-o", &job.out]);
-    run_pex(cx, argv)
+    run_pex(cx, argv)?;
+    if let Err(err) = stock_build_requirements(cx, job) {
+        cx.printer.warn(&format!(
+            "the bundle is built, but its build requirements could not be put in the wheelhouse for offline builds: {err:#}"
+        ));
+    }
+    Ok(())
 }
 
-fn build_wheel(cx: &Context, job: &Job, requires: Vec<String>) -> Result<()> {
-    let mut argv = args![&job.stage].to_vec();
+/// The project's wheel, built by pex from the stage (its build requirements from the
+/// wheelhouse), on the dependencies PEX taken from the venv; `--intransitive`, so pex
+/// resolves nothing else. Without an editable install to read the requirements from, pex
+/// resolves them from the wheelhouse, as `pex .` would.
+fn build_wheel(cx: &Context, job: &Job, requires: Option<Vec<String>>) -> Result<()> {
+    let mut argv = Vec::new();
+    let wanted = [build_requires(&job.stage)];
+    match requires {
+        Some(requires) => {
+            if !requires.is_empty() || !cx.project.requirement_files().is_empty() {
+                let deps = dependencies_pex(cx, job, &requires)?;
+                argv.extend(args!["--requirements-pex", deps]);
+            }
+            argv.push("--intransitive".into());
+        }
+        None => {
+            cx.printer.warn(
+                "no editable install to read the requirements from: pex resolves them from the wheelhouse, not the venv",
+            );
+        }
+    }
+    argv.push(job.stage.clone().into());
     match &job.entry {
         Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
         Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),
     }
     argv.extend(args!["-o", &job.out]);
-    pex_from_wheelhouse(cx, job, &[requires, build_requires(&job.stage)], argv)
+    pex_from_wheelhouse(cx, job, &wanted, argv)
 }
 
 /// Runs the venv's pex with `argv`, the pinned PEX_ROOT and `[bundle] pex-args`.
@@ -285,11 +311,15 @@ fn run_pex(cx: &Context, mut argv: Vec<OsString>) -> Result<()> {
         .run_with_env("bundle", pex, &argv, &[("PEX_ROOT", root.as_os_str())])
 }
 
-/// The dependencies PEX for `requires`: reused when one for the same digest exists, else
-/// built from the wheelhouse (filled first) into a temp file renamed into place, so a
-/// killed build never leaves a truncated layer behind a valid name.
+/// The dependencies PEX: the app's runtime closure taken from the venv itself (`pex
+/// --venv-repository`), so it holds exactly the versions the venv was tested with, and no
+/// index or wheelhouse is asked. Its top-level requirements are the editable install's
+/// `Requires-Dist` (pex evaluates their markers) and the `[env] requirements` files (the
+/// app's runtime environment, pins, hashes and constraints included). Reused when one for
+/// the same digest exists, else built into a temp file renamed into place, so a killed
+/// build never leaves a truncated layer behind a valid name.
 fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<PathBuf> {
-    let digest = deps_digest(cx, job, requires);
+    let digest = deps_digest(cx, job, requires)?;
     let dir = cx.project.state_dir().join("layers");
     let path = dir.join(format!("deps-{digest}.pex"));
     let sum = dir.join(format!("deps-{digest}.pex.blake3"));
@@ -307,13 +337,10 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
         ));
         let _ = fs::remove_file(&path);
     }
-    // The build requirements too, so that `strategy = "wheel"` also builds offline.
-    let wanted = [requires.to_vec(), build_requires(&job.stage)];
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let partial = job.work.join(format!("deps-{digest}.pex"));
-    let mut argv: Vec<OsString> = requires.iter().map(Into::into).collect();
-    argv.extend(args!["-o", &partial]);
-    pex_from_wheelhouse(cx, job, &wanted, argv).context("cannot build the dependencies PEX")?;
+    run_pex(cx, venv_closure_args(cx, requires, &partial))
+        .context("cannot build the dependencies PEX from the venv")?;
     let written =
         hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
     state::write_atomically(&sum, written.as_bytes())?;
@@ -331,6 +358,18 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
     Ok(path)
 }
 
+/// pex's arguments for the runtime closure of `requires` and the requirement files, taken
+/// from the venv, into `out`.
+fn venv_closure_args(cx: &Context, requires: &[String], out: &Path) -> Vec<OsString> {
+    let mut argv = args!["--venv-repository", cx.project.venv()].to_vec();
+    for file in cx.project.requirement_files() {
+        argv.extend(args!["-r", cx.project.root.join(file)]);
+    }
+    argv.extend(requires.iter().map(Into::into));
+    argv.extend(args!["-o", out]);
+    argv
+}
+
 /// Whether the layer at `path` still holds what was written (its hash, recorded in `sum`
 /// when it was built): anything reused from `.pybuild/` is verified first.
 fn is_intact(path: &Path, sum: &Path) -> bool {
@@ -340,13 +379,21 @@ fn is_intact(path: &Path, sum: &Path) -> bool {
     }
 }
 
-fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> String {
-    let text = format!(
-        "deps-layer-v1\n{}\n{}",
-        requires.join("\n"),
-        pex_environment(cx, job)
-    );
-    hash_bytes(text.as_bytes())[..16].to_string()
+/// What the dependencies PEX is made of: the requirements, the requirement files, every
+/// distribution installed in the venv (name and version: a pin changed or a package
+/// installed by hand gives another digest) and what else decides how pex builds.
+fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> Result<String> {
+    let mut text = format!("deps-layer-v2\n{}\n", requires.join("\n"));
+    for file in cx.project.requirement_inputs() {
+        let path = cx.project.root.join(&file);
+        let hash = hash_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        text.push_str(&format!("{file} {hash}\n"));
+    }
+    for dist in installed::list(&job.site_packages) {
+        text.push_str(&format!("{} {}\n", dist.name, dist.version));
+    }
+    text.push_str(&pex_environment(cx, job));
+    Ok(hash_bytes(text.as_bytes())[..16].to_string())
 }
 
 /// What else decides what pex resolves and builds: the interpreter, pex's version and
@@ -372,13 +419,7 @@ fn pex_from_wheelhouse(
     mut argv: Vec<OsString>,
 ) -> Result<()> {
     argv.extend(wheelhouse::pex_args());
-    let digest =
-        hash_bytes(format!("{}\n{}", stamp_text(groups), pex_environment(cx, job)).as_bytes());
-    let stamp = cx
-        .project
-        .state_dir()
-        .join("layers")
-        .join(format!("wheelhouse-{}", &digest[..16]));
+    let stamp = wheelhouse_stamp(cx, job, groups);
     let stamped = stamp.is_file();
     if !stamped {
         fill_wheelhouse(cx, groups, &stamp)?;
@@ -393,6 +434,28 @@ fn pex_from_wheelhouse(
         }
         result => result,
     }
+}
+
+/// The stamp that says the wheelhouse was filled for `groups` in this pex environment.
+fn wheelhouse_stamp(cx: &Context, job: &Job, groups: &[Vec<String>]) -> PathBuf {
+    let digest =
+        hash_bytes(format!("{}\n{}", stamp_text(groups), pex_environment(cx, job)).as_bytes());
+    cx.project
+        .state_dir()
+        .join("layers")
+        .join(format!("wheelhouse-{}", &digest[..16]))
+}
+
+/// Puts the build requirements in the wheelhouse (once per stamp), though a layered build
+/// needs none: the next editable install or wheel build (a version bump, `strategy =
+/// "wheel"`) then works without the index too.
+fn stock_build_requirements(cx: &Context, job: &Job) -> Result<()> {
+    let groups = [build_requires(&job.stage)];
+    let stamp = wheelhouse_stamp(cx, job, &groups);
+    if stamp.is_file() || wheelhouse::offline(cx) {
+        return Ok(());
+    }
+    fill_wheelhouse(cx, &groups, &stamp)
 }
 
 /// Fills the wheelhouse with `groups` and with what pex's own pip needs, each resolved

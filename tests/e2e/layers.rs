@@ -11,7 +11,7 @@ const CLOSED_INDEX: (&str, &str) = ("PIP_INDEX_URL", "http://127.0.0.1:9/simple"
 
 /// Whether this bundle run built the dependencies PEX (rather than reusing one).
 fn built_dependencies(project: &Project) -> bool {
-    project.log_mentions("bundle", ".pex --no-pypi")
+    project.log_mentions("bundle", "--venv-repository")
         && project.log_mentions("bundle", "/deps-")
         && !project.log_mentions("bundle", "reused")
 }

@@ -13,5 +13,6 @@ mod kinds;
 mod layers;
 mod recovery;
 mod safety;
+mod shipped;
 mod tasks;
 mod watch;

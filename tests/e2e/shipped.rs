@@ -1,0 +1,80 @@
+//! What ships is what was tested: every bundle carries exactly the versions installed in
+//! the venv, pins of the requirement files and constraints included.
+
+use std::process::Command;
+
+use crate::support::Project;
+
+/// The distributions a PEX carries, as `name==version` (from its PEX-INFO).
+fn pex_distributions(project: &Project, pex: &str) -> Vec<String> {
+    let script = "import json, sys, zipfile\n\
+        info = json.loads(zipfile.ZipFile(sys.argv[1]).read('PEX-INFO'))\n\
+        for wheel in sorted(info['distributions']):\n\
+        \x20   name, version = wheel.split('-')[:2]\n\
+        \x20   print(name.lower().replace('_', '-') + '==' + version)\n";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(project.path(pex))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn venv_version(project: &Project, dist: &str) -> String {
+    let code = format!("import importlib.metadata as m; print(m.version({dist:?}))");
+    project
+        .exec(".venv/bin/python", &["-c", &code])
+        .success()
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn pins_and_constraints_reach_the_venv_and_the_bundle_together() {
+    // Older than the newest releases: a second resolve would pick others.
+    let project = Project::sample().with_file("requirements.txt", "six==1.15.0\nidna==3.4\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.15.0");
+    let shipped = pex_distributions(&project, "dist/greet.pex");
+    assert_eq!(shipped, ["idna==3.4", "six==1.15.0"], "{shipped:?}");
+
+    // A pin changed: venv and bundle change together.
+    project.write("requirements.txt", "six==1.16.0\nidna==3.4\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.16.0");
+    assert_eq!(
+        pex_distributions(&project, "dist/greet.pex"),
+        ["idna==3.4", "six==1.16.0"]
+    );
+
+    // A dependency no longer asked for leaves the bundle.
+    project.write("requirements.txt", "six==1.16.0\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(
+        pex_distributions(&project, "dist/greet.pex"),
+        ["six==1.16.0"]
+    );
+
+    // A constraints file, through the requirement file; then the constraints alone.
+    project.write("requirements.txt", "six\n-c constraints.txt\n");
+    project.write("constraints.txt", "six==1.15.0\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.15.0");
+    assert_eq!(
+        pex_distributions(&project, "dist/greet.pex"),
+        ["six==1.15.0"]
+    );
+    project.write("constraints.txt", "six==1.16.0\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.16.0");
+    assert_eq!(
+        pex_distributions(&project, "dist/greet.pex"),
+        ["six==1.16.0"]
+    );
+}
