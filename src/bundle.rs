@@ -31,6 +31,7 @@ use crate::state::produced_outputs;
 use crate::step::{Context, Step};
 use crate::venv;
 
+mod manifest;
 mod pex;
 mod pyinstaller;
 mod shiv;
@@ -126,6 +127,12 @@ pub trait Backend {
     }
 
     fn build(&self, cx: &Context, job: &Job) -> Result<()>;
+
+    /// Whether the bundle is a zip archive whose distributions can be read back and
+    /// checked against the venv (see `manifest`).
+    fn is_zip(&self) -> bool {
+        true
+    }
 }
 
 /// The backend of each `[bundle] kind`.
@@ -229,8 +236,8 @@ impl Step for Bundle {
     }
 
     fn run(&self, cx: &mut Context) -> Result<()> {
-        let output = Bundle::output(cx)?;
-        let output = output_path(cx, &output)?;
+        let output_key = Bundle::output(cx)?;
+        let output = output_path(cx, &output_key)?;
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
         let files = cx.project_files()?;
@@ -247,7 +254,18 @@ impl Step for Bundle {
             site_packages: cx.site_packages()?,
             work: work.clone(),
         };
-        backend(cx.project.config.bundle.kind).build(cx, &job)?;
+        let kind = cx.project.config.bundle.kind;
+        backend(kind).build(cx, &job)?;
+        // Proven before it replaces the previous bundle: it carries the venv's versions.
+        let venv = manifest::venv_distributions(&job.site_packages);
+        let verified = backend(kind).is_zip();
+        let distributions = if verified {
+            let shipped = manifest::read_archive(cx, &job.out)?;
+            manifest::check(&shipped, &venv, &output_key)?;
+            shipped
+        } else {
+            venv
+        };
         if let Some(parent) = output.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -255,12 +273,23 @@ impl Step for Bundle {
         fs::rename(&job.out, &output).with_context(|| {
             format!("cannot move {} to {}", job.out.display(), output.display())
         })?;
+        let manifest = manifest::Manifest {
+            format: manifest::FORMAT,
+            bundle: output_key,
+            kind: kind.to_string(),
+            verified,
+            environment: manifest::environment(cx),
+            distributions,
+        };
+        manifest::write(&manifest::path_for(&output), &manifest)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.
         fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))
     }
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
-        Ok(vec![Bundle::output(cx)?])
+        let output = Bundle::output(cx)?;
+        let manifest = manifest::path_for(Path::new(&output));
+        Ok(vec![output, manifest.to_string_lossy().into_owned()])
     }
 
     fn summary(&self, cx: &Context) -> String {
@@ -271,7 +300,10 @@ impl Step for Bundle {
                 .state
                 .steps
                 .get(self.name())
-                .and_then(|r| r.outputs.keys().next())
+                .and_then(|r| {
+                    let mut outputs = r.outputs.keys();
+                    outputs.find(|o| !o.ends_with(".manifest.json"))
+                })
                 .map(|o| format!(" → {o}"))
                 .unwrap_or_default(),
         }

@@ -43,6 +43,11 @@ impl Backend for PyInstaller {
         vec!["pyinstaller", "pyinstaller-hooks-contrib"]
     }
 
+    /// An executable: its modules come from the venv's site-packages by construction.
+    fn is_zip(&self) -> bool {
+        false
+    }
+
     fn build(&self, cx: &Context, job: &Job) -> Result<()> {
         let config = &cx.project.config;
         let function = job

@@ -19,18 +19,41 @@ use super::Job;
 use crate::args;
 use crate::python::Interpreter;
 use crate::step::Context;
-use crate::wheelhouse;
+use crate::{installed, wheelhouse};
 
-/// Installs the staged project and its dependencies into `dir` (created).
+/// Installs the staged project and its dependencies into `dir` (created), at the venv's
+/// versions: every distribution installed in the venv is a constraint, and the names the
+/// `[env] requirements` files ask for are installed too (they are the app's runtime).
 pub fn install(cx: &Context, job: &Job, dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let constraints = job.work.join("venv-constraints.txt");
+    fs::write(&constraints, venv_constraints(cx, job))
+        .with_context(|| format!("cannot write {}", constraints.display()))?;
     let mut argv = args!["-m", "pip", "install", "--no-compile", "--no-input"].to_vec();
     argv.extend(wheelhouse::pip_args(cx));
-    argv.extend(args!["--target", dir, &job.stage]);
+    argv.extend(args!["--target", dir, "-c", &constraints, &job.stage]);
+    for file in cx.project.requirement_files() {
+        let text = fs::read_to_string(cx.project.root.join(file)).unwrap_or_default();
+        argv.extend(
+            installed::requirement_file_names(&text)
+                .into_iter()
+                .map(Into::into),
+        );
+    }
     cx.runner
         .run("bundle", cx.project.venv_python(), &argv)
         .map_err(|err| wheelhouse::offline_failure(err, cx))?;
     remove_machine_specific(dir)
+}
+
+/// `name==version` for each distribution in the venv but the project itself.
+fn venv_constraints(cx: &Context, job: &Job) -> String {
+    let project = installed::normalize(&cx.project.config.project.name);
+    installed::list(&job.site_packages)
+        .into_iter()
+        .filter(|dist| installed::normalize(&dist.name) != project)
+        .map(|dist| format!("{}=={}\n", dist.name, dist.version))
+        .collect()
 }
 
 fn remove_machine_specific(dir: &Path) -> Result<()> {

@@ -78,3 +78,62 @@ fn pins_and_constraints_reach_the_venv_and_the_bundle_together() {
         ["six==1.16.0"]
     );
 }
+
+/// The distributions a zip bundle (shiv, zipapp) carries, from its dist-info METADATA.
+fn archive_distributions(project: &Project, archive: &str) -> Vec<String> {
+    let script = "import email.parser, sys, zipfile\n\
+        parser = email.parser.BytesHeaderParser()\n\
+        archive = zipfile.ZipFile(sys.argv[1])\n\
+        found = set()\n\
+        for name in archive.namelist():\n\
+        \x20   if name.endswith('.dist-info/METADATA'):\n\
+        \x20       h = parser.parsebytes(archive.read(name))\n\
+        \x20       found.add(h['Name'].lower() + '==' + h['Version'])\n\
+        print('\\n'.join(sorted(found)))\n";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(project.path(archive))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn every_zip_kind_ships_the_venvs_versions_and_says_so_in_its_manifest() {
+    let project = Project::sample().with_file("requirements.txt", "six==1.15.0\nidna==3.4\n");
+    for (kind, output) in [
+        ("zipapp", "dist/greet.pyz"),
+        ("shiv", "dist/greet.pyz"),
+        ("pex", "dist/greet.pex"),
+    ] {
+        project.write(
+            "project.toml",
+            &format!(
+                "[project]\nname = \"greeter\"\n[env]\nrequirements = [\"requirements.txt\"]\n\
+                 [bundle]\nkind = \"{kind}\"\n"
+            ),
+        );
+        project.pybuild(&["bundle"]).success();
+        let shipped = archive_distributions(&project, output);
+        assert_eq!(
+            shipped,
+            ["greeter==1.2.3", "idna==3.4", "six==1.15.0"],
+            "{kind}"
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_str(&project.read("dist/greet.manifest.json")).unwrap();
+        assert_eq!(manifest["kind"], kind);
+        assert_eq!(manifest["bundle"], output);
+        assert_eq!(manifest["verified"], true);
+        assert_eq!(manifest["distributions"]["six"], "1.15.0", "{manifest}");
+        assert!(
+            manifest["environment"]["requirements.txt"].is_string(),
+            "{manifest}"
+        );
+    }
+}
