@@ -29,7 +29,7 @@ use crate::statcache::{Hash, StatCache};
 use crate::ui::Printer;
 
 /// Bumped whenever the format or the meaning of a record changes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const STATE_FILE: &str = "state.bin";
 /// The state file starts with this, then [`VERSION`] (u32, little-endian), then the
 /// postcard-encoded [`State`]: compact and fast to read, which a no-op build over

@@ -81,10 +81,9 @@ impl Inputs {
     /// Lists the inputs again, and watches exactly the directories that hold them.
     pub fn refresh(&mut self, project: &Project) -> Result<()> {
         let rules = step::file_rules(project);
-        let listed =
-            fileset::project_files(&self.root, &rules, &mut self.listing, &mut self.hashes)?;
-        self.listed = listed.len();
-        let mut files: HashSet<String> = listed.into_iter().collect();
+        let set = fileset::project_files(&self.root, &rules, &mut self.listing, &mut self.hashes)?;
+        self.listed = set.files.len();
+        let mut files: HashSet<String> = set.files.into_iter().collect();
         files.extend(METADATA_FILES.iter().map(|f| f.to_string()));
         files.extend(project.requirement_files().iter().cloned());
         files.insert(crate::config::FILE_NAME.to_string());
