@@ -27,6 +27,7 @@ use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
 use crate::paths::{self, Place};
 use crate::python::Interpreter;
+use crate::statcache::open_regular;
 use crate::state::produced_outputs;
 use crate::step::{Context, Step};
 use crate::venv;
@@ -145,9 +146,20 @@ pub fn backend(kind: BundleKind) -> &'static dyn Backend {
     }
 }
 
-/// `[bundle] output` when configured: it must be left out of the inputs.
+/// `[bundle] output` when configured.
 pub fn configured_output(config: &Config) -> Option<String> {
     config.bundle.output.clone()
+}
+
+/// `[bundle] output` and its manifest, when configured: they must be left out of the
+/// inputs (the default output is in `dist/`, which is left out whole).
+pub fn configured_outputs(config: &Config) -> Vec<PathBuf> {
+    configured_output(config)
+        .map(|output| {
+            let output = PathBuf::from(output);
+            vec![manifest::path_for(&output), output]
+        })
+        .unwrap_or_default()
 }
 
 pub struct Bundle;
@@ -377,21 +389,36 @@ fn work_dir(state_dir: &Path) -> Result<PathBuf> {
     Ok(work)
 }
 
-/// Replaces `stage` with a copy of `files` (relative to `root`).
+/// Replaces `stage` with a copy of `files` (relative to `root`). A file that is gone, or no
+/// longer a regular file, since it was listed is left out as a deleted input would be: never
+/// opened in a way that blocks (a named pipe put in its place), never an error.
 fn stage_files(root: &Path, files: &[String], stage: &Path) -> Result<()> {
     if stage.exists() {
         fs::remove_dir_all(stage).with_context(|| format!("cannot empty {}", stage.display()))?;
     }
     for file in files {
+        let Some(mut from) =
+            open_regular(&root.join(file)).with_context(|| format!("cannot read {file}"))?
+        else {
+            continue;
+        };
         let target = stage.join(file);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        fs::copy(root.join(file), &target)
+        copy_file(&mut from, &target)
             .with_context(|| format!("cannot copy {file} to {}", stage.display()))?;
     }
     Ok(())
+}
+
+/// Writes what is left to read of `from` to a new file `to`, with `from`'s mode (as
+/// `fs::copy` does: a script stays executable).
+fn copy_file(from: &mut fs::File, to: &Path) -> std::io::Result<()> {
+    let mut to = fs::File::create(to)?;
+    std::io::copy(from, &mut to)?;
+    to.set_permissions(from.metadata()?.permissions())
 }
 
 #[cfg(test)]
@@ -409,6 +436,38 @@ mod tests {
              sys.exit(target())\n"
         );
         assert!(launcher_source("greeter.cli").is_err());
+    }
+
+    #[test]
+    fn staging_copies_regular_files_and_leaves_out_what_no_longer_is_one() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::write(root.join("bin/run"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(root.join("bin/run"), fs::Permissions::from_mode(0o755)).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("pipe.txt"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let files: Vec<String> = ["bin/run", "gone.py", "pipe.txt"]
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        let stage = dir.path().join("stage");
+        stage_files(&root, &files, &stage).unwrap();
+        let run = stage.join("bin/run");
+        assert_eq!(fs::read_to_string(&run).unwrap(), "#!/bin/sh\n");
+        assert_eq!(
+            fs::metadata(&run).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        assert!(!stage.join("gone.py").exists());
+        assert!(!stage.join("pipe.txt").exists());
     }
 
     #[test]

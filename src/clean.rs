@@ -128,6 +128,7 @@ fn bundle_outputs(project: &Project, state: &mut State, printer: &Printer) -> Re
         &mut state.listing,
         &mut state.files,
     )?
+    .files
     .into_iter()
     .collect();
     let mut targets = Vec::new();

@@ -130,6 +130,9 @@ pub struct BundleSection {
     /// Globs: `pattern` adds git-ignored files to the inputs, `!pattern` removes files.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Globs of input links allowed to lead out of the project (their targets are bundled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_links: Vec<String>,
     #[serde(default)]
     pub pex_args: Vec<String>,
     // The keys added with the other kinds are left out of the serialised section (part of
@@ -402,6 +405,14 @@ impl Config {
                 ));
             }
         }
+        for pattern in &self.bundle.external_links {
+            if let Err(err) = globset::Glob::new(pattern) {
+                return Err(fail(
+                    "external-links",
+                    format!("bad glob in `bundle.external-links`: {err}"),
+                ));
+            }
+        }
         for requirement in &self.env.requirements {
             if !is_inside(Path::new(requirement)) {
                 return Err(fail(
@@ -578,6 +589,16 @@ mod tests {
         assert!(err.message.contains("`kind = \"pex\"`"), "{}", err.message);
         let err = parse("[project]\nname = \"a\"\n[bundle]\nshiv-arg = []\n").unwrap_err();
         assert_eq!(err.hint.as_deref(), Some("did you mean `shiv-args`?"));
+    }
+
+    #[test]
+    fn external_links_are_globs() {
+        let config =
+            parse("[project]\nname = \"a\"\n[bundle]\nexternal-links = [\"vendor/**\"]\n").unwrap();
+        assert_eq!(config.bundle.external_links, ["vendor/**"]);
+        let err =
+            parse("[project]\nname = \"a\"\n[bundle]\nexternal-links = [\"a/[\"]\n").unwrap_err();
+        assert_eq!(err.location.unwrap().0, 4);
     }
 
     #[test]

@@ -9,8 +9,15 @@
 //! read through the [`Listing`] cache. `[bundle]
 //! sources` adjusts it: `pattern` adds git-ignored files that match, `!pattern` removes
 //! files that match. Paths are relative to the root, with `/` separators, sorted.
+//!
+//! A link among them is an input when it leads to a regular file (see `listing`), inside
+//! the project, or outside it when `[bundle] external-links` allows it: a link out of the
+//! project that is not allowed is no input, and an error for the build
+//! ([`FileSet::refuse_external_links`]), since a bundle would ship whatever it leads to (a
+//! key in the home directory). What the listing left out is reported to the user.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -18,17 +25,63 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::listing::{Filter, Listing};
+use crate::error::UserError;
+use crate::listing::{Filter, LeftOut, Link, Listing};
 use crate::statcache::StatCache;
 
 /// What to leave out besides the built-in exclusions.
 pub struct Rules {
     /// The venv, if it is inside the project.
     pub venv: Option<PathBuf>,
-    /// The bundle output, relative to the root.
-    pub output: Option<PathBuf>,
+    /// The bundle output and its manifest, relative to the root.
+    pub outputs: Vec<PathBuf>,
     /// `[bundle] sources`.
     pub sources: Vec<String>,
+    /// `[bundle] external-links`.
+    pub external_links: Vec<String>,
+}
+
+/// The project's input files, and what the user should hear about them.
+#[derive(Debug)]
+pub struct FileSet {
+    /// Relative, `/`-separated, sorted.
+    pub files: Vec<String>,
+    /// The inputs that are links, with the files they lead to.
+    pub links: Vec<Link>,
+    /// What the rules keep but cannot be an input: a named pipe, a name not UTF-8.
+    pub left_out: Vec<LeftOut>,
+    /// Links out of the project that `external-links` does not allow: not inputs.
+    refused: Vec<Link>,
+}
+
+impl FileSet {
+    /// An error naming the links out of the project that `[bundle] external-links` does not
+    /// allow. Not silently left out either: the bundle would lack a file the project has.
+    pub fn refuse_external_links(&self) -> Result<(), UserError> {
+        let Some(first) = self.refused.first() else {
+            return Ok(());
+        };
+        let mut message = format!(
+            "{} links to {}, outside the project",
+            first.path,
+            first.target.display()
+        );
+        if let [_, more @ ..] = self.refused.as_slice()
+            && !more.is_empty()
+        {
+            let names: Vec<&str> = more.iter().map(|link| link.path.as_str()).collect();
+            message.push_str(&format!(" (and so do {})", names.join(", ")));
+        }
+        Err(UserError::usage(message)
+            .hint(format!(
+                "to bundle what it leads to, allow it in project.toml: `[bundle] external-links = [\"{}\"]`",
+                first.path
+            ))
+            .hint(format!(
+                "otherwise remove the link, or leave it out of the inputs (`[bundle] sources = [\"!{}\"]`, or .gitignore)",
+                first.path
+            )))
+    }
 }
 
 const EXCLUDED_DIRS: &[&str] = &[
@@ -54,7 +107,7 @@ pub fn project_files(
     rules: &Rules,
     listing: &mut Listing,
     hashes: &mut StatCache,
-) -> Result<Vec<String>> {
+) -> Result<FileSet> {
     let (include, exclude) = split_patterns(&rules.sources)?;
     let exclusions = Exclusions::new(rules);
     let exclude_dir = |parent: &str, name: &str, depth: usize| exclusions.dir(parent, name, depth);
@@ -66,33 +119,65 @@ pub fn project_files(
     };
     let digest = format!(
         "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?} {EDITOR_FILES}",
-        exclusions.venv, rules.output
+        exclusions.venv, rules.outputs
     );
-    let mut files = listing.list(root, &digest, &filter, hashes)?;
+    let mut listed = listing.list(root, &digest, &filter, hashes)?;
     if let Some(include) = include {
         filter.gitignore = false;
         let all = Listing::default().list(root, "", &filter, hashes)?;
-        files.extend(all.into_iter().filter(|rel| include.is_match(rel)));
-        files.sort_unstable();
-        files.dedup();
+        listed.add(all, |rel| include.is_match(rel));
     }
     if let Some(exclude) = exclude {
-        files.retain(|rel| !exclude.is_match(rel));
+        listed.retain(|rel| !exclude.is_match(rel));
     }
-    Ok(files)
+    let (links, refused) = split_links(root, &rules.external_links, listed.links)?;
+    if !refused.is_empty() {
+        let refused_paths: HashSet<&str> = refused.iter().map(|l| l.path.as_str()).collect();
+        listed
+            .files
+            .retain(|rel| !refused_paths.contains(rel.as_str()));
+    }
+    Ok(FileSet {
+        files: listed.files,
+        links,
+        left_out: listed.left_out,
+        refused,
+    })
+}
+
+/// `links` as (those that are inputs: inside the project, or out of it as `external_links`
+/// allows; those refused).
+fn split_links(
+    root: &Path,
+    external_links: &[String],
+    links: Vec<Link>,
+) -> Result<(Vec<Link>, Vec<Link>)> {
+    if links.is_empty() {
+        return Ok((links, Vec::new()));
+    }
+    let real_root =
+        fs::canonicalize(root).with_context(|| format!("cannot resolve {}", root.display()))?;
+    let mut allowed = GlobSetBuilder::new();
+    for pattern in external_links {
+        allowed.add(Glob::new(pattern).with_context(|| format!("bad glob `{pattern}`"))?);
+    }
+    let allowed = allowed.build()?;
+    Ok(links
+        .into_iter()
+        .partition(|link| link.target.starts_with(&real_root) || allowed.is_match(&link.path)))
 }
 
 /// The built-in exclusions, decided per entry as a directory is read.
 struct Exclusions {
     venv: Option<String>,
-    output: Option<PathBuf>,
+    outputs: Vec<PathBuf>,
 }
 
 impl Exclusions {
     fn new(rules: &Rules) -> Exclusions {
         Exclusions {
             venv: rules.venv.as_deref().map(normal_path),
-            output: rules.output.clone(),
+            outputs: rules.outputs.clone(),
         }
     }
 
@@ -109,7 +194,7 @@ impl Exclusions {
     }
 
     fn file(&self, rel: &str) -> bool {
-        is_excluded_file(rel, self.output.as_deref())
+        is_excluded_file(rel, &self.outputs)
     }
 }
 
@@ -287,14 +372,14 @@ pub fn split_patterns(patterns: &[String]) -> Result<(Option<GlobSet>, Option<Gl
     Ok((build(include, any_include)?, build(exclude, any_exclude)?))
 }
 
-fn is_excluded_file(rel: &str, output: Option<&Path>) -> bool {
+fn is_excluded_file(rel: &str, outputs: &[PathBuf]) -> bool {
     // pybuild's own configuration: the sections a step uses are part of its fingerprint,
     // so editing another section (adding a dev tool) must not rebuild the bundle.
     rel == crate::config::FILE_NAME
         || rel.ends_with(".pyc")
         || rel.ends_with(".pyo")
         || is_editor_file(rel.rsplit('/').next().unwrap_or(rel))
-        || output.is_some_and(|o| Path::new(rel) == o)
+        || outputs.iter().any(|o| Path::new(rel) == o)
 }
 
 /// Editors' swap, backup and lock files (vim's `.x.py.swp` and `x.py~`, emacs' `.#x.py`
@@ -327,6 +412,10 @@ mod tests {
     }
 
     fn list(root: &Path, rules: &Rules) -> Vec<String> {
+        file_set(root, rules).files
+    }
+
+    fn file_set(root: &Path, rules: &Rules) -> FileSet {
         let mut listing = Listing::default();
         project_files(root, rules, &mut listing, &mut StatCache::default()).unwrap()
     }
@@ -363,8 +452,11 @@ mod tests {
         let root = dir.path();
         let (rules, mut listing, mut hashes) =
             (rules(&[]), Listing::default(), StatCache::default());
-        let mut list =
-            |listing: &mut Listing| project_files(root, &rules, listing, &mut hashes).unwrap();
+        let mut list = |listing: &mut Listing| {
+            project_files(root, &rules, listing, &mut hashes)
+                .unwrap()
+                .files
+        };
         age_dirs(root);
         let first = list(&mut listing);
         listing.mark_saved();
@@ -416,8 +508,9 @@ mod tests {
     fn rules(sources: &[&str]) -> Rules {
         Rules {
             venv: Some(".venv".into()),
-            output: Some("out/app.pex".into()),
+            outputs: vec!["out/app.pex".into()],
             sources: sources.iter().map(|s| s.to_string()).collect(),
+            external_links: Vec::new(),
         }
     }
 
@@ -507,6 +600,136 @@ mod tests {
         for rel in list(root, &rules) {
             assert!(admission.admits(&rel, false), "{rel}");
         }
+    }
+
+    #[test]
+    fn links_are_inputs_inside_the_project_and_refused_outside_unless_allowed() {
+        use std::os::unix::fs::symlink;
+        let outside = tree(&["id_rsa", "vendored/lib.py"]);
+        let dir = tree(&["app/__init__.py", "app/words.py"]);
+        let root = dir.path();
+        symlink("words.py", root.join("app/alias.py")).unwrap();
+        symlink(outside.path().join("id_rsa"), root.join("key.txt")).unwrap();
+        symlink(
+            outside.path().join("vendored/lib.py"),
+            root.join("app/lib.py"),
+        )
+        .unwrap();
+        symlink("gone.py", root.join("app/dangling.py")).unwrap();
+        symlink("app", root.join("app-link")).unwrap();
+
+        let set = file_set(root, &rules(&[]));
+        assert_eq!(
+            set.files,
+            ["app/__init__.py", "app/alias.py", "app/words.py"]
+        );
+        assert_eq!(set.links.len(), 1);
+        assert_eq!(
+            set.links[0].target,
+            root.canonicalize().unwrap().join("app/words.py")
+        );
+        let err = set.refuse_external_links().unwrap_err();
+        assert!(err.usage);
+        assert!(
+            err.message.starts_with("app/lib.py links to "),
+            "{}",
+            err.message
+        );
+        assert!(
+            err.message.ends_with("(and so do key.txt)"),
+            "{}",
+            err.message
+        );
+        assert!(err.hints[0].contains("external-links = [\"app/lib.py\"]"));
+
+        let mut allowing = rules(&[]);
+        allowing.external_links = vec!["app/*.py".into()];
+        let set = file_set(root, &allowing);
+        assert!(set.files.contains(&"app/lib.py".to_string()));
+        assert!(!set.files.contains(&"key.txt".to_string()));
+        assert!(
+            set.refuse_external_links().is_err(),
+            "key.txt is still refused"
+        );
+        allowing.external_links.push("key.txt".into());
+        file_set(root, &allowing).refuse_external_links().unwrap();
+    }
+
+    #[test]
+    fn links_are_followed_again_when_their_directory_is_not_read() {
+        use std::os::unix::fs::symlink;
+        let dir = tree(&["app/__init__.py", "store/extra.txt"]);
+        let root = dir.path();
+        symlink("../store/extra.txt", root.join("app/extra.txt")).unwrap();
+        age_dirs(root);
+        let (rules, mut listing, mut hashes) =
+            (rules(&[]), Listing::default(), StatCache::default());
+        let mut list =
+            |listing: &mut Listing| project_files(root, &rules, listing, &mut hashes).unwrap();
+        assert!(list(&mut listing).files.contains(&"app/extra.txt".into()));
+        listing.mark_saved();
+
+        fs::remove_file(root.join("store/extra.txt")).unwrap();
+        let set = list(&mut listing);
+        assert!(!set.files.contains(&"app/extra.txt".into()));
+        assert!(
+            set.left_out.is_empty(),
+            "a link to nothing is a deleted file"
+        );
+
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("store/extra.txt"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        let set = list(&mut listing);
+        assert!(!set.files.contains(&"app/extra.txt".into()));
+        let said: Vec<String> = set.left_out.iter().map(ToString::to_string).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(
+            said[0]
+                .starts_with("app/extra.txt is left out of the inputs: it links to a named pipe"),
+            "{said:?}"
+        );
+        assert_eq!(
+            said[1],
+            "store/extra.txt is left out of the inputs: it is a named pipe, not a regular file"
+        );
+    }
+
+    #[test]
+    fn names_not_utf8_and_special_files_are_left_out_and_said_unless_ignored() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tree(&["app/__init__.py"]);
+        let root = dir.path();
+        let name = |bytes: &[u8]| root.join("app").join(std::ffi::OsStr::from_bytes(bytes));
+        fs::write(name(b"caf\xe9.txt"), "x").unwrap();
+        fs::write(name(b"caf\xe9.log"), "x").unwrap();
+        fs::create_dir(name(b"d\xe9j\xe0")).unwrap();
+        let socket = std::os::unix::net::UnixListener::bind(root.join("app/server.sock"));
+        fs::write(root.join(".gitignore"), "*.log\n").unwrap();
+        age_dirs(root);
+        let mut listing = Listing::default();
+        for _ in 0..2 {
+            // The second time from the remembered listing.
+            let set =
+                project_files(root, &rules(&[]), &mut listing, &mut StatCache::default()).unwrap();
+            assert_eq!(set.files, [".gitignore", "app/__init__.py"]);
+            let said: Vec<String> = set.left_out.iter().map(|l| l.path.clone()).collect();
+            assert_eq!(
+                said,
+                [
+                    "app/caf\u{FFFD}.txt",
+                    "app/d\u{FFFD}j\u{FFFD}",
+                    "app/server.sock"
+                ]
+            );
+            assert!(set.left_out[2].why.contains("a socket"));
+        }
+        drop(socket);
     }
 
     #[test]

@@ -12,10 +12,21 @@
 //!
 //! Otherwise it is read again. What is kept or left out is decided by `fileset`'s rules:
 //! `exclude_dir` (by name and depth), `exclude_file`, and `.gitignore` files when asked.
+//!
+//! Only regular files are listed. A symbolic link is followed again by every listing,
+//! cached directory or not, since what it leads to can change (be deleted, become a named
+//! pipe) while its directory does not: a link to a regular file is listed, with the real
+//! path of that file ([`Link`]); a link to a directory is not walked; a link to nothing is
+//! not listed, as a deleted file. What is left out although the rules keep it, named pipes,
+//! sockets and devices (or links to them) and names that are not UTF-8 (paths are strings
+//! everywhere, from the fingerprints to `project.toml`), is reported ([`LeftOut`]) by every
+//! listing, so that the user hears of it.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::fs;
 use std::io;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -41,8 +52,69 @@ struct Dir {
     /// Kept file names, and the names of subdirectories to descend into.
     files: Vec<String>,
     subdirs: Vec<String>,
+    /// Kept symbolic links, followed by every listing.
+    links: Vec<String>,
+    /// Kept entries that cannot be listed: (name, shown lossily; why).
+    left_out: Vec<(String, String)>,
     /// It holds a `pyvenv.cfg`: a virtualenv, never an input.
     venv: bool,
+}
+
+/// What [`Listing::list`] found.
+#[derive(Debug, Default)]
+pub struct Listed {
+    /// Regular files and links to regular files, relative, `/`-separated, sorted.
+    pub files: Vec<String>,
+    /// The links among `files`, sorted.
+    pub links: Vec<Link>,
+    /// What the rules keep but the listing cannot, sorted.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A listed file that is a symbolic link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub path: String,
+    /// The real path of the file it leads to, through every link on the way.
+    pub target: PathBuf,
+}
+
+/// An entry left out of the listing that the rules keep, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub path: String,
+    pub why: String,
+}
+
+impl fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is left out of the inputs: {}", self.path, self.why)
+    }
+}
+
+impl Listed {
+    /// Adds what `other` found at the paths that `keep` accepts.
+    pub fn add(&mut self, other: Listed, keep: impl Fn(&str) -> bool) {
+        self.files
+            .extend(other.files.into_iter().filter(|path| keep(path)));
+        self.links
+            .extend(other.links.into_iter().filter(|link| keep(&link.path)));
+        self.left_out
+            .extend(other.left_out.into_iter().filter(|l| keep(&l.path)));
+        self.files.sort_unstable();
+        self.files.dedup();
+        self.links.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        self.links.dedup();
+        self.left_out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        self.left_out.dedup();
+    }
+
+    /// Keeps only the paths that `keep` accepts.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.files.retain(|path| keep(path));
+        self.links.retain(|link| keep(&link.path));
+        self.left_out.retain(|l| keep(&l.path));
+    }
 }
 
 /// What to leave out, decided per entry.
@@ -73,18 +145,20 @@ impl Listing {
             .map(|(rel, _)| rel.as_str())
     }
 
-    /// Every file under `root` that `filter` keeps, relative, `/`-separated, sorted.
-    /// `rules` is a digest of whatever else decides the filter's answers.
+    /// Every file under `root` that `filter` keeps. `rules` is a digest of whatever else
+    /// decides the filter's answers.
     pub fn list(
         &mut self,
         root: &Path,
         rules: &str,
         filter: &Filter,
         hashes: &mut StatCache,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Listed> {
         let exclude = root.join(".git/info/exclude");
         let exclude_hash = if filter.gitignore {
-            hashes.hash(root, ".git/info/exclude")?
+            hashes
+                .hash(root, ".git/info/exclude")
+                .with_context(|| format!("cannot read {}", exclude.display()))?
         } else {
             None
         };
@@ -99,7 +173,7 @@ impl Listing {
             filter,
             hashes,
             matchers: Vec::new(),
-            out: Vec::new(),
+            out: Listed::default(),
             visited: Vec::new(),
         };
         if exclude_hash.is_some() {
@@ -116,7 +190,9 @@ impl Listing {
             self.dirs.retain(|dir, _| visited.contains(dir.as_str()));
             self.changed = true;
         }
-        out.sort_unstable();
+        out.files.sort_unstable();
+        out.links.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        out.left_out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 }
@@ -152,7 +228,7 @@ struct Walk<'a> {
     filter: &'a Filter<'a>,
     hashes: &'a mut StatCache,
     matchers: Vec<Matcher>,
-    out: Vec<String>,
+    out: Listed,
     visited: Vec<String>,
 }
 
@@ -172,7 +248,9 @@ impl Walk<'_> {
         let stat = FileStat::of(&meta);
         let gitignore_key = join(rel, ".gitignore");
         let gitignore = if self.filter.gitignore {
-            self.hashes.hash(self.root, &gitignore_key)?
+            self.hashes
+                .hash(self.root, &gitignore_key)
+                .with_context(|| format!("cannot read {}", path.join(".gitignore").display()))?
         } else {
             None
         };
@@ -200,8 +278,17 @@ impl Walk<'_> {
         };
         self.visited.push(rel.to_string());
         if !dir.venv {
-            self.out
+            let out = &mut self.out;
+            out.files
                 .extend(dir.files.iter().map(|name| join(rel, name)));
+            out.left_out
+                .extend(dir.left_out.iter().map(|(name, why)| LeftOut {
+                    path: join(rel, name),
+                    why: why.clone(),
+                }));
+            for name in &dir.links {
+                self.follow(join(rel, name));
+            }
             for sub in &dir.subdirs {
                 self.visit(
                     listing,
@@ -235,45 +322,88 @@ impl Walk<'_> {
             gitignore,
             files: Vec::new(),
             subdirs: Vec::new(),
+            links: Vec::new(),
+            left_out: Vec::new(),
             venv: false,
         };
         let entries =
             fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?;
         for entry in entries {
             let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue; // not UTF-8: cannot be a Python module or a key in project.toml
-            };
-            let mut file_type = entry
+            let file_type = entry
                 .file_type()
                 .with_context(|| format!("cannot read {}", entry.path().display()))?;
-            if file_type.is_symlink() {
-                // A link to a directory is not walked into; a link to a file is an input.
-                match fs::metadata(entry.path()) {
-                    Ok(target) if target.is_file() => file_type = target.file_type(),
-                    _ => continue,
-                }
+            let is_dir = file_type.is_dir();
+            let (name, utf8) = match entry.file_name().into_string() {
+                Ok(name) => (name, true),
+                Err(raw) => (raw.to_string_lossy().into_owned(), false),
+            };
+            if name == "pyvenv.cfg" && depth > 0 && !is_dir {
+                dir.venv = true;
             }
-            let entry_rel = join(rel, &name);
-            if file_type.is_dir() {
-                if (self.filter.exclude_dir)(rel, &name, depth + 1)
-                    || self.ignored(&entry.path(), true)
-                {
-                    continue;
-                }
+            let kept = if is_dir {
+                !(self.filter.exclude_dir)(rel, &name, depth + 1)
+            } else {
+                !(self.filter.exclude_file)(&join(rel, &name))
+            };
+            if !kept || self.ignored(&entry.path(), is_dir) {
+                continue;
+            }
+            if !utf8 {
+                let why = if is_dir {
+                    "its name is not valid UTF-8 (rename it); nothing in it is read"
+                } else {
+                    "its name is not valid UTF-8 (rename it)"
+                };
+                dir.left_out.push((name, why.to_string()));
+            } else if is_dir {
                 dir.subdirs.push(name);
             } else if file_type.is_file() {
-                if name == "pyvenv.cfg" && depth > 0 {
-                    dir.venv = true;
-                }
-                if !(self.filter.exclude_file)(&entry_rel) && !self.ignored(&entry.path(), false) {
-                    dir.files.push(name);
-                }
+                dir.files.push(name);
+            } else if file_type.is_symlink() {
+                dir.links.push(name);
+            } else {
+                let why = format!("it is {}, not a regular file", kind(file_type));
+                dir.left_out.push((name, why));
             }
         }
         dir.files.sort_unstable();
         dir.subdirs.sort_unstable();
+        dir.links.sort_unstable();
         Ok(dir)
+    }
+
+    /// Lists the kept link `rel` if it leads to a regular file.
+    fn follow(&mut self, rel: String) {
+        let path = self.root.join(&rel);
+        let cannot_follow = |err: io::Error| LeftOut {
+            path: rel.clone(),
+            why: format!("cannot follow the link: {err}"),
+        };
+        let target = match fs::canonicalize(&path) {
+            Ok(target) => target,
+            // Its target is gone: like a deleted file, no longer an input.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return,
+            Err(err) => return self.out.left_out.push(cannot_follow(err)),
+        };
+        match fs::metadata(&target) {
+            Ok(meta) if meta.is_file() => {
+                self.out.files.push(rel.clone());
+                self.out.links.push(Link { path: rel, target });
+            }
+            // Not walked: the tree would depend on where links lead, and could loop.
+            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) => {
+                let why = format!(
+                    "it links to {} ({}), not a regular file",
+                    kind(meta.file_type()),
+                    target.display()
+                );
+                self.out.left_out.push(LeftOut { path: rel, why });
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => self.out.left_out.push(cannot_follow(err)),
+        }
     }
 
     /// Whether the nearest `.gitignore` (or `.git/info/exclude`) with a say ignores `path`.
@@ -289,6 +419,19 @@ impl Walk<'_> {
             }
         }
         false
+    }
+}
+
+/// What a file that is not regular nor a directory is, in words.
+fn kind(file_type: fs::FileType) -> &'static str {
+    if file_type.is_fifo() {
+        "a named pipe"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
     }
 }
 

@@ -11,14 +11,19 @@
 //!   the next lookup (git's "racy git" rule, with a window for coarse file-system clocks).
 //!
 //! A touch changes the stat data but not the hash, so it costs one re-hash and no rebuild.
+//!
+//! Only regular files are read (links followed): anything else is answered as missing, and
+//! is never opened in a way that could block (see [`open_regular`]). A file that cannot be
+//! read is an error that names it.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 /// Entries whose mtime is closer than this to their hashing time are not trusted.
@@ -85,8 +90,9 @@ pub struct StatCache {
 }
 
 impl StatCache {
-    /// The content hash of `root/key`, or `None` when no such file exists.
-    /// `key` is the path relative to `root` (or absolute, for files outside the project).
+    /// The content hash of `root/key`, or `None` when no such file exists (or it is not a
+    /// regular file). `key` is the path relative to `root` (or absolute, for files outside
+    /// the project).
     pub fn hash(&mut self, root: &Path, key: &str) -> io::Result<Option<Hash>> {
         let path = root.join(key);
         let meta = match fs::metadata(&path) {
@@ -95,16 +101,17 @@ impl StatCache {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(err),
         };
-        let stat = FileStat::of(&meta);
         if let Some(entry) = self.entries.get_mut(key)
-            && entry.trusted_for(&stat)
+            && entry.trusted_for(&FileStat::of(&meta))
         {
             entry.used = true;
             return Ok(Some(entry.hash.clone()));
         }
         // Take the time before reading, so a write racing with the read counts as racy.
         let hashed_at_ns = now_ns();
-        let hash = hash_file(&path)?;
+        let Some((stat, hash)) = hash_regular(&path)? else {
+            return Ok(None);
+        };
         self.hashed += 1;
         self.changed = true;
         self.entries.insert(
@@ -120,12 +127,12 @@ impl StatCache {
     }
 
     /// [`StatCache::hash`] for many files at once: the `stat` calls, and the reads of files
-    /// that need hashing, are spread over the machine's cores.
+    /// that need hashing, are spread over the machine's cores. An error names the file.
     pub fn hash_many<S: AsRef<str> + Sync>(
         &mut self,
         root: &Path,
         keys: &[S],
-    ) -> io::Result<Vec<Option<Hash>>> {
+    ) -> anyhow::Result<Vec<Option<Hash>>> {
         let stats = stat_all(root, keys)?;
 
         let mut hashes: Vec<Option<Hash>> = Vec::with_capacity(keys.len());
@@ -151,10 +158,15 @@ impl StatCache {
         }
         let hashed_at_ns = now_ns();
         self.hashed += to_hash.len();
-        let fresh = parallel_map(&to_hash, |&i| hash_file(&root.join(keys[i].as_ref())));
-        for (i, hash) in to_hash.into_iter().zip(fresh) {
-            let hash = hash?;
-            let stat = stats[i].expect("only existing files are hashed");
+        let fresh = parallel_map(&to_hash, |&i| {
+            let key = keys[i].as_ref();
+            hash_regular(&root.join(key)).with_context(|| format!("cannot read {key}"))
+        });
+        for (i, hashed) in to_hash.into_iter().zip(fresh) {
+            // Gone, or no longer a regular file, since its stat: missing, as for `hash`.
+            let Some((stat, hash)) = hashed? else {
+                continue;
+            };
             self.entries.insert(
                 keys[i].as_ref().to_string(),
                 Entry {
@@ -194,7 +206,10 @@ impl StatCache {
 /// The stat data of each file (`None`: missing, or not a regular file). Each is looked up
 /// relative to an open handle on its directory, so the kernel resolves one path component
 /// per file rather than the whole path: the bulk of a no-op build's system time.
-fn stat_all<S: AsRef<str> + Sync>(root: &Path, keys: &[S]) -> io::Result<Vec<Option<FileStat>>> {
+fn stat_all<S: AsRef<str> + Sync>(
+    root: &Path,
+    keys: &[S],
+) -> anyhow::Result<Vec<Option<FileStat>>> {
     const MAX_GROUP: usize = 512;
     fn parent(key: &str) -> &str {
         key.rfind('/').map_or("", |i| &key[..i])
@@ -213,7 +228,7 @@ fn stat_all<S: AsRef<str> + Sync>(root: &Path, keys: &[S]) -> io::Result<Vec<Opt
             }
         }
     }
-    let stat_group = |group: &std::ops::Range<usize>| -> io::Result<Vec<Option<FileStat>>> {
+    let stat_group = |group: &std::ops::Range<usize>| -> anyhow::Result<Vec<Option<FileStat>>> {
         let dir = root.join(parent(keys[group.start].as_ref()));
         let flags =
             rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
@@ -222,7 +237,10 @@ fn stat_all<S: AsRef<str> + Sync>(root: &Path, keys: &[S]) -> io::Result<Vec<Opt
             Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => {
                 return Ok(vec![None; group.len()]);
             }
-            Err(err) => return Err(io::Error::from(err)),
+            Err(err) => {
+                return Err(io::Error::from(err))
+                    .with_context(|| format!("cannot open {}", dir.display()));
+            }
         };
         keys[group.clone()]
             .iter()
@@ -237,7 +255,9 @@ fn stat_all<S: AsRef<str> + Sync>(root: &Path, keys: &[S]) -> io::Result<Vec<Opt
                         Ok(Some(FileStat::from_raw(&stat)))
                     }
                     Ok(_) | Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => Ok(None),
-                    Err(err) => Err(io::Error::from(err)),
+                    Err(err) => {
+                        Err(io::Error::from(err)).with_context(|| format!("cannot read {key}"))
+                    }
                 }
             })
             .collect()
@@ -276,10 +296,52 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
     })
 }
 
-pub fn hash_file(path: &Path) -> io::Result<Hash> {
+/// The stat data and content hash of `path` if it is a regular file (following links),
+/// `None` if it is missing or anything else.
+fn hash_regular(path: &Path) -> io::Result<Option<(FileStat, Hash)>> {
+    let Some(file) = open_regular(path)? else {
+        return Ok(None);
+    };
+    // The stat of what is read, not of what was there when the caller looked.
+    let stat = FileStat::of(&file.metadata()?);
     let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(File::open(path)?)?;
-    Ok(short_hex(hasher.finalize()))
+    hasher.update_reader(file)?;
+    Ok(Some((stat, short_hex(hasher.finalize()))))
+}
+
+/// Opens `path` for reading if it is a regular file (following links); `None` if it is
+/// missing or anything else. Callers look at the file type before, but the file can be
+/// replaced in between: a named pipe would block a plain `open` until a writer comes (for
+/// ever, holding the project's lock), so it is opened non-blocking and checked on the handle.
+pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
+    let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let file = match File::options()
+        .read(true)
+        .custom_flags(nonblocking)
+        .open(path)
+    {
+        Ok(file) => file,
+        // A socket cannot be opened at all (ENXIO).
+        Err(err)
+            if err.kind() == io::ErrorKind::NotFound
+                || err.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+
+/// The content hash of a regular file (not through the cache: for pybuild's own files).
+pub fn hash_file(path: &Path) -> io::Result<Hash> {
+    match hash_regular(path)? {
+        Some((_, hash)) => Ok(hash),
+        None => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "missing, or not a regular file",
+        )),
+    }
 }
 
 pub fn hash_bytes(bytes: &[u8]) -> Hash {
@@ -382,6 +444,24 @@ mod tests {
             "second pass is answered from the cache"
         );
         assert!(!cache.is_changed());
+    }
+
+    #[test]
+    fn a_named_pipe_is_missing_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.txt");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        assert!(open_regular(&fifo).unwrap().is_none());
+        let mut cache = StatCache::default();
+        assert_eq!(cache.hash(dir.path(), "pipe.txt").unwrap(), None);
+        assert_eq!(cache.hash_many(dir.path(), &["pipe.txt"]).unwrap(), [None]);
     }
 
     #[test]

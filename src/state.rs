@@ -33,7 +33,7 @@ use crate::statcache::{Hash, StatCache};
 use crate::ui::Printer;
 
 /// Bumped whenever the format or the meaning of a record changes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 const STATE_FILE: &str = "state.bin";
 /// The state file starts with this, then [`VERSION`] (u32, little-endian), then the
 /// blake3 hash of the rest, then the postcard-encoded [`State`]: compact and fast to

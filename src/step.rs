@@ -123,13 +123,17 @@ impl<'a> Context<'a> {
         if self.files.is_none() {
             let rules = file_rules(self.project);
             let state = &mut self.state;
-            let files = fileset::project_files(
+            let set = fileset::project_files(
                 &self.project.root,
                 &rules,
                 &mut state.listing,
                 &mut state.files,
             )?;
-            self.files = Some(files.into());
+            set.refuse_external_links()?;
+            for left_out in &set.left_out {
+                self.printer.warn(&left_out.to_string());
+            }
+            self.files = Some(set.files.into());
         }
         Ok(self.files.clone().unwrap_or_else(|| Rc::from([])))
     }
@@ -202,8 +206,9 @@ pub fn file_rules(project: &Project) -> Rules {
     let config = &project.config;
     Rules {
         venv: project.venv_in_project(),
-        output: crate::bundle::configured_output(config).map(Into::into),
+        outputs: crate::bundle::configured_outputs(config),
         sources: config.bundle.sources.clone(),
+        external_links: config.bundle.external_links.clone(),
     }
 }
 

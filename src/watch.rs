@@ -21,6 +21,15 @@
 //!   manual `pybuild bundle` waits for the run in progress, or runs between two.
 //! - Ctrl-C (SIGINT, SIGTERM, SIGHUP) ends every running command with its process group
 //!   (SIGTERM, then SIGKILL after `process::children::GRACE`), then exits with 130.
+//! - When the project root or its `project.toml` disappears (an `rm -rf` of the project, a
+//!   move), watch says so and exits with 1 at once, not waiting for a run in progress (its
+//!   commands die with it, `PR_SET_PDEATHSIG`), and starts no other run: none puts a lock,
+//!   state or venv back. A missing `project.toml` has [`GONE_GRACE`] to come back (an editor
+//!   may rename the old one away before writing the new one). As a deletion can be silent
+//!   for long (the venv, `.git` and `.pybuild` are not watched), a burst in which a watched
+//!   directory vanished, or after which `.pybuild` is gone, runs only after [`MAX_DELAY`] of
+//!   quiet, by when an `rm -rf` has reached `project.toml`. A run that started before the
+//!   deletion did may still write in the project until watch sees `project.toml` go.
 //!
 //! Runs happen on a thread of their own; this thread only waits for events and for the
 //! end of the run, so events are taken off the queue while a build is running.
@@ -46,6 +55,9 @@ use inputs::Inputs;
 
 /// The longest a run waits for a burst of changes to end.
 pub const MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// How long a missing `project.toml` has to come back before watch takes it for gone.
+pub const GONE_GRACE: Duration = Duration::from_millis(100);
 
 /// Runs the targets once; returns the names of the steps that ran (none: all fresh).
 pub type Build = dyn Fn(&Printer) -> Result<Vec<String>> + Send + Sync;
@@ -123,6 +135,7 @@ pub fn run(
     ));
     let mut session = Session {
         root: project.root.clone(),
+        state_dir_existed: false,
         printer: printer.clone(),
         settings: settings.clone(),
         build,
@@ -141,6 +154,8 @@ struct Changes {
     paths: BTreeSet<String>,
     first: Option<Instant>,
     last: Option<Instant>,
+    /// They look like part of a deletion: run once the files were quiet for [`MAX_DELAY`].
+    settling: bool,
 }
 
 impl Changes {
@@ -153,7 +168,16 @@ impl Changes {
 
     /// When a run for these changes is due.
     fn due(&self, debounce: Duration) -> Option<Instant> {
+        if self.settling {
+            return Some(self.last? + MAX_DELAY.max(debounce));
+        }
         Some((self.last? + debounce).min(self.first? + MAX_DELAY.max(debounce)))
+    }
+
+    /// Holds the run until the files were quiet for [`MAX_DELAY`] from now on.
+    fn settle(&mut self) {
+        self.settling = true;
+        self.last = Some(Instant::now());
     }
 }
 
@@ -165,6 +189,8 @@ struct Running {
 
 struct Session {
     root: std::path::PathBuf,
+    /// `.pybuild` was there after the last run.
+    state_dir_existed: bool,
     printer: Printer,
     settings: Settings,
     build: Arc<Build>,
@@ -194,7 +220,16 @@ impl Session {
                 }
             };
             match message {
-                Some(Message::Files(Ok(event))) => self.on_event(&event),
+                Some(Message::Files(Ok(event))) => {
+                    if event
+                        .paths
+                        .iter()
+                        .any(|p| *p == self.root || *p == self.config())
+                    {
+                        self.stop_if_gone();
+                    }
+                    self.on_event(&event);
+                }
                 Some(Message::Files(Err(err))) => {
                     self.printer.warn(&format!("watch: {err}"));
                     self.changes.add(inputs::RESCAN.to_string());
@@ -204,9 +239,42 @@ impl Session {
             }
             let due = self.changes.due(self.settings.debounce);
             if self.running.is_none() && due.is_some_and(|due| due <= Instant::now()) {
+                self.stop_if_gone();
+                if !self.changes.settling && self.looks_deleted() {
+                    self.changes.settle();
+                    continue;
+                }
                 self.start_run()?;
             }
         }
+    }
+
+    /// Whether the pending changes may be part of the project's deletion.
+    fn looks_deleted(&mut self) -> bool {
+        let lost_dir = self.inputs.take_lost_dir();
+        lost_dir || (self.state_dir_existed && !crate::state::state_dir(&self.root).is_dir())
+    }
+
+    fn config(&self) -> std::path::PathBuf {
+        self.root.join(crate::config::FILE_NAME)
+    }
+
+    /// Exits with 1 if the project root or its `project.toml` is gone, touching nothing.
+    fn stop_if_gone(&self) {
+        let config = self.config();
+        if config.is_file() {
+            return;
+        }
+        if self.root.is_dir() {
+            std::thread::sleep(GONE_GRACE);
+            if config.is_file() {
+                return;
+            }
+        }
+        let gone = error::UserError::failure(format!("{} is gone: watch stops", config.display()));
+        eprint!("{}", error::render(&gone.into()));
+        // Not a moment more: a run still going would write its state and logs back.
+        std::process::exit(error::EXIT_FAILURE.into());
     }
 
     fn on_event(&mut self, event: &notify::Event) {
@@ -284,6 +352,7 @@ impl Session {
             }
         };
         self.printer.info(&line);
+        self.state_dir_existed = crate::state::state_dir(&self.root).is_dir();
         // The run may have changed what the inputs are (project.toml, a new package).
         let refreshed = Project::discover(&self.root).and_then(|p| self.inputs.refresh(&p));
         if let Err(err) = refreshed {

@@ -13,8 +13,13 @@
 //! after that run's listing still sends an event. Opening or reading a file is not a
 //! change; anything else is, and the fingerprints decide whether the content changed.
 //! After each run the watched set is made to match the listing again.
+//!
+//! An input that is a link changes when the file it leads to does: the directory holding
+//! that file is watched too, inside the project (an edit there is reported under the
+//! file's own path) or, for a link `[bundle] external-links` allows, outside it (reported
+//! under the link's path).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +47,12 @@ pub struct Inputs {
     listed: usize,
     /// Watched directories, relative to the root ("" for the root).
     dirs: BTreeSet<String>,
+    /// Files outside the project that input links lead to, each with its link.
+    outside_targets: HashMap<PathBuf, String>,
+    /// Watched directories outside the project: those holding `outside_targets`.
+    outside_dirs: BTreeSet<PathBuf>,
+    /// A watched directory was removed since [`Inputs::take_lost_dir`] was last asked.
+    lost_dir: bool,
     admission: Admission,
     /// Kept between listings, so that a listing reads only directories that changed.
     listing: Listing,
@@ -61,6 +72,9 @@ impl Inputs {
             files: HashSet::new(),
             listed: 0,
             dirs: BTreeSet::new(),
+            outside_targets: HashMap::new(),
+            outside_dirs: BTreeSet::new(),
+            lost_dir: false,
             admission: Admission::new(&project.root, &step::file_rules(project))?,
             listing: Listing::default(),
             hashes: StatCache::default(),
@@ -75,22 +89,43 @@ impl Inputs {
     }
 
     pub fn dir_count(&self) -> usize {
-        self.dirs.len()
+        self.dirs.len() + self.outside_dirs.len()
+    }
+
+    /// Whether a watched directory was removed since the last call.
+    pub fn take_lost_dir(&mut self) -> bool {
+        std::mem::take(&mut self.lost_dir)
     }
 
     /// Lists the inputs again, and watches exactly the directories that hold them.
     pub fn refresh(&mut self, project: &Project) -> Result<()> {
         let rules = step::file_rules(project);
-        let listed =
-            fileset::project_files(&self.root, &rules, &mut self.listing, &mut self.hashes)?;
-        self.listed = listed.len();
-        let mut files: HashSet<String> = listed.into_iter().collect();
+        let set = fileset::project_files(&self.root, &rules, &mut self.listing, &mut self.hashes)?;
+        self.listed = set.files.len();
+        let mut files: HashSet<String> = set.files.into_iter().collect();
         files.extend(METADATA_FILES.iter().map(|f| f.to_string()));
-        files.extend(project.requirement_files().iter().cloned());
+        files.extend(project.requirement_inputs());
         files.insert(crate::config::FILE_NAME.to_string());
+        // What links lead to: inside the project, a file to watch as any other.
+        let mut outside_targets = HashMap::new();
+        for link in set.links {
+            match link
+                .target
+                .strip_prefix(&self.root)
+                .ok()
+                .and_then(Path::to_str)
+            {
+                Some(target) => {
+                    files.insert(target.to_string());
+                }
+                None => {
+                    outside_targets.insert(link.target, link.path);
+                }
+            }
+        }
         let mut dirs: BTreeSet<String> = self.listing.dirs().map(str::to_string).collect();
-        // Files that `[bundle] sources` adds from git-ignored directories, and requirement
-        // files wherever they are.
+        // Files that `[bundle] sources` adds from git-ignored directories, requirement files
+        // and the targets of links, wherever they are.
         for file in &files {
             let mut parent = file.as_str();
             while let Some((up, _)) = parent.rsplit_once('/') {
@@ -112,28 +147,51 @@ impl Inputs {
             self.watch(&dir);
         }
         self.dirs.retain(|dir| dirs.contains(dir));
+        self.watch_outside(outside_targets);
         self.files = files;
         self.admission = Admission::new(&self.root, &rules)?;
         Ok(())
     }
 
-    fn watch(&mut self, dir: &str) {
-        match self
-            .watcher
-            .watch(&self.root.join(dir), RecursiveMode::NonRecursive)
-        {
-            Ok(()) => {
-                self.dirs.insert(dir.to_string());
+    /// Watches exactly the directories outside the project that hold `targets`.
+    fn watch_outside(&mut self, targets: HashMap<PathBuf, String>) {
+        let dirs: BTreeSet<PathBuf> = targets
+            .keys()
+            .filter_map(|target| target.parent().map(Path::to_path_buf))
+            .collect();
+        for gone in self.outside_dirs.difference(&dirs) {
+            let _ = self.watcher.unwatch(gone);
+        }
+        let new: Vec<PathBuf> = dirs.difference(&self.outside_dirs).cloned().collect();
+        for dir in new {
+            if self.add_watch(&dir) {
+                self.outside_dirs.insert(dir);
             }
+        }
+        self.outside_dirs.retain(|dir| dirs.contains(dir));
+        self.outside_targets = targets;
+    }
+
+    fn watch(&mut self, dir: &str) {
+        if self.add_watch(&self.root.join(dir)) {
+            self.dirs.insert(dir.to_string());
+        }
+    }
+
+    /// Watches the directory `path`; whether it is watched now.
+    fn add_watch(&mut self, path: &Path) -> bool {
+        match self.watcher.watch(path, RecursiveMode::NonRecursive) {
+            Ok(()) => true,
             Err(err) if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) => {
                 self.printer.warn(&format!(
                     "cannot watch {}: the system's limit of inotify watches is reached \
                      (raise fs.inotify.max_user_watches)",
-                    self.root.join(dir).display()
+                    path.display()
                 ));
+                false
             }
             // Removed since it was listed: its parent's watch reports that.
-            Err(_) => {}
+            Err(_) => false,
         }
     }
 
@@ -155,6 +213,9 @@ impl Inputs {
     }
 
     fn relevant_path(&mut self, path: &Path) -> Option<String> {
+        if let Some(link) = self.outside_targets.get(path) {
+            return Some(link.clone());
+        }
         let rel = path.strip_prefix(&self.root).ok()?.to_str()?.to_string();
         if rel.is_empty() {
             return None; // the root itself: only its entries matter
@@ -169,6 +230,7 @@ impl Inputs {
         if self.dirs.contains(&rel) {
             if !path.is_dir() {
                 self.dirs.remove(&rel);
+                self.lost_dir = true;
             }
             return Some(rel);
         }

@@ -9,6 +9,7 @@ mod clean;
 mod config;
 mod engine;
 mod init;
+mod inputs;
 mod kinds;
 mod layers;
 mod recovery;

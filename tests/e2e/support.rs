@@ -125,6 +125,16 @@ impl Project {
         (run, execs)
     }
 
+    /// `pybuild ARGS` started by `wrapper` (a program and its arguments, such as
+    /// `setpriv ... --`), to run it with fewer rights than the test's.
+    pub fn pybuild_wrapped(&self, wrapper: &[&str], args: &[&str]) -> Run {
+        let (program, wrapper_args) = wrapper.split_first().unwrap();
+        let mut full = wrapper_args.to_vec();
+        full.push(env!("CARGO_BIN_EXE_pybuild"));
+        full.extend_from_slice(args);
+        Run::from(self.command(Path::new(program), &full).output().unwrap())
+    }
+
     /// `pybuild ARGS` in the background, in a process group of its own (so the test can
     /// kill it with all its children, as Ctrl-C or an OOM kill would).
     pub fn spawn_pybuild(&self, args: &[&str]) -> Child {

@@ -4,11 +4,13 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::symlink;
+use std::path::Path;
 use std::process::Child;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::support::Project;
+use crate::support::{Project, SAMPLE_CONFIG};
 
 /// A `pybuild watch` in the background, with what it printed so far.
 struct Watch {
@@ -65,6 +67,23 @@ impl Watch {
         output
     }
 
+    /// Waits until watch exits by itself; returns its exit code and output.
+    fn wait_for_exit(self) -> (Option<i32>, String) {
+        let Watch { mut child, lines } = self;
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("watch did not stop\n{}", lines.lock().unwrap().join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let code = child.wait().unwrap().code();
+        std::thread::sleep(Duration::from_millis(100)); // its last lines
+        let output = lines.lock().unwrap().join("\n");
+        (code, output)
+    }
+
     /// Waits until `count` runs have ended with something built.
     #[track_caller]
     fn wait_for_builds(&self, project: &Project, count: usize) {
@@ -75,8 +94,27 @@ impl Watch {
 }
 
 fn greeting(project: &Project) -> String {
+    bundle_says(project, "greeting:")
+}
+
+/// The line of the bundle's output that starts with `prefix`.
+fn bundle_says(project: &Project, prefix: &str) -> String {
     let run = project.exec("dist/greet.pex", &[]).success();
-    run.stdout.lines().next().unwrap_or_default().to_string()
+    let line = run.stdout.lines().find(|l| l.starts_with(prefix));
+    line.unwrap_or_default().to_string()
+}
+
+/// Waits a minute at most until `ready` holds: a build takes seconds.
+#[track_caller]
+fn within_a_minute(what: &str, ready: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn has(project: &Project, module: &str) -> bool {
@@ -243,4 +281,59 @@ fn watch_rebuilds_on_changes_only_and_stops_with_its_children() {
     );
     assert_ne!(project.read("lines.txt"), lines, "{}", watch.output());
     watch.interrupt();
+}
+
+#[test]
+fn watch_follows_linked_inputs_and_stops_when_the_project_is_removed() {
+    // words.py links into a git-ignored directory, which is not watched for itself.
+    let project = Project::sample()
+        .with_file(".gitignore", "shared/\n")
+        .with_file("shared/words.py", &words("linked"));
+    let relink = |link: &str, target: &Path| {
+        fs::remove_file(project.path(link)).unwrap();
+        symlink(target, project.path(link)).unwrap();
+    };
+    relink("src/greeter/words.py", Path::new("../../shared/words.py"));
+    let watch = Watch::start(&project, &["watch", "--debounce", "100"]);
+    watch.wait_for_builds(&project, 1);
+    assert!(
+        watch.builds()[0].starts_with("watch: ok"),
+        "{}",
+        watch.output()
+    );
+    assert_eq!(greeting(&project), "greeting: linked");
+    project.write("shared/words.py", &words("edited"));
+    within_a_minute(
+        &format!("the link's edited target is bundled\n{}", watch.output()),
+        || greeting(&project) == "greeting: edited",
+    );
+
+    // A link out of the project, once `external-links` allows it, is followed too.
+    let outside = project.root.with_file_name("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("message.txt"), "outside-1\n").unwrap();
+    project.write(
+        "project.toml",
+        &format!(
+            "{SAMPLE_CONFIG}\n[bundle]\nexternal-links = [\"src/greeter/data/message.txt\"]\n"
+        ),
+    );
+    relink("src/greeter/data/message.txt", &outside.join("message.txt"));
+    within_a_minute(
+        &format!("the outside target is bundled\n{}", watch.output()),
+        || bundle_says(&project, "data:") == "data: outside-1",
+    );
+    fs::write(outside.join("message.txt"), "outside-2\n").unwrap();
+    within_a_minute(
+        &format!("the outside target's edit is bundled\n{}", watch.output()),
+        || bundle_says(&project, "data:") == "data: outside-2",
+    );
+
+    // `rm -rf` of the project: watch stops, and puts nothing back.
+    fs::remove_dir_all(&project.root).unwrap();
+    let (code, output) = watch.wait_for_exit();
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("project.toml"), "{output}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!project.root.exists(), "{output}");
 }
