@@ -5,7 +5,8 @@
 #
 #   bash benches/edit.sh [PAIRS]      (PAIRS defaults to 5; BENCH_DIR=... keeps the work dir)
 #
-# Target (issue #4): pybuild's edit → bundle ≤ 0.25× a warm `pex . -c SCRIPT -o OUT`.
+# Target: pybuild's edit → bundle ≤ 0.1× a warm `pex . -c SCRIPT -o OUT`. On the sample, also
+# a pin change in requirements.txt → bundle against a warm `pex . -r requirements.txt -c greet`.
 set -euo pipefail
 # Caches shared by both tools, kept in the work dir (warm after the first project).
 source "$(dirname "$0")/common.sh"

@@ -2,21 +2,30 @@
 
 Each measurement alternates the two tools (edit → `pybuild -q bundle`, then a warm
 `pex . -c SCRIPT -o OUT` on the same tree) so machine noise hits both alike, and reports
-medians and their ratio. Also: a cold `pybuild bundle` of a fresh copy (warm download
-caches), a no-op, and the bundle's start-up time with pex's default layout and with
-`pex-args = ["--venv", "--sh-boot"]`.
+medians and their ratio. On the sample, the same for a pin change in `requirements.txt`
+(`six==1.15.0` ↔ `six==1.16.0` → `pybuild -q bundle`, then a warm
+`pex . -r requirements.txt -c greet -o OUT`, the Makefile way), checking that the bundle
+ships the pinned version. Also: a cold `pybuild bundle` of a fresh copy (warm download
+caches), a no-op, and the bundle's start-up time with pybuild's default (`--venv
+--sh-boot`), with `pex-args = ["--no-venv"]` and of the `pex .` PEX.
+
+benches/cold_bundle.py imports this module for `sample` and `yamllint`.
 """
 
+import json
 import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
 import time
+import zipfile
 from pathlib import Path
 
 PYBUILD, REPO, WORK, PAIRS = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 YAMLLINT = "yamllint==1.35.1"
+TARGET = 0.1  # edit → bundle, pybuild / warm `pex .`
+PINS = ("six==1.15.0", "six==1.16.0")
 
 
 def run(cmd, cwd, **kw):
@@ -33,27 +42,69 @@ def median_of(n, cmd, cwd):
     return statistics.median(timed(cmd, cwd) for _ in range(n))
 
 
-def sample():
-    dest = WORK / "sample"
+def sample(dest=None):
+    dest = dest or WORK / "sample"
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(REPO / "tests/fixtures/sample", dest)
     return dest, "greet", "src/greeter/words.py", []
 
 
-def yamllint(python):
-    dest = WORK / "yamllint"
+def yamllint(python, dest=None):
+    """yamllint's sdist (downloaded once into WORK/sdists), unpacked to `dest`."""
+    dest = dest or WORK / "yamllint"
     shutil.rmtree(dest, ignore_errors=True)
     downloads = WORK / "sdists"
-    run([python, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-         YAMLLINT, "-d", downloads], WORK)
+    if not any(downloads.glob("yamllint-*.tar.gz")):
+        run([python, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+             YAMLLINT, "-d", downloads], WORK)
     archive = next(downloads.glob("yamllint-*.tar.gz"))
+    unpacked = WORK / "unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(WORK / "unpacked", filter="data")
-    shutil.move(next((WORK / "unpacked").glob("yamllint-*")), dest)
+        tar.extractall(unpacked, filter="data")
+    shutil.move(next(unpacked.glob("yamllint-*")), dest)
     return dest, "yamllint", "yamllint/linter.py", ["--version"]
 
 
-def bench(project, script, edited, run_args):
+def shipped(bundle, name):
+    """The version of `name` the manifest beside a pybuild bundle says shipped."""
+    manifest = json.loads(bundle.with_suffix(".manifest.json").read_text())
+    return manifest["distributions"].get(name)
+
+
+def carries(pex, name, version):
+    """Whether a PEX file holds `name` at `version` (its wheel or dist-info)."""
+    with zipfile.ZipFile(pex) as archive:
+        return any(f"/{name}-{version}" in "/" + entry for entry in archive.namelist())
+
+
+def pin_change(project, script):
+    """Alternated pairs: pin six in requirements.txt → `pybuild -q bundle`, then a warm
+    `pex . -r requirements.txt -c SCRIPT -o OUT` with the same pin. Both tools build each pin
+    once first, so every timed build finds it in the caches."""
+    requirements = project / "requirements.txt"
+    out = WORK / f"{project.name}-pex-dot-r.pex"
+    pex_cmd = [project / ".venv/bin/pex", ".", "-r", "requirements.txt", "-c", script, "-o", out]
+    bundle = project / "dist" / f"{script}.pex"
+    for pin in PINS:  # warm-up
+        requirements.write_text(pin + "\n")
+        run([PYBUILD, "-q", "bundle"], project)
+        run(pex_cmd, project)
+    ours, theirs = [], []
+    for i in range(PAIRS):
+        pin = PINS[i % 2]
+        requirements.write_text(pin + "\n")
+        ours.append(timed([PYBUILD, "-q", "bundle"], project))
+        theirs.append(timed(pex_cmd, project))
+        version = pin.split("==")[1]
+        if shipped(bundle, "six") != version or not carries(out, "six", version):
+            sys.exit(f"{pin} in requirements.txt, but a bundle does not ship six {version}")
+    requirements.write_text(PINS[1] + "\n")
+    run([PYBUILD, "-q", "bundle"], project)
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def bench(project, script, edited, run_args, pins=False):
     print(f"\n== {project.name}", flush=True)
     run([PYBUILD, "-q", "init", "--no-setup"], project)
     cold = timed([PYBUILD, "-q", "bundle"], project)
@@ -68,28 +119,39 @@ def bench(project, script, edited, run_args):
         (project / edited).write_text(f"{source}\n# edit {i}\n")
         ours.append(timed([PYBUILD, "-q", "bundle"], project))
         theirs.append(timed(pex_cmd, project))
+    (project / edited).write_text(source)
+    pinned = pin_change(project, script) if pins else None
+
     bundle = next((project / "dist").glob("*.pex"))
+    run([PYBUILD, "-q", "bundle"], project)
+    run([bundle, *run_args], project)  # the first run builds the PEX's venv
     startup = median_of(10, [bundle, *run_args], project)
+    run([out, *run_args], project)
     startup_pex_dot = median_of(10, [out, *run_args], project)
 
     config = project / "project.toml"
     config.write_text(config.read_text().replace(
-        "[bundle]", '[bundle]\npex-args = ["--venv", "--sh-boot"]', 1))
+        "[bundle]", '[bundle]\npex-args = ["--no-venv"]', 1))
     run([PYBUILD, "-q", "bundle"], project)
-    run([bundle, *run_args], project)  # the first run builds the venv
-    startup_venv = median_of(10, [bundle, *run_args], project)
+    run([bundle, *run_args], project)
+    startup_zip = median_of(10, [bundle, *run_args], project)
 
     ours_m, theirs_m = statistics.median(ours), statistics.median(theirs)
     print(f"edit → bundle, median of {PAIRS} alternated pairs:")
     print(f"  pybuild -q bundle (layered)    {ours_m:7.2f} s")
     print(f"  pex . -c {script:<21} {theirs_m:7.2f} s")
-    print(f"  ratio pybuild / pex .          {ours_m / theirs_m:7.3f}  (target ≤ 0.25)")
+    print(f"  ratio pybuild / pex .          {ours_m / theirs_m:7.3f}  (target ≤ {TARGET})")
+    if pinned:
+        print(f"pin change ({' ↔ '.join(PINS)}) → bundle, median of {PAIRS} alternated pairs:")
+        print(f"  pybuild -q bundle              {pinned[0]:7.2f} s")
+        print(f"  pex . -r requirements.txt -c {script:<5} {pinned[1]:5.2f} s")
+        print(f"  ratio pybuild / pex . -r       {pinned[0] / pinned[1]:7.3f}")
     print(f"cold pybuild bundle (fresh copy, warm caches) {cold:6.2f} s")
     print(f"no-op pybuild bundle (median of 10)          {noop * 1000:6.1f} ms")
     print(f"start-up of {bundle.name} {' '.join(run_args)} (median of 10):")
-    print(f"  layered PEX, default          {startup * 1000:7.0f} ms")
-    print(f"  `pex .` PEX, default          {startup_pex_dot * 1000:7.0f} ms")
-    print(f"  layered PEX, --venv --sh-boot {startup_venv * 1000:7.0f} ms")
+    print(f"  layered PEX, default (--venv --sh-boot) {startup * 1000:7.0f} ms")
+    print(f"  layered PEX, pex-args --no-venv         {startup_zip * 1000:7.0f} ms")
+    print(f"  `pex .` PEX, pex's default              {startup_pex_dot * 1000:7.0f} ms")
     return ours_m / theirs_m
 
 
@@ -98,11 +160,12 @@ def main():
     print(f"{versions.strip()}; {PAIRS} pairs; work dir {WORK}")
     ratios = []
     project = sample()
-    ratios.append(bench(*project))
+    ratios.append(bench(*project, pins=True))
     ratios.append(bench(*yamllint(str(project[0] / ".venv/bin/python"))))
-    ok = all(r <= 0.25 for r in ratios)
+    ok = all(r <= TARGET for r in ratios)
     print(f"\n{'PASS' if ok else 'FAIL'}: edit → bundle ratios {', '.join(f'{r:.3f}' for r in ratios)}")
     sys.exit(0 if ok else 1)
 
 
-main()
+if __name__ == "__main__":
+    main()

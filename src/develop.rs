@@ -16,8 +16,9 @@ use crate::fingerprint::Fingerprint;
 use crate::installer::Installer;
 use crate::metadata_sources;
 use crate::step::{Context, Step};
+use crate::tools::Tools;
 use crate::venv;
-use crate::{editable, installed};
+use crate::{editable, installed, prune};
 
 pub const METADATA_FILES: &[&str] = &["setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in"];
 
@@ -26,6 +27,12 @@ pub struct Develop;
 impl Step for Develop {
     fn name(&self) -> &'static str {
         "develop"
+    }
+
+    /// The inputs are listed before any step runs: a link out of the project is refused
+    /// in milliseconds, not after the venv is made.
+    fn preflight(&self, cx: &mut Context) -> Result<()> {
+        cx.project_files().map(drop)
     }
 
     fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint> {
@@ -56,13 +63,22 @@ impl Step for Develop {
         let project = cx.project.config.project.name.clone();
         installer.repair(cx, self.name(), &project)?;
         match cx.project.config.develop.mode {
-            DevelopMode::Pip => installer.install(cx, self.name(), &args!["-e", "."]),
+            DevelopMode::Pip => installer.install(cx, self.name(), &args!["-e", "."])?,
             DevelopMode::SetupPy => {
                 let python = cx.project.venv_python();
                 cx.runner
-                    .run(self.name(), python, &args!["setup.py", "develop"])
+                    .run(self.name(), python, &args!["setup.py", "develop"])?
             }
         }
+        // The last install: now the venv can be made to hold exactly what is asked for.
+        let texts: Vec<String> = cx
+            .project
+            .requirement_files()
+            .iter()
+            .map(|file| std::fs::read_to_string(cx.project.root.join(file)).unwrap_or_default())
+            .collect();
+        let wanted = prune::wanted(&project, &texts, &Tools::packages(cx));
+        prune::prune(cx, self.name(), &wanted)
     }
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {

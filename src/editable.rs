@@ -96,12 +96,20 @@ fn layout(site_packages: &Path, dist_info: &Path, root: &Path) -> Layout {
                 }
             } else if !line.starts_with('#') {
                 let dir = PathBuf::from(line);
-                if top_level.is_empty() {
-                    return Layout::Unknown(format!(
-                        "{pth} adds {line} to sys.path but the install lists no top_level.txt"
-                    ));
-                }
-                for name in &top_level {
+                let inferred;
+                let names: &[&str] = if top_level.is_empty() {
+                    // hatchling and uv_build write no top_level.txt.
+                    inferred = inferred_top_level(&dir, root, dist_info);
+                    if inferred.is_empty() {
+                        return Layout::Unknown(format!(
+                            "{pth} adds {line} to sys.path but the install lists no top_level.txt"
+                        ));
+                    }
+                    &inferred.iter().map(String::as_str).collect::<Vec<_>>()
+                } else {
+                    &top_level
+                };
+                for name in names {
                     let package = dir.join(name);
                     let module = dir.join(format!("{name}.py"));
                     if package.is_dir() {
@@ -133,6 +141,44 @@ fn layout(site_packages: &Path, dist_info: &Path, root: &Path) -> Layout {
     relative.sort();
     relative.dedup();
     Layout::Packages(relative)
+}
+
+/// The top-level names an editable install's path line exposes, when it lists none
+/// (hatchling, uv_build): everything importable in a source directory of its own (`src/`),
+/// but at the project's root only the package named after the distribution, as those
+/// backends' own wheel discovery does (the root also holds tests, docs and scripts).
+fn inferred_top_level(dir: &Path, root: &Path, dist_info: &Path) -> Vec<String> {
+    if dir == root {
+        let Some(stem) = dist_info.file_name().and_then(|n| n.to_str()) else {
+            return Vec::new();
+        };
+        let name = stem.split('-').next().unwrap_or(stem).to_lowercase();
+        let name = name.replace(['-', '.'], "_");
+        let found = dir.join(&name).join("__init__.py").is_file()
+            || dir.join(format!("{name}.py")).is_file();
+        return if found { vec![name] } else { Vec::new() };
+    }
+    if !dir.starts_with(root) {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_str()?.to_string();
+            let path = entry.path();
+            if path.join("__init__.py").is_file() {
+                Some(name)
+            } else {
+                let module = name.strip_suffix(".py")?;
+                (path.is_file() && module.chars().all(|c| c.is_alphanumeric() || c == '_'))
+                    .then(|| module.to_string())
+            }
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// `import __editable___x_finder; __editable___x_finder.install()` → the finder's MAPPING.

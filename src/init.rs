@@ -2,6 +2,7 @@
 //! from what the project already declares (see `detect`). Never overwrites one without
 //! `--force`; asks nothing, so it works in CI.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::Result;
@@ -22,6 +23,15 @@ pub fn write_config(dir: &Path, force: bool, printer: &Printer) -> Result<()> {
         );
     }
     let detected = detect::detect(dir)?;
+    // No project to install: fail now, not after a venv was made for nothing.
+    if detected.sources.is_empty() {
+        return Err(UserError::usage(format!(
+            "no Python project in {}: it has no pyproject.toml, setup.py or setup.cfg",
+            dir.display()
+        ))
+        .hint("run `pybuild init` at the root of a Python project (or `-C DIR` to point at one)")
+        .into());
+    }
     let fallback = dir
         .file_name()
         .map_or_else(|| "app".to_string(), |n| n.to_string_lossy().into_owned());
@@ -29,11 +39,13 @@ pub fn write_config(dir: &Path, force: bool, printer: &Printer) -> Result<()> {
     // The template is ours: if it does not parse, that is pybuild's bug, caught here.
     Config::parse(&path, &text)?;
     write_atomically(&path, text.as_bytes())?;
-    let from = if detected.sources.is_empty() {
-        "nothing to read: fill in [project] name".to_string()
-    } else {
-        format!("from {}", detected.sources.join(", "))
-    };
+    // A file the user owns and shares: the umask decides, not the temp file's 0600.
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(umask);
+    let mode = 0o666 & !umask.bits();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+        .map_err(|err| anyhow::anyhow!("cannot set the mode of {}: {err}", path.display()))?;
+    let from = format!("from {}", detected.sources.join(", "));
     printer.info(&format!("wrote {} ({from})", path.display()));
     Ok(())
 }

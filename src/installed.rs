@@ -97,6 +97,21 @@ pub fn requirement_file_names(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The requirement lines of a requirement file, markers and extras kept, options (`-r`,
+/// `-c`, `--hash`), URLs and paths left out: what an installer was asked for.
+pub fn requirement_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let line = line.split(" #").next().unwrap_or(line);
+            let line = line.split(" --").next().unwrap_or(line);
+            line.trim().trim_end_matches('\\').trim()
+        })
+        .filter(|line| !line.is_empty() && !line.starts_with(['#', '-', '.', '/']))
+        .filter(|line| !line.contains("://") && !line.contains(" @ "))
+        .map(String::from)
+        .collect()
+}
+
 /// The distribution name a requirement starts with (`six>=1 ; ...` → `six`).
 pub fn requirement_name(requirement: &str) -> Option<String> {
     let name: String = requirement
@@ -162,6 +177,15 @@ mod tests {
                     -r other.txt\n-c constraints.txt\ntomli; python_version < \"3.11\"\n\
                     ./local\nPyYAML[extra]~=6.0\npkg @ https://x/y.whl\n";
         assert_eq!(requirement_file_names(text), ["click", "six", "PyYAML"]);
+        assert_eq!(
+            requirement_lines(text),
+            [
+                "click==8.1.3",
+                "six>=1.16",
+                "tomli; python_version < \"3.11\"",
+                "PyYAML[extra]~=6.0"
+            ]
+        );
         assert!(is_installed(
             &[Dist {
                 name: "PyYAML".into(),

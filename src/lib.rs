@@ -24,6 +24,7 @@ pub mod metadata_sources;
 pub mod paths;
 pub mod process;
 pub mod project;
+pub mod prune;
 pub mod python;
 pub mod redact;
 pub mod statcache;

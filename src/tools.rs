@@ -17,7 +17,7 @@ pub struct Tools;
 
 impl Tools {
     /// The configured tools plus the bundler, in install order.
-    fn packages(cx: &Context) -> Vec<String> {
+    pub fn packages(cx: &Context) -> Vec<String> {
         let config = &cx.project.config;
         let mut packages = config.env.tools.clone();
         packages.extend(bundle::backend(config.bundle.kind).tool().map(Into::into));

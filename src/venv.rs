@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::args;
 use crate::error::UserError;
@@ -34,6 +34,16 @@ impl Step for Venv {
         let venv = cx.project.venv();
         refuse_foreign_directory(&venv)?;
         let interpreter = cx.interpreter()?;
+        if made_from(&venv, &interpreter) {
+            // The record is gone (`pybuild clean`, a new `.pybuild`), the venv is not: the
+            // installs that follow check it, recreating it would only cost their time.
+            cx.printer.detail(&format!(
+                "{} was made from {}: kept",
+                cx.project.key(&venv),
+                interpreter.describe()
+            ));
+            return Ok(());
+        }
         cx.runner.run(
             self.name(),
             &interpreter.path,
@@ -44,7 +54,10 @@ impl Step for Venv {
             cx,
             self.name(),
             &args!["--upgrade", "pip", "setuptools", "wheel"],
-        )
+        )?;
+        let marker = venv.join(MADE_BY_PYBUILD);
+        fs::write(&marker, interpreter.describe())
+            .with_context(|| format!("cannot write {}", marker.display()))
     }
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
@@ -63,6 +76,38 @@ impl Step for Venv {
             )
         }))
     }
+}
+
+/// Written into the venv once the step made it whole (`venv --clear` removes it first): a
+/// venv whose creation was interrupted, or that pybuild did not make, is never kept.
+const MADE_BY_PYBUILD: &str = ".pybuild-venv";
+
+/// Whether pybuild made the venv at `venv`, to the end, from `interpreter` (its
+/// `pyvenv.cfg` names the same version and executable), and it still has its own
+/// interpreter.
+fn made_from(venv: &Path, interpreter: &crate::python::Interpreter) -> bool {
+    let whole = fs::read_to_string(venv.join(MADE_BY_PYBUILD))
+        .is_ok_and(|made| made == interpreter.describe());
+    if !whole {
+        return false;
+    }
+    let Ok(cfg) = fs::read_to_string(venv.join("pyvenv.cfg")) else {
+        return false;
+    };
+    let value = |key: &str| {
+        cfg.lines().find_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+    };
+    let same_executable = value("executable").is_some_and(|exe| {
+        Path::new(&exe)
+            .canonicalize()
+            .is_ok_and(|exe| exe == interpreter.path)
+    });
+    value("version").as_deref() == Some(interpreter.version.as_str())
+        && same_executable
+        && venv.join("bin").join("python").is_file()
 }
 
 /// `venv --clear` empties the directory: never do that to something that isn't a venv.

@@ -55,6 +55,7 @@ const PLAIN_BACKENDS: &[&str] = &[
     "flit_core.buildapi",
     "pdm.backend",
     "poetry.core.masonry.api",
+    "uv_build",
 ];
 
 /// Sources that a build compiles: their presence means the wheel holds more than copies.
@@ -262,6 +263,7 @@ fn build_layered(
         argv.extend(args!["--requirements-pex", deps]);
     }
     argv.extend(args!["-D", &layer, "-e", entry_point, "-o", &job.out]);
+    argv.extend(fast_start(cx));
     run_pex(cx, argv)?;
     if let Err(err) = stock_build_requirements(cx, job) {
         cx.printer.warn(&format!(
@@ -298,7 +300,30 @@ fn build_wheel(cx: &Context, job: &Job, requires: Option<Vec<String>>) -> Result
         Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),
     }
     argv.extend(args!["-o", &job.out]);
+    argv.extend(fast_start(cx));
     pex_from_wheelhouse(cx, job, &wanted, argv)
+}
+
+/// `--venv --sh-boot` unless `pex-args` choose how the PEX starts: from its second run on,
+/// it starts from the venv it unpacked into `PEX_ROOT` through a `/bin/sh` header that
+/// finds it at once (about 0.07 s against 0.7 s for a zipapp PEX).
+fn fast_start(cx: &Context) -> Vec<OsString> {
+    let chosen = cx.project.config.bundle.pex_args.iter().any(|arg| {
+        [
+            "--venv",
+            "--no-venv",
+            "--sh-boot",
+            "--no-sh-boot",
+            "--layout",
+        ]
+        .iter()
+        .any(|flag| arg == flag || arg.starts_with(&format!("{flag}=")))
+    });
+    if chosen {
+        Vec::new()
+    } else {
+        args!["--venv", "--sh-boot"].to_vec()
+    }
 }
 
 /// Runs the venv's pex with `argv`, the pinned PEX_ROOT and `[bundle] pex-args`.

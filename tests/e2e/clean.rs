@@ -249,3 +249,21 @@ fn a_dry_run_writes_nothing() {
         run.describe()
     );
 }
+
+#[test]
+fn the_build_after_clean_keeps_the_venv() {
+    let project = Project::sample();
+    project.pybuild(&["bundle"]).success();
+    project.write(".venv/kept.txt", "this venv was not made again");
+    project.pybuild(&["clean"]).success();
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(
+        project.path(".venv/kept.txt").exists(),
+        "clean made the next build recreate the venv\n{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        crate::bundle::GREETING
+    );
+}

@@ -72,3 +72,36 @@ fn init_no_setup_on_three_layouts_writes_a_loadable_config_with_a_task_example()
         assert!(!project.path(".venv").exists());
     }
 }
+
+#[test]
+fn init_without_a_python_project_fails_at_once_and_writes_nothing() {
+    let project = Project::fixture("sample");
+    for file in ["pyproject.toml", "requirements.txt"] {
+        std::fs::remove_file(project.path(file)).unwrap();
+    }
+    let run = project.pybuild(&["init"]).failure(2);
+    assert!(
+        run.stderr.contains("no Python project") && run.stderr.contains("pyproject.toml"),
+        "{}",
+        run.describe()
+    );
+    assert!(!project.path("project.toml").exists());
+    assert!(!project.path(".venv").exists());
+}
+
+#[test]
+fn init_writes_project_toml_with_the_umasks_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::fixture("flat-click");
+    project.pybuild(&["init", "--no-setup"]).success();
+    let mode = std::fs::metadata(project.path("project.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    let umask = std::process::Command::new("sh")
+        .args(["-c", "umask"])
+        .output()
+        .unwrap();
+    let umask = u32::from_str_radix(String::from_utf8_lossy(&umask.stdout).trim(), 8).unwrap();
+    assert_eq!(mode & 0o777, 0o666 & !umask, "{mode:o}");
+}

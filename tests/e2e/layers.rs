@@ -203,3 +203,26 @@ fn builds_without_the_package_index_once_one_online_build_succeeded() {
         run.describe()
     );
 }
+
+/// hatchling's editable install lists no `top_level.txt`: the layer reads its `.pth`
+/// instead, so a hatchling project takes the fast path too.
+#[test]
+fn a_hatchling_src_layout_project_is_layered() {
+    let project = Project::sample().with_file(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
+         [project]\nname = \"greeter\"\nversion = \"1.2.3\"\ndependencies = [\"six\"]\n\n\
+         [project.scripts]\ngreet = \"greeter.cli:main\"\n\n\
+         [tool.hatch.build.targets.wheel]\npackages = [\"src/greeter\"]\n",
+    );
+    let run = project.pybuild(&["-v", "bundle"]).success();
+    assert!(
+        run.stderr.contains("pex strategy: layered"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING
+    );
+}

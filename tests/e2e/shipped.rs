@@ -53,9 +53,17 @@ fn pins_and_constraints_reach_the_venv_and_the_bundle_together() {
         ["idna==3.4", "six==1.16.0"]
     );
 
-    // A dependency no longer asked for leaves the bundle.
+    // A dependency no longer asked for leaves the venv and the bundle.
     project.write("requirements.txt", "six==1.16.0\n");
-    project.pybuild(&["bundle"]).success();
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(
+        run.stderr.contains("nothing asks for any more: idna"),
+        "{}",
+        run.describe()
+    );
+    project
+        .exec(".venv/bin/python", &["-c", "import idna"])
+        .failure(1);
     assert_eq!(
         pex_distributions(&project, "dist/greet.pex"),
         ["six==1.16.0"]
