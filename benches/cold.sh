@@ -10,7 +10,7 @@
 # median of 5) against the venv's own `greet`. Prints medians and ratios.
 #
 #   bash benches/cold.sh [PAIRS [KIND...]]   (PAIRS defaults to 3; KINDS default to
-#       pex pex-no-venv shiv zipapp pyinstaller; BENCH_DIR=... keeps the work dir and caches)
+#       pex pex-zipapp shiv zipapp pyinstaller; BENCH_DIR=... keeps the work dir and caches)
 #
 # Target: cold `pybuild bundle` ≤ 0.35× a warm `pex . -c SCRIPT -o OUT`.
 set -euo pipefail

@@ -28,7 +28,7 @@ import time
 import edit_bundle as eb
 from edit_bundle import PYBUILD, WORK, PAIRS, run, timed
 
-KINDS = sys.argv[5:] or ["pex", "pex-no-venv", "shiv", "zipapp", "pyinstaller"]
+KINDS = sys.argv[5:] or ["pex", "pex-zipapp", "shiv", "zipapp", "pyinstaller"]
 COLD = WORK / "cold"
 TARGET = 0.35  # cold pybuild bundle / warm `pex .`
 QUIET_PIP = ["--disable-pip-version-check", "-q"]
@@ -134,7 +134,9 @@ def failing_check():
 
 KIND_CONFIG = {
     "pex": ("pex", ""),
-    "pex-no-venv": ("pex", 'pex-args = ["--no-venv"]\n'),
+    # pex 2.105 has no `--no-venv`: `--no-sh-boot` keeps pybuild from adding `--venv
+    # --sh-boot`, which leaves pex's default zipapp layout.
+    "pex-zipapp": ("pex", 'pex-args = ["--no-sh-boot"]\n'),
     "shiv": ("shiv", ""),
     "zipapp": ("zipapp", ""),
     "pyinstaller": ("pyinstaller", ""),

@@ -302,16 +302,17 @@ mod tests {
         );
     }
 
+    /// A runner whose root, venv and logs are in `dir`, with a fresh log for step `t`.
+    fn runner_in(dir: &Path) -> Runner {
+        let runner = Runner::new(dir, dir, &dir.join("logs"), &Printer::silent());
+        runner.reset_log("t").unwrap();
+        runner
+    }
+
     #[test]
     fn failure_keeps_tail_and_log() {
         let dir = tempfile::tempdir().unwrap();
-        let runner = Runner::new(
-            dir.path(),
-            dir.path(),
-            &dir.path().join("logs"),
-            &Printer::silent(),
-        );
-        runner.reset_log("t").unwrap();
+        let runner = runner_in(dir.path());
         let err = runner
             .run("t", "sh", &args!["-c", "echo one; echo two >&2; exit 3"])
             .unwrap_err();
@@ -325,13 +326,7 @@ mod tests {
     #[test]
     fn credentials_are_masked_in_the_log_and_the_tail() {
         let dir = tempfile::tempdir().unwrap();
-        let runner = Runner::new(
-            dir.path(),
-            dir.path(),
-            &dir.path().join("logs"),
-            &Printer::silent(),
-        );
-        runner.reset_log("t").unwrap();
+        let runner = runner_in(dir.path());
         let script = "echo \"Looking in http://alice:S3cr3t@h/simple\"; exit 1";
         let err = runner
             .run("t", "sh", &args!["-c", script, "http://bob:hunter2@h/"])

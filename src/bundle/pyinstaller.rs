@@ -93,9 +93,13 @@ impl Backend for PyInstaller {
         argv.push(launcher.into());
         let pyinstaller = cx.project.venv().join("bin").join("pyinstaller");
         let cache = work.join("config");
-        let env: [(&str, &OsStr); 2] = [
+        // A fixed hash seed and timestamp: PyInstaller's analysis iterates sets, and the
+        // archive records times; with them fixed, the same inputs give the same bytes.
+        let env: [(&str, &OsStr); 4] = [
             ("PYTHONPATH", code.as_os_str()),
             ("PYINSTALLER_CONFIG_DIR", cache.as_os_str()),
+            ("PYTHONHASHSEED", OsStr::new("0")),
+            ("SOURCE_DATE_EPOCH", OsStr::new("315532800")),
         ];
         cx.runner.run_with_env("bundle", pyinstaller, &argv, &env)?;
         let built = dist.join(name);

@@ -5,16 +5,21 @@ use std::process::Command;
 
 use crate::support::Project;
 
-/// The distributions a PEX carries, as `name==version` (from its PEX-INFO).
-fn pex_distributions(project: &Project, pex: &str) -> Vec<String> {
-    let script = "import json, sys, zipfile\n\
-        info = json.loads(zipfile.ZipFile(sys.argv[1]).read('PEX-INFO'))\n\
-        for wheel in sorted(info['distributions']):\n\
-        \x20   name, version = wheel.split('-')[:2]\n\
-        \x20   print(name.lower().replace('_', '-') + '==' + version)\n";
+/// The distributions a bundle (PEX, shiv, zipapp) carries, as `name==version`, from each
+/// `*.dist-info/METADATA` in the archive (a PEX's dependencies included).
+fn shipped(project: &Project, archive: &str) -> Vec<String> {
+    let script = "import email.parser, sys, zipfile\n\
+        parser = email.parser.BytesHeaderParser()\n\
+        archive = zipfile.ZipFile(sys.argv[1])\n\
+        found = set()\n\
+        for name in archive.namelist():\n\
+        \x20   if name.endswith('.dist-info/METADATA'):\n\
+        \x20       h = parser.parsebytes(archive.read(name))\n\
+        \x20       found.add(h['Name'].lower() + '==' + h['Version'])\n\
+        print('\\n'.join(sorted(found)))\n";
     let out = Command::new("python3")
         .args(["-c", script])
-        .arg(project.path(pex))
+        .arg(project.path(archive))
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -41,16 +46,20 @@ fn pins_and_constraints_reach_the_venv_and_the_bundle_together() {
     let project = Project::sample().with_file("requirements.txt", "six==1.15.0\nidna==3.4\n");
     project.pybuild(&["bundle"]).success();
     assert_eq!(venv_version(&project, "six"), "1.15.0");
-    let shipped = pex_distributions(&project, "dist/greet.pex");
-    assert_eq!(shipped, ["idna==3.4", "six==1.15.0"], "{shipped:?}");
+    let carried = shipped(&project, "dist/greet.pex");
+    assert_eq!(
+        carried,
+        ["greeter==1.2.3", "idna==3.4", "six==1.15.0"],
+        "{carried:?}"
+    );
 
     // A pin changed: venv and bundle change together.
     project.write("requirements.txt", "six==1.16.0\nidna==3.4\n");
     project.pybuild(&["bundle"]).success();
     assert_eq!(venv_version(&project, "six"), "1.16.0");
     assert_eq!(
-        pex_distributions(&project, "dist/greet.pex"),
-        ["idna==3.4", "six==1.16.0"]
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "idna==3.4", "six==1.16.0"]
     );
 
     // A dependency no longer asked for leaves the venv and the bundle.
@@ -65,8 +74,8 @@ fn pins_and_constraints_reach_the_venv_and_the_bundle_together() {
         .exec(".venv/bin/python", &["-c", "import idna"])
         .failure(1);
     assert_eq!(
-        pex_distributions(&project, "dist/greet.pex"),
-        ["six==1.16.0"]
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "six==1.16.0"]
     );
 
     // A constraints file, through the requirement file; then the constraints alone.
@@ -75,40 +84,16 @@ fn pins_and_constraints_reach_the_venv_and_the_bundle_together() {
     project.pybuild(&["bundle"]).success();
     assert_eq!(venv_version(&project, "six"), "1.15.0");
     assert_eq!(
-        pex_distributions(&project, "dist/greet.pex"),
-        ["six==1.15.0"]
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "six==1.15.0"]
     );
     project.write("constraints.txt", "six==1.16.0\n");
     project.pybuild(&["bundle"]).success();
     assert_eq!(venv_version(&project, "six"), "1.16.0");
     assert_eq!(
-        pex_distributions(&project, "dist/greet.pex"),
-        ["six==1.16.0"]
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "six==1.16.0"]
     );
-}
-
-/// The distributions a zip bundle (shiv, zipapp) carries, from its dist-info METADATA.
-fn archive_distributions(project: &Project, archive: &str) -> Vec<String> {
-    let script = "import email.parser, sys, zipfile\n\
-        parser = email.parser.BytesHeaderParser()\n\
-        archive = zipfile.ZipFile(sys.argv[1])\n\
-        found = set()\n\
-        for name in archive.namelist():\n\
-        \x20   if name.endswith('.dist-info/METADATA'):\n\
-        \x20       h = parser.parsebytes(archive.read(name))\n\
-        \x20       found.add(h['Name'].lower() + '==' + h['Version'])\n\
-        print('\\n'.join(sorted(found)))\n";
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(project.path(archive))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
 }
 
 #[test]
@@ -127,9 +112,9 @@ fn every_zip_kind_ships_the_venvs_versions_and_says_so_in_its_manifest() {
             ),
         );
         project.pybuild(&["bundle"]).success();
-        let shipped = archive_distributions(&project, output);
+        let carried = shipped(&project, output);
         assert_eq!(
-            shipped,
+            carried,
             ["greeter==1.2.3", "idna==3.4", "six==1.15.0"],
             "{kind}"
         );
