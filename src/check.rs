@@ -179,7 +179,9 @@ fn include_dirs(cx: &mut Context) -> Result<Vec<PathBuf>> {
         )?;
         dirs.extend(parse_search_list(&out));
     }
-    let python = cx.project.venv_python();
+    // The interpreter's own include directories (a venv shares them): no venv is needed,
+    // so the check runs first and a missing header fails before anything is installed.
+    let python = cx.interpreter()?.path;
     let out = cx.runner.capture(
         &python,
         &args![

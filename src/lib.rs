@@ -1,5 +1,5 @@
 //! pybuild: a declarative `project.toml` drives a Python project from a fresh clone to one
-//! runnable file: venv → tools → check → develop → bundle, each step only when stale.
+//! runnable file: check → venv → tools → develop → bundle, each step only when stale.
 
 pub mod bundle;
 pub mod check;

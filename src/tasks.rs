@@ -496,15 +496,15 @@ mod tests {
         assert_eq!(
             names(&config, "ci"),
             [
-                "venv", "tools", "lint", "check", "develop", "test", "bundle", "ci"
+                "check", "venv", "tools", "lint", "develop", "test", "bundle", "ci"
             ]
         );
-        assert_eq!(names(&config, "lint"), ["venv", "tools", "lint"]);
+        assert_eq!(names(&config, "lint"), ["check", "venv", "tools", "lint"]);
         assert_eq!(
             names(&config, "setup"),
-            ["venv", "tools", "check", "develop"]
+            ["check", "venv", "tools", "develop"]
         );
-        assert_eq!(names(&config, "check"), ["venv", "tools", "check"]);
+        assert_eq!(names(&config, "check"), ["check"]);
     }
 
     #[test]
@@ -517,8 +517,8 @@ mod tests {
         tasks.push_str(&format!("[tasks.t{}]\nrun = \"true\"\n", depth - 1));
         let config = config(&tasks);
         let names = names(&config, "t0");
-        assert_eq!(names.len(), depth + 2);
-        assert_eq!(names[..3], ["venv", "tools", "t49999"]);
+        assert_eq!(names.len(), depth + 3);
+        assert_eq!(names[..4], ["check", "venv", "tools", "t49999"]);
         assert_eq!(names.last(), Some(&"t0"));
     }
 

@@ -94,7 +94,8 @@ impl Backend for PyInstaller {
         let pyinstaller = cx.project.venv().join("bin").join("pyinstaller");
         let cache = work.join("config");
         // A fixed hash seed and timestamp: PyInstaller's analysis iterates sets, and the
-        // archive records times; with them fixed, the same inputs give the same bytes.
+        // archive records times. So a rebuild in the same checkout gives the same bytes
+        // (two checkouts still differ: the build directory's path leaks in).
         let env: [(&str, &OsStr); 4] = [
             ("PYTHONPATH", code.as_os_str()),
             ("PYINSTALLER_CONFIG_DIR", cache.as_os_str()),

@@ -18,7 +18,7 @@ use super::{ConfigError, is_inside, nearest};
 
 /// The built-in steps a task may depend on, in pipeline order; `setup` is `develop` with
 /// everything before it.
-pub const STEPS: &[&str] = &["venv", "tools", "check", "develop", "bundle"];
+pub const STEPS: &[&str] = &["check", "venv", "tools", "develop", "bundle"];
 pub const SETUP: &str = "setup";
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

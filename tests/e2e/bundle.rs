@@ -45,7 +45,7 @@ fn first_bundle_runs_then_noops_start_no_process_and_touches_rebuild_nothing() {
         1,
         "touching sources started processes:\n{execs:#?}"
     );
-    for step in ["venv", "tools", "check", "develop", "bundle"] {
+    for step in ["check", "venv", "tools", "develop", "bundle"] {
         assert!(
             !run.step_ran(step),
             "{step} ran after a touch\n{}",

@@ -13,6 +13,11 @@ fn missing_header_fails_naming_it_and_its_package_then_passes_when_configured_aw
     }
     let run = project.pybuild(&["setup"]).failure(1);
     assert!(
+        !project.path(".venv").exists(),
+        "the check must fail before a venv is made\n{}",
+        run.describe()
+    );
+    assert!(
         run.stderr
             .contains("2 system prerequisites from [check] in project.toml are missing"),
         "{}",

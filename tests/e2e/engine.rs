@@ -153,7 +153,7 @@ fn a_second_pybuild_waits_for_the_first_or_fails_fast_with_no_wait() {
         second.describe()
     );
     finish(first).success();
-    for step in ["venv", "tools", "check", "develop", "bundle"] {
+    for step in ["check", "venv", "tools", "develop", "bundle"] {
         assert!(
             !second.step_ran(step),
             "{step} ran twice\n{}",
