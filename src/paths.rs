@@ -1,7 +1,7 @@
 //! Paths named in `project.toml`, resolved once against the project root the way the
 //! kernel will: physically, component by component.
 //!
-//! A lexical check is not enough: `shared/` with `shared -> ../outside` names a directory
+//! A lexical check is not enough: `link/` with `link -> ../outside` names a directory
 //! outside the project (the trailing slash makes the kernel follow the link), and so does
 //! `link/../x` (`..` is taken from the link's target). Every path pybuild writes to or
 //! removes comes from [`resolve`], and every removal works on the path it returns, whose
@@ -105,14 +105,14 @@ mod tests {
         let outside = base.join("outside");
         fs::create_dir_all(root.join("dist")).unwrap();
         fs::create_dir_all(&outside).unwrap();
-        symlink("../outside", root.join("shared")).unwrap();
+        symlink("../outside", root.join("link")).unwrap();
         (dir, root, outside)
     }
 
     #[test]
     fn a_link_named_plainly_is_the_link_itself() {
         let (_dir, root, _) = setup();
-        assert_eq!(resolve(&root, "shared"), Place::Inside(root.join("shared")));
+        assert_eq!(resolve(&root, "link"), Place::Inside(root.join("link")));
         assert_eq!(
             resolve(&root, "dist/app.pex"),
             Place::Inside(root.join("dist/app.pex"))
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn every_form_that_goes_through_a_link_lands_outside() {
         let (_dir, root, outside) = setup();
-        for form in ["shared/", "shared/.", "shared/x", "shared/../x"] {
+        for form in ["link/", "link/.", "link/x", "link/../x"] {
             let place = resolve(&root, form);
             assert!(
                 matches!(&place, Place::Outside(p) if p.starts_with(outside.parent().unwrap())),
