@@ -183,3 +183,27 @@ fn what_a_task_says_of_itself_is_shown_escaped() {
         assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
     }
 }
+
+/// A reader that stops early closes the pipe: pybuild ends quietly, without a panic.
+#[test]
+fn a_closed_pipe_ends_pybuild_quietly() {
+    // More help than a pipe buffers, so pybuild is still writing when `head` leaves.
+    let mut config = format!("{}\n", crate::support::SAMPLE_CONFIG);
+    for i in 0..3000 {
+        config.push_str(&format!(
+            "[tasks.task{i}]\nhelp = \"task number {i}, described at some length\"\nrun = \"true\"\n"
+        ));
+    }
+    let project = crate::support::Project::fixture("sample").with_file("project.toml", &config);
+    let stderr = project.path("../stderr.txt");
+    let script = format!("\"$0\" help 2>{} | head -1", stderr.display());
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_pybuild")])
+        .current_dir(&project.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = fs::read_to_string(stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
