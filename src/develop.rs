@@ -71,12 +71,18 @@ impl Step for Develop {
             }
         }
         // The last install: now the venv can be made to hold exactly what is asked for.
-        let texts: Vec<String> = cx
-            .project
-            .requirement_files()
-            .iter()
-            .map(|file| std::fs::read_to_string(cx.project.root.join(file)).unwrap_or_default())
-            .collect();
+        // (Constraint files are read too: keeping what they name is harmless.)
+        let mut texts = Vec::new();
+        for file in cx.project.requirement_inputs() {
+            let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
+            if let Some(line) = installed::unnamed_requirement(&text) {
+                cx.printer.detail(&format!(
+                    "the venv is not pruned: {file} installs `{line}`, whose name only an installer can tell"
+                ));
+                return Ok(());
+            }
+            texts.push(text);
+        }
         let wanted = prune::wanted(&project, &texts, &Tools::packages(cx));
         prune::prune(cx, self.name(), &wanted)
     }

@@ -107,9 +107,31 @@ pub fn requirement_lines(text: &str) -> Vec<String> {
             line.trim().trim_end_matches('\\').trim()
         })
         .filter(|line| !line.is_empty() && !line.starts_with(['#', '-', '.', '/']))
-        .filter(|line| !line.contains("://") && !line.contains(" @ "))
+        .filter(|line| !line.contains("://") || line.contains(" @ "))
         .map(String::from)
         .collect()
+}
+
+/// The first line of a requirement file that installs something no name can be read
+/// from without building it: a path, an unnamed URL, an editable other than the project.
+pub fn unnamed_requirement(text: &str) -> Option<&str> {
+    let lines = text
+        .lines()
+        .map(|line| line.split(" #").next().unwrap_or(line).trim())
+        .filter(|line| !line.starts_with('#'));
+    lines.into_iter().find(|line| {
+        let target = ["--editable", "-e"]
+            .iter()
+            .find_map(|option| line.strip_prefix(option))
+            .map(|rest| rest.trim_start_matches('=').trim());
+        match target {
+            Some(target) => target != "." && !target.starts_with(".["),
+            None => {
+                line.starts_with(['.', '/']) && !line.starts_with(".[") && *line != "."
+                    || (line.contains("://") && !line.contains(" @ ") && !line.starts_with('-'))
+            }
+        }
+    })
 }
 
 /// The distribution name a requirement starts with (`six>=1 ; ...` → `six`).
@@ -183,8 +205,22 @@ mod tests {
                 "click==8.1.3",
                 "six>=1.16",
                 "tomli; python_version < \"3.11\"",
-                "PyYAML[extra]~=6.0"
+                "PyYAML[extra]~=6.0",
+                "pkg @ https://x/y.whl"
             ]
+        );
+        assert_eq!(unnamed_requirement(text), Some("./local"));
+        assert_eq!(
+            unnamed_requirement("-e .[test]\nsix\npkg @ https://x\n"),
+            None
+        );
+        assert_eq!(
+            unnamed_requirement("-e ../shared-lib\n"),
+            Some("-e ../shared-lib")
+        );
+        assert_eq!(
+            unnamed_requirement("--index-url https://mirror/simple\nhttps://x/y.whl\n"),
+            Some("https://x/y.whl")
         );
         assert!(is_installed(
             &[Dist {

@@ -94,6 +94,16 @@ fn pins_and_constraints_reach_the_venv_and_the_bundle_together() {
         shipped(&project, "dist/greet.pex"),
         ["greeter==1.2.3", "six==1.16.0"]
     );
+
+    // What an included file (`-r`) asks for is asked for: it stays, and ships.
+    project.write("base.txt", "idna==3.4\n");
+    project.write("requirements.txt", "six==1.16.0\n-r base.txt\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "idna"), "3.4");
+    assert_eq!(
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "idna==3.4", "six==1.16.0"]
+    );
 }
 
 #[test]
