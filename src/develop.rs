@@ -115,11 +115,7 @@ impl Step for Develop {
             let Some(name) = installed::requirement_name(&requirement) else {
                 continue;
             };
-            let wanted = installed::normalize(&name);
-            if let Some(dist) = dists
-                .iter()
-                .find(|d| installed::normalize(&d.name) == wanted)
-            {
+            if let Some(dist) = installed::find(&dists, &name) {
                 outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
             }
         }

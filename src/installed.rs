@@ -79,10 +79,22 @@ pub fn recorded_files(site_packages: &Path, dist_info: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Whether a distribution of that name (PEP 503 normalised) is installed.
-pub fn is_installed(dists: &[Dist], name: &str) -> bool {
+/// The distribution of that name (PEP 503 normalised) among `dists`.
+pub fn find<'a>(dists: &'a [Dist], name: &str) -> Option<&'a Dist> {
     let wanted = normalize(name);
-    dists.iter().any(|dist| normalize(&dist.name) == wanted)
+    dists.iter().find(|dist| normalize(&dist.name) == wanted)
+}
+
+/// [`requirement_file_names`] of each of `files` (relative to `root`; an unreadable one
+/// gives none: the install that reads it says why).
+pub fn names_in_requirement_files(root: &Path, files: &[String]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|file| {
+            let text = fs::read_to_string(root.join(file)).unwrap_or_default();
+            requirement_file_names(&text)
+        })
+        .collect()
 }
 
 /// The names a requirement file asks for unconditionally: lines with an environment
@@ -222,13 +234,12 @@ mod tests {
             unnamed_requirement("--index-url https://mirror/simple\nhttps://x/y.whl\n"),
             Some("https://x/y.whl")
         );
-        assert!(is_installed(
-            &[Dist {
-                name: "PyYAML".into(),
-                version: "6".into(),
-                dist_info: PathBuf::new()
-            }],
-            "pyyaml"
-        ));
+        let dists = [Dist {
+            name: "PyYAML".into(),
+            version: "6".into(),
+            dist_info: PathBuf::new(),
+        }];
+        assert_eq!(find(&dists, "pyyaml"), Some(&dists[0]));
+        assert_eq!(find(&dists, "yaml"), None);
     }
 }

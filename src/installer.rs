@@ -66,9 +66,10 @@ impl Installer {
     /// project itself, which its editable install replaces anyway.
     pub fn repair(&self, cx: &mut Context, step: &str, except: &str) -> Result<()> {
         let site_packages = cx.site_packages()?;
+        let except = installed::normalize(except);
         let broken: Vec<OsString> = installed::broken(&site_packages)
             .into_iter()
-            .filter(|dist| installed::normalize(&dist.name) != installed::normalize(except))
+            .filter(|dist| installed::normalize(&dist.name) != except)
             .map(|dist| format!("{}=={}", dist.name, dist.version).into())
             .collect();
         if broken.is_empty() {

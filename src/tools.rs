@@ -31,10 +31,10 @@ impl Tools {
             .iter()
             .filter_map(|p| installed::requirement_name(p))
             .collect();
-        for file in cx.project.requirement_files() {
-            let text = std::fs::read_to_string(cx.project.root.join(file)).unwrap_or_default();
-            names.extend(installed::requirement_file_names(&text));
-        }
+        names.extend(installed::names_in_requirement_files(
+            &cx.project.root,
+            cx.project.requirement_files(),
+        ));
         names
     }
 }
@@ -85,11 +85,7 @@ impl Step for Tools {
             .collect();
         let dists = installed::list(&cx.site_packages()?);
         for name in Tools::wanted(cx) {
-            let wanted = installed::normalize(&name);
-            if let Some(dist) = dists
-                .iter()
-                .find(|d| installed::normalize(&d.name) == wanted)
-            {
+            if let Some(dist) = installed::find(&dists, &name) {
                 outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
             }
         }

@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result};
 use crate::args;
 use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
+use crate::installed;
 use crate::installer::Installer;
 use crate::step::{Context, Step};
 
@@ -126,25 +127,12 @@ fn refuse_foreign_directory(venv: &Path) -> Result<()> {
 
 /// The `NAME-VERSION.dist-info` directory of an installed distribution.
 pub fn dist_info(site_packages: &Path, name: &str) -> Option<PathBuf> {
-    let wanted = normalize(name);
-    let entries = fs::read_dir(site_packages).ok()?;
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".dist-info"))
-                .and_then(|n| n.rsplit_once('-'))
-                .is_some_and(|(dist, _version)| normalize(dist) == wanted)
-        })
+    installed::find(&installed::list(site_packages), name).map(|dist| dist.dist_info.clone())
 }
 
 /// The installed version of a distribution, read from its dist-info directory's name.
 pub fn installed_version(site_packages: &Path, name: &str) -> Option<String> {
-    let path = dist_info(site_packages, name)?;
-    let stem = path.file_name()?.to_str()?.strip_suffix(".dist-info")?;
-    Some(stem.rsplit_once('-')?.1.to_string())
+    installed::find(&installed::list(site_packages), name).map(|dist| dist.version.clone())
 }
 
 /// The console scripts a distribution declares (`entry_points.txt`), in file order.
@@ -162,11 +150,6 @@ pub fn console_scripts(dist_info: &Path) -> Vec<(String, String)> {
         }
     }
     scripts
-}
-
-/// PEP 503 normalisation, which also matches wheel's `_` escaping.
-fn normalize(name: &str) -> String {
-    name.to_lowercase().replace(['-', '_', '.'], "-")
 }
 
 #[cfg(test)]

@@ -32,14 +32,9 @@ pub fn install(cx: &Context, job: &Job, dir: &Path) -> Result<()> {
     let mut argv = args!["-m", "pip", "install", "--no-compile", "--no-input"].to_vec();
     argv.extend(wheelhouse::pip_args(cx));
     argv.extend(args!["--target", dir, "-c", &constraints, &job.stage]);
-    for file in cx.project.requirement_files() {
-        let text = fs::read_to_string(cx.project.root.join(file)).unwrap_or_default();
-        argv.extend(
-            installed::requirement_file_names(&text)
-                .into_iter()
-                .map(Into::into),
-        );
-    }
+    let names =
+        installed::names_in_requirement_files(&cx.project.root, cx.project.requirement_files());
+    argv.extend(names.into_iter().map(Into::into));
     cx.runner
         .run("bundle", cx.project.venv_python(), &argv)
         .map_err(|err| wheelhouse::offline_failure(err, cx))?;
