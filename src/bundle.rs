@@ -30,7 +30,7 @@ use crate::python::Interpreter;
 use crate::statcache::open_regular;
 use crate::state::produced_outputs;
 use crate::step::{Context, Step};
-use crate::venv;
+use crate::{installed, venv};
 
 mod manifest;
 mod pex;
@@ -233,6 +233,14 @@ impl Step for Bundle {
             let version = venv::installed_version(&site_packages, dist);
             fingerprint.part(dist, version.unwrap_or_else(|| "not installed".into()));
         }
+        // What the venv holds: a version changed by hand, which no step's install
+        // restores, ships only in a rebuilt bundle (and the manifest says so).
+        let mut venv: Vec<String> = installed::list(&site_packages)
+            .into_iter()
+            .map(|dist| format!("{} {}", installed::normalize(&dist.name), dist.version))
+            .collect();
+        venv.sort();
+        fingerprint.part("the venv's distributions", venv.join("\n"));
         fingerprint.part("entry", format!("{:?}", Bundle::entry(cx)?));
         let files = cx.project_files()?;
         cx.add_files(&mut fingerprint, &files)?;
@@ -268,6 +276,8 @@ impl Step for Bundle {
         };
         let kind = cx.project.config.bundle.kind;
         backend(kind).build(cx, &job)?;
+        cx.printer
+            .phase("checking what the bundle ships against the venv");
         // Proven before it replaces the previous bundle: it carries the venv's versions.
         let venv = manifest::venv_distributions(&job.site_packages);
         let verified = backend(kind).is_zip();
@@ -278,6 +288,12 @@ impl Step for Bundle {
         } else {
             venv
         };
+        let (pinned, unpinned) = manifest::against_pins(
+            &distributions,
+            &manifest::pins(cx)?,
+            &cx.project.config.project.name,
+            &output_key,
+        )?;
         if let Some(parent) = output.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -292,6 +308,8 @@ impl Step for Bundle {
             verified,
             environment: manifest::environment(cx),
             distributions,
+            pinned,
+            unpinned,
         };
         manifest::write(&manifest::path_for(&output), &manifest)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.

@@ -13,7 +13,7 @@ use crate::args;
 use crate::config::DevelopMode;
 use crate::fileset::top_level_names;
 use crate::fingerprint::Fingerprint;
-use crate::installer::Installer;
+use crate::installer::{Installer, install_lock};
 use crate::metadata_sources;
 use crate::step::{Context, Step};
 use crate::tools::Tools;
@@ -41,10 +41,7 @@ impl Step for Develop {
         fingerprint.ran("venv", cx.run_id("venv"));
         fingerprint.part("develop", serde_json::to_string(&config.develop)?);
         fingerprint.part("name", config.project.name.clone());
-        fingerprint.part(
-            "installer",
-            Installer::resolve(config.env.installer)?.describe(),
-        );
+        fingerprint.part("installer", Installer::describe(config.env.installer));
         let names = top_level_names(&cx.project_files()?);
         fingerprint.part(
             "top-level packages",
@@ -59,21 +56,42 @@ impl Step for Develop {
     }
 
     fn run(&self, cx: &mut Context) -> Result<()> {
-        let installer = Installer::resolve(cx.project.config.env.installer)?;
+        let installer = Installer::resolve(cx, self.name())?;
         let project = cx.project.config.project.name.clone();
         installer.repair(cx, self.name(), &project)?;
-        match cx.project.config.develop.mode {
-            DevelopMode::Pip => installer.install(cx, self.name(), &args!["-e", "."])?,
-            DevelopMode::SetupPy => {
-                let python = cx.project.venv_python();
-                cx.runner
-                    .run(self.name(), python, &args!["setup.py", "develop"])?
+        let mode = cx.project.config.develop.mode;
+        let lock = cx.project.env_lock();
+        match lock {
+            Some(lock) => {
+                let count = lock.read(&cx.project.root, &project)?.names.len();
+                cx.printer.phase(&format!(
+                    "syncing the venv to {} ({count} packages)",
+                    lock.file_name()
+                ));
+                install_lock(cx, self.name(), lock, mode == DevelopMode::Pip)?
             }
+            None if mode == DevelopMode::Pip => {
+                cx.printer.phase("installing the project, editable");
+                installer.install(cx, self.name(), &args!["-e", "."])?
+            }
+            None => {}
+        }
+        if mode == DevelopMode::SetupPy {
+            let python = cx.project.venv_python();
+            cx.runner
+                .run(self.name(), python, &args!["setup.py", "develop"])?;
         }
         // The last install: now the venv can be made to hold exactly what is asked for.
         // (Constraint files are read too: keeping what they name is harmless.)
         let mut texts = Vec::new();
-        for file in cx.project.requirement_inputs() {
+        if let Some(lock) = lock {
+            texts.push(lock.read(&cx.project.root, &project)?.names.join("\n"));
+        }
+        let files = match lock {
+            Some(_) => Vec::new(),
+            None => cx.project.requirement_inputs(),
+        };
+        for file in files {
             let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
             if let Some(line) = installed::unnamed_requirement(&text) {
                 cx.printer.detail(&format!(
@@ -84,6 +102,8 @@ impl Step for Develop {
             texts.push(text);
         }
         let wanted = prune::wanted(&project, &texts, &Tools::packages(cx));
+        cx.printer
+            .phase("looking for what nothing asks for any more");
         prune::prune(cx, self.name(), &wanted)
     }
 

@@ -22,7 +22,7 @@ use crate::statcache::Hash;
 
 pub const ABSENT: &str = "absent";
 
-/// The run id of a step that has no successful run recorded.
+/// The run id of a step that has no finished run recorded.
 pub const NEVER: &str = "never";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -129,10 +129,28 @@ impl Fingerprint {
 fn describe_change(name: &str, was: &str, new: &str) -> String {
     const SHORT: usize = 60;
     if was.len() <= SHORT && new.len() <= SHORT && !was.contains('\n') && !new.contains('\n') {
-        format!("{name} changed: {was} → {new}")
-    } else {
-        format!("{name} changed")
+        return format!("{name} changed: {was} → {new}");
     }
+    // A list, one item a line (the venv's distributions): the few lines that changed.
+    let gone: Vec<&str> = was
+        .lines()
+        .filter(|l| !new.lines().any(|n| n == *l))
+        .collect();
+    let came: Vec<&str> = new
+        .lines()
+        .filter(|l| !was.lines().any(|w| w == *l))
+        .collect();
+    if !gone.is_empty() || !came.is_empty() {
+        let lines: Vec<String> = gone
+            .iter()
+            .map(|l| format!("-{l}"))
+            .chain(came.iter().map(|l| format!("+{l}")))
+            .collect();
+        if lines.len() <= 4 && lines.iter().all(|l| l.len() <= SHORT) {
+            return format!("{name} changed: {}", lines.join(" "));
+        }
+    }
+    format!("{name} changed")
 }
 
 #[cfg(test)]
@@ -148,6 +166,19 @@ mod tests {
             fp.file(k, Some(v.to_string()));
         }
         fp
+    }
+
+    #[test]
+    fn a_changed_list_names_the_lines_that_changed() {
+        let was = "idna 3.4\nsix 1.16.0";
+        assert_eq!(
+            describe_change("venv", was, "idna 3.4\nsix 1.15.0"),
+            "venv changed: -six 1.16.0 +six 1.15.0"
+        );
+        assert_eq!(
+            describe_change("venv", was, "a 1\nb 1\nc 1\nd 1\ne 1"),
+            "venv changed"
+        );
     }
 
     #[test]

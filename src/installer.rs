@@ -1,5 +1,5 @@
-//! Installing packages into the venv: pip by default, uv when configured (or, with
-//! `installer = "auto"`, when it is on PATH). Both take pip's `install` arguments.
+//! Installing packages into the venv: uv by default (the one on PATH, else pybuild's own,
+//! see `uv`), pip with `installer = "pip"`. Both take pip's `install` arguments.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -8,10 +8,10 @@ use anyhow::Result;
 
 use crate::args;
 use crate::config::Installer as Choice;
-use crate::error::UserError;
+use crate::env_lock::EnvLock;
 use crate::installed;
 use crate::step::Context;
-use crate::wheelhouse;
+use crate::{uv, wheelhouse};
 
 pub enum Installer {
     Pip,
@@ -19,25 +19,32 @@ pub enum Installer {
 }
 
 impl Installer {
-    pub fn resolve(choice: Choice) -> Result<Installer> {
-        match choice {
+    /// The installer `[env] installer` asks for; fetches uv when it is not yet here
+    /// (logged under `step`). With `auto`, a uv that cannot be fetched (offline, say)
+    /// costs a warning and pip is used.
+    pub fn resolve(cx: &mut Context, step: &str) -> Result<Installer> {
+        match cx.project.config.env.installer {
             Choice::Pip => Ok(Installer::Pip),
-            Choice::Auto => Ok(which::which("uv").map_or(Installer::Pip, Installer::Uv)),
-            Choice::Uv => which::which("uv").map(Installer::Uv).map_err(|_| {
-                UserError::usage(
-                    "`[env] installer = \"uv\"` in project.toml, but `uv` is not on PATH",
-                )
-                .hint("install uv (`pip install --user uv`), or set `installer = \"pip\"`")
-                .into()
-            }),
+            Choice::Uv => uv::find_or_fetch(cx, step).map(Installer::Uv),
+            Choice::Auto => match uv::find_or_fetch(cx, step) {
+                Ok(uv) => Ok(Installer::Uv(uv)),
+                Err(err) => {
+                    cx.printer.warn(&format!("{err:#}: using pip"));
+                    Ok(Installer::Pip)
+                }
+            },
         }
     }
 
-    /// How the installer appears in fingerprints.
-    pub fn describe(&self) -> String {
-        match self {
-            Installer::Pip => "pip".into(),
-            Installer::Uv(path) => format!("uv {}", path.display()),
+    /// How the installer `choice` asks for appears in fingerprints, told without
+    /// fetching anything (so `status` never does): changing it reinstalls.
+    pub fn describe(choice: Choice) -> String {
+        match choice {
+            Choice::Pip => "pip".into(),
+            Choice::Auto | Choice::Uv => match uv::on_path() {
+                Some(path) => format!("uv {}", path.display()),
+                None => format!("uv {} (pybuild's own)", uv::VERSION),
+            },
         }
     }
 
@@ -90,5 +97,58 @@ impl Installer {
         let mut argv = args![flag, "--no-deps"].to_vec();
         argv.extend(broken);
         self.install(cx, step, &argv)
+    }
+}
+
+/// Makes the venv hold what the environment lock `lock` says, with uv whatever the
+/// configured installer (see `env_lock`); `with_project` installs the project too,
+/// editable. What the venv holds beyond the lock is left to `prune`, which knows the
+/// tools are wanted (`uv sync` alone would remove them).
+pub fn install_lock(cx: &mut Context, step: &str, lock: EnvLock, with_project: bool) -> Result<()> {
+    let uv = uv::find_or_fetch(cx, step)?;
+    let python = cx.project.venv_python();
+    let offline = wheelhouse::offline(cx);
+    match lock {
+        EnvLock::Uv => {
+            let mut argv = args![
+                "sync",
+                "--inexact",
+                "--no-python-downloads",
+                "--python",
+                &python
+            ]
+            .to_vec();
+            argv.extend(if offline {
+                args!["--frozen", "--offline"].to_vec()
+            } else {
+                args!["--locked"].to_vec()
+            });
+            if !with_project {
+                argv.push("--no-install-project".into());
+            }
+            let venv = cx.project.venv();
+            cx.runner.run_with_env(
+                step,
+                &uv,
+                &argv,
+                &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())],
+            )
+        }
+        EnvLock::Pylock => {
+            let project = cx.project.config.project.name.clone();
+            let locked = lock.read(&cx.project.root, &project)?;
+            let mut argv = args!["pip", "install", "--python", &python].to_vec();
+            if offline {
+                argv.push("--offline".into());
+            }
+            let mut install = argv.clone();
+            install.extend(args!["-r", lock.file_name()]);
+            cx.runner.run(step, &uv, &install)?;
+            if with_project && !locked.installs_project {
+                argv.extend(args!["-e", "."]);
+                cx.runner.run(step, &uv, &argv)?;
+            }
+            Ok(())
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::config::{self, Config};
+use crate::env_lock::EnvLock;
 use crate::error::UserError;
 use crate::paths::{self, Place};
 use crate::state::state_dir;
@@ -70,15 +71,28 @@ impl Project {
             .into_owned()
     }
 
-    /// `[env] requirements`, relative to the root.
-    pub fn requirement_files(&self) -> &[String] {
-        &self.config.env.requirements
+    /// The environment lock at the root (`uv.lock`, `pylock.toml`), if there is one.
+    pub fn env_lock(&self) -> Option<EnvLock> {
+        EnvLock::find(&self.root)
     }
 
-    /// The requirement files and every file they include (`-r`) or constrain with (`-c`),
-    /// relative to the root, in the order met: what an install from them depends on.
-    /// Included files outside the project are left out (they are not the project's).
+    /// `[env] requirements`, relative to the root; none when an environment lock is the
+    /// venv's source (see `env_lock`).
+    pub fn requirement_files(&self) -> &[String] {
+        match self.env_lock() {
+            Some(_) => &[],
+            None => &self.config.env.requirements,
+        }
+    }
+
+    /// What the venv's environment is installed from, relative to the root: the
+    /// environment lock, or the requirement files and every file they include (`-r`) or
+    /// constrain with (`-c`), in the order met. Included files outside the project are
+    /// left out (they are not the project's).
     pub fn requirement_inputs(&self) -> Vec<String> {
+        if let Some(lock) = self.env_lock() {
+            return vec![lock.file_name().to_string()];
+        }
         let mut found: Vec<String> = Vec::new();
         let mut queue: Vec<String> = self.config.env.requirements.clone();
         while let Some(file) = queue.pop() {

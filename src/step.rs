@@ -225,7 +225,14 @@ pub fn freshness(
 ) -> Result<Freshness> {
     let name = step.name();
     let Some(record) = cx.state.steps.get(name).cloned() else {
-        return Ok(Freshness::Stale(vec!["no successful run recorded".into()]));
+        // The record goes before a run and comes back after its success; the fingerprint
+        // file stays: with it, the step ran before (and failed, was killed, or its record
+        // was lost).
+        let reason = match state::recorded_fingerprint(&cx.project.state_dir(), name) {
+            Some(_) => "no finished run recorded",
+            None => "first run",
+        };
+        return Ok(Freshness::Stale(vec![reason.into()]));
     };
     let mut reasons = Vec::new();
     if record.digest != fingerprint.digest() {

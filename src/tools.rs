@@ -48,8 +48,10 @@ impl Step for Tools {
         let mut fingerprint = Fingerprint::default();
         fingerprint.ran("venv", cx.run_id("venv"));
         fingerprint.part("tools", Tools::packages(cx).join(" "));
-        let installer = Installer::resolve(cx.project.config.env.installer)?;
-        fingerprint.part("installer", installer.describe());
+        fingerprint.part(
+            "installer",
+            Installer::describe(cx.project.config.env.installer),
+        );
         cx.add_files(&mut fingerprint, &cx.project.requirement_inputs())?;
         Ok(fingerprint)
     }
@@ -58,17 +60,30 @@ impl Step for Tools {
     /// unpinned tools under a hashed file's `--require-hashes` mode, which refuses them;
     /// and the requirement files coming last, their pins win over what a tool pulled in.
     fn run(&self, cx: &mut Context) -> Result<()> {
-        let installer = Installer::resolve(cx.project.config.env.installer)?;
+        let installer = Installer::resolve(cx, self.name())?;
         let project = cx.project.config.project.name.clone();
         installer.repair(cx, self.name(), &project)?;
+        if let Some(lock) = cx.project.env_lock()
+            && !cx.project.config.env.requirements.is_empty()
+        {
+            cx.printer.warn(&format!(
+                "`[env] requirements` are not installed: {} is the environment's source",
+                lock.file_name()
+            ));
+        }
         let tools: Vec<OsString> = Tools::packages(cx).into_iter().map(Into::into).collect();
         let mut requirements: Vec<OsString> = Vec::new();
         for file in cx.project.requirement_files() {
             requirements.extend(args!["-r", file]);
         }
+        let phases = [
+            format!("installing {}", Tools::packages(cx).join(", ")),
+            format!("installing {}", cx.project.requirement_files().join(", ")),
+        ];
         // pip refuses an install of nothing (zipapp needs no tool, there may be no other).
-        for install in [tools, requirements] {
+        for (install, phase) in [tools, requirements].into_iter().zip(phases) {
             if !install.is_empty() {
+                cx.printer.phase(&phase);
                 installer.install(cx, self.name(), &install)?;
             }
         }

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -33,6 +34,8 @@ pub struct Printer {
     auto_color: bool,
     progress: bool,
     fresh_lines: bool,
+    /// The spinner of the step running now, which [`Printer::phase`] writes on.
+    active: Arc<Mutex<Option<ProgressBar>>>,
 }
 
 const NAME_WIDTH: usize = 8;
@@ -52,6 +55,7 @@ impl Printer {
             auto_color: color_choice == ColorChoice::Auto,
             progress: terminal && verbosity == Verbosity::Normal,
             fresh_lines: true,
+            active: Arc::default(),
         }
     }
 
@@ -62,6 +66,7 @@ impl Printer {
             auto_color: false,
             progress: false,
             fresh_lines: true,
+            active: Arc::default(),
         }
     }
 
@@ -129,6 +134,7 @@ impl Printer {
             bar.set_prefix(format!("{name:NAME_WIDTH$}"));
             bar.set_message(reason.to_string());
             bar.enable_steady_tick(Duration::from_millis(100));
+            *self.active_bar() = Some(bar.clone());
             bar
         });
         if bar.is_none() && self.verbosity >= Verbosity::Normal {
@@ -140,6 +146,21 @@ impl Printer {
             bar,
             start: Instant::now(),
         }
+    }
+
+    /// Says on the running step's spinner what it is doing now ("creating the venv"); the
+    /// reason it runs stays in `--explain`. Plain lines (CI logs) do not repeat phases:
+    /// `-v` shows each command instead.
+    pub fn phase(&self, what: &str) {
+        if let Some(bar) = self.active_bar().as_ref() {
+            bar.set_message(redact(what).into_owned());
+        }
+    }
+
+    fn active_bar(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.active
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The line of a step that had nothing to do.
@@ -201,6 +222,7 @@ impl StepLine {
     fn finish(self, text: &str) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+            *self.printer.active_bar() = None;
         }
         if self.printer.verbosity >= Verbosity::Normal {
             eprintln!("{:NAME_WIDTH$} {}", self.name, redact(text));

@@ -1,9 +1,11 @@
 //! The project's virtualenv: the step that creates it, and what pybuild reads from it
 //! without running Python (installed distributions and their metadata).
 //!
-//! Created with the interpreter's own `python -m venv`, then pip, setuptools and wheel are
-//! upgraded at once (a fresh 3.11 venv has setuptools 65, a 3.12 one has none). A changed
-//! interpreter (path or version), or a venv whose interpreter is gone, recreates it.
+//! Made with `uv venv --seed` (a fraction of a second), or with `installer = "pip"` the
+//! interpreter's own `python -m venv` and a pip, setuptools and wheel upgrade (a fresh 3.11
+//! venv has setuptools 65, a 3.12 one has none): either way it holds pip, setuptools and
+//! wheel, for `setup.py develop` and the tools that call pip. A changed interpreter (path
+//! or version), or a venv whose interpreter is gone, recreates it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use crate::fingerprint::Fingerprint;
 use crate::installed;
 use crate::installer::Installer;
 use crate::step::{Context, Step};
+use crate::wheelhouse;
 
 pub struct Venv;
 
@@ -45,17 +48,33 @@ impl Step for Venv {
             ));
             return Ok(());
         }
-        cx.runner.run(
-            self.name(),
-            &interpreter.path,
-            &args!["-m", "venv", "--clear", &venv],
-        )?;
-        let installer = Installer::resolve(cx.project.config.env.installer)?;
-        installer.install(
-            cx,
-            self.name(),
-            &args!["--upgrade", "pip", "setuptools", "wheel"],
-        )?;
+        match Installer::resolve(cx, self.name())? {
+            Installer::Uv(uv) => {
+                cx.printer.phase("creating the venv with uv");
+                let mut argv = args!["venv", "--clear", "--seed", "--quiet", "--python"].to_vec();
+                argv.extend(args![&interpreter.path, &venv]);
+                if wheelhouse::offline(cx) {
+                    argv.push("--offline".into());
+                }
+                cx.runner.run(self.name(), &uv, &argv)?;
+                // 3.12 and later are seeded with pip alone.
+                Installer::Uv(uv).install(cx, self.name(), &args!["setuptools", "wheel"])?;
+            }
+            Installer::Pip => {
+                cx.printer
+                    .phase("creating the venv and upgrading pip, setuptools and wheel");
+                cx.runner.run(
+                    self.name(),
+                    &interpreter.path,
+                    &args!["-m", "venv", "--clear", &venv],
+                )?;
+                Installer::Pip.install(
+                    cx,
+                    self.name(),
+                    &args!["--upgrade", "pip", "setuptools", "wheel"],
+                )?;
+            }
+        }
         let marker = venv.join(MADE_BY_PYBUILD);
         fs::write(&marker, interpreter.describe())
             .with_context(|| format!("cannot write {}", marker.display()))
@@ -84,8 +103,8 @@ impl Step for Venv {
 const MADE_BY_PYBUILD: &str = ".pybuild-venv";
 
 /// Whether pybuild made the venv at `venv`, to the end, from `interpreter` (its
-/// `pyvenv.cfg` names the same version and executable), and it still has its own
-/// interpreter.
+/// `pyvenv.cfg` names the same version, and its own interpreter leads to the same
+/// executable).
 fn made_from(venv: &Path, interpreter: &crate::python::Interpreter) -> bool {
     let whole = fs::read_to_string(venv.join(MADE_BY_PYBUILD))
         .is_ok_and(|made| made == interpreter.describe());
@@ -95,20 +114,17 @@ fn made_from(venv: &Path, interpreter: &crate::python::Interpreter) -> bool {
     let Ok(cfg) = fs::read_to_string(venv.join("pyvenv.cfg")) else {
         return false;
     };
-    let value = |key: &str| {
-        cfg.lines().find_map(|line| {
-            let (k, v) = line.split_once('=')?;
-            (k.trim() == key).then(|| v.trim().to_string())
-        })
-    };
-    let same_executable = value("executable").is_some_and(|exe| {
-        Path::new(&exe)
-            .canonicalize()
-            .is_ok_and(|exe| exe == interpreter.path)
+    // `version` from the standard library's venv, `version_info` from uv's.
+    let version = cfg.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        matches!(key.trim(), "version" | "version_info").then(|| value.trim().to_string())
     });
-    value("version").as_deref() == Some(interpreter.version.as_str())
-        && same_executable
-        && venv.join("bin").join("python").is_file()
+    let same_executable = venv
+        .join("bin")
+        .join("python")
+        .canonicalize()
+        .is_ok_and(|exe| exe == interpreter.path);
+    version.as_deref() == Some(interpreter.version.as_str()) && same_executable
 }
 
 /// `venv --clear` empties the directory: never do that to something that isn't a venv.

@@ -77,10 +77,15 @@ pub fn offline(cx: &Context) -> bool {
 
 /// The user's wheelhouse folder.
 pub fn dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PYBUILD_CACHE_DIR") {
-        return PathBuf::from(dir).join("wheels");
-    }
-    user_cache_dir().join("pybuild").join("wheels")
+    pybuild_cache_dir().join("wheels")
+}
+
+/// pybuild's cache, shared by the user's projects: `$PYBUILD_CACHE_DIR`, else `pybuild`
+/// in the user's cache folder.
+pub fn pybuild_cache_dir() -> PathBuf {
+    std::env::var_os("PYBUILD_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| user_cache_dir().join("pybuild"))
 }
 
 /// The user's cache folder as pip and pex find it: `$XDG_CACHE_HOME`, else `~/.cache`.

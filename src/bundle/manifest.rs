@@ -21,7 +21,7 @@ use crate::step::Context;
 use crate::{args, state};
 
 /// Bumped when a key changes meaning.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Lists `name<TAB>version` for each distribution's METADATA in a zip archive.
 const LIST_DISTRIBUTIONS: &str = r#"
@@ -45,6 +45,100 @@ pub struct Manifest {
     pub environment: BTreeMap<String, String>,
     /// Name → version of what the bundle carries.
     pub distributions: BTreeMap<String, String>,
+    /// Name → the environment file that pins the version shipped: the venv was synced to
+    /// it (a version changed by hand in the venv was put back before the build).
+    pub pinned: BTreeMap<String, String>,
+    /// What shipped at the version the venv holds, which no environment file pins (an
+    /// open requirement, resolved when the venv was set up, or changed by hand since).
+    pub unpinned: Vec<String>,
+}
+
+/// The versions the environment's source allows for a distribution, and the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub versions: Vec<String>,
+    pub file: String,
+}
+
+/// What the environment's source pins, by normalised name: every package of the
+/// environment lock, or each `name==version` line of the requirement and constraint files.
+pub fn pins(cx: &Context) -> Result<BTreeMap<String, Pin>> {
+    let mut pins: BTreeMap<String, Pin> = BTreeMap::new();
+    let mut add = |name: &str, version: String, file: &str| {
+        let pin = pins
+            .entry(installed::normalize(name))
+            .or_insert_with(|| Pin {
+                versions: Vec::new(),
+                file: file.to_string(),
+            });
+        if !pin.versions.contains(&version) {
+            pin.versions.push(version);
+        }
+    };
+    if let Some(lock) = cx.project.env_lock() {
+        let locked = lock.read(&cx.project.root, &cx.project.config.project.name)?;
+        for (name, version) in locked.versions {
+            add(&name, version, lock.file_name());
+        }
+        return Ok(pins);
+    }
+    for file in cx.project.requirement_inputs() {
+        let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
+        for line in installed::requirement_lines(&text) {
+            if let Some((name, version)) = exact_pin(&line) {
+                add(name, version.to_string(), &file);
+            }
+        }
+    }
+    Ok(pins)
+}
+
+/// `name[extras]==version` (a marker after `;` allowed) → (name, version); anything
+/// else (a range, a wildcard, a URL) pins nothing.
+fn exact_pin(line: &str) -> Option<(&str, &str)> {
+    let requirement = line.split(';').next()?.trim();
+    let (name, version) = requirement.split_once("==")?;
+    let name = name.split('[').next()?.trim();
+    let version = version.trim();
+    let plain = |s: &str| !s.is_empty() && !s.contains([',', '*', '<', '>', '!', '=', '~', ' ']);
+    (plain(name) && plain(version)).then_some((name, version))
+}
+
+/// Splits what shipped (the project itself aside) into what the environment's source
+/// pins and what it does not; fails, naming each, when a shipped version is not the
+/// pinned one (the venv was not synced to its source: never ship that).
+pub fn against_pins(
+    shipped: &BTreeMap<String, String>,
+    pins: &BTreeMap<String, Pin>,
+    project: &str,
+    output: &str,
+) -> Result<(BTreeMap<String, String>, Vec<String>)> {
+    let project = installed::normalize(project);
+    let mut pinned = BTreeMap::new();
+    let mut unpinned = Vec::new();
+    let mut differences = Vec::new();
+    for (name, version) in shipped.iter().filter(|(name, _)| **name != project) {
+        match pins.get(name) {
+            Some(pin) if pin.versions.contains(version) => {
+                pinned.insert(name.clone(), pin.file.clone());
+            }
+            Some(pin) => differences.push(format!(
+                "{name}: {version} in the venv and the bundle, {} pins {}",
+                pin.file,
+                pin.versions.join(" or ")
+            )),
+            None => unpinned.push(name.clone()),
+        }
+    }
+    if differences.is_empty() {
+        return Ok((pinned, unpinned));
+    }
+    Err(UserError::failure(format!(
+        "{output} would ship other versions than the environment's source pins:\n  {}",
+        differences.join("\n  ")
+    ))
+    .hint("the previous bundle was left in place; `pybuild develop` syncs the venv again")
+    .into())
 }
 
 /// The distributions inside the zip archive `archive`, by normalised name.
@@ -157,6 +251,41 @@ mod tests {
         );
         assert!(
             err.contains("click: the bundle has 8, the venv has none"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn exact_pins_are_read_and_ranges_are_not() {
+        assert_eq!(exact_pin("six==1.16.0"), Some(("six", "1.16.0")));
+        assert_eq!(
+            exact_pin("Click[extra] == 8.1.3 ; python_version >= '3'"),
+            Some(("Click", "8.1.3"))
+        );
+        for open in ["six>=1", "six==1.*", "six>=1,==1.16", "six", "six===1.0"] {
+            assert_eq!(exact_pin(open), None, "{open}");
+        }
+    }
+
+    #[test]
+    fn what_ships_is_split_by_the_pins_and_a_wrong_version_is_named() {
+        let pins: BTreeMap<String, Pin> = [(
+            "six".to_string(),
+            Pin {
+                versions: vec!["1.16.0".into()],
+                file: "requirements.txt".into(),
+            },
+        )]
+        .into();
+        let shipped = map(&[("six", "1.16.0"), ("idna", "3.4"), ("app", "1.0")]);
+        let (pinned, unpinned) = against_pins(&shipped, &pins, "App", "dist/app.pex").unwrap();
+        assert_eq!(pinned, map(&[("six", "requirements.txt")]));
+        assert_eq!(unpinned, ["idna"]);
+        let err = against_pins(&map(&[("six", "1.15.0")]), &pins, "app", "dist/app.pex")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("six: 1.15.0 in the venv and the bundle, requirements.txt pins 1.16.0"),
             "{err}"
         );
     }

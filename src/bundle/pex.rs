@@ -257,6 +257,7 @@ fn build_layered(
 ) -> Result<()> {
     let layer = job.work.join("layer");
     stage_layer(&job.stage, &job.files, packages, editable, &layer)?;
+    let files = count_files(&layer);
     let mut argv = Vec::new();
     if !editable.requires.is_empty() || !cx.project.requirement_files().is_empty() {
         let deps = dependencies_pex(cx, job, &editable.requires)?;
@@ -264,6 +265,8 @@ fn build_layered(
     }
     argv.extend(args!["-D", &layer, "-e", entry_point, "-o", &job.out]);
     argv.extend(fast_start(cx));
+    cx.printer
+        .phase(&format!("layering {files} files on the dependencies PEX"));
     run_pex(cx, argv)?;
     if let Err(err) = stock_build_requirements(cx, job) {
         cx.printer.warn(&format!(
@@ -301,6 +304,7 @@ fn build_wheel(cx: &Context, job: &Job, requires: Option<Vec<String>>) -> Result
     }
     argv.extend(args!["-o", &job.out]);
     argv.extend(fast_start(cx));
+    cx.printer.phase("building the project's wheel and the PEX");
     pex_from_wheelhouse(cx, job, &wanted, argv)
 }
 
@@ -359,6 +363,8 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let partial = job.work.join(format!("deps-{digest}.pex"));
+    cx.printer
+        .phase("building the dependencies PEX from the venv");
     run_pex(cx, venv_closure_args(cx, requires, &partial))
         .context("cannot build the dependencies PEX from the venv")?;
     let written =
@@ -469,13 +475,34 @@ fn wheelhouse_stamp(cx: &Context, job: &Job, groups: &[Vec<String>]) -> PathBuf 
 /// Puts the build requirements in the wheelhouse (once per stamp), though a layered build
 /// needs none: the next editable install or wheel build (a version bump, `strategy =
 /// "wheel"`) then works without the index too.
+///
+/// Its stamp lies in the wheelhouse itself, shared by the user's projects: the same build
+/// requirements in the same pex environment are fetched once per machine, not once per
+/// checkout (a cold build of a fresh clone then asks the index for nothing here).
 fn stock_build_requirements(cx: &Context, job: &Job) -> Result<()> {
     let groups = [build_requires(&job.stage)];
-    let stamp = wheelhouse_stamp(cx, job, &groups);
+    let digest =
+        hash_bytes(format!("{}\n{}", stamp_text(&groups), pex_environment(cx, job)).as_bytes());
+    let stamp = wheelhouse::dir().join(format!(".stocked-{}", &digest[..16]));
     if stamp.is_file() || wheelhouse::offline(cx) {
         return Ok(());
     }
+    cx.printer
+        .phase("putting the build requirements in the wheelhouse, for offline builds");
     fill_wheelhouse(cx, &groups, &stamp)
+}
+
+/// How many files `dir` holds, in all its folders.
+fn count_files(dir: &Path) -> usize {
+    fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|entry| match entry.file_type() {
+                Ok(kind) if kind.is_dir() => count_files(&entry.path()),
+                _ => 1,
+            })
+            .sum()
+    })
 }
 
 /// Fills the wheelhouse with `groups` and with what pex's own pip needs, each resolved

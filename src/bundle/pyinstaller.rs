@@ -102,6 +102,7 @@ impl Backend for PyInstaller {
             ("PYTHONHASHSEED", OsStr::new("0")),
             ("SOURCE_DATE_EPOCH", OsStr::new("315532800")),
         ];
+        cx.printer.phase("freezing the app with PyInstaller");
         cx.runner.run_with_env("bundle", pyinstaller, &argv, &env)?;
         let built = dist.join(name);
         fs::rename(&built, &job.out)

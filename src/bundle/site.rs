@@ -35,6 +35,8 @@ pub fn install(cx: &Context, job: &Job, dir: &Path) -> Result<()> {
     let names =
         installed::names_in_requirement_files(&cx.project.root, cx.project.requirement_files());
     argv.extend(names.into_iter().map(Into::into));
+    cx.printer
+        .phase("installing the app and its dependencies at the venv's versions");
     cx.runner
         .run("bundle", cx.project.venv_python(), &argv)
         .map_err(|err| wheelhouse::offline_failure(err, cx))?;

@@ -10,6 +10,7 @@ mod config;
 mod engine;
 mod init;
 mod inputs;
+mod installers;
 mod kinds;
 mod layers;
 mod recovery;

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::support::{Project, finish, kill};
+use crate::support::{Project, SAMPLE_CONFIG, finish, kill};
 
 /// A port on this machine where nothing listens (it did a moment ago).
 fn closed_port() -> u16 {
@@ -70,7 +70,11 @@ impl Drop for Reaper {
 
 #[test]
 fn a_killed_build_leaves_nothing_running_for_the_next() {
-    let project = Project::sample();
+    // pip's venv: its ensurepip starts a process that outlives a killed pybuild.
+    let project = Project::sample().with_file(
+        "project.toml",
+        &SAMPLE_CONFIG.replace("[env]\n", "[env]\ninstaller = \"pip\"\n"),
+    );
     let root = project.root.to_str().unwrap().to_string();
     let child = project.spawn_pybuild(&["bundle"]);
     // ensurepip runs pip in a process of its own (`python -c "import runpy ..."`).

@@ -1,6 +1,7 @@
 //! What ships is what was tested: every bundle carries exactly the versions installed in
 //! the venv, pins of the requirement files and constraints included.
 
+use std::fs;
 use std::process::Command;
 
 use crate::support::Project;
@@ -139,4 +140,160 @@ fn every_zip_kind_ships_the_venvs_versions_and_says_so_in_its_manifest() {
             "{manifest}"
         );
     }
+}
+
+fn manifest(project: &Project, rel: &str) -> serde_json::Value {
+    serde_json::from_str(&project.read(rel)).unwrap()
+}
+
+/// The uv app fixture with a project.toml naming it, and `kind` as its bundle kind.
+fn uv_app(kind: &str) -> Project {
+    Project::fixture("uv-app").with_file(
+        "project.toml",
+        &format!("[project]\nname = \"uvapp\"\n\n[bundle]\nkind = \"{kind}\"\n"),
+    )
+}
+
+/// `uv lock` after `pyproject.toml` changed, with the uv pybuild fetched.
+fn relock(project: &Project) {
+    project
+        .run_program(&crate::support::fetched_uv(), &["lock", "--quiet"])
+        .success();
+}
+
+#[test]
+fn a_uv_lock_is_what_the_venv_and_every_zip_bundle_hold() {
+    // The lock pins six 1.15.0; the project asks for any six.
+    let project = uv_app("pex");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.15.0");
+    assert_eq!(
+        shipped(&project, "dist/uvapp.pex"),
+        ["six==1.15.0", "uvapp==0.1.0"]
+    );
+    let out = project.exec("dist/uvapp.pex", &[]).success().stdout;
+    assert_eq!(out.trim(), "uvapp: six 1.15.0");
+    let m = manifest(&project, "dist/uvapp.manifest.json");
+    assert_eq!(m["pinned"]["six"], "uv.lock", "{m}");
+    assert!(m["environment"]["uv.lock"].is_string(), "{m}");
+
+    // The pin changed and locked again: venv and bundle change together.
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace("six==1.15.0", "six==1.16.0"),
+    );
+    relock(&project);
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.16.0");
+    assert_eq!(
+        shipped(&project, "dist/uvapp.pex"),
+        ["six==1.16.0", "uvapp==0.1.0"]
+    );
+
+    // The other zip kinds take the same closure from the same venv.
+    for (kind, output) in [("shiv", "dist/uvapp.pyz"), ("zipapp", "dist/uvapp.pyz")] {
+        project.write(
+            "project.toml",
+            &format!("[project]\nname = \"uvapp\"\n\n[bundle]\nkind = \"{kind}\"\n"),
+        );
+        project.pybuild(&["bundle"]).success();
+        assert_eq!(
+            shipped(&project, output),
+            ["six==1.16.0", "uvapp==0.1.0"],
+            "{kind}"
+        );
+        let out = project.exec(output, &[]).success().stdout;
+        assert_eq!(out.trim(), "uvapp: six 1.16.0", "{kind}");
+    }
+
+    // A dependency removed from the project and the lock: gone from venv and bundle.
+    project.write("project.toml", "[project]\nname = \"uvapp\"\n");
+    project.write(
+        "pyproject.toml",
+        &pyproject
+            .replace("dependencies = [\"six\"]", "dependencies = []")
+            .replace("constraint-dependencies = [\"six==1.15.0\"]", ""),
+    );
+    project.write(
+        "src/uvapp/cli.py",
+        "def main():\n    print(\"uvapp: alone\")\n",
+    );
+    relock(&project);
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("nothing asks for any more:") && l.contains("six")),
+        "{}",
+        run.describe()
+    );
+    project
+        .exec(".venv/bin/python", &["-c", "import six"])
+        .failure(1);
+    assert_eq!(shipped(&project, "dist/uvapp.pex"), ["uvapp==0.1.0"]);
+}
+
+#[test]
+fn a_pylock_is_what_the_venv_and_the_bundle_hold() {
+    // The PEP 751 lock pins six 1.14.0 (the uv.lock beside it would say 1.15.0).
+    let project = uv_app("pex");
+    fs::remove_file(project.path("uv.lock")).unwrap();
+    project.write("pylock.toml", &project.read("locks/pylock.toml"));
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.14.0");
+    assert_eq!(
+        shipped(&project, "dist/uvapp.pex"),
+        ["six==1.14.0", "uvapp==0.1.0"]
+    );
+    let m = manifest(&project, "dist/uvapp.manifest.json");
+    assert_eq!(m["pinned"]["six"], "pylock.toml", "{m}");
+}
+
+#[test]
+fn a_version_changed_by_hand_is_put_back_when_pinned_and_shipped_as_is_when_not() {
+    let project = Project::sample().with_file("requirements.txt", "six==1.16.0\n");
+    project.pybuild(&["bundle"]).success();
+    let by_hand = || {
+        project
+            .pybuild(&[
+                "-q",
+                "run",
+                "--",
+                "python",
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "six==1.15.0",
+            ])
+            .success();
+        assert_eq!(venv_version(&project, "six"), "1.15.0");
+    };
+
+    // Pinned: the venv is put back to the pin, and the bundle ships the pin.
+    by_hand();
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.16.0");
+    assert_eq!(
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "six==1.16.0"]
+    );
+    let m = manifest(&project, "dist/greet.manifest.json");
+    assert_eq!(m["pinned"]["six"], "requirements.txt", "{m}");
+    assert_eq!(m["unpinned"], serde_json::json!([]), "{m}");
+
+    // Not pinned: shipped as the venv holds it, and the manifest says so.
+    project.write("requirements.txt", "six\n");
+    project.pybuild(&["bundle"]).success();
+    by_hand();
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.15.0");
+    assert_eq!(
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "six==1.15.0"]
+    );
+    let m = manifest(&project, "dist/greet.manifest.json");
+    assert_eq!(m["unpinned"], serde_json::json!(["six"]), "{m}");
+    assert_eq!(m["pinned"], serde_json::json!({}), "{m}");
 }

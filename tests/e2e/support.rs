@@ -1,7 +1,8 @@
 //! A small fluent harness: a temp copy of a fixture project, `pybuild` run in it, and
-//! assertions on what a user sees. Every test shares one pip and pex cache, and one root
-//! where shiv bundles extract (under cargo's target tmpdir), so downloads and wheel builds
-//! happen once per machine.
+//! assertions on what a user sees. Every test shares one pip, uv and pex cache, pybuild's
+//! own cache (its wheelhouse and the uv it fetches), and one root where shiv bundles
+//! extract (under cargo's target tmpdir), so downloads and wheel builds happen once per
+//! machine.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -25,6 +26,11 @@ pub struct Run {
 
 fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared-cache")
+}
+
+/// The uv pybuild fetches into the shared cache (there after the first venv is made).
+pub fn fetched_uv() -> PathBuf {
+    cache_dir().join("pybuild/uv/0.13.9/bin/uv")
 }
 
 impl Project {
@@ -78,6 +84,7 @@ impl Project {
             .env("PEX_ROOT", cache.join("pex"))
             .env("PYBUILD_CACHE_DIR", cache.join("pybuild"))
             .env("SHIV_ROOT", cache.join("shiv"))
+            .env("UV_CACHE_DIR", cache.join("uv"))
             .env("NO_COLOR", "1")
             .env_remove("VIRTUAL_ENV");
         command
@@ -184,6 +191,11 @@ impl Project {
                 })
             })
             .collect()
+    }
+
+    /// Runs `program` (a path) in the project, with the shared caches, and ARGS.
+    pub fn run_program(&self, program: &Path, args: &[&str]) -> Run {
+        Run::from(self.command(program, args).output().unwrap())
     }
 
     /// Runs a built bundle (or any program of the project) with ARGS.
