@@ -215,9 +215,15 @@ pub fn offline_failure(err: anyhow::Error, cx: &Context) -> anyhow::Error {
     err.context(hint)
 }
 
-/// The index pip would use: `PIP_INDEX_URL`, else `index-url` in pip's configuration files
-/// (read here: running `pip config` would cost a Python start-up), else PyPI.
+/// The index the installer would use: uv's when uv installs (see [`uv_index_url`]), else
+/// pip's: `PIP_INDEX_URL`, else `index-url` in pip's configuration files (read here:
+/// running `pip config` would cost a Python start-up), else PyPI.
 fn index_url(cx: &Context) -> String {
+    if cx.project.config.env.installer != crate::config::Installer::Pip
+        && let Some(url) = uv_index_url(&cx.project.root)
+    {
+        return url;
+    }
     if let Ok(url) = std::env::var("PIP_INDEX_URL") {
         return url;
     }
@@ -229,6 +235,51 @@ fn index_url(cx: &Context) -> String {
             configured_index(&text)
         })
         .unwrap_or_else(|| DEFAULT_INDEX.to_string())
+}
+
+/// The default index uv would use, when anything sets one: `UV_DEFAULT_INDEX` or
+/// `UV_INDEX_URL`, else the project's `uv.toml` or `pyproject.toml` (`[tool.uv]`), else the
+/// user's and the system's `uv.toml`; in each, `index-url` or the `[[index]]` marked
+/// `default = true`. (pip's settings, which uv ignores, come after.)
+fn uv_index_url(root: &Path) -> Option<String> {
+    for name in ["UV_DEFAULT_INDEX", "UV_INDEX_URL"] {
+        if let Some(url) = std::env::var(name).ok().filter(|url| !url.is_empty()) {
+            return Some(url);
+        }
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")));
+    let mut files = vec![
+        (root.join("uv.toml"), false),
+        (root.join("pyproject.toml"), true),
+    ];
+    files.extend(config.map(|dir| (dir.join("uv/uv.toml"), false)));
+    files.push((PathBuf::from("/etc/uv/uv.toml"), false));
+    files.into_iter().find_map(|(file, in_pyproject)| {
+        let text = std::fs::read_to_string(file).ok()?;
+        let mut table: toml::Table = toml::from_str(&text).ok()?;
+        if in_pyproject {
+            let tool = table.remove("tool")?;
+            table = tool.get("uv")?.as_table()?.clone();
+        }
+        uv_configured_index(&table)
+    })
+}
+
+/// `index-url`, or the url of the `[[index]]` with `default = true`, in uv's settings.
+fn uv_configured_index(settings: &toml::Table) -> Option<String> {
+    if let Some(url) = settings.get("index-url").and_then(|v| v.as_str()) {
+        return Some(url.to_string());
+    }
+    settings
+        .get("index")?
+        .as_array()?
+        .iter()
+        .find(|index| index.get("default").and_then(|d| d.as_bool()) == Some(true))?
+        .get("url")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// pip's configuration files, lowest priority first (pip's `config` documentation).
@@ -324,6 +375,38 @@ mod tests {
         );
         assert_eq!(host_port("http://[::1]:8080"), Some(("::1".into(), 8080)));
         assert_eq!(host_port("file:///srv/wheels"), None);
+    }
+
+    #[test]
+    fn index_from_uv_settings() {
+        let settings = |text: &str| uv_configured_index(&toml::from_str(text).unwrap());
+        assert_eq!(
+            settings("index-url = \"https://a.example/simple\"\n").as_deref(),
+            Some("https://a.example/simple")
+        );
+        assert_eq!(
+            settings(
+                "[[index]]\nname = \"extra\"\nurl = \"https://x.example/simple\"\n\n\
+                 [[index]]\nurl = \"https://b.example/simple\"\ndefault = true\n"
+            )
+            .as_deref(),
+            Some("https://b.example/simple")
+        );
+        assert_eq!(settings("[[index]]\nurl = \"https://x.example\"\n"), None);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"a\"\n[tool.uv]\nindex-url = \"https://c.example/simple\"\n",
+        )
+        .unwrap();
+        if std::env::var_os("UV_DEFAULT_INDEX").is_none()
+            && std::env::var_os("UV_INDEX_URL").is_none()
+        {
+            assert_eq!(
+                uv_index_url(dir.path()).as_deref(),
+                Some("https://c.example/simple")
+            );
+        }
     }
 
     #[test]

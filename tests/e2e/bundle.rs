@@ -189,3 +189,28 @@ fn a_hash_pinned_requirements_file_sets_up_and_bundles() {
         )
         .success();
 }
+
+/// On a terminal, each step's spinner says what it is doing, and a first run says so.
+#[test]
+fn on_a_terminal_the_spinner_tells_the_phase() {
+    let project = Project::sample();
+    // `script` gives pybuild a pseudo-terminal and copies what it draws to stdout.
+    let command = format!("{} bundle", env!("CARGO_BIN_EXE_pybuild"));
+    let run = project
+        .run_program(
+            std::path::Path::new("script"),
+            &["-qefc", &command, "/dev/null"],
+        )
+        .success();
+    let drawn = run.stdout;
+    for phase in [
+        "first run",
+        "creating the venv with uv",
+        "installing pex",
+        "building the dependencies PEX from the venv",
+        "files on the dependencies PEX",
+    ] {
+        assert!(drawn.contains(phase), "no {phase:?} in:\n{drawn}");
+    }
+    assert!(!drawn.contains("no successful run recorded"), "{drawn}");
+}
