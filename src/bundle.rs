@@ -286,7 +286,7 @@ impl Step for Bundle {
             manifest::check(&shipped, &venv, &output_key)?;
             shipped
         } else {
-            venv
+            manifest::read_executable(cx, &job.out, &venv)?
         };
         let (pinned, unpinned) = manifest::against_pins(
             &distributions,

@@ -2,7 +2,6 @@
 //! from what the project already declares (see `detect`). Never overwrites one without
 //! `--force`; asks nothing, so it works in CI.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::Result;
@@ -10,7 +9,7 @@ use anyhow::Result;
 use crate::config::{self, Config};
 use crate::detect;
 use crate::error::UserError;
-use crate::state::write_atomically;
+use crate::state::write_shared;
 use crate::ui::Printer;
 
 pub fn write_config(dir: &Path, force: bool, printer: &Printer) -> Result<()> {
@@ -38,13 +37,7 @@ pub fn write_config(dir: &Path, force: bool, printer: &Printer) -> Result<()> {
     let text = detect::render(&detected, &fallback);
     // The template is ours: if it does not parse, that is pybuild's bug, caught here.
     Config::parse(&path, &text)?;
-    write_atomically(&path, text.as_bytes())?;
-    // A file the user owns and shares: the umask decides, not the temp file's 0600.
-    let umask = rustix::process::umask(rustix::fs::Mode::empty());
-    rustix::process::umask(umask);
-    let mode = 0o666 & !umask.bits();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-        .map_err(|err| anyhow::anyhow!("cannot set the mode of {}: {err}", path.display()))?;
+    write_shared(&path, text.as_bytes())?;
     let from = format!("from {}", detected.sources.join(", "));
     printer.info(&format!("wrote {} ({from})", path.display()));
     Ok(())

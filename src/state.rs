@@ -201,12 +201,31 @@ fn fingerprint_path(dir: &Path, step: &str) -> PathBuf {
     dir.join("fingerprints").join(format!("{step}.json"))
 }
 
-/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename; the
+/// file is private to the user (the temp file's 0600), as pybuild's state should be.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with_mode(path, bytes, None)
+}
+
+/// [`write_atomically`] for a file the user owns and shares (`project.toml`, a bundle's
+/// manifest): the umask decides its mode, as for any file a tool writes.
+pub fn write_shared(path: &Path, bytes: &[u8]) -> Result<()> {
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(umask);
+    write_with_mode(path, bytes, Some(0o666 & !umask.bits()))
+}
+
+fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of {}", temp.path().display()))?;
+    }
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_data())
         .with_context(|| format!("cannot write {}", temp.path().display()))?;

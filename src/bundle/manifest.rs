@@ -5,8 +5,10 @@
 //! in the venv at the same version: one that differs fails the build with the list of
 //! differences, and the previous bundle stays in place. The manifest
 //! (`<output stem>.manifest.json`) then says what shipped and from which environment
-//! files. A PyInstaller executable is not a zip: its manifest lists the venv's
-//! distributions it was analysed from, with `"verified": false`.
+//! files, and which of them pins each version (see [`against_pins`]). A PyInstaller
+//! executable is not a zip: its manifest lists the distributions it holds modules of
+//! (read back with PyInstaller's archive reader) at the venv's versions, with
+//! `"verified": false`, since the executable records no versions.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,26 @@ with zipfile.ZipFile(sys.argv[1]) as archive:
         if name.endswith(".dist-info/METADATA"):
             headers = parser.parsebytes(archive.read(name))
             print(headers["Name"] + "\t" + headers["Version"])
+"#;
+
+/// Lists the distributions whose top-level modules, packages or files are inside a
+/// PyInstaller executable (its archive and the PYZ in it, read with PyInstaller's own
+/// reader), by the venv's map from top-level names to distributions.
+const LIST_FROZEN: &str = r#"
+import importlib.metadata as md, re, sys
+from PyInstaller.archive.readers import CArchiveReader
+archive = CArchiveReader(sys.argv[1])
+names = set()
+for name, entry in archive.toc.items():
+    if entry[-1] == "z":
+        names.update(archive.open_embedded_archive(name).toc)
+    else:
+        names.add(name)
+tops = {re.split(r"[./\\]", name)[0] for name in names}
+owners = md.packages_distributions()
+for top in sorted(tops):
+    for dist in owners.get(top, []):
+        print(dist)
 "#;
 
 #[derive(Debug, Serialize)]
@@ -157,6 +179,28 @@ pub fn read_archive(cx: &Context, archive: &Path) -> Result<BTreeMap<String, Str
         .collect())
 }
 
+/// The distributions a PyInstaller executable holds modules of, at the venv's versions
+/// (PyInstaller took them from the venv's site-packages): the executable records no
+/// versions of its own.
+pub fn read_executable(
+    cx: &Context,
+    executable: &Path,
+    venv: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let out = cx
+        .runner
+        .capture(
+            cx.project.venv_python(),
+            &args!["-c", LIST_FROZEN, executable],
+        )
+        .with_context(|| format!("cannot list the modules in {}", executable.display()))?;
+    Ok(out
+        .lines()
+        .map(installed::normalize)
+        .filter_map(|name| Some((name.clone(), venv.get(&name)?.clone())))
+        .collect())
+}
+
 /// The venv's distributions, by normalised name.
 pub fn venv_distributions(site_packages: &Path) -> BTreeMap<String, String> {
     installed::list(site_packages)
@@ -220,7 +264,7 @@ pub fn environment(cx: &Context) -> BTreeMap<String, String> {
 pub fn write(path: &Path, manifest: &Manifest) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(manifest).context("cannot serialise the manifest")?;
     text.push(b'\n');
-    state::write_atomically(path, &text)
+    state::write_shared(path, &text)
 }
 
 #[cfg(test)]

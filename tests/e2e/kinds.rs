@@ -73,7 +73,21 @@ fn shiv_bundle_follows_the_sources() {
 
 #[test]
 fn pyinstaller_bundle_follows_the_sources() {
-    bundle_follows_the_sources("pyinstaller", "dist/greet");
+    let project = bundle_follows_the_sources("pyinstaller", "dist/greet");
+    // What the executable holds modules of, not every tool the venv has; the manifest is
+    // a shared file, with the umask's mode.
+    project.pybuild(&["bundle"]).success();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&project.read("dist/greet.manifest.json")).unwrap();
+    let shipped: Vec<&String> = manifest["distributions"].as_object().unwrap().keys().collect();
+    assert_eq!(shipped, ["greeter", "six"], "{manifest}");
+    let mode = fs::metadata(project.path("dist/greet.manifest.json"))
+        .unwrap()
+        .permissions();
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(umask);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.mode() & 0o777, 0o666 & !umask.bits(), "{mode:?}");
 }
 
 #[test]
