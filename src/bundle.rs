@@ -34,6 +34,7 @@ use crate::{installed, venv};
 
 mod manifest;
 mod pex;
+mod shared_layers;
 mod pyinstaller;
 mod shiv;
 mod site;

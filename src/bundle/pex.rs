@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::{Backend, Entry, Job};
+use super::{Backend, Entry, Job, shared_layers};
 use crate::args;
 use crate::config::Strategy;
 use crate::editable::{Editable, Layout};
@@ -345,10 +345,11 @@ fn run_pex(cx: &Context, mut argv: Vec<OsString>) -> Result<()> {
 fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<PathBuf> {
     let digest = deps_digest(cx, job, requires)?;
     let dir = cx.project.state_dir().join("layers");
-    let path = dir.join(format!("deps-{digest}.pex"));
-    let sum = dir.join(format!("deps-{digest}.pex.blake3"));
+    let name = format!("deps-{digest}.pex");
+    let path = dir.join(&name);
+    let sum = shared_layers::sum_of(&path);
     if path.is_file() {
-        if is_intact(&path, &sum) {
+        if shared_layers::is_intact(&path) {
             cx.printer.detail(&format!(
                 "dependencies PEX {} reused",
                 cx.project.key(&path)
@@ -362,16 +363,29 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
         let _ = fs::remove_file(&path);
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let partial = job.work.join(format!("deps-{digest}.pex"));
-    cx.printer
-        .phase("building the dependencies PEX from the venv");
-    run_pex(cx, venv_closure_args(cx, requires, &partial))
-        .context("cannot build the dependencies PEX from the venv")?;
-    let written =
-        hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
-    state::write_atomically(&sum, written.as_bytes())?;
-    fs::rename(&partial, &path)
-        .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
+    if shared_layers::take(&name, &path)? {
+        cx.printer.detail(&format!(
+            "dependencies PEX {} taken from another checkout's (same digest)",
+            cx.project.key(&path)
+        ));
+    } else {
+        let partial = job.work.join(&name);
+        cx.printer
+            .phase("building the dependencies PEX from the venv");
+        run_pex(cx, venv_closure_args(cx, requires, &partial))
+            .context("cannot build the dependencies PEX from the venv")?;
+        let written =
+            hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
+        state::write_atomically(&sum, written.as_bytes())?;
+        fs::rename(&partial, &path).with_context(|| {
+            format!("cannot move {} to {}", partial.display(), path.display())
+        })?;
+        if let Err(err) = shared_layers::offer(&path) {
+            cx.printer.detail(&format!(
+                "the dependencies PEX is not shared with other checkouts: {err:#}"
+            ));
+        }
+    }
     // Only the current layer is of use; older ones would pile up with each requirement change.
     for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
         let file = entry.path();
@@ -396,15 +410,6 @@ fn venv_closure_args(cx: &Context, requires: &[String], out: &Path) -> Vec<OsStr
     argv
 }
 
-/// Whether the layer at `path` still holds what was written (its hash, recorded in `sum`
-/// when it was built): anything reused from `.pybuild/` is verified first.
-fn is_intact(path: &Path, sum: &Path) -> bool {
-    match (fs::read_to_string(sum), hash_file(path)) {
-        (Ok(recorded), Ok(hash)) => recorded == hash,
-        _ => false,
-    }
-}
-
 /// What the dependencies PEX is made of: the requirements, the requirement files, every
 /// distribution installed in the venv (name and version: a pin changed or a package
 /// installed by hand gives another digest) and what else decides how pex builds.
@@ -415,11 +420,32 @@ fn deps_digest(cx: &Context, job: &Job, requires: &[String]) -> Result<String> {
         let hash = hash_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
         text.push_str(&format!("{file} {hash}\n"));
     }
+    // Each distribution's files too (its `RECORD`, which lists them with their hashes):
+    // the same version built from other sources (a local path, a fork) is another layer.
+    // Not the project's own (an editable install names the checkout's path), nor the
+    // scripts outside site-packages (their `#!` names the venv): so two checkouts with
+    // the same environment share one layer (see `shared_layers`).
+    let project = installed::normalize(&cx.project.config.project.name);
     for dist in installed::list(&job.site_packages) {
-        text.push_str(&format!("{} {}\n", dist.name, dist.version));
+        if installed::normalize(&dist.name) == project {
+            continue;
+        }
+        let files = record_digest(&dist.dist_info.join("RECORD"));
+        text.push_str(&format!("{} {} {files}\n", dist.name, dist.version));
     }
     text.push_str(&pex_environment(cx, job));
     Ok(hash_bytes(text.as_bytes())[..16].to_string())
+}
+
+/// The hash of a `RECORD`'s lines for files inside site-packages, sorted (the order
+/// installers write them in is theirs); empty when there is no `RECORD`.
+fn record_digest(record: &Path) -> String {
+    let Ok(text) = fs::read_to_string(record) else {
+        return String::new();
+    };
+    let mut lines: Vec<&str> = text.lines().filter(|line| !line.starts_with("../")).collect();
+    lines.sort_unstable();
+    hash_bytes(lines.join("\n").as_bytes())[..16].to_string()
 }
 
 /// What else decides what pex resolves and builds: the interpreter, pex's version and

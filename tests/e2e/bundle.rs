@@ -214,3 +214,48 @@ fn on_a_terminal_the_spinner_tells_the_phase() {
     }
     assert!(!drawn.contains("no successful run recorded"), "{drawn}");
 }
+
+/// The default PEX (`--venv --sh-boot`) unpacks itself once; from its second run on it
+/// starts from that venv, extracting nothing.
+#[test]
+fn the_default_pex_extracts_once_and_starts_from_its_venv_after() {
+    let project = Project::sample();
+    project.pybuild(&["bundle"]).success();
+    let pex = fs::read(project.path("dist/greet.pex")).unwrap();
+    assert!(pex.starts_with(b"#!/bin/sh"), "no /bin/sh boot header");
+
+    let root = tempfile::tempdir().unwrap();
+    let pex_root = root.path().join("pex");
+    let env = [("PEX_ROOT", pex_root.to_str().unwrap())];
+    let files = || -> Vec<(String, SystemTime)> {
+        let mut found = Vec::new();
+        let mut dirs = vec![pex_root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).unwrap().flatten() {
+                let meta = fs::symlink_metadata(entry.path()).unwrap();
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                }
+                found.push((entry.path().display().to_string(), meta.modified().unwrap()));
+            }
+        }
+        found.sort();
+        found
+    };
+    let run = |project: &Project| {
+        let out = std::process::Command::new(project.path("dist/greet.pex"))
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run(&project), GREETING);
+    let after_first = files();
+    assert!(
+        after_first.iter().any(|(path, _)| path.contains("/venvs/")),
+        "the first run unpacked no venv: {after_first:#?}"
+    );
+    assert_eq!(run(&project), GREETING);
+    assert_eq!(files(), after_first, "the second run wrote to PEX_ROOT");
+}

@@ -20,9 +20,18 @@ fn built_dependencies(project: &Project) -> bool {
 fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_layer() {
     let first = Project::sample();
     let second = Project::sample();
-    first.pybuild(&["bundle"]).success();
+    // pybuild's cache of this test's own: the layers other tests built are not in it.
+    let cache = tempfile::tempdir().unwrap();
+    let own = [("PYBUILD_CACHE_DIR", cache.path().to_str().unwrap())];
+    first.pybuild_with_env(&["bundle"], &own).success();
     assert!(built_dependencies(&first));
-    second.pybuild(&["bundle"]).success();
+    // The second checkout's venv holds the same: it takes the first's layer.
+    let run = second.pybuild_with_env(&["-v", "bundle"], &own).success();
+    assert!(
+        run.stderr.contains("taken from another checkout's") && !built_dependencies(&second),
+        "{}",
+        run.describe()
+    );
     assert_eq!(first.exec("dist/greet.pex", &[]).success().stdout, GREETING);
     assert!(
         fs::read(first.path("dist/greet.pex")).unwrap()
@@ -36,7 +45,7 @@ fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_
         "from greeter.extra import WORD\n\ndef word():\n    return WORD\n",
     );
     first.write("src/greeter/extra.py", "WORD = \"layered\"\n");
-    let run = first.pybuild(&["-v", "bundle"]).success();
+    let run = first.pybuild_with_env(&["-v", "bundle"], &own).success();
     assert!(
         run.stderr.contains("pex strategy: layered"),
         "{}",
@@ -61,7 +70,7 @@ fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_
             .replace("dependencies = [\"six\"]", "dependencies = [\"six>=1.0\"]")
             .replace("version = \"1.2.3\"", "version = \"1.3.0\""),
     );
-    let run = first.pybuild(&["bundle"]).success();
+    let run = first.pybuild_with_env(&["bundle"], &own).success();
     assert!(run.step_ran("develop"));
     assert!(built_dependencies(&first), "{}", run.describe());
     let output = first.exec("dist/greet.pex", &[]).success().stdout;
@@ -72,7 +81,7 @@ fn two_checkouts_build_the_same_bytes_and_only_a_dependency_change_rebuilds_the_
         "project.toml",
         &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
     );
-    let run = first.pybuild(&["-v", "bundle"]).success();
+    let run = first.pybuild_with_env(&["-v", "bundle"], &own).success();
     assert!(
         run.stderr.contains("pex strategy: wheel"),
         "{}",
