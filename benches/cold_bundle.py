@@ -1,15 +1,15 @@
 """Driver of benches/cold.sh: a cold build, side by side with the tools it replaces.
 
 Every timed run starts from a fresh copy of the project (no venv, no .pybuild, no dist),
-with the pip, pex, shiv and wheelhouse caches of the work dir warm (a first, untimed round
-fills them), and the two tools alternate so machine noise hits both alike. Reported:
-medians, and their ratio.
+with the pip, pex, shiv, uv and wheelhouse caches of the work dir warm (a first, untimed
+round fills them), and the tools alternate so machine noise hits them alike. Reported:
+medians, and their ratios.
 
 - cold bundle: `pybuild init --no-setup` (untimed), then `pybuild -q bundle`, against a
   warm `pex . -c SCRIPT -o OUT` (the pex of a venv pybuild built, so the same version);
 - setup: `pybuild -q init` (writes project.toml, then venv, tools, check, develop) against
-  `python3 -m venv .venv && .venv/bin/pip install -e .` (and `uv venv && uv pip install
-  -e .` when uv is on PATH);
+  `python3 -m venv .venv && .venv/bin/pip install -e .` and `uv venv && uv pip install
+  -e .`, with the uv pybuild runs (see `uv_program`);
 - a failing check: `[check] headers = ["no_such_header_xyz.h"]`, the seconds until
   `pybuild bundle` exits non-zero, on a fresh copy and again on the same copy;
 - start-up of each bundle kind built from the sample: the second run, then the median of
@@ -19,11 +19,15 @@ Projects: tests/fixtures/sample and yamllint 1.35.1 from its PyPI sdist (see
 edit_bundle.py, whose `sample` and `yamllint` make the copies).
 """
 
+import os
+import re
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import edit_bundle as eb
 from edit_bundle import PYBUILD, WORK, PAIRS, run, timed
@@ -46,6 +50,19 @@ def compare(what, ours, theirs, tool, target=None):
     say(f"{what}: pybuild {o:.2f} s vs {tool} {t:.2f} s, ratio {o / t:.3f}{goal}"
         f"  [{len(ours)} pairs]")
     return o / t
+
+
+def uv_program():
+    """The uv pybuild runs: the one on PATH, else its own, which the first pybuild run
+    fetched into PYBUILD_CACHE_DIR (the version read from src/uv.rs, so it follows pybuild's
+    pin)."""
+    if shutil.which("uv"):
+        return shutil.which("uv")
+    pin = re.search(r'pub const VERSION: &str = "([^"]+)"', (eb.REPO / "src/uv.rs").read_text())
+    uv = Path(os.environ["PYBUILD_CACHE_DIR"]) / "uv" / pin[1] / "bin/uv"
+    if not uv.is_file():
+        sys.exit(f"{uv} is missing: pybuild did not fetch its uv")
+    return str(uv)
 
 
 def fresh(make, name, tag):
@@ -83,9 +100,17 @@ def cold_bundle(make, name):
 
 def setup(make, name):
     print(f"\n== setup: {name}", flush=True)
-    uv = shutil.which("uv")
+    uv = shlex.quote(uv_program())
+    version = subprocess.run(["sh", "-c", f"{uv} --version"], capture_output=True,
+                             text=True).stdout.split()[1]
     plain = f"python3 -m venv .venv && .venv/bin/pip install {' '.join(QUIET_PIP)} -e ."
-    uv_cmd = "uv -q venv .venv && uv -q pip install -e ."
+    uv_cmd = f"{uv} -q venv .venv && {uv} -q pip install -e ."
+    # Untimed round: pybuild now installs with uv, so nothing else fills pip's cache with
+    # what `pip install -e .` needs (the build backend, the dependencies).
+    for tag, cmd in (("venv-pip", plain), ("uv", uv_cmd)):
+        project, _, _ = fresh(make, name, tag)
+        run(["sh", "-c", cmd], project)
+        shutil.rmtree(project)
     ours, pips, uvs = [], [], []
     for i in range(PAIRS):
         project, _, _ = fresh(make, name, "init")
@@ -94,17 +119,13 @@ def setup(make, name):
         project, _, _ = fresh(make, name, "venv-pip")
         pips.append(timed(["sh", "-c", plain], project))
         shutil.rmtree(project)
-        if uv:
-            project, _, _ = fresh(make, name, "uv")
-            uvs.append(timed(["sh", "-c", uv_cmd], project))
-            shutil.rmtree(project)
-        print(f"  pair {i + 1}: pybuild init {ours[-1]:.2f} s, venv + pip {pips[-1]:.2f} s"
-              + (f", uv {uvs[-1]:.2f} s" if uv else ""), flush=True)
+        project, _, _ = fresh(make, name, "uv")
+        uvs.append(timed(["sh", "-c", uv_cmd], project))
+        shutil.rmtree(project)
+        print(f"  pair {i + 1}: pybuild init {ours[-1]:.2f} s, venv + pip {pips[-1]:.2f} s,"
+              f" uv {uvs[-1]:.2f} s", flush=True)
     compare(f"setup, {name}", ours, pips, "`python3 -m venv .venv && pip install -e .`")
-    if uv:
-        compare(f"setup, {name}", ours, uvs, "`uv venv && uv pip install -e .`")
-    else:
-        say(f"setup, {name}: uv is not on PATH, `uv venv && uv pip install -e .` not measured")
+    compare(f"setup, {name}", ours, uvs, f"`uv venv && uv pip install -e .` (uv {version})")
 
 
 def failing_check():
