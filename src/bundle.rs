@@ -34,8 +34,8 @@ use crate::{installed, venv};
 
 mod manifest;
 mod pex;
-mod shared_layers;
 mod pyinstaller;
+mod shared_layers;
 mod shiv;
 mod site;
 mod zipapp;

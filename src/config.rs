@@ -74,9 +74,11 @@ fn default_venv_path() -> String {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Installer {
+    /// `python -m venv` and pip.
     Pip,
+    /// uv: the one on PATH, else pybuild's own (see `uv`).
     Uv,
-    /// uv when it is on PATH, pip otherwise.
+    /// As `Uv`, but pip when pybuild's own uv cannot be fetched.
     #[default]
     Auto,
 }

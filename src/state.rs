@@ -154,8 +154,12 @@ impl State {
         self.save(dir)
     }
 
-    /// Removes a step's record (before it runs), and saves.
-    pub fn forget(&mut self, dir: &Path, step: &str) -> Result<()> {
+    /// Removes a step's record (before it runs), and saves. The fingerprint it is about to
+    /// run with is written already: should the run fail, the next one knows the step was
+    /// tried (its record alone says whether it finished).
+    pub fn forget(&mut self, dir: &Path, step: &str, fingerprint: &Fingerprint) -> Result<()> {
+        let text = serde_json::to_vec(fingerprint).context("cannot serialise a fingerprint")?;
+        write_atomically(&fingerprint_path(dir, step), &text)?;
         self.steps.remove(step);
         self.dirty = true;
         self.save(dir)
@@ -389,7 +393,9 @@ mod tests {
                 .record(dir.path(), "bundle", &Fingerprint::default(), record)
                 .unwrap();
         }
-        state.forget(dir.path(), "bundle").unwrap();
+        state
+            .forget(dir.path(), "bundle", &Fingerprint::default())
+            .unwrap();
         let produced: Vec<String> = produced_outputs(dir.path(), "bundle").into_iter().collect();
         assert_eq!(produced, ["dist/app.pex", "dist/app.pyz"]);
     }

@@ -282,7 +282,8 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec
             }
             (None, Freshness::Stale(reasons)) => reasons,
         };
-        cx.state.forget(&cx.project.state_dir(), name)?;
+        cx.state
+            .forget(&cx.project.state_dir(), name, &fingerprint)?;
         if !step.shows_output() {
             cx.runner.reset_log(name)?;
         }

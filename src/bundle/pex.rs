@@ -377,9 +377,8 @@ fn dependencies_pex(cx: &Context, job: &Job, requires: &[String]) -> Result<Path
         let written =
             hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
         state::write_atomically(&sum, written.as_bytes())?;
-        fs::rename(&partial, &path).with_context(|| {
-            format!("cannot move {} to {}", partial.display(), path.display())
-        })?;
+        fs::rename(&partial, &path)
+            .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
         if let Err(err) = shared_layers::offer(&path) {
             cx.printer.detail(&format!(
                 "the dependencies PEX is not shared with other checkouts: {err:#}"
@@ -443,7 +442,10 @@ fn record_digest(record: &Path) -> String {
     let Ok(text) = fs::read_to_string(record) else {
         return String::new();
     };
-    let mut lines: Vec<&str> = text.lines().filter(|line| !line.starts_with("../")).collect();
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("../"))
+        .collect();
     lines.sort_unstable();
     hash_bytes(lines.join("\n").as_bytes())[..16].to_string()
 }

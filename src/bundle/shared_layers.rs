@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
 
-use crate::state;
 use crate::statcache::hash_file;
+use crate::state;
 use crate::wheelhouse;
 
 const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);

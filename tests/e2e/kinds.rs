@@ -79,7 +79,11 @@ fn pyinstaller_bundle_follows_the_sources() {
     project.pybuild(&["bundle"]).success();
     let manifest: serde_json::Value =
         serde_json::from_str(&project.read("dist/greet.manifest.json")).unwrap();
-    let shipped: Vec<&String> = manifest["distributions"].as_object().unwrap().keys().collect();
+    let shipped: Vec<&String> = manifest["distributions"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
     assert_eq!(shipped, ["greeter", "six"], "{manifest}");
     let mode = fs::metadata(project.path("dist/greet.manifest.json"))
         .unwrap()
