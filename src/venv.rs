@@ -58,7 +58,9 @@ impl Step for Venv {
                 }
                 cx.runner.run(self.name(), &uv, &argv)?;
                 // 3.12 and later are seeded with pip alone.
-                Installer::Uv(uv).install(cx, self.name(), &args!["setuptools", "wheel"])?;
+                if !seeded_with_setuptools(&interpreter.version) {
+                    Installer::Uv(uv).install(cx, self.name(), &args!["setuptools", "wheel"])?;
+                }
             }
             Installer::Pip => {
                 cx.printer
@@ -96,6 +98,13 @@ impl Step for Venv {
             )
         }))
     }
+}
+
+/// Whether `uv venv --seed` puts setuptools and wheel beside pip for this Python version
+/// (before 3.12, as the standard library's `venv` did).
+fn seeded_with_setuptools(version: &str) -> bool {
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) < (3, 12)
 }
 
 /// Written into the venv once the step made it whole (`venv --clear` removes it first): a
@@ -186,6 +195,14 @@ mod tests {
             Some("2.105.2")
         );
         assert_eq!(installed_version(dir.path(), "pe"), None);
+    }
+
+    #[test]
+    fn setuptools_is_seeded_before_3_12() {
+        assert!(seeded_with_setuptools("3.11.7"));
+        assert!(seeded_with_setuptools("3.9.18"));
+        assert!(!seeded_with_setuptools("3.12.1"));
+        assert!(!seeded_with_setuptools("3.13.0"));
     }
 
     #[test]
