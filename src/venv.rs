@@ -103,7 +103,9 @@ impl Step for Venv {
 /// Whether `uv venv --seed` puts setuptools and wheel beside pip for this Python version
 /// (before 3.12, as the standard library's `venv` did).
 fn seeded_with_setuptools(version: &str) -> bool {
-    let mut parts = version.split('.').map(|part| part.parse::<u32>().unwrap_or(0));
+    let mut parts = version
+        .split('.')
+        .map(|part| part.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) < (3, 12)
 }
 
