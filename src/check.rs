@@ -17,7 +17,9 @@ use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
 use crate::step::{Context, Step};
 
+pub mod diagnostics;
 mod hints;
+pub mod known;
 use hints::Kind;
 
 #[derive(Default)]
@@ -143,12 +145,7 @@ fn report(
     );
     let mut error = UserError::failure(String::new());
     for (kind, name, detail) in missing {
-        let what = match kind {
-            Kind::Command => "command",
-            Kind::Header => "header",
-            Kind::PkgConfig => "pkg-config module",
-        };
-        message.push_str(&format!("\n  {what} {name} ({detail})"));
+        message.push_str(&format!("\n  {} {name} ({detail})", kind.noun()));
         let hint = configured
             .get(name)
             .cloned()
