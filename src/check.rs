@@ -18,7 +18,7 @@ use crate::fingerprint::Fingerprint;
 use crate::step::{Context, Step};
 
 pub mod diagnostics;
-mod hints;
+pub mod hints;
 pub mod known;
 use hints::Kind;
 
