@@ -32,7 +32,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             help::show(&dir, printer, &request).map(|()| 0)
         }
         Some(Command::Init { force, no_setup }) => {
-            init::write_config(&dir, force, printer)?;
+            init::write_config(&dir, force, options.offline, printer)?;
             if !no_setup {
                 build(&dir, printer, &options, SETUP)?;
             }

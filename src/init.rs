@@ -16,7 +16,8 @@ use crate::ui::Printer;
 mod prerequisites;
 mod wheels;
 
-pub fn write_config(dir: &Path, force: bool, printer: &Printer) -> Result<()> {
+/// Writes `project.toml` in `dir`; `offline` (`--offline`): PyPI is not asked about wheels.
+pub fn write_config(dir: &Path, force: bool, offline: bool, printer: &Printer) -> Result<()> {
     let path = dir.join(config::FILE_NAME);
     if path.exists() && !force {
         return Err(
@@ -43,8 +44,12 @@ pub fn write_config(dir: &Path, force: bool, printer: &Printer) -> Result<()> {
         Some(version) => format!("python{version}"),
         None => "python3".to_string(),
     })
-    .ok();
-    let check = prerequisites::section(&detected.dependencies, python.as_deref(), printer);
+    .map_err(|_| "no interpreter found to ask");
+    let asker = match offline {
+        true => Err("--offline"),
+        false => python.as_deref().map_err(|why| *why),
+    };
+    let check = prerequisites::section(&detected.dependencies, asker, printer);
     let text = detect::render(
         &detected,
         &fallback,

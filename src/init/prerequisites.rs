@@ -44,10 +44,11 @@ impl Suspect {
 
 /// The body of `[check]` for the dependencies in `dependencies` that pybuild knows, with
 /// one line per such dependency for the user; `None` when there is none. Runs `python`
-/// (the interpreter the venv will be made from) once to ask about wheels.
+/// (the interpreter the venv will be made from) once to ask about wheels, or says why
+/// it cannot.
 pub fn section(
     dependencies: &[String],
-    python: Option<&Path>,
+    python: Result<&Path, &str>,
     printer: &Printer,
 ) -> Option<(String, Vec<String>)> {
     let found: Vec<(&String, &'static Known)> = dependencies
@@ -59,8 +60,11 @@ pub fn section(
     }
     let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
     let answers = match python {
-        Some(python) => wheels::lookup(python, &names, printer),
-        None => Vec::new(),
+        Ok(python) => wheels::lookup(python, &names, printer),
+        Err(why) => names
+            .iter()
+            .map(|name| (name.to_string(), Wheel::Unknown(why.to_string())))
+            .collect(),
     };
     let suspects: Vec<Suspect> = found
         .into_iter()
@@ -71,7 +75,7 @@ pub fn section(
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, wheel)| wheel.clone())
-                .unwrap_or_else(|| Wheel::Unknown("no interpreter found to ask".into())),
+                .unwrap_or_else(|| Wheel::Unknown("the interpreter did not answer".into())),
         })
         .collect();
     let said = suspects.iter().map(Suspect::verdict).collect();
@@ -225,7 +229,7 @@ mod tests {
 
     #[test]
     fn nothing_known_writes_nothing() {
-        let none = section(&["click".into()], None, &Printer::silent());
+        let none = section(&["click".into()], Err("--offline"), &Printer::silent());
         assert!(none.is_none());
     }
 }
