@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pybuild's demo and tests need besides the Rust toolchain, on Debian/Ubuntu:
-# Python 3 with venv support, a C compiler and pkg-config (for `[check]`), and strace
+# Python 3 with venv support and its headers, a C compiler and pkg-config (for `[check]`),
+# and strace
 # (the tests use it to prove that a no-op build starts no process), and whatever the caller
 # names as arguments.
 set -euo pipefail
@@ -8,6 +9,9 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
+# Python.h, for the test that builds python-ldap from source.
+python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || need+=(python3-dev)
 command -v pkg-config >/dev/null || need+=(pkgconf)
 command -v strace >/dev/null || need+=(strace)
 # Extra needs of a caller, as COMMAND=PACKAGE (a COMMAND with a / is checked as a path).

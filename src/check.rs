@@ -17,7 +17,10 @@ use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
 use crate::step::{Context, Step};
 
-mod hints;
+pub mod diagnostics;
+pub mod fix;
+pub mod hints;
+pub mod known;
 use hints::Kind;
 
 #[derive(Default)]
@@ -61,51 +64,7 @@ impl Step for Check {
 
     fn run(&self, cx: &mut Context) -> Result<()> {
         let section = cx.project.config.check.clone();
-        let mut missing: Vec<(Kind, String, String)> = Vec::new();
-        let mut found = Vec::new();
-
-        for command in &section.commands {
-            if which::which(command).is_err() {
-                missing.push((Kind::Command, command.clone(), "not on PATH".into()));
-            }
-        }
-        if !section.headers.is_empty() {
-            let dirs = include_dirs(cx)?;
-            let searched = dirs
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            for header in &section.headers {
-                match dirs.iter().map(|d| d.join(header)).find(|p| p.is_file()) {
-                    Some(path) => found.push(path),
-                    None => {
-                        missing.push((Kind::Header, header.clone(), format!("searched {searched}")))
-                    }
-                }
-            }
-        }
-        if !section.pkg_config.is_empty() {
-            match which::which("pkg-config") {
-                Err(_) => missing.push((
-                    Kind::Command,
-                    "pkg-config".into(),
-                    format!("needed for {}", section.pkg_config.join(", ")),
-                )),
-                Ok(pkg_config) => {
-                    for module in &section.pkg_config {
-                        match pc_file(cx, &pkg_config, module) {
-                            Some(path) => found.push(path),
-                            None => missing.push((
-                                Kind::PkgConfig,
-                                module.clone(),
-                                "not found by pkg-config".into(),
-                            )),
-                        }
-                    }
-                }
-            }
-        }
+        let (missing, found) = probe(cx)?;
         *self.found.borrow_mut() = found;
         if missing.is_empty() {
             return Ok(());
@@ -131,8 +90,63 @@ impl Step for Check {
     }
 }
 
+/// One prerequisite of `[check]` that is missing: what, its name, where it was looked for.
+pub type Missing = (Kind, String, String);
+
+/// Looks for everything `[check]` lists: what is missing, and the header and `.pc` files
+/// found.
+pub fn probe(cx: &mut Context) -> Result<(Vec<Missing>, Vec<PathBuf>)> {
+    let section = cx.project.config.check.clone();
+    let mut missing: Vec<Missing> = Vec::new();
+    let mut found = Vec::new();
+
+    for command in &section.commands {
+        if which::which(command).is_err() {
+            missing.push((Kind::Command, command.clone(), "not on PATH".into()));
+        }
+    }
+    if !section.headers.is_empty() {
+        let dirs = include_dirs(cx)?;
+        let searched = dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        for header in &section.headers {
+            match dirs.iter().map(|d| d.join(header)).find(|p| p.is_file()) {
+                Some(path) => found.push(path),
+                None => {
+                    missing.push((Kind::Header, header.clone(), format!("searched {searched}")))
+                }
+            }
+        }
+    }
+    if !section.pkg_config.is_empty() {
+        match which::which("pkg-config") {
+            Err(_) => missing.push((
+                Kind::Command,
+                "pkg-config".into(),
+                format!("needed for {}", section.pkg_config.join(", ")),
+            )),
+            Ok(pkg_config) => {
+                for module in &section.pkg_config {
+                    match pc_file(cx, &pkg_config, module) {
+                        Some(path) => found.push(path),
+                        None => missing.push((
+                            Kind::PkgConfig,
+                            module.clone(),
+                            "not found by pkg-config".into(),
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    Ok((missing, found))
+}
+
 fn report(
-    missing: &[(Kind, String, String)],
+    missing: &[Missing],
     configured: &std::collections::BTreeMap<String, String>,
 ) -> UserError {
     let mut message = format!(
@@ -143,12 +157,7 @@ fn report(
     );
     let mut error = UserError::failure(String::new());
     for (kind, name, detail) in missing {
-        let what = match kind {
-            Kind::Command => "command",
-            Kind::Header => "header",
-            Kind::PkgConfig => "pkg-config module",
-        };
-        message.push_str(&format!("\n  {what} {name} ({detail})"));
+        message.push_str(&format!("\n  {} {name} ({detail})", kind.noun()));
         let hint = configured
             .get(name)
             .cloned()
@@ -159,6 +168,14 @@ fn report(
                 "{name}: install the package that provides it, and say how in `[check] hints` of project.toml"
             ),
         });
+    }
+    if missing
+        .iter()
+        .any(|(kind, name, _)| hints::packages(*kind, name).is_some())
+    {
+        error = error.hint(
+            "`pybuild check --fix` prints the command that installs them, and runs it if you say so",
+        );
     }
     error.message = message;
     error

@@ -68,6 +68,19 @@ pub enum Command {
     Setup,
     /// Everything `setup` does, then build the bundle (each step only if stale)
     Bundle,
+    /// Check the system prerequisites `[check]` lists; with --fix, install what is missing
+    ///
+    /// `--fix` prints the one command (apt-get or dnf, through sudo when not root) that
+    /// installs the packages providing everything missing, runs it with `--yes` or after a
+    /// yes on a terminal, then checks again.
+    Check {
+        /// Print the command that installs what is missing, and run it if confirmed
+        #[arg(long)]
+        fix: bool,
+        /// With --fix: run the command without asking
+        #[arg(long, requires = "fix")]
+        yes: bool,
+    },
     /// Build, then build again on every change to the inputs, until Ctrl-C
     ///
     /// Runs `bundle` unless `[watch] targets` in project.toml or the command line name

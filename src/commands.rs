@@ -32,7 +32,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             help::show(&dir, printer, &request).map(|()| 0)
         }
         Some(Command::Init { force, no_setup }) => {
-            init::write_config(&dir, force, printer)?;
+            init::write_config(&dir, force, options.offline, printer)?;
             if !no_setup {
                 build(&dir, printer, &options, SETUP)?;
             }
@@ -40,6 +40,12 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         }
         Some(Command::Setup) => build(&dir, printer, &options, SETUP).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, BUNDLE).map(|()| 0),
+        Some(Command::Check { fix: false, .. }) => {
+            build(&dir, printer, &options, "check").map(|()| 0)
+        }
+        Some(Command::Check { fix: true, yes }) => {
+            crate::check::fix::run(&dir, printer, &options, yes).map(|()| 0)
+        }
         Some(Command::Watch(args)) => watch(&dir, printer, options, args),
         Some(Command::Status { json, targets }) => {
             status(&dir, printer, &options, &targets, json).map(|()| 0)

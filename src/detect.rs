@@ -8,7 +8,8 @@
 //! - `setup.py`, by a scan of its text, because running it could do anything: the
 //!   `name=` and `python_requires=` string arguments of the `setup(...)` call, and every
 //!   string literal shaped like `"script = package.module:function"`;
-//! - the names of the `requirements*.txt` files at the root, and whether `src/` holds code.
+//! - the names of the `requirements*.txt` files at the root, and whether `src/` holds code;
+//! - the names of the distributions the project depends on (`detect/dependencies`).
 //!
 //! Each field comes from the first of `pyproject.toml`, `setup.cfg`, `setup.py` that states
 //! it. The console scripts are one field: the list of the first file that declares any,
@@ -16,7 +17,8 @@
 //! cannot be parsed is, and the error names the file. The `setup.py` scan is best-effort:
 //! what it does not recognise is left out.
 //!
-//! [`render`] fills `templates/project.toml` with the result: the detected values are set,
+//! [`render`] fills `templates/project.toml` with the result and the `[check]` entries
+//! `init` chose: the detected values are set,
 //! every other key is shown commented out with its default, and the text always parses
 //! with [`crate::config::Config::parse`].
 
@@ -27,6 +29,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+
+mod dependencies;
 
 const TEMPLATE: &str = include_str!("../templates/project.toml");
 
@@ -53,6 +57,8 @@ pub struct Detected {
     pub python: Option<String>,
     /// The metadata files that were read, in order of precedence.
     pub sources: Vec<&'static str>,
+    /// The distributions the project depends on, by normalised name (see `dependencies`).
+    pub dependencies: Vec<String>,
 }
 
 /// What one metadata file states; `None` or empty means "this file doesn't say".
@@ -100,10 +106,12 @@ pub fn detect(root: &Path) -> Result<Detected> {
         metadata = metadata.or(found);
         sources.push(file);
     }
+    let requirements = requirement_files(root)?;
     Ok(Detected {
         name: metadata.name,
         console_scripts: metadata.console_scripts,
-        requirements: requirement_files(root)?,
+        dependencies: dependencies::read(root, &requirements),
+        requirements,
         layout: layout(root)?,
         python: metadata.python,
         sources,
@@ -478,13 +486,18 @@ fn pinned_minor(specifier: &str) -> Option<String> {
 // ---- render ----
 
 /// The `project.toml` text for `detected`; `fallback_name` (the directory's name, say) is
-/// the project name when none was detected and must not be empty.
-pub fn render(detected: &Detected, fallback_name: &str) -> String {
+/// the project name when none was detected and must not be empty. `check` is the body of
+/// `[check]` (after its first comment), when `init` has entries to write.
+pub fn render(detected: &Detected, fallback_name: &str, check: Option<&str>) -> String {
     let name = detected.name.as_deref().unwrap_or(fallback_name);
     fill(
         TEMPLATE,
         &[
             ("name", toml_string(name)),
+            (
+                "check",
+                check.unwrap_or(DEFAULT_CHECK).trim_end().to_string(),
+            ),
             ("python", python_line(detected.python.as_deref())),
             ("requirements", requirements_line(&detected.requirements)),
             (
@@ -495,6 +508,16 @@ pub fn render(detected: &Detected, fallback_name: &str) -> String {
         ],
     )
 }
+
+/// `[check]`'s keys, commented out with their defaults.
+const DEFAULT_CHECK: &str = "\
+# Commands that must be on PATH.
+# commands = []        # e.g. [\"cc\"]
+# C headers the compiler must find.
+# headers = []         # e.g. [\"Python.h\", \"ldap.h\"]
+# pkg-config packages that must be installed.
+# pkg-config = []      # e.g. [\"libpq\"]
+";
 
 fn python_line(python: Option<&str>) -> String {
     match python {
@@ -800,8 +823,9 @@ setup(
             layout: Layout::Src,
             python: Some("3.11".into()),
             sources: vec!["pyproject.toml"],
+            dependencies: Vec::new(),
         };
-        let text = render(&detected, "fallback");
+        let text = render(&detected, "fallback", None);
         let config = parse(&text);
         assert_eq!(config.project.name, "greeter");
         assert_eq!(config.project.python.as_deref(), Some("3.11"));
@@ -820,7 +844,7 @@ setup(
     #[test]
     fn render_without_detection_uses_fallback_and_comments_console_script() {
         let detected = detect(project(&[]).path()).unwrap();
-        let text = render(&detected, "my-app");
+        let text = render(&detected, "my-app", None);
         let config = parse(&text);
         assert_eq!(config.project.name, "my-app");
         assert_eq!(config.project.python, None);
@@ -839,8 +863,9 @@ setup(
             layout: Layout::Flat,
             python: None,
             sources: Vec::new(),
+            dependencies: Vec::new(),
         };
-        let config = parse(&render(&detected, "fallback"));
+        let config = parse(&render(&detected, "fallback", None));
         assert_eq!(config.project.name, name);
         assert_eq!(config.bundle.console_script.as_deref(), Some("a\"b"));
     }
@@ -848,7 +873,7 @@ setup(
     /// The template's commented-out keys are real keys, and those with a default show it.
     #[test]
     fn commented_keys_show_the_defaults() {
-        let text = render(&detect(project(&[]).path()).unwrap(), "app");
+        let text = render(&detect(project(&[]).path()).unwrap(), "app", None);
         let uncommented: String = text
             .lines()
             .map(|line| match line.strip_prefix("# ") {

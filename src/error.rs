@@ -1,8 +1,9 @@
 //! How errors reach the user: one place renders them, one place maps them to exit codes.
 //!
 //! `error: <what failed>`, then a `caused by:` line per cause, then what a failed command
-//! printed last and where its full log is, then `hint:` lines; the credentials of any URL
-//! in them masked (see `redact`).
+//! printed last and where its full log is, then `hint:` lines (with what the command's
+//! output says the system lacks, see `check::diagnostics`); the credentials of any URL in
+//! them masked (see `redact`).
 //! Exit codes: a failed task's own code, 2 for usage and configuration errors, 1 for
 //! everything else.
 
@@ -85,6 +86,7 @@ pub fn render(err: &anyhow::Error) -> String {
             if let Some(log) = &failed.log {
                 hints.push(format!("full output: {}", log.display()));
             }
+            hints.extend(crate::check::diagnostics::explain(failed));
         }
         if let Some(config) = cause.downcast_ref::<ConfigError>() {
             hints.extend(config.hint.clone());

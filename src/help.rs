@@ -24,7 +24,7 @@ use crate::redact::redact;
 use crate::ui::{Printer, Style, printable};
 
 const GROUPS: &[(&str, &[&str])] = &[
-    ("Build", &["bundle", "setup", "watch", "status"]),
+    ("Build", &["bundle", "setup", "check", "watch", "status"]),
     ("Project", &["init", "run", "clean"]),
     ("Other", &["help", "completions", "man"]),
 ];
