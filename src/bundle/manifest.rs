@@ -25,15 +25,24 @@ use crate::{args, state};
 /// Bumped when a key changes meaning.
 pub const FORMAT: u32 = 2;
 
-/// Lists `name<TAB>version` for each distribution's METADATA in a zip archive.
+/// Lists `name<TAB>version` for each distribution's METADATA in a zip archive, where an
+/// installed distribution's is: at the root (the code layer, a zipapp), in a
+/// `site-packages` folder (shiv), or at the root of one of a PEX's `.deps/` wheels. Not
+/// the copies a package vendors inside itself (setuptools' `_vendor/*.dist-info`), which
+/// ship as that package's files.
 const LIST_DISTRIBUTIONS: &str = r#"
 import email.parser, sys, zipfile
 parser = email.parser.BytesHeaderParser()
 with zipfile.ZipFile(sys.argv[1]) as archive:
     for name in archive.namelist():
-        if name.endswith(".dist-info/METADATA"):
-            headers = parser.parsebytes(archive.read(name))
-            print(headers["Name"] + "\t" + headers["Version"])
+        parts = name.split("/")
+        if len(parts) < 2 or not name.endswith(".dist-info/METADATA"):
+            continue
+        parent = parts[:-2]
+        if parent and parent[-1] != "site-packages" and not (len(parent) == 2 and parent[0] == ".deps"):
+            continue
+        headers = parser.parsebytes(archive.read(name))
+        print(headers["Name"] + "\t" + headers["Version"])
 "#;
 
 /// Lists the distributions whose top-level modules, packages or files are inside a

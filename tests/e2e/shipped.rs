@@ -297,3 +297,16 @@ fn a_version_changed_by_hand_is_put_back_when_pinned_and_shipped_as_is_when_not(
     assert_eq!(m["unpinned"], serde_json::json!(["six"]), "{m}");
     assert_eq!(m["pinned"], serde_json::json!({}), "{m}");
 }
+
+/// setuptools vendors distributions inside itself (`setuptools/_vendor/*.dist-info`):
+/// they ship as its files, and are no distributions of the venv to check.
+#[test]
+fn what_a_package_vendors_is_not_taken_for_a_distribution() {
+    let project = Project::sample().with_file("requirements.txt", "six\nsetuptools<81\n");
+    project.pybuild(&["bundle"]).success();
+    let m = manifest(&project, "dist/greet.manifest.json");
+    let shipped: Vec<&String> = m["distributions"].as_object().unwrap().keys().collect();
+    assert_eq!(shipped, ["greeter", "setuptools", "six"], "{m}");
+    let out = project.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(out.contains("greeting: hello"), "{out}");
+}
