@@ -194,8 +194,14 @@ fn a_hash_pinned_requirements_file_sets_up_and_bundles() {
 #[test]
 fn on_a_terminal_the_spinner_tells_the_phase() {
     let project = Project::sample();
+    // pybuild's cache of its own: nothing fetched or built by other tests to reuse.
+    let cache = tempfile::tempdir().unwrap();
     // `script` gives pybuild a pseudo-terminal and copies what it draws to stdout.
-    let command = format!("{} bundle", env!("CARGO_BIN_EXE_pybuild"));
+    let command = format!(
+        "PYBUILD_CACHE_DIR={} {} bundle",
+        cache.path().display(),
+        env!("CARGO_BIN_EXE_pybuild")
+    );
     let run = project
         .run_program(
             std::path::Path::new("script"),
@@ -205,6 +211,7 @@ fn on_a_terminal_the_spinner_tells_the_phase() {
     let drawn = run.stdout;
     for phase in [
         "first run",
+        "fetching uv",
         "creating the venv with uv",
         "installing pex",
         "building the dependencies PEX from the venv",
