@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::{self, BundleKind, Config, ConfigError};
+use crate::config::{At, BundleKind, Config};
 use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
 use crate::paths::{self, Place};
@@ -349,8 +349,8 @@ fn output_path(cx: &mut Context, output: &str) -> Result<PathBuf> {
     let configured = cx.project.config.bundle.output.is_some();
     let refuse = |message: String| -> anyhow::Error {
         if configured {
-            let file = cx.project.root.join(config::FILE_NAME);
-            ConfigError::at_key(&file, "output", message)
+            (cx.project.config)
+                .error_at(At::Value(&["bundle", "output"]), message)
                 .hint("name a new file in a directory of its own, like `dist/app.pex`")
                 .into()
         } else {
