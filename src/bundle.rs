@@ -201,7 +201,8 @@ impl Bundle {
         })
     }
 
-    fn output(cx: &mut Context) -> Result<String> {
+    /// The bundle file, relative to the root: configured, or the default for the kind.
+    pub fn output(cx: &mut Context) -> Result<String> {
         let config = &cx.project.config;
         if let Some(output) = configured_output(config) {
             return Ok(output);

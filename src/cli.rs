@@ -79,9 +79,12 @@ pub enum Command {
     /// Reports on what `bundle` runs, or on what the targets named run (`setup`, a step or
     /// a task of project.toml, with the steps and tasks they depend on). Runs nothing.
     Status {
-        /// Print JSON for machines
+        /// Print JSON for machines (see docs/commands.md for its schema)
         #[arg(long)]
         json: bool,
+        /// Exit with 1 when a step is stale, 0 when all are fresh (for CI)
+        #[arg(long)]
+        exit_code: bool,
         /// Targets to report on (default: bundle)
         targets: Vec<String>,
     },
