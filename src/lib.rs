@@ -41,15 +41,24 @@ pub mod venv;
 pub mod watch;
 pub mod wheelhouse;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
-use crate::ui::{Printer, Verbosity};
+use crate::ui::Printer;
 
 /// Runs pybuild with the process's arguments; returns the exit code.
 pub fn run() -> u8 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let color = match cli::color_before_parse(std::env::args_os()).explicit() {
+        Some(true) => clap::ColorChoice::Always,
+        Some(false) => clap::ColorChoice::Never,
+        None => clap::ColorChoice::Auto,
+    };
+    let parsed = Cli::command()
+        .color(color)
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, cli::verbosity(&matches)?)));
+    let (cli, verbosity) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
@@ -58,11 +67,6 @@ pub fn run() -> u8 {
                 0
             };
         }
-    };
-    let verbosity = match (cli.quiet, cli.verbose) {
-        (true, _) => Verbosity::Quiet,
-        (false, 0) => Verbosity::Normal,
-        (false, _) => Verbosity::Verbose,
     };
     let printer = Printer::new(verbosity, cli.color);
     match commands::execute(cli, &printer) {
