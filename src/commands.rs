@@ -49,9 +49,18 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         Some(Command::Run { task, args }) => run(&dir, printer, &options, task, args),
         Some(Command::Task(argv)) => {
             let (name, args) = argv.split_first().context("no task named")?;
+            let name = name.to_string_lossy();
+            // `pybuild TASK --help` is `pybuild help TASK`; after `--`, it is the task's.
+            let mut before_dashes = args.iter().take_while(|arg| *arg != "--");
+            if before_dashes.any(|arg| arg == "--help" || arg == "-h") {
+                let request = help::Request {
+                    topic: Some(name.into_owned()),
+                    ..help::Request::default()
+                };
+                return help::show(&dir, printer, &request).map(|()| 0);
+            }
             // `pybuild lint -- -x` and `pybuild lint -x` both give `-x` to the task.
             let args = args.strip_prefix(&[OsString::from("--")]).unwrap_or(args);
-            let name = name.to_string_lossy();
             tasks::run_named(&dir, printer, &name, args, &options)
         }
         Some(Command::Completions { shell }) => {
