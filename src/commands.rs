@@ -63,9 +63,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             let args = args.strip_prefix(&[OsString::from("--")]).unwrap_or(args);
             tasks::run_named(&dir, printer, &name, args, &options)
         }
-        Some(Command::Completions { shell }) => {
-            completions::print(&dir, printer, shell).map(|()| 0)
-        }
+        Some(Command::Completions { shell }) => completions::print(shell).map(|()| 0),
         Some(Command::Man { out }) => manpage::write(out.as_deref(), printer).map(|()| 0),
         Some(Command::Clean { all, dry_run }) => {
             let project = Project::discover(&dir)?;

@@ -48,6 +48,8 @@ use crate::ui::Printer;
 
 /// Runs pybuild with the process's arguments; returns the exit code.
 pub fn run() -> u8 {
+    // A shell asking for completions (see `completions`) is answered here, and exits.
+    completions::answer();
     let color = match cli::color_before_parse(std::env::args_os()).explicit() {
         Some(true) => clap::ColorChoice::Always,
         Some(false) => clap::ColorChoice::Never,
