@@ -481,6 +481,12 @@ fn pinned_minor(specifier: &str) -> Option<String> {
 /// the project name when none was detected and must not be empty.
 pub fn render(detected: &Detected, fallback_name: &str) -> String {
     let name = detected.name.as_deref().unwrap_or(fallback_name);
+    // The default output is named after the console script the bundle runs, which is not
+    // always the project's name (httpie's is `http`).
+    let script = detected
+        .console_scripts
+        .first()
+        .map_or(name, |(script, _)| script.as_str());
     fill(
         TEMPLATE,
         &[
@@ -491,7 +497,7 @@ pub fn render(detected: &Detected, fallback_name: &str) -> String {
                 "console-script",
                 console_script_line(&detected.console_scripts, name),
             ),
-            ("output", toml_string(&format!("dist/{name}.pex"))),
+            ("output", toml_string(&format!("dist/{script}.pex"))),
         ],
     )
 }
@@ -811,6 +817,7 @@ setup(
             ["requirements.txt", "requirements-dev.txt"]
         );
         assert!(text.contains("# also declared: \"greet-admin\""), "{text}");
+        assert!(text.contains("\n# output = \"dist/greet.pex\"\n"), "{text}");
         assert!(
             !text.contains("@name@") && !text.contains("@output@"),
             "{text}"
@@ -827,6 +834,10 @@ setup(
         assert_eq!(config.bundle.console_script, None);
         assert!(config.env.requirements.is_empty());
         assert!(text.contains("\n# console-script = \"my-app\"\n"), "{text}");
+        assert!(
+            text.contains("\n# output = \"dist/my-app.pex\"\n"),
+            "{text}"
+        );
     }
 
     #[test]
