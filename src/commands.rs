@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 
 use crate::cli::{Cli, Command, WatchArgs};
+use crate::config::At;
 use crate::error::UserError;
 use crate::help;
 use crate::project::Project;
@@ -89,9 +90,22 @@ const BUNDLE: &str = "bundle";
 /// Runs `pybuild watch` with the targets it names, until Ctrl-C.
 fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) -> Result<u8> {
     let project = Project::discover(dir)?;
+    let from_config = args.targets.is_empty();
     let settings = watch::Settings::resolve(&project.config.watch, args);
-    for name in &settings.targets {
-        check_target(&project, name, "watch")?;
+    for (index, name) in settings.targets.iter().enumerate() {
+        match check_target(&project, name, "watch") {
+            // Said at the entry of `[watch] targets` that names it.
+            Err(err) if from_config => {
+                let message = format!("`watch.targets` names `{name}`, which is no step or task");
+                let mut located =
+                    (project.config).error_at(At::Item(&["watch", "targets"], index), message);
+                if let Some(user) = err.downcast_ref::<UserError>() {
+                    located.hint = user.hints.first().cloned();
+                }
+                return Err(located.into());
+            }
+            result => result?,
+        }
     }
     let root = project.root.clone();
     let targets = settings.targets.clone();
