@@ -18,6 +18,7 @@ use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
+use crate::error;
 use crate::fileset::{self, Rules};
 use crate::fingerprint::{self, Fingerprint};
 use crate::process::Runner;
@@ -276,9 +277,14 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec
     let mut ran = Vec::new();
     for step in steps {
         let name = step.name();
+        // A configuration problem (no console script to run, say) is said as it is: it is
+        // no doubt about freshness.
         let fingerprint = step
             .fingerprint(cx)
-            .with_context(|| format!("cannot tell whether step `{name}` is up to date"))?;
+            .map_err(|err| match error::is_usage(&err) {
+                true => err,
+                false => err.context(format!("cannot tell whether step `{name}` is up to date")),
+            })?;
         let reasons = match (step.always_runs(), freshness(cx, *step, &fingerprint)?) {
             (Some(why), _) => vec![Reason::new(Kind::AlwaysRuns, why)],
             (None, Freshness::Fresh) => {
