@@ -173,6 +173,24 @@ pub struct WatchArgs {
     pub debounce: Option<u64>,
 }
 
+/// The command line to parse: [`Cli`]'s, with the environment twins that are set but
+/// empty left unread, as unset (CI templates often set a variable to nothing), where clap
+/// would reject the empty value.
+pub fn command() -> clap::Command {
+    let empty: Vec<_> = Cli::command()
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    empty.into_iter().fold(Cli::command(), |command, id| {
+        command.mut_arg(id, |arg| arg.env(None))
+    })
+}
+
 /// `-q` or `-v`: the one given on the command line wins over the other's environment twin
 /// (`PYBUILD_QUIET=1 pybuild -v bundle` is verbose); both from the same place are an error.
 pub fn verbosity(matches: &ArgMatches) -> Result<Verbosity, clap::Error> {

@@ -41,7 +41,7 @@ pub mod venv;
 pub mod watch;
 pub mod wheelhouse;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 use crate::cli::Cli;
 use crate::ui::Printer;
@@ -55,7 +55,7 @@ pub fn run() -> u8 {
         Some(false) => clap::ColorChoice::Never,
         None => clap::ColorChoice::Auto,
     };
-    let parsed = Cli::command()
+    let parsed = cli::command()
         .color(color)
         .try_get_matches()
         .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, cli::verbosity(&matches)?)));
