@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::{self, BundleKind, Config, ConfigError};
+use crate::config::{At, BundleKind, Config};
 use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
 use crate::paths::{self, Place};
@@ -176,8 +176,10 @@ impl Bundle {
             return Ok(Entry::EntryPoint(entry.clone()));
         }
         let name = cx.project.config.project.name.clone();
-        let scripts = venv::dist_info(&cx.site_packages()?, &name)
-            .map(|d| venv::console_scripts(&d))
+        let dist_info = venv::dist_info(&cx.site_packages()?, &name);
+        let scripts = dist_info
+            .as_deref()
+            .map(venv::console_scripts)
             .unwrap_or_default();
         let chosen = match scripts.as_slice() {
             [(only, _)] => Some(only.clone()),
@@ -186,23 +188,13 @@ impl Bundle {
                 .find(|(s, _)| *s == name)
                 .map(|(s, _)| s.clone()),
         };
-        chosen.map(Entry::ConsoleScript).ok_or_else(|| {
-            let found = if scripts.is_empty() {
-                format!("{name} declares no console script")
-            } else {
-                let names: Vec<_> = scripts.iter().map(|(s, _)| s.as_str()).collect();
-                format!(
-                    "{name} declares several console scripts ({})",
-                    names.join(", ")
-                )
-            };
-            UserError::usage(format!("cannot tell what the bundle should run: {found}"))
-                .hint("set `[bundle] console-script` or `[bundle] entry-point` in project.toml")
-                .into()
-        })
+        chosen
+            .map(Entry::ConsoleScript)
+            .ok_or_else(|| no_entry(&name, &scripts, dist_info.as_deref()).into())
     }
 
-    fn output(cx: &mut Context) -> Result<String> {
+    /// The bundle file, relative to the root: configured, or the default for the kind.
+    pub fn output(cx: &mut Context) -> Result<String> {
         let config = &cx.project.config;
         if let Some(output) = configured_output(config) {
             return Ok(output);
@@ -216,6 +208,38 @@ impl Bundle {
             None => format!("dist/{stem}"),
         })
     }
+}
+
+/// The configuration problem of a bundle that cannot tell what to run: the project
+/// declares no console script, or several and none named like it.
+fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) -> UserError {
+    if !scripts.is_empty() {
+        let names: Vec<String> = scripts.iter().map(|(s, _)| format!("`{s}`")).collect();
+        return UserError::usage(format!(
+            "project.toml does not say which console script the bundle runs: {name} declares \
+             several ({}), none named `{name}`",
+            names.join(", ")
+        ))
+        .hint(format!(
+            "set `console-script = \"{}\"` (or another of them) in `[bundle]`",
+            scripts[0].0
+        ));
+    }
+    let mut err = UserError::usage(format!(
+        "project.toml does not say what the bundle runs, and {name} declares no console script"
+    ))
+    .hint("set `entry-point = \"package.module:function\"` in `[bundle]`: the function the bundle starts");
+    let plain = dist_info.map(installed::bin_scripts).unwrap_or_default();
+    if !plain.is_empty() {
+        err = err.hint(format!(
+            "{} declares only plain scripts ({}: `scripts=` in setup.py or setup.cfg, \
+             `script-files` in pyproject.toml), which a bundle cannot start: \
+             name the function they call as `entry-point`",
+            name,
+            plain.join(", ")
+        ));
+    }
+    err
 }
 
 impl Step for Bundle {
@@ -350,8 +374,8 @@ fn output_path(cx: &mut Context, output: &str) -> Result<PathBuf> {
     let configured = cx.project.config.bundle.output.is_some();
     let refuse = |message: String| -> anyhow::Error {
         if configured {
-            let file = cx.project.root.join(config::FILE_NAME);
-            ConfigError::at_key(&file, "output", message)
+            (cx.project.config)
+                .error_at(At::Value(&["bundle", "output"]), message)
                 .hint("name a new file in a directory of its own, like `dist/app.pex`")
                 .into()
         } else {

@@ -3,46 +3,61 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::builder::FalseyValueParser;
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::ui::ColorChoice;
+use crate::ui::{ColorChoice, Verbosity};
 
 /// Build a Python application into one runnable file, driven by project.toml.
+///
+/// Every global option has an environment twin (shown as `env:`), for CI: the command line
+/// wins over it. `FORCE_COLOR` colours without a terminal, `NO_COLOR` never (it wins).
 #[derive(Debug, Parser)]
 #[command(name = "pybuild", version, disable_help_subcommand = true)]
 pub struct Cli {
     /// Run in DIR (or the nearest parent holding a project.toml)
-    #[arg(short = 'C', long = "project", global = true, value_name = "DIR")]
+    #[arg(
+        short = 'C',
+        long = "project",
+        global = true,
+        value_name = "DIR",
+        env = "PYBUILD_PROJECT"
+    )]
     pub project: Option<PathBuf>,
 
     /// Stream the output of the tools pybuild runs
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    // `-q` and `-v` exclude each other, but the command line wins over the environment:
+    // see [`verbosity`] (clap's `conflicts_with` would count the environment too).
+    #[arg(short, long, global = true, action = ArgAction::Count, env = "PYBUILD_VERBOSE")]
     pub verbose: u8,
 
     /// Print only errors and warnings
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, env = "PYBUILD_QUIET", value_parser = FalseyValueParser::new())]
     pub quiet: bool,
 
-    /// When to colour the output (NO_COLOR is honoured with `auto`)
+    /// When to colour the output (`auto`: on a terminal, or with FORCE_COLOR; never with NO_COLOR)
     #[arg(
         long,
         global = true,
         value_enum,
         default_value = "auto",
-        value_name = "WHEN"
+        value_name = "WHEN",
+        env = "PYBUILD_COLOR"
     )]
     pub color: ColorChoice,
 
     /// Say why each stale step runs
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "PYBUILD_EXPLAIN", value_parser = FalseyValueParser::new())]
     pub explain: bool,
 
     /// Fail at once, instead of waiting, when another pybuild is working on the project
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "PYBUILD_NO_WAIT", value_parser = FalseyValueParser::new())]
     pub no_wait: bool,
 
     /// Use no package index: resolve from pybuild's wheelhouse only
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "PYBUILD_OFFLINE", value_parser = FalseyValueParser::new())]
     pub offline: bool,
 
     #[command(subcommand)]
@@ -92,9 +107,12 @@ pub enum Command {
     /// Reports on what `bundle` runs, or on what the targets named run (`setup`, a step or
     /// a task of project.toml, with the steps and tasks they depend on). Runs nothing.
     Status {
-        /// Print JSON for machines
+        /// Print JSON for machines (see docs/commands.md for its schema)
         #[arg(long)]
         json: bool,
+        /// Exit with 1 when a step is stale, 0 when all are fresh (for CI)
+        #[arg(long)]
+        exit_code: bool,
         /// Targets to report on (default: bundle)
         targets: Vec<String>,
     },
@@ -166,4 +184,75 @@ pub struct WatchArgs {
     /// [default: `[watch] debounce-ms`, or 50]
     #[arg(long, value_name = "MS")]
     pub debounce: Option<u64>,
+}
+
+/// The command line to parse: [`Cli`]'s, with the environment twins that are set but
+/// empty left unread, as unset (CI templates often set a variable to nothing), where clap
+/// would reject the empty value.
+pub fn command() -> clap::Command {
+    let empty: Vec<_> = Cli::command()
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    empty.into_iter().fold(Cli::command(), |command, id| {
+        command.mut_arg(id, |arg| arg.env(None))
+    })
+}
+
+/// `-q` or `-v`: the one given on the command line wins over the other's environment twin
+/// (`PYBUILD_QUIET=1 pybuild -v bundle` is verbose); both from the same place are an error.
+pub fn verbosity(matches: &ArgMatches) -> Result<Verbosity, clap::Error> {
+    let quiet = matches
+        .get_flag("quiet")
+        .then(|| matches.value_source("quiet"));
+    let verbose = (matches.get_count("verbose") > 0).then(|| matches.value_source("verbose"));
+    let command_line = |source: Option<ValueSource>| source == Some(ValueSource::CommandLine);
+    Ok(match (quiet, verbose) {
+        (None, None) => Verbosity::Normal,
+        (Some(_), None) => Verbosity::Quiet,
+        (None, Some(_)) => Verbosity::Verbose,
+        (Some(q), Some(v)) if command_line(q) != command_line(v) => match command_line(q) {
+            true => Verbosity::Quiet,
+            false => Verbosity::Verbose,
+        },
+        (Some(q), Some(_)) => {
+            let (quiet, verbose) = match command_line(q) {
+                true => ("--quiet", "--verbose"),
+                false => ("PYBUILD_QUIET", "PYBUILD_VERBOSE"),
+            };
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                format!("`{quiet}` and `{verbose}` cannot be used together"),
+            ));
+        }
+    })
+}
+
+/// The colour asked for before clap parses the command line, for clap's own help and
+/// errors: the last `--color WHEN` before `--` (a bad one is left to clap), else
+/// `PYBUILD_COLOR`.
+pub fn color_before_parse(args: impl IntoIterator<Item = OsString>) -> ColorChoice {
+    let mut chosen = None;
+    let mut args = args.into_iter().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str() else { continue };
+        let value = match arg {
+            "--" => break,
+            "--color" => args.next().and_then(|v| v.into_string().ok()),
+            _ => arg.strip_prefix("--color=").map(str::to_string),
+        };
+        if let Some(value) = value {
+            chosen = ColorChoice::from_str(&value, false).ok().or(chosen);
+        }
+    }
+    let from_env = || {
+        let value = std::env::var("PYBUILD_COLOR").ok()?;
+        ColorChoice::from_str(&value, false).ok()
+    };
+    chosen.or_else(from_env).unwrap_or(ColorChoice::Auto)
 }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 
 use crate::cli::{Cli, Command, WatchArgs};
+use crate::config::At;
 use crate::error::UserError;
 use crate::help;
 use crate::project::Project;
 use crate::state::{Lock, State};
-use crate::step::{self, BuildOptions, Context, Freshness};
-use crate::ui::{Printer, Style};
-use crate::{clean, completions, init, manpage, process, tasks, watch};
+use crate::step::{BuildOptions, Context};
+use crate::ui::Printer;
+use crate::{clean, completions, init, manpage, process, status, tasks, watch};
 
 pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
@@ -47,20 +48,29 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             crate::check::fix::run(&dir, printer, &options, yes).map(|()| 0)
         }
         Some(Command::Watch(args)) => watch(&dir, printer, options, args),
-        Some(Command::Status { json, targets }) => {
-            status(&dir, printer, &options, &targets, json).map(|()| 0)
-        }
+        Some(Command::Status {
+            json,
+            exit_code,
+            targets,
+        }) => status(&dir, printer, &options, &targets, json, exit_code),
         Some(Command::Run { task, args }) => run(&dir, printer, &options, task, args),
         Some(Command::Task(argv)) => {
             let (name, args) = argv.split_first().context("no task named")?;
+            let name = name.to_string_lossy();
+            // `pybuild TASK --help` is `pybuild help TASK`; after `--`, it is the task's.
+            let mut before_dashes = args.iter().take_while(|arg| *arg != "--");
+            if before_dashes.any(|arg| arg == "--help" || arg == "-h") {
+                let request = help::Request {
+                    topic: Some(name.into_owned()),
+                    ..help::Request::default()
+                };
+                return help::show(&dir, printer, &request).map(|()| 0);
+            }
             // `pybuild lint -- -x` and `pybuild lint -x` both give `-x` to the task.
             let args = args.strip_prefix(&[OsString::from("--")]).unwrap_or(args);
-            let name = name.to_string_lossy();
             tasks::run_named(&dir, printer, &name, args, &options)
         }
-        Some(Command::Completions { shell }) => {
-            completions::print(&dir, printer, shell).map(|()| 0)
-        }
+        Some(Command::Completions { shell }) => completions::print(shell).map(|()| 0),
         Some(Command::Man { out }) => manpage::write(out.as_deref(), printer).map(|()| 0),
         Some(Command::Clean { all, dry_run }) => {
             let project = Project::discover(&dir)?;
@@ -86,9 +96,22 @@ const BUNDLE: &str = "bundle";
 /// Runs `pybuild watch` with the targets it names, until Ctrl-C.
 fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) -> Result<u8> {
     let project = Project::discover(dir)?;
+    let from_config = args.targets.is_empty();
     let settings = watch::Settings::resolve(&project.config.watch, args);
-    for name in &settings.targets {
-        check_target(&project, name, "watch")?;
+    for (index, name) in settings.targets.iter().enumerate() {
+        match check_target(&project, name, "watch") {
+            // Said at the entry of `[watch] targets` that names it.
+            Err(err) if from_config => {
+                let message = format!("`watch.targets` names `{name}`, which is no step or task");
+                let mut located =
+                    (project.config).error_at(At::Item(&["watch", "targets"], index), message);
+                if let Some(user) = err.downcast_ref::<UserError>() {
+                    located.hint = user.hints.first().cloned();
+                }
+                return Err(located.into());
+            }
+            result => result?,
+        }
     }
     let root = project.root.clone();
     let targets = settings.targets.clone();
@@ -132,7 +155,8 @@ fn status(
     options: &BuildOptions,
     targets: &[String],
     json: bool,
-) -> Result<()> {
+    exit_code: bool,
+) -> Result<u8> {
     let project = Project::discover(dir)?;
     for name in targets {
         check_target(&project, name, "status")?;
@@ -141,62 +165,12 @@ fn status(
     if targets.is_empty() {
         targets.push(BUNDLE);
     }
-    let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
-    let state = State::load(&project.state_dir(), printer);
-    let mut cx = Context::new(&project, printer, state);
-    let mut report: Vec<(&str, Vec<String>)> = Vec::new();
-    for step in tasks::plan_all(&project.config, &targets, &[])? {
-        let reasons = match step.fingerprint(&mut cx) {
-            Ok(_) if let Some(why) = step.always_runs() => vec![why.to_string()],
-            Ok(fingerprint) => {
-                let mut reasons = match step::freshness(&mut cx, step.as_ref(), &fingerprint)? {
-                    Freshness::Fresh => Vec::new(),
-                    Freshness::Stale(reasons) => reasons,
-                };
-                // A step that builds on a stale one (its fingerprint holds that step's run)
-                // will run again after it.
-                for (earlier, earlier_reasons) in &report {
-                    if !earlier_reasons.is_empty() && tasks::builds_on(&fingerprint, earlier) {
-                        reasons.push(format!("{earlier} will run first"));
-                    }
-                }
-                reasons
-            }
-            Err(err) => vec![format!(
-                "cannot tell until the steps before it run ({err:#})"
-            )],
-        };
-        report.push((step.name(), reasons));
-    }
-    // The stat cache may have learned hashes; keeping them makes the next build faster.
-    cx.save_state()?;
-    if json {
-        let steps: Vec<_> = report
-            .iter()
-            .map(|(name, reasons)| {
-                serde_json::json!({"step": name, "fresh": reasons.is_empty(), "reasons": reasons})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&steps)?);
-        return Ok(());
-    }
-    let width = report
-        .iter()
-        .map(|(name, _)| name.len())
-        .max()
-        .unwrap_or(0)
-        .max(8);
-    for (name, reasons) in report {
-        if reasons.is_empty() {
-            println!("{name:width$} {}", printer.paint("fresh", Style::Green));
-        } else {
-            println!("{name:width$} {}", printer.paint("stale", Style::Yellow));
-            for reason in reasons {
-                println!("{:width$}   {reason}", "");
-            }
-        }
-    }
-    Ok(())
+    let request = status::Request {
+        targets: &targets,
+        json,
+        exit_code,
+    };
+    status::show(&project, printer, options, &request)
 }
 
 /// `pybuild run`: a task when `task` names one, else the program `task` or, after `--`,

@@ -11,7 +11,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod source;
 pub mod task;
+pub use source::{At, Source};
 pub use task::{TaskConfig, TaskRun};
 
 pub const FILE_NAME: &str = "project.toml";
@@ -32,6 +34,9 @@ pub struct Config {
     pub watch: WatchSection,
     #[serde(default)]
     pub tasks: BTreeMap<String, TaskConfig>,
+    /// Where it was read from, for errors found after the parse.
+    #[serde(skip)]
+    pub source: Source,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -272,13 +277,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl ConfigError {
-    /// An error found outside the parse (a check against the files on disk), located at
-    /// the first `key =` of the file.
-    pub fn at_key(file: &Path, key: &str, message: String) -> Self {
-        let source = std::fs::read_to_string(file).unwrap_or_default();
-        ConfigError::at(file, &source, key_span(&source, key), message)
-    }
-
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -333,7 +331,7 @@ impl Config {
     }
 
     pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(source).map_err(|err| {
+        let mut config: Config = toml::from_str(source).map_err(|err| {
             let message = err.message().trim().to_string();
             let hint = nearest_name_hint(&message);
             ConfigError {
@@ -341,21 +339,29 @@ impl Config {
                 ..ConfigError::at(path, source, err.span(), message)
             }
         })?;
-        config.validate(path, source)?;
+        config.source = Source::new(path, source);
+        config.validate()?;
         Ok(config)
     }
 
-    /// Checks that serde's types cannot express, pointing at the offending key.
-    fn validate(&self, path: &Path, source: &str) -> Result<(), ConfigError> {
-        let fail = |key: &str, message: String| {
-            ConfigError::at(path, source, key_span(source, key), message)
-        };
+    /// An error at a place of the file this config was read from, for a check made after
+    /// the parse.
+    pub fn error_at(&self, at: At, message: impl Into<String>) -> ConfigError {
+        self.source.error(at, message)
+    }
+
+    /// Checks that serde's types cannot express, pointing at the offending value.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |at: At, message: String| self.error_at(at, message);
         if self.project.name.trim().is_empty() {
-            return Err(fail("name", "`project.name` must not be empty".into()));
+            return Err(fail(
+                At::Value(&["project", "name"]),
+                "`project.name` must not be empty".into(),
+            ));
         }
         if self.bundle.console_script.is_some() && self.bundle.entry_point.is_some() {
             return Err(fail(
-                "entry-point",
+                At::Key(&["bundle", "entry-point"]),
                 "`bundle.console-script` and `bundle.entry-point` are exclusive: set one".into(),
             ));
         }
@@ -363,7 +369,7 @@ impl Config {
             && !is_entry_point(entry)
         {
             return Err(fail(
-                "entry-point",
+                At::Value(&["bundle", "entry-point"]),
                 format!(
                     "`bundle.entry-point` must look like `package.module:function`, not `{entry}`"
                 ),
@@ -372,60 +378,58 @@ impl Config {
         if let Some(output) = &self.bundle.output
             && !crate::paths::is_plain_file_path(output)
         {
-            let mut err = fail(
-                "output",
+            return Err(fail(
+                At::Value(&["bundle", "output"]),
                 format!(
                     "`bundle.output` must be a relative path to a file inside the project, \
                      without `.`, `..` or a trailing `/`, not `{output}`"
                 ),
-            );
-            err.hint = Some("write it like `dist/app.pex`".into());
-            return Err(err);
+            )
+            .hint("write it like `dist/app.pex`"));
         }
         // A key another kind reads would be ignored silently: say so instead.
         for (key, kind, set) in self.bundle.kind_keys() {
             if set && kind != self.bundle.kind {
-                let mut err = fail(
-                    key,
+                return Err(fail(
+                    At::Key(&["bundle", key]),
                     format!(
                         "`bundle.{key}` is read only by `kind = \"{kind}\"`, but `bundle.kind` is `\"{}\"`",
                         self.bundle.kind
                     ),
-                );
-                err.hint = Some(format!(
+                )
+                .hint(format!(
                     "remove `{key}`, or set `kind = \"{kind}\"` in `[bundle]`"
-                ));
-                return Err(err);
+                )));
             }
         }
-        for pattern in &self.bundle.sources {
-            let glob = pattern.strip_prefix('!').unwrap_or(pattern);
-            if let Err(err) = globset::Glob::new(glob) {
-                return Err(fail(
-                    "sources",
-                    format!("bad glob in `bundle.sources`: {err}"),
-                ));
+        for (key, patterns) in [
+            ("sources", &self.bundle.sources),
+            ("external-links", &self.bundle.external_links),
+        ] {
+            for (index, pattern) in patterns.iter().enumerate() {
+                let glob = match key {
+                    "sources" => pattern.strip_prefix('!').unwrap_or(pattern),
+                    _ => pattern,
+                };
+                if let Err(err) = globset::Glob::new(glob) {
+                    return Err(fail(
+                        At::Item(&["bundle", key], index),
+                        format!("bad glob in `bundle.{key}`: {err}"),
+                    ));
+                }
             }
         }
-        for pattern in &self.bundle.external_links {
-            if let Err(err) = globset::Glob::new(pattern) {
-                return Err(fail(
-                    "external-links",
-                    format!("bad glob in `bundle.external-links`: {err}"),
-                ));
-            }
-        }
-        for requirement in &self.env.requirements {
+        for (index, requirement) in self.env.requirements.iter().enumerate() {
             if !is_inside(Path::new(requirement)) {
                 return Err(fail(
-                    "requirements",
+                    At::Item(&["env", "requirements"], index),
                     format!(
                         "`env.requirements` entries must be files inside the project, not `{requirement}`"
                     ),
                 ));
             }
         }
-        task::validate(&self.tasks, path, source)
+        task::validate(self)
     }
 }
 
@@ -459,22 +463,6 @@ pub fn is_inside(path: &Path) -> bool {
         }
     }
     depth > 0
-}
-
-/// The span of the first `key =` assignment in the source, for errors found after parsing.
-fn key_span(source: &str, key: &str) -> Option<Range<usize>> {
-    let mut offset = 0;
-    for line in source.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(key)
-            && rest.trim_start().starts_with('=')
-        {
-            let start = offset + (line.len() - trimmed.len());
-            return Some(start..start + key.len());
-        }
-        offset += line.len();
-    }
-    None
 }
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`" (and "unknown variant"),

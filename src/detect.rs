@@ -490,6 +490,12 @@ fn pinned_minor(specifier: &str) -> Option<String> {
 /// `[check]` (after its first comment), when `init` has entries to write.
 pub fn render(detected: &Detected, fallback_name: &str, check: Option<&str>) -> String {
     let name = detected.name.as_deref().unwrap_or(fallback_name);
+    // The default output is named after the console script the bundle runs, which is not
+    // always the project's name (httpie's is `http`).
+    let script = detected
+        .console_scripts
+        .first()
+        .map_or(name, |(script, _)| script.as_str());
     fill(
         TEMPLATE,
         &[
@@ -504,7 +510,7 @@ pub fn render(detected: &Detected, fallback_name: &str, check: Option<&str>) -> 
                 "console-script",
                 console_script_line(&detected.console_scripts, name),
             ),
-            ("output", toml_string(&format!("dist/{name}.pex"))),
+            ("output", toml_string(&format!("dist/{script}.pex"))),
         ],
     )
 }
@@ -835,6 +841,7 @@ setup(
             ["requirements.txt", "requirements-dev.txt"]
         );
         assert!(text.contains("# also declared: \"greet-admin\""), "{text}");
+        assert!(text.contains("\n# output = \"dist/greet.pex\"\n"), "{text}");
         assert!(
             !text.contains("@name@") && !text.contains("@output@"),
             "{text}"
@@ -851,6 +858,10 @@ setup(
         assert_eq!(config.bundle.console_script, None);
         assert!(config.env.requirements.is_empty());
         assert!(text.contains("\n# console-script = \"my-app\"\n"), "{text}");
+        assert!(
+            text.contains("\n# output = \"dist/my-app.pex\"\n"),
+            "{text}"
+        );
     }
 
     #[test]

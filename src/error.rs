@@ -61,12 +61,21 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(failed) = err.chain().find_map(|c| c.downcast_ref::<TaskFailed>()) {
         return failed.code;
     }
-    let usage = err.chain().any(|cause| {
+    if is_usage(err) {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// Whether `err` is a usage or configuration mistake (exit 2), the user's to fix, rather
+/// than a failure.
+pub fn is_usage(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
         cause.is::<ConfigError>()
             || cause.downcast_ref::<UserError>().is_some_and(|e| e.usage)
             || cause.downcast_ref::<clap::Error>().is_some()
-    });
-    if usage { EXIT_USAGE } else { EXIT_FAILURE }
+    })
 }
 
 pub fn render(err: &anyhow::Error) -> String {

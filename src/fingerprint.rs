@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::reason::{Kind, Reason};
 use crate::statcache::Hash;
 
 pub const ABSENT: &str = "absent";
@@ -89,37 +90,43 @@ impl Fingerprint {
     }
 
     /// Why `self` (now) differs from `old` (recorded), in words a user can act on.
-    pub fn differences(&self, old: &Fingerprint) -> Vec<String> {
+    pub fn differences(&self, old: &Fingerprint) -> Vec<Reason> {
         let mut reasons = Vec::new();
         for (name, new) in &self.parts {
-            match old.parts.get(name) {
-                None => reasons.push(format!("{name} is new")),
+            let reason = match old.parts.get(name) {
+                None => Reason::new(Kind::Added, format!("{name} is new")),
                 Some(_) if self.runs.contains(name) && new == NEVER => {
-                    reasons.push(format!("{name} has not run"))
+                    Reason::new(Kind::DependencyNotRun, format!("{name} has not run"))
                 }
                 Some(was) if was != new && self.runs.contains(name) => {
-                    reasons.push(format!("{name} ran again"))
+                    Reason::new(Kind::DependencyRan, format!("{name} ran again"))
                 }
-                Some(was) if was != new => reasons.push(describe_change(name, was, new)),
-                Some(_) => {}
-            }
+                Some(was) if was != new => {
+                    Reason::new(Kind::Changed, describe_change(name, was, new))
+                }
+                Some(_) => continue,
+            };
+            reasons.push(reason.key(name));
         }
         for name in old.parts.keys() {
             if !self.parts.contains_key(name) {
-                reasons.push(format!("{name} no longer applies"));
+                reasons.push(
+                    Reason::new(Kind::Removed, format!("{name} no longer applies")).key(name),
+                );
             }
         }
         for (path, new) in &self.files {
-            match old.files.get(path).map(String::as_str) {
-                None | Some(ABSENT) if new != ABSENT => reasons.push(format!("{path} added")),
-                Some(was) if was != new && new == ABSENT => reasons.push(format!("{path} removed")),
-                Some(was) if was != new => reasons.push(format!("{path} changed")),
-                _ => {}
-            }
+            let (kind, what) = match old.files.get(path).map(String::as_str) {
+                None | Some(ABSENT) if new != ABSENT => (Kind::Added, "added"),
+                Some(was) if was != new && new == ABSENT => (Kind::Removed, "removed"),
+                Some(was) if was != new => (Kind::Changed, "changed"),
+                _ => continue,
+            };
+            reasons.push(Reason::new(kind, format!("{path} {what}")).path(path));
         }
         for (path, was) in &old.files {
             if !self.files.contains_key(path) && was != ABSENT {
-                reasons.push(format!("{path} removed"));
+                reasons.push(Reason::new(Kind::Removed, format!("{path} removed")).path(path));
             }
         }
         reasons
@@ -168,6 +175,10 @@ mod tests {
         fp
     }
 
+    fn details(reasons: Vec<Reason>) -> Vec<String> {
+        reasons.into_iter().map(|r| r.detail).collect()
+    }
+
     #[test]
     fn a_changed_list_names_the_lines_that_changed() {
         let was = "idna 3.4\nsix 1.16.0";
@@ -197,9 +208,14 @@ mod tests {
         old.ran("venv", "1795490177732152592".into());
         let mut new = Fingerprint::default();
         new.ran("venv", "1795490858596928747".into());
-        assert_eq!(new.differences(&old), vec!["venv ran again"]);
+        let ran = new.differences(&old);
+        assert_eq!(
+            (ran[0].kind, ran[0].key.as_deref()),
+            (Kind::DependencyRan, Some("venv"))
+        );
+        assert_eq!(details(new.differences(&old)), vec!["venv ran again"]);
         new.ran("venv", NEVER.into());
-        assert_eq!(new.differences(&old), vec!["venv has not run"]);
+        assert_eq!(details(new.differences(&old)), vec!["venv has not run"]);
     }
 
     #[test]
@@ -219,7 +235,7 @@ mod tests {
             &[("a.py", "9"), ("new.py", "3")],
         );
         assert_eq!(
-            new.differences(&old),
+            details(new.differences(&old)),
             vec![
                 "interpreter changed: 3.11.7 → 3.12.1",
                 "a.py changed",
@@ -234,7 +250,10 @@ mod tests {
         let mut old = Fingerprint::default();
         old.file("setup.cfg", None);
         let new = fp(&[], &[("setup.cfg", "1")]);
-        assert_eq!(new.differences(&old), vec!["setup.cfg added"]);
-        assert_eq!(old.differences(&new), vec!["setup.cfg removed"]);
+        let added = new.differences(&old);
+        assert_eq!(added[0].kind, Kind::Added);
+        assert_eq!(added[0].path.as_deref(), Some("setup.cfg"));
+        assert_eq!(details(added), vec!["setup.cfg added"]);
+        assert_eq!(details(old.differences(&new)), vec!["setup.cfg removed"]);
     }
 }

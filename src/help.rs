@@ -1,6 +1,8 @@
 //! `pybuild help`: every command and every task of project.toml with its one-line
 //! description, grouped and aligned, the way `make help` listed a Makefile's targets;
-//! `pybuild help NAME` for the details of one; `--json` for machines.
+//! `pybuild help NAME` for the details of one, the same text as `pybuild NAME --help`
+//! (clap's help of the command, or the task's details, with the global options either
+//! way); `--json` for machines (see [`VERSION`]).
 //!
 //! Help never needs a working project: without a project.toml it lists the built-in
 //! commands; with one that does not load it lists them too, after a warning.
@@ -31,6 +33,10 @@ const GROUPS: &[(&str, &[&str])] = &[
 
 const UNDOCUMENTED: &str = "(undocumented)";
 
+/// The version of `help --json`'s schema: raised when a key is renamed or removed, or
+/// changes meaning; keys may be added without it.
+pub const VERSION: u32 = 1;
+
 /// What `pybuild help` was asked for.
 #[derive(Debug, Default)]
 pub struct Request {
@@ -41,6 +47,7 @@ pub struct Request {
 
 pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
     let tasks = project_tasks(dir, printer);
+    let stdout = printer.for_stdout();
     let text = match (&request.topic, request.json, request.names) {
         (_, _, true) => names(&tasks).into_iter().map(|n| n + "\n").collect(),
         (None, true, _) => format!("{}\n", serde_json::to_string_pretty(&json(&tasks))?),
@@ -50,8 +57,8 @@ pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
                 serde_json::to_string_pretty(&topic_json(name, &tasks)?)?
             )
         }
-        (None, false, _) => redact(&overview(&printer.for_stdout(), &tasks)).into_owned(),
-        (Some(name), false, _) => redact(&topic(name, &tasks)?).into_owned(),
+        (None, false, _) => redact(&overview(&stdout, &tasks)).into_owned(),
+        (Some(name), false, _) => redact(&topic(&stdout, name, &tasks)?).into_owned(),
     };
     print!("{text}");
     Ok(())
@@ -131,32 +138,59 @@ pub fn overview(printer: &Printer, tasks: &BTreeMap<String, TaskConfig>) -> Stri
             let _ = writeln!(out, "  {shown}  {help}");
         }
     }
-    let _ = writeln!(out, "\n{}:", printer.paint("Options", Style::Bold));
-    for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
-        let mut flags = Vec::new();
-        if let Some(short) = arg.get_short() {
-            flags.push(format!("-{short}"));
-        }
-        if let Some(long) = arg.get_long() {
-            flags.push(format!("--{long}"));
-        }
-        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        let _ = writeln!(out, "  {:22}  {help}", flags.join(", "));
-    }
+    out.push_str(&global_options(printer));
     out.push_str("\nRun `pybuild help NAME` for a command's options or a task's details.\n");
     out
 }
 
-pub fn topic(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> Result<String> {
-    if let Some(task) = tasks.get(name) {
-        return Ok(task_details(name, task));
+/// The global options, each with its environment twin, as an `Options:` section.
+fn global_options(printer: &Printer) -> String {
+    let mut out = format!("\n{}:\n", printer.paint("Options", Style::Bold));
+    for arg in Cli::command().get_arguments().filter(|a| !a.is_hide_set()) {
+        let mut flags = match arg.get_short() {
+            Some(short) => format!("-{short}, "),
+            None => "    ".into(),
+        };
+        if let Some(long) = arg.get_long() {
+            flags.push_str(&format!("--{long}"));
+        }
+        if arg.get_action().takes_values()
+            && let Some(value) = arg.get_value_names().and_then(|names| names.first())
+        {
+            flags.push_str(&format!(" <{value}>"));
+        }
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let env = arg
+            .get_env()
+            .map(|env| format!(" [env: {}]", env.to_string_lossy()))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {flags:19}  {help}{env}");
     }
+    out
+}
+
+/// `pybuild help NAME`, which is also what `pybuild NAME --help` shows: clap's help of
+/// the command, or of a command made for the task, with the global options either way.
+pub fn topic(
+    printer: &Printer,
+    name: &str,
+    tasks: &BTreeMap<String, TaskConfig>,
+) -> Result<String> {
     let mut command = Cli::command();
-    let Some(sub) = command.find_subcommand_mut(name) else {
+    if let Some(task) = tasks.get(name) {
+        command = command.subcommand(task_command(name, task));
+    } else if command.find_subcommand(name).is_none() {
         return Err(no_topic(name, tasks).into());
+    }
+    // What parsing `pybuild NAME --help` gives, so the two cannot differ.
+    let help = match command.try_get_matches_from(["pybuild", name, "--help"]) {
+        Err(shown) if shown.kind() == clap::error::ErrorKind::DisplayHelp => shown.render(),
+        _ => return Err(no_topic(name, tasks).into()),
     };
-    let mut sub = sub.clone().bin_name(format!("pybuild {name}"));
-    Ok(sub.render_long_help().to_string())
+    Ok(match printer.colors() {
+        true => help.ansi().to_string(),
+        false => help.to_string(),
+    })
 }
 
 fn no_topic(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> UserError {
@@ -169,11 +203,25 @@ fn no_topic(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> UserError {
     err.hint("`pybuild help` lists the commands and the tasks")
 }
 
-fn task_details(name: &str, task: &TaskConfig) -> String {
-    let mut out = format!(
-        "pybuild {name}: {}\n\nUsage: pybuild {name} [-- ARGS]   (or pybuild run {name} [-- ARGS])\n\n",
-        printable(task.help.as_deref().unwrap_or(UNDOCUMENTED))
-    );
+/// A task as a command, for its help page: its `help`, its extra arguments, and what
+/// project.toml says of it after the options.
+fn task_command(name: &str, task: &TaskConfig) -> clap::Command {
+    clap::Command::new(name.to_string())
+        .about(printable(task.help.as_deref().unwrap_or(UNDOCUMENTED)).into_owned())
+        .arg(
+            clap::Arg::new("args")
+                .value_name("ARGS")
+                .num_args(0..)
+                .last(true)
+                .help(format!(
+                    "Extra arguments for the task's command (or `pybuild run {name} -- ARGS`)"
+                )),
+        )
+        .after_help(task_details(task))
+}
+
+fn task_details(task: &TaskConfig) -> String {
+    let mut out = String::new();
     let list = |items: &[String]| items.join(", ");
     // Every value comes from project.toml.
     let mut field = |key: &str, value: String| {
@@ -220,7 +268,7 @@ pub fn json(tasks: &BTreeMap<String, TaskConfig>) -> serde_json::Value {
         .iter()
         .map(|(name, task)| task_json(name, task))
         .collect();
-    serde_json::json!({"commands": commands, "tasks": tasks})
+    serde_json::json!({"version": VERSION, "commands": commands, "tasks": tasks})
 }
 
 fn task_json(name: &str, task: &TaskConfig) -> serde_json::Value {
@@ -236,16 +284,21 @@ fn task_json(name: &str, task: &TaskConfig) -> serde_json::Value {
     })
 }
 
+/// `help --json NAME`: the same object as without NAME, holding only that command or task.
 fn topic_json(name: &str, tasks: &BTreeMap<String, TaskConfig>) -> Result<serde_json::Value> {
-    if let Some(task) = tasks.get(name) {
-        return Ok(task_json(name, task));
-    }
-    let group = GROUPS
-        .iter()
-        .find(|(_, names)| names.contains(&name))
-        .map(|(group, _)| *group)
-        .ok_or_else(|| no_topic(name, tasks))?;
-    Ok(serde_json::json!({"name": name, "group": group, "help": about(name)}))
+    let (commands, tasks) = match tasks.get(name) {
+        Some(task) => (vec![], vec![task_json(name, task)]),
+        None => {
+            let group = GROUPS
+                .iter()
+                .find(|(_, names)| names.contains(&name))
+                .map(|(group, _)| *group)
+                .ok_or_else(|| no_topic(name, tasks))?;
+            let command = serde_json::json!({"name": name, "group": group, "help": about(name)});
+            (vec![command], vec![])
+        }
+    };
+    Ok(serde_json::json!({"version": VERSION, "commands": commands, "tasks": tasks}))
 }
 
 #[cfg(test)]
@@ -290,11 +343,16 @@ mod tests {
 
     #[test]
     fn topic_of_a_task_shows_run_deps_sources() {
-        let text = topic("lint", &tasks()).unwrap();
-        assert!(text.starts_with("pybuild lint: Check the code\n"), "{text}");
+        let text = topic(&Printer::silent(), "lint", &tasks()).unwrap();
+        assert!(text.starts_with("Check the code\n"), "{text}");
+        assert!(
+            text.contains("Usage: pybuild lint [OPTIONS] [-- [ARGS]...]\n"),
+            "{text}"
+        );
+        assert!(text.contains("[env: PYBUILD_OFFLINE=]"), "{text}");
         assert!(text.contains("run       sh -c \"flake8\"\n"), "{text}");
         assert!(text.contains("sources   src/**\n"), "{text}");
-        let text = topic("docs-long-name", &tasks()).unwrap();
+        let text = topic(&Printer::silent(), "docs-long-name", &tasks()).unwrap();
         assert!(text.contains("run       mkdocs build\n"), "{text}");
         assert!(text.contains("runs every time"), "{text}");
     }
@@ -312,11 +370,8 @@ mod tests {
             overview.contains("  cls") && overview.contains("x\\u{1b}[2Jy\n"),
             "{overview}"
         );
-        let details = topic("cls", &config.tasks).unwrap();
-        assert!(
-            details.starts_with("pybuild cls: x\\u{1b}[2Jy\n"),
-            "{details}"
-        );
+        let details = topic(&Printer::silent(), "cls", &config.tasks).unwrap();
+        assert!(details.starts_with("x\\u{1b}[2Jy\n"), "{details}");
         assert!(
             details.contains("printf \\u{1b}]0;title\\u{7}\n"),
             "{details}"
@@ -327,10 +382,10 @@ mod tests {
 
     #[test]
     fn unknown_topic_suggests_commands_and_tasks() {
-        let err = topic("bundel", &tasks()).unwrap_err();
+        let err = topic(&Printer::silent(), "bundel", &tasks()).unwrap_err();
         let user = err.downcast_ref::<UserError>().unwrap();
         assert_eq!(user.hints[0], "did you mean `bundle`?");
-        let err = topic("lnt", &tasks()).unwrap_err();
+        let err = topic(&Printer::silent(), "lnt", &tasks()).unwrap_err();
         let user = err.downcast_ref::<UserError>().unwrap();
         assert_eq!(user.hints[0], "did you mean `lint`?");
     }
@@ -338,6 +393,7 @@ mod tests {
     #[test]
     fn json_and_names_hold_commands_and_tasks() {
         let value = json(&tasks());
+        assert_eq!(value["version"], VERSION);
         assert_eq!(value["commands"][0]["name"], "bundle");
         assert_eq!(value["tasks"][1]["name"], "lint");
         assert_eq!(value["tasks"][1]["run"], "flake8");

@@ -79,6 +79,20 @@ pub fn recorded_files(site_packages: &Path, dist_info: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The programs a distribution installed into the venv's `bin/`, by name: its console
+/// scripts' wrappers and its plain scripts (setuptools' `scripts=`, `script-files`) alike.
+pub fn bin_scripts(dist_info: &Path) -> Vec<String> {
+    let record = fs::read_to_string(dist_info.join("RECORD")).unwrap_or_default();
+    record
+        .lines()
+        .filter_map(record_path)
+        // From `lib/pythonX.Y/site-packages`, where RECORD paths are relative to.
+        .filter_map(|path| path.strip_prefix("../../../bin/"))
+        .filter(|name| !name.contains('/'))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The distribution of that name (PEP 503 normalised) among `dists`.
 pub fn find<'a>(dists: &'a [Dist], name: &str) -> Option<&'a Dist> {
     let wanted = normalize(name);
@@ -178,6 +192,27 @@ mod tests {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, "x").unwrap();
         }
+    }
+
+    #[test]
+    fn the_scripts_a_distribution_put_in_bin_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sp = dir.path().join("lib/python3.11/site-packages");
+        install(
+            &sp,
+            "app-1.0",
+            &[
+                "../../../bin/app",
+                "\"../../../bin/app tool\"",
+                "app/__init__.py",
+                "../../../share/x/y",
+            ],
+            &[],
+        );
+        assert_eq!(
+            bin_scripts(&sp.join("app-1.0.dist-info")),
+            ["app", "app tool"]
+        );
     }
 
     #[test]

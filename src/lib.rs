@@ -27,9 +27,11 @@ pub mod process;
 pub mod project;
 pub mod prune;
 pub mod python;
+pub mod reason;
 pub mod redact;
 pub mod statcache;
 pub mod state;
+pub mod status;
 pub mod step;
 pub mod tasks;
 pub mod tools;
@@ -39,15 +41,26 @@ pub mod venv;
 pub mod watch;
 pub mod wheelhouse;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::cli::Cli;
-use crate::ui::{Printer, Verbosity};
+use crate::ui::Printer;
 
 /// Runs pybuild with the process's arguments; returns the exit code.
 pub fn run() -> u8 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // A shell asking for completions (see `completions`) is answered here, and exits.
+    completions::answer();
+    let color = match cli::color_before_parse(std::env::args_os()).explicit() {
+        Some(true) => clap::ColorChoice::Always,
+        Some(false) => clap::ColorChoice::Never,
+        None => clap::ColorChoice::Auto,
+    };
+    let parsed = cli::command()
+        .color(color)
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, cli::verbosity(&matches)?)));
+    let (cli, verbosity) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
@@ -56,11 +69,6 @@ pub fn run() -> u8 {
                 0
             };
         }
-    };
-    let verbosity = match (cli.quiet, cli.verbose) {
-        (true, _) => Verbosity::Quiet,
-        (false, 0) => Verbosity::Normal,
-        (false, _) => Verbosity::Verbose,
     };
     let printer = Printer::new(verbosity, cli.color);
     match commands::execute(cli, &printer) {

@@ -18,11 +18,13 @@ use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
+use crate::error;
 use crate::fileset::{self, Rules};
 use crate::fingerprint::{self, Fingerprint};
 use crate::process::Runner;
 use crate::project::Project;
 use crate::python::{self, Interpreter};
+use crate::reason::{Kind, Reason};
 use crate::statcache::{Hash, now_ns};
 use crate::state::{self, Lock, State, StepRecord};
 use crate::ui::Printer;
@@ -214,7 +216,7 @@ pub fn file_rules(project: &Project) -> Rules {
 
 pub enum Freshness {
     Fresh,
-    Stale(Vec<String>),
+    Stale(Vec<Reason>),
 }
 
 /// Whether `step`'s record matches `fingerprint` and its outputs and result are intact.
@@ -229,10 +231,10 @@ pub fn freshness(
         // file stays: with it, the step ran before (and failed, was killed, or its record
         // was lost).
         let reason = match state::recorded_fingerprint(&cx.project.state_dir(), name) {
-            Some(_) => "no finished run recorded",
-            None => "first run",
+            Some(_) => Reason::new(Kind::Unfinished, "no finished run recorded"),
+            None => Reason::new(Kind::FirstRun, "first run"),
         };
-        return Ok(Freshness::Stale(vec![reason.into()]));
+        return Ok(Freshness::Stale(vec![reason]));
     };
     let mut reasons = Vec::new();
     if record.digest != fingerprint.digest() {
@@ -241,20 +243,24 @@ pub fn freshness(
             None => Vec::new(),
         };
         if reasons.is_empty() {
-            reasons.push("inputs changed (no details recorded)".into());
+            reasons.push(Reason::new(
+                Kind::Changed,
+                "inputs changed (no details recorded)",
+            ));
         }
     }
     for (output, recorded) in &record.outputs {
-        match cx.hash(output)? {
-            None => reasons.push(format!("output {output} missing")),
-            Some(hash) if hash != *recorded => reasons.push(format!("output {output} modified")),
-            Some(_) => {}
-        }
+        let (kind, what) = match cx.hash(output)? {
+            None => (Kind::OutputMissing, "missing"),
+            Some(hash) if hash != *recorded => (Kind::OutputModified, "modified"),
+            Some(_) => continue,
+        };
+        reasons.push(Reason::new(kind, format!("output {output} {what}")).path(output));
     }
     if reasons.is_empty()
         && let Some(damage) = step.damage(cx)?
     {
-        reasons.push(damage);
+        reasons.push(Reason::new(Kind::Damaged, damage));
     }
     Ok(if reasons.is_empty() {
         Freshness::Fresh
@@ -271,11 +277,16 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec
     let mut ran = Vec::new();
     for step in steps {
         let name = step.name();
+        // A configuration problem (no console script to run, say) is said as it is: it is
+        // no doubt about freshness.
         let fingerprint = step
             .fingerprint(cx)
-            .with_context(|| format!("cannot tell whether step `{name}` is up to date"))?;
+            .map_err(|err| match error::is_usage(&err) {
+                true => err,
+                false => err.context(format!("cannot tell whether step `{name}` is up to date")),
+            })?;
         let reasons = match (step.always_runs(), freshness(cx, *step, &fingerprint)?) {
-            (Some(why), _) => vec![why.to_string()],
+            (Some(why), _) => vec![Reason::new(Kind::AlwaysRuns, why)],
             (None, Freshness::Fresh) => {
                 cx.printer.fresh(name, &step.summary(cx));
                 continue;
@@ -323,10 +334,10 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec
 }
 
 /// The first reason, and how many more there are.
-pub fn brief(reasons: &[String]) -> String {
+pub fn brief(reasons: &[Reason]) -> String {
     match reasons {
         [] => String::new(),
-        [one] => one.clone(),
+        [one] => one.to_string(),
         [first, rest @ ..] => format!("{first}, and {} more", rest.len()),
     }
 }

@@ -1,6 +1,10 @@
 //! What the user sees while pybuild works: one line per step on stderr, a spinner on a
 //! terminal and plain lines otherwise (CI logs), warnings, and colour when wanted. Every
 //! line has the credentials of its URLs masked (see `redact`), whoever wrote the text.
+//!
+//! Colour: `--color always|never` (or `PYBUILD_COLOR`) decides; with `auto`, `NO_COLOR`
+//! turns it off, else `FORCE_COLOR` turns it on without a terminal (CI log viewers show
+//! colour), else a terminal does (no-color.org and force-color.org: set and not empty).
 
 use std::borrow::Cow;
 use std::io::IsTerminal;
@@ -26,6 +30,28 @@ pub enum ColorChoice {
     Never,
 }
 
+impl ColorChoice {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub fn decide(self, terminal: bool) -> bool {
+        match self.explicit() {
+            Some(choice) => choice,
+            None => terminal,
+        }
+    }
+
+    /// The colour chosen whatever the stream: by the option, or by the environment.
+    pub fn explicit(self) -> Option<bool> {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+        match self {
+            ColorChoice::Always => Some(true),
+            ColorChoice::Never => Some(false),
+            ColorChoice::Auto if set("NO_COLOR") => Some(false),
+            ColorChoice::Auto if set("FORCE_COLOR") => Some(true),
+            ColorChoice::Auto => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Printer {
     pub verbosity: Verbosity,
@@ -44,11 +70,7 @@ impl Printer {
     pub fn new(verbosity: Verbosity, color: ColorChoice) -> Printer {
         let terminal = std::io::stderr().is_terminal();
         let color_choice = color;
-        let color = match color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
-        };
+        let color = color.decide(terminal);
         Printer {
             verbosity,
             color,
@@ -91,7 +113,7 @@ impl Printer {
     /// results such as `pybuild help`, which may be piped while stderr is a terminal.
     pub fn for_stdout(&self) -> Printer {
         let color = if self.auto_color {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            ColorChoice::Auto.decide(std::io::stdout().is_terminal())
         } else {
             self.color
         };
@@ -99,6 +121,11 @@ impl Printer {
             color,
             ..self.clone()
         }
+    }
+
+    /// Whether this printer colours what it paints.
+    pub fn colors(&self) -> bool {
+        self.color
     }
 
     pub fn is_verbose(&self) -> bool {

@@ -7,14 +7,12 @@
 //! a cycle of deps (named in full), a bad glob, and a path leaving the project.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use serde::{Deserialize, Serialize};
-use toml::de::{DeTable, DeValue};
 
-use super::{ConfigError, is_inside, nearest};
+use super::{At, Config, ConfigError, is_inside, nearest};
 
 /// The built-in steps a task may depend on, in pipeline order; `setup` is `develop` with
 /// everything before it.
@@ -76,17 +74,21 @@ pub fn reserved_names() -> Vec<String> {
     names
 }
 
-pub(super) fn validate(
-    tasks: &BTreeMap<String, TaskConfig>,
-    path: &Path,
-    source: &str,
-) -> Result<(), ConfigError> {
+pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
+    let tasks = &config.tasks;
     if tasks.is_empty() {
         return Ok(());
     }
-    let fail = |task: &str, place: Place, message: String, hint: Option<String>| ConfigError {
-        hint,
-        ..ConfigError::at(path, source, task_span(source, task, place), message)
+    let fail = |task: &str, place: Place, message: String, hint: Option<String>| {
+        let at = match place {
+            Place::Header => At::Key(&["tasks", task]),
+            Place::Value(key) => At::Value(&["tasks", task, key]),
+            Place::Item(key, index) => At::Item(&["tasks", task, key], index),
+        };
+        ConfigError {
+            hint,
+            ..config.error_at(at, message)
+        }
     };
     let reserved = reserved_names();
     for (name, task) in tasks {
@@ -124,12 +126,12 @@ pub(super) fn validate(
         {
             return Err(fail(
                 name,
-                Place::Key("run"),
+                Place::Value("run"),
                 format!("`tasks.{name}.run` holds an empty command"),
                 None,
             ));
         }
-        for dep in &task.deps {
+        for (index, dep) in task.deps.iter().enumerate() {
             let known = tasks.contains_key(dep) || STEPS.contains(&dep.as_str()) || dep == SETUP;
             if !known {
                 let mut candidates: Vec<&str> = tasks.keys().map(String::as_str).collect();
@@ -143,19 +145,19 @@ pub(super) fn validate(
                 };
                 return Err(fail(
                     name,
-                    Place::Entry("deps", dep),
+                    Place::Item("deps", index),
                     format!("`tasks.{name}.deps` names `{dep}`, which is no step or task"),
                     Some(hint),
                 ));
             }
         }
         for (key, patterns) in [("sources", &task.sources), ("outputs", &task.outputs)] {
-            for pattern in patterns {
+            for (index, pattern) in patterns.iter().enumerate() {
                 let glob = pattern.strip_prefix('!').unwrap_or(pattern);
                 if let Err(err) = globset::Glob::new(glob) {
                     return Err(fail(
                         name,
-                        Place::Entry(key, pattern),
+                        Place::Item(key, index),
                         format!("bad glob in `tasks.{name}.{key}`: {err}"),
                         None,
                     ));
@@ -163,7 +165,7 @@ pub(super) fn validate(
                 if !is_inside(Path::new(glob)) {
                     return Err(fail(
                         name,
-                        Place::Entry(key, pattern),
+                        Place::Item(key, index),
                         format!(
                             "`tasks.{name}.{key}` must stay inside the project, not `{pattern}`"
                         ),
@@ -178,7 +180,7 @@ pub(super) fn validate(
         {
             return Err(fail(
                 name,
-                Place::Key("cwd"),
+                Place::Value("cwd"),
                 format!("`tasks.{name}.cwd` must be a directory inside the project, not `{cwd}`"),
                 None,
             ));
@@ -186,9 +188,14 @@ pub(super) fn validate(
     }
     if let Some(cycle) = find_cycle(tasks) {
         // The cycle's first edge, as the message reads: `a → b` is `"b"` in a's deps.
+        let index = tasks[&cycle[0]]
+            .deps
+            .iter()
+            .position(|dep| *dep == cycle[1])
+            .unwrap_or(0);
         return Err(fail(
             &cycle[0],
-            Place::Entry("deps", &cycle[1]),
+            Place::Item("deps", index),
             format!(
                 "tasks depend on each other in a cycle: {}",
                 show_cycle(&cycle)
@@ -275,40 +282,10 @@ fn show_cycle(cycle: &[String]) -> String {
 enum Place<'a> {
     /// `[tasks.NAME]`.
     Header,
-    /// A key of the task.
-    Key(&'a str),
-    /// The item of a list key (`deps`, `sources`) that is this string.
-    Entry(&'a str, &'a str),
-}
-
-/// Where `place` of `tasks.NAME` is written, for errors found after parsing. Falls back
-/// to the key when the entry is not found, and to the task when the key is not.
-fn task_span(source: &str, task: &str, place: Place) -> Option<Range<usize>> {
-    let document = DeTable::parse(source).ok()?;
-    let tasks = match document.get_ref().get("tasks")?.get_ref() {
-        DeValue::Table(tasks) => tasks,
-        _ => return None,
-    };
-    let (name, value) = tasks.iter().find(|(name, _)| name.get_ref() == task)?;
-    let (key, wanted) = match place {
-        Place::Header => return Some(name.span()),
-        Place::Key(key) => (key, None),
-        Place::Entry(key, entry) => (key, Some(entry)),
-    };
-    let DeValue::Table(table) = value.get_ref() else {
-        return Some(name.span());
-    };
-    let Some((key, value)) = table.iter().find(|(name, _)| name.get_ref() == key) else {
-        return Some(name.span());
-    };
-    let entry = match (value.get_ref(), wanted) {
-        (DeValue::Array(items), Some(wanted)) => items
-            .iter()
-            .find(|item| matches!(item.get_ref(), DeValue::String(s) if s == wanted))
-            .map(|item| item.span()),
-        _ => None,
-    };
-    Some(entry.unwrap_or_else(|| key.span()))
+    /// The value of a key of the task.
+    Value(&'a str),
+    /// The item of a list key (`deps`, `sources`) at this index.
+    Item(&'a str, usize),
 }
 
 /// Where a task's commands run.

@@ -97,3 +97,100 @@ fn invalid_utf8_is_located() {
         run.describe()
     );
 }
+
+/// Each section's bad value, at its own line and column: never at the first key of the
+/// same name elsewhere in the file (a task's `sources`, say).
+#[test]
+fn a_bad_value_in_each_section_is_reported_at_its_own_line_and_column() {
+    let task = "[tasks.lint]\nrun = \"true\"\nsources = [\"src/**\"]\noutputs = [\"out.txt\"]\n\n";
+    for (command, body, place) in [
+        (
+            "status",
+            "[project]\nname = \" \"\n",
+            "project.toml:2:8: `project.name` must not be empty",
+        ),
+        (
+            "status",
+            "[project]\nname = \"greeter\"\n[env]\nrequirements = [\"requirements.txt\", \"../x.txt\"]\n",
+            "project.toml:4:37: `env.requirements` entries must be files inside the project",
+        ),
+        (
+            "status",
+            "[project]\nname = \"greeter\"\n[check]\ncommands = \"cc\"\n",
+            "project.toml:4:12: invalid type",
+        ),
+        (
+            "status",
+            "[project]\nname = \"greeter\"\n[develop]\nmode = \"pipp\"\n",
+            "project.toml:4:8: unknown variant `pipp`",
+        ),
+        (
+            "status",
+            &format!(
+                "[project]\nname = \"greeter\"\n\n{task}[bundle]\nsources = [\"docs/**\", \"src/[\"]\n"
+            ),
+            "project.toml:10:23: bad glob in `bundle.sources`",
+        ),
+        (
+            "bundle",
+            &format!("[project]\nname = \"greeter\"\n\n{task}[bundle]\noutput = \"src/app.pex\"\n"),
+            "project.toml:10:10: the bundle output `src/app.pex`",
+        ),
+        (
+            "watch",
+            "[project]\nname = \"greeter\"\n[watch]\ntargets = [\"bundle\", \"lnit\"]\n",
+            "project.toml:4:22: `watch.targets` names `lnit`, which is no step or task",
+        ),
+        (
+            "status",
+            &format!(
+                "[project]\nname = \"greeter\"\n\n{task}[tasks.ci]\ndeps = [\"setup\", \"lnt\"]\n"
+            ),
+            "project.toml:10:18: `tasks.ci.deps` names `lnt`",
+        ),
+        (
+            "status",
+            &format!(
+                "[project]\nname = \"greeter\"\n\n[tasks.docs]\nrun = \"true\"\nsources = [\"docs/[\"]\n\n{task}"
+            ),
+            "project.toml:6:12: bad glob in `tasks.docs.sources`",
+        ),
+    ] {
+        let project = Project::fixture("sample").with_file("project.toml", body);
+        let run = project.pybuild(&[command]).failure(2);
+        assert!(run.stderr.contains(place), "{place}\n{}", run.describe());
+        assert!(!project.path(".venv").exists(), "{place}: nothing runs");
+    }
+}
+
+/// A bundle that cannot tell what to run is a configuration problem, said as one.
+#[test]
+fn a_missing_console_script_is_a_configuration_problem_naming_the_plain_scripts() {
+    let project = Project::sample().with_file(
+        "bin/greet-legacy",
+        "#!/usr/bin/env python3\nfrom greeter.cli import main\nmain()\n",
+    );
+    let pyproject = project.read("pyproject.toml").replace(
+        "[project.scripts]\ngreet = \"greeter.cli:main\"\n",
+        "[tool.setuptools]\nscript-files = [\"bin/greet-legacy\"]\n",
+    );
+    project.write("pyproject.toml", &pyproject);
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("error: project.toml does not say what the bundle runs, and greeter declares no console script"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr.contains("cannot tell whether"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("greet-legacy") && run.stderr.contains("`scripts=`"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.stderr.contains("entry-point"), "{}", run.describe());
+}

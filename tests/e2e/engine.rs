@@ -252,8 +252,8 @@ fn two_interpreters() -> (PathBuf, PathBuf) {
 
 fn stale_steps(project: &Project) -> Vec<String> {
     let status = project.pybuild(&["status", "--json"]).success();
-    let steps: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    steps
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    status["steps"]
         .as_array()
         .unwrap()
         .iter()
@@ -261,8 +261,8 @@ fn stale_steps(project: &Project) -> Vec<String> {
         .map(|s| {
             format!(
                 "{}: {}",
-                s["step"].as_str().unwrap(),
-                s["reasons"][0].as_str().unwrap()
+                s["target"].as_str().unwrap(),
+                s["reasons"][0]["detail"].as_str().unwrap()
             )
         })
         .collect()

@@ -105,3 +105,25 @@ fn init_writes_project_toml_with_the_umasks_mode() {
     let umask = u32::from_str_radix(String::from_utf8_lossy(&umask.stdout).trim(), 8).unwrap();
     assert_eq!(mode & 0o777, 0o666 & !umask, "{mode:o}");
 }
+
+/// The commented default output is the one a build writes: named after the console script
+/// the bundle runs, which need not be the project's name (httpie's is `http`).
+#[test]
+fn init_comments_the_output_named_after_the_console_script() {
+    let project = Project::fixture("flat-click");
+    let pyproject = project
+        .read("pyproject.toml")
+        .replace("name = \"clicker\"", "name = \"clicker-cli\"")
+        .replace(
+            "clicker = \"clicker.app:cli\"",
+            "click-it = \"clicker.app:cli\"",
+        );
+    project.write("pyproject.toml", &pyproject);
+    project.pybuild(&["init", "--no-setup"]).success();
+    let config = project.read("project.toml");
+    assert!(config.contains("console-script = \"click-it\""), "{config}");
+    assert!(
+        config.contains("\n# output = \"dist/click-it.pex\"\n"),
+        "{config}"
+    );
+}

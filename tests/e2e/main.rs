@@ -6,6 +6,7 @@ mod support;
 mod bundle;
 mod check;
 mod clean;
+mod cli;
 mod config;
 mod engine;
 mod init;

@@ -168,7 +168,7 @@ fn what_a_task_says_of_itself_is_shown_escaped() {
     let project = Project::sample().with_file("project.toml", &config);
     let run = project.pybuild(&["help", "cls"]).success();
     assert!(
-        run.stdout.starts_with("pybuild cls: x\\u{1b}[2Jy\n"),
+        run.stdout.starts_with("x\\u{1b}[2Jy\n"),
         "{}",
         run.describe()
     );

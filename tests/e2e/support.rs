@@ -106,6 +106,22 @@ impl Project {
         Run::from(command.output().unwrap())
     }
 
+    /// `pybuild ARGS` without the environment variables of `unset` (the harness sets
+    /// `NO_COLOR`), then with those of `env`.
+    pub fn pybuild_with_env_unset(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        unset: &[&str],
+    ) -> Run {
+        let mut command = self.command(Path::new(env!("CARGO_BIN_EXE_pybuild")), args);
+        for name in unset {
+            command.env_remove(name);
+        }
+        command.envs(env.iter().copied());
+        Run::from(command.output().unwrap())
+    }
+
     /// `pybuild ARGS` under strace; returns the run and the programs it executed.
     pub fn pybuild_traced(&self, args: &[&str]) -> (Run, Vec<String>) {
         // Outside the project: inside, it would be a new input file.

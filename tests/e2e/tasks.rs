@@ -327,14 +327,13 @@ fn unknown_names_cycles_and_collisions_are_usage_errors() {
 #[test]
 fn completions_and_man_page_hold_the_commands_and_tasks() {
     let project = tasks_project(TASKS);
-    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let run = project.pybuild(&["completions", shell]).success();
-        for name in ["bundle", "clean", "completions", "prefix", "count"] {
-            assert!(run.stdout.contains(name), "{shell} lacks {name}");
-        }
+    // The script is a hook; the names come at completion time (see cli.rs).
+    let run = project.pybuild(&["completions", "bash"]).success();
+    assert!(run.stdout.contains("complete "), "{}", run.describe());
+    let names = project.pybuild(&["help", "--names"]).success().stdout;
+    for name in ["bundle", "clean", "completions", "prefix", "count"] {
+        assert!(names.lines().any(|n| n == name), "{name}\n{names}");
     }
-    let fish = project.pybuild(&["completions", "fish"]).success();
-    assert!(fish.stdout.contains("Count the lines of the sources"));
 
     let run = project.pybuild(&["man"]).success();
     assert!(run.stdout.contains(".TH pybuild"), "{}", run.describe());
