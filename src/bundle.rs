@@ -165,6 +165,25 @@ pub fn configured_outputs(config: &Config) -> Vec<PathBuf> {
 
 pub struct Bundle;
 
+/// The names the app asks for by name: its `Requires-Dist` and its requirement files.
+fn app_names(cx: &Context, site_packages: &Path) -> Vec<String> {
+    let mut names =
+        installed::names_in_requirement_files(&cx.project.root, cx.project.requirement_files());
+    let project = &cx.project.config.project.name;
+    if let Some(dist) = installed::find(&installed::list(site_packages), project) {
+        let metadata = fs::read_to_string(dist.dist_info.join("METADATA")).unwrap_or_default();
+        names.extend(
+            crate::editable::requires(&metadata)
+                .iter()
+                .filter_map(|requirement| installed::requirement_name(requirement)),
+        );
+    }
+    names
+        .iter()
+        .map(|name| installed::normalize(name))
+        .collect()
+}
+
 impl Bundle {
     /// The entry point: configured, or the console script the editable install declares.
     fn entry(cx: &mut Context) -> Result<Entry> {
@@ -260,9 +279,20 @@ impl Step for Bundle {
         }
         // What the venv holds: a version changed by hand, which no step's install
         // restores, ships only in a rebuilt bundle (and the manifest says so).
+        // The development tools aside (a new pytest rebuilds nothing), unless the app asks
+        // for them too.
+        let app = app_names(cx, &site_packages);
+        let tools: Vec<String> = crate::tools::Tools::packages(cx)
+            .iter()
+            .filter_map(|tool| installed::requirement_name(tool))
+            .map(|name| installed::normalize(&name))
+            .filter(|name| !app.contains(name))
+            .collect();
         let mut venv: Vec<String> = installed::list(&site_packages)
             .into_iter()
-            .map(|dist| format!("{} {}", installed::normalize(&dist.name), dist.version))
+            .map(|dist| (installed::normalize(&dist.name), dist.version))
+            .filter(|(name, _)| !tools.contains(name))
+            .map(|(name, version)| format!("{name} {version}"))
             .collect();
         venv.sort();
         fingerprint.part("the venv's distributions", venv.join("\n"));
@@ -315,7 +345,7 @@ impl Step for Bundle {
         };
         let (pinned, unpinned) = manifest::against_pins(
             &distributions,
-            &manifest::pins(cx)?,
+            &crate::pins::pins(cx, &job.site_packages)?,
             &cx.project.config.project.name,
             &output_key,
         )?;

@@ -52,6 +52,9 @@ pub struct Detected {
     pub console_scripts: Vec<(String, String)>,
     /// The `requirements*.txt` files at the root, `requirements.txt` before its variants.
     pub requirements: Vec<String>,
+    /// The environment lock at the root (`uv.lock`, `pylock.toml`), which the venv is
+    /// synced to instead of the requirement files.
+    pub env_lock: Option<&'static str>,
     pub layout: Layout,
     /// `X.Y`, only when the project allows a single minor version of Python.
     pub python: Option<String>,
@@ -112,6 +115,7 @@ pub fn detect(root: &Path) -> Result<Detected> {
         console_scripts: metadata.console_scripts,
         dependencies: dependencies::read(root, &requirements),
         requirements,
+        env_lock: crate::env_lock::EnvLock::find(root).map(|lock| lock.file_name()),
         layout: layout(root)?,
         python: metadata.python,
         sources,
@@ -505,7 +509,10 @@ pub fn render(detected: &Detected, fallback_name: &str, check: Option<&str>) -> 
                 check.unwrap_or(DEFAULT_CHECK).trim_end().to_string(),
             ),
             ("python", python_line(detected.python.as_deref())),
-            ("requirements", requirements_line(&detected.requirements)),
+            (
+                "requirements",
+                requirements_line(&detected.requirements, detected.env_lock),
+            ),
             (
                 "console-script",
                 console_script_line(&detected.console_scripts, name),
@@ -532,12 +539,17 @@ fn python_line(python: Option<&str>) -> String {
     }
 }
 
-fn requirements_line(requirements: &[String]) -> String {
+fn requirements_line(requirements: &[String], env_lock: Option<&str>) -> String {
     if requirements.is_empty() {
         return "# requirements = []".into();
     }
     let files: Vec<String> = requirements.iter().map(|f| toml_string(f)).collect();
-    format!("requirements = [{}]", files.join(", "))
+    let line = format!("requirements = [{}]", files.join(", "));
+    match env_lock {
+        // The lock wins: listing the files would only earn a warning on every install.
+        Some(lock) => format!("# {line}   # not installed: {lock} is the venv's source"),
+        None => line,
+    }
 }
 
 fn console_script_line(scripts: &[(String, String)], name: &str) -> String {
@@ -826,6 +838,7 @@ setup(
                 ("greet-admin", "greeter.admin:main"),
             ]),
             requirements: vec!["requirements.txt".into(), "requirements-dev.txt".into()],
+            env_lock: None,
             layout: Layout::Src,
             python: Some("3.11".into()),
             sources: vec!["pyproject.toml"],
@@ -865,12 +878,27 @@ setup(
     }
 
     #[test]
+    fn with_a_lock_the_requirement_files_are_left_commented() {
+        let line = requirements_line(&["requirements.txt".into()], Some("uv.lock"));
+        assert!(
+            line.starts_with("# requirements = [\"requirements.txt\"]"),
+            "{line}"
+        );
+        assert!(line.contains("uv.lock is the venv's source"), "{line}");
+        assert_eq!(
+            requirements_line(&["requirements.txt".into()], None),
+            "requirements = [\"requirements.txt\"]"
+        );
+    }
+
+    #[test]
     fn render_escapes_names() {
         let name = "we\"ird\\na\nme\u{7}@python@";
         let detected = Detected {
             name: Some(name.into()),
             console_scripts: scripts(&[("a\"b", "x:y"), ("c\nd", "x:z")]),
             requirements: Vec::new(),
+            env_lock: None,
             layout: Layout::Flat,
             python: None,
             sources: Vec::new(),

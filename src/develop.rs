@@ -18,7 +18,7 @@ use crate::metadata_sources;
 use crate::step::{Context, Step};
 use crate::tools::Tools;
 use crate::venv;
-use crate::{editable, installed, prune};
+use crate::{editable, installed, pins, prune};
 
 pub const METADATA_FILES: &[&str] = &["setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in"];
 
@@ -105,6 +105,18 @@ impl Step for Develop {
         cx.printer
             .phase("looking for what nothing asks for any more");
         prune::prune(cx, self.name(), &wanted)
+    }
+
+    /// A distribution at another version than this step's install pins (installed by
+    /// hand, pulled in by a tool) runs it again: with an environment lock, any of the
+    /// lock's; without, the project's exact `Requires-Dist` (the tools step puts back the
+    /// requirement files' pins).
+    fn damage(&self, cx: &mut Context) -> Result<Option<String>> {
+        let locked = cx.project.env_lock().is_some();
+        let site_packages = cx.site_packages()?;
+        pins::drift(cx, &site_packages, |pin| {
+            locked || pin.file == pins::REQUIRES_DIST
+        })
     }
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {

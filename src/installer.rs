@@ -9,6 +9,7 @@ use anyhow::Result;
 use crate::args;
 use crate::config::Installer as Choice;
 use crate::env_lock::EnvLock;
+use crate::error::UserError;
 use crate::installed;
 use crate::step::Context;
 use crate::{uv, wheelhouse};
@@ -127,12 +128,22 @@ pub fn install_lock(cx: &mut Context, step: &str, lock: EnvLock, with_project: b
                 argv.push("--no-install-project".into());
             }
             let venv = cx.project.venv();
-            cx.runner.run_with_env(
-                step,
-                &uv,
-                &argv,
-                &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())],
-            )
+            cx.runner
+                .run_with_env(
+                    step,
+                    &uv,
+                    &argv,
+                    &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())],
+                )
+                .map_err(|err| {
+                    // The uv that knows the lock may be pybuild's own, not on PATH.
+                    err.context(UserError::failure("cannot sync the venv to uv.lock").hint(
+                        format!(
+                            "when uv says the lock is out of date, `{} lock` updates it",
+                            uv.display()
+                        ),
+                    ))
+                })
         }
         EnvLock::Pylock => {
             let project = cx.project.config.project.name.clone();

@@ -23,6 +23,7 @@ pub mod listing;
 pub mod manpage;
 pub mod metadata_sources;
 pub mod paths;
+pub mod pins;
 pub mod process;
 pub mod project;
 pub mod prune;

@@ -8,10 +8,11 @@ use anyhow::Result;
 
 use crate::args;
 use crate::bundle;
+use crate::error::UserError;
 use crate::fingerprint::Fingerprint;
-use crate::installed;
 use crate::installer::Installer;
 use crate::step::{Context, Step};
+use crate::{installed, pins};
 
 pub struct Tools;
 
@@ -42,6 +43,40 @@ impl Tools {
 impl Step for Tools {
     fn name(&self) -> &'static str {
         "tools"
+    }
+
+    /// A tool pinned at another version than the environment's source pins could never
+    /// be installed beside it: each sync would undo the other. Refused before anything
+    /// runs.
+    fn preflight(&self, cx: &mut Context) -> Result<()> {
+        let tools = cx.project.config.env.tools.clone();
+        let pinned: Vec<(String, String)> = tools
+            .iter()
+            .filter_map(|tool| pins::exact_pin(tool))
+            .map(|(name, version)| (name.to_string(), version.to_string()))
+            .collect();
+        if pinned.is_empty() {
+            return Ok(());
+        }
+        let site_packages = cx.site_packages()?;
+        let source = pins::pins(cx, &site_packages)?;
+        for (name, version) in pinned {
+            if let Some(pin) = source.get(&installed::normalize(&name))
+                && !pin.versions.contains(&version)
+            {
+                return Err(UserError::usage(format!(
+                    "`[env] tools` in project.toml pins {name}=={version}, but {} pins {name} {}: the venv cannot hold both",
+                    pin.file,
+                    pin.versions.join(" or ")
+                ))
+                .hint(format!(
+                    "list `{name}` in tools without a version (the environment's is installed), or change {}",
+                    pin.file
+                ))
+                .into());
+            }
+        }
+        Ok(())
     }
 
     fn fingerprint(&self, cx: &mut Context) -> Result<Fingerprint> {
@@ -88,6 +123,17 @@ impl Step for Tools {
             }
         }
         Ok(())
+    }
+
+    /// Without an environment lock, this step installs the requirement files: a
+    /// distribution at another version than they pin runs it again, and their pins win
+    /// again.
+    fn damage(&self, cx: &mut Context) -> Result<Option<String>> {
+        if cx.project.env_lock().is_some() {
+            return Ok(None);
+        }
+        let site_packages = cx.site_packages()?;
+        pins::drift(cx, &site_packages, |pin| pin.file != pins::REQUIRES_DIST)
     }
 
     /// The bundler's entry point and the `RECORD` of each distribution installed by name,

@@ -78,8 +78,11 @@ impl Step for Venv {
             }
         }
         let marker = venv.join(MADE_BY_PYBUILD);
-        fs::write(&marker, interpreter.describe())
-            .with_context(|| format!("cannot write {}", marker.display()))
+        fs::write(
+            &marker,
+            format!("{}\n{}", interpreter.describe(), venv.display()),
+        )
+        .with_context(|| format!("cannot write {}", marker.display()))
     }
 
     fn outputs(&self, cx: &mut Context) -> Result<Vec<String>> {
@@ -89,12 +92,23 @@ impl Step for Venv {
     /// The interpreter is a link to the one the venv was made from: not hashed as an
     /// output, but it must still lead to a program, or nothing in the venv runs (and
     /// `pybuild run -- python` would find the system's instead).
+    ///
+    /// A venv copied or moved with its project still names its old place (its scripts'
+    /// `#!` lines, the editable install's paths): what runs in it would be the other
+    /// checkout's code. It is made again.
     fn damage(&self, cx: &mut Context) -> Result<Option<String>> {
         let python = cx.project.venv_python();
-        Ok((!python.is_file()).then(|| {
-            format!(
+        if !python.is_file() {
+            return Ok(Some(format!(
                 "the venv's interpreter {} is missing",
                 cx.project.key(&python)
+            )));
+        }
+        let venv = cx.project.venv();
+        Ok(made_at(&venv).filter(|place| *place != venv).map(|place| {
+            format!(
+                "the venv was made at {} (the project was moved or copied)",
+                place.display()
             )
         }))
     }
@@ -110,16 +124,23 @@ fn seeded_with_setuptools(version: &str) -> bool {
 }
 
 /// Written into the venv once the step made it whole (`venv --clear` removes it first): a
-/// venv whose creation was interrupted, or that pybuild did not make, is never kept.
+/// venv whose creation was interrupted, or that pybuild did not make, is never kept. It
+/// holds the interpreter, then the venv's path when it was made.
 const MADE_BY_PYBUILD: &str = ".pybuild-venv";
+
+/// Where the venv at `venv` was made, when its marker says (older pybuilds wrote none).
+fn made_at(venv: &Path) -> Option<PathBuf> {
+    let made = fs::read_to_string(venv.join(MADE_BY_PYBUILD)).ok()?;
+    made.lines().nth(1).map(PathBuf::from)
+}
 
 /// Whether pybuild made the venv at `venv`, to the end, from `interpreter` (its
 /// `pyvenv.cfg` names the same version, and its own interpreter leads to the same
 /// executable).
 fn made_from(venv: &Path, interpreter: &crate::python::Interpreter) -> bool {
     let whole = fs::read_to_string(venv.join(MADE_BY_PYBUILD))
-        .is_ok_and(|made| made == interpreter.describe());
-    if !whole {
+        .is_ok_and(|made| made.lines().next() == Some(&interpreter.describe()));
+    if !whole || made_at(venv).is_some_and(|place| place != venv) {
         return false;
     }
     let Ok(cfg) = fs::read_to_string(venv.join("pyvenv.cfg")) else {

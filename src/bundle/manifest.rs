@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::error::UserError;
 use crate::installed;
+use crate::pins::Pin;
 use crate::statcache::hash_file;
 use crate::step::Context;
 use crate::{args, state};
@@ -82,57 +83,6 @@ pub struct Manifest {
     /// What shipped at the version the venv holds, which no environment file pins (an
     /// open requirement, resolved when the venv was set up, or changed by hand since).
     pub unpinned: Vec<String>,
-}
-
-/// The versions the environment's source allows for a distribution, and the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pin {
-    pub versions: Vec<String>,
-    pub file: String,
-}
-
-/// What the environment's source pins, by normalised name: every package of the
-/// environment lock, or each `name==version` line of the requirement and constraint files.
-pub fn pins(cx: &Context) -> Result<BTreeMap<String, Pin>> {
-    let mut pins: BTreeMap<String, Pin> = BTreeMap::new();
-    let mut add = |name: &str, version: String, file: &str| {
-        let pin = pins
-            .entry(installed::normalize(name))
-            .or_insert_with(|| Pin {
-                versions: Vec::new(),
-                file: file.to_string(),
-            });
-        if !pin.versions.contains(&version) {
-            pin.versions.push(version);
-        }
-    };
-    if let Some(lock) = cx.project.env_lock() {
-        let locked = lock.read(&cx.project.root, &cx.project.config.project.name)?;
-        for (name, version) in locked.versions {
-            add(&name, version, lock.file_name());
-        }
-        return Ok(pins);
-    }
-    for file in cx.project.requirement_inputs() {
-        let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
-        for line in installed::requirement_lines(&text) {
-            if let Some((name, version)) = exact_pin(&line) {
-                add(name, version.to_string(), &file);
-            }
-        }
-    }
-    Ok(pins)
-}
-
-/// `name[extras]==version` (a marker after `;` allowed) → (name, version); anything
-/// else (a range, a wildcard, a URL) pins nothing.
-fn exact_pin(line: &str) -> Option<(&str, &str)> {
-    let requirement = line.split(';').next()?.trim();
-    let (name, version) = requirement.split_once("==")?;
-    let name = name.split('[').next()?.trim();
-    let version = version.trim();
-    let plain = |s: &str| !s.is_empty() && !s.contains([',', '*', '<', '>', '!', '=', '~', ' ']);
-    (plain(name) && plain(version)).then_some((name, version))
 }
 
 /// Splits what shipped (the project itself aside) into what the environment's source
@@ -306,18 +256,6 @@ mod tests {
             err.contains("click: the bundle has 8, the venv has none"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn exact_pins_are_read_and_ranges_are_not() {
-        assert_eq!(exact_pin("six==1.16.0"), Some(("six", "1.16.0")));
-        assert_eq!(
-            exact_pin("Click[extra] == 8.1.3 ; python_version >= '3'"),
-            Some(("Click", "8.1.3"))
-        );
-        for open in ["six>=1", "six==1.*", "six>=1,==1.16", "six", "six===1.0"] {
-            assert_eq!(exact_pin(open), None, "{open}");
-        }
     }
 
     #[test]

@@ -242,3 +242,47 @@ fn garbled_state_costs_a_rebuild_never_a_wedge() {
     let out = project.exec("dist/greet.pex", &[]).success().stdout;
     assert!(out.starts_with(&expected), "{out}");
 }
+
+/// A checkout copied with its venv: the venv names the original (its editable install,
+/// its scripts' `#!`), so what ran in it would be the original's code. The copy's first
+/// build makes a venv of its own.
+#[test]
+fn a_copied_project_gets_a_venv_of_its_own() {
+    let original = Project::sample();
+    original.pybuild(&["bundle"]).success();
+    let copy = original.copy();
+    copy.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"copied\"\n",
+    );
+    let status = copy.pybuild(&["status"]).success();
+    assert!(
+        status.stdout.contains("the venv was made at") && status.stdout.contains("moved or copied"),
+        "{}",
+        status.describe()
+    );
+    copy.pybuild(&["bundle"]).success();
+    let where_from = copy
+        .pybuild(&[
+            "-q",
+            "run",
+            "--",
+            "python",
+            "-c",
+            "import greeter.words as w; print(w.__file__); print(w.word())",
+        ])
+        .success()
+        .stdout;
+    let root = copy.root.canonicalize().unwrap();
+    assert!(
+        where_from.starts_with(root.to_str().unwrap()) && where_from.ends_with("copied\n"),
+        "{where_from}"
+    );
+    let out = copy.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(out.starts_with("greeting: copied\n"), "{out}");
+    // The original is untouched.
+    assert_eq!(
+        original.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING
+    );
+}

@@ -310,3 +310,65 @@ fn what_a_package_vendors_is_not_taken_for_a_distribution() {
     let out = project.exec("dist/greet.pex", &[]).success().stdout;
     assert!(out.contains("greeting: hello"), "{out}");
 }
+
+/// A dependency of a dependency changed by hand: no install names it, yet the venv is
+/// synced back to the lock before anything ships; a tool pinned against the lock is
+/// refused before anything runs.
+#[test]
+fn a_venv_drifted_from_its_lock_is_synced_back_and_a_tool_pin_against_it_is_refused() {
+    let project = uv_app("pex");
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace(
+            "dependencies = [\"six\"]",
+            "dependencies = [\"python-dateutil==2.9.0.post0\"]",
+        ),
+    );
+    project.write(
+        "src/uvapp/cli.py",
+        "import dateutil, six\n\n\ndef main():\n    print(\"uvapp: six\", six.__version__)\n",
+    );
+    // The lock no longer matches pyproject.toml: uv says so, pybuild names the uv to fix it.
+    let run = project.pybuild(&["setup"]).failure(1);
+    assert!(
+        run.stderr.contains("cannot sync the venv to uv.lock")
+            && run.stderr.contains("/uv lock` updates it"),
+        "{}",
+        run.describe()
+    );
+    relock(&project);
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.15.0");
+
+    project
+        .exec(
+            ".venv/bin/python",
+            &["-m", "pip", "install", "-q", "six==1.16.0"],
+        )
+        .success();
+    let status = project.pybuild(&["status"]).success();
+    assert!(
+        status
+            .stdout
+            .contains("six 1.16.0 in the venv, uv.lock pins 1.15.0"),
+        "{}",
+        status.describe()
+    );
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "six"), "1.15.0");
+    let out = project.exec("dist/uvapp.pex", &[]).success().stdout;
+    assert_eq!(out.trim(), "uvapp: six 1.15.0");
+
+    project.write(
+        "project.toml",
+        "[project]\nname = \"uvapp\"\n\n[env]\ntools = [\"six==1.16.0\"]\n",
+    );
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("pins six==1.16.0, but uv.lock pins six 1.15.0: the venv cannot hold both"),
+        "{}",
+        run.describe()
+    );
+}

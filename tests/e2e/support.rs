@@ -50,6 +50,24 @@ impl Project {
         Project { _dir: dir, root }
     }
 
+    /// A copy of this project, venv and `.pybuild/` included (`cp -a`), elsewhere: as a
+    /// user copies or moves a checkout.
+    pub fn copy(&self) -> Project {
+        let dir = tempfile::Builder::new()
+            .prefix("pybuild-copy-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().join(self.root.file_name().unwrap());
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(&self.root)
+            .arg(&root)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Project { _dir: dir, root }
+    }
+
     /// The sample app with a minimal project.toml.
     pub fn sample() -> Project {
         Project::fixture("sample").with_file("project.toml", SAMPLE_CONFIG)
