@@ -190,7 +190,7 @@ fn an_output_naming_sources_is_refused_before_anything_runs() {
         );
         let run = project.pybuild(&["bundle"]).failure(2);
         assert!(
-            run.stderr.contains("project.toml:4:1:")
+            run.stderr.contains("project.toml:4:10:")
                 && (run.stderr.contains("among the project's inputs")
                     || run.stderr.contains("is a directory")),
             "{output}: {}",
@@ -232,7 +232,7 @@ fn a_bundle_is_never_written_through_a_link_out_of_the_project() {
     symlink(elsewhere.path(), project.path("link")).unwrap();
     let run = project.pybuild(&["bundle"]).failure(2);
     assert!(
-        run.stderr.contains("project.toml:4:1:") && run.stderr.contains("outside the project"),
+        run.stderr.contains("project.toml:4:10:") && run.stderr.contains("outside the project"),
         "{}",
         run.describe()
     );
