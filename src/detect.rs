@@ -117,7 +117,7 @@ pub fn detect(root: &Path) -> Result<Detected> {
         requirements,
         env_lock: crate::env_lock::EnvLock::find(root).map(|lock| lock.file_name()),
         layout: layout(root)?,
-        python: metadata.python,
+        python: metadata.python.or_else(|| python_version_file(root)),
         sources,
     })
 }
@@ -145,6 +145,21 @@ fn requirement_files(root: &Path) -> Result<Vec<String>> {
     // By stem, so the base `requirements.txt` comes before `requirements-dev.txt`.
     files.sort_by(|a, b| a.trim_end_matches(".txt").cmp(b.trim_end_matches(".txt")));
     Ok(files)
+}
+
+/// `X.Y` from a `.python-version` file (pyenv's, uv's), when it names one CPython version
+/// (`3.10`, `3.10.4`): the version the project is developed with.
+fn python_version_file(root: &Path) -> Option<String> {
+    let text = fs::read_to_string(root.join(".python-version")).ok()?;
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let mut parts = first.split('.');
+    let (major, minor) = (parts.next()?, parts.next()?);
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let rest_ok = parts.all(numeric);
+    (numeric(major) && numeric(minor) && rest_ok).then(|| format!("{major}.{minor}"))
 }
 
 fn layout(root: &Path) -> Result<Layout> {
@@ -875,6 +890,23 @@ setup(
             text.contains("\n# output = \"dist/my-app.pex\"\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_python_version_file_gives_the_interpreter() {
+        for (text, expected) in [
+            ("3.10\n", Some("3.10")),
+            ("# pinned\n3.12.4\n", Some("3.12")),
+            ("pypy3.10\n", None),
+            ("system\n", None),
+        ] {
+            let dir = project(&[(".python-version", text)]);
+            assert_eq!(
+                python_version_file(dir.path()).as_deref(),
+                expected,
+                "{text}"
+            );
+        }
     }
 
     #[test]
