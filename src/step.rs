@@ -333,11 +333,12 @@ pub fn build(cx: &mut Context, steps: &[&dyn Step], explain: bool) -> Result<Vec
     Ok(ran)
 }
 
-/// The first reason, and how many more there are.
+/// The first reason, and the second or how many more there are.
 pub fn brief(reasons: &[Reason]) -> String {
     match reasons {
         [] => String::new(),
         [one] => one.to_string(),
+        [first, second] => format!("{first}, and {second}"),
         [first, rest @ ..] => format!("{first}, and {} more", rest.len()),
     }
 }
