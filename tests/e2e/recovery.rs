@@ -123,7 +123,7 @@ fn a_build_killed_in_any_step_recovers_with_one_plain_bundle() {
         (
             "venv",
             "-KILL",
-            Box::new(|| project.log_mentions("venv", "pip")),
+            Box::new(|| project.log_mentions("venv", "venv --clear")),
         ),
         (
             "tools",
