@@ -81,6 +81,12 @@ impl Step for Develop {
             cx.runner
                 .run(self.name(), python, &args!["setup.py", "develop"])?;
         }
+        // A venv this build made holds only what it installed, all of it asked for.
+        if venv::made_since(&cx.project.venv(), cx.started) {
+            cx.printer
+                .detail("the venv was made by this build: nothing in it to prune");
+            return Ok(());
+        }
         // The last install: now the venv can be made to hold exactly what is asked for.
         // (Constraint files are read too: keeping what they name is harmless.)
         let mut texts = Vec::new();

@@ -86,6 +86,8 @@ pub struct Context<'a> {
     /// The project's lock, when this build holds it (a task lets go of it while its
     /// command runs).
     pub lock: Option<Lock>,
+    /// When this invocation began: what was written since, it wrote.
+    pub started: std::time::SystemTime,
     interpreter: Option<Interpreter>,
     files: Option<Rc<[String]>>,
 }
@@ -99,6 +101,7 @@ impl<'a> Context<'a> {
             state,
             network: Network::default(),
             lock: None,
+            started: std::time::SystemTime::now(),
             interpreter: None,
             files: None,
         }

@@ -17,6 +17,14 @@ use crate::{installed, pins};
 pub struct Tools;
 
 impl Tools {
+    /// Whether a requirement file (or one it includes) pins with `--hash`.
+    fn hashed(&self, cx: &Context) -> bool {
+        cx.project.requirement_inputs().iter().any(|file| {
+            std::fs::read_to_string(cx.project.root.join(file))
+                .is_ok_and(|text| text.contains("--hash"))
+        })
+    }
+
     /// The configured tools plus the bundler, in install order.
     pub fn packages(cx: &Context) -> Vec<String> {
         let config = &cx.project.config;
@@ -91,9 +99,10 @@ impl Step for Tools {
         Ok(fingerprint)
     }
 
-    /// Two installs: the tools, then the requirement files. One call would put the
-    /// unpinned tools under a hashed file's `--require-hashes` mode, which refuses them;
-    /// and the requirement files coming last, their pins win over what a tool pulled in.
+    /// The tools and the requirement files in one install; in two when a requirement file
+    /// is hash-pinned: one call would put the unpinned tools under its `--require-hashes`
+    /// mode, which refuses them (the requirement files then come last, so their pins win
+    /// over what a tool pulled in).
     fn run(&self, cx: &mut Context) -> Result<()> {
         let installer = Installer::resolve(cx, self.name())?;
         let project = cx.project.config.project.name.clone();
@@ -111,16 +120,20 @@ impl Step for Tools {
         for file in cx.project.requirement_files() {
             requirements.extend(args!["-r", file]);
         }
-        let phases = [
-            format!("installing {}", Tools::packages(cx).join(", ")),
-            format!("installing {}", cx.project.requirement_files().join(", ")),
-        ];
+        let mut names = Tools::packages(cx);
+        names.extend(cx.project.requirement_files().iter().cloned());
+        // Else one resolve for both, which honours the files' pins (or says they conflict
+        // with a tool): one installer start fewer.
+        let calls = if self.hashed(cx) {
+            vec![tools, requirements]
+        } else {
+            vec![[tools, requirements].concat()]
+        };
+        cx.printer
+            .phase(&format!("installing {}", names.join(", ")));
         // pip refuses an install of nothing (zipapp needs no tool, there may be no other).
-        for (install, phase) in [tools, requirements].into_iter().zip(phases) {
-            if !install.is_empty() {
-                cx.printer.phase(&phase);
-                installer.install(cx, self.name(), &install)?;
-            }
+        for install in calls.into_iter().filter(|install| !install.is_empty()) {
+            installer.install(cx, self.name(), &install)?;
         }
         Ok(())
     }

@@ -128,6 +128,13 @@ fn seeded_with_setuptools(version: &str) -> bool {
 /// holds the interpreter, then the venv's path when it was made.
 const MADE_BY_PYBUILD: &str = ".pybuild-venv";
 
+/// Whether the venv at `venv` was made (whole) at `since` or later.
+pub fn made_since(venv: &Path, since: std::time::SystemTime) -> bool {
+    fs::metadata(venv.join(MADE_BY_PYBUILD))
+        .and_then(|meta| meta.modified())
+        .is_ok_and(|made| made >= since)
+}
+
 /// Where the venv at `venv` was made, when its marker says (older pybuilds wrote none).
 fn made_at(venv: &Path) -> Option<PathBuf> {
     let made = fs::read_to_string(venv.join(MADE_BY_PYBUILD)).ok()?;
