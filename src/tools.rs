@@ -115,12 +115,17 @@ impl Step for Tools {
                 lock.file_name()
             ));
         }
-        let tools: Vec<OsString> = Tools::packages(cx).into_iter().map(Into::into).collect();
+        let packages = Tools::packages(cx);
+        let mut tools: Vec<OsString> = Vec::new();
+        if !packages.is_empty() {
+            tools.extend(installer.compile_option().map(Into::into));
+            tools.extend(packages.iter().map(Into::into));
+        }
         let mut requirements: Vec<OsString> = Vec::new();
         for file in cx.project.requirement_files() {
             requirements.extend(args!["-r", file]);
         }
-        let mut names = Tools::packages(cx);
+        let mut names = packages;
         names.extend(cx.project.requirement_files().iter().cloned());
         // Else one resolve for both, which honours the files' pins (or says they conflict
         // with a tool): one installer start fewer.
