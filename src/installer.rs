@@ -37,17 +37,6 @@ impl Installer {
         }
     }
 
-    /// The option that compiles what an install puts in the venv: uv compiles nothing
-    /// unless asked (pip always does). The tools step asks, for the bundler: pex runs
-    /// twice in a cold build and once per edit, and without bytecode it compiles its
-    /// modules on every run wherever `PYTHONDONTWRITEBYTECODE` is set (about 0.4 s each).
-    pub fn compile_option(&self) -> Option<&'static str> {
-        match self {
-            Installer::Pip => None,
-            Installer::Uv(_) => Some("--compile-bytecode"),
-        }
-    }
-
     /// How the installer `choice` asks for appears in fingerprints, told without
     /// fetching anything (so `status` never does): changing it reinstalls.
     pub fn describe(choice: Choice) -> String {

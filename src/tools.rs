@@ -116,11 +116,7 @@ impl Step for Tools {
             ));
         }
         let packages = Tools::packages(cx);
-        let mut tools: Vec<OsString> = Vec::new();
-        if !packages.is_empty() {
-            tools.extend(installer.compile_option().map(Into::into));
-            tools.extend(packages.iter().map(Into::into));
-        }
+        let tools: Vec<OsString> = packages.iter().map(Into::into).collect();
         let mut requirements: Vec<OsString> = Vec::new();
         for file in cx.project.requirement_files() {
             requirements.extend(args!["-r", file]);
