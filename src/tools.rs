@@ -123,8 +123,8 @@ impl Step for Tools {
         }
         let mut names = packages;
         names.extend(cx.project.requirement_files().iter().cloned());
-        // Else one resolve for both, which honours the files' pins (or says they conflict
-        // with a tool): one installer start fewer.
+        // Two installs under a hash-pinned file (see `run`'s doc); else one resolve for
+        // both, which honours the files' pins (or says they conflict with a tool).
         let calls = if self.hashed(cx) {
             vec![tools, requirements]
         } else {
