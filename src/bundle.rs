@@ -30,7 +30,7 @@ use crate::python::Interpreter;
 use crate::statcache::open_regular;
 use crate::state::produced_outputs;
 use crate::step::{Context, Step};
-use crate::{installed, venv};
+use crate::{editable, installed, venv};
 
 mod manifest;
 mod pex;
@@ -169,15 +169,12 @@ pub struct Bundle;
 fn app_names(cx: &Context, site_packages: &Path) -> Vec<String> {
     let mut names =
         installed::names_in_requirement_files(&cx.project.root, cx.project.requirement_files());
-    let project = &cx.project.config.project.name;
-    if let Some(dist) = installed::find(&installed::list(site_packages), project) {
-        let metadata = fs::read_to_string(dist.dist_info.join("METADATA")).unwrap_or_default();
-        names.extend(
-            crate::editable::requires(&metadata)
-                .iter()
-                .filter_map(|requirement| installed::requirement_name(requirement)),
-        );
-    }
+    let requires = editable::installed_requires(site_packages, &cx.project.config.project.name);
+    names.extend(
+        requires
+            .iter()
+            .filter_map(|requirement| installed::requirement_name(requirement)),
+    );
     names
         .iter()
         .map(|name| installed::normalize(name))

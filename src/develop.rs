@@ -60,15 +60,19 @@ impl Step for Develop {
         let project = cx.project.config.project.name.clone();
         installer.repair(cx, self.name(), &project)?;
         let mode = cx.project.config.develop.mode;
-        let lock = cx.project.env_lock();
-        match lock {
-            Some(lock) => {
-                let count = lock.read(&cx.project.root, &project)?.names.len();
+        // The environment lock, if any, and what it holds.
+        let lock = match cx.project.env_lock() {
+            Some(lock) => Some((lock, lock.read(&cx.project.root, &project)?)),
+            None => None,
+        };
+        match &lock {
+            Some((lock, locked)) => {
                 cx.printer.phase(&format!(
-                    "syncing the venv to {} ({count} packages)",
-                    lock.file_name()
+                    "syncing the venv to {} ({} packages)",
+                    lock.file_name(),
+                    locked.names.len()
                 ));
-                install_lock(cx, self.name(), lock, mode == DevelopMode::Pip)?
+                install_lock(cx, self.name(), *lock, locked, mode == DevelopMode::Pip)?
             }
             None if mode == DevelopMode::Pip => {
                 cx.printer.phase("installing the project, editable");
@@ -90,8 +94,8 @@ impl Step for Develop {
         // The last install: now the venv can be made to hold exactly what is asked for.
         // (Constraint files are read too: keeping what they name is harmless.)
         let mut texts = Vec::new();
-        if let Some(lock) = lock {
-            texts.push(lock.read(&cx.project.root, &project)?.names.join("\n"));
+        if let Some((_, locked)) = &lock {
+            texts.push(locked.names.join("\n"));
         }
         let files = match lock {
             Some(_) => Vec::new(),

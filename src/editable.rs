@@ -51,6 +51,15 @@ impl Editable {
     }
 }
 
+/// The `Requires-Dist` of the distribution `name` installed in `site_packages` (see
+/// [`requires`]); none when it is not installed.
+pub fn installed_requires(site_packages: &Path, name: &str) -> Vec<String> {
+    crate::venv::dist_info(site_packages, name)
+        .and_then(|dist_info| fs::read_to_string(dist_info.join("METADATA")).ok())
+        .map(|metadata| requires(&metadata))
+        .unwrap_or_default()
+}
+
 /// The `Requires-Dist` values of a METADATA file, minus those only an extra asks for.
 pub fn requires(metadata: &str) -> Vec<String> {
     metadata

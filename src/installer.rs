@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::args;
 use crate::config::Installer as Choice;
-use crate::env_lock::EnvLock;
+use crate::env_lock::{EnvLock, Locked};
 use crate::error::UserError;
 use crate::installed;
 use crate::step::Context;
@@ -105,7 +105,13 @@ impl Installer {
 /// configured installer (see `env_lock`); `with_project` installs the project too,
 /// editable. What the venv holds beyond the lock is left to `prune`, which knows the
 /// tools are wanted (`uv sync` alone would remove them).
-pub fn install_lock(cx: &mut Context, step: &str, lock: EnvLock, with_project: bool) -> Result<()> {
+pub fn install_lock(
+    cx: &mut Context,
+    step: &str,
+    lock: EnvLock,
+    locked: &Locked,
+    with_project: bool,
+) -> Result<()> {
     let uv = uv::find_or_fetch(cx, step)?;
     let python = cx.project.venv_python();
     let offline = wheelhouse::offline(cx);
@@ -146,8 +152,6 @@ pub fn install_lock(cx: &mut Context, step: &str, lock: EnvLock, with_project: b
                 })
         }
         EnvLock::Pylock => {
-            let project = cx.project.config.project.name.clone();
-            let locked = lock.read(&cx.project.root, &project)?;
             let mut argv = args!["pip", "install", "--python", &python].to_vec();
             if offline {
                 argv.push("--offline".into());

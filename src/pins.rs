@@ -5,10 +5,9 @@
 //! tool that pulled another version) makes the step that syncs it run again ([`drift`]).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Result;
-
-use std::path::Path;
 
 use crate::step::Context;
 use crate::{editable, installed};
@@ -40,17 +39,14 @@ pub fn pins(cx: &Context, site_packages: &Path) -> Result<BTreeMap<String, Pin>>
             }
         }
     }
-    let name = &cx.project.config.project.name;
-    if let Some(dist) = installed::find(&installed::list(site_packages), name) {
-        let metadata = std::fs::read_to_string(dist.dist_info.join("METADATA")).unwrap_or_default();
-        // Unconditional ones only: a marker may exclude this platform.
-        for requirement in editable::requires(&metadata) {
-            if let Some((name, version)) = exact_pin(&requirement)
-                && !requirement.contains(';')
-                && !pins.contains_key(&installed::normalize(name))
-            {
-                add(&mut pins, name, version, REQUIRES_DIST);
-            }
+    // Unconditional ones only: a marker may exclude this platform.
+    for requirement in editable::installed_requires(site_packages, &cx.project.config.project.name)
+    {
+        if let Some((name, version)) = exact_pin(&requirement)
+            && !requirement.contains(';')
+            && !pins.contains_key(&installed::normalize(name))
+        {
+            add(&mut pins, name, version, REQUIRES_DIST);
         }
     }
     Ok(pins)

@@ -16,15 +16,11 @@ use anyhow::{Context as _, Result};
 
 use crate::args;
 use crate::error::UserError;
-use crate::process;
 use crate::step::Context;
 use crate::wheelhouse;
 
 /// The uv pybuild fetches when none is on PATH: pinned, so two machines install alike.
 pub const VERSION: &str = "0.13.9";
-
-/// How the folders fetches write into begin.
-const INCOMING: &str = ".incoming-";
 
 /// The uv on PATH, if any.
 pub fn on_path() -> Option<PathBuf> {
@@ -70,16 +66,12 @@ fn fetch(cx: &mut Context, step: &str) -> Result<PathBuf> {
     let interpreter = cx.interpreter()?;
     let home = home();
     fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
-    sweep_incoming(&home);
     cx.printer.phase(&format!("fetching uv {VERSION}"));
     cx.printer.info(&format!(
         "fetching uv {VERSION} into {} (once for every project)",
         home.display()
     ));
-    let folder = tempfile::Builder::new()
-        .prefix(INCOMING)
-        .tempdir_in(&home)
-        .with_context(|| format!("cannot create a folder in {}", home.display()))?;
+    let folder = wheelhouse::incoming_folder(&home)?;
     let python = python_with_pip(cx, step, &interpreter.path, folder.path())?;
     let target = folder.path().join("uv");
     let pip_install: Vec<OsString> = args![
@@ -129,17 +121,4 @@ fn python_with_pip(
     cx.runner
         .run(step, interpreter, &args!["-m", "venv", &venv])?;
     Ok(venv.join("bin").join("python"))
-}
-
-/// Removes the folders of fetches whose pybuild was killed (untouched for a day).
-fn sweep_incoming(home: &Path) {
-    let Ok(entries) = fs::read_dir(home) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let incoming = entry.file_name().to_string_lossy().starts_with(INCOMING);
-        if incoming && process::untouched_for_long(&entry.path()) {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
 }

@@ -137,17 +137,25 @@ pub fn made_since(venv: &Path, since: std::time::SystemTime) -> bool {
 
 /// Where the venv at `venv` was made, when its marker says (older pybuilds wrote none).
 fn made_at(venv: &Path) -> Option<PathBuf> {
+    read_marker(venv)?.1
+}
+
+/// The venv's marker: the interpreter it was made from, and where (when it says).
+fn read_marker(venv: &Path) -> Option<(String, Option<PathBuf>)> {
     let made = fs::read_to_string(venv.join(MADE_BY_PYBUILD)).ok()?;
-    made.lines().nth(1).map(PathBuf::from)
+    let mut lines = made.lines();
+    let interpreter = lines.next()?.to_string();
+    Some((interpreter, lines.next().map(PathBuf::from)))
 }
 
 /// Whether pybuild made the venv at `venv`, to the end, from `interpreter` (its
 /// `pyvenv.cfg` names the same version, and its own interpreter leads to the same
 /// executable).
 fn made_from(venv: &Path, interpreter: &crate::python::Interpreter) -> bool {
-    let whole = fs::read_to_string(venv.join(MADE_BY_PYBUILD))
-        .is_ok_and(|made| made.lines().next() == Some(&interpreter.describe()));
-    if !whole || made_at(venv).is_some_and(|place| place != venv) {
+    let Some((made_from, made_at)) = read_marker(venv) else {
+        return false;
+    };
+    if made_from != interpreter.describe() || made_at.is_some_and(|place| place != venv) {
         return false;
     }
     let Ok(cfg) = fs::read_to_string(venv.join("pyvenv.cfg")) else {

@@ -125,16 +125,9 @@ pub fn fill(cx: &Context, step: &str, groups: &[Vec<String>]) -> Result<()> {
     let wheels = dir();
     std::fs::create_dir_all(&wheels)
         .with_context(|| format!("cannot create {}", wheels.display()))?;
-    sweep_incoming(&wheels);
     // pip writes wheels in place; another pybuild may be reading the wheelhouse, so they
-    // land in a folder of this fill's own and are renamed in, each whole. The name is new
-    // (a killed fill's folder, holding half-written wheels, is never taken over) and says
-    // whose it is, for `sweep_incoming`.
-    let owner = Identity::current().map_or_else(String::new, |owner| format!("{owner}-"));
-    let folder = tempfile::Builder::new()
-        .prefix(&format!("{INCOMING}{owner}"))
-        .tempdir_in(&wheels)
-        .with_context(|| format!("cannot create a folder in {}", wheels.display()))?;
+    // land in a folder of this fill's own and are renamed in, each whole.
+    let folder = incoming_folder(&wheels)?;
     let incoming = folder.path();
     let pip_wheel = |requirements: &Vec<String>| {
         let mut argv = args![
@@ -157,6 +150,19 @@ pub fn fill(cx: &Context, step: &str, groups: &[Vec<String>]) -> Result<()> {
         .try_for_each(pip_wheel)
         .context("cannot fill the wheelhouse from the package index")
         .and_then(|()| move_wheels(incoming, &wheels))
+}
+
+/// A new folder in the shared `dir` for work that is renamed into place once whole (a
+/// fill's wheels, a fetched uv), removed when dropped. Its name is new (a killed
+/// pybuild's folder, holding half-written files, is never taken over) and says whose it
+/// is, for [`sweep_incoming`], which first removes what killed pybuilds left in `dir`.
+pub fn incoming_folder(dir: &Path) -> Result<tempfile::TempDir> {
+    sweep_incoming(dir);
+    let owner = Identity::current().map_or_else(String::new, |owner| format!("{owner}-"));
+    tempfile::Builder::new()
+        .prefix(&format!("{INCOMING}{owner}"))
+        .tempdir_in(dir)
+        .with_context(|| format!("cannot create a folder in {}", dir.display()))
 }
 
 /// Removes the folders of fills that will never finish: their pybuild is gone or, made on

@@ -41,15 +41,13 @@ pub fn is_intact(path: &Path) -> bool {
 /// intact one; returns whether it did.
 pub fn take(name: &str, target: &Path) -> Result<bool> {
     let shared = dir().join(name);
-    if !is_intact(&shared) {
+    let (Ok(hash), true) = (fs::read_to_string(sum_of(&shared)), shared.is_file()) else {
         return Ok(false);
-    }
-    let hash = fs::read_to_string(sum_of(&shared))
-        .with_context(|| format!("cannot read {}", sum_of(&shared).display()))?;
+    };
     let partial = target.with_extension("partial");
     fs::copy(&shared, &partial)
         .with_context(|| format!("cannot copy {} to {}", shared.display(), partial.display()))?;
-    // Copied bytes are checked like built ones: the shared file may change meanwhile.
+    // The copy is what is checked (once), not the shared file: that may change meanwhile.
     if hash_file(&partial).ok().as_deref() != Some(hash.as_str()) {
         let _ = fs::remove_file(&partial);
         return Ok(false);

@@ -305,19 +305,7 @@ fn interpreter_tool_and_config_changes_make_exactly_the_dependent_steps_stale() 
     assert!(stale_steps(&project).is_empty());
 
     // Another version of the bundler in the venv.
-    project
-        .pybuild(&[
-            "-q",
-            "run",
-            "--",
-            "python",
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "pex==2.100.0",
-        ])
-        .success();
+    project.install_by_hand("pex==2.100.0");
     // The tools step sees its install replaced by hand (it will check it again), and the
     // bundle sees the new bundler.
     let stale = stale_steps(&project);

@@ -255,19 +255,7 @@ fn a_version_changed_by_hand_is_put_back_when_pinned_and_shipped_as_is_when_not(
     let project = Project::sample().with_file("requirements.txt", "six==1.16.0\n");
     project.pybuild(&["bundle"]).success();
     let by_hand = || {
-        project
-            .pybuild(&[
-                "-q",
-                "run",
-                "--",
-                "python",
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "six==1.15.0",
-            ])
-            .success();
+        project.install_by_hand("six==1.15.0");
         assert_eq!(venv_version(&project, "six"), "1.15.0");
     };
 
@@ -341,12 +329,7 @@ fn a_venv_drifted_from_its_lock_is_synced_back_and_a_tool_pin_against_it_is_refu
     project.pybuild(&["bundle"]).success();
     assert_eq!(venv_version(&project, "six"), "1.15.0");
 
-    project
-        .exec(
-            ".venv/bin/python",
-            &["-m", "pip", "install", "-q", "six==1.16.0"],
-        )
-        .success();
+    project.install_by_hand("six==1.16.0");
     let status = project.pybuild(&["status"]).success();
     assert!(
         status

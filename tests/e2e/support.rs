@@ -232,6 +232,13 @@ impl Project {
         Run::from(self.command(program, args).output().unwrap())
     }
 
+    /// `pip install SPEC` into the project's venv, as a user would by hand, behind
+    /// pybuild's back.
+    pub fn install_by_hand(&self, spec: &str) {
+        self.exec(".venv/bin/python", &["-m", "pip", "install", "-q", spec])
+            .success();
+    }
+
     /// Runs a built bundle (or any program of the project) with ARGS.
     pub fn exec(&self, rel: &str, args: &[&str]) -> Run {
         Run::from(self.command(&self.path(rel), args).output().unwrap())
