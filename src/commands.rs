@@ -1,20 +1,32 @@
-//! What each command does, given the parsed command line.
+//! The command line: what each command does, given the parsed command line. The top
+//! floor: it may use every layer below, and none uses it.
+
+pub mod check_fix;
+pub mod clean;
+pub mod cli;
+pub mod completions;
+pub mod help;
+pub mod init;
+pub mod manpage;
+pub mod status;
+pub mod watch;
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, WatchArgs};
-use crate::config::At;
-use crate::error::UserError;
-use crate::help;
-use crate::project::Project;
-use crate::state::{Lock, State};
-use crate::step::{BuildOptions, Context};
-use crate::ui::Printer;
-use crate::{clean, completions, init, manpage, process, status, tasks, watch};
+use crate::base::config::{At, nearest};
+use crate::base::error::UserError;
+use crate::base::process;
+use crate::base::project::Project;
+use crate::base::ui::Printer;
+use crate::commands::cli::{Cli, Command, WatchArgs};
+use crate::engine::lock::Lock;
+use crate::engine::state::State;
+use crate::steps::{self, BuildOptions, graph};
 
 pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
@@ -45,7 +57,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             build(&dir, printer, &options, "check").map(|()| 0)
         }
         Some(Command::Check { fix: true, yes }) => {
-            crate::check::fix::run(&dir, printer, &options, yes).map(|()| 0)
+            crate::commands::check_fix::run(&dir, printer, &options, yes).map(|()| 0)
         }
         Some(Command::Watch(args)) => watch(&dir, printer, options, args),
         Some(Command::Status {
@@ -68,7 +80,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             }
             // `pybuild lint -- -x` and `pybuild lint -x` both give `-x` to the task.
             let args = args.strip_prefix(&[OsString::from("--")]).unwrap_or(args);
-            tasks::run_named(&dir, printer, &name, args, &options)
+            run_named(&dir, printer, &name, args, &options)
         }
         Some(Command::Completions { shell }) => completions::print(shell).map(|()| 0),
         Some(Command::Man { out }) => manpage::write(out.as_deref(), printer).map(|()| 0),
@@ -89,7 +101,7 @@ pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     }
 }
 
-/// The targets the built-in commands build (see `tasks::plan`).
+/// The targets the built-in commands build (see `steps::graph`).
 const SETUP: &str = "setup";
 const BUNDLE: &str = "bundle";
 
@@ -119,8 +131,7 @@ fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) 
         // project.toml is read again for each run: an edit to it is one of the changes.
         let project = Project::discover(&root)?;
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-        let ran = tasks::build(&project, printer, &options, &targets, &[], false)?;
-        Ok(ran.into_iter().map(String::from).collect())
+        steps::build(&project, printer, &options, &targets, &[], false)
     };
     watch::run(&project, printer, &settings, Arc::new(build))
 }
@@ -128,13 +139,13 @@ fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) 
 /// A target of `command` (watch, status) is what `pybuild NAME` builds: `setup`, a step,
 /// or a task.
 fn check_target(project: &Project, name: &str, command: &str) -> Result<()> {
-    if tasks::is_target(&project.config, name) {
+    if graph::is_target(&project.config, name) {
         return Ok(());
     }
     let mut candidates = vec![SETUP, BUNDLE];
     candidates.extend(project.config.tasks.keys().map(String::as_str));
     let mut err = UserError::usage(format!("`{command}` cannot take `{name}`"));
-    if let Some(best) = crate::config::nearest(name, &candidates) {
+    if let Some(best) = crate::base::config::nearest(name, &candidates) {
         err = err.hint(format!("did you mean `{best}`?"));
     }
     Err(err
@@ -146,7 +157,7 @@ fn check_target(project: &Project, name: &str, command: &str) -> Result<()> {
 
 fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: &str) -> Result<()> {
     let project = Project::discover(dir)?;
-    tasks::build(&project, printer, options, &[target], &[], true).map(drop)
+    steps::build(&project, printer, options, &[target], &[], true).map(drop)
 }
 
 fn status(
@@ -186,7 +197,7 @@ fn run(
     if let Some(name) = task.as_ref().and_then(|t| t.to_str())
         && project.config.tasks.contains_key(name)
     {
-        return tasks::run_named(dir, printer, name, &args, options);
+        return run_named(dir, printer, name, &args, options);
     }
     let command: Vec<OsString> = task.into_iter().chain(args).collect();
     let Some((program, args)) = command.split_first() else {
@@ -195,7 +206,7 @@ fn run(
             .into());
     };
     build(dir, printer, options, SETUP)?;
-    let cx = Context::new(&project, printer, State::default());
+    let cx = steps::context(&project, printer, State::default());
     let display = process::display_command(program, args);
     let command = cx.runner.command_in(dir, program, args);
     // Tracked like a task's command: it dies with pybuild, and a killed pybuild's is
@@ -208,11 +219,56 @@ fn run(
         let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
         if let Some(task) = program
             .to_str()
-            .and_then(|p| crate::config::nearest(p, &tasks))
+            .and_then(|p| crate::base::config::nearest(p, &tasks))
         {
             failed = failed.hint(format!("did you mean the task `{task}`?"));
         }
         failed
     })?;
     Ok(process::exit_code(status))
+}
+
+/// Runs the task `name` (from `pybuild NAME` or `pybuild run NAME`) in the project found
+/// from `dir`, with its deps; `Ok(0)` when it succeeded or was fresh.
+pub fn run_named(
+    dir: &Path,
+    printer: &Printer,
+    name: &str,
+    args: &[OsString],
+    options: &BuildOptions,
+) -> Result<u8> {
+    let project = match Project::discover(dir) {
+        Ok(project) => project,
+        // Without a project (discover's only `UserError`), `pybuild NAME` can only be a
+        // mistyped command.
+        Err(err) if err.downcast_ref::<UserError>().is_some() => {
+            let none = format!(
+                "tasks come from a project.toml, and there is none in {} or above",
+                dir.display()
+            );
+            return Err(unknown(name, &[], Some(none)).into());
+        }
+        Err(err) => return Err(err),
+    };
+    if !project.config.tasks.contains_key(name) {
+        let tasks: Vec<&str> = project.config.tasks.keys().map(String::as_str).collect();
+        return Err(unknown(name, &tasks, None).into());
+    }
+    steps::build(&project, printer, options, &[name], args, false).map(|_| 0)
+}
+
+/// The error for a name that is neither a command nor a task, with the nearest of them.
+fn unknown(name: &str, tasks: &[&str], why: Option<String>) -> UserError {
+    let command = Cli::command();
+    // Tasks first: on a tie, the user more likely meant one of their own names.
+    let mut candidates: Vec<&str> = tasks.to_vec();
+    candidates.extend(command.get_subcommands().map(|c| c.get_name()));
+    let mut err = UserError::usage(format!("no command or task `{name}`"));
+    if let Some(best) = nearest(name, &candidates) {
+        err = err.hint(format!("did you mean `{best}`?"));
+    }
+    if let Some(why) = why {
+        err = err.hint(why);
+    }
+    err.hint("`pybuild help` lists the commands and the tasks of project.toml")
 }

@@ -1,0 +1,294 @@
+//! What the user sees while pybuild works: one line per step on stderr, a spinner on a
+//! terminal and plain lines otherwise (CI logs), warnings, and colour when wanted. Every
+//! line has the credentials of its URLs masked (see `redact`), whoever wrote the text.
+//!
+//! Colour: `--color always|never` (or `PYBUILD_COLOR`) decides; with `auto`, `NO_COLOR`
+//! turns it off, else `FORCE_COLOR` turns it on without a terminal (CI log viewers show
+//! colour), else a terminal does (no-color.org and force-color.org: set and not empty).
+
+use std::borrow::Cow;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::base::redact::redact;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    /// Streams subprocess output.
+    Verbose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub fn decide(self, terminal: bool) -> bool {
+        match self.explicit() {
+            Some(choice) => choice,
+            None => terminal,
+        }
+    }
+
+    /// The colour chosen whatever the stream: by the option, or by the environment.
+    pub fn explicit(self) -> Option<bool> {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
+        match self {
+            ColorChoice::Always => Some(true),
+            ColorChoice::Never => Some(false),
+            ColorChoice::Auto if set("NO_COLOR") => Some(false),
+            ColorChoice::Auto if set("FORCE_COLOR") => Some(true),
+            ColorChoice::Auto => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub verbosity: Verbosity,
+    color: bool,
+    /// Whether `color` was left to `auto` (and `NO_COLOR`), for [`Printer::for_stdout`].
+    auto_color: bool,
+    progress: bool,
+    fresh_lines: bool,
+    /// The spinner of the step running now, which [`Printer::phase`] writes on.
+    active: Arc<Mutex<Option<ProgressBar>>>,
+}
+
+const NAME_WIDTH: usize = 8;
+
+impl Printer {
+    pub fn new(verbosity: Verbosity, color: ColorChoice) -> Printer {
+        let terminal = std::io::stderr().is_terminal();
+        let color_choice = color;
+        let color = color.decide(terminal);
+        Printer {
+            verbosity,
+            color,
+            auto_color: color_choice == ColorChoice::Auto,
+            progress: terminal && verbosity == Verbosity::Normal,
+            fresh_lines: true,
+            active: Arc::default(),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn silent() -> Printer {
+        Printer {
+            verbosity: Verbosity::Quiet,
+            color: false,
+            auto_color: false,
+            progress: false,
+            fresh_lines: true,
+            active: Arc::default(),
+        }
+    }
+
+    /// This printer without the lines of fresh steps: `watch` says "nothing to do" once.
+    pub fn without_fresh_lines(&self) -> Printer {
+        Printer {
+            fresh_lines: false,
+            ..self.clone()
+        }
+    }
+
+    /// The same printer with plain lines instead of spinners, for steps whose commands
+    /// write to the terminal themselves.
+    pub fn without_progress(&self) -> Printer {
+        Printer {
+            progress: false,
+            ..self.clone()
+        }
+    }
+
+    /// The same printer, its `auto` colour decided for stdout rather than stderr: for
+    /// results such as `pybuild help`, which may be piped while stderr is a terminal.
+    pub fn for_stdout(&self) -> Printer {
+        let color = if self.auto_color {
+            ColorChoice::Auto.decide(std::io::stdout().is_terminal())
+        } else {
+            self.color
+        };
+        Printer {
+            color,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this printer colours what it paints.
+    pub fn colors(&self) -> bool {
+        self.color
+    }
+
+    pub fn is_verbose(&self) -> bool {
+        self.verbosity == Verbosity::Verbose
+    }
+
+    pub fn warn(&self, message: &str) {
+        let message = redact(message);
+        eprintln!("{}: {message}", self.paint("warning", Style::Yellow));
+    }
+
+    pub fn info(&self, message: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            eprintln!("{}", redact(message));
+        }
+    }
+
+    pub fn detail(&self, message: &str) {
+        if self.is_verbose() {
+            eprintln!("{}", self.paint(&redact(message), Style::Dim));
+        }
+    }
+
+    /// Starts the line of a step that is about to run.
+    pub fn step(&self, name: &str, reason: &str) -> StepLine {
+        let reason = redact(reason);
+        let bar = self.progress.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(format!("{name:NAME_WIDTH$}"));
+            bar.set_message(reason.to_string());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            *self.active_bar() = Some(bar.clone());
+            bar
+        });
+        if bar.is_none() && self.verbosity >= Verbosity::Normal {
+            eprintln!("{name:NAME_WIDTH$} running ({reason})");
+        }
+        StepLine {
+            printer: self.clone(),
+            name: name.to_string(),
+            bar,
+            start: Instant::now(),
+        }
+    }
+
+    /// Says on the running step's spinner what it is doing now ("creating the venv"); the
+    /// reason it runs stays in `--explain`. Plain lines (CI logs) do not repeat phases:
+    /// `-v` shows each command instead.
+    pub fn phase(&self, what: &str) {
+        if let Some(bar) = self.active_bar().as_ref() {
+            bar.set_message(redact(what).into_owned());
+        }
+    }
+
+    fn active_bar(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.active
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The line of a step that had nothing to do.
+    pub fn fresh(&self, name: &str, detail: &str) {
+        if self.fresh_lines && self.verbosity >= Verbosity::Normal {
+            eprintln!(
+                "{name:NAME_WIDTH$} {}{}",
+                self.paint("fresh", Style::Green),
+                redact(detail)
+            );
+        }
+    }
+
+    pub fn paint(&self, text: &str, style: Style) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match style {
+            Style::Green => "32",
+            Style::Yellow => "33",
+            Style::Red => "31",
+            Style::Bold => "1",
+            Style::Dim => "2",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    Green,
+    Yellow,
+    Red,
+    Bold,
+    Dim,
+}
+
+/// A running step's line; finish it with [`StepLine::done`] or [`StepLine::failed`].
+pub struct StepLine {
+    printer: Printer,
+    name: String,
+    bar: Option<ProgressBar>,
+    start: Instant,
+}
+
+impl StepLine {
+    pub fn done(self, detail: &str) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let word = self.printer.paint("done", Style::Green);
+        self.finish(&format!("{word} in {elapsed:.1}s{detail}"));
+    }
+
+    pub fn failed(self) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let word = self.printer.paint("failed", Style::Red);
+        self.finish(&format!("{word} after {elapsed:.1}s"));
+    }
+
+    fn finish(self, text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+            *self.printer.active_bar() = None;
+        }
+        if self.printer.verbosity >= Verbosity::Normal {
+            eprintln!("{:NAME_WIDTH$} {}", self.name, redact(text));
+        }
+    }
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\n`), for text from project.toml
+/// shown on a terminal: a task's description must not clear the screen or retitle the
+/// window. Bidirectional overrides are escaped too, so that text cannot reorder itself.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let escaped =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if escaped(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("x\u{1b}[2Jy"), "x\\u{1b}[2Jy");
+        assert_eq!(printable("a\nb\tc\u{7f}\u{9b}"), "a\\nb\\tc\\u{7f}\\u{9b}");
+        assert_eq!(printable("abc\u{202e}"), "abc\\u{202e}");
+        assert!(matches!(printable("Lint · the code ✓"), Cow::Borrowed(_)));
+    }
+}

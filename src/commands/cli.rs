@@ -1,0 +1,276 @@
+//! The command line, as clap types only: no file system access here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::builder::FalseyValueParser;
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::base::ui::{ColorChoice, Verbosity};
+
+/// Build a Python application into one runnable file, driven by project.toml.
+///
+/// Every global option has an environment twin (shown as `env:`), for CI: the command line
+/// wins over it. `FORCE_COLOR` colours without a terminal, `NO_COLOR` never (it wins).
+#[derive(Debug, Parser)]
+#[command(name = "pybuild", version, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Run in DIR (or the nearest parent holding a project.toml)
+    #[arg(
+        short = 'C',
+        long = "project",
+        global = true,
+        value_name = "DIR",
+        env = "PYBUILD_PROJECT"
+    )]
+    pub project: Option<PathBuf>,
+
+    /// Stream the output of the tools pybuild runs
+    // `-q` and `-v` exclude each other, but the command line wins over the environment:
+    // see [`verbosity`] (clap's `conflicts_with` would count the environment too).
+    #[arg(short, long, global = true, action = ArgAction::Count, env = "PYBUILD_VERBOSE")]
+    pub verbose: u8,
+
+    /// Print only errors and warnings
+    #[arg(short, long, global = true, env = "PYBUILD_QUIET", value_parser = FalseyValueParser::new())]
+    pub quiet: bool,
+
+    /// When to colour the output (`auto`: on a terminal, or with FORCE_COLOR; never with NO_COLOR)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN",
+        env = "PYBUILD_COLOR"
+    )]
+    pub color: ColorChoice,
+
+    /// Say why each stale step runs
+    #[arg(long, global = true, env = "PYBUILD_EXPLAIN", value_parser = FalseyValueParser::new())]
+    pub explain: bool,
+
+    /// Fail at once, instead of waiting, when another pybuild is working on the project
+    #[arg(long, global = true, env = "PYBUILD_NO_WAIT", value_parser = FalseyValueParser::new())]
+    pub no_wait: bool,
+
+    /// Use no package index: resolve from pybuild's wheelhouse only
+    #[arg(long, global = true, env = "PYBUILD_OFFLINE", value_parser = FalseyValueParser::new())]
+    pub offline: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented project.toml for an existing project, then set it up
+    ///
+    /// Reads pyproject.toml, setup.cfg, setup.py and requirements*.txt; asks nothing.
+    Init {
+        /// Overwrite an existing project.toml
+        #[arg(long)]
+        force: bool,
+        /// Only write project.toml
+        #[arg(long)]
+        no_setup: bool,
+    },
+    /// Create the venv, install the tools, check the system, install the project editable
+    ///
+    /// Each step runs only when what it depends on changed.
+    Setup,
+    /// Everything `setup` does, then build the bundle (each step only if stale)
+    Bundle,
+    /// Check the system prerequisites `[check]` lists; with --fix, install what is missing
+    ///
+    /// `--fix` prints the one command (apt-get or dnf, through sudo when not root) that
+    /// installs the packages providing everything missing, runs it with `--yes` or after a
+    /// yes on a terminal, then checks again.
+    Check {
+        /// Print the command that installs what is missing, and run it if confirmed
+        #[arg(long)]
+        fix: bool,
+        /// With --fix: run the command without asking
+        #[arg(long, requires = "fix")]
+        yes: bool,
+    },
+    /// Build, then build again on every change to the inputs, until Ctrl-C
+    ///
+    /// Runs `bundle` unless `[watch] targets` in project.toml or the command line name
+    /// other targets, e.g. `pybuild watch setup`. A change whose content is the same (a
+    /// touch, a re-save) runs nothing; a change made during a run starts one more run.
+    Watch(WatchArgs),
+    /// Show which steps are fresh, and why the others are stale
+    ///
+    /// Reports on what `bundle` runs, or on what the targets named run (`setup`, a step or
+    /// a task of project.toml, with the steps and tasks they depend on). Runs nothing.
+    Status {
+        /// Print JSON for machines (see docs/commands.md for its schema)
+        #[arg(long)]
+        json: bool,
+        /// Exit with 1 when a step is stale, 0 when all are fresh (for CI)
+        #[arg(long)]
+        exit_code: bool,
+        /// Targets to report on (default: bundle)
+        targets: Vec<String>,
+    },
+    /// Run a task, or any command inside the project's venv, e.g. `pybuild run -- pytest -x`
+    ///
+    /// `pybuild run TASK [-- ARGS]` runs a task of project.toml, as `pybuild TASK` does.
+    /// `pybuild run -- CMD [ARGS]` runs any program in the venv after `setup`, even one
+    /// named like a task. `pybuild run CMD [-- ARGS]`, CMD being no task, runs the program.
+    Run {
+        /// A task of project.toml, or a program when no task has that name
+        #[arg(value_name = "TASK")]
+        task: Option<OsString>,
+        /// After `--`: the program and its arguments, or the task's extra arguments
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<OsString>,
+    },
+    /// Remove the bundle, pybuild's state and setuptools' build leftovers
+    Clean {
+        /// Also remove the venv
+        #[arg(long)]
+        all: bool,
+        /// List what would be removed, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the commands and the tasks of project.toml, or show the help of one
+    Help {
+        /// A command or task name
+        topic: Option<String>,
+        /// Print JSON for machines
+        #[arg(long)]
+        json: bool,
+        /// Print the names of the commands and tasks, one a line (for shell completion)
+        #[arg(long, hide = true, conflicts_with_all = ["json", "topic"])]
+        names: bool,
+    },
+    /// Print a completion script for bash, zsh, fish, elvish or powershell
+    ///
+    /// e.g. `pybuild completions bash > ~/.local/share/bash-completion/completions/pybuild`.
+    /// The script completes the commands and their options, and the tasks of the
+    /// project.toml found where it is generated.
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print pybuild's man page, or write one page per command into a directory
+    Man {
+        /// Write pybuild.1 and pybuild-COMMAND.1 into DIR instead
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// A task of project.toml: `pybuild TASK [-- ARGS]`
+    #[command(external_subcommand)]
+    Task(Vec<OsString>),
+}
+
+// `pybuild watch`'s arguments (the variant's doc comment is its help).
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// What to run: `setup`, a step or a task [default: `[watch] targets`, or bundle]
+    pub targets: Vec<String>,
+    /// Cancel a running build when a change arrives, and start it again
+    #[arg(long)]
+    pub restart: bool,
+    /// Clear the screen before each run
+    #[arg(long)]
+    pub clear: bool,
+    /// How long the files must be quiet after a change before a run starts
+    /// [default: `[watch] debounce-ms`, or 50]
+    #[arg(long, value_name = "MS")]
+    pub debounce: Option<u64>,
+}
+
+/// The command line to parse: [`Cli`]'s, with the environment twins that are set but
+/// empty left unread, as unset (CI templates often set a variable to nothing), where clap
+/// would reject the empty value.
+pub fn command() -> clap::Command {
+    let empty: Vec<_> = Cli::command()
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    empty.into_iter().fold(Cli::command(), |command, id| {
+        command.mut_arg(id, |arg| arg.env(None))
+    })
+}
+
+/// `-q` or `-v`: the one given on the command line wins over the other's environment twin
+/// (`PYBUILD_QUIET=1 pybuild -v bundle` is verbose); both from the same place are an error.
+pub fn verbosity(matches: &ArgMatches) -> Result<Verbosity, clap::Error> {
+    let quiet = matches
+        .get_flag("quiet")
+        .then(|| matches.value_source("quiet"));
+    let verbose = (matches.get_count("verbose") > 0).then(|| matches.value_source("verbose"));
+    let command_line = |source: Option<ValueSource>| source == Some(ValueSource::CommandLine);
+    Ok(match (quiet, verbose) {
+        (None, None) => Verbosity::Normal,
+        (Some(_), None) => Verbosity::Quiet,
+        (None, Some(_)) => Verbosity::Verbose,
+        (Some(q), Some(v)) if command_line(q) != command_line(v) => match command_line(q) {
+            true => Verbosity::Quiet,
+            false => Verbosity::Verbose,
+        },
+        (Some(q), Some(_)) => {
+            let (quiet, verbose) = match command_line(q) {
+                true => ("--quiet", "--verbose"),
+                false => ("PYBUILD_QUIET", "PYBUILD_VERBOSE"),
+            };
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                format!("`{quiet}` and `{verbose}` cannot be used together"),
+            ));
+        }
+    })
+}
+
+/// The colour asked for before clap parses the command line, for clap's own help and
+/// errors: the last `--color WHEN` before `--` (a bad one is left to clap), else
+/// `PYBUILD_COLOR`.
+pub fn color_before_parse(args: impl IntoIterator<Item = OsString>) -> ColorChoice {
+    let mut chosen = None;
+    let mut args = args.into_iter().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str() else { continue };
+        let value = match arg {
+            "--" => break,
+            "--color" => args.next().and_then(|v| v.into_string().ok()),
+            _ => arg.strip_prefix("--color=").map(str::to_string),
+        };
+        if let Some(value) = value {
+            chosen = ColorChoice::from_str(&value, false).ok().or(chosen);
+        }
+    }
+    let from_env = || {
+        let value = std::env::var("PYBUILD_COLOR").ok()?;
+        ColorChoice::from_str(&value, false).ok()
+    };
+    chosen.or_else(from_env).unwrap_or(ColorChoice::Auto)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_configuration_knows_every_command_name() {
+        let command = Cli::command();
+        let mut names: Vec<&str> = command
+            .get_subcommands()
+            .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+            .collect();
+        names.sort();
+        assert_eq!(names, crate::base::config::task::COMMANDS);
+    }
+}

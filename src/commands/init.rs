@@ -1,0 +1,67 @@
+//! `pybuild init`: writes a commented `project.toml` for an existing project, filled in
+//! from what the project already declares (see `detect`), with the `[check]` entries of
+//! the dependencies it knows to need system packages (see `init/prerequisites`). Never
+//! overwrites one without `--force`; asks nothing, so it works in CI.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::base::config::{self, Config};
+use crate::base::error::UserError;
+use crate::base::ui::Printer;
+use crate::engine::state::write_shared;
+use crate::python::detect;
+
+mod prerequisites;
+mod wheels;
+
+/// Writes `project.toml` in `dir`; `offline` (`--offline`): PyPI is not asked about wheels.
+pub fn write_config(dir: &Path, force: bool, offline: bool, printer: &Printer) -> Result<()> {
+    let path = dir.join(config::FILE_NAME);
+    if path.exists() && !force {
+        return Err(
+            UserError::usage(format!("{} already exists", path.display()))
+                .hint("`pybuild init --force` replaces it; `pybuild setup` uses it as it is")
+                .into(),
+        );
+    }
+    let detected = detect::detect(dir)?;
+    // No project to install: fail now, not after a venv was made for nothing.
+    if detected.sources.is_empty() {
+        return Err(UserError::usage(format!(
+            "no Python project in {}: it has no pyproject.toml, setup.py or setup.cfg",
+            dir.display()
+        ))
+        .hint("run `pybuild init` at the root of a Python project (or `-C DIR` to point at one)")
+        .into());
+    }
+    let fallback = dir
+        .file_name()
+        .map_or_else(|| "app".to_string(), |n| n.to_string_lossy().into_owned());
+    // The interpreter the venv will be made from, as `[project] python` will ask for it.
+    let python = which::which(match &detected.python {
+        Some(version) => format!("python{version}"),
+        None => "python3".to_string(),
+    })
+    .map_err(|_| "no interpreter found to ask");
+    let asker = match offline {
+        true => Err("--offline"),
+        false => python.as_deref().map_err(|why| *why),
+    };
+    let check = prerequisites::section(&detected.dependencies, asker, printer);
+    let text = detect::render(
+        &detected,
+        &fallback,
+        check.as_ref().map(|(body, _)| body.as_str()),
+    );
+    // The template is ours: if it does not parse, that is pybuild's bug, caught here.
+    Config::parse(&path, &text)?;
+    write_shared(&path, text.as_bytes())?;
+    let from = format!("from {}", detected.sources.join(", "));
+    printer.info(&format!("wrote {} ({from})", path.display()));
+    for said in check.map(|(_, said)| said).unwrap_or_default() {
+        printer.info(&format!("[check]: {said}"));
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! `pybuild status`: which steps of the targets' plan are fresh and why the others are
+//! stale, without running any. As text for people, as JSON for machines (`--json`, see
+//! [`VERSION`]), and as an exit code for CI (`--exit-code`: 1 when any step is stale,
+//! so "is the committed bundle current?" is one command).
+//!
+//! The engine decides (`engine::run::survey`), as for a build: a step that builds on a
+//! stale one is stale too ("venv will run first"), and one whose fingerprint cannot be
+//! computed until the steps before it run is reported as unknown.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::base::project::Project;
+use crate::base::ui::{Printer, Style};
+use crate::engine::lock::Lock;
+use crate::engine::reason::Reason;
+use crate::engine::run;
+use crate::engine::state::State;
+use crate::engine::step::{Kind as StepKind, Step};
+use crate::python::build::Build;
+use crate::steps::bundle::{self, Bundle};
+use crate::steps::{self, BuildOptions, graph};
+
+/// The version of `status --json`'s schema: raised when a key is renamed or removed, or
+/// changes meaning; keys may be added without it.
+pub const VERSION: u32 = 1;
+
+/// What `pybuild status` was asked.
+#[derive(Debug, Default)]
+pub struct Request<'a> {
+    pub targets: &'a [&'a str],
+    pub json: bool,
+    pub exit_code: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    version: u32,
+    /// Whether every step is fresh.
+    fresh: bool,
+    steps: Vec<StepStatus>,
+    bundle: BundleStatus,
+}
+
+#[derive(Debug, Serialize)]
+struct StepStatus {
+    target: String,
+    /// `step` (a built-in one) or `task`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    fresh: bool,
+    reasons: Vec<Reason>,
+    /// What its last success produced (relative to the root, absolute outside it).
+    outputs: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BundleStatus {
+    kind: String,
+    /// The bundle file, relative to the root: configured, or the default once the console
+    /// script it runs is known; `null` before that.
+    output: Option<String>,
+}
+
+/// Reports on `request.targets`' plan; returns the exit code.
+pub fn show(
+    project: &Project,
+    printer: &Printer,
+    options: &BuildOptions,
+    request: &Request,
+) -> Result<u8> {
+    let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    let state = State::load(&project.state_dir(), printer);
+    let mut cx = steps::context(project, printer, state);
+    let plan = graph::plan(&project.config, request.targets, &[])?;
+    let refs: Vec<&dyn Step<Build>> = plan.iter().map(Box::as_ref).collect();
+    let steps: Vec<StepStatus> = run::survey(&mut cx, &refs)?
+        .into_iter()
+        .map(|verdict| StepStatus {
+            kind: match verdict.kind {
+                StepKind::Task { .. } => "task",
+                StepKind::BuiltIn => "step",
+            },
+            target: verdict.name,
+            fresh: verdict.reasons.is_empty(),
+            reasons: verdict.reasons,
+            outputs: verdict.outputs,
+        })
+        .collect();
+    let output =
+        bundle::configured_output(&project.config).or_else(|| Bundle::output(&mut cx).ok());
+    // The stat cache may have learned hashes; keeping them makes the next build faster.
+    cx.save_state()?;
+    let report = Report {
+        version: VERSION,
+        fresh: steps.iter().all(|s| s.fresh),
+        steps,
+        bundle: BundleStatus {
+            kind: project.config.bundle.kind.to_string(),
+            output,
+        },
+    };
+    if request.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", text(&report, &printer.for_stdout()));
+    }
+    Ok(match request.exit_code && !report.fresh {
+        true => crate::base::error::EXIT_FAILURE,
+        false => 0,
+    })
+}
+
+fn text(report: &Report, printer: &Printer) -> String {
+    let width = report
+        .steps
+        .iter()
+        .map(|s| s.target.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let mut out = String::new();
+    for step in &report.steps {
+        let name = &step.target;
+        if step.fresh {
+            out.push_str(&format!(
+                "{name:width$} {}\n",
+                printer.paint("fresh", Style::Green)
+            ));
+        } else {
+            out.push_str(&format!(
+                "{name:width$} {}\n",
+                printer.paint("stale", Style::Yellow)
+            ));
+            for reason in &step.reasons {
+                out.push_str(&format!("{:width$}   {reason}\n", ""));
+            }
+        }
+    }
+    out
+}

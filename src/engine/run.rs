@@ -1,0 +1,284 @@
+//! Deciding whether a step runs, and running the stale ones: the freshness rules of
+//! docs/architecture.md ("Freshness"), the one place they are decided for `build`,
+//! `status` and `watch`.
+//!
+//! A step is *fresh* when (1) a record of its last success exists, (2) the fingerprint
+//! computed now equals the recorded one, and (3) every output it recorded still exists with
+//! the recorded content hash (a deleted or hand-edited bundle is rebuilt), and (4) its
+//! result is not damaged (see `Step::damage`).
+//!
+//! A stale step runs like this (cargo's fingerprint discipline):
+//! 1. its fingerprint is computed *before* it runs, from the inputs as they are then;
+//! 2. its old record is removed and the state saved, so an interrupted run is never fresh;
+//! 3. it runs; on failure nothing is recorded;
+//! 4. on success its outputs are hashed and the fingerprint from (1) is recorded with them.
+//!
+//! A file edited while the step runs therefore differs from the recorded hash, and the
+//! next build runs the step again.
+
+use std::collections::BTreeMap;
+use std::ops::DerefMut;
+
+use anyhow::{Context as _, Result};
+
+use crate::base::error;
+use crate::engine::fingerprint::Fingerprint;
+use crate::engine::reason::{Kind as ReasonKind, Reason};
+use crate::engine::session::Session;
+use crate::engine::statcache::now_ns;
+use crate::engine::state::{self, State, StepRecord, saved_stamp};
+use crate::engine::step::{Kind, Step};
+
+/// Whether a step runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Fresh,
+    /// It runs, for these reasons (never empty).
+    Stale(Vec<Reason>),
+}
+
+impl Decision {
+    pub fn reasons(&self) -> &[Reason] {
+        match self {
+            Decision::Fresh => &[],
+            Decision::Stale(reasons) => reasons,
+        }
+    }
+}
+
+/// The step's fingerprint: its own, with when each step it builds on last succeeded.
+pub fn fingerprint<'a, Cx>(cx: &mut Cx, step: &dyn Step<Cx>) -> Result<Fingerprint>
+where
+    Cx: DerefMut<Target = Session<'a>>,
+{
+    let mut fingerprint = step.fingerprint(cx)?;
+    for dep in step.deps() {
+        let run_id = cx.run_id(&dep);
+        fingerprint.ran(&dep, run_id);
+    }
+    Ok(fingerprint)
+}
+
+/// Whether `step`, whose fingerprint is now `fingerprint`, runs.
+pub fn decide<'a, Cx>(
+    cx: &mut Cx,
+    step: &dyn Step<Cx>,
+    fingerprint: &Fingerprint,
+) -> Result<Decision>
+where
+    Cx: DerefMut<Target = Session<'a>>,
+{
+    if let Kind::Task { always: true } = step.kind() {
+        let why = "a task without sources or outputs always runs";
+        return Ok(Decision::Stale(vec![Reason::new(
+            ReasonKind::AlwaysRuns,
+            why,
+        )]));
+    }
+    let name = step.name();
+    let state_dir = cx.project.state_dir();
+    let Some(record) = cx.state.steps.get(name).cloned() else {
+        // The record goes before a run and comes back after its success; the fingerprint
+        // file stays: with it, the step ran before (and failed, was killed, or its record
+        // was lost).
+        let reason = match state::recorded_fingerprint(&state_dir, name) {
+            Some(_) => Reason::new(ReasonKind::Unfinished, "no finished run recorded"),
+            None => Reason::new(ReasonKind::FirstRun, "first run"),
+        };
+        return Ok(Decision::Stale(vec![reason]));
+    };
+    let mut reasons = Vec::new();
+    if record.digest != fingerprint.digest() {
+        reasons = match state::recorded_fingerprint(&state_dir, name) {
+            Some(recorded) => fingerprint.differences(&recorded),
+            None => Vec::new(),
+        };
+        if reasons.is_empty() {
+            reasons.push(Reason::new(
+                ReasonKind::Changed,
+                "inputs changed (no details recorded)",
+            ));
+        }
+    }
+    for (output, recorded) in &record.outputs {
+        let (kind, what) = match cx.hash(output)? {
+            None => (ReasonKind::OutputMissing, "missing"),
+            Some(hash) if hash != *recorded => (ReasonKind::OutputModified, "modified"),
+            Some(_) => continue,
+        };
+        reasons.push(Reason::new(kind, format!("output {output} {what}")).path(output));
+    }
+    if reasons.is_empty()
+        && let Some(damage) = step.damage(cx)?
+    {
+        reasons.push(Reason::new(ReasonKind::Damaged, damage));
+    }
+    Ok(match reasons.is_empty() {
+        true => Decision::Fresh,
+        false => Decision::Stale(reasons),
+    })
+}
+
+/// What a survey (`pybuild status`) says of one step.
+#[derive(Debug)]
+pub struct Verdict {
+    pub name: String,
+    pub kind: Kind,
+    /// Why it would run; empty when fresh.
+    pub reasons: Vec<Reason>,
+    /// What its last success produced.
+    pub outputs: Vec<String>,
+}
+
+/// Decides every step of `steps` without running any: a step that builds on a stale one
+/// is stale too ("venv will run first"). When a step's fingerprint cannot be computed
+/// while a step before it is stale, it is reported as unknown; when every step before it
+/// is fresh, the error is returned, as a build would.
+pub fn survey<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>]) -> Result<Vec<Verdict>>
+where
+    Cx: DerefMut<Target = Session<'a>>,
+{
+    let mut verdicts: Vec<Verdict> = Vec::new();
+    for step in steps {
+        let reasons = match fingerprint(cx, *step) {
+            Ok(fingerprint) => {
+                let mut reasons = decide(cx, *step, &fingerprint)?.reasons().to_vec();
+                let deps = step.deps();
+                for earlier in &verdicts {
+                    if !earlier.reasons.is_empty() && deps.contains(&earlier.name) {
+                        let detail = format!("{} will run first", earlier.name);
+                        reasons.push(
+                            Reason::new(ReasonKind::DependencyStale, detail).key(&earlier.name),
+                        );
+                    }
+                }
+                reasons
+            }
+            Err(err) if verdicts.iter().all(|v| v.reasons.is_empty()) => return Err(err),
+            Err(err) => vec![Reason::new(
+                ReasonKind::Unknown,
+                format!("cannot tell until the steps before it run ({err:#})"),
+            )],
+        };
+        let outputs = cx
+            .state
+            .steps
+            .get(step.name())
+            .map(|record| record.outputs.keys().cloned().collect())
+            .unwrap_or_default();
+        verdicts.push(Verdict {
+            name: step.name().to_string(),
+            kind: step.kind(),
+            reasons,
+            outputs,
+        });
+    }
+    Ok(verdicts)
+}
+
+/// Runs each stale step of `steps` in order, recording each success; returns the steps
+/// that ran. On failure, the error says which step failed.
+pub fn build<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>], explain: bool) -> Result<Vec<String>>
+where
+    Cx: DerefMut<Target = Session<'a>>,
+{
+    for step in steps {
+        step.preflight(cx)?;
+    }
+    let mut ran = Vec::new();
+    for step in steps {
+        let name = step.name().to_string();
+        // A configuration problem (no console script to run, say) is said as it is: it is
+        // no doubt about freshness.
+        let fingerprint = fingerprint(cx, *step).map_err(|err| match error::is_usage(&err) {
+            true => err,
+            false => err.context(format!("cannot tell whether step `{name}` is up to date")),
+        })?;
+        let reasons = match decide(cx, *step, &fingerprint)? {
+            Decision::Fresh => {
+                let summary = step.summary(cx);
+                cx.printer.fresh(&name, &summary);
+                continue;
+            }
+            Decision::Stale(reasons) => reasons,
+        };
+        let state_dir = cx.project.state_dir();
+        cx.state.forget(&state_dir, &name, &fingerprint)?;
+        let is_task = matches!(step.kind(), Kind::Task { .. });
+        if !is_task {
+            cx.runner.reset_log(&name)?;
+        }
+        let line = match is_task {
+            true => cx.printer.without_progress().step(&name, &brief(&reasons)),
+            false => cx.printer.step(&name, &brief(&reasons)),
+        };
+        if explain {
+            for reason in &reasons {
+                cx.printer.info(&format!("{:8}   because {reason}", ""));
+            }
+        }
+        let result = match is_task {
+            true => without_lock(cx, |cx| step.run(cx)),
+            false => step.run(cx),
+        };
+        let produced = match result {
+            Ok(produced) => produced,
+            Err(err) => {
+                line.failed();
+                let what = if is_task { "task" } else { "step" };
+                return Err(err.context(format!("{what} `{name}` failed")));
+            }
+        };
+        let mut outputs = BTreeMap::new();
+        for output in produced {
+            let hash = cx
+                .hash(&output)?
+                .with_context(|| format!("step `{name}` succeeded but did not produce {output}"))?;
+            outputs.insert(output, hash);
+        }
+        let record = StepRecord {
+            digest: fingerprint.digest(),
+            outputs,
+            run_id: now_ns(),
+        };
+        cx.state.record(&state_dir, &name, &fingerprint, record)?;
+        line.done(&step.summary(cx));
+        ran.push(name);
+    }
+    Ok(ran)
+}
+
+/// Runs `f` (a task's commands: the user's program, which may run for hours or run
+/// pybuild itself) without the project's lock, then takes it back. The engine saved the
+/// state on forgetting the task's record, so nothing takes the task for fresh meanwhile;
+/// if another pybuild saved the state since, its records are the truth.
+fn without_lock<'a, Cx, T>(cx: &mut Cx, f: impl FnOnce(&mut Cx) -> Result<T>) -> Result<T>
+where
+    Cx: DerefMut<Target = Session<'a>>,
+{
+    let state_dir = cx.project.state_dir();
+    let before = saved_stamp(&state_dir);
+    let mut lock = cx.lock.take();
+    if let Some(lock) = &mut lock {
+        lock.release()?;
+    }
+    let result = f(cx);
+    if let Some(lock) = &mut lock {
+        lock.retake(cx.printer)?;
+    }
+    cx.lock = lock;
+    if saved_stamp(&state_dir) != before {
+        cx.state = State::load(&state_dir, cx.printer);
+    }
+    result
+}
+
+/// The first reason, and the second or how many more there are.
+pub fn brief(reasons: &[Reason]) -> String {
+    match reasons {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, second] => format!("{first}, and {second}"),
+        [first, rest @ ..] => format!("{first}, and {} more", rest.len()),
+    }
+}

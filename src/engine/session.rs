@@ -1,0 +1,108 @@
+//! The engine's part of one pybuild invocation: the project, its state and lock, the
+//! process runner, and the project's input files, listed once.
+
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result};
+
+use crate::base::process::Runner;
+use crate::base::project::Project;
+use crate::base::ui::Printer;
+use crate::engine::fileset::{self, Rules};
+use crate::engine::fingerprint::{self, Fingerprint};
+use crate::engine::lock::Lock;
+use crate::engine::statcache::Hash;
+use crate::engine::state::State;
+
+pub struct Session<'a> {
+    pub project: &'a Project,
+    pub printer: &'a Printer,
+    pub runner: Runner,
+    pub state: State,
+    /// The project's lock, when this invocation holds it (the engine lets go of it while
+    /// a task's command runs).
+    pub lock: Option<Lock>,
+    /// When this invocation began: what was written since, it wrote.
+    pub started: SystemTime,
+    rules: Rules,
+    files: Option<Rc<[String]>>,
+}
+
+impl<'a> Session<'a> {
+    /// `rules` decide the project's input files (see `fileset`).
+    pub fn new(project: &'a Project, printer: &'a Printer, state: State, rules: Rules) -> Self {
+        Session {
+            runner: Runner::new(&project.root, &project.venv(), &project.log_dir(), printer),
+            project,
+            printer,
+            state,
+            lock: None,
+            started: SystemTime::now(),
+            rules,
+            files: None,
+        }
+    }
+
+    /// The project's input files (see `fileset`), listed once per invocation.
+    pub fn project_files(&mut self) -> Result<Rc<[String]>> {
+        if let Some(files) = &self.files {
+            return Ok(files.clone());
+        }
+        let state = &mut self.state;
+        let set = fileset::project_files(
+            &self.project.root,
+            &self.rules,
+            &mut state.listing,
+            &mut state.files,
+        )?;
+        set.refuse_external_links()?;
+        for left_out in &set.left_out {
+            self.printer.warn(&left_out.to_string());
+        }
+        let files: Rc<[String]> = set.files.into();
+        self.files = Some(files.clone());
+        Ok(files)
+    }
+
+    /// The content hash of a file (relative to the root, or absolute); `None` if missing.
+    pub fn hash(&mut self, key: &str) -> Result<Option<Hash>> {
+        self.state
+            .files
+            .hash(&self.project.root, key)
+            .with_context(|| format!("cannot read {}", self.project.root.join(key).display()))
+    }
+
+    /// Adds each file, present or not, to the fingerprint's input files.
+    pub fn add_files<S: AsRef<str> + Sync>(
+        &mut self,
+        fingerprint: &mut Fingerprint,
+        keys: &[S],
+    ) -> Result<()> {
+        let hashes = self
+            .state
+            .files
+            .hash_many(&self.project.root, keys)
+            .with_context(|| {
+                format!(
+                    "cannot read the input files under {}",
+                    self.project.root.display()
+                )
+            })?;
+        fingerprint.files_from(keys.iter().map(AsRef::as_ref).zip(hashes));
+        Ok(())
+    }
+
+    /// When `step` last succeeded, for the steps that build on its result.
+    pub fn run_id(&self, step: &str) -> String {
+        self.state
+            .steps
+            .get(step)
+            .map_or_else(|| fingerprint::NEVER.to_string(), |r| r.run_id.to_string())
+    }
+
+    /// Saves the state if anything in it changed (a no-op build writes nothing).
+    pub fn save_state(&mut self) -> Result<()> {
+        self.state.save_if_changed(&self.project.state_dir())
+    }
+}

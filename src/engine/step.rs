@@ -1,0 +1,64 @@
+//! What the engine runs: a [`Step`], which says what its result depends on (its
+//! fingerprint and the steps it builds on) and how to make it. The engine (`engine::run`)
+//! decides from that whether it runs; see docs/architecture.md, "Freshness".
+//!
+//! `Cx` is whatever the steps work with: the engine reaches its own part of it, the
+//! [`Session`](super::session::Session), through `DerefMut`, and knows nothing else of it.
+
+use anyhow::Result;
+
+use crate::engine::fingerprint::Fingerprint;
+
+pub trait Step<Cx> {
+    fn name(&self) -> &str;
+
+    /// Whose commands these are; see [`Kind`].
+    fn kind(&self) -> Kind {
+        Kind::BuiltIn
+    }
+
+    /// The steps whose results this one builds on: the engine adds when each last
+    /// succeeded to the fingerprint, so this step runs again after any of them does.
+    fn deps(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Checks that can fail before any step of the build runs (a bad output path), so a
+    /// mistake is reported in milliseconds, not after the steps before this one.
+    fn preflight(&self, _cx: &mut Cx) -> Result<()> {
+        Ok(())
+    }
+
+    /// What the step's result depends on, as it is now (the runs of its [`Step::deps`]
+    /// aside: the engine adds them).
+    fn fingerprint(&self, cx: &mut Cx) -> Result<Fingerprint>;
+
+    /// Makes the step's result; returns the files it produced (relative to the root, or
+    /// absolute), whose hashes are recorded and checked before the record is trusted.
+    fn run(&self, cx: &mut Cx) -> Result<Vec<String>>;
+
+    /// Why the step's result is no longer in place although its record and outputs are
+    /// (a venv whose interpreter was deleted, a distribution uninstalled by hand), if it
+    /// is not: checked, cheaply, before the record is trusted.
+    fn damage(&self, _cx: &mut Cx) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// A few words shown after the step's status, such as the bundle's path.
+    fn summary(&self, _cx: &Cx) -> String {
+        String::new()
+    }
+}
+
+/// Whose commands a step runs, which decides how the engine runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// pybuild's own: its commands write to the step's log, behind a spinner, under the
+    /// project's lock.
+    BuiltIn,
+    /// The user's: its commands write to the terminal (no spinner, it would garble their
+    /// output) and run without the project's lock (see `Lock::release`). `always`: it has
+    /// nothing to be fresh by (neither sources nor outputs), so it runs every time, like a
+    /// make target without prerequisites.
+    Task { always: bool },
+}

@@ -1,0 +1,117 @@
+//! The project's environment lock: `uv.lock` (uv's own, with a `pyproject.toml` beside it)
+//! or `pylock.toml` (PEP 751), at the project's root, first found wins. When there is one,
+//! it alone says what the venv holds: `[env] requirements` are not installed, and the
+//! develop step syncs the venv to it with uv (pybuild's own when none is on PATH, whatever
+//! `[env] installer` says: pip cannot sync to a `uv.lock`, nor install an editable project
+//! from a hashed `pylock.toml`).
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use serde::Deserialize;
+
+pub use crate::base::project::EnvLock;
+
+/// What the lock holds: every package it names (for any platform), and whether it installs
+/// the project `project` itself, editable, from the root.
+pub fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> {
+    let path = root.join(lock.file_name());
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let file: LockFile =
+        toml::from_str(&text).with_context(|| format!("cannot read {}", path.display()))?;
+    let packages = match lock {
+        EnvLock::Uv => file.package,
+        EnvLock::Pylock => file.packages,
+    };
+    let project = crate::python::installed::normalize(project);
+    let installs_project = packages.iter().any(|package| {
+        crate::python::installed::normalize(&package.name) == project
+            && package
+                .directory
+                .as_ref()
+                .is_some_and(|dir| dir.editable && Path::new(&dir.path) == Path::new("."))
+    });
+    Ok(Locked {
+        names: packages
+            .iter()
+            .map(|package| package.name.clone())
+            .collect(),
+        versions: packages
+            .into_iter()
+            .filter_map(|package| Some((package.name, package.version?)))
+            .collect(),
+        installs_project,
+    })
+}
+
+pub struct Locked {
+    pub names: Vec<String>,
+    /// Each package's version (a lock may hold several for one name, by platform).
+    pub versions: Vec<(String, String)>,
+    pub installs_project: bool,
+}
+
+/// The parts of `uv.lock` (`[[package]]`) and `pylock.toml` (`[[packages]]`) pybuild reads.
+#[derive(Deserialize)]
+struct LockFile {
+    #[serde(default)]
+    package: Vec<Package>,
+    #[serde(default)]
+    packages: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    version: Option<String>,
+    directory: Option<Directory>,
+}
+
+#[derive(Deserialize)]
+struct Directory {
+    path: String,
+    #[serde(default)]
+    editable: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pylock_names_its_packages_and_the_editable_project() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pylock.toml"),
+            "lock-version = \"1.0\"\n\n[[packages]]\nname = \"six\"\nversion = \"1.15.0\"\n\n\
+             [[packages]]\nname = \"uv_app\"\ndirectory = { path = \".\", editable = true }\n",
+        )
+        .unwrap();
+        assert_eq!(EnvLock::find(dir.path()), Some(EnvLock::Pylock));
+        let locked = read(EnvLock::Pylock, dir.path(), "uv-app").unwrap();
+        assert_eq!(locked.names, ["six", "uv_app"]);
+        assert!(locked.installs_project);
+        assert!(
+            !read(EnvLock::Pylock, dir.path(), "other")
+                .unwrap()
+                .installs_project
+        );
+    }
+
+    #[test]
+    fn a_uv_lock_counts_only_beside_a_pyproject() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("uv.lock"),
+            "version = 1\n\n[[package]]\nname = \"idna\"\nversion = \"3.4\"\n\n\
+             [[package]]\nname = \"app\"\nsource = { editable = \".\" }\n",
+        )
+        .unwrap();
+        assert_eq!(EnvLock::find(dir.path()), None);
+        std::fs::write(dir.path().join("pyproject.toml"), "").unwrap();
+        assert_eq!(EnvLock::find(dir.path()), Some(EnvLock::Uv));
+        let locked = read(EnvLock::Uv, dir.path(), "app").unwrap();
+        assert_eq!(locked.names, ["idna", "app"]);
+    }
+}

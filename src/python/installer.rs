@@ -1,0 +1,170 @@
+//! Installing packages into the venv: uv by default (the one on PATH, else pybuild's own,
+//! see `uv`), pip with `installer = "pip"`. Both take pip's `install` arguments.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::args;
+use crate::base::config::Installer as Choice;
+use crate::base::error::UserError;
+use crate::python::build::Build;
+use crate::python::env_lock::{EnvLock, Locked};
+use crate::python::installed;
+use crate::python::uv;
+use crate::python::wheelhouse;
+
+pub enum Installer {
+    Pip,
+    Uv(PathBuf),
+}
+
+impl Installer {
+    /// The installer `[env] installer` asks for; fetches uv when it is not yet here
+    /// (logged under `step`). With `auto`, a uv that cannot be fetched (offline, say)
+    /// costs a warning and pip is used.
+    pub fn resolve(cx: &mut Build, step: &str) -> Result<Installer> {
+        match cx.project.config.env.installer {
+            Choice::Pip => Ok(Installer::Pip),
+            Choice::Uv => uv::find_or_fetch(cx, step).map(Installer::Uv),
+            Choice::Auto => match uv::find_or_fetch(cx, step) {
+                Ok(uv) => Ok(Installer::Uv(uv)),
+                Err(err) => {
+                    cx.printer.warn(&format!("{err:#}: using pip"));
+                    Ok(Installer::Pip)
+                }
+            },
+        }
+    }
+
+    /// How the installer `choice` asks for appears in fingerprints, told without
+    /// fetching anything (so `status` never does): changing it reinstalls.
+    pub fn describe(choice: Choice) -> String {
+        match choice {
+            Choice::Pip => "pip".into(),
+            Choice::Auto | Choice::Uv => match uv::on_path() {
+                Some(path) => format!("uv {}", path.display()),
+                None => format!("uv {} (pybuild's own)", uv::VERSION),
+            },
+        }
+    }
+
+    /// `pip install ARGS` into the project's venv, logged under `step`.
+    pub fn install(&self, cx: &Build, step: &str, install_args: &[OsString]) -> Result<()> {
+        let python = cx.project.venv_python();
+        let (program, mut argv) = match self {
+            Installer::Pip => (
+                python.into_os_string(),
+                args!["-m", "pip", "install"].to_vec(),
+            ),
+            Installer::Uv(uv) => (
+                uv.clone().into_os_string(),
+                args!["pip", "install", "--python", python].to_vec(),
+            ),
+        };
+        argv.extend(wheelhouse::pip_args(cx));
+        argv.extend_from_slice(install_args);
+        cx.runner
+            .run(step, program, &argv)
+            .map_err(|err| wheelhouse::offline_failure(err, cx))
+    }
+
+    /// Reinstalls, at the same version and without their dependencies, the distributions
+    /// an interrupted install left incomplete (see `installed::broken`); `except` is the
+    /// project itself, which its editable install replaces anyway.
+    pub fn repair(&self, cx: &mut Build, step: &str, except: &str) -> Result<()> {
+        let site_packages = cx.site_packages()?;
+        let except = installed::normalize(except);
+        let broken: Vec<OsString> = installed::broken(&site_packages)
+            .into_iter()
+            .filter(|dist| installed::normalize(&dist.name) != except)
+            .map(|dist| format!("{}=={}", dist.name, dist.version).into())
+            .collect();
+        if broken.is_empty() {
+            return Ok(());
+        }
+        cx.printer.warn(&format!(
+            "reinstalling what an interrupted install left incomplete: {}",
+            broken
+                .iter()
+                .map(|b| b.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let flag = match self {
+            Installer::Pip => "--force-reinstall",
+            Installer::Uv(_) => "--reinstall",
+        };
+        let mut argv = args![flag, "--no-deps"].to_vec();
+        argv.extend(broken);
+        self.install(cx, step, &argv)
+    }
+}
+
+/// Makes the venv hold what the environment lock `lock` says, with uv whatever the
+/// configured installer (see `env_lock`); `with_project` installs the project too,
+/// editable. What the venv holds beyond the lock is left to `prune`, which knows the
+/// tools are wanted (`uv sync` alone would remove them).
+pub fn install_lock(
+    cx: &mut Build,
+    step: &str,
+    lock: EnvLock,
+    locked: &Locked,
+    with_project: bool,
+) -> Result<()> {
+    let uv = uv::find_or_fetch(cx, step)?;
+    let python = cx.project.venv_python();
+    let offline = wheelhouse::offline(cx);
+    match lock {
+        EnvLock::Uv => {
+            let mut argv = args![
+                "sync",
+                "--inexact",
+                "--no-python-downloads",
+                "--python",
+                &python
+            ]
+            .to_vec();
+            argv.extend(if offline {
+                args!["--frozen", "--offline"].to_vec()
+            } else {
+                args!["--locked"].to_vec()
+            });
+            if !with_project {
+                argv.push("--no-install-project".into());
+            }
+            let venv = cx.project.venv();
+            cx.runner
+                .run_with_env(
+                    step,
+                    &uv,
+                    &argv,
+                    &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())],
+                )
+                .map_err(|err| {
+                    // The uv that knows the lock may be pybuild's own, not on PATH.
+                    err.context(UserError::failure("cannot sync the venv to uv.lock").hint(
+                        format!(
+                            "when uv says the lock is out of date, `{} lock` updates it",
+                            uv.display()
+                        ),
+                    ))
+                })
+        }
+        EnvLock::Pylock => {
+            let mut argv = args!["pip", "install", "--python", &python].to_vec();
+            if offline {
+                argv.push("--offline".into());
+            }
+            let mut install = argv.clone();
+            install.extend(args!["-r", lock.file_name()]);
+            cx.runner.run(step, &uv, &install)?;
+            if with_project && !locked.installs_project {
+                argv.extend(args!["-e", "."]);
+                cx.runner.run(step, &uv, &argv)?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The steps (check, venv, tools, develop, bundle) and the user's tasks, the graph that
+//! orders them, and [`build`]: what the commands call to bring targets up to date.
+
+pub mod bundle;
+pub mod check;
+pub mod develop;
+pub mod graph;
+pub mod task;
+pub mod tools;
+pub mod venv;
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+
+use anyhow::Result;
+
+use crate::base::process;
+use crate::base::project::Project;
+use crate::base::ui::Printer;
+use crate::engine::fileset::Rules;
+use crate::engine::lock::Lock;
+use crate::engine::run;
+use crate::engine::state::{self, State};
+use crate::engine::step::Step;
+use crate::python::build::Build;
+use crate::python::network::Network;
+
+/// How one invocation runs its steps: the global options that reach the engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Say why each stale step runs.
+    pub explain: bool,
+    /// Wait for another pybuild's lock instead of failing at once.
+    pub wait: bool,
+    /// Use no package index.
+    pub offline: bool,
+}
+
+/// What decides the project's input files (see `fileset`).
+pub fn file_rules(project: &Project) -> Rules {
+    let config = &project.config;
+    Rules {
+        venv: project.venv_in_project(),
+        outputs: bundle::configured_outputs(config),
+        sources: config.bundle.sources.clone(),
+        external_links: config.bundle.external_links.clone(),
+    }
+}
+
+/// A build's context for `project`, with `state`, before it takes the lock.
+pub fn context<'a>(project: &'a Project, printer: &'a Printer, state: State) -> Build<'a> {
+    Build::new(project, printer, state, file_rules(project))
+}
+
+/// Brings `targets` (built-in steps, `setup`, tasks) up to date with everything they depend
+/// on, under the project's lock, each step once and only when stale, after ending what a
+/// killed build left running: what `pybuild setup`, `bundle`, `TASK` and each `watch` run
+/// do. `args` go to the targets that are tasks. `one_shot`: the process ends right after.
+/// Returns the steps that ran.
+pub fn build(
+    project: &Project,
+    printer: &Printer,
+    options: &BuildOptions,
+    targets: &[&str],
+    args: &[OsString],
+    one_shot: bool,
+) -> Result<Vec<String>> {
+    let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    // Before any step: what a killed build left running may still write into the venv.
+    process::end_leftovers(&project.state_dir(), printer);
+    let state = State::load(&project.state_dir(), printer);
+    let mut cx = context(project, printer, state);
+    cx.lock = Some(lock);
+    cx.network = Network::new(options.offline);
+    let steps = graph::plan(&project.config, targets, args)?;
+    let refs: Vec<&dyn Step<Build>> = steps.iter().map(Box::as_ref).collect();
+    let result = run::build(&mut cx, &refs, options.explain);
+    if result.is_ok() && refs.iter().any(|s| s.name() == "bundle") {
+        // Every input was looked up: what was not is a file that no longer exists.
+        cx.state.files.retain_used();
+    }
+    // Even after a failure: the stat cache learned hashes, and a task's records are kept;
+    // not without the lock (a task could not take it back).
+    if cx.lock.is_some() {
+        cx.save_state()?;
+    }
+    if one_shot {
+        // The process ends soon: freeing the state's tens of thousands of small allocations
+        // one by one would be a measurable share of a no-op build on a large project.
+        std::mem::forget(cx);
+    }
+    result
+}
+
+/// The files that the steps making `targets` read, as their fingerprints last recorded
+/// (relative to the root, or absolute): what `watch` watches beside the project's file
+/// set. A step records its fingerprint before it runs, so a failed one's inputs are known.
+pub fn inputs(project: &Project, targets: &[&str]) -> Result<BTreeSet<String>> {
+    let state_dir = project.state_dir();
+    let mut files = BTreeSet::new();
+    for step in graph::plan(&project.config, targets, &[])? {
+        if let Some(fingerprint) = state::recorded_fingerprint(&state_dir, step.name()) {
+            files.extend(fingerprint.files.into_keys());
+        }
+    }
+    Ok(files)
+}

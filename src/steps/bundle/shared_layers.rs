@@ -1,0 +1,111 @@
+//! Dependencies PEXes shared by every checkout of the user, in
+//! `$PYBUILD_CACHE_DIR/layers/` (else `~/.cache/pybuild/layers/`): a fresh clone whose venv
+//! holds exactly what another checkout's held (same digest, see `pex::deps_digest`) takes
+//! that layer instead of building it again. Each layer has its blake3 hash beside it
+//! (`.blake3`), checked before use: a damaged or half-copied one is never taken. Layers
+//! unused for 30 days are removed when another is added.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, Result};
+
+use crate::engine::statcache::hash_file;
+use crate::engine::state;
+use crate::python::wheelhouse;
+
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+fn dir() -> PathBuf {
+    wheelhouse::pybuild_cache_dir().join("layers")
+}
+
+/// The file of a layer's hash, beside it.
+pub fn sum_of(layer: &Path) -> PathBuf {
+    let mut name = layer.as_os_str().to_owned();
+    name.push(".blake3");
+    PathBuf::from(name)
+}
+
+/// Whether the layer at `path` still holds what was written (the hash recorded beside
+/// it when it was built): anything reused is verified first.
+pub fn is_intact(path: &Path) -> bool {
+    match (fs::read_to_string(sum_of(path)), hash_file(path)) {
+        (Ok(recorded), Ok(hash)) => recorded == hash,
+        _ => false,
+    }
+}
+
+/// Copies the shared layer named `name` to `target` (with its hash), if there is an
+/// intact one; returns whether it did.
+pub fn take(name: &str, target: &Path) -> Result<bool> {
+    let shared = dir().join(name);
+    let (Ok(hash), true) = (fs::read_to_string(sum_of(&shared)), shared.is_file()) else {
+        return Ok(false);
+    };
+    let partial = target.with_extension("partial");
+    fs::copy(&shared, &partial)
+        .with_context(|| format!("cannot copy {} to {}", shared.display(), partial.display()))?;
+    // The copy is what is checked (once), not the shared file: that may change meanwhile.
+    if hash_file(&partial).ok().as_deref() != Some(hash.as_str()) {
+        let _ = fs::remove_file(&partial);
+        return Ok(false);
+    }
+    state::write_atomically(&sum_of(target), hash.as_bytes())?;
+    fs::rename(&partial, target)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), target.display()))?;
+    // Used now: not among the layers unused for long.
+    if let Ok(file) = fs::File::options().append(true).open(&shared) {
+        let _ = file.set_modified(SystemTime::now());
+    }
+    Ok(true)
+}
+
+/// Offers the layer at `built` (intact, its hash beside it) to the other checkouts: a copy
+/// renamed into place, hash first, so a reader never takes half a file. Best effort: the
+/// build does not depend on it.
+pub fn offer(built: &Path) -> Result<()> {
+    let name = built.file_name().context("a layer has a file name")?;
+    let dir = dir();
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    remove_unused(&dir);
+    let shared = dir.join(name);
+    if is_intact(&shared) {
+        return Ok(());
+    }
+    let hash = fs::read_to_string(sum_of(built))
+        .with_context(|| format!("cannot read {}", sum_of(built).display()))?;
+    let partial = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
+    fs::copy(built, partial.path())
+        .with_context(|| format!("cannot copy {} to {}", built.display(), dir.display()))?;
+    state::write_atomically(&sum_of(&shared), hash.as_bytes())?;
+    partial
+        .persist(&shared)
+        .with_context(|| format!("cannot move a layer to {}", shared.display()))?;
+    Ok(())
+}
+
+/// Removes the layers (with their hashes) unused for long, and what killed copies left.
+fn remove_unused(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|modified| now.duration_since(modified).unwrap_or_default() > UNUSED_FOR);
+        if !old || name.ends_with(".blake3") {
+            continue; // a hash goes with its layer
+        }
+        let _ = fs::remove_file(&path);
+        if name.ends_with(".pex") {
+            let _ = fs::remove_file(sum_of(&path));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The develop step: the editable install of the project into its venv
+//! (`pip install -e .`, or `setup.py develop` for projects that need it).
+//!
+//! It runs again only when what the install depends on changed: `setup.py`,
+//! `setup.cfg`, `pyproject.toml`, `MANIFEST.in`, the requirement files, the files the
+//! metadata is computed from (a dynamic version's module, see `metadata_sources`), or the
+//! set of top-level packages and modules. Plain edits, new modules inside a package and
+//! deletions need no new install.
+
+use anyhow::{Context as _, Result};
+
+use crate::args;
+use crate::base::config::DevelopMode;
+use crate::engine::fileset::top_level_names;
+use crate::engine::fingerprint::Fingerprint;
+use crate::engine::step::Step;
+use crate::python::build::Build;
+use crate::python::editable;
+use crate::python::installed;
+use crate::python::installer::{Installer, install_lock};
+use crate::python::metadata_sources;
+use crate::python::pins;
+use crate::python::prune;
+use crate::steps::bundle;
+
+pub const METADATA_FILES: &[&str] = &["setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in"];
+
+pub struct Develop;
+
+/// The step's name, in its log, state and messages.
+const NAME: &str = "develop";
+
+impl<'a> Step<Build<'a>> for Develop {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn deps(&self) -> Vec<String> {
+        vec!["venv".into()]
+    }
+
+    /// The inputs are listed before any step runs: a link out of the project is refused
+    /// in milliseconds, not after the venv is made.
+    fn preflight(&self, cx: &mut Build) -> Result<()> {
+        cx.project_files().map(drop)
+    }
+
+    fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
+        let config = &cx.project.config;
+        let mut fingerprint = Fingerprint::default();
+        fingerprint.part("develop", serde_json::to_string(&config.develop)?);
+        fingerprint.part("name", config.project.name.clone());
+        fingerprint.part("installer", Installer::describe(config.env.installer));
+        let names = top_level_names(&cx.project_files()?);
+        fingerprint.part(
+            "top-level packages",
+            names.into_iter().collect::<Vec<_>>().join(" "),
+        );
+        cx.add_files(&mut fingerprint, METADATA_FILES)?;
+        let requirements = cx.project.requirement_inputs();
+        cx.add_files(&mut fingerprint, &requirements)?;
+        let files = cx.project_files()?;
+        let sources = metadata_sources::find(&cx.project.root, &files);
+        cx.add_files(&mut fingerprint, &sources.into_iter().collect::<Vec<_>>())?;
+        Ok(fingerprint)
+    }
+
+    /// A distribution at another version than this step's install pins (installed by
+    /// hand, pulled in by a tool) runs it again: with an environment lock, any of the
+    /// lock's; without, the project's exact `Requires-Dist` (the tools step puts back the
+    /// requirement files' pins).
+    fn damage(&self, cx: &mut Build) -> Result<Option<String>> {
+        let locked = cx.project.env_lock().is_some();
+        let site_packages = cx.site_packages()?;
+        pins::drift(cx, &site_packages, |pin| {
+            locked || pin.file == pins::REQUIRES_DIST
+        })
+    }
+
+    fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
+        self.make(cx)?;
+        self.outputs(cx)
+    }
+}
+
+impl Develop {
+    fn make(&self, cx: &mut Build) -> Result<()> {
+        let installer = Installer::resolve(cx, NAME)?;
+        let project = cx.project.config.project.name.clone();
+        installer.repair(cx, NAME, &project)?;
+        let mode = cx.project.config.develop.mode;
+        // The environment lock, if any, and what it holds.
+        let lock = match cx.project.env_lock() {
+            Some(lock) => Some((
+                lock,
+                crate::python::env_lock::read(lock, &cx.project.root, &project)?,
+            )),
+            None => None,
+        };
+        match &lock {
+            Some((lock, locked)) => {
+                cx.printer.phase(&format!(
+                    "syncing the venv to {} ({} packages)",
+                    lock.file_name(),
+                    locked.names.len()
+                ));
+                install_lock(cx, NAME, *lock, locked, mode == DevelopMode::Pip)?
+            }
+            None if mode == DevelopMode::Pip => {
+                cx.printer.phase("installing the project, editable");
+                installer.install(cx, NAME, &args!["-e", "."])?
+            }
+            None => {}
+        }
+        if mode == DevelopMode::SetupPy {
+            let python = cx.project.venv_python();
+            cx.runner.run(NAME, python, &args!["setup.py", "develop"])?;
+        }
+        // A venv this build made holds only what it installed, all of it asked for.
+        if crate::steps::venv::made_since(&cx.project.venv(), cx.started) {
+            cx.printer
+                .detail("the venv was made by this build: nothing in it to prune");
+            return Ok(());
+        }
+        // The last install: now the venv can be made to hold exactly what is asked for.
+        // (Constraint files are read too: keeping what they name is harmless.)
+        let mut texts = Vec::new();
+        if let Some((_, locked)) = &lock {
+            texts.push(locked.names.join("\n"));
+        }
+        let files = match lock {
+            Some(_) => Vec::new(),
+            None => cx.project.requirement_inputs(),
+        };
+        for file in files {
+            let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
+            if let Some(line) = installed::unnamed_requirement(&text) {
+                cx.printer.detail(&format!(
+                    "the venv is not pruned: {file} installs `{line}`, whose name only an installer can tell"
+                ));
+                return Ok(());
+            }
+            texts.push(text);
+        }
+        let wanted = prune::wanted(&project, &texts, &bundle::tool_packages(&cx.project.config));
+        cx.printer
+            .phase("looking for what nothing asks for any more");
+        prune::prune(cx, NAME, &wanted)
+    }
+
+    fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {
+        let name = cx.project.config.project.name.clone();
+        let site_packages = cx.site_packages()?;
+        let dist_info = installed::dist_info(&site_packages, &name).with_context(|| {
+            format!(
+                "the editable install left no {name}-*.dist-info in {}: is `[project] name` in project.toml the distribution's name?",
+                site_packages.display()
+            )
+        })?;
+        let mut outputs = vec![cx.project.key(&dist_info.join("METADATA"))];
+        // What makes the install editable (its `.pth` files, setuptools' finder), and the
+        // distributions it requires unconditionally: one deleted or uninstalled by hand
+        // makes the step run again.
+        for file in installed::recorded_files(&site_packages, &dist_info) {
+            let name = file.to_string_lossy();
+            if name.ends_with(".pth") || name.contains("__editable__") {
+                outputs.push(cx.project.key(&file));
+            }
+        }
+        let metadata = std::fs::read_to_string(dist_info.join("METADATA")).unwrap_or_default();
+        let dists = installed::list(&site_packages);
+        for requirement in editable::requires(&metadata) {
+            if requirement.contains(';') {
+                continue; // a marker only Python can evaluate
+            }
+            let Some(name) = installed::requirement_name(&requirement) else {
+                continue;
+            };
+            if let Some(dist) = installed::find(&dists, &name) {
+                outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
+            }
+        }
+        Ok(outputs)
+    }
+}

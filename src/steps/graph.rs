@@ -1,0 +1,220 @@
+//! The step graph: targets → the steps that make them, in order, each once.
+//!
+//! A target is a built-in step, `setup` (the built-in steps up to `develop`), or a task.
+//! The built-in steps run in [`BUILT_INS`] order, each after the one before it (`check`
+//! first: a missing header fails in milliseconds, before any venv). Every task runs inside
+//! the venv, so it implicitly depends on `venv` and `tools` (the dev tools it most likely
+//! runs); what needs the project installed says `deps = ["setup"]`. Plan order is
+//! depth-first, deps in the order written, each target once: a task's implicit deps, then
+//! its deps, then the task.
+//!
+//! Running after a step is not building on it: `Step::deps` says whose runs a step's
+//! result depends on (the engine records them in its fingerprint), and a test keeps every
+//! dep of a built-in step before it in [`BUILT_INS`].
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+
+use anyhow::{Result, bail};
+
+use crate::base::config::task::{SETUP, STEPS};
+use crate::base::config::Config;
+use crate::engine::step::Step;
+use crate::python::build::Build;
+use crate::steps::bundle::Bundle;
+use crate::steps::check::Check;
+use crate::steps::develop::Develop;
+use crate::steps::task::{self, Task};
+use crate::steps::tools::Tools;
+use crate::steps::venv::Venv;
+
+/// A step of a plan, working with one build's context.
+pub type Planned<'c, 'a> = Box<dyn Step<Build<'a>> + 'c>;
+
+/// The built-in steps, in the order they run: the one registry of them.
+fn built_ins<'a>() -> Vec<Planned<'static, 'a>> {
+    vec![
+        Box::new(Check),
+        Box::new(Venv),
+        Box::new(Tools),
+        Box::new(Develop),
+        Box::new(Bundle),
+    ]
+}
+
+/// Whether `name` is something `steps::build` can build in this project.
+pub fn is_target(config: &Config, name: &str) -> bool {
+    name == SETUP || STEPS.contains(&name) || config.tasks.contains_key(name)
+}
+
+/// The steps that make all of `targets`, in order, each once; `args` go to the targets
+/// that are tasks.
+pub fn plan<'c, 'a>(
+    config: &'c Config,
+    targets: &[&str],
+    args: &[OsString],
+) -> Result<Vec<Planned<'c, 'a>>> {
+    let mut steps: Vec<Planned<'c, 'a>> = Vec::new();
+    let mut planned: HashSet<String> = HashSet::new();
+    for target in targets {
+        for name in order(config, target)? {
+            if !planned.insert(name.to_string()) {
+                continue;
+            }
+            let step: Planned<'c, 'a> = match built_ins().into_iter().find(|s| s.name() == name) {
+                Some(step) => step,
+                None => {
+                    let (name, task) = config
+                        .tasks
+                        .get_key_value(name)
+                        .expect("order only holds known targets");
+                    let args = match name == target {
+                        true => args.to_vec(),
+                        false => Vec::new(),
+                    };
+                    Box::new(Task {
+                        name: name.clone(),
+                        config: task,
+                        args,
+                    })
+                }
+            };
+            steps.push(step);
+        }
+    }
+    Ok(steps)
+}
+
+/// What `target` needs, depth-first, then `target`; each name once, `setup` left out (it
+/// is its last step). The walk keeps its own stack: a chain of tasks tens of thousands
+/// deep must not overflow the thread's.
+fn order<'a>(config: &'a Config, target: &'a str) -> Result<Vec<&'a str>> {
+    let mut order = Vec::new();
+    let mut done: HashSet<&str> = HashSet::new();
+    // The targets being visited, each with its deps and how many of them were visited.
+    let mut path: Vec<(&str, Vec<&str>, usize)> = vec![(target, deps(config, target)?, 0)];
+    let mut on_path: HashSet<&str> = HashSet::from([target]);
+    while let Some((name, deps_of_name, next)) = path.last_mut() {
+        let Some(&dep) = deps_of_name.get(*next) else {
+            let name = *name;
+            path.pop();
+            on_path.remove(name);
+            done.insert(name);
+            if name != SETUP {
+                order.push(name);
+            }
+            continue;
+        };
+        *next += 1;
+        if done.contains(dep) {
+            continue;
+        }
+        if !on_path.insert(dep) {
+            // project.toml's validation refuses cycles; this guards the walk anyway.
+            let names: Vec<&str> = path.iter().map(|(on, _, _)| *on).collect();
+            bail!(
+                "tasks depend on each other in a cycle: {} → {dep}",
+                names.join(" → ")
+            );
+        }
+        path.push((dep, deps(config, dep)?, 0));
+    }
+    Ok(order)
+}
+
+/// What `name` needs before it, in order: the step before a built-in step, `develop`
+/// for `setup`, a task's deps.
+fn deps<'a>(config: &'a Config, name: &str) -> Result<Vec<&'a str>> {
+    let built_ins = built_ins();
+    Ok(
+        if let Some(at) = built_ins.iter().position(|s| s.name() == name) {
+            match at.checked_sub(1) {
+                Some(before) => vec![STEPS[before]],
+                None => Vec::new(),
+            }
+        } else if name == SETUP {
+            vec!["develop"]
+        } else if let Some(task) = config.tasks.get(name) {
+            task::deps(task).collect()
+        } else {
+            bail!("no step or task `{name}`");
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(tasks: &str) -> Config {
+        let source = format!("[project]\nname = \"app\"\n\n{tasks}");
+        Config::parse(Path::new("project.toml"), &source).unwrap()
+    }
+
+    fn names(config: &Config, target: &str) -> Vec<String> {
+        plan(config, &[target], &[])
+            .unwrap()
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_configuration_knows_the_built_in_steps_in_order() {
+        let names: Vec<String> = built_ins().iter().map(|s| s.name().to_string()).collect();
+        assert_eq!(names, STEPS);
+    }
+
+    #[test]
+    fn a_built_in_step_builds_only_on_steps_before_it() {
+        let built_ins = built_ins();
+        for (at, step) in built_ins.iter().enumerate() {
+            for dep in step.deps() {
+                let before = built_ins[..at].iter().any(|s| s.name() == dep);
+                assert!(
+                    before,
+                    "{} builds on {dep}, which runs after it",
+                    step.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn deps_run_first_in_order_and_once() {
+        let config = config(
+            "[tasks.ci]\ndeps = [\"lint\", \"test\", \"bundle\"]\n\
+             [tasks.lint]\nrun = \"flake8\"\n\
+             [tasks.test]\nrun = \"pytest\"\ndeps = [\"setup\", \"lint\"]\n",
+        );
+        assert_eq!(
+            names(&config, "ci"),
+            [
+                "check", "venv", "tools", "lint", "develop", "test", "bundle", "ci"
+            ]
+        );
+        assert_eq!(names(&config, "lint"), ["check", "venv", "tools", "lint"]);
+        assert_eq!(
+            names(&config, "setup"),
+            ["check", "venv", "tools", "develop"]
+        );
+        assert_eq!(names(&config, "check"), ["check"]);
+    }
+
+    #[test]
+    fn a_chain_of_deps_deeper_than_the_stack_is_planned() {
+        let depth = 50_000;
+        let mut tasks = String::new();
+        for i in 0..depth - 1 {
+            tasks.push_str(&format!("[tasks.t{i}]\ndeps = [\"t{}\"]\n", i + 1));
+        }
+        tasks.push_str(&format!("[tasks.t{}]\nrun = \"true\"\n", depth - 1));
+        let config = config(&tasks);
+        let names = names(&config, "t0");
+        assert_eq!(names.len(), depth + 3);
+        assert_eq!(names[..4], ["check", "venv", "tools", "t49999"]);
+        assert_eq!(names.last().map(String::as_str), Some("t0"));
+    }
+}
