@@ -2,11 +2,11 @@
 //! project's configuration and root, the process runner, the terminal, errors and their
 //! rendering, and what pybuild knows of system prerequisites.
 
-pub mod config;
-pub mod error;
-pub mod paths;
-pub mod prerequisites;
-pub mod process;
-pub mod project;
-pub mod redact;
-pub mod ui;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod paths;
+pub(crate) mod prerequisites;
+pub(crate) mod process;
+pub(crate) mod project;
+pub(crate) mod redact;
+pub(crate) mod ui;

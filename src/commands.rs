@@ -1,15 +1,15 @@
 //! The command line: what each command does, given the parsed command line. The top
 //! floor: it may use every layer below, and none uses it.
 
-pub mod check_fix;
-pub mod clean;
-pub mod cli;
-pub mod completions;
-pub mod help;
-pub mod init;
-pub mod manpage;
-pub mod status;
-pub mod watch;
+pub(crate) mod check_fix;
+pub(crate) mod clean;
+pub(crate) mod cli;
+pub(crate) mod completions;
+pub(crate) mod help;
+pub(crate) mod init;
+pub(crate) mod manpage;
+pub(crate) mod status;
+pub(crate) mod watch;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -28,7 +28,7 @@ use crate::engine::lock::Lock;
 use crate::engine::state::State;
 use crate::steps::{self, BuildOptions, graph};
 
-pub fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
+pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().context("cannot tell the current directory")?,
@@ -230,7 +230,7 @@ fn run(
 
 /// Runs the task `name` (from `pybuild NAME` or `pybuild run NAME`) in the project found
 /// from `dir`, with its deps; `Ok(0)` when it succeeded or was fresh.
-pub fn run_named(
+pub(crate) fn run_named(
     dir: &Path,
     printer: &Printer,
     name: &str,

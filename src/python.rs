@@ -1,16 +1,16 @@
 //! The Python world: interpreters, installers (uv, pip), the venv's installed
 //! distributions, editable installs, locks and pins, project metadata.
 
-pub mod build;
-pub mod detect;
-pub mod editable;
-pub mod env_lock;
-pub mod installed;
-pub mod installer;
-pub mod interpreter;
-pub mod metadata_sources;
-pub mod network;
-pub mod pins;
-pub mod prune;
-pub mod uv;
-pub mod wheelhouse;
+pub(crate) mod build;
+pub(crate) mod detect;
+pub(crate) mod editable;
+pub(crate) mod env_lock;
+pub(crate) mod installed;
+pub(crate) mod installer;
+pub(crate) mod interpreter;
+pub(crate) mod metadata_sources;
+pub(crate) mod network;
+pub(crate) mod pins;
+pub(crate) mod prune;
+pub(crate) mod uv;
+pub(crate) mod wheelhouse;

@@ -1,13 +1,13 @@
 //! The steps (check, venv, tools, develop, bundle) and the user's tasks, the graph that
 //! orders them, and [`build`]: what the commands call to bring targets up to date.
 
-pub mod bundle;
-pub mod check;
-pub mod develop;
-pub mod graph;
-pub mod task;
-pub mod tools;
-pub mod venv;
+pub(crate) mod bundle;
+pub(crate) mod check;
+pub(crate) mod develop;
+pub(crate) mod graph;
+pub(crate) mod task;
+pub(crate) mod tools;
+pub(crate) mod venv;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -27,17 +27,17 @@ use crate::python::network::Network;
 
 /// How one invocation runs its steps: the global options that reach the engine.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct BuildOptions {
+pub(crate) struct BuildOptions {
     /// Say why each stale step runs.
-    pub explain: bool,
+    pub(crate) explain: bool,
     /// Wait for another pybuild's lock instead of failing at once.
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// Use no package index.
-    pub offline: bool,
+    pub(crate) offline: bool,
 }
 
 /// What decides the project's input files (see `fileset`).
-pub fn file_rules(project: &Project) -> Rules {
+pub(crate) fn file_rules(project: &Project) -> Rules {
     let config = &project.config;
     Rules {
         venv: project.venv_in_project(),
@@ -48,7 +48,7 @@ pub fn file_rules(project: &Project) -> Rules {
 }
 
 /// A build's context for `project`, with `state`, before it takes the lock.
-pub fn context<'a>(project: &'a Project, printer: &'a Printer, state: State) -> Build<'a> {
+pub(crate) fn context<'a>(project: &'a Project, printer: &'a Printer, state: State) -> Build<'a> {
     Build::new(project, printer, state, file_rules(project))
 }
 
@@ -57,7 +57,7 @@ pub fn context<'a>(project: &'a Project, printer: &'a Printer, state: State) -> 
 /// killed build left running: what `pybuild setup`, `bundle`, `TASK` and each `watch` run
 /// do. `args` go to the targets that are tasks. `one_shot`: the process ends right after.
 /// Returns the steps that ran.
-pub fn build(
+pub(crate) fn build(
     project: &Project,
     printer: &Printer,
     options: &BuildOptions,
@@ -95,7 +95,7 @@ pub fn build(
 /// The files that the steps making `targets` read, as their fingerprints last recorded
 /// (relative to the root, or absolute): what `watch` watches beside the project's file
 /// set. A step records its fingerprint before it runs, so a failed one's inputs are known.
-pub fn inputs(project: &Project, targets: &[&str]) -> Result<BTreeSet<String>> {
+pub(crate) fn inputs(project: &Project, targets: &[&str]) -> Result<BTreeSet<String>> {
     let state_dir = project.state_dir();
     let mut files = BTreeSet::new();
     for step in graph::plan(&project.config, targets, &[])? {

@@ -12,53 +12,53 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod source;
-pub mod task;
-pub use source::{At, Source};
-pub use task::{TaskConfig, TaskRun};
+pub(crate) mod task;
+pub(crate) use source::{At, Source};
+pub(crate) use task::{TaskConfig, TaskRun};
 
-pub const FILE_NAME: &str = "project.toml";
+pub(crate) const FILE_NAME: &str = "project.toml";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Config {
-    pub project: ProjectSection,
+pub(crate) struct Config {
+    pub(crate) project: ProjectSection,
     #[serde(default)]
-    pub env: EnvSection,
+    pub(crate) env: EnvSection,
     #[serde(default)]
-    pub check: CheckSection,
+    pub(crate) check: CheckSection,
     #[serde(default)]
-    pub develop: DevelopSection,
+    pub(crate) develop: DevelopSection,
     #[serde(default)]
-    pub bundle: BundleSection,
+    pub(crate) bundle: BundleSection,
     #[serde(default)]
-    pub watch: WatchSection,
+    pub(crate) watch: WatchSection,
     #[serde(default)]
-    pub tasks: BTreeMap<String, TaskConfig>,
+    pub(crate) tasks: BTreeMap<String, TaskConfig>,
     /// Where it was read from, for errors found after the parse.
     #[serde(skip)]
-    pub source: Source,
+    pub(crate) source: Source,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ProjectSection {
+pub(crate) struct ProjectSection {
     /// The distribution name, as in `pyproject.toml`/`setup.py`.
-    pub name: String,
+    pub(crate) name: String,
     /// A version (`3.11`) looked up as `python3.11` on PATH, or an interpreter path.
-    pub python: Option<String>,
+    pub(crate) python: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct EnvSection {
+pub(crate) struct EnvSection {
     #[serde(default = "default_venv_path")]
-    pub path: String,
+    pub(crate) path: String,
     #[serde(default)]
-    pub installer: Installer,
+    pub(crate) installer: Installer,
     #[serde(default)]
-    pub requirements: Vec<String>,
+    pub(crate) requirements: Vec<String>,
     #[serde(default)]
-    pub tools: Vec<String>,
+    pub(crate) tools: Vec<String>,
 }
 
 impl Default for EnvSection {
@@ -78,7 +78,7 @@ fn default_venv_path() -> String {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Installer {
+pub(crate) enum Installer {
     /// `python -m venv` and pip.
     Pip,
     /// uv: the one on PATH, else pybuild's own (see `uv`).
@@ -90,33 +90,33 @@ pub enum Installer {
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CheckSection {
+pub(crate) struct CheckSection {
     #[serde(default)]
-    pub commands: Vec<String>,
+    pub(crate) commands: Vec<String>,
     #[serde(default)]
-    pub headers: Vec<String>,
+    pub(crate) headers: Vec<String>,
     #[serde(default)]
-    pub pkg_config: Vec<String>,
+    pub(crate) pkg_config: Vec<String>,
     /// How to get a missing command, header or module; overrides the built-in hints.
     #[serde(default)]
-    pub hints: BTreeMap<String, String>,
+    pub(crate) hints: BTreeMap<String, String>,
 }
 
 impl CheckSection {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.commands.is_empty() && self.headers.is_empty() && self.pkg_config.is_empty()
     }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct DevelopSection {
+pub(crate) struct DevelopSection {
     #[serde(default)]
-    pub mode: DevelopMode,
+    pub(crate) mode: DevelopMode,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum DevelopMode {
+pub(crate) enum DevelopMode {
     /// `pip install -e .`
     #[default]
     #[serde(rename = "pip")]
@@ -128,39 +128,39 @@ pub enum DevelopMode {
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct BundleSection {
+pub(crate) struct BundleSection {
     #[serde(default)]
-    pub kind: BundleKind,
-    pub console_script: Option<String>,
-    pub entry_point: Option<String>,
-    pub output: Option<String>,
+    pub(crate) kind: BundleKind,
+    pub(crate) console_script: Option<String>,
+    pub(crate) entry_point: Option<String>,
+    pub(crate) output: Option<String>,
     /// Globs: `pattern` adds git-ignored files to the inputs, `!pattern` removes files.
     #[serde(default)]
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     /// Globs of input links allowed to lead out of the project (their targets are bundled).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub external_links: Vec<String>,
+    pub(crate) external_links: Vec<String>,
     #[serde(default)]
-    pub pex_args: Vec<String>,
+    pub(crate) pex_args: Vec<String>,
     // The keys added with the other kinds are left out of the serialised section (part of
     // the bundle's fingerprint) while empty, so adding them rebuilt no existing PEX.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shiv_args: Vec<String>,
+    pub(crate) shiv_args: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pyinstaller_args: Vec<String>,
+    pub(crate) pyinstaller_args: Vec<String>,
     /// Modules PyInstaller's analysis cannot see (imported dynamically).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hidden_imports: Vec<String>,
+    pub(crate) hidden_imports: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub zipapp_args: Vec<String>,
+    pub(crate) zipapp_args: Vec<String>,
     /// How a PEX is built: layered on a cached dependencies PEX, or from the project's wheel.
     #[serde(default)]
-    pub strategy: Strategy,
+    pub(crate) strategy: Strategy,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Strategy {
+pub(crate) enum Strategy {
     /// Layered when the project allows it (pure Python, a readable editable install).
     #[default]
     Auto,
@@ -198,7 +198,7 @@ impl BundleSection {
 /// The bundlers; what each needs and does lives in its backend (`src/bundle/<kind>.rs`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum BundleKind {
+pub(crate) enum BundleKind {
     #[default]
     Pex,
     Shiv,
@@ -220,16 +220,16 @@ impl fmt::Display for BundleKind {
 /// `pybuild watch`'s defaults; its command-line arguments override them.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct WatchSection {
+pub(crate) struct WatchSection {
     /// What it runs: `setup` or `bundle`.
     #[serde(default = "default_watch_targets")]
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
     /// How long the files must be quiet after a change before a run starts.
     #[serde(default = "default_debounce_ms")]
-    pub debounce_ms: u64,
+    pub(crate) debounce_ms: u64,
     /// Cancel a run when a change arrives and start again, instead of finishing it first.
     #[serde(default)]
-    pub restart: bool,
+    pub(crate) restart: bool,
 }
 
 impl Default for WatchSection {
@@ -252,12 +252,12 @@ fn default_debounce_ms() -> u64 {
 
 /// A `project.toml` that cannot be used, located in its source.
 #[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub message: String,
+pub(crate) struct ConfigError {
+    pub(crate) file: PathBuf,
+    pub(crate) message: String,
     /// (line, column, the line's text), 1-based, when the error has a place.
-    pub location: Option<(usize, usize, String)>,
-    pub hint: Option<String>,
+    pub(crate) location: Option<(usize, usize, String)>,
+    pub(crate) hint: Option<String>,
 }
 
 impl fmt::Display for ConfigError {
@@ -277,7 +277,7 @@ impl fmt::Display for ConfigError {
 }
 
 impl ConfigError {
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
@@ -309,7 +309,7 @@ fn locate(source: &str, offset: usize) -> (usize, usize, String) {
 }
 
 impl Config {
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
         let bytes = std::fs::read(path).map_err(|err| ConfigError {
             file: path.to_path_buf(),
             message: format!("cannot read: {err}"),
@@ -330,7 +330,7 @@ impl Config {
         Config::parse(path, &source)
     }
 
-    pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+    pub(crate) fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(source).map_err(|err| {
             let message = err.message().trim().to_string();
             let hint = nearest_name_hint(&message);
@@ -346,7 +346,7 @@ impl Config {
 
     /// An error at a place of the file this config was read from, for a check made after
     /// the parse.
-    pub fn error_at(&self, at: At, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error_at(&self, at: At, message: impl Into<String>) -> ConfigError {
         self.source.error(at, message)
     }
 
@@ -447,7 +447,7 @@ fn is_entry_point(entry: &str) -> bool {
 }
 
 /// A relative path that stays inside the directory it is relative to.
-pub fn is_inside(path: &Path) -> bool {
+pub(crate) fn is_inside(path: &Path) -> bool {
     let mut depth = 0i32;
     for component in path.components() {
         match component {
@@ -493,7 +493,7 @@ fn nearest_name_hint(message: &str) -> Option<String> {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), *c))

@@ -13,20 +13,20 @@ use crate::base::config::ConfigError;
 use crate::base::process::CommandFailed;
 use crate::base::redact::redact;
 
-pub const EXIT_FAILURE: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_FAILURE: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// An error a user can fix, with what to do about it.
 #[derive(Debug)]
-pub struct UserError {
-    pub message: String,
-    pub hints: Vec<String>,
+pub(crate) struct UserError {
+    pub(crate) message: String,
+    pub(crate) hints: Vec<String>,
     /// A usage or configuration mistake (exit 2) rather than a failure (exit 1).
-    pub usage: bool,
+    pub(crate) usage: bool,
 }
 
 impl UserError {
-    pub fn failure(message: impl Into<String>) -> UserError {
+    pub(crate) fn failure(message: impl Into<String>) -> UserError {
         UserError {
             message: message.into(),
             hints: Vec::new(),
@@ -34,14 +34,14 @@ impl UserError {
         }
     }
 
-    pub fn usage(message: impl Into<String>) -> UserError {
+    pub(crate) fn usage(message: impl Into<String>) -> UserError {
         UserError {
             usage: true,
             ..UserError::failure(message)
         }
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> UserError {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> UserError {
         self.hints.push(hint.into());
         self
     }
@@ -55,7 +55,7 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-pub fn exit_code(err: &anyhow::Error) -> u8 {
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     // A task is the user's command: its exit code is the answer a script waits for.
     if let Some(failed) = err.chain().find_map(|c| c.downcast_ref::<TaskFailed>()) {
         return failed.code;
@@ -69,7 +69,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// Whether `err` is a usage or configuration mistake (exit 2), the user's to fix, rather
 /// than a failure.
-pub fn is_usage(err: &anyhow::Error) -> bool {
+pub(crate) fn is_usage(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause.is::<ConfigError>()
             || cause.downcast_ref::<UserError>().is_some_and(|e| e.usage)
@@ -77,7 +77,7 @@ pub fn is_usage(err: &anyhow::Error) -> bool {
     })
 }
 
-pub fn render(err: &anyhow::Error) -> String {
+pub(crate) fn render(err: &anyhow::Error) -> String {
     let mut out = format!("error: {err}\n");
     let mut hints = Vec::new();
     for cause in err.chain().skip(1) {
@@ -123,9 +123,9 @@ pub fn render(err: &anyhow::Error) -> String {
 /// A task's command failed; pybuild exits with its code.
 #[derive(Debug, thiserror::Error)]
 #[error("`{command}` exited with code {code}")]
-pub struct TaskFailed {
-    pub command: String,
-    pub code: u8,
+pub(crate) struct TaskFailed {
+    pub(crate) command: String,
+    pub(crate) code: u8,
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Where a configured path lands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
+pub(crate) enum Place {
     /// Inside the root (and not the root itself): the physical path, its last component
     /// unresolved.
     Inside(PathBuf),
@@ -22,13 +22,13 @@ pub enum Place {
 }
 
 impl Place {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             Place::Inside(path) | Place::Outside(path) => path,
         }
     }
 
-    pub fn inside(&self) -> Option<&Path> {
+    pub(crate) fn inside(&self) -> Option<&Path> {
         match self {
             Place::Inside(path) => Some(path),
             Place::Outside(_) => None,
@@ -38,7 +38,7 @@ impl Place {
 
 /// Resolves `configured` (relative to `root`, or absolute) physically. `root` must be
 /// canonical.
-pub fn resolve(root: &Path, configured: &str) -> Place {
+pub(crate) fn resolve(root: &Path, configured: &str) -> Place {
     let components: Vec<Component> = Path::new(configured).components().collect();
     // `dir/`, `dir/.` and `dir/..` name the directory a link points to, not the link.
     // (`Path::components` drops a trailing `.`, so the text is asked too.)
@@ -84,7 +84,7 @@ pub fn resolve(root: &Path, configured: &str) -> Place {
 
 /// A relative path to a file, written plainly: no empty, `.` or `..` component, no
 /// leading or trailing `/`. What `[bundle] output` must look like.
-pub fn is_plain_file_path(path: &str) -> bool {
+pub(crate) fn is_plain_file_path(path: &str) -> bool {
     !path.is_empty()
         && path
             .split('/')
@@ -92,7 +92,7 @@ pub fn is_plain_file_path(path: &str) -> bool {
 }
 
 /// `.pybuild/` under a project root: pybuild's state (see `engine::state`).
-pub fn state_dir(root: &Path) -> PathBuf {
+pub(crate) fn state_dir(root: &Path) -> PathBuf {
     root.join(".pybuild")
 }
 

@@ -2,6 +2,6 @@
 //! provides a header, a library or a command ([`known`]), how to say it ([`hints`]), and
 //! what a failed build's output says is missing ([`diagnostics`]).
 
-pub mod diagnostics;
-pub mod hints;
-pub mod known;
+pub(crate) mod diagnostics;
+pub(crate) mod hints;
+pub(crate) mod known;

@@ -23,9 +23,9 @@ mod children;
 mod identity;
 mod leftovers;
 
-pub use children::{cancel_all, isolate, resume};
-pub use identity::{Identity, Liveness, untouched_for_long};
-pub use leftovers::end_leftovers;
+pub(crate) use children::{cancel_all, isolate, resume};
+pub(crate) use identity::{Identity, Liveness, untouched_for_long};
+pub(crate) use leftovers::end_leftovers;
 
 /// How many of a failed command's last output lines the error shows.
 const TAIL_LINES: usize = 25;
@@ -33,15 +33,15 @@ const TAIL_LINES: usize = 25;
 /// A command that ran and did not succeed.
 #[derive(Debug, thiserror::Error)]
 #[error("`{command}` {status}")]
-pub struct CommandFailed {
-    pub command: String,
-    pub status: String,
-    pub code: Option<i32>,
-    pub log: Option<PathBuf>,
-    pub tail: Vec<String>,
+pub(crate) struct CommandFailed {
+    pub(crate) command: String,
+    pub(crate) status: String,
+    pub(crate) code: Option<i32>,
+    pub(crate) log: Option<PathBuf>,
+    pub(crate) tail: Vec<String>,
 }
 
-pub struct Runner {
+pub(crate) struct Runner {
     root: PathBuf,
     /// The project's `.pybuild/`, where running commands are recorded.
     state_dir: PathBuf,
@@ -51,7 +51,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(root: &Path, venv: &Path, log_dir: &Path, printer: &Printer) -> Runner {
+    pub(crate) fn new(root: &Path, venv: &Path, log_dir: &Path, printer: &Printer) -> Runner {
         Runner {
             root: root.to_path_buf(),
             state_dir: crate::base::paths::state_dir(root),
@@ -62,14 +62,18 @@ impl Runner {
     }
 
     /// `program args` in the project root, with the venv's environment.
-    pub fn command(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> duct::Expression {
+    pub(crate) fn command(
+        &self,
+        program: impl AsRef<OsStr>,
+        args: &[OsString],
+    ) -> duct::Expression {
         self.command_in(&self.root, program, args)
     }
 
     /// `program args` in `dir`, with the venv's environment. (A `.dir()` added to the
     /// expression [`Runner::command`] returns would not apply: duct lets the innermost
     /// setting win.)
-    pub fn command_in(
+    pub(crate) fn command_in(
         &self,
         dir: &Path,
         program: impl AsRef<OsStr>,
@@ -89,7 +93,7 @@ impl Runner {
     }
 
     /// Empties the step's log before the step runs.
-    pub fn reset_log(&self, step: &str) -> Result<()> {
+    pub(crate) fn reset_log(&self, step: &str) -> Result<()> {
         let path = self.log_path(step);
         fs::create_dir_all(&self.log_dir)
             .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
@@ -102,12 +106,17 @@ impl Runner {
     }
 
     /// Runs a build command of `step`; its output goes to the step's log.
-    pub fn run(&self, step: &str, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<()> {
+    pub(crate) fn run(
+        &self,
+        step: &str,
+        program: impl AsRef<OsStr>,
+        args: &[OsString],
+    ) -> Result<()> {
         self.run_with_env(step, program, args, &[])
     }
 
     /// [`Runner::run`] with extra environment variables, shown before the command.
-    pub fn run_with_env(
+    pub(crate) fn run_with_env(
         &self,
         step: &str,
         program: impl AsRef<OsStr>,
@@ -177,7 +186,11 @@ impl Runner {
 
     /// Runs a user's command (a task's, `pybuild run`'s) on the terminal's stdin, stdout
     /// and stderr, as a tracked child: it dies with pybuild and `watch` can cancel it.
-    pub fn run_attached(&self, expression: duct::Expression, display: &str) -> Result<ExitStatus> {
+    pub(crate) fn run_attached(
+        &self,
+        expression: duct::Expression,
+        display: &str,
+    ) -> Result<ExitStatus> {
         let (handle, _running) = children::start(
             expression.unchecked(),
             &self.state_dir,
@@ -193,7 +206,7 @@ impl Runner {
     }
 
     /// Runs a query and returns its standard output; on failure the error holds its stderr.
-    pub fn capture(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<String> {
+    pub(crate) fn capture(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<String> {
         let display = display_command(program.as_ref(), args);
         self.printer.detail(&format!("$ {display}"));
         let expression = self
@@ -246,7 +259,7 @@ fn check_status(
 
 /// The exit code a shell would report for `status`: the program's own, or 128 + the
 /// signal that killed it.
-pub fn exit_code(status: ExitStatus) -> u8 {
+pub(crate) fn exit_code(status: ExitStatus) -> u8 {
     match (status.code(), status.signal()) {
         (Some(code), _) => code as u8,
         (None, Some(signal)) => 128 + signal as u8,
@@ -255,7 +268,7 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 }
 
 /// A command line as a user would type it, quoting what needs quotes.
-pub fn display_command(program: &OsStr, args: &[OsString]) -> String {
+pub(crate) fn display_command(program: &OsStr, args: &[OsString]) -> String {
     let line = std::iter::once(program)
         .chain(args.iter().map(OsString::as_os_str))
         .map(|arg| quote(&arg.to_string_lossy()))

@@ -10,16 +10,16 @@ use crate::base::error::UserError;
 use crate::base::paths::state_dir;
 use crate::base::paths::{self, Place};
 
-pub struct Project {
-    pub root: PathBuf,
-    pub config: Config,
+pub(crate) struct Project {
+    pub(crate) root: PathBuf,
+    pub(crate) config: Config,
     /// `[env] path`, resolved: inside the project or not.
     venv: Place,
 }
 
 impl Project {
     /// Finds `project.toml` in `start` or the nearest parent that has one, and loads it.
-    pub fn discover(start: &Path) -> Result<Project> {
+    pub(crate) fn discover(start: &Path) -> Result<Project> {
         let start = start
             .canonicalize()
             .with_context(|| format!("cannot open the project directory {}", start.display()))?;
@@ -40,30 +40,30 @@ impl Project {
         Ok(Project { root, config, venv })
     }
 
-    pub fn state_dir(&self) -> PathBuf {
+    pub(crate) fn state_dir(&self) -> PathBuf {
         state_dir(&self.root)
     }
 
-    pub fn log_dir(&self) -> PathBuf {
+    pub(crate) fn log_dir(&self) -> PathBuf {
         self.state_dir().join("logs")
     }
 
-    pub fn venv(&self) -> PathBuf {
+    pub(crate) fn venv(&self) -> PathBuf {
         self.venv.path().to_path_buf()
     }
 
     /// The venv's path relative to the root, when it lies inside the project.
-    pub fn venv_in_project(&self) -> Option<PathBuf> {
+    pub(crate) fn venv_in_project(&self) -> Option<PathBuf> {
         let venv = self.venv.inside()?;
         venv.strip_prefix(&self.root).ok().map(Path::to_path_buf)
     }
 
-    pub fn venv_python(&self) -> PathBuf {
+    pub(crate) fn venv_python(&self) -> PathBuf {
         self.venv().join("bin").join("python")
     }
 
     /// How a path appears in the state: relative to the root when inside it.
-    pub fn key(&self, path: &Path) -> String {
+    pub(crate) fn key(&self, path: &Path) -> String {
         path.strip_prefix(&self.root)
             .unwrap_or(path)
             .to_string_lossy()
@@ -71,13 +71,13 @@ impl Project {
     }
 
     /// The environment lock at the root (`uv.lock`, `pylock.toml`), if there is one.
-    pub fn env_lock(&self) -> Option<EnvLock> {
+    pub(crate) fn env_lock(&self) -> Option<EnvLock> {
         EnvLock::find(&self.root)
     }
 
     /// `[env] requirements`, relative to the root; none when an environment lock is the
     /// venv's source (see `env_lock`).
-    pub fn requirement_files(&self) -> &[String] {
+    pub(crate) fn requirement_files(&self) -> &[String] {
         match self.env_lock() {
             Some(_) => &[],
             None => &self.config.env.requirements,
@@ -88,7 +88,7 @@ impl Project {
     /// environment lock, or the requirement files and every file they include (`-r`) or
     /// constrain with (`-c`), in the order met. Included files outside the project are
     /// left out (they are not the project's).
-    pub fn requirement_inputs(&self) -> Vec<String> {
+    pub(crate) fn requirement_inputs(&self) -> Vec<String> {
         if let Some(lock) = self.env_lock() {
             return vec![lock.file_name().to_string()];
         }
@@ -143,7 +143,7 @@ fn normal(path: &Path) -> String {
 
 /// The project's environment lock (see `python::env_lock`), found at the root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnvLock {
+pub(crate) enum EnvLock {
     /// `uv.lock`: synced with `uv sync --locked` (`--frozen --offline` when offline).
     Uv,
     /// `pylock.toml`: installed with `uv pip install -r pylock.toml`.
@@ -152,7 +152,7 @@ pub enum EnvLock {
 
 impl EnvLock {
     /// The lock at `root`, if any (two `stat`s: cheap enough for every build).
-    pub fn find(root: &Path) -> Option<EnvLock> {
+    pub(crate) fn find(root: &Path) -> Option<EnvLock> {
         if root.join("uv.lock").is_file() && root.join("pyproject.toml").is_file() {
             Some(EnvLock::Uv)
         } else if root.join("pylock.toml").is_file() {
@@ -163,7 +163,7 @@ impl EnvLock {
     }
 
     /// The lock's file name, relative to the root.
-    pub fn file_name(self) -> &'static str {
+    pub(crate) fn file_name(self) -> &'static str {
         match self {
             EnvLock::Uv => "uv.lock",
             EnvLock::Pylock => "pylock.toml",

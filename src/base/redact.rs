@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 /// `text` with the user-info of each `scheme://user:password@host` in it masked.
-pub fn redact(text: &str) -> Cow<'_, str> {
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     if !text.contains("://") {
         return Cow::Borrowed(text);
     }

@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::base::redact::redact;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verbosity {
+pub(crate) enum Verbosity {
     Quiet,
     Normal,
     /// Streams subprocess output.
@@ -24,7 +24,7 @@ pub enum Verbosity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
@@ -32,7 +32,7 @@ pub enum ColorChoice {
 
 impl ColorChoice {
     /// Whether to colour a stream that is (or is not) a terminal.
-    pub fn decide(self, terminal: bool) -> bool {
+    pub(crate) fn decide(self, terminal: bool) -> bool {
         match self.explicit() {
             Some(choice) => choice,
             None => terminal,
@@ -40,7 +40,7 @@ impl ColorChoice {
     }
 
     /// The colour chosen whatever the stream: by the option, or by the environment.
-    pub fn explicit(self) -> Option<bool> {
+    pub(crate) fn explicit(self) -> Option<bool> {
         let set = |name: &str| std::env::var_os(name).is_some_and(|value| !value.is_empty());
         match self {
             ColorChoice::Always => Some(true),
@@ -53,8 +53,8 @@ impl ColorChoice {
 }
 
 #[derive(Debug, Clone)]
-pub struct Printer {
-    pub verbosity: Verbosity,
+pub(crate) struct Printer {
+    pub(crate) verbosity: Verbosity,
     color: bool,
     /// Whether `color` was left to `auto` (and `NO_COLOR`), for [`Printer::for_stdout`].
     auto_color: bool,
@@ -67,7 +67,7 @@ pub struct Printer {
 const NAME_WIDTH: usize = 8;
 
 impl Printer {
-    pub fn new(verbosity: Verbosity, color: ColorChoice) -> Printer {
+    pub(crate) fn new(verbosity: Verbosity, color: ColorChoice) -> Printer {
         let terminal = std::io::stderr().is_terminal();
         let color_choice = color;
         let color = color.decide(terminal);
@@ -82,7 +82,7 @@ impl Printer {
     }
 
     #[cfg(test)]
-    pub fn silent() -> Printer {
+    pub(crate) fn silent() -> Printer {
         Printer {
             verbosity: Verbosity::Quiet,
             color: false,
@@ -94,7 +94,7 @@ impl Printer {
     }
 
     /// This printer without the lines of fresh steps: `watch` says "nothing to do" once.
-    pub fn without_fresh_lines(&self) -> Printer {
+    pub(crate) fn without_fresh_lines(&self) -> Printer {
         Printer {
             fresh_lines: false,
             ..self.clone()
@@ -103,7 +103,7 @@ impl Printer {
 
     /// The same printer with plain lines instead of spinners, for steps whose commands
     /// write to the terminal themselves.
-    pub fn without_progress(&self) -> Printer {
+    pub(crate) fn without_progress(&self) -> Printer {
         Printer {
             progress: false,
             ..self.clone()
@@ -112,7 +112,7 @@ impl Printer {
 
     /// The same printer, its `auto` colour decided for stdout rather than stderr: for
     /// results such as `pybuild help`, which may be piped while stderr is a terminal.
-    pub fn for_stdout(&self) -> Printer {
+    pub(crate) fn for_stdout(&self) -> Printer {
         let color = if self.auto_color {
             ColorChoice::Auto.decide(std::io::stdout().is_terminal())
         } else {
@@ -125,33 +125,33 @@ impl Printer {
     }
 
     /// Whether this printer colours what it paints.
-    pub fn colors(&self) -> bool {
+    pub(crate) fn colors(&self) -> bool {
         self.color
     }
 
-    pub fn is_verbose(&self) -> bool {
+    pub(crate) fn is_verbose(&self) -> bool {
         self.verbosity == Verbosity::Verbose
     }
 
-    pub fn warn(&self, message: &str) {
+    pub(crate) fn warn(&self, message: &str) {
         let message = redact(message);
         eprintln!("{}: {message}", self.paint("warning", Style::Yellow));
     }
 
-    pub fn info(&self, message: &str) {
+    pub(crate) fn info(&self, message: &str) {
         if self.verbosity >= Verbosity::Normal {
             eprintln!("{}", redact(message));
         }
     }
 
-    pub fn detail(&self, message: &str) {
+    pub(crate) fn detail(&self, message: &str) {
         if self.is_verbose() {
             eprintln!("{}", self.paint(&redact(message), Style::Dim));
         }
     }
 
     /// Starts the line of a step that is about to run.
-    pub fn step(&self, name: &str, reason: &str) -> StepLine {
+    pub(crate) fn step(&self, name: &str, reason: &str) -> StepLine {
         let reason = redact(reason);
         let bar = self.progress.then(|| {
             let bar = ProgressBar::new_spinner();
@@ -179,7 +179,7 @@ impl Printer {
     /// Says on the running step's spinner what it is doing now ("creating the venv"); the
     /// reason it runs stays in `--explain`. Plain lines (CI logs) do not repeat phases:
     /// `-v` shows each command instead.
-    pub fn phase(&self, what: &str) {
+    pub(crate) fn phase(&self, what: &str) {
         if let Some(bar) = self.active_bar().as_ref() {
             bar.set_message(redact(what).into_owned());
         }
@@ -192,7 +192,7 @@ impl Printer {
     }
 
     /// The line of a step that had nothing to do.
-    pub fn fresh(&self, name: &str, detail: &str) {
+    pub(crate) fn fresh(&self, name: &str, detail: &str) {
         if self.fresh_lines && self.verbosity >= Verbosity::Normal {
             eprintln!(
                 "{name:NAME_WIDTH$} {}{}",
@@ -202,7 +202,7 @@ impl Printer {
         }
     }
 
-    pub fn paint(&self, text: &str, style: Style) -> String {
+    pub(crate) fn paint(&self, text: &str, style: Style) -> String {
         if !self.color {
             return text.to_string();
         }
@@ -218,7 +218,7 @@ impl Printer {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub enum Style {
+pub(crate) enum Style {
     Green,
     Yellow,
     Red,
@@ -227,7 +227,7 @@ pub enum Style {
 }
 
 /// A running step's line; finish it with [`StepLine::done`] or [`StepLine::failed`].
-pub struct StepLine {
+pub(crate) struct StepLine {
     printer: Printer,
     name: String,
     bar: Option<ProgressBar>,
@@ -235,13 +235,13 @@ pub struct StepLine {
 }
 
 impl StepLine {
-    pub fn done(self, detail: &str) {
+    pub(crate) fn done(self, detail: &str) {
         let elapsed = self.start.elapsed().as_secs_f64();
         let word = self.printer.paint("done", Style::Green);
         self.finish(&format!("{word} in {elapsed:.1}s{detail}"));
     }
 
-    pub fn failed(self) {
+    pub(crate) fn failed(self) {
         let elapsed = self.start.elapsed().as_secs_f64();
         let word = self.printer.paint("failed", Style::Red);
         self.finish(&format!("{word} after {elapsed:.1}s"));
@@ -261,7 +261,7 @@ impl StepLine {
 /// `text` with its control characters escaped (`\u{1b}`, `\n`), for text from project.toml
 /// shown on a terminal: a task's description must not clear the screen or retitle the
 /// window. Bidirectional overrides are escaped too, so that text cannot reorder itself.
-pub fn printable(text: &str) -> Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     let escaped =
         |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !text.chars().any(escaped) {

@@ -29,7 +29,7 @@ enum Manager {
 const APT_LISTS: &str = "/var/lib/apt/lists";
 
 /// Runs `pybuild check --fix [--yes]` in the project at `dir`.
-pub fn run(dir: &Path, printer: &Printer, options: &BuildOptions, yes: bool) -> Result<()> {
+pub(crate) fn run(dir: &Path, printer: &Printer, options: &BuildOptions, yes: bool) -> Result<()> {
     let project = Project::discover(dir)?;
     if project.config.check.is_empty() {
         printer.info("[check] in project.toml lists nothing to check, so nothing to fix");

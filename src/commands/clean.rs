@@ -26,7 +26,7 @@ use crate::steps::file_rules;
 
 const SETUPTOOLS_BUILD_PREFIXES: &[&str] = &["lib", "bdist.", "temp.", "__editable__"];
 
-pub fn run(
+pub(crate) fn run(
     project: &Project,
     state: &mut State,
     all: bool,

@@ -16,7 +16,7 @@ use crate::base::ui::{ColorChoice, Verbosity};
 /// wins over it. `FORCE_COLOR` colours without a terminal, `NO_COLOR` never (it wins).
 #[derive(Debug, Parser)]
 #[command(name = "pybuild", version, disable_help_subcommand = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Run in DIR (or the nearest parent holding a project.toml)
     #[arg(
         short = 'C',
@@ -25,17 +25,17 @@ pub struct Cli {
         value_name = "DIR",
         env = "PYBUILD_PROJECT"
     )]
-    pub project: Option<PathBuf>,
+    pub(crate) project: Option<PathBuf>,
 
     /// Stream the output of the tools pybuild runs
     // `-q` and `-v` exclude each other, but the command line wins over the environment:
     // see [`verbosity`] (clap's `conflicts_with` would count the environment too).
     #[arg(short, long, global = true, action = ArgAction::Count, env = "PYBUILD_VERBOSE")]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
 
     /// Print only errors and warnings
     #[arg(short, long, global = true, env = "PYBUILD_QUIET", value_parser = FalseyValueParser::new())]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// When to colour the output (`auto`: on a terminal, or with FORCE_COLOR; never with NO_COLOR)
     #[arg(
@@ -46,26 +46,26 @@ pub struct Cli {
         value_name = "WHEN",
         env = "PYBUILD_COLOR"
     )]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
 
     /// Say why each stale step runs
     #[arg(long, global = true, env = "PYBUILD_EXPLAIN", value_parser = FalseyValueParser::new())]
-    pub explain: bool,
+    pub(crate) explain: bool,
 
     /// Fail at once, instead of waiting, when another pybuild is working on the project
     #[arg(long, global = true, env = "PYBUILD_NO_WAIT", value_parser = FalseyValueParser::new())]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
 
     /// Use no package index: resolve from pybuild's wheelhouse only
     #[arg(long, global = true, env = "PYBUILD_OFFLINE", value_parser = FalseyValueParser::new())]
-    pub offline: bool,
+    pub(crate) offline: bool,
 
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Write a commented project.toml for an existing project, then set it up
     ///
     /// Reads pyproject.toml, setup.cfg, setup.py and requirements*.txt; asks nothing.
@@ -171,25 +171,25 @@ pub enum Command {
 
 // `pybuild watch`'s arguments (the variant's doc comment is its help).
 #[derive(Debug, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// What to run: `setup`, a step or a task [default: `[watch] targets`, or bundle]
-    pub targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
     /// Cancel a running build when a change arrives, and start it again
     #[arg(long)]
-    pub restart: bool,
+    pub(crate) restart: bool,
     /// Clear the screen before each run
     #[arg(long)]
-    pub clear: bool,
+    pub(crate) clear: bool,
     /// How long the files must be quiet after a change before a run starts
     /// [default: `[watch] debounce-ms`, or 50]
     #[arg(long, value_name = "MS")]
-    pub debounce: Option<u64>,
+    pub(crate) debounce: Option<u64>,
 }
 
 /// The command line to parse: [`Cli`]'s, with the environment twins that are set but
 /// empty left unread, as unset (CI templates often set a variable to nothing), where clap
 /// would reject the empty value.
-pub fn command() -> clap::Command {
+pub(crate) fn command() -> clap::Command {
     let empty: Vec<_> = Cli::command()
         .get_arguments()
         .filter(|arg| {
@@ -206,7 +206,7 @@ pub fn command() -> clap::Command {
 
 /// `-q` or `-v`: the one given on the command line wins over the other's environment twin
 /// (`PYBUILD_QUIET=1 pybuild -v bundle` is verbose); both from the same place are an error.
-pub fn verbosity(matches: &ArgMatches) -> Result<Verbosity, clap::Error> {
+pub(crate) fn verbosity(matches: &ArgMatches) -> Result<Verbosity, clap::Error> {
     let quiet = matches
         .get_flag("quiet")
         .then(|| matches.value_source("quiet"));
@@ -236,7 +236,7 @@ pub fn verbosity(matches: &ArgMatches) -> Result<Verbosity, clap::Error> {
 /// The colour asked for before clap parses the command line, for clap's own help and
 /// errors: the last `--color WHEN` before `--` (a bad one is left to clap), else
 /// `PYBUILD_COLOR`.
-pub fn color_before_parse(args: impl IntoIterator<Item = OsString>) -> ColorChoice {
+pub(crate) fn color_before_parse(args: impl IntoIterator<Item = OsString>) -> ColorChoice {
     let mut chosen = None;
     let mut args = args.into_iter().skip(1);
     while let Some(arg) = args.next() {

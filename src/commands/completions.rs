@@ -27,14 +27,14 @@ use crate::commands::cli::Cli;
 const VAR: &str = "COMPLETE";
 
 /// Answers a shell asking for completions, then exits; returns when none asks.
-pub fn answer() {
+pub(crate) fn answer() {
     CompleteEnv::with_factory(|| command(&tasks()))
         .var(VAR)
         .complete();
 }
 
 /// Prints the script that registers the completion hook for `shell`.
-pub fn print(shell: Shell) -> Result<()> {
+pub(crate) fn print(shell: Shell) -> Result<()> {
     let name = shell.to_string();
     let shells = Shells::builtins();
     let registration = shells

@@ -35,17 +35,17 @@ const UNDOCUMENTED: &str = "(undocumented)";
 
 /// The version of `help --json`'s schema: raised when a key is renamed or removed, or
 /// changes meaning; keys may be added without it.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// What `pybuild help` was asked for.
 #[derive(Debug, Default)]
-pub struct Request {
-    pub topic: Option<String>,
-    pub json: bool,
-    pub names: bool,
+pub(crate) struct Request {
+    pub(crate) topic: Option<String>,
+    pub(crate) json: bool,
+    pub(crate) names: bool,
 }
 
-pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
+pub(crate) fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
     let tasks = project_tasks(dir, printer);
     let stdout = printer.for_stdout();
     let text = match (&request.topic, request.json, request.names) {
@@ -66,7 +66,7 @@ pub fn show(dir: &Path, printer: &Printer, request: &Request) -> Result<()> {
 
 /// The tasks of the project around `dir`: none without a project.toml, none and a warning
 /// when it does not load.
-pub fn project_tasks(dir: &Path, printer: &Printer) -> BTreeMap<String, TaskConfig> {
+pub(crate) fn project_tasks(dir: &Path, printer: &Printer) -> BTreeMap<String, TaskConfig> {
     match Project::discover(dir) {
         Ok(project) => project.config.tasks,
         Err(err) if err.downcast_ref::<UserError>().is_some() => BTreeMap::new(),
@@ -83,7 +83,7 @@ pub fn project_tasks(dir: &Path, printer: &Printer) -> BTreeMap<String, TaskConf
 }
 
 /// The commands and the tasks, one-line each, for completion scripts.
-pub fn names(tasks: &BTreeMap<String, TaskConfig>) -> Vec<String> {
+pub(crate) fn names(tasks: &BTreeMap<String, TaskConfig>) -> Vec<String> {
     let command = Cli::command();
     let mut names: Vec<String> = GROUPS
         .iter()
@@ -104,7 +104,7 @@ fn about(name: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn overview(printer: &Printer, tasks: &BTreeMap<String, TaskConfig>) -> String {
+pub(crate) fn overview(printer: &Printer, tasks: &BTreeMap<String, TaskConfig>) -> String {
     let command = Cli::command();
     let mut out = String::from(
         "pybuild: build a Python application into one runnable file, driven by project.toml\n\n\
@@ -171,7 +171,7 @@ fn global_options(printer: &Printer) -> String {
 
 /// `pybuild help NAME`, which is also what `pybuild NAME --help` shows: clap's help of
 /// the command, or of a command made for the task, with the global options either way.
-pub fn topic(
+pub(crate) fn topic(
     printer: &Printer,
     name: &str,
     tasks: &BTreeMap<String, TaskConfig>,
@@ -255,7 +255,7 @@ fn task_details(task: &TaskConfig) -> String {
     out
 }
 
-pub fn json(tasks: &BTreeMap<String, TaskConfig>) -> serde_json::Value {
+pub(crate) fn json(tasks: &BTreeMap<String, TaskConfig>) -> serde_json::Value {
     let commands: Vec<_> = GROUPS
         .iter()
         .flat_map(|(group, names)| {

@@ -17,7 +17,12 @@ mod prerequisites;
 mod wheels;
 
 /// Writes `project.toml` in `dir`; `offline` (`--offline`): PyPI is not asked about wheels.
-pub fn write_config(dir: &Path, force: bool, offline: bool, printer: &Printer) -> Result<()> {
+pub(crate) fn write_config(
+    dir: &Path,
+    force: bool,
+    offline: bool,
+    printer: &Printer,
+) -> Result<()> {
     let path = dir.join(config::FILE_NAME);
     if path.exists() && !force {
         return Err(

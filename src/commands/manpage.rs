@@ -15,7 +15,7 @@ use crate::commands::cli::Cli;
 
 /// Prints `pybuild.1` to stdout, or with `out` writes it and `pybuild-COMMAND.1` for each
 /// command into that directory.
-pub fn write(out: Option<&Path>, printer: &Printer) -> Result<()> {
+pub(crate) fn write(out: Option<&Path>, printer: &Printer) -> Result<()> {
     let Some(dir) = out else {
         let mut stdout = std::io::stdout();
         return render(&mut stdout).context("cannot write the man page");

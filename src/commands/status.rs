@@ -23,14 +23,14 @@ use crate::steps::{self, BuildOptions, graph};
 
 /// The version of `status --json`'s schema: raised when a key is renamed or removed, or
 /// changes meaning; keys may be added without it.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// What `pybuild status` was asked.
 #[derive(Debug, Default)]
-pub struct Request<'a> {
-    pub targets: &'a [&'a str],
-    pub json: bool,
-    pub exit_code: bool,
+pub(crate) struct Request<'a> {
+    pub(crate) targets: &'a [&'a str],
+    pub(crate) json: bool,
+    pub(crate) exit_code: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,7 +63,7 @@ struct BundleStatus {
 }
 
 /// Reports on `request.targets`' plan; returns the exit code.
-pub fn show(
+pub(crate) fn show(
     project: &Project,
     printer: &Printer,
     options: &BuildOptions,

@@ -54,25 +54,25 @@ use crate::commands::cli::WatchArgs;
 use inputs::Inputs;
 
 /// The longest a run waits for a burst of changes to end.
-pub const MAX_DELAY: Duration = Duration::from_secs(2);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// How long a missing `project.toml` has to come back before watch takes it for gone.
-pub const GONE_GRACE: Duration = Duration::from_millis(100);
+pub(crate) const GONE_GRACE: Duration = Duration::from_millis(100);
 
 /// Runs the targets once; returns the names of the steps that ran (none: all fresh).
-pub type Build = dyn Fn(&Printer) -> Result<Vec<String>> + Send + Sync;
+pub(crate) type Build = dyn Fn(&Printer) -> Result<Vec<String>> + Send + Sync;
 
 /// `watch`'s settings: `[watch]` in project.toml, overridden by the command line.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    pub targets: Vec<String>,
-    pub debounce: Duration,
-    pub restart: bool,
-    pub clear: bool,
+pub(crate) struct Settings {
+    pub(crate) targets: Vec<String>,
+    pub(crate) debounce: Duration,
+    pub(crate) restart: bool,
+    pub(crate) clear: bool,
 }
 
 impl Settings {
-    pub fn resolve(config: &WatchSection, args: WatchArgs) -> Settings {
+    pub(crate) fn resolve(config: &WatchSection, args: WatchArgs) -> Settings {
         Settings {
             targets: if args.targets.is_empty() {
                 config.targets.clone()
@@ -95,7 +95,7 @@ enum Message {
 }
 
 /// Watches `project` and runs `build` until Ctrl-C; returns only on a watcher failure.
-pub fn run(
+pub(crate) fn run(
     project: &Project,
     printer: &Printer,
     settings: &Settings,

@@ -30,26 +30,26 @@ use crate::engine::listing::{Filter, LeftOut, Link, Listing};
 use crate::engine::statcache::StatCache;
 
 /// What to leave out besides the built-in exclusions.
-pub struct Rules {
+pub(crate) struct Rules {
     /// The venv, if it is inside the project.
-    pub venv: Option<PathBuf>,
+    pub(crate) venv: Option<PathBuf>,
     /// The bundle output and its manifest, relative to the root.
-    pub outputs: Vec<PathBuf>,
+    pub(crate) outputs: Vec<PathBuf>,
     /// `[bundle] sources`.
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     /// `[bundle] external-links`.
-    pub external_links: Vec<String>,
+    pub(crate) external_links: Vec<String>,
 }
 
 /// The project's input files, and what the user should hear about them.
 #[derive(Debug)]
-pub struct FileSet {
+pub(crate) struct FileSet {
     /// Relative, `/`-separated, sorted.
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// The inputs that are links, with the files they lead to.
-    pub links: Vec<Link>,
+    pub(crate) links: Vec<Link>,
     /// What the rules keep but cannot be an input: a named pipe, a name not UTF-8.
-    pub left_out: Vec<LeftOut>,
+    pub(crate) left_out: Vec<LeftOut>,
     /// Links out of the project that `external-links` does not allow: not inputs.
     refused: Vec<Link>,
 }
@@ -57,7 +57,7 @@ pub struct FileSet {
 impl FileSet {
     /// An error naming the links out of the project that `[bundle] external-links` does not
     /// allow. Not silently left out either: the bundle would lack a file the project has.
-    pub fn refuse_external_links(&self) -> Result<(), UserError> {
+    pub(crate) fn refuse_external_links(&self) -> Result<(), UserError> {
         let Some(first) = self.refused.first() else {
             return Ok(());
         };
@@ -102,7 +102,7 @@ const EXCLUDED_DIRS: &[&str] = &[
 /// Directories excluded only at the top: setuptools' and the bundlers' outputs.
 const EXCLUDED_TOP_DIRS: &[&str] = &["build", "dist"];
 
-pub fn project_files(
+pub(crate) fn project_files(
     root: &Path,
     rules: &Rules,
     listing: &mut Listing,
@@ -204,7 +204,7 @@ impl Exclusions {
 /// path, a directory holding a `pyvenv.cfg`, `.gitignore` files (the nearest with a say
 /// decides, an ignored directory hides all below it) and `.git/info/exclude`, then
 /// `[bundle] sources`.
-pub struct Admission {
+pub(crate) struct Admission {
     root: PathBuf,
     exclusions: Exclusions,
     include: Option<GlobSet>,
@@ -215,7 +215,7 @@ pub struct Admission {
 }
 
 impl Admission {
-    pub fn new(root: &Path, rules: &Rules) -> Result<Admission> {
+    pub(crate) fn new(root: &Path, rules: &Rules) -> Result<Admission> {
         let (include, exclude) = split_patterns(&rules.sources)?;
         Ok(Admission {
             root: root.to_path_buf(),
@@ -228,13 +228,13 @@ impl Admission {
     }
 
     /// Forgets the `.gitignore` files read so far (one of them changed).
-    pub fn forget_gitignores(&mut self) {
+    pub(crate) fn forget_gitignores(&mut self) {
         self.gitignores.clear();
         self.info_exclude = None;
     }
 
     /// Whether `rel` (a directory if `is_dir`) would be listed, or for a directory, walked.
-    pub fn admits(&mut self, rel: &str, is_dir: bool) -> bool {
+    pub(crate) fn admits(&mut self, rel: &str, is_dir: bool) -> bool {
         let names: Vec<&str> = rel.split('/').collect();
         let mut parent = String::new();
         let mut ignored = false;
@@ -338,7 +338,7 @@ fn is_child(path: &str, parent: &str, name: &str) -> bool {
 
 /// The top-level importable names the files provide (`pkg` for `src/pkg/x.py` or
 /// `pkg/x.py`, `mod` for `mod.py`): adding or removing one needs a new editable install.
-pub fn top_level_names(files: &[String]) -> BTreeSet<String> {
+pub(crate) fn top_level_names(files: &[String]) -> BTreeSet<String> {
     files
         .iter()
         .filter(|f| f.ends_with(".py"))
@@ -354,7 +354,7 @@ pub fn top_level_names(files: &[String]) -> BTreeSet<String> {
 }
 
 /// `patterns` as (the `pattern`s, the `!pattern`s), each `None` when there is none.
-pub fn split_patterns(patterns: &[String]) -> Result<(Option<GlobSet>, Option<GlobSet>)> {
+pub(crate) fn split_patterns(patterns: &[String]) -> Result<(Option<GlobSet>, Option<GlobSet>)> {
     let mut include = GlobSetBuilder::new();
     let mut exclude = GlobSetBuilder::new();
     let (mut any_include, mut any_exclude) = (false, false);

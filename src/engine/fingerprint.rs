@@ -21,15 +21,15 @@ use serde::{Deserialize, Serialize};
 use crate::engine::reason::{Kind, Reason};
 use crate::engine::statcache::Hash;
 
-pub const ABSENT: &str = "absent";
+pub(crate) const ABSENT: &str = "absent";
 
 /// The run id of a step that has no finished run recorded.
-pub const NEVER: &str = "never";
+pub(crate) const NEVER: &str = "never";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Fingerprint {
-    pub parts: BTreeMap<String, String>,
-    pub files: BTreeMap<String, Hash>,
+pub(crate) struct Fingerprint {
+    pub(crate) parts: BTreeMap<String, String>,
+    pub(crate) files: BTreeMap<String, Hash>,
     /// The parts that hold when another step last ran (see [`Fingerprint::ran`]), told
     /// apart only to explain a change in words; never recorded.
     #[serde(skip)]
@@ -45,26 +45,26 @@ impl PartialEq for Fingerprint {
 impl Eq for Fingerprint {}
 
 impl Fingerprint {
-    pub fn part(&mut self, name: &str, value: impl Into<String>) {
+    pub(crate) fn part(&mut self, name: &str, value: impl Into<String>) {
         self.parts.insert(name.to_string(), value.into());
     }
 
     /// The part `name`: `run_id`, when the step this one builds on last succeeded. A
     /// change reads "venv ran again", not as two timestamps.
-    pub fn ran(&mut self, name: &str, run_id: String) {
+    pub(crate) fn ran(&mut self, name: &str, run_id: String) {
         self.runs.insert(name.to_string());
         self.part(name, run_id);
     }
 
     #[cfg(test)]
-    pub fn file(&mut self, path: &str, hash: Option<Hash>) {
+    pub(crate) fn file(&mut self, path: &str, hash: Option<Hash>) {
         self.files
             .insert(path.to_string(), hash.unwrap_or_else(|| ABSENT.into()));
     }
 
     /// Adds many files at once; bulk-builds the map when it is empty (the common case,
     /// thousands of files, sorted).
-    pub fn files_from<'a>(&mut self, files: impl Iterator<Item = (&'a str, Option<Hash>)>) {
+    pub(crate) fn files_from<'a>(&mut self, files: impl Iterator<Item = (&'a str, Option<Hash>)>) {
         let entries =
             files.map(|(path, hash)| (path.to_string(), hash.unwrap_or_else(|| ABSENT.into())));
         if self.files.is_empty() {
@@ -76,7 +76,7 @@ impl Fingerprint {
 
     /// A digest of the whole fingerprint: what a step's record keeps, so deciding that a
     /// step is fresh needs no per-file comparison and no large record.
-    pub fn digest(&self) -> Hash {
+    pub(crate) fn digest(&self) -> Hash {
         let mut hasher = blake3::Hasher::new();
         for map in [&self.parts, &self.files] {
             for (key, value) in map {
@@ -91,7 +91,7 @@ impl Fingerprint {
     }
 
     /// Why `self` (now) differs from `old` (recorded), in words a user can act on.
-    pub fn differences(&self, old: &Fingerprint) -> Vec<Reason> {
+    pub(crate) fn differences(&self, old: &Fingerprint) -> Vec<Reason> {
         let mut reasons = Vec::new();
         for (name, new) in &self.parts {
             let reason = match old.parts.get(name) {

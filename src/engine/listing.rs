@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::statcache::{FileStat, Hash, RACY_WINDOW_NS, StatCache, now_ns};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Listing {
+pub(crate) struct Listing {
     rules: Hash,
     dirs: HashMap<String, Dir>,
     #[serde(skip)]
@@ -62,28 +62,28 @@ struct Dir {
 
 /// What [`Listing::list`] found.
 #[derive(Debug, Default)]
-pub struct Listed {
+pub(crate) struct Listed {
     /// Regular files and links to regular files, relative, `/`-separated, sorted.
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// The links among `files`, sorted.
-    pub links: Vec<Link>,
+    pub(crate) links: Vec<Link>,
     /// What the rules keep but the listing cannot, sorted.
-    pub left_out: Vec<LeftOut>,
+    pub(crate) left_out: Vec<LeftOut>,
 }
 
 /// A listed file that is a symbolic link.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    pub path: String,
+pub(crate) struct Link {
+    pub(crate) path: String,
     /// The real path of the file it leads to, through every link on the way.
-    pub target: PathBuf,
+    pub(crate) target: PathBuf,
 }
 
 /// An entry left out of the listing that the rules keep, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeftOut {
-    pub path: String,
-    pub why: String,
+pub(crate) struct LeftOut {
+    pub(crate) path: String,
+    pub(crate) why: String,
 }
 
 impl fmt::Display for LeftOut {
@@ -94,7 +94,7 @@ impl fmt::Display for LeftOut {
 
 impl Listed {
     /// Adds what `other` found at the paths that `keep` accepts.
-    pub fn add(&mut self, other: Listed, keep: impl Fn(&str) -> bool) {
+    pub(crate) fn add(&mut self, other: Listed, keep: impl Fn(&str) -> bool) {
         self.files
             .extend(other.files.into_iter().filter(|path| keep(path)));
         self.links
@@ -110,7 +110,7 @@ impl Listed {
     }
 
     /// Keeps only the paths that `keep` accepts.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+    pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.files.retain(|path| keep(path));
         self.links.retain(|link| keep(&link.path));
         self.left_out.retain(|l| keep(&l.path));
@@ -118,27 +118,27 @@ impl Listed {
 }
 
 /// What to leave out, decided per entry.
-pub struct Filter<'a> {
+pub(crate) struct Filter<'a> {
     /// `(relative dir path, name, depth)` → leave the directory out.
-    pub exclude_dir: &'a dyn Fn(&str, &str, usize) -> bool,
+    pub(crate) exclude_dir: &'a dyn Fn(&str, &str, usize) -> bool,
     /// Relative file path → leave the file out.
-    pub exclude_file: &'a dyn Fn(&str) -> bool,
+    pub(crate) exclude_file: &'a dyn Fn(&str) -> bool,
     /// Honour `.gitignore` files and `.git/info/exclude`.
-    pub gitignore: bool,
+    pub(crate) gitignore: bool,
 }
 
 impl Listing {
-    pub fn is_changed(&self) -> bool {
+    pub(crate) fn is_changed(&self) -> bool {
         self.changed
     }
 
-    pub fn mark_saved(&mut self) {
+    pub(crate) fn mark_saved(&mut self) {
         self.changed = false;
     }
 
     /// The directories the last [`Listing::list`] walked into (relative, "" for the root),
     /// virtualenvs left out.
-    pub fn dirs(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn dirs(&self) -> impl Iterator<Item = &str> {
         self.dirs
             .iter()
             .filter(|(_, dir)| !dir.venv)
@@ -147,7 +147,7 @@ impl Listing {
 
     /// Every file under `root` that `filter` keeps. `rules` is a digest of whatever else
     /// decides the filter's answers.
-    pub fn list(
+    pub(crate) fn list(
         &mut self,
         root: &Path,
         rules: &str,

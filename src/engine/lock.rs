@@ -12,7 +12,7 @@ use crate::engine::state::{LAYOUT, LOCK_FILE};
 
 /// The exclusive lock on a project's `.pybuild/`, held while the value lives: it guards
 /// builds and their state, not the programs a build hands over to (see [`Lock::release`]).
-pub struct Lock {
+pub(crate) struct Lock {
     file: File,
     path: PathBuf,
 }
@@ -20,7 +20,7 @@ pub struct Lock {
 impl Lock {
     /// Takes the lock; if another pybuild holds it, says so and waits, or fails when
     /// `wait` is false.
-    pub fn acquire(dir: &Path, wait: bool, printer: &Printer) -> Result<Lock> {
+    pub(crate) fn acquire(dir: &Path, wait: bool, printer: &Printer) -> Result<Lock> {
         repair_layout(dir, printer)?;
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join(LOCK_FILE);
@@ -40,14 +40,14 @@ impl Lock {
     /// the user's program (a server, a test runner) and may run for hours, or run pybuild
     /// itself, so holding the lock would block every build meanwhile, as `pybuild run --
     /// CMD` and `cargo run` never do.
-    pub fn release(&mut self) -> Result<()> {
+    pub(crate) fn release(&mut self) -> Result<()> {
         self.file
             .unlock()
             .with_context(|| format!("cannot unlock {}", self.path.display()))
     }
 
     /// Takes the lock back after [`Lock::release`], waiting for whoever took it meanwhile.
-    pub fn retake(&mut self, printer: &Printer) -> Result<()> {
+    pub(crate) fn retake(&mut self, printer: &Printer) -> Result<()> {
         self.take(true, printer)
     }
 

@@ -7,21 +7,21 @@ use std::fmt;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reason {
-    pub kind: Kind,
+pub(crate) struct Reason {
+    pub(crate) kind: Kind,
     /// The input or output file, relative to the root (absolute when outside it).
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// The fingerprint part (`interpreter`, `bundle`, a tool) or the step it is about.
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// The reason in words, as `--explain` and `status` show it.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// What made a step stale. The names are part of `status --json` (its `version` changes
 /// when one is renamed or removed; new ones may be added).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// It never ran.
     FirstRun,
     /// It started but did not finish (failed, killed, or its record was lost).
@@ -52,7 +52,7 @@ pub enum Kind {
 }
 
 impl Reason {
-    pub fn new(kind: Kind, detail: impl Into<String>) -> Reason {
+    pub(crate) fn new(kind: Kind, detail: impl Into<String>) -> Reason {
         Reason {
             kind,
             path: None,
@@ -61,12 +61,12 @@ impl Reason {
         }
     }
 
-    pub fn path(mut self, path: &str) -> Reason {
+    pub(crate) fn path(mut self, path: &str) -> Reason {
         self.path = Some(path.to_string());
         self
     }
 
-    pub fn key(mut self, key: &str) -> Reason {
+    pub(crate) fn key(mut self, key: &str) -> Reason {
         self.key = Some(key.to_string());
         self
     }

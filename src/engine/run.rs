@@ -31,14 +31,14 @@ use crate::engine::step::{Kind, Step};
 
 /// Whether a step runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     Fresh,
     /// It runs, for these reasons (never empty).
     Stale(Vec<Reason>),
 }
 
 impl Decision {
-    pub fn reasons(&self) -> &[Reason] {
+    pub(crate) fn reasons(&self) -> &[Reason] {
         match self {
             Decision::Fresh => &[],
             Decision::Stale(reasons) => reasons,
@@ -47,7 +47,7 @@ impl Decision {
 }
 
 /// The step's fingerprint: its own, with when each step it builds on last succeeded.
-pub fn fingerprint<'a, Cx>(cx: &mut Cx, step: &dyn Step<Cx>) -> Result<Fingerprint>
+pub(crate) fn fingerprint<'a, Cx>(cx: &mut Cx, step: &dyn Step<Cx>) -> Result<Fingerprint>
 where
     Cx: DerefMut<Target = Session<'a>>,
 {
@@ -60,7 +60,7 @@ where
 }
 
 /// Whether `step`, whose fingerprint is now `fingerprint`, runs.
-pub fn decide<'a, Cx>(
+pub(crate) fn decide<'a, Cx>(
     cx: &mut Cx,
     step: &dyn Step<Cx>,
     fingerprint: &Fingerprint,
@@ -121,20 +121,20 @@ where
 
 /// What a survey (`pybuild status`) says of one step.
 #[derive(Debug)]
-pub struct Verdict {
-    pub name: String,
-    pub kind: Kind,
+pub(crate) struct Verdict {
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
     /// Why it would run; empty when fresh.
-    pub reasons: Vec<Reason>,
+    pub(crate) reasons: Vec<Reason>,
     /// What its last success produced.
-    pub outputs: Vec<String>,
+    pub(crate) outputs: Vec<String>,
 }
 
 /// Decides every step of `steps` without running any: a step that builds on a stale one
 /// is stale too ("venv will run first"). When a step's fingerprint cannot be computed
 /// while a step before it is stale, it is reported as unknown; when every step before it
 /// is fresh, the error is returned, as a build would.
-pub fn survey<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>]) -> Result<Vec<Verdict>>
+pub(crate) fn survey<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>]) -> Result<Vec<Verdict>>
 where
     Cx: DerefMut<Target = Session<'a>>,
 {
@@ -178,7 +178,11 @@ where
 
 /// Runs each stale step of `steps` in order, recording each success; returns the steps
 /// that ran. On failure, the error says which step failed.
-pub fn build<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>], explain: bool) -> Result<Vec<String>>
+pub(crate) fn build<'a, Cx>(
+    cx: &mut Cx,
+    steps: &[&dyn Step<Cx>],
+    explain: bool,
+) -> Result<Vec<String>>
 where
     Cx: DerefMut<Target = Session<'a>>,
 {
@@ -274,7 +278,7 @@ where
 }
 
 /// The first reason, and the second or how many more there are.
-pub fn brief(reasons: &[Reason]) -> String {
+pub(crate) fn brief(reasons: &[Reason]) -> String {
     match reasons {
         [] => String::new(),
         [one] => one.to_string(),

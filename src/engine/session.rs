@@ -15,23 +15,28 @@ use crate::engine::lock::Lock;
 use crate::engine::statcache::Hash;
 use crate::engine::state::State;
 
-pub struct Session<'a> {
-    pub project: &'a Project,
-    pub printer: &'a Printer,
-    pub runner: Runner,
-    pub state: State,
+pub(crate) struct Session<'a> {
+    pub(crate) project: &'a Project,
+    pub(crate) printer: &'a Printer,
+    pub(crate) runner: Runner,
+    pub(crate) state: State,
     /// The project's lock, when this invocation holds it (the engine lets go of it while
     /// a task's command runs).
-    pub lock: Option<Lock>,
+    pub(crate) lock: Option<Lock>,
     /// When this invocation began: what was written since, it wrote.
-    pub started: SystemTime,
+    pub(crate) started: SystemTime,
     rules: Rules,
     files: Option<Rc<[String]>>,
 }
 
 impl<'a> Session<'a> {
     /// `rules` decide the project's input files (see `fileset`).
-    pub fn new(project: &'a Project, printer: &'a Printer, state: State, rules: Rules) -> Self {
+    pub(crate) fn new(
+        project: &'a Project,
+        printer: &'a Printer,
+        state: State,
+        rules: Rules,
+    ) -> Self {
         Session {
             runner: Runner::new(&project.root, &project.venv(), &project.log_dir(), printer),
             project,
@@ -45,7 +50,7 @@ impl<'a> Session<'a> {
     }
 
     /// The project's input files (see `fileset`), listed once per invocation.
-    pub fn project_files(&mut self) -> Result<Rc<[String]>> {
+    pub(crate) fn project_files(&mut self) -> Result<Rc<[String]>> {
         if let Some(files) = &self.files {
             return Ok(files.clone());
         }
@@ -66,7 +71,7 @@ impl<'a> Session<'a> {
     }
 
     /// The content hash of a file (relative to the root, or absolute); `None` if missing.
-    pub fn hash(&mut self, key: &str) -> Result<Option<Hash>> {
+    pub(crate) fn hash(&mut self, key: &str) -> Result<Option<Hash>> {
         self.state
             .files
             .hash(&self.project.root, key)
@@ -74,7 +79,7 @@ impl<'a> Session<'a> {
     }
 
     /// Adds each file, present or not, to the fingerprint's input files.
-    pub fn add_files<S: AsRef<str> + Sync>(
+    pub(crate) fn add_files<S: AsRef<str> + Sync>(
         &mut self,
         fingerprint: &mut Fingerprint,
         keys: &[S],
@@ -94,7 +99,7 @@ impl<'a> Session<'a> {
     }
 
     /// When `step` last succeeded, for the steps that build on its result.
-    pub fn run_id(&self, step: &str) -> String {
+    pub(crate) fn run_id(&self, step: &str) -> String {
         self.state
             .steps
             .get(step)
@@ -102,7 +107,7 @@ impl<'a> Session<'a> {
     }
 
     /// Saves the state if anything in it changed (a no-op build writes nothing).
-    pub fn save_state(&mut self) -> Result<()> {
+    pub(crate) fn save_state(&mut self) -> Result<()> {
         self.state.save_if_changed(&self.project.state_dir())
     }
 }

@@ -27,17 +27,17 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 /// Entries whose mtime is closer than this to their hashing time are not trusted.
-pub const RACY_WINDOW_NS: i64 = 2_000_000_000;
+pub(crate) const RACY_WINDOW_NS: i64 = 2_000_000_000;
 
 /// A hex content hash (128 bits of BLAKE3).
-pub type Hash = String;
+pub(crate) type Hash = String;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileStat {
-    pub size: u64,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
-    pub inode: u64,
+pub(crate) struct FileStat {
+    pub(crate) size: u64,
+    pub(crate) mtime_ns: i64,
+    pub(crate) ctime_ns: i64,
+    pub(crate) inode: u64,
 }
 
 impl FileStat {
@@ -51,7 +51,7 @@ impl FileStat {
         }
     }
 
-    pub fn of(meta: &fs::Metadata) -> FileStat {
+    pub(crate) fn of(meta: &fs::Metadata) -> FileStat {
         FileStat {
             size: meta.len(),
             mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
@@ -79,7 +79,7 @@ impl Entry {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct StatCache {
+pub(crate) struct StatCache {
     // Hashed, not ordered: a lookup per input file, and paths share long prefixes.
     entries: HashMap<String, Entry>,
     #[serde(skip)]
@@ -93,7 +93,7 @@ impl StatCache {
     /// The content hash of `root/key`, or `None` when no such file exists (or it is not a
     /// regular file). `key` is the path relative to `root` (or absolute, for files outside
     /// the project).
-    pub fn hash(&mut self, root: &Path, key: &str) -> io::Result<Option<Hash>> {
+    pub(crate) fn hash(&mut self, root: &Path, key: &str) -> io::Result<Option<Hash>> {
         let path = root.join(key);
         let meta = match fs::metadata(&path) {
             Ok(meta) if meta.is_file() => meta,
@@ -128,7 +128,7 @@ impl StatCache {
 
     /// [`StatCache::hash`] for many files at once: the `stat` calls, and the reads of files
     /// that need hashing, are spread over the machine's cores. An error names the file.
-    pub fn hash_many<S: AsRef<str> + Sync>(
+    pub(crate) fn hash_many<S: AsRef<str> + Sync>(
         &mut self,
         root: &Path,
         keys: &[S],
@@ -182,22 +182,22 @@ impl StatCache {
         Ok(hashes)
     }
 
-    pub fn is_changed(&self) -> bool {
+    pub(crate) fn is_changed(&self) -> bool {
         self.changed
     }
 
-    pub fn mark_saved(&mut self) {
+    pub(crate) fn mark_saved(&mut self) {
         self.changed = false;
     }
 
     /// How many files were read and hashed (not answered from the cache) so far.
     #[cfg(test)]
-    pub fn hashed_count(&self) -> usize {
+    pub(crate) fn hashed_count(&self) -> usize {
         self.hashed
     }
 
     /// Forgets entries not looked up since loading; for when every input was looked up.
-    pub fn retain_used(&mut self) {
+    pub(crate) fn retain_used(&mut self) {
         let before = self.entries.len();
         self.entries.retain(|_, entry| entry.used);
         self.changed |= self.entries.len() != before;
@@ -314,7 +314,7 @@ fn hash_regular(path: &Path) -> io::Result<Option<(FileStat, Hash)>> {
 /// missing or anything else. Callers look at the file type before, but the file can be
 /// replaced in between: a named pipe would block a plain `open` until a writer comes (for
 /// ever, holding the project's lock), so it is opened non-blocking and checked on the handle.
-pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
+pub(crate) fn open_regular(path: &Path) -> io::Result<Option<File>> {
     let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
     let file = match File::options()
         .read(true)
@@ -335,7 +335,7 @@ pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
 }
 
 /// The content hash of a regular file (not through the cache: for pybuild's own files).
-pub fn hash_file(path: &Path) -> io::Result<Hash> {
+pub(crate) fn hash_file(path: &Path) -> io::Result<Hash> {
     match hash_regular(path)? {
         Some((_, hash)) => Ok(hash),
         None => Err(io::Error::new(
@@ -345,7 +345,7 @@ pub fn hash_file(path: &Path) -> io::Result<Hash> {
     }
 }
 
-pub fn hash_bytes(bytes: &[u8]) -> Hash {
+pub(crate) fn hash_bytes(bytes: &[u8]) -> Hash {
     short_hex(blake3::hash(bytes))
 }
 
@@ -353,7 +353,7 @@ fn short_hex(hash: blake3::Hash) -> Hash {
     hash.to_hex()[..32].to_string()
 }
 
-pub fn now_ns() -> i64 {
+pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)

@@ -32,17 +32,17 @@ use crate::engine::listing::Listing;
 use crate::engine::statcache::{FileStat, Hash, StatCache};
 
 /// Bumped whenever the format or the meaning of a record changes.
-pub const VERSION: u32 = 3;
+pub(crate) const VERSION: u32 = 3;
 const STATE_FILE: &str = "state.bin";
 /// The state file starts with this, then [`VERSION`] (u32, little-endian), then the
 /// blake3 hash of the rest, then the postcard-encoded [`State`]: compact and fast to
 /// read, which a no-op build over thousands of files notices.
 const MAGIC: &[u8; 8] = b"pybuild\0";
 const CHECKSUM_LEN: usize = 32;
-pub const LOCK_FILE: &str = "lock";
+pub(crate) const LOCK_FILE: &str = "lock";
 
 /// The entries pybuild keeps in `.pybuild/`, and whether each is a directory.
-pub const LAYOUT: &[(&str, bool)] = &[
+pub(crate) const LAYOUT: &[(&str, bool)] = &[
     (LOCK_FILE, false),
     (STATE_FILE, false),
     ("fingerprints", true),
@@ -54,39 +54,39 @@ pub const LAYOUT: &[(&str, bool)] = &[
 ];
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct State {
-    pub steps: BTreeMap<String, StepRecord>,
-    pub files: StatCache,
-    pub interpreters: BTreeMap<String, BinaryProbe>,
-    pub listing: Listing,
+pub(crate) struct State {
+    pub(crate) steps: BTreeMap<String, StepRecord>,
+    pub(crate) files: StatCache,
+    pub(crate) interpreters: BTreeMap<String, BinaryProbe>,
+    pub(crate) listing: Listing,
     /// Whether `steps` or `interpreters` changed since loading or saving.
     #[serde(skip)]
-    pub dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 /// What a program said about itself when asked (its real path and version), kept while
 /// the stat data of the file found and of the real one are unchanged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BinaryProbe {
-    pub found_stat: FileStat,
-    pub real: PathBuf,
-    pub real_stat: FileStat,
-    pub version: String,
+pub(crate) struct BinaryProbe {
+    pub(crate) found_stat: FileStat,
+    pub(crate) real: PathBuf,
+    pub(crate) real_stat: FileStat,
+    pub(crate) version: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepRecord {
+pub(crate) struct StepRecord {
     /// [`Fingerprint::digest`] of the fingerprint recorded for the step.
-    pub digest: Hash,
+    pub(crate) digest: Hash,
     /// Output path (relative to the project, or absolute) → content hash.
-    pub outputs: BTreeMap<String, Hash>,
+    pub(crate) outputs: BTreeMap<String, Hash>,
     /// When the step last ran (ns since the epoch); steps that build on its result
     /// include it in their fingerprint, so they run again after it does.
-    pub run_id: i64,
+    pub(crate) run_id: i64,
 }
 
 impl State {
-    pub fn load(dir: &Path, printer: &Printer) -> State {
+    pub(crate) fn load(dir: &Path, printer: &Printer) -> State {
         let path = dir.join(STATE_FILE);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -127,7 +127,7 @@ impl State {
         State::default()
     }
 
-    pub fn save(&mut self, dir: &Path) -> Result<()> {
+    pub(crate) fn save(&mut self, dir: &Path) -> Result<()> {
         let payload = postcard::to_stdvec(self).context("cannot serialise the state")?;
         let mut bytes = MAGIC.to_vec();
         bytes.extend_from_slice(&VERSION.to_le_bytes());
@@ -140,7 +140,7 @@ impl State {
         Ok(())
     }
 
-    pub fn save_if_changed(&mut self, dir: &Path) -> Result<()> {
+    pub(crate) fn save_if_changed(&mut self, dir: &Path) -> Result<()> {
         if self.dirty || self.files.is_changed() || self.listing.is_changed() {
             self.save(dir)?;
         }
@@ -148,7 +148,7 @@ impl State {
     }
 
     /// Records a step's success: its full fingerprint beside the state, then the record.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         dir: &Path,
         step: &str,
@@ -166,7 +166,12 @@ impl State {
     /// Removes a step's record (before it runs), and saves. The fingerprint it is about to
     /// run with is written already: should the run fail, the next one knows the step was
     /// tried (its record alone says whether it finished).
-    pub fn forget(&mut self, dir: &Path, step: &str, fingerprint: &Fingerprint) -> Result<()> {
+    pub(crate) fn forget(
+        &mut self,
+        dir: &Path,
+        step: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<()> {
         let text = serde_json::to_vec(fingerprint).context("cannot serialise a fingerprint")?;
         write_atomically(&fingerprint_path(dir, step), &text)?;
         self.steps.remove(step);
@@ -176,7 +181,7 @@ impl State {
 }
 
 /// The fingerprint a step recorded, to explain why it is stale; `None` if unreadable.
-pub fn recorded_fingerprint(dir: &Path, step: &str) -> Option<Fingerprint> {
+pub(crate) fn recorded_fingerprint(dir: &Path, step: &str) -> Option<Fingerprint> {
     let text = fs::read(fingerprint_path(dir, step)).ok()?;
     serde_json::from_slice(&text).ok()
 }
@@ -184,7 +189,7 @@ pub fn recorded_fingerprint(dir: &Path, step: &str) -> Option<Fingerprint> {
 /// Every output `step` ever recorded, in this state directory's life: a step's record is
 /// removed before it runs, so after a failed or changed build (another bundle kind, another
 /// output name) only this still knows what `pybuild clean` should remove.
-pub fn produced_outputs(dir: &Path, step: &str) -> BTreeSet<String> {
+pub(crate) fn produced_outputs(dir: &Path, step: &str) -> BTreeSet<String> {
     fs::read(produced_path(dir, step))
         .ok()
         .and_then(|text| serde_json::from_slice(&text).ok())
@@ -216,13 +221,13 @@ fn fingerprint_path(dir: &Path, step: &str) -> PathBuf {
 
 /// Writes `bytes` to `path` through a temp file in the same directory and a rename; the
 /// file is private to the user (the temp file's 0600), as pybuild's state should be.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with_mode(path, bytes, None)
 }
 
 /// [`write_atomically`] for a file the user owns and shares (`project.toml`, a bundle's
 /// manifest): the umask decides its mode, as for any file a tool writes.
-pub fn write_shared(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_shared(path: &Path, bytes: &[u8]) -> Result<()> {
     let umask = rustix::process::umask(rustix::fs::Mode::empty());
     rustix::process::umask(umask);
     write_with_mode(path, bytes, Some(0o666 & !umask.bits()))
@@ -249,7 +254,7 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
 
 /// Identifies the saved state file's version (it is replaced, never rewritten, on save),
 /// to tell whether another process saved it since.
-pub fn saved_stamp(dir: &Path) -> Option<(u64, i64, i64)> {
+pub(crate) fn saved_stamp(dir: &Path) -> Option<(u64, i64, i64)> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(dir.join(STATE_FILE)).ok()?;
     Some((meta.ino(), meta.mtime(), meta.mtime_nsec()))

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use crate::engine::fingerprint::Fingerprint;
 
-pub trait Step<Cx> {
+pub(crate) trait Step<Cx> {
     fn name(&self) -> &str;
 
     /// Whose commands these are; see [`Kind`].
@@ -52,7 +52,7 @@ pub trait Step<Cx> {
 
 /// Whose commands a step runs, which decides how the engine runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// pybuild's own: its commands write to the step's log, behind a spinner, under the
     /// project's lock.
     BuiltIn,

@@ -16,16 +16,21 @@ use crate::engine::state::State;
 use crate::python::interpreter::{self, Interpreter};
 use crate::python::network::Network;
 
-pub struct Build<'a> {
+pub(crate) struct Build<'a> {
     session: Session<'a>,
     /// Whether the package index may be used (`--offline`, or found unreachable).
-    pub network: Network,
+    pub(crate) network: Network,
     interpreter: Option<Interpreter>,
 }
 
 impl<'a> Build<'a> {
     /// `rules` decide the project's input files (see `fileset`).
-    pub fn new(project: &'a Project, printer: &'a Printer, state: State, rules: Rules) -> Self {
+    pub(crate) fn new(
+        project: &'a Project,
+        printer: &'a Printer,
+        state: State,
+        rules: Rules,
+    ) -> Self {
         Build {
             session: Session::new(project, printer, state, rules),
             network: Network::default(),
@@ -34,7 +39,7 @@ impl<'a> Build<'a> {
     }
 
     /// The interpreter `[project] python` asks for, resolved once per invocation.
-    pub fn interpreter(&mut self) -> Result<Interpreter> {
+    pub(crate) fn interpreter(&mut self) -> Result<Interpreter> {
         if let Some(interpreter) = &self.interpreter {
             return Ok(interpreter.clone());
         }
@@ -51,7 +56,7 @@ impl<'a> Build<'a> {
     }
 
     /// The venv's `site-packages`, for the interpreter's version.
-    pub fn site_packages(&mut self) -> Result<PathBuf> {
+    pub(crate) fn site_packages(&mut self) -> Result<PathBuf> {
         let version = self.interpreter()?.short_version().to_string();
         Ok(self
             .project

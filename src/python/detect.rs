@@ -36,7 +36,7 @@ const TEMPLATE: &str = include_str!("../../templates/project.toml");
 
 /// Where the project keeps its code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// `src/` holds a package (a directory with `__init__.py`) or a `.py` module.
     Src,
     /// Anything else: packages at the root, or nothing recognisable.
@@ -45,23 +45,23 @@ pub enum Layout {
 
 /// What [`detect`] found; `None` and empty mean "not stated anywhere".
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detected {
+pub(crate) struct Detected {
     /// The distribution name.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// `(script name, "module:func")`, in the order of the file that declares them.
-    pub console_scripts: Vec<(String, String)>,
+    pub(crate) console_scripts: Vec<(String, String)>,
     /// The `requirements*.txt` files at the root, `requirements.txt` before its variants.
-    pub requirements: Vec<String>,
+    pub(crate) requirements: Vec<String>,
     /// The environment lock at the root (`uv.lock`, `pylock.toml`), which the venv is
     /// synced to instead of the requirement files.
-    pub env_lock: Option<&'static str>,
-    pub layout: Layout,
+    pub(crate) env_lock: Option<&'static str>,
+    pub(crate) layout: Layout,
     /// `X.Y`, only when the project allows a single minor version of Python.
-    pub python: Option<String>,
+    pub(crate) python: Option<String>,
     /// The metadata files that were read, in order of precedence.
-    pub sources: Vec<&'static str>,
+    pub(crate) sources: Vec<&'static str>,
     /// The distributions the project depends on, by normalised name (see `dependencies`).
-    pub dependencies: Vec<String>,
+    pub(crate) dependencies: Vec<String>,
 }
 
 /// What one metadata file states; `None` or empty means "this file doesn't say".
@@ -97,7 +97,7 @@ const METADATA_FILES: [(&str, Reader); 3] = [
 ];
 
 /// Learns what it can about the Python project at `root` (see the module doc).
-pub fn detect(root: &Path) -> Result<Detected> {
+pub(crate) fn detect(root: &Path) -> Result<Detected> {
     let mut metadata = Metadata::default();
     let mut sources = Vec::new();
     for (file, read) in METADATA_FILES {
@@ -291,11 +291,11 @@ fn read_setup_cfg(text: &str) -> Result<Metadata> {
 /// above them, and `#`/`;` comment lines.
 pub(crate) struct Ini {
     /// `(section, key, value)` in file order.
-    pub entries: Vec<(String, String, String)>,
+    pub(crate) entries: Vec<(String, String, String)>,
 }
 
 impl Ini {
-    pub fn parse(text: &str) -> Result<Ini> {
+    pub(crate) fn parse(text: &str) -> Result<Ini> {
         let mut entries: Vec<(String, String, String)> = Vec::new();
         let mut section: Option<String> = None;
         // Whether an indented line continues the last value; not right after a header.
@@ -507,7 +507,7 @@ fn pinned_minor(specifier: &str) -> Option<String> {
 /// The `project.toml` text for `detected`; `fallback_name` (the directory's name, say) is
 /// the project name when none was detected and must not be empty. `check` is the body of
 /// `[check]` (after its first comment), when `init` has entries to write.
-pub fn render(detected: &Detected, fallback_name: &str, check: Option<&str>) -> String {
+pub(crate) fn render(detected: &Detected, fallback_name: &str, check: Option<&str>) -> String {
     let name = detected.name.as_deref().unwrap_or(fallback_name);
     // The default output is named after the console script the bundle runs, which is not
     // always the project's name (httpie's is `http`).

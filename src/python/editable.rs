@@ -18,18 +18,18 @@ use std::path::{Path, PathBuf};
 
 /// The project's editable install.
 #[derive(Debug, Clone)]
-pub struct Editable {
-    pub dist_info: PathBuf,
+pub(crate) struct Editable {
+    pub(crate) dist_info: PathBuf,
     /// The `NAME-VERSION.dist-info` folder name.
-    pub dist_info_name: String,
+    pub(crate) dist_info_name: String,
     /// `Requires-Dist` entries that apply without extras, in file order.
-    pub requires: Vec<String>,
-    pub layout: Layout,
+    pub(crate) requires: Vec<String>,
+    pub(crate) layout: Layout,
 }
 
 /// Where the distribution's top-level packages and modules live, relative to the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// `(name, path)`: the package directory or module file that `import name` loads.
     Packages(Vec<(String, String)>),
     Unknown(String),
@@ -37,7 +37,7 @@ pub enum Layout {
 
 impl Editable {
     /// Reads the editable install of `name` in `site_packages`, for a project at `root`.
-    pub fn read(site_packages: &Path, name: &str, root: &Path) -> Option<Editable> {
+    pub(crate) fn read(site_packages: &Path, name: &str, root: &Path) -> Option<Editable> {
         let dist_info = crate::python::installed::dist_info(site_packages, name)?;
         let dist_info_name = dist_info.file_name()?.to_str()?.to_string();
         let metadata = fs::read_to_string(dist_info.join("METADATA")).ok()?;
@@ -53,7 +53,7 @@ impl Editable {
 
 /// The `Requires-Dist` of the distribution `name` installed in `site_packages` (see
 /// [`requires`]); none when it is not installed.
-pub fn installed_requires(site_packages: &Path, name: &str) -> Vec<String> {
+pub(crate) fn installed_requires(site_packages: &Path, name: &str) -> Vec<String> {
     crate::python::installed::dist_info(site_packages, name)
         .and_then(|dist_info| fs::read_to_string(dist_info.join("METADATA")).ok())
         .map(|metadata| requires(&metadata))
@@ -61,7 +61,7 @@ pub fn installed_requires(site_packages: &Path, name: &str) -> Vec<String> {
 }
 
 /// The `Requires-Dist` values of a METADATA file, minus those only an extra asks for.
-pub fn requires(metadata: &str) -> Vec<String> {
+pub(crate) fn requires(metadata: &str) -> Vec<String> {
     metadata
         .lines()
         // The headers end at the first empty line; the description follows. A line of

@@ -10,11 +10,11 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
-pub use crate::base::project::EnvLock;
+pub(crate) use crate::base::project::EnvLock;
 
 /// What the lock holds: every package it names (for any platform), and whether it installs
 /// the project `project` itself, editable, from the root.
-pub fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> {
+pub(crate) fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> {
     let path = root.join(lock.file_name());
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -45,11 +45,11 @@ pub fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> {
     })
 }
 
-pub struct Locked {
-    pub names: Vec<String>,
+pub(crate) struct Locked {
+    pub(crate) names: Vec<String>,
     /// Each package's version (a lock may hold several for one name, by platform).
-    pub versions: Vec<(String, String)>,
-    pub installs_project: bool,
+    pub(crate) versions: Vec<(String, String)>,
+    pub(crate) installs_project: bool,
 }
 
 /// The parts of `uv.lock` (`[[package]]`) and `pylock.toml` (`[[packages]]`) pybuild reads.

@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 
 /// One installed distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dist {
-    pub name: String,
-    pub version: String,
-    pub dist_info: PathBuf,
+pub(crate) struct Dist {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) dist_info: PathBuf,
 }
 
 /// Every distribution in `site_packages`, by its `NAME-VERSION.dist-info` directory.
-pub fn list(site_packages: &Path) -> Vec<Dist> {
+pub(crate) fn list(site_packages: &Path) -> Vec<Dist> {
     let Ok(entries) = fs::read_dir(site_packages) else {
         return Vec::new();
     };
@@ -41,7 +41,7 @@ pub fn list(site_packages: &Path) -> Vec<Dist> {
 
 /// The distributions whose install is incomplete: no `RECORD`, or a file it lists (other
 /// than compiled bytecode, which is written after the fact) is missing.
-pub fn broken(site_packages: &Path) -> Vec<Dist> {
+pub(crate) fn broken(site_packages: &Path) -> Vec<Dist> {
     list(site_packages)
         .into_iter()
         .filter(|dist| !is_complete(site_packages, &dist.dist_info))
@@ -70,7 +70,7 @@ fn record_path(line: &str) -> Option<&str> {
 
 /// The files a distribution's `RECORD` lists, as paths (relative ones joined to
 /// `site_packages`).
-pub fn recorded_files(site_packages: &Path, dist_info: &Path) -> Vec<PathBuf> {
+pub(crate) fn recorded_files(site_packages: &Path, dist_info: &Path) -> Vec<PathBuf> {
     let record = fs::read_to_string(dist_info.join("RECORD")).unwrap_or_default();
     record
         .lines()
@@ -81,7 +81,7 @@ pub fn recorded_files(site_packages: &Path, dist_info: &Path) -> Vec<PathBuf> {
 
 /// The programs a distribution installed into the venv's `bin/`, by name: its console
 /// scripts' wrappers and its plain scripts (setuptools' `scripts=`, `script-files`) alike.
-pub fn bin_scripts(dist_info: &Path) -> Vec<String> {
+pub(crate) fn bin_scripts(dist_info: &Path) -> Vec<String> {
     let record = fs::read_to_string(dist_info.join("RECORD")).unwrap_or_default();
     record
         .lines()
@@ -94,14 +94,14 @@ pub fn bin_scripts(dist_info: &Path) -> Vec<String> {
 }
 
 /// The distribution of that name (PEP 503 normalised) among `dists`.
-pub fn find<'a>(dists: &'a [Dist], name: &str) -> Option<&'a Dist> {
+pub(crate) fn find<'a>(dists: &'a [Dist], name: &str) -> Option<&'a Dist> {
     let wanted = normalize(name);
     dists.iter().find(|dist| normalize(&dist.name) == wanted)
 }
 
 /// [`requirement_file_names`] of each of `files` (relative to `root`; an unreadable one
 /// gives none: the install that reads it says why).
-pub fn names_in_requirement_files(root: &Path, files: &[String]) -> Vec<String> {
+pub(crate) fn names_in_requirement_files(root: &Path, files: &[String]) -> Vec<String> {
     files
         .iter()
         .flat_map(|file| {
@@ -114,7 +114,7 @@ pub fn names_in_requirement_files(root: &Path, files: &[String]) -> Vec<String> 
 /// The names a requirement file asks for unconditionally: lines with an environment
 /// marker, an option (`-r`, `-c`, `--hash` continuations), a URL or a path are skipped,
 /// since only an installer can tell what they give.
-pub fn requirement_file_names(text: &str) -> Vec<String> {
+pub(crate) fn requirement_file_names(text: &str) -> Vec<String> {
     text.lines()
         .map(|line| line.split(" #").next().unwrap_or(line).trim())
         .filter(|line| !line.is_empty() && !line.starts_with(['#', '-', '.', '/']))
@@ -125,7 +125,7 @@ pub fn requirement_file_names(text: &str) -> Vec<String> {
 
 /// The requirement lines of a requirement file, markers and extras kept, options (`-r`,
 /// `-c`, `--hash`), URLs and paths left out: what an installer was asked for.
-pub fn requirement_lines(text: &str) -> Vec<String> {
+pub(crate) fn requirement_lines(text: &str) -> Vec<String> {
     text.lines()
         .map(|line| {
             let line = line.split(" #").next().unwrap_or(line);
@@ -140,7 +140,7 @@ pub fn requirement_lines(text: &str) -> Vec<String> {
 
 /// The first line of a requirement file that installs something no name can be read
 /// from without building it: a path, an unnamed URL, an editable other than the project.
-pub fn unnamed_requirement(text: &str) -> Option<&str> {
+pub(crate) fn unnamed_requirement(text: &str) -> Option<&str> {
     let lines = text
         .lines()
         .map(|line| line.split(" #").next().unwrap_or(line).trim())
@@ -161,7 +161,7 @@ pub fn unnamed_requirement(text: &str) -> Option<&str> {
 }
 
 /// The distribution name a requirement starts with (`six>=1 ; ...` → `six`).
-pub fn requirement_name(requirement: &str) -> Option<String> {
+pub(crate) fn requirement_name(requirement: &str) -> Option<String> {
     let name: String = requirement
         .trim()
         .chars()
@@ -171,22 +171,22 @@ pub fn requirement_name(requirement: &str) -> Option<String> {
 }
 
 /// PEP 503 normalisation, which also matches wheel's `_` escaping.
-pub fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     name.to_lowercase().replace(['-', '_', '.'], "-")
 }
 
 /// The `NAME-VERSION.dist-info` directory of an installed distribution.
-pub fn dist_info(site_packages: &Path, name: &str) -> Option<PathBuf> {
+pub(crate) fn dist_info(site_packages: &Path, name: &str) -> Option<PathBuf> {
     find(&list(site_packages), name).map(|dist| dist.dist_info.clone())
 }
 
 /// The installed version of a distribution, read from its dist-info directory's name.
-pub fn installed_version(site_packages: &Path, name: &str) -> Option<String> {
+pub(crate) fn installed_version(site_packages: &Path, name: &str) -> Option<String> {
     find(&list(site_packages), name).map(|dist| dist.version.clone())
 }
 
 /// The console scripts a distribution declares (`entry_points.txt`), in file order.
-pub fn console_scripts(dist_info: &Path) -> Vec<(String, String)> {
+pub(crate) fn console_scripts(dist_info: &Path) -> Vec<(String, String)> {
     let Ok(text) = fs::read_to_string(dist_info.join("entry_points.txt")) else {
         return Vec::new();
     };

@@ -15,7 +15,7 @@ use crate::python::installed;
 use crate::python::uv;
 use crate::python::wheelhouse;
 
-pub enum Installer {
+pub(crate) enum Installer {
     Pip,
     Uv(PathBuf),
 }
@@ -24,7 +24,7 @@ impl Installer {
     /// The installer `[env] installer` asks for; fetches uv when it is not yet here
     /// (logged under `step`). With `auto`, a uv that cannot be fetched (offline, say)
     /// costs a warning and pip is used.
-    pub fn resolve(cx: &mut Build, step: &str) -> Result<Installer> {
+    pub(crate) fn resolve(cx: &mut Build, step: &str) -> Result<Installer> {
         match cx.project.config.env.installer {
             Choice::Pip => Ok(Installer::Pip),
             Choice::Uv => uv::find_or_fetch(cx, step).map(Installer::Uv),
@@ -40,7 +40,7 @@ impl Installer {
 
     /// How the installer `choice` asks for appears in fingerprints, told without
     /// fetching anything (so `status` never does): changing it reinstalls.
-    pub fn describe(choice: Choice) -> String {
+    pub(crate) fn describe(choice: Choice) -> String {
         match choice {
             Choice::Pip => "pip".into(),
             Choice::Auto | Choice::Uv => match uv::on_path() {
@@ -51,7 +51,7 @@ impl Installer {
     }
 
     /// `pip install ARGS` into the project's venv, logged under `step`.
-    pub fn install(&self, cx: &Build, step: &str, install_args: &[OsString]) -> Result<()> {
+    pub(crate) fn install(&self, cx: &Build, step: &str, install_args: &[OsString]) -> Result<()> {
         let python = cx.project.venv_python();
         let (program, mut argv) = match self {
             Installer::Pip => (
@@ -73,7 +73,7 @@ impl Installer {
     /// Reinstalls, at the same version and without their dependencies, the distributions
     /// an interrupted install left incomplete (see `installed::broken`); `except` is the
     /// project itself, which its editable install replaces anyway.
-    pub fn repair(&self, cx: &mut Build, step: &str, except: &str) -> Result<()> {
+    pub(crate) fn repair(&self, cx: &mut Build, step: &str, except: &str) -> Result<()> {
         let site_packages = cx.site_packages()?;
         let except = installed::normalize(except);
         let broken: Vec<OsString> = installed::broken(&site_packages)
@@ -106,7 +106,7 @@ impl Installer {
 /// configured installer (see `env_lock`); `with_project` installs the project too,
 /// editable. What the venv holds beyond the lock is left to `prune`, which knows the
 /// tools are wanted (`uv sync` alone would remove them).
-pub fn install_lock(
+pub(crate) fn install_lock(
     cx: &mut Build,
     step: &str,
     lock: EnvLock,

@@ -20,16 +20,16 @@ use crate::engine::statcache::FileStat;
 use crate::engine::state::BinaryProbe;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpreter {
+pub(crate) struct Interpreter {
     /// The real executable, symlinks and shims resolved.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// `major.minor.micro`.
-    pub version: String,
+    pub(crate) version: String,
 }
 
 impl Interpreter {
     /// `major.minor`, as in `lib/pythonX.Y/site-packages`.
-    pub fn short_version(&self) -> &str {
+    pub(crate) fn short_version(&self) -> &str {
         let mut dots = self.version.match_indices('.');
         match dots.nth(1) {
             Some((i, _)) => &self.version[..i],
@@ -38,13 +38,13 @@ impl Interpreter {
     }
 
     /// How the interpreter appears in fingerprints.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{} {}", self.version, self.path.display())
     }
 }
 
 /// Resolves `request` (from `[project] python`) to an interpreter.
-pub fn find(
+pub(crate) fn find(
     request: Option<&str>,
     root: &Path,
     cache: &mut BTreeMap<String, BinaryProbe>,
@@ -75,7 +75,7 @@ pub fn find(
 }
 
 /// Asks the venv's own interpreter, for the venv step's check after creating it.
-pub fn query(python: &Path, runner: &Runner) -> Result<(PathBuf, String)> {
+pub(crate) fn query(python: &Path, runner: &Runner) -> Result<(PathBuf, String)> {
     const SCRIPT: &str = "import os, sys\n\
         print(os.path.realpath(sys.executable))\n\
         print('%d.%d.%d' % sys.version_info[:3])";

@@ -17,7 +17,7 @@ use crate::python::detect::Ini;
 
 /// The project files (keys relative to the root) the metadata is read from; a named
 /// file that does not exist is listed too, so creating it is a change.
-pub fn find(root: &Path, files: &[String]) -> BTreeSet<String> {
+pub(crate) fn find(root: &Path, files: &[String]) -> BTreeSet<String> {
     let mut found = Found {
         files,
         sources: BTreeSet::new(),

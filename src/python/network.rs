@@ -5,7 +5,7 @@ use std::cell::Cell;
 
 /// Whether pybuild may reach the package index in this invocation.
 #[derive(Debug, Default)]
-pub struct Network {
+pub(crate) struct Network {
     /// `--offline`, or the index was found unreachable earlier in this invocation.
     offline: Cell<bool>,
     /// Whether the index was probed already (once per invocation is enough).
@@ -13,24 +13,24 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(offline: bool) -> Network {
+    pub(crate) fn new(offline: bool) -> Network {
         Network {
             offline: Cell::new(offline),
             probed: Cell::new(false),
         }
     }
 
-    pub fn is_offline(&self) -> bool {
+    pub(crate) fn is_offline(&self) -> bool {
         self.offline.get()
     }
 
     /// Whether this is the first time the index is to be probed (once per invocation).
-    pub fn first_probe(&self) -> bool {
+    pub(crate) fn first_probe(&self) -> bool {
         !self.probed.replace(true)
     }
 
     /// The index cannot be reached: the rest of this invocation builds offline.
-    pub fn go_offline(&self) {
+    pub(crate) fn go_offline(&self) {
         self.offline.set(true);
     }
 }

@@ -15,15 +15,15 @@ use crate::python::installed;
 
 /// The versions the environment's source allows for a distribution, and the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pin {
-    pub versions: Vec<String>,
-    pub file: String,
+pub(crate) struct Pin {
+    pub(crate) versions: Vec<String>,
+    pub(crate) file: String,
 }
 
 /// What the environment's source pins, by normalised name: every package of the
 /// environment lock, or each `name==version` line of the requirement and constraint files
 /// and then of the project's `Requires-Dist` (read from its install in `site_packages`).
-pub fn pins(cx: &Build, site_packages: &Path) -> Result<BTreeMap<String, Pin>> {
+pub(crate) fn pins(cx: &Build, site_packages: &Path) -> Result<BTreeMap<String, Pin>> {
     let mut pins: BTreeMap<String, Pin> = BTreeMap::new();
     if let Some(lock) = cx.project.env_lock() {
         let locked =
@@ -68,7 +68,7 @@ fn add(pins: &mut BTreeMap<String, Pin>, name: &str, version: &str, file: &str) 
 
 /// `name[extras]==version` (a marker after `;` allowed) → (name, version); anything
 /// else (a range, a wildcard, a URL) pins nothing.
-pub fn exact_pin(line: &str) -> Option<(&str, &str)> {
+pub(crate) fn exact_pin(line: &str) -> Option<(&str, &str)> {
     let requirement = line.split(';').next()?.trim();
     let (name, version) = requirement.split_once("==")?;
     let name = name.split('[').next()?.trim();
@@ -78,12 +78,12 @@ pub fn exact_pin(line: &str) -> Option<(&str, &str)> {
 }
 
 /// Where a pin comes from when it is the project's own `Requires-Dist`.
-pub const REQUIRES_DIST: &str = "Requires-Dist";
+pub(crate) const REQUIRES_DIST: &str = "Requires-Dist";
 
 /// The first installed distribution (the project aside) at another version than its pin,
 /// among the pins `restores` says the caller's install puts back; said as a reason to
 /// sync again.
-pub fn drift(
+pub(crate) fn drift(
     cx: &Build,
     site_packages: &Path,
     restores: impl Fn(&Pin) -> bool,

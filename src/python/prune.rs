@@ -61,7 +61,7 @@ for name in sorted(installed):
 "#;
 
 /// Uninstalls what nothing asks for; `wanted` are requirement strings (see module doc).
-pub fn prune(cx: &Build, step: &str, wanted: &[String]) -> Result<()> {
+pub(crate) fn prune(cx: &Build, step: &str, wanted: &[String]) -> Result<()> {
     let python = cx.project.venv_python();
     let mut argv = args!["-c", UNWANTED].to_vec();
     argv.extend(wanted.iter().map(OsString::from));
@@ -90,7 +90,7 @@ pub fn prune(cx: &Build, step: &str, wanted: &[String]) -> Result<()> {
 
 /// What the project asks for: its own name, the requirement lines of `files` (their text),
 /// the tools, and the installers' own distributions.
-pub fn wanted(project: &str, requirement_texts: &[String], tools: &[String]) -> Vec<String> {
+pub(crate) fn wanted(project: &str, requirement_texts: &[String], tools: &[String]) -> Vec<String> {
     let mut wanted = vec![
         project.to_string(),
         "pip".into(),

@@ -20,15 +20,15 @@ use crate::python::build::Build;
 use crate::python::wheelhouse;
 
 /// The uv pybuild fetches when none is on PATH: pinned, so two machines install alike.
-pub const VERSION: &str = "0.13.9";
+pub(crate) const VERSION: &str = "0.13.9";
 
 /// The uv on PATH, if any.
-pub fn on_path() -> Option<PathBuf> {
+pub(crate) fn on_path() -> Option<PathBuf> {
     which::which("uv").ok()
 }
 
 /// Where pybuild keeps its own uv.
-pub fn managed() -> PathBuf {
+pub(crate) fn managed() -> PathBuf {
     home().join(VERSION).join("bin").join("uv")
 }
 
@@ -38,7 +38,7 @@ fn home() -> PathBuf {
 
 /// The uv to use: the one on PATH, else pybuild's own, fetched now if it is not yet.
 /// `step` names the log the fetch writes to.
-pub fn find_or_fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
+pub(crate) fn find_or_fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
     if let Some(uv) = on_path() {
         return Ok(uv);
     }

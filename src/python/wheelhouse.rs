@@ -35,7 +35,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Before a step uses the index: unless already offline, checks once that the index can be
 /// reached, and goes offline with a warning when it cannot. Returns whether offline.
-pub fn offline(cx: &Build) -> bool {
+pub(crate) fn offline(cx: &Build) -> bool {
     let network = &cx.network;
     if network.is_offline() || !network.first_probe() {
         return network.is_offline();
@@ -53,20 +53,20 @@ pub fn offline(cx: &Build) -> bool {
 }
 
 /// The user's wheelhouse folder.
-pub fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     pybuild_cache_dir().join("wheels")
 }
 
 /// pybuild's cache, shared by the user's projects: `$PYBUILD_CACHE_DIR`, else `pybuild`
 /// in the user's cache folder.
-pub fn pybuild_cache_dir() -> PathBuf {
+pub(crate) fn pybuild_cache_dir() -> PathBuf {
     std::env::var_os("PYBUILD_CACHE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| user_cache_dir().join("pybuild"))
 }
 
 /// The user's cache folder as pip and pex find it: `$XDG_CACHE_HOME`, else `~/.cache`.
-pub fn user_cache_dir() -> PathBuf {
+pub(crate) fn user_cache_dir() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
@@ -75,7 +75,7 @@ pub fn user_cache_dir() -> PathBuf {
 
 /// pip's options for an install: when offline (see [`offline`]), the wheelhouse instead of
 /// the index; nothing when online.
-pub fn pip_args(cx: &Build) -> Vec<OsString> {
+pub(crate) fn pip_args(cx: &Build) -> Vec<OsString> {
     if offline(cx) {
         args!["--no-index", "--find-links", dir()].to_vec()
     } else {
@@ -84,7 +84,7 @@ pub fn pip_args(cx: &Build) -> Vec<OsString> {
 }
 
 /// pex's options that make it resolve from the wheelhouse alone.
-pub fn pex_args() -> Vec<OsString> {
+pub(crate) fn pex_args() -> Vec<OsString> {
     args!["--no-pypi", "-f", dir()].to_vec()
 }
 
@@ -93,7 +93,7 @@ pub fn pex_args() -> Vec<OsString> {
 /// different environments may pin the same project differently. Going offline (the
 /// index is unreachable) is not an error: the build then finds out whether the
 /// wheelhouse is enough.
-pub fn fill(cx: &Build, step: &str, groups: &[Vec<String>]) -> Result<()> {
+pub(crate) fn fill(cx: &Build, step: &str, groups: &[Vec<String>]) -> Result<()> {
     if offline(cx) {
         cx.printer
             .detail("offline: using the wheelhouse as it is, without the package index");
@@ -133,7 +133,7 @@ pub fn fill(cx: &Build, step: &str, groups: &[Vec<String>]) -> Result<()> {
 /// fill's wheels, a fetched uv), removed when dropped. Its name is new (a killed
 /// pybuild's folder, holding half-written files, is never taken over) and says whose it
 /// is, for [`sweep_incoming`], which first removes what killed pybuilds left in `dir`.
-pub fn incoming_folder(dir: &Path) -> Result<tempfile::TempDir> {
+pub(crate) fn incoming_folder(dir: &Path) -> Result<tempfile::TempDir> {
     sweep_incoming(dir);
     let owner = Identity::current().map_or_else(String::new, |owner| format!("{owner}-"));
     tempfile::Builder::new()
@@ -182,7 +182,7 @@ fn move_wheels(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// The hint for a build that failed while offline.
-pub fn offline_failure(err: anyhow::Error, cx: &Build) -> anyhow::Error {
+pub(crate) fn offline_failure(err: anyhow::Error, cx: &Build) -> anyhow::Error {
     if !cx.network.is_offline() {
         return err;
     }

@@ -44,7 +44,7 @@ mod zipapp;
 
 /// What the bundle starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
+pub(crate) enum Entry {
     ConsoleScript(String),
     EntryPoint(String),
 }
@@ -52,7 +52,7 @@ pub enum Entry {
 impl Entry {
     /// The `module:function` it runs; a console script's is read from the editable
     /// install of `dist` (`entry_points.txt` in its dist-info, in `site_packages`).
-    pub fn function(&self, site_packages: &Path, dist: &str) -> Result<String> {
+    pub(crate) fn function(&self, site_packages: &Path, dist: &str) -> Result<String> {
         let script = match self {
             Entry::EntryPoint(entry) => return Ok(entry.clone()),
             Entry::ConsoleScript(script) => script,
@@ -78,7 +78,7 @@ impl Entry {
 /// package whose `__init__` re-exports a name that shadows the module (`from pkg.cli
 /// import *` binding `cli` to a function) still gets the module's function. The plain
 /// `import` stays for PyInstaller's analysis, which follows only static imports.
-pub fn launcher_source(function: &str) -> Result<String> {
+pub(crate) fn launcher_source(function: &str) -> Result<String> {
     let (module, attr) = function
         .split_once(':')
         .with_context(|| format!("the entry point `{function}` has no `:function`"))?;
@@ -93,25 +93,25 @@ pub fn launcher_source(function: &str) -> Result<String> {
 }
 
 /// One build for a backend to do.
-pub struct Job {
+pub(crate) struct Job {
     /// A clean copy of the project's input files.
-    pub stage: PathBuf,
+    pub(crate) stage: PathBuf,
     /// The input files, relative to the root (and to `stage`).
-    pub files: Rc<[String]>,
-    pub entry: Entry,
+    pub(crate) files: Rc<[String]>,
+    pub(crate) entry: Entry,
     /// Where to write the bundle; the step moves it to the output path afterwards.
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// This build's own scratch directory (holding `stage` and `out`), removed after a
     /// successful build.
-    pub work: PathBuf,
+    pub(crate) work: PathBuf,
     /// The interpreter the venv was created from.
-    pub python: Interpreter,
+    pub(crate) python: Interpreter,
     /// The venv's site-packages, holding the editable install's metadata.
-    pub site_packages: PathBuf,
+    pub(crate) site_packages: PathBuf,
 }
 
 /// A kind of bundle: builds a [`Job`] with tools installed in the venv.
-pub trait Backend {
+pub(crate) trait Backend {
     /// The distribution the tools step installs into the venv to build this kind, if the
     /// venv's pip is not enough.
     fn tool(&self) -> Option<&'static str>;
@@ -140,7 +140,7 @@ pub trait Backend {
 }
 
 /// The backend of each `[bundle] kind`.
-pub fn backend(kind: BundleKind) -> &'static dyn Backend {
+pub(crate) fn backend(kind: BundleKind) -> &'static dyn Backend {
     match kind {
         BundleKind::Pex => &pex::Pex,
         BundleKind::Shiv => &shiv::Shiv,
@@ -150,13 +150,13 @@ pub fn backend(kind: BundleKind) -> &'static dyn Backend {
 }
 
 /// `[bundle] output` when configured.
-pub fn configured_output(config: &Config) -> Option<String> {
+pub(crate) fn configured_output(config: &Config) -> Option<String> {
     config.bundle.output.clone()
 }
 
 /// `[bundle] output` and its manifest, when configured: they must be left out of the
 /// inputs (the default output is in `dist/`, which is left out whole).
-pub fn configured_outputs(config: &Config) -> Vec<PathBuf> {
+pub(crate) fn configured_outputs(config: &Config) -> Vec<PathBuf> {
     configured_output(config)
         .map(|output| {
             let output = PathBuf::from(output);
@@ -165,7 +165,7 @@ pub fn configured_outputs(config: &Config) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-pub struct Bundle;
+pub(crate) struct Bundle;
 
 /// The names the app asks for by name: its `Requires-Dist` and its requirement files.
 fn app_names(cx: &Build, site_packages: &Path) -> Vec<String> {
@@ -212,7 +212,7 @@ impl Bundle {
     }
 
     /// The bundle file, relative to the root: configured, or the default for the kind.
-    pub fn output(cx: &mut Build) -> Result<String> {
+    pub(crate) fn output(cx: &mut Build) -> Result<String> {
         let config = &cx.project.config;
         if let Some(output) = configured_output(config) {
             return Ok(output);
@@ -261,7 +261,7 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) 
 }
 
 /// What the tools step installs by name: `[env] tools`, then the bundle kind's bundler.
-pub fn tool_packages(config: &Config) -> Vec<String> {
+pub(crate) fn tool_packages(config: &Config) -> Vec<String> {
     let mut packages = config.env.tools.clone();
     packages.extend(backend(config.bundle.kind).tool().map(Into::into));
     packages

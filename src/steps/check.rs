@@ -19,7 +19,7 @@ use crate::python::build::Build;
 
 use crate::base::prerequisites::hints::{self, Kind};
 
-pub struct Check;
+pub(crate) struct Check;
 
 /// C compilers a header search can use, in order of preference.
 const COMPILERS: &[&str] = &["cc", "gcc", "clang"];
@@ -74,11 +74,11 @@ impl<'a> Step<Build<'a>> for Check {
 }
 
 /// One prerequisite of `[check]` that is missing: what, its name, where it was looked for.
-pub type Missing = (Kind, String, String);
+pub(crate) type Missing = (Kind, String, String);
 
 /// Looks for everything `[check]` lists: what is missing, and the header and `.pc` files
 /// found.
-pub fn probe(cx: &mut Build) -> Result<(Vec<Missing>, Vec<PathBuf>)> {
+pub(crate) fn probe(cx: &mut Build) -> Result<(Vec<Missing>, Vec<PathBuf>)> {
     let section = cx.project.config.check.clone();
     let mut missing: Vec<Missing> = Vec::new();
     let mut found = Vec::new();

@@ -23,9 +23,10 @@ use crate::python::pins;
 use crate::python::prune;
 use crate::steps::bundle;
 
-pub const METADATA_FILES: &[&str] = &["setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in"];
+pub(crate) const METADATA_FILES: &[&str] =
+    &["setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in"];
 
-pub struct Develop;
+pub(crate) struct Develop;
 
 /// The step's name, in its log, state and messages.
 const NAME: &str = "develop";

@@ -17,8 +17,8 @@ use std::ffi::OsString;
 
 use anyhow::{Result, bail};
 
-use crate::base::config::task::{SETUP, STEPS};
 use crate::base::config::Config;
+use crate::base::config::task::{SETUP, STEPS};
 use crate::engine::step::Step;
 use crate::python::build::Build;
 use crate::steps::bundle::Bundle;
@@ -29,7 +29,7 @@ use crate::steps::tools::Tools;
 use crate::steps::venv::Venv;
 
 /// A step of a plan, working with one build's context.
-pub type Planned<'c, 'a> = Box<dyn Step<Build<'a>> + 'c>;
+pub(crate) type Planned<'c, 'a> = Box<dyn Step<Build<'a>> + 'c>;
 
 /// The built-in steps, in the order they run: the one registry of them.
 fn built_ins<'a>() -> Vec<Planned<'static, 'a>> {
@@ -43,13 +43,13 @@ fn built_ins<'a>() -> Vec<Planned<'static, 'a>> {
 }
 
 /// Whether `name` is something `steps::build` can build in this project.
-pub fn is_target(config: &Config, name: &str) -> bool {
+pub(crate) fn is_target(config: &Config, name: &str) -> bool {
     name == SETUP || STEPS.contains(&name) || config.tasks.contains_key(name)
 }
 
 /// The steps that make all of `targets`, in order, each once; `args` go to the targets
 /// that are tasks.
-pub fn plan<'c, 'a>(
+pub(crate) fn plan<'c, 'a>(
     config: &'c Config,
     targets: &[&str],
     args: &[OsString],

@@ -25,7 +25,7 @@ use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::{Kind, Step};
 use crate::python::build::Build;
 
-pub struct Task<'c> {
+pub(crate) struct Task<'c> {
     pub(super) name: String,
     pub(super) config: &'c TaskConfig,
     pub(super) args: Vec<OsString>,
@@ -139,7 +139,7 @@ impl<'a> Step<Build<'a>> for Task<'_> {
 const IMPLICIT_DEPS: &[&str] = &["venv", "tools"];
 
 /// A task's deps, in order: the implicit ones, then its own.
-pub fn deps(task: &TaskConfig) -> impl Iterator<Item = &str> {
+pub(crate) fn deps(task: &TaskConfig) -> impl Iterator<Item = &str> {
     IMPLICIT_DEPS
         .iter()
         .copied()
@@ -147,7 +147,7 @@ pub fn deps(task: &TaskConfig) -> impl Iterator<Item = &str> {
 }
 
 /// The step whose record a dep's last run is kept under (`setup` is its last step).
-pub fn record_of(dep: &str) -> &str {
+pub(crate) fn record_of(dep: &str) -> &str {
     if dep == SETUP { "develop" } else { dep }
 }
 

@@ -16,7 +16,7 @@ use crate::python::installer::Installer;
 use crate::python::pins;
 use crate::steps::bundle;
 
-pub struct Tools;
+pub(crate) struct Tools;
 
 impl Tools {
     /// Whether a requirement file (or one it includes) pins with `--hash`.

@@ -20,7 +20,7 @@ use crate::python::build::Build;
 use crate::python::installer::Installer;
 use crate::python::wheelhouse;
 
-pub struct Venv;
+pub(crate) struct Venv;
 
 /// The step's name, in its log, state and messages.
 const NAME: &str = "venv";
@@ -139,7 +139,7 @@ fn seeded_with_setuptools(version: &str) -> bool {
 const MADE_BY_PYBUILD: &str = ".pybuild-venv";
 
 /// Whether the venv at `venv` was made (whole) at `since` or later.
-pub fn made_since(venv: &Path, since: std::time::SystemTime) -> bool {
+pub(crate) fn made_since(venv: &Path, since: std::time::SystemTime) -> bool {
     fs::metadata(venv.join(MADE_BY_PYBUILD))
         .and_then(|meta| meta.modified())
         .is_ok_and(|made| made >= since)

@@ -19,14 +19,14 @@ use super::ConfigError;
 
 /// The file a config was read from, and its text.
 #[derive(Debug, Clone, Default)]
-pub struct Source {
-    pub file: PathBuf,
+pub(crate) struct Source {
+    pub(crate) file: PathBuf,
     text: Arc<str>,
 }
 
 /// What of project.toml an error points at, by the keys that lead to it.
 #[derive(Debug, Clone, Copy)]
-pub enum At<'a> {
+pub(crate) enum At<'a> {
     /// The key: `output` in `output = "x"`, `NAME` in `[tasks.NAME]`.
     Key(&'a [&'a str]),
     /// Its value.
@@ -36,7 +36,7 @@ pub enum At<'a> {
 }
 
 impl Source {
-    pub fn new(file: &Path, text: &str) -> Source {
+    pub(crate) fn new(file: &Path, text: &str) -> Source {
         Source {
             file: file.to_path_buf(),
             text: Arc::from(text),
@@ -45,7 +45,7 @@ impl Source {
 
     /// A configuration error at `at`: at the nearest place found when `at` itself is not
     /// there (the key for an item, the table for a key), else at no place.
-    pub fn error(&self, at: At, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, at: At, message: impl Into<String>) -> ConfigError {
         ConfigError::at(&self.file, &self.text, self.span(at), message.into())
     }
 

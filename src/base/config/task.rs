@@ -15,28 +15,28 @@ use super::{At, Config, ConfigError, is_inside, nearest};
 
 /// The built-in steps a task may depend on, in pipeline order; `setup` is `develop` with
 /// everything before it.
-pub const STEPS: &[&str] = &["check", "venv", "tools", "develop", "bundle"];
-pub const SETUP: &str = "setup";
+pub(crate) const STEPS: &[&str] = &["check", "venv", "tools", "develop", "bundle"];
+pub(crate) const SETUP: &str = "setup";
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct TaskConfig {
+pub(crate) struct TaskConfig {
     /// One line for `pybuild help`.
-    pub help: Option<String>,
+    pub(crate) help: Option<String>,
     /// What to run; a task with only `deps` groups other targets.
-    pub run: Option<TaskRun>,
+    pub(crate) run: Option<TaskRun>,
     #[serde(default)]
-    pub deps: Vec<String>,
+    pub(crate) deps: Vec<String>,
     /// Globs over the project's input files: `pattern` adds, `!pattern` removes.
     #[serde(default)]
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     /// Files (or globs, or directories) the task writes, relative to the root.
     #[serde(default)]
-    pub outputs: Vec<String>,
+    pub(crate) outputs: Vec<String>,
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// Where the task runs, relative to the root. Default: the root.
-    pub cwd: Option<String>,
+    pub(crate) cwd: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct TaskConfig {
     untagged,
     expecting = "`run` must be a shell line (a string) or a list of argv arrays, e.g. [[\"pytest\", \"-x\"]]"
 )]
-pub enum TaskRun {
+pub(crate) enum TaskRun {
     /// Run with `sh -c`.
     Shell(String),
     /// Each argv run in turn, without a shell; the first failure stops the task.
@@ -54,13 +54,13 @@ pub enum TaskRun {
 impl TaskConfig {
     /// Whether the task can be skipped: with neither `sources` nor `outputs` it is like a
     /// make target without prerequisites, and runs every time.
-    pub fn has_freshness(&self) -> bool {
+    pub(crate) fn has_freshness(&self) -> bool {
         !self.sources.is_empty() || !self.outputs.is_empty()
     }
 }
 
 /// The built-in commands and their aliases (`commands::cli` checks that this is its list).
-pub const COMMANDS: &[&str] = &[
+pub(crate) const COMMANDS: &[&str] = &[
     "bundle",
     "check",
     "clean",
@@ -75,7 +75,7 @@ pub const COMMANDS: &[&str] = &[
 ];
 
 /// The names a task may not take: the built-in commands (and their aliases), the steps.
-pub fn reserved_names() -> Vec<String> {
+pub(crate) fn reserved_names() -> Vec<String> {
     let mut names: Vec<String> = (COMMANDS.iter().chain(STEPS).chain(&[SETUP]))
         .map(|s| s.to_string())
         .collect();
@@ -228,7 +228,7 @@ fn is_task_name(name: &str) -> bool {
 ///
 /// Depth-first with a stack of its own: a chain of deps as long as the file allows (tens
 /// of thousands of tasks) must not overflow the thread's stack.
-pub fn find_cycle(tasks: &BTreeMap<String, TaskConfig>) -> Option<Vec<String>> {
+pub(crate) fn find_cycle(tasks: &BTreeMap<String, TaskConfig>) -> Option<Vec<String>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
@@ -299,7 +299,7 @@ enum Place<'a> {
 }
 
 /// Where a task's commands run.
-pub fn task_dir(root: &Path, task: &TaskConfig) -> PathBuf {
+pub(crate) fn task_dir(root: &Path, task: &TaskConfig) -> PathBuf {
     match &task.cwd {
         Some(cwd) => root.join(cwd),
         None => root.to_path_buf(),

@@ -24,7 +24,7 @@ use crate::base::process::CommandFailed;
 
 /// What a build could not find.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Missing {
+pub(crate) enum Missing {
     Header(String),
     /// A library the linker was asked for (`-lname`), by its name.
     Library(String),
@@ -34,14 +34,14 @@ pub enum Missing {
 
 /// One thing the output says is missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub missing: Missing,
+pub(crate) struct Finding {
+    pub(crate) missing: Missing,
     /// The distribution being built when it was found missing, when the output says.
-    pub dependency: Option<String>,
+    pub(crate) dependency: Option<String>,
 }
 
 /// Everything the output says is missing, each once, in the order first seen.
-pub fn scan(output: &str) -> Vec<Finding> {
+pub(crate) fn scan(output: &str) -> Vec<Finding> {
     let mut findings: Vec<Finding> = Vec::new();
     let mut building: Option<String> = None;
     for line in output.lines() {
@@ -180,7 +180,7 @@ fn is_c_compiler(program: &str) -> bool {
 impl Missing {
     /// What `[check]` checks for it, and under which key: a library through a header or
     /// module of its package.
-    pub fn check_entry(&self) -> Option<(Kind, String)> {
+    pub(crate) fn check_entry(&self) -> Option<(Kind, String)> {
         match self {
             Missing::Header(name) => Some((Kind::Header, name.clone())),
             Missing::Command(name) => Some((Kind::Command, name.clone())),
@@ -205,7 +205,7 @@ impl Missing {
 /// The hints that explain a failed command by what its output says is missing: nothing
 /// when it says nothing of the kind. Reads the command's part of its step's log (the
 /// whole output), else the lines the error kept.
-pub fn explain(failed: &CommandFailed) -> Vec<String> {
+pub(crate) fn explain(failed: &CommandFailed) -> Vec<String> {
     let output = failed
         .log
         .as_ref()

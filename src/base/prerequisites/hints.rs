@@ -123,7 +123,7 @@ const LIBRARIES: &[(&str, Kind, &str)] = &[
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     Command,
     Header,
     PkgConfig,
@@ -131,7 +131,7 @@ pub enum Kind {
 
 impl Kind {
     /// How a user calls it, e.g. in "header lber.h".
-    pub fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Kind::Command => "command",
             Kind::Header => "header",
@@ -140,7 +140,7 @@ impl Kind {
     }
 
     /// Its key in `[check]`.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Kind::Command => "commands",
             Kind::Header => "headers",
@@ -151,13 +151,13 @@ impl Kind {
 
 /// The packages that provide one thing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packages {
-    pub debian: &'static str,
-    pub fedora: &'static str,
+pub(crate) struct Packages {
+    pub(crate) debian: &'static str,
+    pub(crate) fedora: &'static str,
 }
 
 /// The packages that provide `name`, if pybuild knows them.
-pub fn packages(kind: Kind, name: &str) -> Option<Packages> {
+pub(crate) fn packages(kind: Kind, name: &str) -> Option<Packages> {
     let table = match kind {
         Kind::Command => COMMANDS,
         Kind::Header => HEADERS,
@@ -168,7 +168,7 @@ pub fn packages(kind: Kind, name: &str) -> Option<Packages> {
 }
 
 /// The header or pkg-config module of the package that provides library `name` (`-lname`).
-pub fn library(name: &str) -> Option<(Kind, &'static str)> {
+pub(crate) fn library(name: &str) -> Option<(Kind, &'static str)> {
     LIBRARIES
         .iter()
         .find(|(lib, _, _)| *lib == name)
@@ -176,12 +176,12 @@ pub fn library(name: &str) -> Option<(Kind, &'static str)> {
 }
 
 /// How to install what provides `name`, if pybuild knows.
-pub fn builtin(kind: Kind, name: &str) -> Option<String> {
+pub(crate) fn builtin(kind: Kind, name: &str) -> Option<String> {
     packages(kind, name).map(|p| p.hint())
 }
 
 impl Packages {
-    pub fn hint(self) -> String {
+    pub(crate) fn hint(self) -> String {
         format!(
             "Debian/Ubuntu: apt-get install {}; Fedora: dnf install {}",
             self.debian, self.fedora

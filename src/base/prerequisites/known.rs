@@ -6,12 +6,12 @@
 
 use super::hints::Kind;
 
-pub struct Known {
+pub(crate) struct Known {
     /// Distribution names, normalised (lower case, runs of `-_.` as one `-`).
-    pub names: &'static [&'static str],
-    pub commands: &'static [&'static str],
-    pub headers: &'static [&'static str],
-    pub pkg_config: &'static [&'static str],
+    pub(crate) names: &'static [&'static str],
+    pub(crate) commands: &'static [&'static str],
+    pub(crate) headers: &'static [&'static str],
+    pub(crate) pkg_config: &'static [&'static str],
 }
 
 /// Headers found in a subdirectory of the include path (`/usr/include/postgresql`,
@@ -79,7 +79,7 @@ const KNOWN: &[Known] = &[
 const COMPILING: &[(Kind, &str)] = &[(Kind::Command, "cc"), (Kind::Header, "Python.h")];
 
 /// The row for distribution `name`, if it is a usual suspect.
-pub fn find(name: &str) -> Option<&'static Known> {
+pub(crate) fn find(name: &str) -> Option<&'static Known> {
     let name = normalize(name);
     KNOWN
         .iter()
@@ -89,7 +89,7 @@ pub fn find(name: &str) -> Option<&'static Known> {
 impl Known {
     /// Everything it needs to build, as `[check]` entries: the compiler and `Python.h`
     /// first, then its own.
-    pub fn entries(&self) -> Vec<(Kind, &'static str)> {
+    pub(crate) fn entries(&self) -> Vec<(Kind, &'static str)> {
         let own = [
             (Kind::Command, self.commands),
             (Kind::Header, self.headers),
@@ -107,7 +107,7 @@ impl Known {
 }
 
 /// A distribution name as PEP 503 compares them.
-pub fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         if "-_.".contains(c) {

@@ -25,12 +25,12 @@ use rustix::process::{Pid, Signal};
 use super::leftovers::{MARKER, Record};
 
 /// How long a cancelled command has to exit after SIGTERM before it is SIGKILLed.
-pub const GRACE: Duration = Duration::from_millis(400);
+pub(crate) const GRACE: Duration = Duration::from_millis(400);
 
 /// Starting a command was refused: the run it belongs to was cancelled.
 #[derive(Debug, thiserror::Error)]
 #[error("the run was cancelled")]
-pub struct Cancelled;
+pub(crate) struct Cancelled;
 
 struct Registry {
     /// (registration id, pid) of each command started and not yet reaped.
@@ -55,12 +55,12 @@ fn registry() -> MutexGuard<'static, Registry> {
 }
 
 /// Starts every later command in a process group of its own.
-pub fn isolate() {
+pub(crate) fn isolate() {
     registry().isolated = true;
 }
 
 /// Lets commands start again after [`cancel_all`].
-pub fn resume() {
+pub(crate) fn resume() {
     registry().cancelled = false;
 }
 
@@ -147,7 +147,7 @@ pub(super) fn start<T>(
 
 /// Ends every running command and everything it started (see the module's doc), and
 /// refuses to start new ones until [`resume`].
-pub fn cancel_all() {
+pub(crate) fn cancel_all() {
     let (pids, isolated) = {
         let mut registry = registry();
         registry.cancelled = true;

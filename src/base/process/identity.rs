@@ -12,10 +12,10 @@ use std::time::{Duration, SystemTime};
 
 /// When what a process of [`Liveness::Unknown`] left is taken for abandoned: a build runs
 /// for minutes, not a day.
-pub const FOREIGN_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const FOREIGN_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// The first 8 hex digits of the boot id.
     boot: String,
     pid: u32,
@@ -24,7 +24,7 @@ pub struct Identity {
 
 /// Whether the process an [`Identity`] names still runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Liveness {
+pub(crate) enum Liveness {
     Alive,
     /// Ended, or ended and not yet reaped (a zombie does nothing any more).
     Gone,
@@ -34,7 +34,7 @@ pub enum Liveness {
 
 impl Identity {
     /// This process; `None` without a readable `/proc`.
-    pub fn current() -> Option<Identity> {
+    pub(crate) fn current() -> Option<Identity> {
         static CURRENT: OnceLock<Option<Identity>> = OnceLock::new();
         CURRENT
             .get_or_init(|| {
@@ -49,7 +49,7 @@ impl Identity {
     }
 
     /// Reads what [`Identity`]'s `Display` wrote.
-    pub fn parse(text: &str) -> Option<Identity> {
+    pub(crate) fn parse(text: &str) -> Option<Identity> {
         let mut parts = text.splitn(3, '-');
         let boot = parts.next()?;
         let pid = parts.next()?.parse().ok()?;
@@ -62,7 +62,7 @@ impl Identity {
         })
     }
 
-    pub fn liveness(&self) -> Liveness {
+    pub(crate) fn liveness(&self) -> Liveness {
         if boot() != Some(self.boot.as_str()) {
             return Liveness::Unknown;
         }
@@ -83,7 +83,7 @@ impl fmt::Display for Identity {
 
 /// Whether `path`, left by a process that cannot be checked from here (of [`Liveness::Unknown`],
 /// or unnamed), was untouched for [`FOREIGN_AGE`].
-pub fn untouched_for_long(path: &Path) -> bool {
+pub(crate) fn untouched_for_long(path: &Path) -> bool {
     fs::symlink_metadata(path)
         .and_then(|meta| meta.modified())
         .ok()

@@ -36,9 +36,9 @@ use super::identity::{self, Identity, Liveness};
 use crate::base::ui::Printer;
 
 /// The environment variable holding a command's token.
-pub const MARKER: &str = "PYBUILD_COMMAND_ID";
+pub(crate) const MARKER: &str = "PYBUILD_COMMAND_ID";
 /// How long the leftovers of a killed build have to end after SIGKILL.
-pub const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 /// The records' folder in a project's `.pybuild/`.
 fn records(state_dir: &Path) -> PathBuf {
@@ -78,7 +78,7 @@ impl Drop for Record {
 
 /// Ends what killed pybuilds left running in the project of `state_dir` (see the module's
 /// doc); call it holding the project's lock. Says what it ended; never fails the build.
-pub fn end_leftovers(state_dir: &Path, printer: &Printer) {
+pub(crate) fn end_leftovers(state_dir: &Path, printer: &Printer) {
     let dir = records(state_dir);
     let Ok(entries) = fs::read_dir(&dir) else {
         return;

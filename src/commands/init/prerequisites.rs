@@ -46,7 +46,7 @@ impl Suspect {
 /// one line per such dependency for the user; `None` when there is none. Runs `python`
 /// (the interpreter the venv will be made from) once to ask about wheels, or says why
 /// it cannot.
-pub fn section(
+pub(crate) fn section(
     dependencies: &[String],
     python: Result<&Path, &str>,
     printer: &Printer,

@@ -11,7 +11,7 @@ use crate::base::process::Runner;
 use crate::base::ui::Printer;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wheel {
+pub(crate) enum Wheel {
     /// The latest release has a wheel for these tags (`cp311-cp311-manylinux_2_17_x86_64`).
     Fits { version: String, tag: String },
     /// The latest release has no wheel for this interpreter, whose most specific tag is
@@ -62,7 +62,7 @@ for name in names:
 
 /// What `python` would install for each of `names` (distribution names). Never fails: a
 /// failure to ask is [`Wheel::Unknown`].
-pub fn lookup(python: &Path, names: &[&str], printer: &Printer) -> Vec<(String, Wheel)> {
+pub(crate) fn lookup(python: &Path, names: &[&str], printer: &Printer) -> Vec<(String, Wheel)> {
     let unknown = |why: String| {
         names
             .iter()

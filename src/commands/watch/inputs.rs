@@ -36,9 +36,9 @@ use crate::engine::statcache::StatCache;
 use crate::steps;
 
 /// What a batch of events is reported as when the events themselves were lost.
-pub const RESCAN: &str = "(events lost: everything rescanned)";
+pub(crate) const RESCAN: &str = "(events lost: everything rescanned)";
 
-pub struct Inputs {
+pub(crate) struct Inputs {
     root: PathBuf,
     /// The watched targets, whose steps' inputs are watched.
     targets: Vec<String>,
@@ -63,7 +63,7 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    pub fn new(
+    pub(crate) fn new(
         project: &Project,
         targets: &[String],
         watcher: notify::RecommendedWatcher,
@@ -88,21 +88,21 @@ impl Inputs {
         Ok(inputs)
     }
 
-    pub fn file_count(&self) -> usize {
+    pub(crate) fn file_count(&self) -> usize {
         self.listed
     }
 
-    pub fn dir_count(&self) -> usize {
+    pub(crate) fn dir_count(&self) -> usize {
         self.dirs.len() + self.outside_dirs.len()
     }
 
     /// Whether a watched directory was removed since the last call.
-    pub fn take_lost_dir(&mut self) -> bool {
+    pub(crate) fn take_lost_dir(&mut self) -> bool {
         std::mem::take(&mut self.lost_dir)
     }
 
     /// Lists the inputs again, and watches exactly the directories that hold them.
-    pub fn refresh(&mut self, project: &Project) -> Result<()> {
+    pub(crate) fn refresh(&mut self, project: &Project) -> Result<()> {
         let rules = steps::file_rules(project);
         let set = fileset::project_files(&self.root, &rules, &mut self.listing, &mut self.hashes)?;
         self.listed = set.files.len();
@@ -202,7 +202,7 @@ impl Inputs {
     }
 
     /// The paths of `event` that concern an input, relative to the root.
-    pub fn relevant(&mut self, event: &Event) -> Vec<String> {
+    pub(crate) fn relevant(&mut self, event: &Event) -> Vec<String> {
         if event.need_rescan() {
             return vec![RESCAN.to_string()];
         }

@@ -13,7 +13,7 @@ use super::{Ini, Token, python_tokens};
 use crate::base::prerequisites::known::normalize;
 
 /// The normalised names, each once, in the order first found.
-pub fn read(root: &Path, requirement_files: &[String]) -> Vec<String> {
+pub(crate) fn read(root: &Path, requirement_files: &[String]) -> Vec<String> {
     let text = |file: &str| fs::read_to_string(root.join(file)).ok();
     let mut names: Vec<String> = Vec::new();
     if let Some(text) = text("pyproject.toml") {

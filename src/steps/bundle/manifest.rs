@@ -25,7 +25,7 @@ use crate::python::installed;
 use crate::python::pins::Pin;
 
 /// Bumped when a key changes meaning.
-pub const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 2;
 
 /// Lists `name<TAB>version` for each distribution's METADATA in a zip archive, where an
 /// installed distribution's is: at the root (the code layer, a zipapp), in a
@@ -68,28 +68,28 @@ for top in sorted(tops):
 "#;
 
 #[derive(Debug, Serialize)]
-pub struct Manifest {
-    pub format: u32,
-    pub bundle: String,
-    pub kind: String,
+pub(crate) struct Manifest {
+    pub(crate) format: u32,
+    pub(crate) bundle: String,
+    pub(crate) kind: String,
     /// Whether the distributions were read from the bundle itself and matched the venv.
-    pub verified: bool,
+    pub(crate) verified: bool,
     /// The files the venv's environment comes from, with their content hashes.
-    pub environment: BTreeMap<String, String>,
+    pub(crate) environment: BTreeMap<String, String>,
     /// Name → version of what the bundle carries.
-    pub distributions: BTreeMap<String, String>,
+    pub(crate) distributions: BTreeMap<String, String>,
     /// Name → the environment file that pins the version shipped: the venv was synced to
     /// it (a version changed by hand in the venv was put back before the build).
-    pub pinned: BTreeMap<String, String>,
+    pub(crate) pinned: BTreeMap<String, String>,
     /// What shipped at the version the venv holds, which no environment file pins (an
     /// open requirement, resolved when the venv was set up, or changed by hand since).
-    pub unpinned: Vec<String>,
+    pub(crate) unpinned: Vec<String>,
 }
 
 /// Splits what shipped (the project itself aside) into what the environment's source
 /// pins and what it does not; fails, naming each, when a shipped version is not the
 /// pinned one (the venv was not synced to its source: never ship that).
-pub fn against_pins(
+pub(crate) fn against_pins(
     shipped: &BTreeMap<String, String>,
     pins: &BTreeMap<String, Pin>,
     project: &str,
@@ -124,7 +124,7 @@ pub fn against_pins(
 }
 
 /// The distributions inside the zip archive `archive`, by normalised name.
-pub fn read_archive(cx: &Build, archive: &Path) -> Result<BTreeMap<String, String>> {
+pub(crate) fn read_archive(cx: &Build, archive: &Path) -> Result<BTreeMap<String, String>> {
     let out = cx
         .runner
         .capture(
@@ -142,7 +142,7 @@ pub fn read_archive(cx: &Build, archive: &Path) -> Result<BTreeMap<String, Strin
 /// The distributions a PyInstaller executable holds modules of, at the venv's versions
 /// (PyInstaller took them from the venv's site-packages): the executable records no
 /// versions of its own.
-pub fn read_executable(
+pub(crate) fn read_executable(
     cx: &Build,
     executable: &Path,
     venv: &BTreeMap<String, String>,
@@ -162,7 +162,7 @@ pub fn read_executable(
 }
 
 /// The venv's distributions, by normalised name.
-pub fn venv_distributions(site_packages: &Path) -> BTreeMap<String, String> {
+pub(crate) fn venv_distributions(site_packages: &Path) -> BTreeMap<String, String> {
     installed::list(site_packages)
         .into_iter()
         .map(|dist| (installed::normalize(&dist.name), dist.version))
@@ -171,7 +171,7 @@ pub fn venv_distributions(site_packages: &Path) -> BTreeMap<String, String> {
 
 /// Fails, naming each difference, unless every shipped distribution is in the venv at the
 /// same version.
-pub fn check(
+pub(crate) fn check(
     shipped: &BTreeMap<String, String>,
     venv: &BTreeMap<String, String>,
     output: &str,
@@ -200,7 +200,7 @@ pub fn check(
 }
 
 /// Where the manifest of `output` goes: beside it, `<stem>.manifest.json`.
-pub fn path_for(output: &Path) -> PathBuf {
+pub(crate) fn path_for(output: &Path) -> PathBuf {
     let stem = output
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -209,7 +209,7 @@ pub fn path_for(output: &Path) -> PathBuf {
 }
 
 /// The environment files (requirement files and what they include) with their hashes.
-pub fn environment(cx: &Build) -> BTreeMap<String, String> {
+pub(crate) fn environment(cx: &Build) -> BTreeMap<String, String> {
     let mut files = cx.project.requirement_inputs();
     files.push("pyproject.toml".into());
     files
@@ -221,7 +221,7 @@ pub fn environment(cx: &Build) -> BTreeMap<String, String> {
         .collect()
 }
 
-pub fn write(path: &Path, manifest: &Manifest) -> Result<()> {
+pub(crate) fn write(path: &Path, manifest: &Manifest) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(manifest).context("cannot serialise the manifest")?;
     text.push(b'\n');
     state::write_shared(path, &text)

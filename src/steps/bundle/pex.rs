@@ -44,7 +44,7 @@ use crate::python::editable::{Editable, Layout};
 use crate::python::installed;
 use crate::python::wheelhouse;
 
-pub struct Pex;
+pub(crate) struct Pex;
 
 /// The files of the editable install's dist-info that go into the layer.
 const DIST_INFO_FILES: &[&str] = &["METADATA", "entry_points.txt", "top_level.txt"];

@@ -28,7 +28,7 @@ use super::{Backend, Job, launcher_source};
 use crate::args;
 use crate::python::build::Build;
 
-pub struct PyInstaller;
+pub(crate) struct PyInstaller;
 
 impl Backend for PyInstaller {
     fn tool(&self) -> Option<&'static str> {

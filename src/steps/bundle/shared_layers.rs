@@ -22,7 +22,7 @@ fn dir() -> PathBuf {
 }
 
 /// The file of a layer's hash, beside it.
-pub fn sum_of(layer: &Path) -> PathBuf {
+pub(crate) fn sum_of(layer: &Path) -> PathBuf {
     let mut name = layer.as_os_str().to_owned();
     name.push(".blake3");
     PathBuf::from(name)
@@ -30,7 +30,7 @@ pub fn sum_of(layer: &Path) -> PathBuf {
 
 /// Whether the layer at `path` still holds what was written (the hash recorded beside
 /// it when it was built): anything reused is verified first.
-pub fn is_intact(path: &Path) -> bool {
+pub(crate) fn is_intact(path: &Path) -> bool {
     match (fs::read_to_string(sum_of(path)), hash_file(path)) {
         (Ok(recorded), Ok(hash)) => recorded == hash,
         _ => false,
@@ -39,7 +39,7 @@ pub fn is_intact(path: &Path) -> bool {
 
 /// Copies the shared layer named `name` to `target` (with its hash), if there is an
 /// intact one; returns whether it did.
-pub fn take(name: &str, target: &Path) -> Result<bool> {
+pub(crate) fn take(name: &str, target: &Path) -> Result<bool> {
     let shared = dir().join(name);
     let (Ok(hash), true) = (fs::read_to_string(sum_of(&shared)), shared.is_file()) else {
         return Ok(false);
@@ -65,7 +65,7 @@ pub fn take(name: &str, target: &Path) -> Result<bool> {
 /// Offers the layer at `built` (intact, its hash beside it) to the other checkouts: a copy
 /// renamed into place, hash first, so a reader never takes half a file. Best effort: the
 /// build does not depend on it.
-pub fn offer(built: &Path) -> Result<()> {
+pub(crate) fn offer(built: &Path) -> Result<()> {
     let name = built.file_name().context("a layer has a file name")?;
     let dir = dir();
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -15,7 +15,7 @@ use super::{Backend, Entry, Job, site};
 use crate::args;
 use crate::python::build::Build;
 
-pub struct Shiv;
+pub(crate) struct Shiv;
 
 impl Backend for Shiv {
     fn tool(&self) -> Option<&'static str> {

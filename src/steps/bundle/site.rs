@@ -25,7 +25,7 @@ use crate::python::wheelhouse;
 /// Installs the staged project and its dependencies into `dir` (created), at the venv's
 /// versions: every distribution installed in the venv is a constraint, and the names the
 /// `[env] requirements` files ask for are installed too (they are the app's runtime).
-pub fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
+pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let constraints = job.work.join("venv-constraints.txt");
     fs::write(&constraints, venv_constraints(cx, job))
@@ -93,7 +93,7 @@ fn remove_machine_specific(dir: &Path) -> Result<()> {
 /// `#!/usr/bin/env python3.X`, X being the venv interpreter's minor version: the
 /// dependencies were resolved for that version (markers, `requires-python`), and an
 /// absolute interpreter path would tie the archive to this machine.
-pub fn shebang(python: &Interpreter) -> String {
+pub(crate) fn shebang(python: &Interpreter) -> String {
     format!("/usr/bin/env python{}", python.short_version())
 }
 

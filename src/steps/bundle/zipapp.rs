@@ -30,7 +30,7 @@ use crate::python::build::Build;
 /// local time zipfile converts it to within 1980 everywhere.
 const ZIP_EPOCH: Duration = Duration::from_secs(315_619_200);
 
-pub struct Zipapp;
+pub(crate) struct Zipapp;
 
 impl Backend for Zipapp {
     fn tool(&self) -> Option<&'static str> {
