@@ -39,11 +39,22 @@ def code_of(text):
     return re.sub(r"//[^\n]*", "", text)
 
 
+def absolute(text, module):
+    """`super::x` and `self::x` written as `crate::...` paths, seen from `module` (whose
+    file is `module`'s last part: its `self` is the module itself)."""
+    def resolve(match):
+        hops = match.group(0).count("super::")
+        base = module[: len(module) - hops] if hops else module
+        return "crate::" + "".join(part + "::" for part in base)
+    return re.sub(r"\b(?:self::|(?:super::)+)", resolve, text)
+
+
 def imports(text, modules):
     """The modules a file names with `crate::a::b::...` (the longest known prefix), also
     inside `use crate::{a::b, c}` groups."""
     found = set()
-    paths = re.findall(r"crate::((?:\w+::)*\w+)", text)
+    # Not the prefix of a `crate::a::{b, c}` group: its items are read below.
+    paths = re.findall(r"crate::((?:\w+::)*\w+)\b(?!::)", text)
     for group in re.findall(r"crate::((?:\w+::)*)\{([^}]*)\}", text, re.S):
         prefix, items = group
         for item in items.split(","):
@@ -68,10 +79,12 @@ def main():
     graph = {}
     broken = []
     for module, path in sorted(paths.items()):
-        text = code_of(open(path, encoding="utf-8").read())
+        text = absolute(code_of(open(path, encoding="utf-8").read()), module)
         targets = imports(text, modules) - {module}
-        # A module's parent file only declares it: not an import.
-        targets = {t for t in targets if t != module[: len(t)] or len(t) == len(module)}
+        # A parent names its child modules without `crate::` (`pex::Pex`).
+        for child in re.findall(r"(?m)^\s*(?:pub(?:\([^)]*\))? )?mod (\w+);", text):
+            if re.search(r"\b" + child + r"::", text) and module + (child,) in modules:
+                targets.add(module + (child,))
         graph[module] = targets
         layer = module[0] if module[0] in LAYERS else None
         if layer is None:

@@ -2,7 +2,7 @@
 //!
 //! `error: <what failed>`, then a `caused by:` line per cause, then what a failed command
 //! printed last and where its full log is, then `hint:` lines (with what the command's
-//! output says the system lacks, see `check::diagnostics`); the credentials of any URL in
+//! output says the system lacks, see `prerequisites::diagnostics`); the credentials of any URL in
 //! them masked (see `redact`).
 //! Exit codes: a failed task's own code, 2 for usage and configuration errors, 1 for
 //! everything else.

@@ -3,7 +3,7 @@
 //!
 //! A step is fresh when the fingerprint computed from the inputs as they are *now* equals
 //! the one recorded after its last success, and its recorded outputs still hash the same
-//! (see `step.rs`). A fingerprint has two parts:
+//! (see `engine::run`). A fingerprint has two parts:
 //! - `parts`: named values that are not files: the step's configuration (normalised TOML
 //!   section as JSON), the interpreter (path and version), tool versions, the identity of
 //!   the venv it installs into. Values are kept readable so a change can be shown.

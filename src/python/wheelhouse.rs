@@ -1,7 +1,8 @@
 //! The wheelhouse: a folder of wheels that lets a bundle be built with no network.
 //!
-//! Every resolve the bundle step does (the dependency layer, a full PEX build and its build
-//! requirements such as setuptools and wheel) reads only from the wheelhouse
+//! Every resolve the bundle step does (a full PEX build from the project's wheel and its
+//! build requirements such as setuptools and wheel; the layered PEX's dependencies come
+//! from the venv itself) reads only from the wheelhouse
 //! (`--no-pypi -f DIR`). When its requirements change, and only then, pybuild fills it first
 //! with `pip wheel` from the package index. Wheels are named by distribution, version and
 //! tags and never change under one name, so one folder serves every project of the user:

@@ -1,5 +1,5 @@
-//! The project's virtualenv: the step that creates it, and what pybuild reads from it
-//! without running Python (installed distributions and their metadata).
+//! The venv step: creates the project's virtualenv (what pybuild reads from it, without
+//! running Python, is in `python::installed`).
 //!
 //! Made with `uv venv --seed` (a fraction of a second), or with `installer = "pip"` the
 //! interpreter's own `python -m venv` and a pip, setuptools and wheel upgrade (a fresh 3.11

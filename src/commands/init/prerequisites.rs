@@ -1,5 +1,5 @@
 //! The `[check]` entries `init` writes: for each dependency of the project that is a usual
-//! suspect (`check::known`), what it needs to build from source, set when no wheel of it
+//! suspect (`base::prerequisites::known`), what it needs to build from source, set when no wheel of it
 //! fits this interpreter and platform (or when pybuild cannot tell, saying why), and left
 //! commented out when one does. A comment names the dependency behind every entry.
 

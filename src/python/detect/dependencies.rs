@@ -3,7 +3,7 @@
 //! `setup.cfg`, the requirement-shaped string literals of `setup.py`, the lines of the
 //! `requirements*.txt` files at the root, and every package of `uv.lock` or `pylock.toml`
 //! (which name indirect dependencies too). Best-effort: `init` only looks the names up in
-//! the table of usual suspects (`check::known`), so a stray name costs nothing, and a file
+//! the table of usual suspects (`base::prerequisites::known`), so a stray name costs nothing, and a file
 //! that cannot be read or parsed adds none.
 
 use std::fs;

@@ -32,7 +32,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::{Backend, Entry, Job, shared_layers};
+use super::backend::{Backend, Entry, Job};
+use super::shared_layers;
 use crate::args;
 use crate::base::config::Strategy;
 use crate::base::error::UserError;

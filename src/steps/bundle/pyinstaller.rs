@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::{Backend, Job, launcher_source};
+use super::backend::{Backend, Job, launcher_source};
 use crate::args;
 use crate::python::build::Build;
 

@@ -11,7 +11,8 @@
 
 use anyhow::Result;
 
-use super::{Backend, Entry, Job, site};
+use super::backend::{Backend, Entry, Job};
+use super::site;
 use crate::args;
 use crate::python::build::Build;
 

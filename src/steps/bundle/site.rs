@@ -15,7 +15,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::Job;
+use super::backend::Job;
 use crate::args;
 use crate::python::build::Build;
 use crate::python::installed;

@@ -21,7 +21,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
 
-use super::{Backend, Job, launcher_source, site};
+use super::backend::{Backend, Job, launcher_source};
+use super::site;
 use crate::args;
 use crate::base::error::UserError;
 use crate::python::build::Build;
