@@ -286,3 +286,6 @@ pub(crate) fn brief(reasons: &[Reason]) -> String {
         [first, rest @ ..] => format!("{first}, and {} more", rest.len()),
     }
 }
+
+#[cfg(test)]
+mod tests;
