@@ -100,7 +100,8 @@ impl Fingerprint {
                     Reason::new(Kind::DependencyNotRun, format!("{name} has not run"))
                 }
                 Some(was) if was != new && self.runs.contains(name) => {
-                    Reason::new(Kind::DependencyRan, format!("{name} ran again"))
+                    let again = if was == NEVER { "ran" } else { "ran again" };
+                    Reason::new(Kind::DependencyRan, format!("{name} {again}"))
                 }
                 Some(was) if was != new => {
                     Reason::new(Kind::Changed, describe_change(name, was, new))

@@ -225,27 +225,26 @@ where
             true => without_lock(cx, |cx| step.run(cx)),
             false => step.run(cx),
         };
-        let produced = match result {
-            Ok(produced) => produced,
-            Err(err) => {
-                line.failed();
-                let what = if is_task { "task" } else { "step" };
-                return Err(err.context(format!("{what} `{name}` failed")));
+        let recorded = result.and_then(|produced| {
+            let mut outputs = BTreeMap::new();
+            for output in produced {
+                let hash = cx
+                    .hash(&output)?
+                    .with_context(|| format!("it succeeded but did not produce {output}"))?;
+                outputs.insert(output, hash);
             }
-        };
-        let mut outputs = BTreeMap::new();
-        for output in produced {
-            let hash = cx
-                .hash(&output)?
-                .with_context(|| format!("step `{name}` succeeded but did not produce {output}"))?;
-            outputs.insert(output, hash);
+            let record = StepRecord {
+                digest: fingerprint.digest(),
+                outputs,
+                run_id: now_ns(),
+            };
+            cx.state.record(&state_dir, &name, &fingerprint, record)
+        });
+        if let Err(err) = recorded {
+            line.failed();
+            let what = if is_task { "task" } else { "step" };
+            return Err(err.context(format!("{what} `{name}` failed")));
         }
-        let record = StepRecord {
-            digest: fingerprint.digest(),
-            outputs,
-            run_id: now_ns(),
-        };
-        cx.state.record(&state_dir, &name, &fingerprint, record)?;
         line.done(&step.summary(cx));
         ran.push(name);
     }

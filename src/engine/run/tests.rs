@@ -469,7 +469,8 @@ fn a_step_that_does_not_produce_its_output_fails() {
 
     let err = fx.build(&[&app]).unwrap_err();
     assert!(
-        format!("{err:#}").contains("step `app` succeeded but did not produce dist/app.pex"),
+        format!("{err:#}")
+            .contains("step `app` failed: it succeeded but did not produce dist/app.pex"),
         "{err:#}"
     );
     assert_eq!(
