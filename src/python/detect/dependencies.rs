@@ -9,7 +9,8 @@
 use std::fs;
 use std::path::Path;
 
-use super::{Ini, Token, python_tokens};
+use super::setup_cfg::Ini;
+use super::setup_py::{Token, python_tokens};
 use crate::base::prerequisites::known::normalize;
 
 /// The normalised names, each once, in the order first found.
