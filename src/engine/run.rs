@@ -16,7 +16,7 @@
 //! A file edited while the step runs therefore differs from the recorded hash, and the
 //! next build runs the step again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::DerefMut;
 
 use anyhow::{Context as _, Result};
@@ -139,22 +139,23 @@ where
     Cx: DerefMut<Target = Session<'a>>,
 {
     let mut verdicts: Vec<Verdict> = Vec::new();
+    // The steps found stale so far: a chain of tens of thousands of tasks is surveyed in
+    // linear time.
+    let mut stale: HashSet<String> = HashSet::new();
     for step in steps {
         let reasons = match fingerprint(cx, *step) {
             Ok(fingerprint) => {
                 let mut reasons = decide(cx, *step, &fingerprint)?.reasons().to_vec();
-                let deps = step.deps();
-                for earlier in &verdicts {
-                    if !earlier.reasons.is_empty() && deps.contains(&earlier.name) {
-                        let detail = format!("{} will run first", earlier.name);
-                        reasons.push(
-                            Reason::new(ReasonKind::DependencyStale, detail).key(&earlier.name),
-                        );
+                // A step that always runs needs no other reason.
+                if step.kind() != (Kind::Task { always: true }) {
+                    for dep in step.deps().into_iter().filter(|dep| stale.contains(dep)) {
+                        let detail = format!("{dep} will run first");
+                        reasons.push(Reason::new(ReasonKind::DependencyStale, detail).key(&dep));
                     }
                 }
                 reasons
             }
-            Err(err) if verdicts.iter().all(|v| v.reasons.is_empty()) => return Err(err),
+            Err(err) if stale.is_empty() => return Err(err),
             Err(err) => vec![Reason::new(
                 ReasonKind::Unknown,
                 format!("cannot tell until the steps before it run ({err:#})"),
@@ -166,6 +167,9 @@ where
             .get(step.name())
             .map(|record| record.outputs.keys().cloned().collect())
             .unwrap_or_default();
+        if !reasons.is_empty() {
+            stale.insert(step.name().to_string());
+        }
         verdicts.push(Verdict {
             name: step.name().to_string(),
             kind: step.kind(),
