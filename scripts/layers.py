@@ -8,6 +8,7 @@ exits 1 if anything breaks.
 """
 import os
 import re
+import signal
 import statistics
 import sys
 
@@ -139,4 +140,5 @@ def main():
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends it quietly
     sys.exit(main())
