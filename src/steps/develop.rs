@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result};
 
 use crate::args;
 use crate::base::config::DevelopMode;
-use crate::engine::fileset::top_level_names;
+use crate::engine::fileset::top_level::top_level_names;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::Step;
 use crate::python::build::Build;

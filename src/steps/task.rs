@@ -20,7 +20,7 @@ use crate::base::config::task::SETUP;
 use crate::base::config::task::task_dir;
 use crate::base::error::TaskFailed;
 use crate::base::process::{self, display_command};
-use crate::engine::fileset;
+use crate::engine::fileset::patterns::split_patterns;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::{Kind, Step};
 use crate::python::build::Build;
@@ -154,7 +154,7 @@ pub(crate) fn record_of(dep: &str) -> &str {
 /// The project files `patterns` select: those matching a `pattern`, minus those matching
 /// a `!pattern` (only `!pattern`s: every project file but those).
 fn matching_sources(files: &[String], patterns: &[String]) -> Result<Vec<String>> {
-    let (include, exclude) = fileset::split_patterns(patterns)?;
+    let (include, exclude) = split_patterns(patterns)?;
     Ok(files
         .iter()
         .filter(|f| include.as_ref().is_none_or(|set| set.is_match(f.as_str())))

@@ -30,7 +30,8 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 
 use crate::base::project::Project;
 use crate::base::ui::Printer;
-use crate::engine::fileset::{self, Admission};
+use crate::engine::fileset;
+use crate::engine::fileset::admission::Admission;
 use crate::engine::listing::Listing;
 use crate::engine::statcache::StatCache;
 use crate::steps;
