@@ -3,7 +3,7 @@
 //! commented out with its default, and the text always parses with
 //! [`crate::base::config::Config::parse`].
 
-use super::Detected;
+use super::detected::Detected;
 
 const TEMPLATE: &str = include_str!("../../../templates/project.toml");
 
@@ -133,8 +133,9 @@ mod tests {
 
     use super::*;
     use crate::base::config::{BundleKind, Config, DevelopMode, Installer};
+    use crate::python::detect::detect;
+    use crate::python::detect::detected::Layout;
     use crate::python::detect::tests::{project, scripts};
-    use crate::python::detect::{Layout, detect};
 
     fn parse(text: &str) -> Config {
         Config::parse(Path::new("project.toml"), text).unwrap_or_else(|err| panic!("{err}\n{text}"))
