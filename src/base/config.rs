@@ -21,7 +21,7 @@ mod validate;
 
 pub(crate) use error::{ConfigError, nearest};
 pub(crate) use load::FILE_NAME;
-pub(crate) use schema::{BundleKind, Config, DevelopMode, Installer, Strategy, WatchSection};
+pub(crate) use schema::{Config, DevelopMode, Installer, Strategy, WatchSection};
 pub(crate) use source::At;
 pub(crate) use task::{TaskConfig, TaskRun};
 pub(crate) use validate::is_inside;

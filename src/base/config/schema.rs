@@ -174,25 +174,29 @@ pub(crate) enum Strategy {
     Wheel,
 }
 
-/// The bundlers; what each needs and does lives in its backend (`src/steps/bundle/<kind>.rs`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum BundleKind {
-    #[default]
-    Pex,
-    Shiv,
-    Pyinstaller,
-    Zipapp,
+/// `[bundle] kind`: the name of a bundler. Which names exist is the steps' knowledge (one
+/// backend each, registered in `steps/bundle/kinds.rs`), so a name is checked when a build
+/// is planned, not here. Serialised as the bare name (`"kind":"pex"`), as part of the
+/// bundle's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub(crate) struct BundleKind(pub(crate) String);
+
+impl BundleKind {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for BundleKind {
+    fn default() -> Self {
+        BundleKind("pex".into())
+    }
 }
 
 impl fmt::Display for BundleKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BundleKind::Pex => "pex",
-            BundleKind::Shiv => "shiv",
-            BundleKind::Pyinstaller => "pyinstaller",
-            BundleKind::Zipapp => "zipapp",
-        })
+        f.write_str(&self.0)
     }
 }
 
@@ -245,24 +249,30 @@ mod tests {
         assert_eq!(config.env.path, ".venv");
         assert_eq!(config.env.installer, Installer::Auto);
         assert_eq!(config.develop.mode, DevelopMode::Pip);
-        assert_eq!(config.bundle.kind, BundleKind::Pex);
+        assert_eq!(config.bundle.kind, BundleKind::default());
+        assert_eq!(config.bundle.kind.to_string(), "pex");
         assert!(config.check.is_empty());
     }
 
     #[test]
-    fn every_kind_parses_with_its_own_keys() {
+    fn a_kind_is_a_name_serialised_as_it_was_written() {
         let config = parse(
             "[project]\nname = \"a\"\n[bundle]\nkind = \"pyinstaller\"\n\
              hidden-imports = [\"pkg.plugin\"]\npyinstaller-args = [\"--strip\"]\n",
         )
         .unwrap();
-        assert_eq!(config.bundle.kind, BundleKind::Pyinstaller);
+        assert_eq!(config.bundle.kind.as_str(), "pyinstaller");
         assert_eq!(config.bundle.hidden_imports, ["pkg.plugin"]);
-        for kind in ["pex", "shiv", "zipapp"] {
-            let source = format!("[project]\nname = \"a\"\n[bundle]\nkind = \"{kind}\"\n");
-            assert_eq!(parse(&source).unwrap().bundle.kind.to_string(), kind);
-        }
-        let err = parse("[project]\nname = \"a\"\n[bundle]\nkind = \"shive\"\n").unwrap_err();
-        assert_eq!(err.hint.as_deref(), Some("did you mean `shiv`?"));
+        // Part of the bundle's fingerprint: as it was when the kind was an enum, so that no
+        // existing bundle is rebuilt.
+        assert_eq!(
+            serde_json::to_string(&BundleSection::default()).unwrap(),
+            "{\"kind\":\"pex\",\"console-script\":null,\"entry-point\":null,\"output\":null,\
+             \"sources\":[],\"pex-args\":[],\"strategy\":\"auto\"}"
+        );
+        let config = parse("[project]\nname = \"a\"\n[bundle]\nkind = \"shiv\"\n").unwrap();
+        assert_eq!(config.bundle.kind.to_string(), "shiv");
+        let json = serde_json::to_string(&config.bundle).unwrap();
+        assert!(json.starts_with("{\"kind\":\"shiv\","), "{json}");
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Component, Path};
 
 use super::error::ConfigError;
-use super::schema::{BundleKind, BundleSection, Config};
+use super::schema::{BundleSection, Config};
 use super::source::At;
 
 /// Checks that serde's types cannot express, pointing at the offending value.
@@ -44,7 +44,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     // A key another kind reads would be ignored silently: say so instead.
     for (key, kind, set) in config.bundle.kind_keys() {
-        if set && kind != config.bundle.kind {
+        if set && kind != config.bundle.kind.as_str() {
             return Err(fail(
                     At::Key(&["bundle", key]),
                     format!(
@@ -88,26 +88,22 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
 }
 
 impl BundleSection {
-    /// The keys that only one kind reads, each with that kind and whether it is set.
-    fn kind_keys(&self) -> [(&'static str, BundleKind, bool); 5] {
+    /// The keys that only one kind reads, each with that kind's name and whether it is set.
+    fn kind_keys(&self) -> [(&'static str, &'static str, bool); 5] {
         [
-            ("pex-args", BundleKind::Pex, !self.pex_args.is_empty()),
-            ("shiv-args", BundleKind::Shiv, !self.shiv_args.is_empty()),
+            ("pex-args", "pex", !self.pex_args.is_empty()),
+            ("shiv-args", "shiv", !self.shiv_args.is_empty()),
             (
                 "pyinstaller-args",
-                BundleKind::Pyinstaller,
+                "pyinstaller",
                 !self.pyinstaller_args.is_empty(),
             ),
             (
                 "hidden-imports",
-                BundleKind::Pyinstaller,
+                "pyinstaller",
                 !self.hidden_imports.is_empty(),
             ),
-            (
-                "zipapp-args",
-                BundleKind::Zipapp,
-                !self.zipapp_args.is_empty(),
-            ),
+            ("zipapp-args", "zipapp", !self.zipapp_args.is_empty()),
         ]
     }
 }
