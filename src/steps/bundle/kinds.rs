@@ -10,14 +10,13 @@ use anyhow::Result;
 
 use crate::base::config::{At, Config, nearest};
 use crate::steps::bundle::backend::Backend;
-use crate::steps::bundle::{pex, pyinstaller, shiv, zipapp};
 
 /// Every kind's backend, each named by its [`Backend::name`]; the first is the default.
 const KINDS: &[&dyn Backend] = &[
-    &pex::Pex,
-    &shiv::Shiv,
-    &pyinstaller::PyInstaller,
-    &zipapp::Zipapp,
+    &super::pex::Pex,
+    &super::shiv::Shiv,
+    &super::pyinstaller::PyInstaller,
+    &super::zipapp::Zipapp,
 ];
 
 /// The backend of `[bundle] kind`.
@@ -63,6 +62,9 @@ mod tests {
         for kind in ["pex", "shiv", "pyinstaller", "zipapp"] {
             assert_eq!(backend(&config(kind)).unwrap().name(), kind);
         }
+        for kind in KINDS {
+            assert_eq!(backend(&config(kind.name())).unwrap().name(), kind.name());
+        }
         let default = parse("[project]\nname = \"a\"\n");
         assert_eq!(backend(&default).unwrap().name(), KINDS[0].name());
     }
@@ -73,9 +75,17 @@ mod tests {
         let err = err.downcast_ref::<ConfigError>().unwrap();
         let (line, column, text) = err.location.clone().unwrap();
         assert_eq!((line, column, text.as_str()), (5, 8, "kind = \"shive\""));
+        let listed: Vec<String> = KINDS.iter().map(|k| format!("`{}`", k.name())).collect();
         assert_eq!(
             err.message,
-            "unknown bundle kind `shive`, expected one of `pex`, `shiv`, `pyinstaller`, `zipapp`"
+            format!(
+                "unknown bundle kind `shive`, expected one of {}",
+                listed.join(", ")
+            )
+        );
+        assert!(
+            err.message
+                .contains("`pex`, `shiv`, `pyinstaller`, `zipapp`")
         );
         assert_eq!(err.hint.as_deref(), Some("did you mean `shiv`?"));
         let err = backend(&config("docker")).err().unwrap();
