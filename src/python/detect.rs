@@ -19,6 +19,9 @@
 //!
 //! [`render`] turns the result and the `[check]` entries `init` chose into the text of a
 //! `project.toml` (see `template`).
+//!
+//! What is found is a [`Detected`] (in `detected`, which the readers and `template`
+//! import: none of them imports this file).
 
 use std::fs;
 use std::io;
@@ -27,6 +30,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 mod dependencies;
+mod detected;
 mod directory;
 mod metadata;
 mod pyproject;
@@ -34,40 +38,11 @@ mod setup_cfg;
 mod setup_py;
 mod template;
 
+pub(crate) use detected::Detected;
 pub(crate) use setup_cfg::Ini;
 pub(crate) use template::render;
 
 use metadata::Metadata;
-
-/// Where the project keeps its code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
-    /// `src/` holds a package (a directory with `__init__.py`) or a `.py` module.
-    Src,
-    /// Anything else: packages at the root, or nothing recognisable.
-    Flat,
-}
-
-/// What [`detect`] found; `None` and empty mean "not stated anywhere".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Detected {
-    /// The distribution name.
-    pub(crate) name: Option<String>,
-    /// `(script name, "module:func")`, in the order of the file that declares them.
-    pub(crate) console_scripts: Vec<(String, String)>,
-    /// The `requirements*.txt` files at the root, `requirements.txt` before its variants.
-    pub(crate) requirements: Vec<String>,
-    /// The environment lock at the root (`uv.lock`, `pylock.toml`), which the venv is
-    /// synced to instead of the requirement files.
-    pub(crate) env_lock: Option<&'static str>,
-    pub(crate) layout: Layout,
-    /// `X.Y`, only when the project allows a single minor version of Python.
-    pub(crate) python: Option<String>,
-    /// The metadata files that were read, in order of precedence.
-    pub(crate) sources: Vec<&'static str>,
-    /// The distributions the project depends on, by normalised name (see `dependencies`).
-    pub(crate) dependencies: Vec<String>,
-}
 
 type Reader = fn(&str) -> Result<Metadata>;
 
@@ -116,6 +91,7 @@ fn read_if_present(path: &Path) -> Result<Option<String>> {
 
 #[cfg(test)]
 mod tests {
+    use super::detected::Layout;
     use super::*;
 
     pub(super) fn project(files: &[(&str, &str)]) -> tempfile::TempDir {

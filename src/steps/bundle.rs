@@ -116,7 +116,7 @@ impl Bundle {
             Entry::ConsoleScript(script) => script,
             Entry::EntryPoint(_) => cx.project.config.project.name.clone(),
         };
-        Ok(match backend(cx.project.config.bundle.kind).extension() {
+        Ok(match backend(&cx.project.config)?.extension() {
             Some(extension) => format!("dist/{stem}.{extension}"),
             None => format!("dist/{stem}"),
         })
@@ -156,10 +156,10 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) 
 }
 
 /// What the tools step installs by name: `[env] tools`, then the bundle kind's bundler.
-pub(crate) fn tool_packages(config: &Config) -> Vec<String> {
+pub(crate) fn tool_packages(config: &Config) -> Result<Vec<String>> {
     let mut packages = config.env.tools.clone();
-    packages.extend(backend(config.bundle.kind).tool().map(Into::into));
-    packages
+    packages.extend(backend(config)?.tool().map(Into::into));
+    Ok(packages)
 }
 
 /// The step's name, in its log, state and messages.
@@ -180,7 +180,7 @@ impl<'a> Step<Build<'a>> for Bundle {
         fingerprint.part("bundle", serde_json::to_string(&config.bundle)?);
         fingerprint.part("interpreter", cx.interpreter()?.describe());
         let site_packages = cx.site_packages()?;
-        for dist in backend(config.bundle.kind).versioned() {
+        for dist in backend(config)?.versioned() {
             let version = installed::installed_version(&site_packages, dist);
             fingerprint.part(dist, version.unwrap_or_else(|| "not installed".into()));
         }
@@ -189,7 +189,7 @@ impl<'a> Step<Build<'a>> for Bundle {
         // The development tools aside (a new pytest rebuilds nothing), unless the app asks
         // for them too.
         let app = app_names(cx, &site_packages);
-        let tools: Vec<String> = tool_packages(&cx.project.config)
+        let tools: Vec<String> = tool_packages(&cx.project.config)?
             .iter()
             .filter_map(|tool| installed::requirement_name(tool))
             .map(|name| installed::normalize(&name))
@@ -206,7 +206,7 @@ impl<'a> Step<Build<'a>> for Bundle {
         fingerprint.part("entry", format!("{:?}", Bundle::entry(cx)?));
         let files = cx.project_files()?;
         cx.add_files(&mut fingerprint, &files)?;
-        backend(config.bundle.kind).fingerprint(cx, &mut fingerprint)?;
+        backend(config)?.fingerprint(cx, &mut fingerprint)?;
         Ok(fingerprint)
     }
 
@@ -260,13 +260,13 @@ impl Bundle {
             site_packages: cx.site_packages()?,
             work: work.clone(),
         };
-        let kind = cx.project.config.bundle.kind;
-        backend(kind).build(cx, &job)?;
+        let backend = backend(&cx.project.config)?;
+        backend.build(cx, &job)?;
         cx.printer
             .phase("checking what the bundle ships against the venv");
         // Proven before it replaces the previous bundle: it carries the venv's versions.
         let venv = manifest::venv_distributions(&job.site_packages);
-        let verified = backend(kind).is_zip();
+        let verified = backend.is_zip();
         let distributions = if verified {
             let shipped = manifest::read_archive(cx, &job.out)?;
             manifest::check(&shipped, &venv, &output_key)?;
@@ -290,7 +290,7 @@ impl Bundle {
         let manifest = manifest::Manifest {
             format: manifest::FORMAT,
             bundle: output_key,
-            kind: kind.to_string(),
+            kind: backend.name().to_string(),
             verified,
             environment: manifest::environment(cx),
             distributions,

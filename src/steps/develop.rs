@@ -143,7 +143,11 @@ impl Develop {
             }
             texts.push(text);
         }
-        let wanted = prune::wanted(&project, &texts, &bundle::tool_packages(&cx.project.config));
+        let wanted = prune::wanted(
+            &project,
+            &texts,
+            &bundle::tool_packages(&cx.project.config)?,
+        );
         cx.printer
             .phase("looking for what nothing asks for any more");
         prune::prune(cx, NAME, &wanted)

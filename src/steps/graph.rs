@@ -21,7 +21,7 @@ use crate::base::config::Config;
 use crate::base::config::task::{SETUP, STEPS};
 use crate::engine::step::Step;
 use crate::python::build::Build;
-use crate::steps::bundle::Bundle;
+use crate::steps::bundle::{self, Bundle};
 use crate::steps::check::Check;
 use crate::steps::develop::Develop;
 use crate::steps::task::{self, Task};
@@ -48,12 +48,16 @@ pub(crate) fn is_target(config: &Config, name: &str) -> bool {
 }
 
 /// The steps that make all of `targets`, in order, each once; `args` go to the targets
-/// that are tasks.
+/// that are tasks. A `[bundle] kind` no backend answers to is refused first (see
+/// `bundle::backend`): every build, `status` and `watch` plans before anything else.
 pub(crate) fn plan<'c, 'a>(
     config: &'c Config,
     targets: &[&str],
     args: &[OsString],
 ) -> Result<Vec<Planned<'c, 'a>>> {
+    // Before anything is planned, as project.toml's other errors are found when it is
+    // loaded: the tools step installs the kind's bundler, and the bundle step builds with it.
+    bundle::backend(config)?;
     let mut steps: Vec<Planned<'c, 'a>> = Vec::new();
     let mut planned: HashSet<String> = HashSet::new();
     for target in targets {

@@ -29,8 +29,8 @@ impl Tools {
 
     /// The distributions the step installs by name: the tools, the bundler and what the
     /// requirement files ask for unconditionally.
-    fn wanted(cx: &Build) -> Vec<String> {
-        let mut names: Vec<String> = bundle::tool_packages(&cx.project.config)
+    fn wanted(cx: &Build) -> Result<Vec<String>> {
+        let mut names: Vec<String> = bundle::tool_packages(&cx.project.config)?
             .iter()
             .filter_map(|p| installed::requirement_name(p))
             .collect();
@@ -38,7 +38,7 @@ impl Tools {
             &cx.project.root,
             cx.project.requirement_files(),
         ));
-        names
+        Ok(names)
     }
 }
 
@@ -90,7 +90,10 @@ impl<'a> Step<Build<'a>> for Tools {
 
     fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
         let mut fingerprint = Fingerprint::default();
-        fingerprint.part("tools", bundle::tool_packages(&cx.project.config).join(" "));
+        fingerprint.part(
+            "tools",
+            bundle::tool_packages(&cx.project.config)?.join(" "),
+        );
         fingerprint.part(
             "installer",
             Installer::describe(cx.project.config.env.installer),
@@ -134,7 +137,7 @@ impl Tools {
                 lock.file_name()
             ));
         }
-        let packages = bundle::tool_packages(&cx.project.config);
+        let packages = bundle::tool_packages(&cx.project.config)?;
         let tools: Vec<OsString> = packages.iter().map(Into::into).collect();
         let mut requirements: Vec<OsString> = Vec::new();
         for file in cx.project.requirement_files() {
@@ -161,13 +164,13 @@ impl Tools {
     /// The bundler's entry point and the `RECORD` of each distribution installed by name,
     /// so one uninstalled or replaced by hand makes the step run again.
     fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {
-        let tool = bundle::backend(cx.project.config.bundle.kind).tool();
+        let tool = bundle::backend(&cx.project.config)?.tool();
         let mut outputs: Vec<String> = tool
             .map(|tool| cx.project.key(&cx.project.venv().join("bin").join(tool)))
             .into_iter()
             .collect();
         let dists = installed::list(&cx.site_packages()?);
-        for name in Tools::wanted(cx) {
+        for name in Tools::wanted(cx)? {
             if let Some(dist) = installed::find(&dists, &name) {
                 outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
             }

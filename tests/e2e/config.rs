@@ -98,6 +98,34 @@ fn invalid_utf8_is_located() {
     );
 }
 
+/// The kinds are the bundle step's, so an unknown one is refused when the steps are
+/// planned rather than when project.toml is parsed: still before any step runs, at its
+/// place, by every command that builds or reports on the bundle or its bundler.
+#[test]
+fn an_unknown_bundle_kind_is_refused_at_its_place_before_anything_runs() {
+    let project = Project::fixture("sample").with_file(
+        "project.toml",
+        "[project]\nname = \"greeter\"\n[bundle]\nkind = \"shive\"\n",
+    );
+    for command in ["bundle", "setup", "status", "watch"] {
+        let run = project.pybuild(&[command]).failure(2);
+        assert!(
+            // The list is the registry's (`pex` first, the default), not this test's.
+            run.stderr.contains(
+                "project.toml:4:8: unknown bundle kind `shive`, expected one of `pex`, `shiv`, "
+            ),
+            "{command}\n{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr.contains("hint: did you mean `shiv`?"),
+            "{command}\n{}",
+            run.describe()
+        );
+        assert!(!project.path(".venv").exists(), "{command}: nothing runs");
+    }
+}
+
 /// Each section's bad value, at its own line and column: never at the first key of the
 /// same name elsewhere in the file (a task's `sources`, say).
 #[test]

@@ -1,10 +1,17 @@
 //! Reading `project.toml` into a [`Config`]: the file must be UTF-8 and parse against the
 //! schema; toml's error is located in the text and, for an unknown key or value, hinted
-//! with the nearest valid name. What parses is then validated.
+//! with the nearest valid name. What parses is then validated: its sections (`validate`),
+//! then its tasks (`task_check`).
 
 use std::path::Path;
 
-use super::{At, Config, ConfigError, Source, nearest};
+use super::error::{ConfigError, nearest};
+use super::schema::Config;
+use super::source::Source;
+use super::{task_check, validate};
+
+/// The name of the file a project is configured in, at its root.
+pub(crate) const FILE_NAME: &str = "project.toml";
 
 impl Config {
     pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -38,14 +45,9 @@ impl Config {
             }
         })?;
         config.source = Source::new(path, source);
-        config.validate()?;
+        validate::validate(&config)?;
+        task_check::validate(&config)?;
         Ok(config)
-    }
-
-    /// An error at a place of the file this config was read from, for a check made after
-    /// the parse.
-    pub(crate) fn error_at(&self, at: At, message: impl Into<String>) -> ConfigError {
-        self.source.error(at, message)
     }
 }
 

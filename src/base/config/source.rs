@@ -1,4 +1,4 @@
-//! Where project.toml says each thing: the text a [`Config`](super::Config) was parsed
+//! Where project.toml says each thing: the text a [`Config`](super::schema::Config) was parsed
 //! from, kept with it, so that a value checked after the parse (at load, or later, such as
 //! the bundle output at preflight) is reported at its own line and column.
 //!
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// The file a config was read from, and its text.
 #[derive(Debug, Clone, Default)]

@@ -1,115 +1,109 @@
-//! The checks of a parsed [`Config`] that serde's types cannot express, each failing at the
-//! offending key or value.
+//! The checks of a parsed [`Config`]'s sections that serde's types cannot express, each
+//! failing at the offending key or value (`[tasks]`: `task_check`).
 
 use std::path::{Component, Path};
 
-use super::{At, BundleKind, BundleSection, Config, ConfigError, task};
+use super::error::ConfigError;
+use super::schema::{BundleSection, Config};
+use super::source::At;
 
-impl Config {
-    /// Checks that serde's types cannot express, pointing at the offending value.
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |at: At, message: String| self.error_at(at, message);
-        if self.project.name.trim().is_empty() {
-            return Err(fail(
-                At::Value(&["project", "name"]),
-                "`project.name` must not be empty".into(),
-            ));
-        }
-        if self.bundle.console_script.is_some() && self.bundle.entry_point.is_some() {
-            return Err(fail(
-                At::Key(&["bundle", "entry-point"]),
-                "`bundle.console-script` and `bundle.entry-point` are exclusive: set one".into(),
-            ));
-        }
-        if let Some(entry) = &self.bundle.entry_point
-            && !is_entry_point(entry)
-        {
-            return Err(fail(
-                At::Value(&["bundle", "entry-point"]),
-                format!(
-                    "`bundle.entry-point` must look like `package.module:function`, not `{entry}`"
-                ),
-            ));
-        }
-        if let Some(output) = &self.bundle.output
-            && !crate::base::paths::is_plain_file_path(output)
-        {
-            return Err(fail(
-                At::Value(&["bundle", "output"]),
-                format!(
-                    "`bundle.output` must be a relative path to a file inside the project, \
+/// Checks that serde's types cannot express, pointing at the offending value.
+pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
+    let fail = |at: At, message: String| config.error_at(at, message);
+    if config.project.name.trim().is_empty() {
+        return Err(fail(
+            At::Value(&["project", "name"]),
+            "`project.name` must not be empty".into(),
+        ));
+    }
+    if config.bundle.console_script.is_some() && config.bundle.entry_point.is_some() {
+        return Err(fail(
+            At::Key(&["bundle", "entry-point"]),
+            "`bundle.console-script` and `bundle.entry-point` are exclusive: set one".into(),
+        ));
+    }
+    if let Some(entry) = &config.bundle.entry_point
+        && !is_entry_point(entry)
+    {
+        return Err(fail(
+            At::Value(&["bundle", "entry-point"]),
+            format!("`bundle.entry-point` must look like `package.module:function`, not `{entry}`"),
+        ));
+    }
+    if let Some(output) = &config.bundle.output
+        && !crate::base::paths::is_plain_file_path(output)
+    {
+        return Err(fail(
+            At::Value(&["bundle", "output"]),
+            format!(
+                "`bundle.output` must be a relative path to a file inside the project, \
                      without `.`, `..` or a trailing `/`, not `{output}`"
-                ),
-            )
-            .hint("write it like `dist/app.pex`"));
-        }
-        // A key another kind reads would be ignored silently: say so instead.
-        for (key, kind, set) in self.bundle.kind_keys() {
-            if set && kind != self.bundle.kind {
-                return Err(fail(
+            ),
+        )
+        .hint("write it like `dist/app.pex`"));
+    }
+    // A key another kind reads would be ignored silently: say so instead.
+    for (key, kind, set) in config.bundle.kind_keys() {
+        if set && kind != config.bundle.kind.as_str() {
+            return Err(fail(
                     At::Key(&["bundle", key]),
                     format!(
                         "`bundle.{key}` is read only by `kind = \"{kind}\"`, but `bundle.kind` is `\"{}\"`",
-                        self.bundle.kind
+                        config.bundle.kind
                     ),
                 )
                 .hint(format!(
                     "remove `{key}`, or set `kind = \"{kind}\"` in `[bundle]`"
                 )));
-            }
         }
-        for (key, patterns) in [
-            ("sources", &self.bundle.sources),
-            ("external-links", &self.bundle.external_links),
-        ] {
-            for (index, pattern) in patterns.iter().enumerate() {
-                let glob = match key {
-                    "sources" => pattern.strip_prefix('!').unwrap_or(pattern),
-                    _ => pattern,
-                };
-                if let Err(err) = globset::Glob::new(glob) {
-                    return Err(fail(
-                        At::Item(&["bundle", key], index),
-                        format!("bad glob in `bundle.{key}`: {err}"),
-                    ));
-                }
-            }
-        }
-        for (index, requirement) in self.env.requirements.iter().enumerate() {
-            if !is_inside(Path::new(requirement)) {
+    }
+    for (key, patterns) in [
+        ("sources", &config.bundle.sources),
+        ("external-links", &config.bundle.external_links),
+    ] {
+        for (index, pattern) in patterns.iter().enumerate() {
+            let glob = match key {
+                "sources" => pattern.strip_prefix('!').unwrap_or(pattern),
+                _ => pattern,
+            };
+            if let Err(err) = globset::Glob::new(glob) {
                 return Err(fail(
-                    At::Item(&["env", "requirements"], index),
-                    format!(
-                        "`env.requirements` entries must be files inside the project, not `{requirement}`"
-                    ),
+                    At::Item(&["bundle", key], index),
+                    format!("bad glob in `bundle.{key}`: {err}"),
                 ));
             }
         }
-        task::validate(self)
     }
+    for (index, requirement) in config.env.requirements.iter().enumerate() {
+        if !is_inside(Path::new(requirement)) {
+            return Err(fail(
+                At::Item(&["env", "requirements"], index),
+                format!(
+                    "`env.requirements` entries must be files inside the project, not `{requirement}`"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl BundleSection {
-    /// The keys that only one kind reads, each with that kind and whether it is set.
-    fn kind_keys(&self) -> [(&'static str, BundleKind, bool); 5] {
+    /// The keys that only one kind reads, each with that kind's name and whether it is set.
+    fn kind_keys(&self) -> [(&'static str, &'static str, bool); 5] {
         [
-            ("pex-args", BundleKind::Pex, !self.pex_args.is_empty()),
-            ("shiv-args", BundleKind::Shiv, !self.shiv_args.is_empty()),
+            ("pex-args", "pex", !self.pex_args.is_empty()),
+            ("shiv-args", "shiv", !self.shiv_args.is_empty()),
             (
                 "pyinstaller-args",
-                BundleKind::Pyinstaller,
+                "pyinstaller",
                 !self.pyinstaller_args.is_empty(),
             ),
             (
                 "hidden-imports",
-                BundleKind::Pyinstaller,
+                "pyinstaller",
                 !self.hidden_imports.is_empty(),
             ),
-            (
-                "zipapp-args",
-                BundleKind::Zipapp,
-                !self.zipapp_args.is_empty(),
-            ),
+            ("zipapp-args", "zipapp", !self.zipapp_args.is_empty()),
         ]
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::Layout;
+use super::detected::Layout;
 
 pub(super) fn requirement_files(root: &Path) -> Result<Vec<String>> {
     let context = || format!("cannot list {}", root.display());

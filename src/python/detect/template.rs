@@ -3,7 +3,7 @@
 //! commented out with its default, and the text always parses with
 //! [`crate::base::config::Config::parse`].
 
-use super::Detected;
+use super::detected::Detected;
 
 const TEMPLATE: &str = include_str!("../../../templates/project.toml");
 
@@ -132,9 +132,10 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::base::config::{BundleKind, Config, DevelopMode, Installer};
+    use crate::base::config::{Config, DevelopMode, Installer};
+    use crate::python::detect::detect;
+    use crate::python::detect::detected::Layout;
     use crate::python::detect::tests::{project, scripts};
-    use crate::python::detect::{Layout, detect};
 
     fn parse(text: &str) -> Config {
         Config::parse(Path::new("project.toml"), text).unwrap_or_else(|err| panic!("{err}\n{text}"))
@@ -239,7 +240,7 @@ mod tests {
         assert!(config.env.requirements.is_empty() && config.env.tools.is_empty());
         assert!(config.check.is_empty() && config.check.hints.is_empty());
         assert_eq!(config.develop.mode, DevelopMode::Pip);
-        assert_eq!(config.bundle.kind, BundleKind::Pex);
+        assert_eq!(config.bundle.kind.as_str(), "pex");
         assert_eq!(config.bundle.output.as_deref(), Some("dist/app.pex"));
         assert!(config.bundle.sources.is_empty() && config.bundle.pex_args.is_empty());
         assert_eq!(config.bundle.strategy, crate::base::config::Strategy::Auto);

@@ -83,6 +83,9 @@ pub(crate) struct Job {
 
 /// A kind of bundle: builds a [`Job`] with tools installed in the venv.
 pub(crate) trait Backend {
+    /// The `[bundle] kind` that chooses it.
+    fn name(&self) -> &'static str;
+
     /// The distribution the tools step installs into the venv to build this kind, if the
     /// venv's pip is not enough.
     fn tool(&self) -> Option<&'static str>;

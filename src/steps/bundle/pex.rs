@@ -213,6 +213,10 @@ fn build_requires(stage: &Path) -> Vec<String> {
 }
 
 impl Backend for Pex {
+    fn name(&self) -> &'static str {
+        "pex"
+    }
+
     fn tool(&self) -> Option<&'static str> {
         Some("pex")
     }

@@ -31,6 +31,10 @@ use crate::python::build::Build;
 pub(crate) struct PyInstaller;
 
 impl Backend for PyInstaller {
+    fn name(&self) -> &'static str {
+        "pyinstaller"
+    }
+
     fn tool(&self) -> Option<&'static str> {
         Some("pyinstaller")
     }

@@ -19,6 +19,10 @@ use crate::python::build::Build;
 pub(crate) struct Shiv;
 
 impl Backend for Shiv {
+    fn name(&self) -> &'static str {
+        "shiv"
+    }
+
     fn tool(&self) -> Option<&'static str> {
         Some("shiv")
     }

@@ -34,6 +34,10 @@ const ZIP_EPOCH: Duration = Duration::from_secs(315_619_200);
 pub(crate) struct Zipapp;
 
 impl Backend for Zipapp {
+    fn name(&self) -> &'static str {
+        "zipapp"
+    }
+
     fn tool(&self) -> Option<&'static str> {
         None
     }
