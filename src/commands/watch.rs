@@ -124,8 +124,16 @@ pub(crate) fn run(
         let _ = events.send(Message::Files(event));
     })
     .context("cannot start watching files")?;
-    let inputs = Inputs::new(project, &settings.targets, watcher, printer)
-        .with_context(|| format!("cannot list the inputs under {}", project.root.display()))?;
+    // A configuration problem (an unknown bundle kind) is said as it is.
+    let inputs = Inputs::new(project, &settings.targets, watcher, printer).map_err(|err| {
+        match error::is_usage(&err) {
+            true => err,
+            false => err.context(format!(
+                "cannot list the inputs under {}",
+                project.root.display()
+            )),
+        }
+    })?;
     printer.info(&format!(
         "watch: watching {} input files in {} directories of {} for {}; Ctrl-C to stop",
         inputs.file_count(),
