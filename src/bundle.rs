@@ -34,6 +34,7 @@ use crate::{editable, installed, venv};
 
 mod manifest;
 mod pex;
+mod pex_layer;
 mod pyinstaller;
 mod shared_layers;
 mod shiv;
