@@ -14,7 +14,8 @@
 //!   package data is in and a deleted module is out, plus a `NAME-VERSION.dist-info` with
 //!   the install's `METADATA`, `entry_points.txt` and `top_level.txt`, so
 //!   `importlib.metadata.version()` and entry-point lookups work. An edit costs no pex run
-//!   (one that resolves and builds nothing where `pex_layer` does not apply) (`bash benches/edit.sh` measures it against `pex .`).
+//!   (one that resolves and builds nothing where `pex_layer` does not apply; `bash
+//!   benches/edit.sh` measures it against `pex .`).
 //! - **wheel**: `pex STAGE -c SCRIPT`, which builds the project's wheel every time. `auto`
 //!   falls back to it, saying why with `-v`, for what a layer cannot reproduce: compiled
 //!   sources or custom build steps in the project itself, a build backend pybuild does not
