@@ -33,6 +33,7 @@ mod backend;
 mod kinds;
 mod manifest;
 mod pex;
+mod pex_layer;
 mod placement;
 
 use backend::{Entry, Job};

@@ -235,3 +235,109 @@ fn a_hatchling_src_layout_project_is_layered() {
         GREETING
     );
 }
+
+/// Compares two PEX files entry by entry (order, names, modes, dates, compression method,
+/// contents) and their `/bin/sh` headers; prints what differs. pybuild deflates with
+/// another deflate than Python's zlib, so the compressed bytes may differ.
+const COMPARE_PEXES: &str = r#"
+import sys, zipfile
+def read(path):
+    data = open(path, "rb").read()
+    archive = zipfile.ZipFile(path)
+    infos = archive.infolist()
+    header = data[:min(i.header_offset for i in infos)]
+    return header, [(i.filename, i.external_attr, i.date_time, i.compress_type,
+                     i.create_system, archive.read(i)) for i in infos]
+(ours_header, ours), (theirs_header, theirs) = read(sys.argv[1]), read(sys.argv[2])
+if ours_header != theirs_header:
+    print("the headers differ")
+if [e[0] for e in ours] != [e[0] for e in theirs]:
+    print("the entries differ:", [e[0] for e in ours], [e[0] for e in theirs])
+for a, b in zip(ours, theirs):
+    if a != b:
+        print("differs:", a[0], a[1:5], b[1:5])
+"#;
+
+#[test]
+fn the_layered_pex_is_the_one_pex_builds_without_starting_pex() {
+    let project = Project::sample();
+    project.pybuild(&["bundle"]).success();
+    // Run once: its venv is now extracted under PEX_ROOT, and must not serve the edit.
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING
+    );
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"written\"\n",
+    );
+    let run = project.pybuild(&["-v", "bundle"]).success();
+    // The code layer was written by pybuild: pex ran for nothing.
+    assert!(
+        !project.log_mentions("bundle", "bin/pex"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING.replace("hello", "written")
+    );
+
+    // pex itself, from the same dependencies PEX and the same layer (the code files of the
+    // bundle), with the options pybuild gives it.
+    let layers = project.path(".pybuild/layers");
+    let deps = fs::read_dir(&layers)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "pex"))
+        .unwrap();
+    let layer = tempfile::tempdir().unwrap();
+    let python = project.path(".venv/bin/python");
+    project
+        .run_program(
+            &python,
+            &[
+                "-c",
+                "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+                 z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith('greeter')])",
+                project.path("dist/greet.pex").to_str().unwrap(),
+                layer.path().to_str().unwrap(),
+            ],
+        )
+        .success();
+    let theirs = layer.path().join("theirs.pex");
+    let code = layer.path().join("code");
+    fs::create_dir(&code).unwrap();
+    for name in ["greeter", "greeter-1.2.3.dist-info"] {
+        fs::rename(layer.path().join(name), code.join(name)).unwrap();
+    }
+    project
+        .run_program(
+            &project.path(".venv/bin/pex"),
+            &[
+                "--requirements-pex",
+                deps.to_str().unwrap(),
+                "-D",
+                code.to_str().unwrap(),
+                "-e",
+                "greeter.cli:main",
+                "-o",
+                theirs.to_str().unwrap(),
+                "--venv",
+                "--sh-boot",
+            ],
+        )
+        .success();
+    let compared = project
+        .run_program(
+            &python,
+            &[
+                "-c",
+                COMPARE_PEXES,
+                project.path("dist/greet.pex").to_str().unwrap(),
+                theirs.to_str().unwrap(),
+            ],
+        )
+        .success();
+    assert_eq!(compared.stdout, "", "pybuild's PEX is not pex's");
+}

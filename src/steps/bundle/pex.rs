@@ -7,13 +7,15 @@
 //!   requirements` files, at exactly the venv's versions, with no resolve and no index),
 //!   built once per digest of (those requirements, the venv's installed versions,
 //!   interpreter, pex version, `pex-args`) and kept in `.pybuild/layers/`; each build adds
-//!   the project's own code on top with
-//!   `--requirements-pex deps.pex -D layer -e module:function`. The layer holds exactly the
+//!   the project's own code on top, as `--requirements-pex deps.pex -D layer -e
+//!   module:function` would (written by `pex_layer` without starting pex when it can:
+//!   the dependencies PEX is built with the final PEX's options). The layer holds exactly the
 //!   staged (fingerprinted) files of each top-level package the editable install maps, so
 //!   package data is in and a deleted module is out, plus a `NAME-VERSION.dist-info` with
 //!   the install's `METADATA`, `entry_points.txt` and `top_level.txt`, so
-//!   `importlib.metadata.version()` and entry-point lookups work. An edit costs one pex run
-//!   that resolves and builds nothing (`bash benches/edit.sh` measures it against `pex .`).
+//!   `importlib.metadata.version()` and entry-point lookups work. An edit costs no pex run
+//!   (one that resolves and builds nothing where `pex_layer` does not apply; `bash
+//!   benches/edit.sh` measures it against `pex .`).
 //! - **wheel**: `pex STAGE -c SCRIPT`, which builds the project's wheel every time. `auto`
 //!   falls back to it, saying why with `-v`, for what a layer cannot reproduce: compiled
 //!   sources or custom build steps in the project itself, a build backend pybuild does not
@@ -33,7 +35,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 
 use super::backend::{Backend, Entry, Job};
-use super::shared_layers;
+use super::{pex_layer, shared_layers};
 use crate::args;
 use crate::base::config::Strategy;
 use crate::base::error::UserError;
@@ -266,15 +268,30 @@ fn build_layered(
     stage_layer(&job.stage, &job.files, packages, editable, &layer)?;
     let files = count_files(&layer);
     let mut argv = Vec::new();
+    let mut deps = None;
     if !editable.requires.is_empty() || !cx.project.requirement_files().is_empty() {
-        let deps = dependencies_pex(cx, job, &editable.requires)?;
-        argv.extend(args!["--requirements-pex", deps]);
+        let path = dependencies_pex(cx, job, &editable.requires)?;
+        argv.extend(args!["--requirements-pex", &path]);
+        deps = Some(path);
     }
-    argv.extend(args!["-D", &layer, "-e", entry_point, "-o", &job.out]);
-    argv.extend(fast_start(cx));
     cx.printer
         .phase(&format!("layering {files} files on the dependencies PEX"));
-    run_pex(cx, argv)?;
+    let written = match deps {
+        Some(deps) if pex_layer::applies(&cx.project.config.bundle.pex_args) => {
+            pex_layer::write(&deps, &layer, entry_point, &job.out)
+                .inspect_err(|why| {
+                    cx.printer
+                        .detail(&format!("pex writes the layer, not pybuild: {why:#}"))
+                })
+                .is_ok()
+        }
+        _ => false,
+    };
+    if !written {
+        argv.extend(args!["-D", &layer, "-e", entry_point, "-o", &job.out]);
+        argv.extend(fast_start(cx));
+        run_pex(cx, argv)?;
+    }
     if let Err(err) = stock_build_requirements(cx, job) {
         cx.printer.warn(&format!(
             "the bundle is built, but its build requirements could not be put in the wheelhouse for offline builds: {err:#}"
@@ -386,8 +403,11 @@ fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBu
         let partial = job.work.join(&name);
         cx.printer
             .phase("building the dependencies PEX from the venv");
-        run_pex(cx, venv_closure_args(cx, requires, &partial))
-            .context("cannot build the dependencies PEX from the venv")?;
+        // With the options of the final PEX: then it already holds all the final PEX
+        // holds but the code, and `pex_layer` can add that without starting pex.
+        let mut argv = venv_closure_args(cx, requires, &partial);
+        argv.extend(fast_start(cx));
+        run_pex(cx, argv).context("cannot build the dependencies PEX from the venv")?;
         let written =
             hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
         state::write_atomically(&sum, written.as_bytes())?;
@@ -427,7 +447,7 @@ fn venv_closure_args(cx: &Build, requires: &[String], out: &Path) -> Vec<OsStrin
 /// distribution installed in the venv (name and version: a pin changed or a package
 /// installed by hand gives another digest) and what else decides how pex builds.
 fn deps_digest(cx: &Build, job: &Job, requires: &[String]) -> Result<String> {
-    let mut text = format!("deps-layer-v2\n{}\n", requires.join("\n"));
+    let mut text = format!("deps-layer-v3\n{}\n", requires.join("\n"));
     for file in cx.project.requirement_inputs() {
         let path = cx.project.root.join(&file);
         let hash = hash_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
