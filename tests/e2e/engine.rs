@@ -72,6 +72,12 @@ fn edits_during_a_build_and_same_size_same_mtime_edits_are_seen() {
 #[test]
 fn killed_builds_are_finished_by_the_next_run() {
     let project = Project::sample();
+    // The wheel build runs pex on every bundle: a layered one may start none (pybuild
+    // writes the layer, and the dependencies PEX may come from another checkout).
+    project.write(
+        "project.toml",
+        &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
+    );
     let venv_bin = project.path(".venv/bin").to_str().unwrap().to_string();
 
     // Kill pybuild and every child while the tools step installs the bundler.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::bundle::GREETING;
-use crate::support::{Project, finish};
+use crate::support::{Project, SAMPLE_CONFIG, finish};
 
 fn site_packages(project: &Project) -> PathBuf {
     let lib = project.path(".venv/lib");
@@ -119,6 +119,12 @@ fn an_install_left_incomplete_is_reinstalled() {
 #[test]
 fn a_build_killed_in_any_step_recovers_with_one_plain_bundle() {
     let project = Project::sample();
+    // The wheel build runs pex on every bundle, which gives the bundle step time to be
+    // interrupted in: a layered one may start none.
+    project.write(
+        "project.toml",
+        &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
+    );
     let points: [KillPoint; 4] = [
         (
             "venv",

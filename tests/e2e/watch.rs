@@ -132,6 +132,12 @@ fn words(greeting: &str) -> String {
 #[test]
 fn watch_rebuilds_on_changes_only_and_stops_with_its_children() {
     let project = Project::sample();
+    // The wheel build runs pex on every bundle, so a build lasts long enough to be
+    // interrupted or cancelled: a layered one starts no pex for an edit.
+    project.write(
+        "project.toml",
+        &format!("{SAMPLE_CONFIG}\n[bundle]\nstrategy = \"wheel\"\n"),
+    );
     let watch = Watch::start(&project, &["watch", "--debounce", "100"]);
     watch.wait_for_builds(&project, 1);
     assert!(
@@ -205,7 +211,7 @@ fn watch_rebuilds_on_changes_only_and_stops_with_its_children() {
     let before = watch.builds().len();
     project.write(
         "project.toml",
-        &format!("{config}\n[bundle]\npex-args = [\"--no-such-option\"]\n"),
+        &format!("{config}pex-args = [\"--no-such-option\"]\n"),
     );
     watch.wait_for_builds(&project, before + 1);
     let failed = watch.builds().last().unwrap().clone();
