@@ -15,46 +15,26 @@
 //! path at a time ([`admission`]).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 
-use crate::engine::fileset::exclusions::Exclusions;
-use crate::engine::fileset::links::split_links;
-use crate::engine::fileset::patterns::split_patterns;
-use crate::engine::listing::{Filter, LeftOut, Link, Listing};
+use crate::engine::listing::{Filter, Listing};
 use crate::engine::statcache::StatCache;
+use exclusions::Exclusions;
+use links::split_links;
+use patterns::split_patterns;
 
 pub(crate) mod admission;
 mod exclusions;
 mod links;
 pub(crate) mod patterns;
+mod rules;
+mod set;
 pub(crate) mod top_level;
 
-/// What to leave out besides the built-in exclusions.
-pub(crate) struct Rules {
-    /// The venv, if it is inside the project.
-    pub(crate) venv: Option<PathBuf>,
-    /// The bundle output and its manifest, relative to the root.
-    pub(crate) outputs: Vec<PathBuf>,
-    /// `[bundle] sources`.
-    pub(crate) sources: Vec<String>,
-    /// `[bundle] external-links`.
-    pub(crate) external_links: Vec<String>,
-}
-
-/// The project's input files, and what the user should hear about them.
-#[derive(Debug)]
-pub(crate) struct FileSet {
-    /// Relative, `/`-separated, sorted.
-    pub(crate) files: Vec<String>,
-    /// The inputs that are links, with the files they lead to.
-    pub(crate) links: Vec<Link>,
-    /// What the rules keep but cannot be an input: a named pipe, a name not UTF-8.
-    pub(crate) left_out: Vec<LeftOut>,
-    /// Links out of the project that `external-links` does not allow: not inputs.
-    refused: Vec<Link>,
-}
+pub(crate) use rules::Rules;
+pub(crate) use set::FileSet;
 
 /// The project's input files under `root`, read through `listing` (which remembers what
 /// it read for the next call).
@@ -101,6 +81,7 @@ pub(crate) fn project_files(
 mod tests {
     use super::*;
     use std::fs;
+    use std::path::PathBuf;
 
     // The helpers are shared with the tests of the submodules.
 

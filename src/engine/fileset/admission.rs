@@ -11,9 +11,9 @@ use globset::GlobSet;
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::engine::fileset::Rules;
-use crate::engine::fileset::exclusions::Exclusions;
-use crate::engine::fileset::patterns::split_patterns;
+use super::exclusions::Exclusions;
+use super::patterns::split_patterns;
+use super::rules::Rules;
 
 /// The listing's rules, applied to one path from the root down: the built-in exclusions on
 /// every component of the path, a directory holding a `pyvenv.cfg`, `.gitignore` files (the

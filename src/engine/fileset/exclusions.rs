@@ -5,7 +5,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::engine::fileset::Rules;
+use super::rules::Rules;
 
 /// Directories left out at any depth: version control, pybuild's state, caches.
 const EXCLUDED_DIRS: &[&str] = &[

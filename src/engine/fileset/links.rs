@@ -10,8 +10,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use globset::{Glob, GlobSetBuilder};
 
+use super::set::FileSet;
 use crate::base::error::UserError;
-use crate::engine::fileset::FileSet;
 use crate::engine::listing::Link;
 
 /// `links` as (those that are inputs: inside the project, or out of it as `external_links`
