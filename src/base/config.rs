@@ -12,11 +12,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod cache;
 mod error;
 mod load;
 mod source;
 pub(crate) mod task;
 mod validate;
+pub(crate) use cache::CacheSection;
 pub(crate) use error::{ConfigError, nearest};
 pub(crate) use source::{At, Source};
 pub(crate) use task::{TaskConfig, TaskRun};
@@ -38,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) bundle: BundleSection,
     #[serde(default)]
     pub(crate) watch: WatchSection,
+    #[serde(default)]
+    pub(crate) cache: CacheSection,
     #[serde(default)]
     pub(crate) tasks: BTreeMap<String, TaskConfig>,
     /// Where it was read from, for errors found after the parse.
