@@ -141,9 +141,6 @@ pub(crate) fn survey<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>]) -> Result<Vec
 where
     Cx: DerefMut<Target = Session<'a>>,
 {
-    if let Some(verdicts) = survey_early(cx, steps)? {
-        return Ok(verdicts);
-    }
     let mut verdicts: Vec<Verdict> = Vec::new();
     // The steps found stale so far: a chain of tens of thousands of tasks is surveyed in
     // linear time.
@@ -191,6 +188,12 @@ where
             outputs,
             skipped: None,
         });
+    }
+    // Only when something would run: a fresh plan sends nothing to the server.
+    if !stale.is_empty()
+        && let Some(settled) = survey_early(cx, steps)?
+    {
+        return Ok(settled);
     }
     Ok(verdicts)
 }
@@ -281,13 +284,9 @@ where
             cx.printer.fresh(&name, &summary);
             return Ok(Vec::new());
         }
-        let start = std::time::Instant::now();
-        if cx.remote().is_some() && cached::fetch(cx, &name, &early.key, &early.fingerprint)? {
-            let summary = last.summary(cx);
-            cx.printer.fetched(&name, start.elapsed(), &summary);
-            return Ok(vec![name]);
-        }
     }
+    // Asked of the server only once a step is found stale: a no-op build sends nothing.
+    let mut ask_early = early.is_some() && cx.remote().is_some();
     let mut ran = Vec::new();
     for (index, step) in steps.iter().enumerate() {
         let name = step.name().to_string();
@@ -305,6 +304,16 @@ where
             }
             Decision::Stale(reasons) => reasons,
         };
+        if let Some((last, early)) = early.as_ref().filter(|_| ask_early) {
+            ask_early = false;
+            let (last_name, start) = (last.name().to_string(), std::time::Instant::now());
+            if cached::fetch(cx, &last_name, &early.key, &early.fingerprint)? {
+                let summary = last.summary(cx);
+                cx.printer.fetched(&last_name, start.elapsed(), &summary);
+                ran.push(last_name);
+                return Ok(ran);
+            }
+        }
         let state_dir = cx.project.state_dir();
         cx.state.forget(&state_dir, &name, &fingerprint)?;
         let is_task = matches!(step.kind(), Kind::Task { .. });
