@@ -2,11 +2,12 @@
 # Remote cache benchmark (issue #17): against a local nginx with WebDAV PUT, the medians of
 # RUNS rounds of
 #   A     cold `pybuild bundle` of tests/fixtures/uv-app (pex pinned, uv.lock) that uploads
-#         (downloads warm: pip/uv/pex caches kept in the work dir);
+#         (downloads warm: pip/uv/pex caches kept in the work dir; no shared layer);
 #   B     the same checkout copied elsewhere with a fresh HOME, PYBUILD_CACHE_DIR and PEX_ROOT:
 #         the bundle's early key hits, nothing else runs;
-#   B'    as B with one source edited: venv, tools, develop run here, the dependencies PEX is
-#         fetched, the code layer is built here.
+#   B'    as B with one source edited: venv, tools, develop run here (from the warm uv cache;
+#         pybuild's wheelhouse is filled from the index), the dependencies PEX is fetched,
+#         the code layer is built here.
 # The server's store is emptied before each round.
 #
 #   bash benches/remote.sh [RUNS]     (RUNS defaults to 3; BENCH_DIR=... keeps the work dir)
@@ -49,6 +50,8 @@ a=() b=() e=()
 for i in $(seq "$runs"); do
   rm -rf "$srv/data"
   checkout "$work/a/uvapp"
+  # No dependencies PEX left by the previous round: A builds everything but downloads.
+  rm -rf "$PYBUILD_CACHE_DIR/layers"
   a+=("$(timed "$work/a/uvapp")")
   # pybuild's own uv, on PATH for the fresh machines (fetching it is not what is measured).
   uv_path=$(dirname "$(ls -d "$PYBUILD_CACHE_DIR"/uv/*/bin/uv | head -1)")
