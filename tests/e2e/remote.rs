@@ -250,6 +250,16 @@ fn a_fresh_clone_fetches_the_bundle_and_a_corrupted_blob_is_never_shipped() {
         "{}",
         built_here.describe()
     );
+    // Under the early key, then under the late one (the same bytes, whatever the checkout).
+    assert_eq!(
+        built_here
+            .stderr
+            .matches("does not match its digest")
+            .count(),
+        2,
+        "{}",
+        built_here.describe()
+    );
     assert!(built_here.step_ran("venv") && built_here.step_ran("bundle"));
     assert!(
         built_here.stderr.contains("fetched from the remote cache"),

@@ -4,8 +4,9 @@
 //!
 //! - The *late* key: the bundle's fingerprint (its configuration, the interpreter, pex's
 //!   version, the venv's distributions, the entry, every input file, the editable
-//!   install's metadata), plus each distribution's `RECORD` (the same version built from
-//!   other sources is another key), pybuild's version and the platform (`key::key`).
+//!   install's metadata), plus each distribution's `RECORD` but the project's own (the
+//!   same version built from other sources is another key), pybuild's version and the
+//!   platform (`key::key`).
 //! - The *early* key, for a fresh clone with no venv: only when everything the bundle is
 //!   made of is pinned by files in the checkout: an environment lock (`uv.lock`,
 //!   `pylock.toml`), pex pinned in `[env] tools` (`pex==2.…`), metadata that comes from
@@ -55,7 +56,13 @@ pub(super) fn late(
     }
     let site_packages = cx.site_packages()?;
     let mut records = String::new();
+    // Not the project's own: its editable install names the checkout's path (its
+    // metadata is in the fingerprint already).
+    let project = installed::normalize(&cx.project.config.project.name);
     for dist in installed::list(&site_packages) {
+        if installed::normalize(&dist.name) == project {
+            continue;
+        }
         let record = fs::read_to_string(dist.dist_info.join("RECORD")).unwrap_or_default();
         // Lines outside site-packages (`../../bin/...`) name the venv's path.
         let mut lines: Vec<&str> = record.lines().filter(|l| !l.starts_with("../")).collect();

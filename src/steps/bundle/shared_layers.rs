@@ -83,6 +83,8 @@ pub(crate) fn take(cx: &Build, name: &str, target: &Path) -> Result<bool> {
     if let Ok(file) = fs::File::options().append(true).open(&shared) {
         let _ = file.set_modified(SystemTime::now());
     }
+    // Built by another checkout here, perhaps before the remote cache was configured.
+    upload(cx, target, &hash);
     Ok(true)
 }
 
@@ -115,20 +117,26 @@ fn fetch(cx: &Build, name: &str, target: &Path) -> Result<bool> {
 /// checkouts and uploads it to the remote cache. Best effort: the build does not depend on
 /// it.
 pub(crate) fn offer(cx: &Build, built: &Path) -> Result<()> {
-    if let (Some(remote), Some(name)) = (cx.remote(), built.file_name()) {
-        let hash = fs::read_to_string(sum_of(built))
-            .with_context(|| format!("cannot read {}", sum_of(built).display()))?;
+    let hash = fs::read_to_string(sum_of(built))
+        .with_context(|| format!("cannot read {}", sum_of(built).display()))?;
+    upload(cx, built, &hash);
+    offer_here(built)
+}
+
+/// Uploads the layer at `layer`, whose hash is `hash`, to the remote cache, if any (in
+/// the background; the blob is sent only if the server lacks it).
+fn upload(cx: &Build, layer: &Path, hash: &str) {
+    if let (Some(remote), Some(name)) = (cx.remote(), layer.file_name()) {
         remote.upload(
             vec![remote_key(&name.to_string_lossy())],
             vec![Upload {
                 path: REMOTE_NAME.into(),
-                file: built.to_path_buf(),
-                built: hash,
-                executable: crate::engine::remote::is_executable(built),
+                file: layer.to_path_buf(),
+                built: hash.to_string(),
+                executable: crate::engine::remote::is_executable(layer),
             }],
         );
     }
-    offer_here(built)
 }
 
 /// Offers the layer at `built` (intact, its hash beside it) to the other checkouts: a copy
