@@ -6,6 +6,7 @@ pub(crate) mod fingerprint;
 pub(crate) mod listing;
 pub(crate) mod lock;
 pub(crate) mod reason;
+pub(crate) mod remote;
 pub(crate) mod run;
 pub(crate) mod session;
 pub(crate) mod statcache;

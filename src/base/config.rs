@@ -10,6 +10,7 @@
 //! `[tasks.NAME]` and the names a task may not take. This file only declares and
 //! re-exports: the children import each other, never it.
 
+mod cache;
 mod cycle;
 mod error;
 mod load;
@@ -19,6 +20,7 @@ pub(crate) mod task;
 mod task_check;
 mod validate;
 
+pub(crate) use cache::CacheSection;
 pub(crate) use error::{ConfigError, nearest};
 pub(crate) use load::FILE_NAME;
 pub(crate) use schema::{Config, DevelopMode, Installer, Strategy, WatchSection};

@@ -202,6 +202,18 @@ impl Printer {
         }
     }
 
+    /// The line of a step whose result was fetched (from a cache) instead of made.
+    pub(crate) fn fetched(&self, name: &str, elapsed: Duration, detail: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            eprintln!(
+                "{name:NAME_WIDTH$} {} in {:.1}s{}",
+                self.paint("fetched", Style::Green),
+                elapsed.as_secs_f64(),
+                redact(detail)
+            );
+        }
+    }
+
     pub(crate) fn paint(&self, text: &str, style: Style) -> String {
         if !self.color {
             return text.to_string();

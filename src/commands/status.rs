@@ -52,6 +52,10 @@ struct StepStatus {
     reasons: Vec<Reason>,
     /// What its last success produced (relative to the root, absolute outside it).
     outputs: Vec<String>,
+    /// Why it would not run though it may be stale (the plan's last step is settled by
+    /// its early cache key); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,6 +89,7 @@ pub(crate) fn show(
             fresh: verdict.reasons.is_empty(),
             reasons: verdict.reasons,
             outputs: verdict.outputs,
+            skipped: verdict.skipped,
         })
         .collect();
     let output =
@@ -93,7 +98,7 @@ pub(crate) fn show(
     cx.save_state()?;
     let report = Report {
         version: VERSION,
-        fresh: steps.iter().all(|s| s.fresh),
+        fresh: steps.iter().all(|s| s.fresh || s.skipped.is_some()),
         steps,
         bundle: BundleStatus {
             kind: project.config.bundle.kind.to_string(),
@@ -122,7 +127,12 @@ fn text(report: &Report, printer: &Printer) -> String {
     let mut out = String::new();
     for step in &report.steps {
         let name = &step.target;
-        if step.fresh {
+        if let Some(note) = &step.skipped {
+            out.push_str(&format!(
+                "{name:width$} {} ({note})\n",
+                printer.paint("skipped", Style::Green)
+            ));
+        } else if step.fresh {
             out.push_str(&format!(
                 "{name:width$} {}\n",
                 printer.paint("fresh", Style::Green)

@@ -56,6 +56,11 @@ impl Fingerprint {
         self.part(name, run_id);
     }
 
+    /// Whether the part `name` is when another step last ran (see [`Fingerprint::ran`]).
+    pub(crate) fn is_run(&self, name: &str) -> bool {
+        self.runs.contains(name)
+    }
+
     #[cfg(test)]
     pub(crate) fn file(&mut self, path: &str, hash: Option<Hash>) {
         self.files

@@ -47,6 +47,8 @@ pub(crate) enum Kind {
     Damaged,
     /// A task with neither `sources` nor `outputs` runs every time.
     AlwaysRuns,
+    /// Its result is in the remote cache: it would be fetched, not built.
+    Cached,
     /// Its freshness cannot be told before the steps before it run (`detail` says why).
     Unknown,
 }

@@ -128,6 +128,9 @@ pub(crate) struct Verdict {
     pub(crate) reasons: Vec<Reason>,
     /// What its last success produced.
     pub(crate) outputs: Vec<String>,
+    /// Why it would not run although it may be stale: the plan's last step is fresh from
+    /// its early key, or would be fetched under it (see `Step::early_key`).
+    pub(crate) skipped: Option<String>,
 }
 
 /// Decides every step of `steps` without running any: a step that builds on a stale one
@@ -153,6 +156,14 @@ where
                         reasons.push(Reason::new(ReasonKind::DependencyStale, detail).key(&dep));
                     }
                 }
+                if !reasons.is_empty()
+                    && let Some(key) = cached::cache_key(cx, *step, &fingerprint)
+                    && cx
+                        .remote()
+                        .is_some_and(|remote| remote.has(cx.printer, &key.key))
+                {
+                    reasons.push(Reason::new(ReasonKind::Cached, FETCHED));
+                }
                 reasons
             }
             Err(err) if stale.is_empty() => return Err(err),
@@ -175,13 +186,71 @@ where
             kind: step.kind(),
             reasons,
             outputs,
+            skipped: None,
         });
+    }
+    // Only when something would run: a fresh plan sends nothing to the server.
+    if !stale.is_empty()
+        && let Some(settled) = survey_early(cx, steps)?
+    {
+        return Ok(settled);
     }
     Ok(verdicts)
 }
 
+const FETCHED: &str = "its result would be fetched from the remote cache";
+
+/// The verdicts when the plan's last step has an early key that settles it (see
+/// `Step::early_key`): fresh as recorded, or in the remote cache; no other step would run.
+fn survey_early<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>]) -> Result<Option<Vec<Verdict>>>
+where
+    Cx: DerefMut<Target = Session<'a>>,
+{
+    let Some((last, earlier)) = steps.split_last() else {
+        return Ok(None);
+    };
+    let Some(early) = cached::early_key(cx, *last) else {
+        return Ok(None);
+    };
+    let name = last.name().to_string();
+    let reasons = if cached::early_fresh(cx, &name, &early)? {
+        Vec::new()
+    } else if cx
+        .remote()
+        .is_some_and(|remote| remote.has(cx.printer, &early.key.key))
+    {
+        vec![Reason::new(ReasonKind::Cached, FETCHED)]
+    } else {
+        return Ok(None);
+    };
+    let note = match reasons.is_empty() {
+        true => format!("not needed: {name} is fresh from its pinned inputs"),
+        false => format!("not needed: {name} would be fetched"),
+    };
+    let verdict = |cx: &Cx, step: &dyn Step<Cx>, reasons, skipped| Verdict {
+        name: step.name().to_string(),
+        kind: step.kind(),
+        reasons,
+        outputs: cx
+            .state
+            .steps
+            .get(step.name())
+            .map(|record| record.outputs.keys().cloned().collect())
+            .unwrap_or_default(),
+        skipped,
+    };
+    let mut verdicts: Vec<Verdict> = earlier
+        .iter()
+        .map(|step| verdict(cx, *step, Vec::new(), Some(note.clone())))
+        .collect();
+    verdicts.push(verdict(cx, *last, reasons, None));
+    Ok(Some(verdicts))
+}
+
 /// Runs each stale step of `steps` in order, recording each success; returns the steps
-/// that ran. On failure, the error says which step failed.
+/// that ran (or were fetched). On failure, the error says which step failed. With a remote
+/// cache, a step with a cache key is fetched when the server has its result, and uploaded
+/// after it ran (see `cached`); then the uploads are waited for, a bounded time.
 pub(crate) fn build<'a, Cx>(
     cx: &mut Cx,
     steps: &[&dyn Step<Cx>],
@@ -190,11 +259,36 @@ pub(crate) fn build<'a, Cx>(
 where
     Cx: DerefMut<Target = Session<'a>>,
 {
+    let result = build_steps(cx, steps, explain);
+    cx.finish_remote();
+    result
+}
+
+fn build_steps<'a, Cx>(cx: &mut Cx, steps: &[&dyn Step<Cx>], explain: bool) -> Result<Vec<String>>
+where
+    Cx: DerefMut<Target = Session<'a>>,
+{
     for step in steps {
         step.preflight(cx)?;
     }
+    // The plan's last step, when its result is known from pinned inputs alone: fresh as
+    // recorded, or fetched, it needs none of the steps before it (no venv on a fresh clone).
+    let early = match steps.last() {
+        Some(last) => cached::early_key(cx, *last).map(|early| (*last, early)),
+        None => None,
+    };
+    if let Some((last, early)) = &early {
+        let name = last.name().to_string();
+        if cached::early_fresh(cx, &name, early)? {
+            let summary = last.summary(cx);
+            cx.printer.fresh(&name, &summary);
+            return Ok(Vec::new());
+        }
+    }
+    // Asked of the server only once a step is found stale: a no-op build sends nothing.
+    let mut ask_early = early.is_some() && cx.remote().is_some();
     let mut ran = Vec::new();
-    for step in steps {
+    for (index, step) in steps.iter().enumerate() {
         let name = step.name().to_string();
         // A configuration problem (no console script to run, say) is said as it is: it is
         // no doubt about freshness.
@@ -210,6 +304,16 @@ where
             }
             Decision::Stale(reasons) => reasons,
         };
+        if let Some((last, early)) = early.as_ref().filter(|_| ask_early) {
+            ask_early = false;
+            let (last_name, start) = (last.name().to_string(), std::time::Instant::now());
+            if cached::fetch(cx, &last_name, &early.key, &early.fingerprint)? {
+                let summary = last.summary(cx);
+                cx.printer.fetched(&last_name, start.elapsed(), &summary);
+                ran.push(last_name);
+                return Ok(ran);
+            }
+        }
         let state_dir = cx.project.state_dir();
         cx.state.forget(&state_dir, &name, &fingerprint)?;
         let is_task = matches!(step.kind(), Kind::Task { .. });
@@ -224,6 +328,24 @@ where
             for reason in &reasons {
                 cx.printer.info(&format!("{:8}   because {reason}", ""));
             }
+        }
+        let key = cached::cache_key(cx, *step, &fingerprint);
+        // The early key goes up with the last step's result, if the inputs it is made of
+        // are still those the build started from.
+        let early_too = |cx: &mut Cx| match (&early, index + 1 == steps.len()) {
+            (Some((last, before)), true) => cached::early_key(cx, *last)
+                .filter(|now| now.key == before.key)
+                .map(|now| now.key.key),
+            _ => None,
+        };
+        if let Some(key) = &key
+            && cached::fetch(cx, &name, key, &fingerprint)?
+        {
+            let keys: Vec<String> = early_too(cx).into_iter().collect();
+            cached::upload(cx, &name, keys);
+            line.done(&format!("{} (fetched)", step.summary(cx)));
+            ran.push(name);
+            continue;
         }
         let result = match is_task {
             true => without_lock(cx, |cx| step.run(cx)),
@@ -248,6 +370,10 @@ where
             line.failed();
             let what = if is_task { "task" } else { "step" };
             return Err(err.context(format!("{what} `{name}` failed")));
+        }
+        if let Some(key) = key {
+            let keys: Vec<String> = std::iter::once(key.key).chain(early_too(cx)).collect();
+            cached::upload(cx, &name, keys);
         }
         line.done(&step.summary(cx));
         ran.push(name);
@@ -290,5 +416,6 @@ pub(crate) fn brief(reasons: &[Reason]) -> String {
     }
 }
 
+mod cached;
 #[cfg(test)]
 mod tests;

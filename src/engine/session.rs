@@ -1,6 +1,7 @@
 //! The engine's part of one pybuild invocation: the project, its state and lock, the
 //! process runner, and the project's input files, listed once.
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -12,6 +13,7 @@ use crate::base::ui::Printer;
 use crate::engine::fileset::{self, Rules};
 use crate::engine::fingerprint::{self, Fingerprint};
 use crate::engine::lock::Lock;
+use crate::engine::remote::Remote;
 use crate::engine::statcache::Hash;
 use crate::engine::state::State;
 
@@ -27,6 +29,8 @@ pub(crate) struct Session<'a> {
     pub(crate) started: SystemTime,
     rules: Rules,
     files: Option<Rc<[String]>>,
+    /// The remote cache, set up when first asked for (a no-op build never is).
+    remote: OnceCell<Option<Remote>>,
 }
 
 impl<'a> Session<'a> {
@@ -46,6 +50,7 @@ impl<'a> Session<'a> {
             started: SystemTime::now(),
             rules,
             files: None,
+            remote: OnceCell::new(),
         }
     }
 
@@ -68,6 +73,21 @@ impl<'a> Session<'a> {
         let files: Rc<[String]> = set.files.into();
         self.files = Some(files.clone());
         Ok(files)
+    }
+
+    /// The remote cache `[cache]` or the environment configure, if any.
+    pub(crate) fn remote(&self) -> Option<&Remote> {
+        self.remote
+            .get_or_init(|| Remote::configured(&self.project.config.cache))
+            .as_ref()
+    }
+
+    /// Waits for the remote cache's uploads (a bounded time) and says what it did, if it
+    /// was used.
+    pub(crate) fn finish_remote(&self) {
+        if let Some(Some(remote)) = self.remote.get() {
+            remote.finish(self.printer);
+        }
     }
 
     /// The content hash of a file (relative to the root, or absolute); `None` if missing.

@@ -44,10 +44,42 @@ pub(crate) trait Step<Cx> {
         Ok(None)
     }
 
+    /// How the step's result is shared through the remote cache (see `engine::remote`), if
+    /// it can be: its key, given its `fingerprint` now, and the outputs it would produce.
+    /// The key must hold everything the result's bytes depend on: a step fetches, instead
+    /// of building, whatever another machine built under the same key.
+    fn cache_key(&self, _cx: &mut Cx, _fingerprint: &Fingerprint) -> Result<Option<CacheKey>> {
+        Ok(None)
+    }
+
+    /// As [`Step::cache_key`], but known before any step of the plan runs (no venv), when
+    /// everything the result depends on is pinned: with the fingerprint it is made of,
+    /// recorded for the step when its result is fetched this way. Only the plan's last step
+    /// is asked: a hit, or a record made from this fingerprint with its outputs intact,
+    /// leaves every step of the plan alone.
+    fn early_key(&self, _cx: &mut Cx) -> Result<Option<EarlyKey>> {
+        Ok(None)
+    }
+
     /// A few words shown after the step's status, such as the bundle's path.
     fn summary(&self, _cx: &Cx) -> String {
         String::new()
     }
+}
+
+/// A step's key in the remote cache, and the outputs (relative to the root) a result
+/// fetched under it must consist of: an entry naming other files is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CacheKey {
+    pub(crate) key: String,
+    pub(crate) outputs: Vec<String>,
+}
+
+/// See [`Step::early_key`].
+#[derive(Debug, Clone)]
+pub(crate) struct EarlyKey {
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) key: CacheKey,
 }
 
 /// Whose commands a step runs, which decides how the engine runs it.

@@ -24,12 +24,13 @@ use anyhow::{Context as _, Result};
 use crate::base::config::Config;
 use crate::base::error::UserError;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::step::Step;
+use crate::engine::step::{CacheKey, EarlyKey, Step};
 use crate::python::build::Build;
 use crate::python::editable;
 use crate::python::installed;
 
 mod backend;
+mod cache_keys;
 mod kinds;
 mod manifest;
 mod pex;
@@ -209,6 +210,15 @@ impl<'a> Step<Build<'a>> for Bundle {
         cx.add_files(&mut fingerprint, &files)?;
         backend(config)?.fingerprint(cx, &mut fingerprint)?;
         Ok(fingerprint)
+    }
+
+    fn cache_key(&self, cx: &mut Build, fingerprint: &Fingerprint) -> Result<Option<CacheKey>> {
+        let output = Bundle::output(cx)?;
+        cache_keys::late(cx, NAME, fingerprint, &output)
+    }
+
+    fn early_key(&self, cx: &mut Build) -> Result<Option<EarlyKey>> {
+        cache_keys::early(cx, NAME)
     }
 
     fn preflight(&self, cx: &mut Build) -> Result<()> {

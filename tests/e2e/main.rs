@@ -15,6 +15,7 @@ mod installers;
 mod kinds;
 mod layers;
 mod recovery;
+mod remote;
 mod safety;
 mod shipped;
 mod tasks;

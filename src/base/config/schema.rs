@@ -5,6 +5,7 @@
 //! and a task's table are serialised into their steps' fingerprints: a key added there is
 //! left out of the serialised form while it holds its default, or every project rebuilds.
 
+use super::cache::CacheSection;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -28,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) bundle: BundleSection,
     #[serde(default)]
     pub(crate) watch: WatchSection,
+    #[serde(default)]
+    pub(crate) cache: CacheSection,
     #[serde(default)]
     pub(crate) tasks: BTreeMap<String, TaskConfig>,
     /// Where it was read from, for errors found after the parse.

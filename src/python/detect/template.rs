@@ -250,11 +250,12 @@ mod tests {
         assert_eq!(config.watch.targets, ["bundle"]);
         assert_eq!(config.watch.debounce_ms, 50);
         assert!(!config.watch.restart);
+        assert!(config.cache.remote.is_none() && !config.cache.read_only);
         let keys = uncommented
             .lines()
             .filter(|line| is_assignment(line))
             .count();
-        assert_eq!(keys, 27, "{uncommented}");
+        assert_eq!(keys, 28, "{uncommented}");
     }
 
     fn is_assignment(line: &str) -> bool {

@@ -394,7 +394,7 @@ fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBu
         let _ = fs::remove_file(&path);
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    if shared_layers::take(&name, &path)? {
+    if shared_layers::take(cx, &name, &path)? {
         cx.printer.detail(&format!(
             "dependencies PEX {} taken from another checkout's (same digest)",
             cx.project.key(&path)
@@ -413,7 +413,7 @@ fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBu
         state::write_atomically(&sum, written.as_bytes())?;
         fs::rename(&partial, &path)
             .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
-        if let Err(err) = shared_layers::offer(&path) {
+        if let Err(err) = shared_layers::offer(cx, &path) {
             cx.printer.detail(&format!(
                 "the dependencies PEX is not shared with other checkouts: {err:#}"
             ));

@@ -4,6 +4,11 @@
 //! that layer instead of building it again. Each layer has its blake3 hash beside it
 //! (`.blake3`), checked before use: a damaged or half-copied one is never taken. Layers
 //! unused for 30 days are removed when another is added.
+//!
+//! With a remote cache (see `engine::remote`), a layer no checkout here has is looked for
+//! there under a key made of its name (which is its digest), pybuild's version and the
+//! platform, verified against its sha256, and offered to the other checkouts like one built
+//! here; a layer built here is uploaded under that key.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,8 +16,11 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
 
+use crate::engine::fingerprint::Fingerprint;
+use crate::engine::remote::{Upload, key};
 use crate::engine::statcache::hash_file;
 use crate::engine::state;
+use crate::python::build::Build;
 use crate::python::wheelhouse;
 
 const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -37,12 +45,28 @@ pub(crate) fn is_intact(path: &Path) -> bool {
     }
 }
 
+/// The name of the layer's one file in its remote cache entry.
+const REMOTE_NAME: &str = "deps.pex";
+
+/// The layer's key in the remote cache.
+fn remote_key(name: &str) -> String {
+    let mut fingerprint = Fingerprint::default();
+    fingerprint.part("layer", name);
+    key::key(
+        "layer",
+        "dependencies PEX",
+        &fingerprint,
+        Path::new("/"),
+        "",
+    )
+}
+
 /// Copies the shared layer named `name` to `target` (with its hash), if there is an
-/// intact one; returns whether it did.
-pub(crate) fn take(name: &str, target: &Path) -> Result<bool> {
+/// intact one here, or else in the remote cache; returns whether it did.
+pub(crate) fn take(cx: &Build, name: &str, target: &Path) -> Result<bool> {
     let shared = dir().join(name);
     let (Ok(hash), true) = (fs::read_to_string(sum_of(&shared)), shared.is_file()) else {
-        return Ok(false);
+        return fetch(cx, name, target);
     };
     let partial = target.with_extension("partial");
     fs::copy(&shared, &partial)
@@ -59,13 +83,65 @@ pub(crate) fn take(name: &str, target: &Path) -> Result<bool> {
     if let Ok(file) = fs::File::options().append(true).open(&shared) {
         let _ = file.set_modified(SystemTime::now());
     }
+    // Built by another checkout here, perhaps before the remote cache was configured.
+    upload(cx, target, &hash);
     Ok(true)
 }
 
+/// Fetches the layer `name` from the remote cache into `target` (with its hash), and
+/// offers it to the other checkouts; returns whether it did.
+fn fetch(cx: &Build, name: &str, target: &Path) -> Result<bool> {
+    let Some(remote) = cx.remote() else {
+        return Ok(false);
+    };
+    let partial = target.with_extension("fetched");
+    let fetched = remote.fetch(cx.printer, &remote_key(name), |files| {
+        matches!(files, [file] if file.path == REMOTE_NAME).then(|| vec![partial.clone()])
+    });
+    if fetched.is_none() {
+        return Ok(false);
+    }
+    let hash = hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
+    state::write_atomically(&sum_of(target), hash.as_bytes())?;
+    fs::rename(&partial, target)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), target.display()))?;
+    cx.printer.detail(&format!(
+        "dependencies PEX {} fetched from the remote cache",
+        cx.project.key(target)
+    ));
+    offer_here(target)?;
+    Ok(true)
+}
+
+/// Offers the layer at `built` (intact, its hash beside it, built here) to the other
+/// checkouts and uploads it to the remote cache. Best effort: the build does not depend on
+/// it.
+pub(crate) fn offer(cx: &Build, built: &Path) -> Result<()> {
+    let hash = fs::read_to_string(sum_of(built))
+        .with_context(|| format!("cannot read {}", sum_of(built).display()))?;
+    upload(cx, built, &hash);
+    offer_here(built)
+}
+
+/// Uploads the layer at `layer`, whose hash is `hash`, to the remote cache, if any (in
+/// the background; the blob is sent only if the server lacks it).
+fn upload(cx: &Build, layer: &Path, hash: &str) {
+    if let (Some(remote), Some(name)) = (cx.remote(), layer.file_name()) {
+        remote.upload(
+            vec![remote_key(&name.to_string_lossy())],
+            vec![Upload {
+                path: REMOTE_NAME.into(),
+                file: layer.to_path_buf(),
+                built: hash.to_string(),
+                executable: crate::engine::remote::is_executable(layer),
+            }],
+        );
+    }
+}
+
 /// Offers the layer at `built` (intact, its hash beside it) to the other checkouts: a copy
-/// renamed into place, hash first, so a reader never takes half a file. Best effort: the
-/// build does not depend on it.
-pub(crate) fn offer(built: &Path) -> Result<()> {
+/// renamed into place, hash first, so a reader never takes half a file.
+fn offer_here(built: &Path) -> Result<()> {
     let name = built.file_name().context("a layer has a file name")?;
     let dir = dir();
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -1,0 +1,411 @@
+//! The team's remote cache: a server speaking Bazel's HTTP remote-cache protocol (`GET`,
+//! `HEAD`, `PUT` on `/ac/<key>` and `/cas/<sha256>`; nginx with WebDAV, bazel-remote,
+//! BuildBuddy), used by the engine for any step that names a cache key (see
+//! `Step::cache_key`), and by the shared dependencies PEXes. See docs/remote-cache.md.
+//!
+//! The rules, each for a reason:
+//! - A step's result is an action-cache entry (`entry`) naming blobs by sha256. Every blob
+//!   is verified against its name before it is written, and written whole (a temp file
+//!   renamed into place) only when all of the entry's blobs are verified: a poisoned entry
+//!   or a corrupted blob costs a warning and a local build, never a wrong output.
+//! - Uploads go blobs first, entry last, on a thread of their own, so a reader never sees
+//!   an entry whose blobs are missing, and the build does not wait for the server;
+//!   [`Remote::finish`] waits at most [`UPLOAD_WAIT`] for them at the end of the
+//!   invocation. Each file is checked against the hash recorded when it was built before
+//!   it is sent: a file changed since is not published under a key it no longer matches.
+//! - The server is a help, never a need: unreachable, slow (every request has a time
+//!   limit), erroring (5xx) or refusing (401, 403), it costs one warning, and the rest of
+//!   the invocation goes without it. A miss is a 404.
+//! - Read-only (`read-only = true`, `PYBUILD_REMOTE_CACHE_READ_ONLY=1`): no `PUT`, ever.
+//! - Credentials (see `credentials`) are sent as a header and never shown: every URL in a
+//!   message is the one without its user-info.
+
+mod credentials;
+pub(crate) mod entry;
+pub(crate) mod key;
+
+use std::cell::{Cell, RefCell};
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use sha2::{Digest as _, Sha256};
+
+use crate::base::config::CacheSection;
+use crate::base::ui::Printer;
+use crate::engine::statcache::{Hash, hash_bytes};
+use credentials::Endpoint;
+pub(crate) use entry::OutputFile;
+
+/// The environment's twins of `[cache] remote` and `[cache] read-only`, which they override.
+pub(crate) const URL_VARIABLE: &str = "PYBUILD_REMOTE_CACHE";
+pub(crate) const READ_ONLY_VARIABLE: &str = "PYBUILD_REMOTE_CACHE_READ_ONLY";
+
+/// How long the end of an invocation waits for its uploads before leaving them unfinished.
+pub(crate) const UPLOAD_WAIT: Duration = Duration::from_secs(20);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time to the first byte of an answer; a blob then has [`BODY_TIMEOUT`] to arrive.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_TIMEOUT: Duration = Duration::from_secs(120);
+const MAX_BLOB: u64 = 4 << 30;
+
+pub(crate) struct Remote {
+    endpoint: Endpoint,
+    read_only: bool,
+    agent: ureq::Agent,
+    /// Set at the first fault: the rest of the invocation goes without the server.
+    broken: Cell<bool>,
+    stats: Arc<Stats>,
+    uploads: RefCell<Vec<JoinHandle<Result<()>>>>,
+}
+
+#[derive(Default)]
+struct Stats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    fetched: AtomicU64,
+    sent: AtomicU64,
+}
+
+/// What the server answered.
+enum Answer {
+    Found(Vec<u8>),
+    Missing,
+    Fault(String),
+}
+
+/// A file to upload: where the entry says it goes, where it is, the hash it was built with.
+pub(crate) struct Upload {
+    pub(crate) path: String,
+    pub(crate) file: PathBuf,
+    pub(crate) built: Hash,
+    pub(crate) executable: bool,
+}
+
+impl Remote {
+    /// The remote cache `[cache]` and the environment configure, if any.
+    pub(crate) fn configured(config: &CacheSection) -> Option<Remote> {
+        let from_env = std::env::var(URL_VARIABLE)
+            .ok()
+            .filter(|url| !url.trim().is_empty());
+        let url = from_env.or_else(|| config.remote.clone())?;
+        let read_only = config.read_only
+            || std::env::var(READ_ONLY_VARIABLE)
+                .is_ok_and(|value| matches!(value.trim(), "1" | "true" | "yes"));
+        let header = std::env::var(credentials::HEADER_VARIABLE).ok();
+        let netrc = std::env::var_os("NETRC")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".netrc")))
+            .and_then(|path| fs::read_to_string(path).ok());
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            // A redirect would carry the credentials elsewhere.
+            .max_redirects(0)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(RESPONSE_TIMEOUT))
+            .timeout_send_body(Some(BODY_TIMEOUT))
+            .timeout_recv_body(Some(BODY_TIMEOUT))
+            .build()
+            .into();
+        Some(Remote {
+            endpoint: Endpoint::new(&url, header.as_deref(), netrc.as_deref()),
+            read_only,
+            agent,
+            broken: Cell::new(false),
+            stats: Arc::default(),
+            uploads: RefCell::default(),
+        })
+    }
+
+    /// Whether `key` has an entry (for `status`: a stale step "would be fetched").
+    pub(crate) fn has(&self, printer: &Printer, key: &str) -> bool {
+        self.entry(printer, key).is_some()
+    }
+
+    /// The entry of `key`, if the server has a well-formed one.
+    fn entry(&self, printer: &Printer, key: &str) -> Option<Vec<OutputFile>> {
+        if self.broken.get() {
+            return None;
+        }
+        match get(&self.agent, &self.endpoint, &format!("ac/{key}")) {
+            Answer::Found(bytes) => match entry::decode(&bytes) {
+                Ok(files) => Some(files),
+                Err(err) => {
+                    printer.warn(&format!(
+                        "remote cache: ignoring the malformed entry {key} ({err:#})"
+                    ));
+                    None
+                }
+            },
+            Answer::Missing => None,
+            Answer::Fault(why) => {
+                self.fault(printer, &why);
+                None
+            }
+        }
+    }
+
+    /// Fetches the result cached under `key`: `place` says where each output of the
+    /// entry goes, or `None` if the entry is not one this step could have made (then it
+    /// is ignored). Every blob is verified, then all are written, each atomically.
+    /// Returns the entry's outputs, or `None` (a miss: the step builds here).
+    pub(crate) fn fetch(
+        &self,
+        printer: &Printer,
+        key: &str,
+        place: impl FnOnce(&[OutputFile]) -> Option<Vec<PathBuf>>,
+    ) -> Option<Vec<OutputFile>> {
+        let fetched = self.fetch_entry(printer, key, place);
+        let counter = match fetched {
+            Some(_) => &self.stats.hits,
+            None => &self.stats.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        fetched
+    }
+
+    fn fetch_entry(
+        &self,
+        printer: &Printer,
+        key: &str,
+        place: impl FnOnce(&[OutputFile]) -> Option<Vec<PathBuf>>,
+    ) -> Option<Vec<OutputFile>> {
+        let files = self.entry(printer, key)?;
+        let Some(targets) = place(&files) else {
+            printer.warn(&format!(
+                "remote cache: ignoring the entry {key}: its outputs are not this step's"
+            ));
+            return None;
+        };
+        let mut verified = Vec::new();
+        for (file, target) in files.iter().zip(&targets) {
+            let bytes = match get(&self.agent, &self.endpoint, &format!("cas/{}", file.sha256)) {
+                Answer::Found(bytes) => bytes,
+                Answer::Missing => return None,
+                Answer::Fault(why) => {
+                    self.fault(printer, &why);
+                    return None;
+                }
+            };
+            if bytes.len() as u64 != file.size || sha256_hex(&bytes) != file.sha256 {
+                printer.warn(&format!(
+                    "remote cache: the blob {} does not match its digest; ignoring the entry \
+                     and building here",
+                    file.sha256
+                ));
+                return None;
+            }
+            self.stats
+                .fetched
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            match temp_file(target, &bytes, file.executable) {
+                Ok(temp) => verified.push((temp, target)),
+                Err(err) => {
+                    printer.warn(&format!("remote cache: {err:#}; building here"));
+                    return None;
+                }
+            }
+        }
+        for (temp, target) in verified {
+            if let Err(err) = temp.persist(target) {
+                printer.warn(&format!(
+                    "remote cache: cannot write {}: {err}; building here",
+                    target.display()
+                ));
+                return None;
+            }
+        }
+        Some(files)
+    }
+
+    /// Uploads `files` and then, under each of `keys`, the entry naming them, on a thread
+    /// of its own ([`Remote::finish`] waits for it). Nothing when read-only.
+    pub(crate) fn upload(&self, keys: Vec<String>, files: Vec<Upload>) {
+        if self.read_only || self.broken.get() || keys.is_empty() {
+            return;
+        }
+        let (agent, endpoint, stats) = (
+            self.agent.clone(),
+            self.endpoint.clone(),
+            self.stats.clone(),
+        );
+        let handle = std::thread::spawn(move || -> Result<()> {
+            let mut outputs = Vec::new();
+            for upload in files {
+                let bytes = fs::read(&upload.file)
+                    .with_context(|| format!("cannot read {}", upload.file.display()))?;
+                if hash_bytes(&bytes) != upload.built {
+                    bail!("{} changed since it was built; not uploaded", upload.path);
+                }
+                let sha256 = sha256_hex(&bytes);
+                let path = format!("cas/{sha256}");
+                if !head(&agent, &endpoint, &path)? {
+                    put(&agent, &endpoint, &path, &bytes)?;
+                    stats.sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                }
+                outputs.push(OutputFile {
+                    path: upload.path,
+                    sha256,
+                    size: bytes.len() as u64,
+                    executable: upload.executable,
+                });
+            }
+            let entry = entry::encode(&outputs);
+            for key in keys {
+                put(&agent, &endpoint, &format!("ac/{key}"), &entry)?;
+            }
+            Ok(())
+        });
+        self.uploads.borrow_mut().push(handle);
+    }
+
+    /// Waits for the uploads, [`UPLOAD_WAIT`] at most, and says what the cache did.
+    pub(crate) fn finish(&self, printer: &Printer) {
+        let deadline = Instant::now() + UPLOAD_WAIT;
+        let mut failed = None;
+        let mut unfinished = 0;
+        for handle in self.uploads.borrow_mut().drain(..) {
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !handle.is_finished() {
+                unfinished += 1;
+                continue;
+            }
+            match handle.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => failed = Some(format!("{err:#}")),
+                Err(_) => failed = Some("the upload thread panicked".into()),
+            }
+        }
+        if let Some(why) = failed {
+            printer.warn(&format!("remote cache: an upload failed ({why})"));
+        }
+        if unfinished > 0 {
+            printer.warn(&format!(
+                "remote cache: {unfinished} upload(s) unfinished after {} s, left \
+                 (a partial upload is never visible as a hit)",
+                UPLOAD_WAIT.as_secs()
+            ));
+        }
+        let stats = &self.stats;
+        let (hits, misses) = (
+            stats.hits.load(Ordering::Relaxed),
+            stats.misses.load(Ordering::Relaxed),
+        );
+        let sent = stats.sent.load(Ordering::Relaxed);
+        if hits + misses + sent > 0 {
+            printer.info(&format!(
+                "remote cache: {hits} hit(s), {misses} miss(es), {} fetched, {} sent",
+                size(stats.fetched.load(Ordering::Relaxed)),
+                size(sent)
+            ));
+        }
+    }
+
+    fn fault(&self, printer: &Printer, why: &str) {
+        if !self.broken.replace(true) {
+            printer.warn(&format!(
+                "remote cache unusable ({why}); building without it"
+            ));
+        }
+    }
+}
+
+fn url(endpoint: &Endpoint, path: &str) -> String {
+    format!("{}/{path}", endpoint.url)
+}
+
+fn get(agent: &ureq::Agent, endpoint: &Endpoint, path: &str) -> Answer {
+    let url = url(endpoint, path);
+    let mut request = agent.get(&url);
+    if let Some((name, value)) = &endpoint.auth {
+        request = request.header(name, value);
+    }
+    let mut response = match request.call() {
+        Ok(response) => response,
+        Err(err) => return Answer::Fault(format!("{url}: {err}")),
+    };
+    match response.status().as_u16() {
+        200..=299 => match response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BLOB)
+            .read_to_vec()
+        {
+            Ok(bytes) => Answer::Found(bytes),
+            Err(err) => Answer::Fault(format!("{url}: {err}")),
+        },
+        404 => Answer::Missing,
+        status => Answer::Fault(format!("{url} answered {status}")),
+    }
+}
+
+/// Whether the server has `path`.
+fn head(agent: &ureq::Agent, endpoint: &Endpoint, path: &str) -> Result<bool> {
+    let url = url(endpoint, path);
+    let mut request = agent.head(&url);
+    if let Some((name, value)) = &endpoint.auth {
+        request = request.header(name, value);
+    }
+    let response = request.call().with_context(|| url.clone())?;
+    match response.status().as_u16() {
+        200..=299 => Ok(true),
+        404 => Ok(false),
+        status => bail!("{url} answered {status}"),
+    }
+}
+
+fn put(agent: &ureq::Agent, endpoint: &Endpoint, path: &str, bytes: &[u8]) -> Result<()> {
+    let url = url(endpoint, path);
+    let mut request = agent.put(&url);
+    if let Some((name, value)) = &endpoint.auth {
+        request = request.header(name, value);
+    }
+    let response = request.send(bytes).with_context(|| url.clone())?;
+    match response.status().as_u16() {
+        200..=299 => Ok(()),
+        status => bail!("{url} answered {status}"),
+    }
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `bytes` in a temp file beside `target`, with the mode a tool's output gets.
+fn temp_file(target: &Path, bytes: &[u8], executable: bool) -> Result<tempfile::NamedTempFile> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
+    temp.write_all(bytes)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(umask);
+    let mode = if executable { 0o777 } else { 0o666 } & !umask.bits();
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of a file in {}", dir.display()))?;
+    Ok(temp)
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
+
+/// Whether the file at `path` is executable (its mode says so for its owner).
+pub(crate) fn is_executable(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o100 != 0)
+}

@@ -1,0 +1,214 @@
+//! The action-cache entry: which blobs make a step's result, each named by its sha256.
+//!
+//! Written as a minimal Bazel `ActionResult` protobuf (field 2, `output_files`, each an
+//! `OutputFile` with its `path` (1), `digest` (2: `hash` 1, `size_bytes` 2) and
+//! `is_executable` (4)), so bazel-remote accepts it with its `/ac/` validation on. Read
+//! back strictly: a malformed entry, a digest that is not 64 hex digits, or a path that
+//! could leave the project is no entry at all. The bytes themselves are trusted only once
+//! they match their digest (see `Remote::fetch`): an entry cannot smuggle anything in.
+
+use std::path::{Component, Path};
+
+use anyhow::{Result, bail};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutputFile {
+    /// Where the step puts it, relative to the project's root.
+    pub(crate) path: String,
+    /// The sha256 of its bytes, 64 lowercase hex digits.
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    pub(crate) executable: bool,
+}
+
+pub(crate) fn encode(files: &[OutputFile]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for file in files {
+        let mut digest = Vec::new();
+        bytes_field(&mut digest, 1, file.sha256.as_bytes());
+        varint_field(&mut digest, 2, file.size);
+        let mut output = Vec::new();
+        bytes_field(&mut output, 1, file.path.as_bytes());
+        bytes_field(&mut output, 2, &digest);
+        if file.executable {
+            varint_field(&mut output, 4, 1);
+        }
+        bytes_field(&mut out, 2, &output);
+    }
+    out
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<OutputFile>> {
+    let mut files = Vec::new();
+    for (field, value) in fields(bytes)? {
+        if let (2, Value::Bytes(output)) = (field, value) {
+            files.push(output_file(output)?);
+        }
+    }
+    if files.is_empty() {
+        bail!("the entry names no output file");
+    }
+    Ok(files)
+}
+
+fn output_file(bytes: &[u8]) -> Result<OutputFile> {
+    let mut file = OutputFile {
+        path: String::new(),
+        sha256: String::new(),
+        size: 0,
+        executable: false,
+    };
+    for (field, value) in fields(bytes)? {
+        match (field, value) {
+            (1, Value::Bytes(path)) => file.path = String::from_utf8(path.to_vec())?,
+            (2, Value::Bytes(digest)) => {
+                for (field, value) in fields(digest)? {
+                    match (field, value) {
+                        (1, Value::Bytes(hash)) => file.sha256 = String::from_utf8(hash.to_vec())?,
+                        (2, Value::Varint(size)) => file.size = size,
+                        _ => {}
+                    }
+                }
+            }
+            (4, Value::Varint(executable)) => file.executable = executable != 0,
+            _ => {}
+        }
+    }
+    let is_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+    if file.sha256.len() != 64 || !file.sha256.chars().all(is_hex) {
+        bail!("an output's digest is not a sha256");
+    }
+    if !is_plain_relative(&file.path) {
+        bail!("an output's path is not a plain relative path");
+    }
+    Ok(file)
+}
+
+/// A path of plain names only: no root, no `..`, no `.`, not empty.
+fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+fn fields(mut bytes: &[u8]) -> Result<Vec<(u64, Value<'_>)>> {
+    let mut fields = Vec::new();
+    while !bytes.is_empty() {
+        let tag = varint(&mut bytes)?;
+        let value = match tag & 7 {
+            0 => Value::Varint(varint(&mut bytes)?),
+            2 => {
+                let len = usize::try_from(varint(&mut bytes)?)?;
+                if len > bytes.len() {
+                    bail!("truncated entry");
+                }
+                let (value, rest) = bytes.split_at(len);
+                bytes = rest;
+                Value::Bytes(value)
+            }
+            // Fixed 64- and 32-bit fields: skipped.
+            wire @ (1 | 5) => {
+                let len = if wire == 1 { 8 } else { 4 };
+                if len > bytes.len() {
+                    bail!("truncated entry");
+                }
+                bytes = &bytes[len..];
+                continue;
+            }
+            other => bail!("unknown wire type {other}"),
+        };
+        fields.push((tag >> 3, value));
+    }
+    Ok(fields)
+}
+
+fn varint(bytes: &mut &[u8]) -> Result<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let Some((&byte, rest)) = bytes.split_first() else {
+            bail!("truncated entry");
+        };
+        *bytes = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    bail!("varint too long")
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn varint_field(out: &mut Vec<u8>, field: u64, value: u64) {
+    put_varint(out, field << 3);
+    put_varint(out, value);
+}
+
+fn bytes_field(out: &mut Vec<u8>, field: u64, value: &[u8]) {
+    put_varint(out, (field << 3) | 2);
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> OutputFile {
+        OutputFile {
+            path: path.into(),
+            sha256: "ab".repeat(32),
+            size: 300,
+            executable: true,
+        }
+    }
+
+    #[test]
+    fn an_entry_reads_back_as_written() {
+        let files = vec![
+            file("dist/app.pex"),
+            OutputFile {
+                executable: false,
+                ..file("m.json")
+            },
+        ];
+        assert_eq!(decode(&encode(&files)).unwrap(), files);
+    }
+
+    #[test]
+    fn the_bytes_are_an_action_result_protobuf() {
+        // `protoc --encode=build.bazel.remote.execution.v2.ActionResult` of
+        // output_files { path: "a" digest { hash: "ab"*32 size_bytes: 300 } is_executable: true }
+        let mut expected = vec![0x12, 0x4c, 0x0a, 0x01, b'a', 0x12, 0x45, 0x0a, 0x40];
+        expected.extend("ab".repeat(32).bytes());
+        expected.extend([0x10, 0xac, 0x02, 0x20, 0x01]);
+        assert_eq!(encode(&[file("a")]), expected);
+    }
+
+    #[test]
+    fn a_poisoned_or_malformed_entry_is_refused() {
+        for path in ["../x", "/etc/passwd", "a/../../b", "", "./a"] {
+            assert!(decode(&encode(&[file(path)])).is_err(), "{path}");
+        }
+        let bad_digest = OutputFile {
+            sha256: "zz".repeat(32),
+            ..file("a")
+        };
+        assert!(decode(&encode(&[bad_digest])).is_err());
+        assert!(decode(&encode(&[file("a")])[..20]).is_err());
+        assert!(decode(b"").is_err());
+        assert!(decode(b"\xff\xff\xff").is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! The bundle's keys in the remote cache (see `engine::remote`; `Step::cache_key`,
+//! `Step::early_key`). Only PEX bundles have them: pex writes the same bytes for the same
+//! inputs, and a PEX holds nothing of the machine it was built on but what the keys name.
+//!
+//! - The *late* key: the bundle's fingerprint (its configuration, the interpreter, pex's
+//!   version, the venv's distributions, the entry, every input file, the editable
+//!   install's metadata), plus each distribution's `RECORD` but the project's own (the
+//!   same version built from other sources is another key), pybuild's version and the
+//!   platform (`key::key`).
+//! - The *early* key, for a fresh clone with no venv: only when everything the bundle is
+//!   made of is pinned by files in the checkout: an environment lock (`uv.lock`,
+//!   `pylock.toml`), pex pinned in `[env] tools` (`pex==2.…`), metadata that comes from
+//!   files (no `setup.py`, no version from version control), and an entry known from
+//!   `project.toml` or `pyproject.toml`. It holds the input files (sources, lock,
+//!   `pyproject.toml`), `[project]`, `[env]`, `[develop]` and `[bundle]`, the interpreter,
+//!   the pex pin and the outputs. When a venv exists, a distribution in it at a version the
+//!   lock does not name (installed by hand) means no early key: what the venv holds is then
+//!   not what the lock says, and its bundle must not be published as the lock's.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::backend::Entry;
+use super::manifest;
+use crate::engine::fingerprint::Fingerprint;
+use crate::engine::remote::key;
+use crate::engine::statcache::hash_bytes;
+use crate::engine::step::{CacheKey, EarlyKey};
+use crate::python::build::Build;
+use crate::python::{env_lock, installed, metadata_sources};
+
+/// Build requirements that take the version from version control: the metadata then
+/// depends on more than the checkout's files.
+const VCS_VERSIONING: &[&str] = &[
+    "setuptools-scm",
+    "setuptools_scm",
+    "hatch-vcs",
+    "versioningit",
+    "dunamai",
+    "poetry-dynamic-versioning",
+    "pdm-backend-scm",
+];
+
+/// `output`: the bundle's, as `Bundle::output` says.
+pub(super) fn late(
+    cx: &mut Build,
+    step: &str,
+    fingerprint: &Fingerprint,
+    output: &str,
+) -> Result<Option<CacheKey>> {
+    if cx.project.config.bundle.kind.as_str() != "pex" {
+        return Ok(None);
+    }
+    let site_packages = cx.site_packages()?;
+    let mut records = String::new();
+    // Not the project's own: its editable install names the checkout's path (its
+    // metadata is in the fingerprint already).
+    let project = installed::normalize(&cx.project.config.project.name);
+    for dist in installed::list(&site_packages) {
+        if installed::normalize(&dist.name) == project {
+            continue;
+        }
+        let record = fs::read_to_string(dist.dist_info.join("RECORD")).unwrap_or_default();
+        // Lines outside site-packages (`../../bin/...`) name the venv's path.
+        let mut lines: Vec<&str> = record.lines().filter(|l| !l.starts_with("../")).collect();
+        lines.sort_unstable();
+        let digest = hash_bytes(lines.join("\n").as_bytes());
+        records.push_str(&format!("{} {} {digest}\n", dist.name, dist.version));
+    }
+    let outputs = outputs(output);
+    let key = key::key("late", step, fingerprint, &cx.project.root, &records);
+    Ok(Some(CacheKey { key, outputs }))
+}
+
+pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
+    let config = &cx.project.config;
+    let root = cx.project.root.clone();
+    let Some(lock) = cx.project.env_lock() else {
+        return Ok(None);
+    };
+    if config.bundle.kind.as_str() != "pex" || root.join("setup.py").exists() {
+        return Ok(None);
+    }
+    let Some(pex) = pinned_pex(&config.env.tools) else {
+        return Ok(None);
+    };
+    let Ok(pyproject) = fs::read_to_string(root.join("pyproject.toml")) else {
+        return Ok(None);
+    };
+    let Ok(pyproject) = pyproject.parse::<toml::Table>() else {
+        return Ok(None);
+    };
+    if versioned_by_vcs(&pyproject) {
+        return Ok(None);
+    }
+    let Some(output) = output(cx, &pyproject) else {
+        return Ok(None);
+    };
+    let locked = env_lock::read(lock, &root, &config.project.name)?;
+    let site_packages = cx.site_packages()?;
+    if !venv_agrees(&site_packages, &locked.versions) {
+        return Ok(None);
+    }
+    let config = &cx.project.config;
+    let mut fingerprint = Fingerprint::default();
+    fingerprint.part("project", serde_json::to_string(&config.project)?);
+    fingerprint.part("env", serde_json::to_string(&config.env)?);
+    fingerprint.part("develop", serde_json::to_string(&config.develop)?);
+    fingerprint.part("bundle", serde_json::to_string(&config.bundle)?);
+    fingerprint.part("pex", pex);
+    fingerprint.part("output", output.clone());
+    fingerprint.part("interpreter", cx.interpreter()?.describe());
+    let mut files: Vec<String> = cx.project_files()?.to_vec();
+    files.push(lock.file_name().to_string());
+    files.extend(metadata_sources::find(&root, &files));
+    files.sort();
+    files.dedup();
+    cx.add_files(&mut fingerprint, &files)?;
+    let key = key::key("early", step, &fingerprint, &root, "");
+    let outputs = outputs(&output);
+    Ok(Some(EarlyKey {
+        fingerprint,
+        key: CacheKey { key, outputs },
+    }))
+}
+
+/// The bundle and its manifest.
+fn outputs(output: &str) -> Vec<String> {
+    let manifest = manifest::path_for(Path::new(output));
+    vec![output.to_string(), manifest.to_string_lossy().into_owned()]
+}
+
+/// `pex==VERSION` when `[env] tools` pins pex to one exact version.
+fn pinned_pex(tools: &[String]) -> Option<String> {
+    tools.iter().find_map(|tool| {
+        let name = installed::requirement_name(tool)?;
+        let version = tool.trim()[name.len()..].trim().strip_prefix("==")?.trim();
+        let exact = !version.is_empty()
+            && version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '+');
+        (installed::normalize(&name) == "pex" && exact).then(|| format!("pex=={version}"))
+    })
+}
+
+fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
+    let requires = pyproject
+        .get("build-system")
+        .and_then(|b| b.get("requires"))
+        .and_then(|r| r.as_array())
+        .cloned()
+        .unwrap_or_default();
+    requires
+        .iter()
+        .filter_map(|r| r.as_str())
+        .any(|requirement| {
+            installed::requirement_name(requirement).is_some_and(|name| {
+                VCS_VERSIONING
+                    .iter()
+                    .any(|vcs| installed::normalize(vcs) == installed::normalize(&name))
+            })
+        })
+}
+
+/// The bundle's output, as `Bundle::output` finds it once the project is installed: from
+/// `project.toml`, else from the console scripts `pyproject.toml` declares.
+fn output(cx: &Build, pyproject: &toml::Table) -> Option<String> {
+    let config = &cx.project.config;
+    if let Some(output) = &config.bundle.output {
+        return Some(output.clone());
+    }
+    let entry = match (&config.bundle.console_script, &config.bundle.entry_point) {
+        (Some(script), _) => Entry::ConsoleScript(script.clone()),
+        (None, Some(entry)) => Entry::EntryPoint(entry.clone()),
+        (None, None) => {
+            let scripts = pyproject.get("project")?.get("scripts")?.as_table()?;
+            let name = &config.project.name;
+            let chosen = match scripts.len() {
+                1 => scripts.keys().next()?,
+                _ => scripts.keys().find(|script| *script == name)?,
+            };
+            Entry::ConsoleScript(chosen.clone())
+        }
+    };
+    let stem = match entry {
+        Entry::ConsoleScript(script) => script,
+        Entry::EntryPoint(_) => config.project.name.clone(),
+    };
+    Some(format!("dist/{stem}.pex"))
+}
+
+/// Whether every distribution in the venv that the lock names is at a version it names
+/// (no venv: nothing disagrees).
+fn venv_agrees(site_packages: &Path, locked: &[(String, String)]) -> bool {
+    installed::list(site_packages).iter().all(|dist| {
+        let name = installed::normalize(&dist.name);
+        let versions: Vec<&String> = locked
+            .iter()
+            .filter(|(locked, _)| installed::normalize(locked) == name)
+            .map(|(_, version)| version)
+            .collect();
+        versions.is_empty() || versions.contains(&&dist.version)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_exact_pex_pin_counts() {
+        let pin =
+            |tools: &[&str]| pinned_pex(&tools.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            pin(&["pytest", "pex==2.105.2"]),
+            Some("pex==2.105.2".into())
+        );
+        assert_eq!(pin(&["pex == 2.1"]), Some("pex==2.1".into()));
+        for loose in ["pex", "pex>=2", "pex==2.*", "pex==2.1,<3", "pexpect==4.9"] {
+            assert_eq!(pin(&[loose]), None, "{loose}");
+        }
+    }
+
+    #[test]
+    fn a_version_from_version_control_is_not_pinned() {
+        let table = |text: &str| text.parse::<toml::Table>().unwrap();
+        assert!(versioned_by_vcs(&table(
+            "[build-system]\nrequires = [\"setuptools\", \"setuptools_scm[toml]>=8\"]"
+        )));
+        assert!(!versioned_by_vcs(&table(
+            "[build-system]\nrequires = [\"hatchling\"]"
+        )));
+    }
+}
