@@ -33,7 +33,6 @@ mod backend;
 mod kinds;
 mod manifest;
 mod pex;
-mod pex_layer;
 mod placement;
 
 use backend::{Entry, Job};
