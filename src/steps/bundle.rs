@@ -34,7 +34,6 @@ mod cache_keys;
 mod kinds;
 mod manifest;
 mod pex;
-mod pex_layer;
 mod placement;
 
 use backend::{Entry, Job};

@@ -1,9 +1,10 @@
 //! Dependencies PEXes shared by every checkout of the user, in
 //! `$PYBUILD_CACHE_DIR/layers/` (else `~/.cache/pybuild/layers/`): a fresh clone whose venv
-//! holds exactly what another checkout's held (same digest, see `pex::deps_digest`) takes
-//! that layer instead of building it again. Each layer has its blake3 hash beside it
-//! (`.blake3`), checked before use: a damaged or half-copied one is never taken. Layers
-//! unused for 30 days are removed when another is added.
+//! holds exactly what another checkout's held (same digest, see
+//! `pex::dependencies::deps_digest`) takes that layer instead of building it again. Each
+//! layer has its blake3 hash beside it (`.blake3`), checked before use: a damaged or
+//! half-copied one is never taken. Layers unused for 30 days are removed when another is
+//! added.
 //!
 //! With a remote cache (see `engine::remote`), a layer no checkout here has is looked for
 //! there under a key made of its name (which is its digest), pybuild's version and the

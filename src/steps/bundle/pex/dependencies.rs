@@ -1,0 +1,136 @@
+//! The dependencies PEX of a layered or wheel build: the project's runtime closure taken
+//! from the venv, built once per digest of what it is made of, kept in
+//! `.pybuild/layers/` and shared with the user's other checkouts (`shared_layers`).
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use super::invocation::{fast_start, pex_environment, run_pex};
+use crate::args;
+use crate::engine::statcache::{hash_bytes, hash_file};
+use crate::engine::state;
+use crate::python::build::Build;
+use crate::python::installed;
+use crate::steps::bundle::backend::Job;
+use crate::steps::bundle::shared_layers;
+
+/// The dependencies PEX: the app's runtime closure taken from the venv itself (`pex
+/// --venv-repository`), so it holds exactly the versions the venv was tested with, and no
+/// index or wheelhouse is asked. Its top-level requirements are the editable install's
+/// `Requires-Dist` (pex evaluates their markers) and the `[env] requirements` files (the
+/// app's runtime environment, pins, hashes and constraints included). Reused when one for
+/// the same digest exists, else built into a temp file renamed into place, so a killed
+/// build never leaves a truncated layer behind a valid name.
+pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBuf> {
+    let digest = deps_digest(cx, job, requires)?;
+    let dir = cx.project.state_dir().join("layers");
+    let name = format!("deps-{digest}.pex");
+    let path = dir.join(&name);
+    let sum = shared_layers::sum_of(&path);
+    if path.is_file() {
+        if shared_layers::is_intact(&path) {
+            cx.printer.detail(&format!(
+                "dependencies PEX {} reused",
+                cx.project.key(&path)
+            ));
+            return Ok(path);
+        }
+        cx.printer.warn(&format!(
+            "{} is damaged (it no longer matches what was written); building it again",
+            cx.project.key(&path)
+        ));
+        let _ = fs::remove_file(&path);
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if shared_layers::take(cx, &name, &path)? {
+        cx.printer.detail(&format!(
+            "dependencies PEX {} taken from another checkout's (same digest)",
+            cx.project.key(&path)
+        ));
+    } else {
+        let partial = job.work.join(&name);
+        cx.printer
+            .phase("building the dependencies PEX from the venv");
+        // With the options of the final PEX: then it already holds all the final PEX
+        // holds but the code, and `layered_pex` can add that without starting pex.
+        let mut argv = venv_closure_args(cx, requires, &partial);
+        argv.extend(fast_start(cx));
+        run_pex(cx, argv).context("cannot build the dependencies PEX from the venv")?;
+        let written =
+            hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
+        state::write_atomically(&sum, written.as_bytes())?;
+        fs::rename(&partial, &path)
+            .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
+        if let Err(err) = shared_layers::offer(cx, &path) {
+            cx.printer.detail(&format!(
+                "the dependencies PEX is not shared with other checkouts: {err:#}"
+            ));
+        }
+    }
+    // Only the current layer is of use; older ones would pile up with each requirement change.
+    for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let file = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_layer = name.ends_with(".pex") || name.ends_with(".pex.blake3");
+        if file != path && file != sum && name.starts_with("deps-") && is_layer {
+            let _ = fs::remove_file(&file);
+        }
+    }
+    Ok(path)
+}
+
+/// pex's arguments for the runtime closure of `requires` and the requirement files, taken
+/// from the venv, into `out`.
+fn venv_closure_args(cx: &Build, requires: &[String], out: &Path) -> Vec<OsString> {
+    let mut argv = args!["--venv-repository", cx.project.venv()].to_vec();
+    for file in cx.project.requirement_files() {
+        argv.extend(args!["-r", cx.project.root.join(file)]);
+    }
+    argv.extend(requires.iter().map(Into::into));
+    argv.extend(args!["-o", out]);
+    argv
+}
+
+/// What the dependencies PEX is made of: the requirements, the requirement files, every
+/// distribution installed in the venv (name and version: a pin changed or a package
+/// installed by hand gives another digest) and what else decides how pex builds.
+fn deps_digest(cx: &Build, job: &Job, requires: &[String]) -> Result<String> {
+    let mut text = format!("deps-layer-v3\n{}\n", requires.join("\n"));
+    for file in cx.project.requirement_inputs() {
+        let path = cx.project.root.join(&file);
+        let hash = hash_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        text.push_str(&format!("{file} {hash}\n"));
+    }
+    // Each distribution's files too (its `RECORD`, which lists them with their hashes):
+    // the same version built from other sources (a local path, a fork) is another layer.
+    // Not the project's own (an editable install names the checkout's path), nor the
+    // scripts outside site-packages (their `#!` names the venv): so two checkouts with
+    // the same environment share one layer (see `shared_layers`).
+    let project = installed::normalize(&cx.project.config.project.name);
+    for dist in installed::list(&job.site_packages) {
+        if installed::normalize(&dist.name) == project {
+            continue;
+        }
+        let files = record_digest(&dist.dist_info.join("RECORD"));
+        text.push_str(&format!("{} {} {files}\n", dist.name, dist.version));
+    }
+    text.push_str(&pex_environment(cx, job));
+    Ok(hash_bytes(text.as_bytes())[..16].to_string())
+}
+
+/// The hash of a `RECORD`'s lines for files inside site-packages, sorted (the order
+/// installers write them in is theirs); empty when there is no `RECORD`.
+fn record_digest(record: &Path) -> String {
+    let Ok(text) = fs::read_to_string(record) else {
+        return String::new();
+    };
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.starts_with("../"))
+        .collect();
+    lines.sort_unstable();
+    hash_bytes(lines.join("\n").as_bytes())[..16].to_string()
+}

@@ -1,0 +1,233 @@
+//! Which of the two ways this build makes the PEX (`[bundle] strategy`): layered when
+//! the project's wheel would be nothing but copies of its files and metadata, which the
+//! layer reproduces; the wheel build for anything a layer cannot (compiled sources,
+//! custom build steps, a build backend pybuild does not know, an editable install whose
+//! layout cannot be read), which `auto` falls back to and `layered` refuses.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::base::config::Strategy;
+use crate::base::error::UserError;
+use crate::python::build::Build;
+use crate::python::editable::{Editable, Layout};
+use crate::steps::bundle::backend::Entry;
+
+/// Build backends whose wheel of a pure-Python project is its packages plus metadata.
+const PLAIN_BACKENDS: &[&str] = &[
+    "setuptools.build_meta",
+    "setuptools.build_meta:__legacy__",
+    "hatchling.build",
+    "flit_core.buildapi",
+    "pdm.backend",
+    "poetry.core.masonry.api",
+    "uv_build",
+];
+
+/// Sources that a build compiles: their presence means the wheel holds more than copies.
+const COMPILED_SUFFIXES: &[&str] = &[
+    ".c", ".cc", ".cpp", ".cxx", ".pyx", ".pxd", ".f", ".f90", ".rs", ".go", ".swg",
+];
+
+/// `setup.py` words that mean a custom build.
+const CUSTOM_BUILD_WORDS: &[&str] = &[
+    "ext_modules",
+    "Extension(",
+    "cmdclass",
+    "cffi_modules",
+    "rust_extensions",
+];
+
+/// How this build makes the PEX.
+#[derive(Debug)]
+pub(super) enum Plan {
+    Layered {
+        editable: Editable,
+        packages: Vec<(String, String)>,
+        entry_point: String,
+    },
+    /// The wheel build, why when `auto` chose it, and the project's requirements (from
+    /// the editable install, when there is one: its closure is then taken from the venv).
+    Wheel {
+        why: Option<String>,
+        requires: Option<Vec<String>>,
+    },
+}
+
+impl Plan {
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Plan::Layered { .. } => "layered".into(),
+            Plan::Wheel { why: None, .. } => "wheel".into(),
+            Plan::Wheel { why: Some(why), .. } => format!("wheel ({why})"),
+        }
+    }
+}
+
+/// How this build makes the PEX: layered unless `strategy` or the project says otherwise.
+pub(super) fn plan(
+    cx: &Build,
+    site_packages: &Path,
+    entry: &Entry,
+    files: &[String],
+    stage: &Path,
+) -> Result<Plan> {
+    let name = &cx.project.config.project.name;
+    // Read once: the layer is made from it, the wheel build takes its requirements.
+    let editable = Editable::read(site_packages, name, &cx.project.root);
+    let requires = editable.as_ref().map(|editable| editable.requires.clone());
+    let wheel = |why| Ok(Plan::Wheel { why, requires });
+    let strategy = cx.project.config.bundle.strategy;
+    if strategy == Strategy::Wheel {
+        return wheel(None);
+    }
+    let layered = editable
+        .ok_or_else(|| format!("no editable install of {name} in the venv"))
+        .and_then(|editable| {
+            let function = entry
+                .function(site_packages, name)
+                .map_err(|err| err.to_string())?;
+            layer_plan(editable, function, files, stage)
+        });
+    match (layered, strategy) {
+        (Ok(plan), _) => Ok(plan),
+        (Err(why), Strategy::Layered) => Err(UserError::usage(format!(
+            "`[bundle] strategy = \"layered\"` in project.toml, but the project cannot be layered: {why}"
+        ))
+        .hint("set `strategy = \"auto\"` (or \"wheel\") to build the project's wheel instead")
+        .into()),
+        (Err(why), _) => wheel(Some(why)),
+    }
+}
+
+/// The layered plan, or why the project needs its wheel built.
+fn layer_plan(
+    editable: Editable,
+    entry_point: String,
+    files: &[String],
+    stage: &Path,
+) -> Result<Plan, String> {
+    if let Some(file) = files
+        .iter()
+        .find(|f| COMPILED_SUFFIXES.iter().any(|s| f.ends_with(s)))
+    {
+        return Err(format!("{file} is compiled by the project's build"));
+    }
+    if let Ok(setup) = fs::read_to_string(stage.join("setup.py"))
+        && let Some(word) = CUSTOM_BUILD_WORDS.iter().find(|w| setup.contains(*w))
+    {
+        return Err(format!("setup.py uses `{word}`"));
+    }
+    if let Some(backend) = build_backend(stage)?
+        && !PLAIN_BACKENDS.contains(&backend.as_str())
+    {
+        return Err(format!(
+            "build backend {backend} may do more than copy files"
+        ));
+    }
+    let packages = match &editable.layout {
+        Layout::Packages(packages) => packages.clone(),
+        Layout::Unknown(why) => return Err(why.clone()),
+    };
+    Ok(Plan::Layered {
+        editable,
+        packages,
+        entry_point,
+    })
+}
+
+/// `[build-system] build-backend` of the staged `pyproject.toml`, when it names one.
+fn build_backend(stage: &Path) -> Result<Option<String>, String> {
+    let Ok(text) = fs::read_to_string(stage.join("pyproject.toml")) else {
+        return Ok(None);
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|err| format!("pyproject.toml does not parse: {err}"))?;
+    if let Some(hatch) = table.get("tool").and_then(|t| t.get("hatch"))
+        && hatch.to_string().contains("hooks")
+    {
+        return Err("pyproject.toml configures hatch build hooks".into());
+    }
+    Ok(table
+        .get("build-system")
+        .and_then(|b| b.get("build-backend"))
+        .and_then(|b| b.as_str())
+        .map(str::to_string))
+}
+
+/// `[build-system] requires` of the staged project (setuptools' defaults without one):
+/// a wheel build needs them in the wheelhouse.
+pub(super) fn build_requires(stage: &Path) -> Vec<String> {
+    fs::read_to_string(stage.join("pyproject.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|table| {
+            let requires = table.get("build-system")?.get("requires")?.as_array()?;
+            Some(
+                requires
+                    .iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect(),
+            )
+        })
+        .unwrap_or_else(|| vec!["setuptools>=40.8.0".into(), "wheel".into()])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn editable(layout: Layout) -> Editable {
+        Editable {
+            dist_info: PathBuf::from("/nonexistent/app-1.0.dist-info"),
+            dist_info_name: "app-1.0.dist-info".into(),
+            requires: vec!["six".into()],
+            layout,
+        }
+    }
+
+    #[test]
+    fn compiled_sources_and_custom_builds_need_the_wheel() {
+        let stage = tempfile::tempdir().unwrap();
+        let packages = Layout::Packages(vec![("app".into(), "src/app".into())]);
+        let entry = || "app.cli:main".to_string();
+        let files = vec!["src/app/__init__.py".to_string(), "src/app/fast.c".into()];
+        let why =
+            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
+        assert!(why.contains("src/app/fast.c"), "{why}");
+
+        let files = vec!["src/app/__init__.py".to_string()];
+        fs::write(
+            stage.path().join("setup.py"),
+            "setup(ext_modules=[Extension('x', ['x.c'])])",
+        )
+        .unwrap();
+        let why =
+            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
+        assert!(why.contains("ext_modules"), "{why}");
+
+        fs::write(stage.path().join("setup.py"), "setup()").unwrap();
+        fs::write(
+            stage.path().join("pyproject.toml"),
+            "[build-system]\nrequires = [\"maturin\"]\nbuild-backend = \"maturin\"\n",
+        )
+        .unwrap();
+        let why =
+            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
+        assert!(why.contains("maturin"), "{why}");
+        assert_eq!(build_requires(stage.path()), ["maturin"]);
+
+        fs::remove_file(stage.path().join("pyproject.toml")).unwrap();
+        let plan = layer_plan(editable(packages), entry(), &files, stage.path()).unwrap();
+        assert!(matches!(plan, Plan::Layered { entry_point, .. } if entry_point == "app.cli:main"));
+        assert_eq!(
+            build_requires(stage.path()),
+            ["setuptools>=40.8.0", "wheel"]
+        );
+    }
+}

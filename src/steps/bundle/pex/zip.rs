@@ -1,0 +1,303 @@
+//! The few parts of the zip format the layered PEX needs, read and written without a zip
+//! library: the dependencies PEX's entries found through its central directory (after
+//! the `/bin/sh` header), copied byte for byte, and new entries written as Python's
+//! zipfile writes them for pex (deflated, pex's deterministic date, absolute offsets),
+//! so the result is the archive pex would write. No zip64, no encryption, no data
+//! descriptors: an archive that has or needs them is refused, and the caller then runs
+//! pex.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+
+use anyhow::{Context as _, Result, bail, ensure};
+use flate2::Compression;
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+
+const LOCAL: u32 = 0x0403_4b50;
+const CENTRAL: u32 = 0x0201_4b50;
+const END: u32 = 0x0605_4b50;
+const ZIP64_LOCATOR: u32 = 0x0706_4b50;
+/// pex's deterministic date, 1980-01-01 00:00, in MS-DOS form.
+const DOS_DATE: u16 = (1 << 5) | 1;
+/// Made by: Unix (3), zip 2.0; needed: 2.0 (what Python's zipfile writes).
+const MADE_BY: u16 = (3 << 8) | 20;
+const NEEDED: u16 = 20;
+const UTF8_NAME: u16 = 0x800;
+
+fn u16_at(data: &[u8], at: usize) -> Result<u16> {
+    let bytes = data.get(at..at + 2).context("the zip is truncated")?;
+    Ok(u16::from_le_bytes([bytes[0], bytes[1]]))
+}
+
+fn u32_at(data: &[u8], at: usize) -> Result<u32> {
+    let bytes = data.get(at..at + 4).context("the zip is truncated")?;
+    Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+/// One entry of the central directory.
+pub(super) struct Entry {
+    pub(super) name: String,
+    /// Where its central record lies in the archive, and how long it is.
+    central: (usize, usize),
+    /// Where its local header starts in the archive (absolute), and its whole length.
+    local: (usize, usize),
+    method: u16,
+    compressed: usize,
+    pub(super) external: u32,
+}
+
+/// The dependencies PEX, read: where the zip starts, its entries.
+pub(super) struct Archive {
+    pub(super) first_entry: usize,
+    pub(super) entries: Vec<Entry>,
+}
+
+impl Archive {
+    pub(super) fn parse(data: &[u8]) -> Result<Archive> {
+        let tail = data.len().saturating_sub(22 + 0xFFFF);
+        let end = (tail..data.len().saturating_sub(21))
+            .rev()
+            .find(|&at| u32_at(data, at).is_ok_and(|sig| sig == END))
+            .context("no end of central directory: not a zip")?;
+        ensure!(
+            end < 20 || u32_at(data, end - 20)? != ZIP64_LOCATOR,
+            "a zip64 archive"
+        );
+        let (disk, count, total) = (
+            u16_at(data, end + 4)?,
+            u16_at(data, end + 8)?,
+            u16_at(data, end + 10)?,
+        );
+        let (size, offset) = (
+            u32_at(data, end + 12)? as usize,
+            u32_at(data, end + 16)? as usize,
+        );
+        ensure!(
+            disk == 0 && count == total && count != 0xFFFF && offset != 0xFFFF_FFFF,
+            "a split or zip64 archive"
+        );
+        // What precedes the zip (the header) shifts its offsets when they were written
+        // relative to the zip's start.
+        let shift = end
+            .checked_sub(size + offset)
+            .context("a garbled central directory")?;
+        let mut entries = Vec::with_capacity(count as usize);
+        let mut at = shift + offset;
+        for _ in 0..count {
+            ensure!(u32_at(data, at)? == CENTRAL, "a garbled central directory");
+            let flags = u16_at(data, at + 8)?;
+            ensure!(
+                flags & 0b1001 == 0,
+                "an encrypted entry or one with a data descriptor"
+            );
+            let method = u16_at(data, at + 10)?;
+            let compressed = u32_at(data, at + 20)?;
+            let size = u32_at(data, at + 24)?;
+            let name_len = u16_at(data, at + 28)? as usize;
+            let record =
+                46 + name_len + u16_at(data, at + 30)? as usize + u16_at(data, at + 32)? as usize;
+            let local = u32_at(data, at + 42)?;
+            ensure!(
+                compressed != 0xFFFF_FFFF && size != 0xFFFF_FFFF && local != 0xFFFF_FFFF,
+                "a zip64 entry"
+            );
+            let name = data
+                .get(at + 46..at + 46 + name_len)
+                .context("the zip is truncated")?;
+            let name = String::from_utf8(name.to_vec()).context("an entry name is not UTF-8")?;
+            let local = shift + local as usize;
+            ensure!(u32_at(data, local)? == LOCAL, "{name}: no local header");
+            let local_len = 30
+                + u16_at(data, local + 26)? as usize
+                + u16_at(data, local + 28)? as usize
+                + compressed as usize;
+            ensure!(local + local_len <= data.len(), "the zip is truncated");
+            entries.push(Entry {
+                name,
+                central: (at, record),
+                local: (local, local_len),
+                method,
+                compressed: compressed as usize,
+                external: u32_at(data, at + 38)?,
+            });
+            at += record;
+        }
+        let first_entry = entries
+            .iter()
+            .map(|e| e.local.0)
+            .min()
+            .unwrap_or(shift + offset);
+        Ok(Archive {
+            first_entry,
+            entries,
+        })
+    }
+
+    fn entry(&self, name: &str) -> Result<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .with_context(|| format!("the dependencies PEX has no {name}"))
+    }
+
+    /// The bytes of entry `name`, inflated.
+    pub(super) fn read(&self, data: &[u8], name: &str) -> Result<Vec<u8>> {
+        let entry = self.entry(name)?;
+        let start = entry.local.0 + entry.local.1 - entry.compressed;
+        let raw = &data[start..start + entry.compressed];
+        match entry.method {
+            0 => Ok(raw.to_vec()),
+            8 => {
+                let mut out = Vec::new();
+                DeflateDecoder::new(raw)
+                    .read_to_end(&mut out)
+                    .with_context(|| format!("cannot inflate {name}"))?;
+                Ok(out)
+            }
+            method => bail!("{name} is compressed with method {method}"),
+        }
+    }
+}
+
+/// A zip written entry by entry after a header, with absolute offsets (as Python's
+/// zipfile writes when it appends to a file), then its central directory.
+pub(super) struct Writer<W: Write> {
+    out: W,
+    at: usize,
+    central: Vec<u8>,
+    count: usize,
+    dirs: BTreeSet<String>,
+}
+
+impl<W: Write> Writer<W> {
+    /// A zip in `out`, after `header` (the PEX's `/bin/sh` header).
+    pub(super) fn new(mut out: W, header: &[u8]) -> Result<Writer<W>> {
+        out.write_all(header)
+            .context("cannot write the PEX header")?;
+        Ok(Writer {
+            out,
+            at: header.len(),
+            central: Vec::new(),
+            count: 0,
+            dirs: BTreeSet::new(),
+        })
+    }
+
+    fn offset(&self) -> Result<u32> {
+        u32::try_from(self.at)
+            .ok()
+            .filter(|&at| at != u32::MAX)
+            .context("the PEX would need zip64")
+    }
+
+    /// Copies an entry of `data` as it is, its central record pointing to its new place.
+    pub(super) fn copy(&mut self, data: &[u8], entry: &Entry) -> Result<()> {
+        let offset = self.offset()?;
+        let (start, len) = entry.local;
+        self.out
+            .write_all(&data[start..start + len])
+            .context("cannot write the PEX")?;
+        let (central, central_len) = entry.central;
+        let mut record = data[central..central + central_len].to_vec();
+        record[42..46].copy_from_slice(&offset.to_le_bytes());
+        self.central.extend_from_slice(&record);
+        if entry.name.ends_with('/') {
+            self.dirs.insert(entry.name.clone());
+        }
+        self.at += len;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Adds the directory entries of `path`'s parents not written yet, as pex does.
+    pub(super) fn add_dirs(&mut self, path: &str) -> Result<()> {
+        let path = path.trim_end_matches('/');
+        let mut dirs = Vec::new();
+        let mut end = 0;
+        while let Some(slash) = path[end..].find('/') {
+            end += slash + 1;
+            dirs.push(path[..end].to_string());
+        }
+        for dir in dirs {
+            if !self.dirs.contains(&dir) {
+                self.record(&dir, &[], 0, 0, (0o40755 << 16) | 0x10)?;
+                self.dirs.insert(dir);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds file `name` with `bytes`, deflated, with permission bits `mode`.
+    pub(super) fn add(&mut self, name: &str, bytes: &[u8], mode: u32) -> Result<()> {
+        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).context("cannot deflate")?;
+        let deflated = encoder.finish().context("cannot deflate")?;
+        let mut crc = flate2::Crc::new();
+        crc.update(bytes);
+        let size = u32::try_from(bytes.len()).context("a file too big for a zip without zip64")?;
+        self.record(name, &deflated, crc.sum(), size, (0o100000 | mode) << 16)
+    }
+
+    fn record(
+        &mut self,
+        name: &str,
+        body: &[u8],
+        crc: u32,
+        size: u32,
+        external: u32,
+    ) -> Result<()> {
+        let offset = self.offset()?;
+        let method: u16 = if name.ends_with('/') { 0 } else { 8 };
+        let flags = if name.is_ascii() { 0 } else { UTF8_NAME };
+        let name_len = u16::try_from(name.len()).context("a name too long for a zip")?;
+        let compressed = u32::try_from(body.len()).context("a file too big for a zip")?;
+        let mut common = Vec::with_capacity(26);
+        common.extend_from_slice(&NEEDED.to_le_bytes());
+        common.extend_from_slice(&flags.to_le_bytes());
+        common.extend_from_slice(&method.to_le_bytes());
+        common.extend_from_slice(&0u16.to_le_bytes()); // time: 00:00:00
+        common.extend_from_slice(&DOS_DATE.to_le_bytes());
+        common.extend_from_slice(&crc.to_le_bytes());
+        common.extend_from_slice(&compressed.to_le_bytes());
+        common.extend_from_slice(&size.to_le_bytes());
+        common.extend_from_slice(&name_len.to_le_bytes());
+        common.extend_from_slice(&0u16.to_le_bytes()); // extra
+        let mut local = LOCAL.to_le_bytes().to_vec();
+        local.extend_from_slice(&common);
+        local.extend_from_slice(name.as_bytes());
+        self.out.write_all(&local).context("cannot write the PEX")?;
+        self.out.write_all(body).context("cannot write the PEX")?;
+        self.central.extend_from_slice(&CENTRAL.to_le_bytes());
+        self.central.extend_from_slice(&MADE_BY.to_le_bytes());
+        self.central.extend_from_slice(&common);
+        self.central.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
+        self.central.extend_from_slice(&external.to_le_bytes());
+        self.central.extend_from_slice(&offset.to_le_bytes());
+        self.central.extend_from_slice(name.as_bytes());
+        self.at += local.len() + body.len();
+        self.count += 1;
+        Ok(())
+    }
+
+    pub(super) fn finish(mut self) -> Result<W> {
+        let offset = self.offset()?;
+        let count = u16::try_from(self.count)
+            .ok()
+            .filter(|&n| n != u16::MAX)
+            .context("too many entries for a zip without zip64")?;
+        let size = u32::try_from(self.central.len()).context("the PEX would need zip64")?;
+        self.out
+            .write_all(&self.central)
+            .context("cannot write the PEX")?;
+        let mut end = END.to_le_bytes().to_vec();
+        end.extend_from_slice(&[0; 4]); // this disk, the directory's disk
+        end.extend_from_slice(&count.to_le_bytes());
+        end.extend_from_slice(&count.to_le_bytes());
+        end.extend_from_slice(&size.to_le_bytes());
+        end.extend_from_slice(&offset.to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes()); // comment length
+        self.out.write_all(&end).context("cannot write the PEX")?;
+        Ok(self.out)
+    }
+}
