@@ -12,12 +12,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod deploy;
 mod error;
+mod image;
 mod load;
 mod source;
 pub(crate) mod task;
 mod validate;
+pub(crate) use deploy::DeploySection;
 pub(crate) use error::{ConfigError, nearest};
+pub(crate) use image::ImageSection;
 pub(crate) use source::{At, Source};
 pub(crate) use task::{TaskConfig, TaskRun};
 pub(crate) use validate::is_inside;
@@ -38,6 +42,10 @@ pub(crate) struct Config {
     pub(crate) bundle: BundleSection,
     #[serde(default)]
     pub(crate) watch: WatchSection,
+    #[serde(default)]
+    pub(crate) image: ImageSection,
+    #[serde(default)]
+    pub(crate) deploy: DeploySection,
     #[serde(default)]
     pub(crate) tasks: BTreeMap<String, TaskConfig>,
     /// Where it was read from, for errors found after the parse.
