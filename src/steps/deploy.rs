@@ -9,7 +9,8 @@
 //! - `deploy-spark`: `dist/<name>.spark-submit.sh` and the driver script it submits,
 //!   `dist/<name>.spark-main.py` (`[deploy.spark] main`, or one running the bundle's entry
 //!   point). The executors run the bundle itself as their Python, so it must take pyspark
-//!   from the cluster: the bundle is refused unless built with `--inherit-path=fallback`.
+//!   from the cluster: the bundle is refused unless built with `--inherit-path=fallback`
+//!   and without `--venv` (a venv PEX sees nothing of the interpreter that runs it).
 //!
 //! The built-in templates are `templates/deploy/` in pybuild's repository, compiled in;
 //! `[deploy.TARGET] template` replaces one with the project's own file. A template holds
@@ -291,11 +292,19 @@ fn render_all(cx: &mut Build, target: Target) -> Result<Files> {
     if target == Target::Spark {
         let bundle = cx.project.root.join(Bundle::output(cx)?);
         let info = image::pex_info(&bundle)?;
-        if info.get("inherit_path").and_then(Value::as_str) != Some("fallback") {
-            return Err(UserError::usage(
-                "the Spark job runs its bundle on the executors, which must take pyspark from the cluster: the PEX is not built with `--inherit-path=fallback`",
-            )
-            .hint("add it to `[bundle] pex-args` in project.toml: `pex-args = [\"--inherit-path=fallback\"]`")
+        let inherits = info.get("inherit_path").and_then(Value::as_str) == Some("fallback");
+        let venv = info.get("venv").and_then(Value::as_bool) == Some(true);
+        if !inherits || venv {
+            let why = match inherits {
+                false => "the PEX is not built with `--inherit-path=fallback`",
+                true => {
+                    "the PEX is built with `--venv`, whose venv sees nothing of the interpreter running it"
+                }
+            };
+            return Err(UserError::usage(format!(
+                "the Spark job runs its bundle as the executors' Python, which must take pyspark from the cluster: {why}"
+            ))
+            .hint("set `pex-args = [\"--inherit-path=fallback\", \"--no-sh-boot\"]` in `[bundle]` (`--no-sh-boot` drops pybuild's default `--venv`)")
             .into());
         }
         let name = image::name(&cx.project.config);

@@ -101,8 +101,9 @@ pub(crate) fn describe(
     match reference(cx)? {
         Reference::Oci { path, tag } => {
             let dir = cx.project.root.join(&path);
-            let manifest = manifest_in(&dir, tag.as_deref(), &path)?;
-            fingerprint.part("base", format!("oci:{path} {}", manifest.digest));
+            let named = cx.project.config.image.base.clone().unwrap_or_default();
+            let manifest = manifest_in(&dir, tag.as_deref(), &named)?;
+            fingerprint.part("base", format!("{named} {}", manifest.digest));
         }
         Reference::Archive { path } => {
             fingerprint.part("base", format!("oci-archive:{path}"));
@@ -118,7 +119,10 @@ pub(crate) fn describe(
 /// The base, read (and fetched or unpacked into the cache first when it has to be).
 pub(crate) fn open(cx: &Build) -> Result<Base> {
     let (dir, tag, named) = match reference(cx)? {
-        Reference::Oci { path, tag } => (cx.project.root.join(&path), tag, format!("oci:{path}")),
+        Reference::Oci { path, tag } => {
+            let named = cx.project.config.image.base.clone().unwrap_or_default();
+            (cx.project.root.join(&path), tag, named)
+        }
         Reference::Archive { path } => (unpacked(cx, &path)?, None, format!("oci-archive:{path}")),
         Reference::Docker { reference } => (
             pulled(cx, &reference)?,
