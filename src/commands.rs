@@ -23,7 +23,7 @@ use crate::base::error::UserError;
 use crate::base::process;
 use crate::base::project::Project;
 use crate::base::ui::Printer;
-use crate::commands::cli::{Cli, Command, WatchArgs};
+use crate::commands::cli::{Cli, Command, DeployTarget, WatchArgs};
 use crate::engine::lock::Lock;
 use crate::engine::state::State;
 use crate::steps::{self, BuildOptions, graph};
@@ -53,6 +53,15 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         }
         Some(Command::Setup) => build(&dir, printer, &options, SETUP).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, BUNDLE).map(|()| 0),
+        Some(Command::Image) => build(&dir, printer, &options, "image").map(|()| 0),
+        Some(Command::Deploy { target }) => {
+            let step = match target {
+                DeployTarget::Marathon => "deploy-marathon",
+                DeployTarget::Kubernetes => "deploy-kubernetes",
+                DeployTarget::Spark => "deploy-spark",
+            };
+            build(&dir, printer, &options, step).map(|()| 0)
+        }
         Some(Command::Check { fix: false, .. }) => {
             build(&dir, printer, &options, "check").map(|()| 0)
         }

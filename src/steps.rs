@@ -1,10 +1,12 @@
-//! The steps (check, venv, tools, develop, bundle) and the user's tasks, the graph that
+//! The steps (check, venv, tools, develop, bundle, and image and deploy after it) and the user's tasks, the graph that
 //! orders them, and [`build`]: what the commands call to bring targets up to date.
 
 pub(crate) mod bundle;
 pub(crate) mod check;
+pub(crate) mod deploy;
 pub(crate) mod develop;
 pub(crate) mod graph;
+pub(crate) mod image;
 pub(crate) mod task;
 pub(crate) mod tools;
 pub(crate) mod venv;

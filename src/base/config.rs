@@ -12,7 +12,9 @@
 
 mod cache;
 mod cycle;
+mod deploy;
 mod error;
+mod image;
 mod load;
 mod schema;
 mod source;

@@ -64,6 +64,14 @@ pub(crate) struct Cli {
     pub(crate) command: Option<Command>,
 }
 
+/// What `pybuild deploy` writes descriptors for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DeployTarget {
+    Marathon,
+    Kubernetes,
+    Spark,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Write a commented project.toml for an existing project, then set it up
@@ -83,6 +91,22 @@ pub(crate) enum Command {
     Setup,
     /// Everything `setup` does, then build the bundle (each step only if stale)
     Bundle,
+    /// Build the bundle, then an OCI image of it in dist/<name>.oci/, without Docker
+    ///
+    /// Three layers: `[image] base`, the bundle's dependencies, its code; tagged with the
+    /// project's version and `latest`. Run it with `umoci unpack` + `runc run`, push it
+    /// with `skopeo copy oci:dist/<name>.oci:latest docker://...` (see docs/deploy.md).
+    Image,
+    /// Write the descriptors that deploy the bundle to TARGET into dist/
+    ///
+    /// `marathon`: an app definition; `kubernetes`: a Deployment and a Service of the
+    /// image (built first); `spark`: a spark-submit script and its driver. Values come
+    /// from `[deploy.TARGET]` in project.toml (see docs/deploy.md).
+    Deploy {
+        /// Where the bundle goes
+        #[arg(value_enum)]
+        target: DeployTarget,
+    },
     /// Check the system prerequisites `[check]` lists; with --fix, install what is missing
     ///
     /// `--fix` prints the one command (apt-get or dnf, through sudo when not root) that

@@ -1,8 +1,12 @@
 //! The step graph: targets → the steps that make them, in order, each once.
 //!
 //! A target is a built-in step, `setup` (the built-in steps up to `develop`), or a task.
-//! The built-in steps run in [`BUILT_INS`] order, each after the one before it (`check`
-//! first: a missing header fails in milliseconds, before any venv). Every task runs inside
+//! Each built-in step names the steps it runs after in [`built_ins`]: the pipeline check →
+//! venv → tools → develop → bundle is a chain (`check` first: a missing header fails in
+//! milliseconds, before any venv), and what takes the bundle further (`image`, the
+//! `deploy-*` steps) runs after `bundle` or `image` without being in `bundle`'s plan.
+//! The registry's order is one the steps can run in: a test keeps each step after what it
+//! names, which also keeps the built-in steps free of cycles. Every task runs inside
 //! the venv, so it implicitly depends on `venv` and `tools` (the dev tools it most likely
 //! runs); what needs the project installed says `deps = ["setup"]`. Plan order is
 //! depth-first, deps in the order written, each target once: a task's implicit deps, then
@@ -10,7 +14,7 @@
 //!
 //! Running after a step is not building on it: `Step::deps` says whose runs a step's
 //! result depends on (the engine records them in its fingerprint), and a test keeps every
-//! dep of a built-in step before it in [`BUILT_INS`].
+//! dep of a built-in step among the steps it runs after, directly or not.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -23,7 +27,9 @@ use crate::engine::step::Step;
 use crate::python::build::Build;
 use crate::steps::bundle::{self, Bundle};
 use crate::steps::check::Check;
+use crate::steps::deploy::{Deploy, Target};
 use crate::steps::develop::Develop;
+use crate::steps::image::Image;
 use crate::steps::task::{self, Task};
 use crate::steps::tools::Tools;
 use crate::steps::venv::Venv;
@@ -31,14 +37,34 @@ use crate::steps::venv::Venv;
 /// A step of a plan, working with one build's context.
 pub(crate) type Planned<'c, 'a> = Box<dyn Step<Build<'a>> + 'c>;
 
-/// The built-in steps, in the order they run: the one registry of them.
-fn built_ins<'a>() -> Vec<Planned<'static, 'a>> {
+/// A built-in step and the steps it runs after.
+struct BuiltIn<'a> {
+    step: Planned<'static, 'a>,
+    after: &'static [&'static str],
+}
+
+impl<'a> BuiltIn<'a> {
+    fn new(step: impl Step<Build<'a>> + 'static, after: &'static [&'static str]) -> Self {
+        BuiltIn {
+            step: Box::new(step),
+            after,
+        }
+    }
+}
+
+/// The built-in steps, each with what it runs after, in an order they can run in: the one
+/// registry of them.
+fn built_ins<'a>() -> Vec<BuiltIn<'a>> {
     vec![
-        Box::new(Check),
-        Box::new(Venv),
-        Box::new(Tools),
-        Box::new(Develop),
-        Box::new(Bundle),
+        BuiltIn::new(Check, &[]),
+        BuiltIn::new(Venv, &["check"]),
+        BuiltIn::new(Tools, &["venv"]),
+        BuiltIn::new(Develop, &["tools"]),
+        BuiltIn::new(Bundle, &["develop"]),
+        BuiltIn::new(Image, &["bundle"]),
+        BuiltIn::new(Deploy(Target::Marathon), &["bundle"]),
+        BuiltIn::new(Deploy(Target::Kubernetes), &["image"]),
+        BuiltIn::new(Deploy(Target::Spark), &["bundle"]),
     ]
 }
 
@@ -65,8 +91,9 @@ pub(crate) fn plan<'c, 'a>(
             if !planned.insert(name.to_string()) {
                 continue;
             }
-            let step: Planned<'c, 'a> = match built_ins().into_iter().find(|s| s.name() == name) {
-                Some(step) => step,
+            let built_in = built_ins().into_iter().find(|b| b.step.name() == name);
+            let step: Planned<'c, 'a> = match built_in {
+                Some(built_in) => built_in.step,
                 None => {
                     let (name, task) = config
                         .tasks
@@ -126,16 +153,12 @@ fn order<'a>(config: &'a Config, target: &'a str) -> Result<Vec<&'a str>> {
     Ok(order)
 }
 
-/// What `name` needs before it, in order: the step before a built-in step, `develop`
+/// What `name` needs before it, in order: what a built-in step runs after, `develop`
 /// for `setup`, a task's deps.
 fn deps<'a>(config: &'a Config, name: &str) -> Result<Vec<&'a str>> {
-    let built_ins = built_ins();
     Ok(
-        if let Some(at) = built_ins.iter().position(|s| s.name() == name) {
-            match at.checked_sub(1) {
-                Some(before) => vec![STEPS[before]],
-                None => Vec::new(),
-            }
+        if let Some(built_in) = built_ins().iter().find(|b| b.step.name() == name) {
+            built_in.after.to_vec()
         } else if name == SETUP {
             vec!["develop"]
         } else if let Some(task) = config.tasks.get(name) {
@@ -167,23 +190,61 @@ mod tests {
 
     #[test]
     fn the_configuration_knows_the_built_in_steps_in_order() {
-        let names: Vec<String> = built_ins().iter().map(|s| s.name().to_string()).collect();
+        let names: Vec<String> = (built_ins().iter())
+            .map(|b| b.step.name().to_string())
+            .collect();
         assert_eq!(names, STEPS);
     }
 
     #[test]
-    fn a_built_in_step_builds_only_on_steps_before_it() {
+    fn a_built_in_step_runs_after_steps_registered_before_it() {
         let built_ins = built_ins();
-        for (at, step) in built_ins.iter().enumerate() {
-            for dep in step.deps() {
-                let before = built_ins[..at].iter().any(|s| s.name() == dep);
+        for (at, built_in) in built_ins.iter().enumerate() {
+            for after in built_in.after {
+                let before = built_ins[..at].iter().any(|b| b.step.name() == *after);
                 assert!(
                     before,
-                    "{} builds on {dep}, which runs after it",
-                    step.name()
+                    "{} runs after {after}, registered after it (or not at all)",
+                    built_in.step.name()
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_built_in_step_builds_only_on_steps_it_runs_after() {
+        let config = config("");
+        for built_in in built_ins() {
+            let name = built_in.step.name();
+            let planned = names(&config, name);
+            for dep in built_in.step.deps() {
+                let at = planned.iter().position(|p| *p == dep);
+                let me = planned.iter().position(|p| p == name);
+                assert!(
+                    at.is_some() && at < me,
+                    "{name} builds on {dep}, which its plan does not run before it"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_takes_the_bundle_further_is_planned_only_when_asked_for() {
+        let config = config("");
+        let pipeline = ["check", "venv", "tools", "develop", "bundle"];
+        assert_eq!(names(&config, "bundle"), pipeline);
+        assert_eq!(
+            names(&config, "image"),
+            [&pipeline[..], &["image"]].concat()
+        );
+        assert_eq!(
+            names(&config, "deploy-kubernetes"),
+            [&pipeline[..], &["image", "deploy-kubernetes"]].concat()
+        );
+        assert_eq!(
+            names(&config, "deploy-spark"),
+            [&pipeline[..], &["deploy-spark"]].concat()
+        );
     }
 
     #[test]

@@ -221,7 +221,7 @@ fn completion_offers_a_task_added_after_the_script_was_made() {
     // Written after the script, as a task is added months after ~/.bashrc was.
     project.write(
         "project.toml",
-        &format!("{SAMPLE_CONFIG}\n[tasks.deploy-docs]\nhelp = \"Publish\"\nrun = \"true\"\n"),
+        &format!("{SAMPLE_CONFIG}\n[tasks.docs-deploy]\nhelp = \"Publish\"\nrun = \"true\"\n"),
     );
     let complete = |line: &str| {
         let words: Vec<&str> = line.split(' ').collect();
@@ -237,15 +237,15 @@ fn completion_offers_a_task_added_after_the_script_was_made() {
         assert_eq!(run.code, 0, "{}", run.describe());
         run.stdout
     };
-    let offered = complete("pybuild dep");
+    let offered = complete("pybuild do");
     assert_eq!(
         offered.lines().collect::<Vec<_>>(),
-        ["deploy-docs"],
+        ["docs-deploy"],
         "{offered}"
     );
-    let offered = complete("pybuild status de");
+    let offered = complete("pybuild status d");
     assert!(
-        offered.lines().any(|l| l == "deploy-docs") && offered.lines().any(|l| l == "develop"),
+        offered.lines().any(|l| l == "docs-deploy") && offered.lines().any(|l| l == "develop"),
         "{offered}"
     );
     for shell in ["zsh", "fish", "elvish", "powershell"] {

@@ -24,7 +24,7 @@ pub struct Run {
     pub stderr: String,
 }
 
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared-cache")
 }
 

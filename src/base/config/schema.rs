@@ -6,6 +6,8 @@
 //! left out of the serialised form while it holds its default, or every project rebuilds.
 
 use super::cache::CacheSection;
+use super::deploy::DeploySection;
+use super::image::ImageSection;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -31,6 +33,10 @@ pub(crate) struct Config {
     pub(crate) watch: WatchSection,
     #[serde(default)]
     pub(crate) cache: CacheSection,
+    #[serde(default)]
+    pub(crate) image: ImageSection,
+    #[serde(default)]
+    pub(crate) deploy: DeploySection,
     #[serde(default)]
     pub(crate) tasks: BTreeMap<String, TaskConfig>,
     /// Where it was read from, for errors found after the parse.

@@ -10,9 +10,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// The built-in steps a task may depend on, in pipeline order; `setup` is `develop` with
-/// everything before it.
-pub(crate) const STEPS: &[&str] = &["check", "venv", "tools", "develop", "bundle"];
+/// The built-in steps a task may depend on, in the order of their registry
+/// (`steps::graph`); `setup` is `develop` with everything before it.
+pub(crate) const STEPS: &[&str] = &[
+    "check",
+    "venv",
+    "tools",
+    "develop",
+    "bundle",
+    "image",
+    "deploy-marathon",
+    "deploy-kubernetes",
+    "deploy-spark",
+];
 pub(crate) const SETUP: &str = "setup";
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -62,7 +72,9 @@ pub(crate) const COMMANDS: &[&str] = &[
     "check",
     "clean",
     "completions",
+    "deploy",
     "help",
+    "image",
     "init",
     "man",
     "run",

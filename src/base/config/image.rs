@@ -1,0 +1,63 @@
+//! `[image]`: the OCI image `pybuild image` makes of the bundle (see `steps/image.rs`).
+//!
+//! Every key has a default but `base`, which the image step asks for when it runs, so a
+//! project that builds no image needs no section.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct ImageSection {
+    /// What the image starts from, named as skopeo names images: `oci:PATH[:TAG]`,
+    /// `oci-archive:PATH` or `docker://REFERENCE`.
+    pub(crate) base: Option<String>,
+    /// The image's name: `dist/<name>.oci/`. Default: the project's name.
+    pub(crate) name: Option<String>,
+    /// The tag beside `latest`. Default: the project's version.
+    pub(crate) tag: Option<String>,
+    /// The interpreter the entrypoint starts the bundle with, looked up on the image's PATH.
+    #[serde(default = "default_python")]
+    pub(crate) python: String,
+    /// Arguments after the bundle in the entrypoint.
+    #[serde(default)]
+    pub(crate) args: Vec<String>,
+    /// The volume `PEX_ROOT` points at, so the venv a PEX unpacks survives restarts.
+    #[serde(default = "default_pex_root")]
+    pub(crate) pex_root: String,
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
+    /// The TCP port the app listens on, exposed by the image.
+    pub(crate) port: Option<u16>,
+    #[serde(default)]
+    pub(crate) labels: BTreeMap<String, String>,
+    /// Also write `dist/<name>.oci.tar`, the layout as an `oci-archive`.
+    #[serde(default)]
+    pub(crate) archive: bool,
+}
+
+impl Default for ImageSection {
+    fn default() -> Self {
+        ImageSection {
+            base: None,
+            name: None,
+            tag: None,
+            python: default_python(),
+            args: Vec::new(),
+            pex_root: default_pex_root(),
+            env: BTreeMap::new(),
+            port: None,
+            labels: BTreeMap::new(),
+            archive: false,
+        }
+    }
+}
+
+fn default_python() -> String {
+    "python3".into()
+}
+
+fn default_pex_root() -> String {
+    "/pex_root".into()
+}

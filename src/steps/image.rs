@@ -1,0 +1,495 @@
+//! The image step: an OCI image layout of the bundle, `dist/<name>.oci/`, tagged with the
+//! project's version (or `[image] tag`) and `latest`, made without a container engine.
+//!
+//! The image is the base's layers, then two of its own: the bundle PEX's dependencies and
+//! its code (see `image/pex_zip.rs`), unzipped under `/app/<bundle file name>/`. So an
+//! edit rewrites only the code layer: the dependencies layer is kept in
+//! `.pybuild/layers/oci-deps-<hash>.*`, keyed by its entries, and keeps its digest. The
+//! entrypoint runs the bundle with `[image] python` (`python3 /app/greet.pex`), `PEX_ROOT`
+//! points at a declared volume, so the venv a `--venv` PEX makes on its first start is
+//! reused by the next; `[image] env`, `port` and `labels` go into the config. Same bundle,
+//! base and settings, same bytes (see `image/layout.rs`); timestamps are
+//! `SOURCE_DATE_EPOCH`, else 0.
+//!
+//! The image carries the very files of the bundle the bundle step checked against the venv:
+//! it builds on that step and is made from its output. The layout is written beside the
+//! old one and swapped in with one rename, so a failure leaves the previous image whole.
+//!
+//! Fingerprint: `[image]`, the epoch, the tag, the base (see `image/base.rs`), the bundle.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use rustix::fs::{CWD, RenameFlags, renameat_with};
+
+use crate::base::config::Config;
+use crate::base::error::UserError;
+use crate::engine::fingerprint::Fingerprint;
+use crate::engine::statcache::hash_bytes;
+use crate::engine::step::Step;
+use crate::python::build::Build;
+use crate::python::installed;
+use crate::steps::bundle::Bundle;
+
+mod base;
+mod layout;
+mod pex_zip;
+
+pub(crate) use pex_zip::pex_info;
+
+use layout::{Descriptor, Layer, Layout};
+
+pub(crate) struct Image;
+
+/// The step's name, in its log, state and messages.
+const NAME: &str = "image";
+
+/// Where the image's files go in it.
+const APP_DIR: &str = "app";
+
+/// The PATH an image gets when its base sets none (Debian's default).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The image's name: `[image] name`, else the project's, lower-cased.
+pub(crate) fn name(config: &Config) -> String {
+    match &config.image.name {
+        Some(name) => name.clone(),
+        None => config.project.name.to_lowercase().replace('_', "-"),
+    }
+}
+
+/// The image layout, relative to the root.
+pub(crate) fn layout_path(config: &Config) -> String {
+    format!("dist/{}.oci", name(config))
+}
+
+/// The image's tag beside `latest`: `[image] tag`, else the project's version (a `+` made
+/// a `-`: tags allow no `+`).
+pub(crate) fn tag(cx: &mut Build) -> Result<String> {
+    if let Some(tag) = &cx.project.config.image.tag {
+        return Ok(tag.clone());
+    }
+    let name = cx.project.config.project.name.clone();
+    let version = installed::installed_version(&cx.site_packages()?, &name).ok_or_else(|| {
+        UserError::usage(format!(
+            "the image is tagged with {name}'s version, and the venv holds no {name} to read it from"
+        ))
+        .hint("set `tag` in `[image]`")
+    })?;
+    Ok(version.replace('+', "-"))
+}
+
+/// The seconds since the epoch every timestamp in the image says.
+fn epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn is_valid_name(name: &str) -> bool {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    name.starts_with(ok)
+        && name.ends_with(ok)
+        && name.chars().all(|c| ok(c) || matches!(c, '.' | '_' | '-'))
+}
+
+fn is_valid_tag(tag: &str) -> bool {
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    tag.len() <= 128 && tag.starts_with(ok) && tag.chars().all(|c| ok(c) || matches!(c, '.' | '-'))
+}
+
+impl<'a> Step<Build<'a>> for Image {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn deps(&self) -> Vec<String> {
+        vec!["bundle".into()]
+    }
+
+    fn preflight(&self, cx: &mut Build) -> Result<()> {
+        let config = &cx.project.config;
+        if config.bundle.kind.as_str() != "pex" {
+            return Err(UserError::usage(format!(
+                "`pybuild image` ships a PEX, and `[bundle] kind` is `{}`",
+                config.bundle.kind
+            ))
+            .hint("set `kind = \"pex\"` in `[bundle]` (or remove it: a PEX is the default)")
+            .into());
+        }
+        let name = name(config);
+        if !is_valid_name(&name) {
+            return Err(UserError::usage(format!("`{name}` cannot name an image"))
+                .hint(
+                    "set `name` in `[image]`: lower-case letters, digits and `.`, `_`, `-` inside",
+                )
+                .into());
+        }
+        if !config.image.pex_root.starts_with('/') || config.image.pex_root.contains("..") {
+            return Err(UserError::usage(format!(
+                "`[image] pex-root = \"{}\"` is no absolute path in the image",
+                config.image.pex_root
+            ))
+            .into());
+        }
+        base::reference(cx).map(drop)
+    }
+
+    fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
+        let mut fingerprint = Fingerprint::default();
+        let config = &cx.project.config;
+        fingerprint.part("image", serde_json::to_string(&config.image)?);
+        fingerprint.part("epoch", epoch().to_string());
+        fingerprint.part("tag", tag(cx)?);
+        base::describe(cx, &mut fingerprint)?;
+        let bundle = Bundle::output(cx)?;
+        cx.add_files(&mut fingerprint, &[bundle])?;
+        Ok(fingerprint)
+    }
+
+    fn summary(&self, cx: &Build) -> String {
+        format!(" → {}", layout_path(&cx.project.config))
+    }
+
+    fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
+        let tag = tag(cx)?;
+        if !is_valid_tag(&tag) {
+            return Err(UserError::usage(format!("`{tag}` cannot tag an image"))
+                .hint("set `tag` in `[image]`: letters, digits, `_`, `.`, `-`, up to 128")
+                .into());
+        }
+        let bundle_key = Bundle::output(cx)?;
+        let bundle = cx.project.root.join(&bundle_key);
+        let file_name = Path::new(&bundle_key)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("the bundle has no file name")?
+            .to_string();
+        let base = base::open(cx)?;
+        let output_key = layout_path(&cx.project.config);
+        let output = cx.project.root.join(&output_key);
+        let dist = output
+            .parent()
+            .context("the image has no folder")?
+            .to_path_buf();
+        fs::create_dir_all(&dist).with_context(|| format!("cannot create {}", dist.display()))?;
+        let new = dist.join(format!(
+            ".{}.new-{}",
+            name(&cx.project.config),
+            std::process::id()
+        ));
+        if new.exists() {
+            fs::remove_dir_all(&new).with_context(|| format!("cannot remove {}", new.display()))?;
+        }
+        let layout = Layout::create(&new)?;
+        let result = write_image(cx, &layout, &base, &bundle, &file_name, &tag);
+        if let Err(err) = result {
+            let _ = fs::remove_dir_all(&new);
+            return Err(err);
+        }
+        swap_into_place(&new, &output)?;
+        let mut outputs = outputs_of(cx, &output_key)?;
+        if cx.project.config.image.archive {
+            let archive_key = format!("{output_key}.tar");
+            let archive = cx.project.root.join(&archive_key);
+            let temp = dist.join(format!(
+                ".{}.tar.new-{}",
+                name(&cx.project.config),
+                std::process::id()
+            ));
+            layout::write_archive(&output, epoch(), &temp)?;
+            fs::rename(&temp, &archive).with_context(|| {
+                format!("cannot move {} to {}", temp.display(), archive.display())
+            })?;
+            outputs.push(archive_key);
+        }
+        Ok(outputs)
+    }
+}
+
+/// The layout's files, relative to the root: recorded, so a deleted or damaged blob
+/// makes the image stale.
+fn outputs_of(cx: &Build, output_key: &str) -> Result<Vec<String>> {
+    let dir = cx.project.root.join(output_key);
+    let mut outputs = vec![
+        format!("{output_key}/oci-layout"),
+        format!("{output_key}/index.json"),
+    ];
+    let blobs = dir.join("blobs/sha256");
+    let mut names: Vec<String> = fs::read_dir(&blobs)
+        .with_context(|| format!("cannot list {}", blobs.display()))?
+        .filter_map(|e| e.ok()?.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    outputs.extend(
+        names
+            .iter()
+            .map(|n| format!("{output_key}/blobs/sha256/{n}")),
+    );
+    Ok(outputs)
+}
+
+/// Puts the finished layout `new` at `output` in one rename (exchanging it with the old
+/// one, removed after).
+fn swap_into_place(new: &Path, output: &Path) -> Result<()> {
+    let moved = || format!("cannot move {} to {}", new.display(), output.display());
+    if output.symlink_metadata().is_err() {
+        return fs::rename(new, output).with_context(moved);
+    }
+    if !output.is_dir() || output.is_symlink() {
+        return Err(UserError::usage(format!(
+            "{} is in the way of the image, and is no image layout pybuild made",
+            output.display()
+        ))
+        .hint("remove it, or set `name` in `[image]`")
+        .into());
+    }
+    renameat_with(CWD, new, CWD, output, RenameFlags::EXCHANGE).with_context(moved)?;
+    fs::remove_dir_all(new).with_context(|| format!("cannot remove {}", new.display()))
+}
+
+fn write_image(
+    cx: &mut Build,
+    layout: &Layout,
+    base: &base::Base,
+    bundle: &Path,
+    file_name: &str,
+    tag: &str,
+) -> Result<()> {
+    let config = &cx.project.config;
+    cx.printer.phase("copying the base's layers");
+    let mut layers: Vec<Descriptor> = Vec::new();
+    for layer in &base.layers {
+        let from = Layout::blob_path(&base.dir, &layer.digest)?;
+        layout.copy_in(&from, &layer.digest).with_context(|| {
+            format!(
+                "the base image (`[image] base = \"{}\"`) is damaged",
+                config.image.base.as_deref().unwrap_or_default()
+            )
+        })?;
+        layers.push(layer.clone());
+    }
+    let mut diff_ids: Vec<serde_json::Value> = base
+        .config
+        .pointer("/rootfs/diff_ids")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    cx.printer
+        .phase(&format!("splitting {file_name} into dependencies and code"));
+    let prefix = format!("{APP_DIR}/{file_name}");
+    let mut split = pex_zip::split(bundle, &prefix)?;
+    let pex_root = config.image.pex_root.trim_start_matches('/').to_string();
+    split.deps.push(layout::Entry {
+        path: pex_root,
+        mode: 0o755,
+        data: None,
+    });
+    pex_zip::add_parents(&mut split.deps);
+    let deps = dependencies_layer(cx, layout, &mut split.deps)?;
+    cx.printer.phase("writing the code layer");
+    let code_file = layout.dir.join("code.tar.gz");
+    let code = layout::write_layer(&mut split.code, epoch(), &code_file)?;
+    fs::rename(&code_file, Layout::blob_path(&layout.dir, &code.digest)?)?;
+    for layer in [&deps, &code] {
+        layers.push(layer.descriptor());
+        diff_ids.push(layer.diff_id.clone().into());
+    }
+    let image_config = image_config(cx, base, diff_ids, file_name, tag)?;
+    let config_blob = layout.add(layout::CONFIG, &serde_json::to_vec(&image_config)?)?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": layout::MANIFEST,
+        "config": config_blob,
+        "layers": layers,
+    });
+    let manifest = layout.add(layout::MANIFEST, &serde_json::to_vec(&manifest)?)?;
+    let mut tags = vec![tag.to_string()];
+    if tag != "latest" {
+        tags.push("latest".into());
+    }
+    layout.write_index(&manifest, &tags)
+}
+
+/// The dependencies layer: taken from `.pybuild/layers/` when the same entries made it
+/// before (its digest checked), else written and kept there for the next build.
+fn dependencies_layer(cx: &Build, layout: &Layout, entries: &mut [layout::Entry]) -> Result<Layer> {
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut key = blake3::Hasher::new();
+    key.update(format!("oci-deps 1 {}\n", epoch()).as_bytes());
+    for entry in entries.iter() {
+        key.update(format!("{} {:o} ", entry.path, entry.mode).as_bytes());
+        match &entry.data {
+            Some(data) => key.update(hash_bytes(data).as_bytes()),
+            None => key.update(b"dir"),
+        };
+        key.update(b"\n");
+    }
+    let key = key.finalize().to_hex()[..32].to_string();
+    let layers = cx.project.state_dir().join("layers");
+    fs::create_dir_all(&layers).with_context(|| format!("cannot create {}", layers.display()))?;
+    let blob = layers.join(format!("oci-deps-{key}.tar.gz"));
+    let record = layers.join(format!("oci-deps-{key}.json"));
+    let kept: Option<Layer> = fs::read(&record)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    if let Some(layer) = kept
+        && layout.copy_in(&blob, &layer.digest).is_ok()
+    {
+        cx.printer.phase("dependencies layer unchanged");
+        return Ok(layer);
+    }
+    cx.printer.phase("writing the dependencies layer");
+    let temp = layers.join(format!(".oci-deps-{key}.{}", std::process::id()));
+    let layer = layout::write_layer(entries, epoch(), &temp)?;
+    fs::rename(&temp, &blob)
+        .with_context(|| format!("cannot move {} to {}", temp.display(), blob.display()))?;
+    let temp = record.with_extension(format!("json.{}", std::process::id()));
+    fs::write(&temp, serde_json::to_vec(&layer)?)
+        .with_context(|| format!("cannot write {}", temp.display()))?;
+    fs::rename(&temp, &record).with_context(|| format!("cannot write {}", record.display()))?;
+    // One dependencies layer is kept: the others are of images no longer made.
+    for entry in fs::read_dir(&layers).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with("oci-deps-") && !file.starts_with(&format!("oci-deps-{key}.")) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+    layout.copy_in(&blob, &layer.digest)?;
+    Ok(layer)
+}
+
+/// The image's config: the base's, with the entrypoint running the bundle, `PEX_ROOT` on
+/// a volume, `[image] env`, the port and labels, and the layers' diff ids.
+fn image_config(
+    cx: &Build,
+    base: &base::Base,
+    diff_ids: Vec<serde_json::Value>,
+    file_name: &str,
+    tag: &str,
+) -> Result<serde_json::Value> {
+    let image = &cx.project.config.image;
+    let created = rfc3339(epoch());
+    let mut config = base
+        .config
+        .get("config")
+        .and_then(|c| c.as_object())
+        .cloned()
+        .unwrap_or_default();
+    let mut env: Vec<(String, String)> = config
+        .get("Env")
+        .and_then(|e| e.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            v.as_str()?
+                .split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let mut set =
+        |key: &str, value: &str, replace: bool| match env.iter_mut().find(|(k, _)| k == key) {
+            Some(found) if replace => found.1 = value.to_string(),
+            Some(_) => {}
+            None => env.push((key.to_string(), value.to_string())),
+        };
+    set("PATH", DEFAULT_PATH, false);
+    set("PEX_ROOT", &image.pex_root, true);
+    for (key, value) in &image.env {
+        set(key, value, true);
+    }
+    let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    config.insert("Env".into(), env.into());
+    let app = format!("/{APP_DIR}/{file_name}");
+    config.insert("Entrypoint".into(), serde_json::json!([image.python, app]));
+    config.insert("Cmd".into(), serde_json::json!(image.args));
+    config.insert("WorkingDir".into(), format!("/{APP_DIR}").into());
+    let mut volumes = config
+        .get("Volumes")
+        .and_then(|v| v.as_object())
+        .cloned()
+        .unwrap_or_default();
+    volumes.insert(image.pex_root.clone(), serde_json::json!({}));
+    config.insert("Volumes".into(), volumes.into());
+    if let Some(port) = image.port {
+        let mut ports = serde_json::Map::new();
+        ports.insert(format!("{port}/tcp"), serde_json::json!({}));
+        config.insert("ExposedPorts".into(), ports.into());
+    }
+    let mut labels = config
+        .get("Labels")
+        .and_then(|v| v.as_object())
+        .cloned()
+        .unwrap_or_default();
+    labels.insert(
+        "org.opencontainers.image.title".into(),
+        name(&cx.project.config).into(),
+    );
+    labels.insert("org.opencontainers.image.version".into(), tag.into());
+    for (key, value) in &image.labels {
+        labels.insert(key.clone(), value.clone().into());
+    }
+    config.insert("Labels".into(), labels.into());
+    let field = |key: &str, default: &str| {
+        base.config
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or(default)
+            .to_string()
+    };
+    Ok(serde_json::json!({
+        "created": created,
+        "architecture": field("architecture", "amd64"),
+        "os": field("os", "linux"),
+        "config": config,
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    }))
+}
+
+/// `seconds` since the epoch as RFC 3339, in UTC.
+fn rfc3339(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn names_and_tags_follow_the_registries_rules() {
+        assert!(is_valid_name("greeter"));
+        assert!(is_valid_name("my-app.v2"));
+        assert!(!is_valid_name("My-App"));
+        assert!(!is_valid_name("../x"));
+        assert!(is_valid_tag("1.2.3"));
+        assert!(is_valid_tag("1.0.0-local"));
+        assert!(!is_valid_tag("1.0+local"));
+        assert!(!is_valid_tag(".hidden"));
+    }
+}

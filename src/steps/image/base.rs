@@ -1,0 +1,342 @@
+//! The image's base, named the way skopeo names images in `[image] base`:
+//!
+//! - `oci:PATH[:TAG]`: an OCI image layout (relative to the root, or absolute); without a
+//!   tag, the layout must hold one image;
+//! - `oci-archive:PATH`: the same as a tar, unpacked once per content into pybuild's cache
+//!   (`images/archive-<hash>/`);
+//! - `docker://REFERENCE`: pulled once per reference with `skopeo copy` into pybuild's cache
+//!   (`images/docker-<hash>/`); a reference by digest (`@sha256:...`) pins it.
+//!
+//! Cache folders are written whole in a folder of their own and renamed into place, so a
+//! killed pull is never taken for a base.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use super::layout::{self, Descriptor, Layout};
+use crate::base::error::UserError;
+use crate::engine::statcache::{hash_bytes, hash_file};
+use crate::python::build::Build;
+use crate::python::wheelhouse;
+
+/// What `[image] base` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reference {
+    Oci { path: String, tag: Option<String> },
+    Archive { path: String },
+    Docker { reference: String },
+}
+
+/// The forms `[image] base` takes, for messages.
+const FORMS: &str = "`oci:PATH[:TAG]`, `oci-archive:PATH` or `docker://IMAGE[:TAG]`";
+
+impl Reference {
+    pub(crate) fn parse(text: &str) -> Result<Reference, UserError> {
+        let bad = || {
+            UserError::usage(format!(
+                "`[image] base = \"{text}\"` in project.toml names no image"
+            ))
+            .hint(format!("name the base as skopeo does: {FORMS}"))
+        };
+        if let Some(rest) = text.strip_prefix("docker://") {
+            if rest.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Reference::Docker {
+                reference: rest.into(),
+            });
+        }
+        if let Some(path) = text.strip_prefix("oci-archive:") {
+            if path.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Reference::Archive { path: path.into() });
+        }
+        if let Some(rest) = text.strip_prefix("oci:") {
+            // `oci:dir:tag`: the tag is after the last colon, unless a slash follows it.
+            let (path, tag) = match rest.rsplit_once(':') {
+                Some((path, tag)) if !tag.contains('/') && !path.is_empty() => {
+                    (path, Some(tag.to_string()))
+                }
+                _ => (rest, None),
+            };
+            if path.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Reference::Oci {
+                path: path.into(),
+                tag,
+            });
+        }
+        Err(bad())
+    }
+}
+
+/// A base image, read from a layout: its manifest, config and layers.
+pub(crate) struct Base {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: serde_json::Value,
+    pub(crate) layers: Vec<Descriptor>,
+}
+
+/// `[image] base`, parsed; a usage error when it is missing or malformed.
+pub(crate) fn reference(cx: &Build) -> Result<Reference> {
+    let Some(base) = &cx.project.config.image.base else {
+        return Err(UserError::usage("project.toml does not say what the image starts from")
+            .hint(format!("set `base` in `[image]`: {FORMS}"))
+            .hint("a Debian base with Python: `mmdebstrap --variant=essential --include=python3-minimal,libpython3.11-stdlib bookworm base.tar`, then `umoci` to make it a layout (docs/deploy.md)")
+            .into());
+    };
+    Ok(Reference::parse(base)?)
+}
+
+/// What the image's fingerprint says of the base: the manifest a layout's tag points at,
+/// an archive's content (as an input file), a docker reference as written.
+pub(crate) fn describe(
+    cx: &mut Build,
+    fingerprint: &mut crate::engine::fingerprint::Fingerprint,
+) -> Result<()> {
+    match reference(cx)? {
+        Reference::Oci { path, tag } => {
+            let dir = cx.project.root.join(&path);
+            let named = cx.project.config.image.base.clone().unwrap_or_default();
+            let manifest = manifest_in(&dir, tag.as_deref(), &named)?;
+            fingerprint.part("base", format!("{named} {}", manifest.digest));
+        }
+        Reference::Archive { path } => {
+            fingerprint.part("base", format!("oci-archive:{path}"));
+            cx.add_files(fingerprint, &[path])?;
+        }
+        Reference::Docker { reference } => {
+            fingerprint.part("base", format!("docker://{reference}"));
+        }
+    }
+    Ok(())
+}
+
+/// The base, read (and fetched or unpacked into the cache first when it has to be).
+pub(crate) fn open(cx: &Build) -> Result<Base> {
+    let (dir, tag, named) = match reference(cx)? {
+        Reference::Oci { path, tag } => {
+            let named = cx.project.config.image.base.clone().unwrap_or_default();
+            (cx.project.root.join(&path), tag, named)
+        }
+        Reference::Archive { path } => (unpacked(cx, &path)?, None, format!("oci-archive:{path}")),
+        Reference::Docker { reference } => (
+            pulled(cx, &reference)?,
+            Some("base".into()),
+            format!("docker://{reference}"),
+        ),
+    };
+    let manifest = manifest_in(&dir, tag.as_deref(), &named)?;
+    let manifest: serde_json::Value = read_blob_json(&dir, &manifest.digest, &named)?;
+    let config = manifest
+        .get("config")
+        .and_then(|c| serde_json::from_value::<Descriptor>(c.clone()).ok())
+        .with_context(|| format!("the base image {named} has a manifest without a config"))?;
+    let config: serde_json::Value = read_blob_json(&dir, &config.digest, &named)?;
+    let layers: Vec<Descriptor> = manifest
+        .get("layers")
+        .map(|l| serde_json::from_value(l.clone()))
+        .transpose()
+        .with_context(|| {
+            format!("the base image {named} has a manifest whose layers cannot be read")
+        })?
+        .unwrap_or_default();
+    Ok(Base {
+        dir,
+        config,
+        layers,
+    })
+}
+
+/// The manifest `tag` names in the layout at `dir` (or its only one, without a tag).
+fn manifest_in(dir: &Path, tag: Option<&str>, named: &str) -> Result<Descriptor> {
+    let index_path = dir.join("index.json");
+    let text = fs::read(&index_path).map_err(|err| {
+        UserError::usage(format!(
+            "`[image] base = \"{named}\"`: {} cannot be read ({err})",
+            index_path.display()
+        ))
+        .hint("the base must be an OCI image layout (a folder with oci-layout, index.json and blobs/)")
+    })?;
+    let index: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not JSON", index_path.display()))?;
+    let manifests: Vec<Descriptor> = index
+        .get("manifests")
+        .map(|m| serde_json::from_value(m.clone()))
+        .transpose()
+        .with_context(|| format!("{} lists no manifests", index_path.display()))?
+        .unwrap_or_default();
+    let tag_of = |d: &Descriptor| {
+        d.annotations
+            .as_ref()
+            .and_then(|a| a.get(layout::REF_NAME))
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+    };
+    let found = match tag {
+        Some(tag) => manifests.iter().find(|d| tag_of(d).as_deref() == Some(tag)),
+        None if manifests.len() == 1 => manifests.first(),
+        None => None,
+    };
+    let Some(found) = found else {
+        let tags: Vec<String> = manifests.iter().filter_map(tag_of).collect();
+        let what = match tag {
+            Some(tag) => format!("has no image tagged `{tag}`"),
+            None => format!("holds {} images, and no tag says which", manifests.len()),
+        };
+        return Err(
+            UserError::usage(format!("the base image layout {} {what}", dir.display()))
+                .hint(format!(
+                    "its tags: {}; name one as `oci:PATH:TAG` in `[image] base`",
+                    tags.join(", ")
+                ))
+                .into(),
+        );
+    };
+    if found.media_type == layout::INDEX {
+        let nested: Descriptor = Descriptor { ..found.clone() };
+        let index: serde_json::Value = read_blob_json(dir, &nested.digest, named)?;
+        let linux = index
+            .get("manifests")
+            .and_then(|m| m.as_array())
+            .and_then(|m| {
+                m.iter().find(|d| {
+                    d.pointer("/platform/os").and_then(|v| v.as_str()) == Some("linux")
+                        && d.pointer("/platform/architecture").and_then(|v| v.as_str())
+                            == Some(std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64").as_str())
+                })
+            })
+            .with_context(|| format!("the base image {named} has no manifest for linux on this machine's architecture"))?;
+        return Ok(serde_json::from_value(linux.clone())?);
+    }
+    Ok(found.clone())
+}
+
+fn read_blob_json(dir: &Path, digest: &str, named: &str) -> Result<serde_json::Value> {
+    let path = Layout::blob_path(dir, digest)?;
+    let found = layout::file_digest(&path)
+        .with_context(|| format!("the base image {named} lacks the blob {digest}"))?;
+    if found != digest {
+        return Err(UserError::failure(format!(
+            "the base image {named} is damaged: {} does not match its digest",
+            path.display()
+        ))
+        .into());
+    }
+    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// The cache folder bases are kept in.
+fn images_dir() -> PathBuf {
+    wheelhouse::pybuild_cache_dir().join("images")
+}
+
+/// An `oci-archive` unpacked into the cache, once per content.
+fn unpacked(cx: &Build, path: &str) -> Result<PathBuf> {
+    let archive = cx.project.root.join(path);
+    let hash = hash_file(&archive).map_err(|err| {
+        UserError::usage(format!(
+            "`[image] base = \"oci-archive:{path}\"`: cannot read {} ({err})",
+            archive.display()
+        ))
+    })?;
+    let dir = images_dir().join(format!("archive-{}", &hash[..32]));
+    if dir.join("index.json").is_file() {
+        return Ok(dir);
+    }
+    cx.printer.phase(&format!("unpacking the base {path}"));
+    let parent = images_dir();
+    fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let incoming = wheelhouse::incoming_folder(&parent)?;
+    let file =
+        File::open(&archive).with_context(|| format!("cannot read {}", archive.display()))?;
+    tar::Archive::new(file)
+        .unpack(incoming.path())
+        .with_context(|| {
+            format!(
+                "cannot unpack {} (is it an oci-archive?)",
+                archive.display()
+            )
+        })?;
+    into_place(incoming, &dir)
+}
+
+/// A registry's image copied into the cache with skopeo, once per reference.
+fn pulled(cx: &Build, reference: &str) -> Result<PathBuf> {
+    let dir = images_dir().join(format!(
+        "docker-{}",
+        &hash_bytes(reference.as_bytes())[..32]
+    ));
+    if dir.join("index.json").is_file() {
+        return Ok(dir);
+    }
+    let Ok(skopeo) = which::which("skopeo") else {
+        return Err(UserError::usage(format!(
+            "`[image] base = \"docker://{reference}\"` is pulled with skopeo, which is not installed"
+        ))
+        .hint("install skopeo (`apt-get install skopeo`), or name a base on disk: `oci:PATH[:TAG]` or `oci-archive:PATH`")
+        .into());
+    };
+    cx.printer.phase(&format!("pulling docker://{reference}"));
+    let parent = images_dir();
+    fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let incoming = wheelhouse::incoming_folder(&parent)?;
+    let target = format!("oci:{}:base", incoming.path().display());
+    let args = crate::args!["copy", "--quiet", format!("docker://{reference}"), target];
+    cx.runner.run("image", &skopeo, &args).map_err(|err| {
+        err.context(format!(
+            "cannot pull the base docker://{reference} (`[image] base`): is the registry reachable?"
+        ))
+    })?;
+    into_place(incoming, &dir)
+}
+
+/// Renames a finished folder to `dir`; another pybuild that got there first wins.
+fn into_place(folder: tempfile::TempDir, dir: &Path) -> Result<PathBuf> {
+    let path = folder.keep();
+    if fs::rename(&path, dir).is_err() {
+        let _ = fs::remove_dir_all(&path);
+        if !dir.join("index.json").is_file() {
+            anyhow::bail!("cannot move the base image into {}", dir.display());
+        }
+    }
+    Ok(dir.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_references_parse_as_skopeo_names_them() {
+        let oci = |path: &str, tag: Option<&str>| Reference::Oci {
+            path: path.into(),
+            tag: tag.map(Into::into),
+        };
+        assert_eq!(Reference::parse("oci:base").unwrap(), oci("base", None));
+        assert_eq!(
+            Reference::parse("oci:/x/base:3.11").unwrap(),
+            oci("/x/base", Some("3.11"))
+        );
+        assert_eq!(
+            Reference::parse("oci-archive:base.tar").unwrap(),
+            Reference::Archive {
+                path: "base.tar".into()
+            }
+        );
+        assert_eq!(
+            Reference::parse("docker://python:3.11-slim").unwrap(),
+            Reference::Docker {
+                reference: "python:3.11-slim".into()
+            }
+        );
+        for bad in ["python:3.11", "oci:", "docker://", "oci-archive:"] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The bundle PEX read as the image ships it: its zip entries, split into the
+//! dependencies (`.deps/`, the installed wheels, and `.bootstrap/`, pex's runtime) and the
+//! code (`__main__.py`, `PEX-INFO`, the project's packages). Unzipped, a PEX is pex's
+//! `loose` layout, which the interpreter runs as it runs the zip: the image carries the
+//! bundle's very files, in two layers that change at different rates.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use super::layout::Entry;
+
+/// The bundle's files, split: `(dependencies, code)`, each path under `prefix`.
+pub(crate) struct Split {
+    pub(crate) deps: Vec<Entry>,
+    pub(crate) code: Vec<Entry>,
+}
+
+/// Whether a PEX entry belongs to the dependencies layer.
+fn is_dependency(name: &str) -> bool {
+    name.starts_with(".deps/") || name.starts_with(".bootstrap/")
+}
+
+/// The entries of the PEX at `path`, under `prefix` (`app/greet.pex`), with their parent
+/// directories in each layer.
+pub(crate) fn split(path: &Path, prefix: &str) -> Result<Split> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
+    let mut split = Split {
+        deps: Vec::new(),
+        code: Vec::new(),
+    };
+    for index in 0..zip.len() {
+        let mut entry = zip
+            .by_index(index)
+            .with_context(|| format!("cannot read entry {index} of {}", path.display()))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().to_string();
+        if name.starts_with('/') || name.split('/').any(|part| part == "..") {
+            anyhow::bail!("{} holds an entry outside itself: {name}", path.display());
+        }
+        let mode = entry
+            .unix_mode()
+            .map_or(0o644, |mode| if mode & 0o111 != 0 { 0o755 } else { 0o644 });
+        let mut data = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut data)
+            .with_context(|| format!("cannot read {name} in {}", path.display()))?;
+        let layer = match is_dependency(&name) {
+            true => &mut split.deps,
+            false => &mut split.code,
+        };
+        layer.push(Entry {
+            path: format!("{prefix}/{name}"),
+            mode,
+            data: Some(data),
+        });
+    }
+    add_parents(&mut split.deps);
+    add_parents(&mut split.code);
+    Ok(split)
+}
+
+/// Adds every missing parent directory of the entries.
+pub(crate) fn add_parents(entries: &mut Vec<Entry>) {
+    let mut dirs = std::collections::BTreeSet::new();
+    for entry in entries.iter() {
+        let mut path = entry.path.as_str();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            dirs.insert(parent.to_string());
+            path = parent;
+        }
+    }
+    let present: std::collections::HashSet<String> =
+        entries.iter().map(|e| e.path.clone()).collect();
+    entries.extend(
+        dirs.into_iter()
+            .filter(|dir| !present.contains(dir))
+            .map(|path| Entry {
+                path,
+                mode: 0o755,
+                data: None,
+            }),
+    );
+}
+
+/// The PEX's `PEX-INFO`.
+pub(crate) fn pex_info(path: &Path) -> Result<serde_json::Value> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
+    let mut info = zip
+        .by_name("PEX-INFO")
+        .with_context(|| format!("{} holds no PEX-INFO: is it a PEX?", path.display()))?;
+    let mut text = String::new();
+    info.read_to_string(&mut text)?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("PEX-INFO in {} is not JSON", path.display()))
+}
