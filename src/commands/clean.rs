@@ -1,9 +1,10 @@
 //! `pybuild clean`: removes what pybuild and the tools it runs produced in the project, and
 //! nothing else.
 //!
-//! Removed: every bundle output pybuild produced (also after a failed build or a change of
-//! kind or output, see `state::produced_outputs`), `.pybuild/` (but its lock, which this
-//! process holds),
+//! Removed: every output of the steps that make the project's products (the bundle, the
+//! image, the deploy descriptors: `graph::PRODUCTS`) that pybuild produced (also after a
+//! failed build or a change of kind or output, see `state::produced_outputs`), and the
+//! directories they leave empty, `.pybuild/` (but its lock, which this process holds),
 //! setuptools' leftovers in `build/` (`lib*`, `bdist.*`, `temp.*`, `__editable__*`, and
 //! `build/` itself once empty), `*.egg-info` at the root and in `src/`; with `--all` the
 //! venv too. Every path is resolved physically (`paths`) and must lie inside the project
@@ -23,6 +24,7 @@ use crate::base::ui::Printer;
 use crate::engine::fileset;
 use crate::engine::state::{State, produced_outputs};
 use crate::steps::file_rules;
+use crate::steps::graph::PRODUCTS;
 
 const SETUPTOOLS_BUILD_PREFIXES: &[&str] = &["lib", "bdist.", "temp.", "__editable__"];
 
@@ -47,11 +49,28 @@ pub(crate) fn run(
         remove(target).with_context(|| format!("cannot remove {}", target.display()))?;
         printer.info(&format!("removed {shown}"));
     }
-    if let Place::Inside(build) = paths::resolve(&project.root, "build")
-        && !dry_run
-        && fs::read_dir(&build).is_ok_and(|mut d| d.next().is_none())
-    {
-        fs::remove_dir(&build).with_context(|| format!("cannot remove {}", build.display()))?;
+    if !dry_run {
+        // What removing the products left empty (an image layout's `blobs/sha256/`,
+        // `dist/`), and `build/`: pybuild's or its tools' directories.
+        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        for target in &targets {
+            let mut dir = target.parent();
+            while let Some(parent) =
+                dir.filter(|d| d.starts_with(&project.root) && *d != project.root)
+            {
+                dirs.insert(parent.to_path_buf());
+                dir = parent.parent();
+            }
+        }
+        if let Place::Inside(build) = paths::resolve(&project.root, "build") {
+            dirs.insert(build);
+        }
+        // Deepest first, so a parent is empty once its children are gone.
+        for dir in dirs.iter().rev() {
+            if !dir.is_symlink() && fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
+                fs::remove_dir(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+            }
+        }
     }
     Ok(())
 }
@@ -64,7 +83,7 @@ fn targets(
     printer: &Printer,
 ) -> Result<Vec<PathBuf>> {
     let root = &project.root;
-    let mut targets = bundle_outputs(project, state, printer)?;
+    let mut targets = products(project, state, printer)?;
     let mut keys = Vec::new();
     for entry in entry_names(root, ".pybuild")? {
         if entry != "lock" {
@@ -107,18 +126,16 @@ fn targets(
     Ok(targets)
 }
 
-/// The bundles pybuild recorded producing, and only those: never a path merely named in
+/// The products pybuild recorded producing, and only those: never a path merely named in
 /// `project.toml` (it may name a source), never a directory, never a file that is now one
 /// of the project's inputs.
-fn bundle_outputs(project: &Project, state: &mut State, printer: &Printer) -> Result<Vec<PathBuf>> {
-    let recorded = state
-        .steps
-        .get("bundle")
-        .into_iter()
-        .flat_map(|r| r.outputs.keys().cloned());
-    let outputs: BTreeSet<String> = recorded
-        .chain(produced_outputs(&project.state_dir(), "bundle"))
-        .collect();
+fn products(project: &Project, state: &mut State, printer: &Printer) -> Result<Vec<PathBuf>> {
+    let mut outputs: BTreeSet<String> = BTreeSet::new();
+    for step in PRODUCTS {
+        let recorded = state.steps.get(*step).into_iter();
+        outputs.extend(recorded.flat_map(|r| r.outputs.keys().cloned()));
+        outputs.extend(produced_outputs(&project.state_dir(), step));
+    }
     if outputs.is_empty() {
         return Ok(Vec::new());
     }
@@ -139,7 +156,7 @@ fn bundle_outputs(project: &Project, state: &mut State, printer: &Printer) -> Re
         let is_dir = path.symlink_metadata().is_ok_and(|m| m.is_dir());
         if is_dir || inputs.contains(&output) {
             printer.warn(&format!(
-                "{output} was a bundle once but is now {}: not removed",
+                "{output} was built once but is now {}: not removed",
                 if is_dir { "a directory" } else { "an input" }
             ));
             continue;

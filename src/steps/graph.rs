@@ -68,6 +68,16 @@ fn built_ins<'a>() -> Vec<BuiltIn<'a>> {
     ]
 }
 
+/// The built-in steps whose outputs are the project's build products, which `pybuild
+/// clean` removes (the other steps' outputs are files of the venv and of the system).
+pub(crate) const PRODUCTS: &[&str] = &[
+    "bundle",
+    "image",
+    "deploy-marathon",
+    "deploy-kubernetes",
+    "deploy-spark",
+];
+
 /// Whether `name` is something `steps::build` can build in this project.
 pub(crate) fn is_target(config: &Config, name: &str) -> bool {
     name == SETUP || STEPS.contains(&name) || config.tasks.contains_key(name)

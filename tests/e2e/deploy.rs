@@ -142,4 +142,16 @@ fn marathon_and_kubernetes_descriptors_pass_their_schemas() {
             .unwrap()["instances"],
         2
     );
+
+    // `clean` removes every product, the image layout's directories with them.
+    project.pybuild(&["clean"]).success();
+    for product in [
+        "dist/greet.pex",
+        "dist/greeter.marathon.json",
+        "dist/greeter.kubernetes.yaml",
+        "dist/greeter.oci",
+        "dist",
+    ] {
+        assert!(!project.path(product).exists(), "{product} left by clean");
+    }
 }
