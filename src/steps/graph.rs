@@ -94,46 +94,48 @@ pub(crate) fn plan<'c, 'a>(
     // Before anything is planned, as project.toml's other errors are found when it is
     // loaded: the tools step installs the kind's bundler, and the bundle step builds with it.
     bundle::backend(config)?;
-    let mut steps: Vec<Planned<'c, 'a>> = Vec::new();
-    let mut planned: HashSet<String> = HashSet::new();
+    // Made once: a plan of tens of thousands of tasks looks each name up in it.
+    let mut registry = built_ins();
+    let mut names: Vec<(&str, &str)> = Vec::new();
+    let mut planned: HashSet<&str> = HashSet::new();
     for target in targets {
-        for name in order(config, target)? {
-            if !planned.insert(name.to_string()) {
-                continue;
+        for name in order(config, &registry, target)? {
+            if planned.insert(name) {
+                names.push((name, target));
             }
-            let built_in = built_ins().into_iter().find(|b| b.step.name() == name);
-            let step: Planned<'c, 'a> = match built_in {
-                Some(built_in) => built_in.step,
-                None => {
-                    let (name, task) = config
-                        .tasks
-                        .get_key_value(name)
-                        .expect("order only holds known targets");
-                    let args = match name == target {
-                        true => args.to_vec(),
-                        false => Vec::new(),
-                    };
-                    Box::new(Task {
-                        name: name.clone(),
-                        config: task,
-                        args,
-                    })
-                }
-            };
-            steps.push(step);
         }
     }
-    Ok(steps)
+    let steps = names.into_iter().map(|(name, target)| -> Planned<'c, 'a> {
+        // Each built-in is planned once: it can be taken out of the registry.
+        if let Some(at) = registry.iter().position(|b| b.step.name() == name) {
+            return registry.swap_remove(at).step;
+        }
+        let (name, task) = config
+            .tasks
+            .get_key_value(name)
+            .expect("order only holds known targets");
+        let args = match name == target {
+            true => args.to_vec(),
+            false => Vec::new(),
+        };
+        Box::new(Task {
+            name: name.clone(),
+            config: task,
+            args,
+        })
+    });
+    Ok(steps.collect())
 }
 
 /// What `target` needs, depth-first, then `target`; each name once, `setup` left out (it
 /// is its last step). The walk keeps its own stack: a chain of tasks tens of thousands
 /// deep must not overflow the thread's.
-fn order<'a>(config: &'a Config, target: &'a str) -> Result<Vec<&'a str>> {
+fn order<'a>(config: &'a Config, registry: &[BuiltIn], target: &'a str) -> Result<Vec<&'a str>> {
     let mut order = Vec::new();
     let mut done: HashSet<&str> = HashSet::new();
     // The targets being visited, each with its deps and how many of them were visited.
-    let mut path: Vec<(&str, Vec<&str>, usize)> = vec![(target, deps(config, target)?, 0)];
+    let mut path: Vec<(&str, Vec<&str>, usize)> =
+        vec![(target, deps(config, registry, target)?, 0)];
     let mut on_path: HashSet<&str> = HashSet::from([target]);
     while let Some((name, deps_of_name, next)) = path.last_mut() {
         let Some(&dep) = deps_of_name.get(*next) else {
@@ -158,16 +160,16 @@ fn order<'a>(config: &'a Config, target: &'a str) -> Result<Vec<&'a str>> {
                 names.join(" → ")
             );
         }
-        path.push((dep, deps(config, dep)?, 0));
+        path.push((dep, deps(config, registry, dep)?, 0));
     }
     Ok(order)
 }
 
 /// What `name` needs before it, in order: what a built-in step runs after, `develop`
 /// for `setup`, a task's deps.
-fn deps<'a>(config: &'a Config, name: &str) -> Result<Vec<&'a str>> {
+fn deps<'a>(config: &'a Config, registry: &[BuiltIn], name: &str) -> Result<Vec<&'a str>> {
     Ok(
-        if let Some(built_in) = built_ins().iter().find(|b| b.step.name() == name) {
+        if let Some(built_in) = registry.iter().find(|b| b.step.name() == name) {
             built_in.after.to_vec()
         } else if name == SETUP {
             vec!["develop"]
@@ -196,6 +198,22 @@ mod tests {
             .iter()
             .map(|s| s.name().to_string())
             .collect()
+    }
+
+    #[test]
+    fn several_targets_share_their_steps_and_plan_each_once() {
+        let config = config("[tasks.lint]\nrun = \"flake8\"\n");
+        let planned: Vec<String> = plan(&config, &["bundle", "image", "lint"], &[])
+            .unwrap()
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
+        assert_eq!(
+            planned,
+            [
+                "check", "venv", "tools", "develop", "bundle", "image", "lint"
+            ]
+        );
     }
 
     #[test]
