@@ -69,15 +69,10 @@ pub(super) fn show_cycle(cycle: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
-    use crate::base::config::{Config, ConfigError};
 
-    fn parse(tasks: &str) -> Result<Config, ConfigError> {
-        let source = format!("[project]\nname = \"app\"\n\n{tasks}");
-        Config::parse(Path::new("project.toml"), &source)
-    }
+    use crate::base::config::load::parse_tasks as parse;
 
     #[test]
     fn cycles_are_named_in_full() {

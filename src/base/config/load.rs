@@ -78,13 +78,22 @@ fn nearest_name_hint(message: &str) -> Option<String> {
     }
 }
 
+/// For the tests of this folder: `project.toml` holding `source`.
+#[cfg(test)]
+pub(super) fn parse_text(source: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("project.toml"), source)
+}
+
+/// For the tests of this folder: a minimal `project.toml` ending with `tasks`.
+#[cfg(test)]
+pub(super) fn parse_tasks(tasks: &str) -> Result<Config, ConfigError> {
+    parse_text(&format!("[project]\nname = \"app\"\n\n{tasks}"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
 
-    fn parse(source: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("project.toml"), source)
-    }
+    use super::parse_text as parse;
 
     #[test]
     fn misspelt_key_names_place_and_nearest_key() {

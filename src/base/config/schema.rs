@@ -244,13 +244,10 @@ fn default_debounce_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
 
-    fn parse(source: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("project.toml"), source)
-    }
+    use crate::base::config::load::parse_text as parse;
 
     #[test]
     fn name_alone_gets_every_default() {

@@ -104,12 +104,8 @@ pub(crate) fn task_dir(root: &Path, task: &TaskConfig) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::config::{Config, ConfigError};
 
-    fn parse(tasks: &str) -> Result<Config, ConfigError> {
-        let source = format!("[project]\nname = \"app\"\n\n{tasks}");
-        Config::parse(Path::new("project.toml"), &source)
-    }
+    use crate::base::config::load::parse_tasks as parse;
 
     #[test]
     fn shell_line_and_argv_lists_parse() {

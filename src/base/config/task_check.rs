@@ -166,12 +166,8 @@ enum Place<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
-    fn parse(tasks: &str) -> Result<Config, ConfigError> {
-        let source = format!("[project]\nname = \"app\"\n\n{tasks}");
-        Config::parse(Path::new("project.toml"), &source)
-    }
+    use crate::base::config::load::parse_tasks as parse;
 
     #[test]
     fn name_of_a_command_or_step_is_refused_at_its_header() {

@@ -144,9 +144,7 @@ pub(crate) fn is_inside(path: &Path) -> bool {
 mod tests {
     use super::*;
 
-    fn parse(source: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("project.toml"), source)
-    }
+    use crate::base::config::load::parse_text as parse;
 
     #[test]
     fn output_outside_project_is_refused() {
