@@ -1,0 +1,476 @@
+//! The remote cache against servers that lie or stall. A small Python `http.server` of the
+//! tests' own (written into a temp dir, run with python3 on a loopback port) stores what
+//! is `PUT` and answers `GET`/`HEAD` on `/ac/` and `/cas/` as a Bazel cache does, except
+//! for the paths a test names in its `rules.json`: those get a hostile answer, and the
+//! server logs how much of it it got to send before the client hung up. Machine A
+//! uploads once (shared by the tests); each test puts those uploads on a server of its
+//! own, makes one answer hostile, and builds a fresh checkout against it.
+//!
+//! Then a damaged blob on a real server (nginx, as in `remote`), the same length as the
+//! honest one, so only its sha256 can tell.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::remote::{self, pinned_app};
+use crate::support::{Project, Run, finish};
+
+const SERVER: &str = r#"
+import http.server, json, os, sys, time
+
+root = sys.argv[1]
+data = os.path.join(root, "data")
+GB = 10 ** 9
+MB = 1 << 20
+
+
+class Cache(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def stored(self):
+        return os.path.join(data, self.path.lstrip("/"))
+
+    def rule(self):
+        try:
+            with open(os.path.join(root, "rules.json")) as f:
+                return json.load(f).get(self.path)
+        except FileNotFoundError:
+            return None
+
+    def answer(self, status, body=b""):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        path = self.stored()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".part", "wb") as f:
+            f.write(body)
+        os.rename(path + ".part", path)
+        self.answer(201)
+
+    def do_HEAD(self):
+        path = self.stored()
+        exists = os.path.isfile(path)
+        self.send_response(200 if exists else 404)
+        self.send_header("Content-Length", str(os.path.getsize(path) if exists else 0))
+        self.end_headers()
+
+    def do_GET(self):
+        path = self.stored()
+        if not os.path.isfile(path):
+            return self.answer(404)
+        with open(path, "rb") as f:
+            body = f.read()
+        rule = self.rule()
+        if rule is None:
+            return self.answer(200, body)
+        self.close_connection = True
+        self.sent, hung_up = 0, False
+        try:
+            self.hostile(rule, body)
+        except (BrokenPipeError, ConnectionResetError):
+            hung_up = True
+        line = {"path": self.path, "sent": self.sent, "hung_up": hung_up}
+        with open(os.path.join(root, "answers.log"), "a") as log:
+            log.write(json.dumps(line) + "\n")
+
+    def hostile(self, rule, body):
+        chunked = rule == "longer-chunked" or rule == "padded-entry-chunked"
+        if rule == "padded-entry" or rule == "padded-entry-chunked":
+            # An unknown protobuf field (15, bytes) of 1 MiB: still a well-formed entry.
+            body += b"\x7a\x80\x80\x40" + bytes(MB)
+        length = {"huge-length": 10 * GB, "longer-length": len(body) + 256 * MB}.get(
+            rule, len(body)
+        )
+        self.send_response(200)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        if rule == "slow":
+            for i in range(len(body)):
+                self.send(body[i : i + 1], chunked)
+                time.sleep(1)
+            return
+        self.send(body, chunked)
+        if rule != "padded-entry" and rule != "padded-entry-chunked":
+            # Zeros past the honest body, up to the length declared (10 GB when chunked).
+            end = length if not chunked else 10 * GB
+            while self.sent < end:
+                self.send(bytes(min(MB, end - self.sent)), chunked)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def send(self, data, chunked):
+        if chunked:
+            self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+        else:
+            self.wfile.write(data)
+        self.sent += len(data)
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cache)
+server.daemon_threads = True
+with open(os.path.join(root, "port.part"), "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(os.path.join(root, "port.part"), os.path.join(root, "port"))
+server.serve_forever()
+"#;
+
+/// A server of the tests' own (see the module doc), killed when dropped.
+struct Hostile {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl Hostile {
+    /// A server holding the files of `data` (none if `None`).
+    fn start(data: Option<&Path>) -> Hostile {
+        let dir = tempfile::Builder::new()
+            .prefix("pybuild-hostile-")
+            .tempdir()
+            .unwrap();
+        let script = dir.path().join("server.py");
+        fs::write(&script, SERVER).unwrap();
+        fs::create_dir_all(dir.path().join("data")).unwrap();
+        if let Some(data) = data {
+            let status = Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", data.display()))
+                .arg(dir.path().join("data"))
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let child = Command::new("python3")
+            .arg(&script)
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let port_file = dir.path().join("port");
+        let start = Instant::now();
+        while !port_file.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the test server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let port = fs::read_to_string(port_file).unwrap().parse().unwrap();
+        Hostile { dir, port, child }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Answers `GET path` the way `rule` says (see `SERVER`'s `hostile`).
+    fn make_hostile(&self, rules: &[(&str, &str)]) {
+        let rules: serde_json::Map<String, serde_json::Value> = rules
+            .iter()
+            .map(|(path, rule)| (path.to_string(), (*rule).into()))
+            .collect();
+        fs::write(
+            self.dir.path().join("rules.json"),
+            serde_json::Value::Object(rules).to_string(),
+        )
+        .unwrap();
+    }
+
+    /// The entries (`/ac/KEY`) that name `blob`.
+    fn entries_naming(&self, blob: &str) -> Vec<String> {
+        let mut keys: Vec<String> = fs::read_dir(self.dir.path().join("data/ac"))
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| {
+                let bytes = fs::read(entry.path()).unwrap();
+                bytes.windows(blob.len()).any(|w| w == blob.as_bytes())
+            })
+            .map(|entry| entry.file_name().into_string().unwrap())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Keeps one entry naming `blob` (a bundle has two, its early and late keys), so that
+    /// one refusal is one warning; returns its key.
+    fn keep_one_entry_naming(&self, blob: &str) -> String {
+        let keys = self.entries_naming(blob);
+        assert_eq!(keys.len(), 2, "the bundle's early and late entries");
+        fs::remove_file(self.dir.path().join("data/ac").join(&keys[1])).unwrap();
+        keys[0].clone()
+    }
+
+    /// The hostile answers given: each path, how many bytes of its body were sent, and
+    /// whether the client hung up before the end.
+    fn answers(&self) -> Vec<(String, u64, bool)> {
+        fs::read_to_string(self.dir.path().join("answers.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                (
+                    v["path"].as_str().unwrap().to_string(),
+                    v["sent"].as_u64().unwrap(),
+                    v["hung_up"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// The one hostile answer given, to `path`: how many bytes of its body were sent
+    /// before the client hung up.
+    #[track_caller]
+    fn sent_before_hang_up(&self, path: &str) -> u64 {
+        let answers = self.answers();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        let (answered, sent, hung_up) = &answers[0];
+        assert_eq!(answered, path);
+        assert!(hung_up, "pybuild read the whole answer: {answers:?}");
+        *sent
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What machine A uploaded to an honest server, kept for every test of this file.
+struct Uploaded {
+    data: PathBuf,
+    bundle: String,
+    bundle_size: u64,
+    output: String,
+}
+
+fn uploaded() -> &'static Uploaded {
+    static UPLOADED: OnceLock<Uploaded> = OnceLock::new();
+    UPLOADED.get_or_init(|| {
+        let server = Hostile::start(None);
+        let a = pinned_app();
+        let built = a
+            .pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &server.url())])
+            .success();
+        assert!(
+            !built.stderr.contains("warning"),
+            "uploaded\n{}",
+            built.describe()
+        );
+        let bundle = a.path("dist/uvapp.pex");
+        // Under the target dir, replaced by each run: the servers copy it.
+        let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-cache-uploads");
+        let _ = fs::remove_dir_all(&data);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(server.dir.path().join("data"))
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Uploaded {
+            data,
+            bundle: remote::sha256(&bundle),
+            bundle_size: fs::metadata(&bundle).unwrap().len(),
+            output: a.exec("dist/uvapp.pex", &[]).success().stdout,
+        }
+    })
+}
+
+/// `pybuild bundle` in a fresh checkout against `server`; the run and pybuild's own peak
+/// resident memory (its `VmHWM`, in KiB), read while it runs.
+fn build_against(server: &Hostile) -> (Project, Run, u64) {
+    let b = pinned_app();
+    let mut child =
+        b.spawn_pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &server.url())]);
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let start = Instant::now();
+    // VmHWM only grows: the last reading before the exit is the peak.
+    while child.try_wait().unwrap().is_none() {
+        let hwm = fs::read_to_string(&status)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse().ok());
+        peak = peak.max(hwm.unwrap_or(0));
+        // A hang guard only, far above any deadline.
+        assert!(start.elapsed() < Duration::from_secs(600), "pybuild hangs");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let run = finish(child).success();
+    (b, run, peak)
+}
+
+/// Built here, the honest bundle, and one warning, which says `what`.
+#[track_caller]
+fn assert_built_here(b: &Project, run: &Run, what: &[&str]) {
+    assert!(run.step_ran("bundle"), "built here\n{}", run.describe());
+    assert_eq!(
+        b.exec("dist/uvapp.pex", &[]).success().stdout,
+        uploaded().output
+    );
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning\n{}", run.describe());
+    for text in what {
+        assert!(warnings[0].contains(text), "{text}\n{}", run.describe());
+    }
+}
+
+/// pybuild's own memory stays in tens of MB, whatever the answer's size.
+const PEAK_RSS_KIB: u64 = 64 << 10;
+
+#[test]
+fn a_10_gb_answer_is_refused_by_its_length_without_reading_it() {
+    let up = uploaded();
+    let server = Hostile::start(Some(&up.data));
+    server.keep_one_entry_naming(&up.bundle);
+    let blob = format!("/cas/{}", up.bundle);
+    server.make_hostile(&[(&blob, "huge-length")]);
+    let (b, run, peak) = build_against(&server);
+    assert_built_here(&b, &run, &[&up.bundle, "Content-Length of 10000000000"]);
+    assert!(peak < PEAK_RSS_KIB, "pybuild peaked at {peak} KiB");
+    // What the socket buffers took before pybuild hung up: not the body.
+    assert!(server.sent_before_hang_up(&blob) < 64 << 20);
+}
+
+#[test]
+fn a_content_length_above_the_declared_size_is_refused_before_the_body() {
+    let up = uploaded();
+    let server = Hostile::start(Some(&up.data));
+    server.keep_one_entry_naming(&up.bundle);
+    let blob = format!("/cas/{}", up.bundle);
+    server.make_hostile(&[(&blob, "longer-length")]);
+    let (b, run, _) = build_against(&server);
+    let declared = format!("not the {} its entry declares", up.bundle_size);
+    assert_built_here(&b, &run, &[&up.bundle, &declared]);
+    // 256 MiB past the blob were offered; pybuild took none of them on purpose.
+    assert!(server.sent_before_hang_up(&blob) < up.bundle_size + (64 << 20));
+}
+
+#[test]
+fn a_chunked_body_longer_than_declared_is_refused_at_its_first_byte_too_many() {
+    let up = uploaded();
+    let server = Hostile::start(Some(&up.data));
+    server.keep_one_entry_naming(&up.bundle);
+    let blob = format!("/cas/{}", up.bundle);
+    server.make_hostile(&[(&blob, "longer-chunked")]);
+    let (b, run, peak) = build_against(&server);
+    let declared = format!("is longer than the {} bytes", up.bundle_size);
+    assert_built_here(&b, &run, &[&up.bundle, &declared]);
+    assert!(peak < PEAK_RSS_KIB, "pybuild peaked at {peak} KiB");
+    assert!(server.sent_before_hang_up(&blob) < up.bundle_size + (64 << 20));
+}
+
+#[test]
+fn a_body_at_a_byte_a_second_is_given_up_at_its_deadline() {
+    let up = uploaded();
+    let server = Hostile::start(Some(&up.data));
+    server.keep_one_entry_naming(&up.bundle);
+    let blob = format!("/cas/{}", up.bundle);
+    server.make_hostile(&[(&blob, "slow")]);
+    let (b, run, _) = build_against(&server);
+    // A slow server is a fault: the rest of the invocation goes without it.
+    assert_built_here(
+        &b,
+        &run,
+        &["remote cache unusable", &up.bundle, "did not arrive"],
+    );
+    // A byte a second: the seconds pybuild waited. Its deadline for a blob this size is
+    // some 10 s; 60 only guards against waiting minutes.
+    assert!(server.sent_before_hang_up(&blob) < 60);
+}
+
+#[test]
+fn an_oversized_entry_is_refused_with_or_without_a_length() {
+    let up = uploaded();
+    let server = Hostile::start(Some(&up.data));
+    // Both of the bundle's entries, one of them with a Content-Length, the other chunked.
+    let keys = server.entries_naming(&up.bundle);
+    let paths: Vec<String> = keys.iter().map(|key| format!("/ac/{key}")).collect();
+    server.make_hostile(&[
+        (&paths[0], "padded-entry"),
+        (&paths[1], "padded-entry-chunked"),
+    ]);
+    let (b, run, _) = build_against(&server);
+    assert!(run.step_ran("bundle"), "built here\n{}", run.describe());
+    assert_eq!(b.exec("dist/uvapp.pex", &[]).success().stdout, up.output);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", run.describe());
+    for key in &keys {
+        let warning = warnings.iter().find(|w| w.contains(key.as_str()));
+        assert!(
+            warning.is_some_and(|w| w.contains("larger than 64 KiB")),
+            "{key}\n{}",
+            run.describe()
+        );
+    }
+    assert_eq!(server.answers().len(), 2, "both entries asked for");
+}
+
+#[test]
+fn a_blob_damaged_on_the_servers_disk_at_the_same_length_is_never_shipped() {
+    let server = remote::Server::start();
+    let a = pinned_app();
+    a.pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &server.url())])
+        .success();
+    let bundle = a.path("dist/uvapp.pex");
+    let sha256 = remote::sha256(&bundle);
+    // Flip bytes in the middle: the length, and so the Content-Length, stay the same.
+    let stored = server.blob(&sha256);
+    let mut bytes = fs::read(&stored).unwrap();
+    let middle = bytes.len() / 2;
+    for byte in &mut bytes[middle..middle + 16] {
+        *byte ^= 0xff;
+    }
+    fs::write(&stored, &bytes).unwrap();
+    assert_eq!(
+        fs::metadata(&stored).unwrap().len(),
+        fs::metadata(&bundle).unwrap().len()
+    );
+
+    let b = pinned_app();
+    let run = b
+        .pybuild_with_env(
+            &["bundle"],
+            &[
+                ("PYBUILD_REMOTE_CACHE", &server.url()),
+                ("PYBUILD_REMOTE_CACHE_READ_ONLY", "1"),
+            ],
+        )
+        .success();
+    assert!(run.step_ran("bundle"), "built here\n{}", run.describe());
+    let refusal = format!("the blob {sha256} does not match its digest");
+    assert!(run.stderr.contains(&refusal), "{}", run.describe());
+    assert_eq!(
+        fs::read(b.path("dist/uvapp.pex")).unwrap(),
+        fs::read(&bundle).unwrap()
+    );
+    assert_eq!(
+        b.exec("dist/uvapp.pex", &[]).success().stdout,
+        a.exec("dist/uvapp.pex", &[]).success().stdout
+    );
+}
