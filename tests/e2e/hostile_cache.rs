@@ -172,10 +172,13 @@ impl Hostile {
                 .unwrap();
             assert!(status.success());
         }
+        // Its own errors (a traceback when pybuild hangs up) go to `server.log`.
+        let log = fs::File::create(dir.path().join("server.log")).unwrap();
         let child = Command::new("python3")
             .arg(&script)
             .arg(dir.path())
             .stdout(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let port_file = dir.path().join("port");
@@ -328,7 +331,10 @@ fn build_against(server: &Hostile) -> (Project, Run, u64) {
             .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse().ok());
         peak = peak.max(hwm.unwrap_or(0));
         // A hang guard only, far above any deadline.
-        assert!(start.elapsed() < Duration::from_secs(600), "pybuild hangs");
+        if start.elapsed() > Duration::from_secs(600) {
+            let _ = child.kill();
+            panic!("pybuild hangs");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
     let run = finish(child).success();
@@ -361,42 +367,46 @@ const PEAK_RSS_KIB: u64 = 64 << 10;
 fn a_10_gb_answer_is_refused_by_its_length_without_reading_it() {
     let up = uploaded();
     let server = Hostile::start(Some(&up.data));
-    server.keep_one_entry_naming(&up.bundle);
+    let key = server.keep_one_entry_naming(&up.bundle);
     let blob = format!("/cas/{}", up.bundle);
     server.make_hostile(&[(&blob, "huge-length")]);
     let (b, run, peak) = build_against(&server);
     assert!(peak < PEAK_RSS_KIB, "pybuild peaked at {peak} KiB");
     // What the socket buffers took before pybuild hung up: not the body.
     assert!(server.sent_before_hang_up(&blob) < 64 << 20);
-    assert_built_here(&b, &run, &[&up.bundle, "Content-Length of 10000000000"]);
+    assert_built_here(
+        &b,
+        &run,
+        &[&key, &up.bundle, "Content-Length of 10000000000"],
+    );
 }
 
 #[test]
 fn a_content_length_above_the_declared_size_is_refused_before_the_body() {
     let up = uploaded();
     let server = Hostile::start(Some(&up.data));
-    server.keep_one_entry_naming(&up.bundle);
+    let key = server.keep_one_entry_naming(&up.bundle);
     let blob = format!("/cas/{}", up.bundle);
     server.make_hostile(&[(&blob, "longer-length")]);
     let (b, run, _) = build_against(&server);
     // 256 MiB past the blob were offered; pybuild read none of them.
     assert!(server.sent_before_hang_up(&blob) < up.bundle_size + (64 << 20));
     let declared = format!("not the {} its entry declares", up.bundle_size);
-    assert_built_here(&b, &run, &[&up.bundle, &declared]);
+    assert_built_here(&b, &run, &[&key, &up.bundle, &declared]);
 }
 
 #[test]
 fn a_chunked_body_longer_than_declared_is_refused_at_its_first_byte_too_many() {
     let up = uploaded();
     let server = Hostile::start(Some(&up.data));
-    server.keep_one_entry_naming(&up.bundle);
+    let key = server.keep_one_entry_naming(&up.bundle);
     let blob = format!("/cas/{}", up.bundle);
     server.make_hostile(&[(&blob, "longer-chunked")]);
     let (b, run, peak) = build_against(&server);
     assert!(peak < PEAK_RSS_KIB, "pybuild peaked at {peak} KiB");
     assert!(server.sent_before_hang_up(&blob) < up.bundle_size + (64 << 20));
     let declared = format!("is longer than the {} bytes", up.bundle_size);
-    assert_built_here(&b, &run, &[&up.bundle, &declared]);
+    assert_built_here(&b, &run, &[&key, &up.bundle, &declared]);
 }
 
 #[test]

@@ -37,12 +37,12 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 /// The largest entry read. An entry names each output by its path, sha256 and size, some
 /// 150 bytes, and a step makes a few outputs: an honest entry is under 1 KiB, and 64 KiB
 /// leaves room for hundreds of outputs while a lying server costs nothing.
-pub(super) const ENTRY_LIMIT: u64 = 64 << 10;
+const ENTRY_LIMIT: u64 = 64 << 10;
 /// An entry is a few KiB at most: even a slow link carries it in well under a second.
 const ENTRY_DEADLINE: Duration = Duration::from_secs(5);
 /// The largest blob an entry may name: no bundle or dependencies PEX comes near it, and
 /// it bounds the disk a lying entry can make pybuild fill (the temp file goes on failure).
-pub(super) const MAX_BLOB: u64 = 4 << 30;
+const MAX_BLOB: u64 = 4 << 30;
 /// The slowest rate a blob may arrive at, and the least time it is given. Below 1 MB/s
 /// (8 Mbit/s) a large blob takes longer to fetch than most results take to build here
 /// (a 100 MB dependencies PEX: 100 s), so a slower server is worth less than none; the
@@ -77,7 +77,7 @@ pub(super) fn agent() -> ureq::Agent {
 }
 
 /// How long a blob of `size` bytes may take to arrive, once its answer has begun.
-pub(super) fn blob_deadline(size: u64) -> Duration {
+fn blob_deadline(size: u64) -> Duration {
     BLOB_DEADLINE_FLOOR + Duration::from_secs(size / BLOB_RATE)
 }
 
@@ -213,7 +213,7 @@ pub(super) fn put(
     }
 }
 
-pub(super) fn hex(digest: &[u8]) -> String {
+fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -246,7 +246,7 @@ fn get(
 fn read_fault(url: &str, err: std::io::Error, deadline: Duration) -> String {
     match ureq::Error::from(err) {
         ureq::Error::Timeout(_) => format!(
-            "{url}: the answer did not arrive within {} s",
+            "{url}: its body did not arrive within {} s",
             deadline.as_secs()
         ),
         err => format!("{url}: {err}"),
@@ -257,7 +257,10 @@ fn read_fault(url: &str, err: std::io::Error, deadline: Duration) -> String {
 fn temp_file(target: &Path, executable: bool) -> Result<NamedTempFile> {
     let dir = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let temp = NamedTempFile::new_in(dir)
+    // Named for what it is: a download cut short by a kill leaves it behind.
+    let temp = tempfile::Builder::new()
+        .prefix(".pybuild-fetch-")
+        .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
     let umask = rustix::process::umask(rustix::fs::Mode::empty());
     rustix::process::umask(umask);
