@@ -16,6 +16,13 @@
 //! - The server is a help, never a need: unreachable, slow (every request has a time
 //!   limit), erroring (5xx) or refusing (401, 403), it costs one warning, and the rest of
 //!   the invocation goes without it. A miss is a 404.
+//! - Every answer is read with a bound set before it arrives (see `transport`): an entry
+//!   a few KiB, a blob the size its entry declares, streamed to disk. An answer that is
+//!   not what was asked for (a size or digest other than the entry's, an entry too large)
+//!   costs one warning and that entry only: it says the entry is poisoned or a blob was
+//!   damaged on the server's disk, not that the server cannot serve the other entries,
+//!   and each is checked as strictly. A blob the server no longer has (a 404: evicted,
+//!   as bazel-remote evicts blobs and entries apart) is a plain miss, no warning.
 //! - Read-only (`read-only = true`, `PYBUILD_REMOTE_CACHE_READ_ONLY=1`): no `PUT`, ever.
 //! - Credentials (see `credentials`) are sent as a header and never shown: every URL in a
 //!   message is the one without its user-info.
@@ -23,10 +30,10 @@
 mod credentials;
 pub(crate) mod entry;
 pub(crate) mod key;
+mod transport;
 
 use std::cell::{Cell, RefCell};
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,6 +49,7 @@ use crate::base::ui::Printer;
 use crate::engine::statcache::{Hash, hash_bytes};
 use credentials::Endpoint;
 pub(crate) use entry::OutputFile;
+use transport::{Answer, head, put};
 
 /// The environment's twins of `[cache] remote` and `[cache] read-only`, which they override.
 pub(crate) const URL_VARIABLE: &str = "PYBUILD_REMOTE_CACHE";
@@ -49,11 +57,6 @@ pub(crate) const READ_ONLY_VARIABLE: &str = "PYBUILD_REMOTE_CACHE_READ_ONLY";
 
 /// How long the end of an invocation waits for its uploads before leaving them unfinished.
 pub(crate) const UPLOAD_WAIT: Duration = Duration::from_secs(20);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Time to the first byte of an answer; a blob then has [`BODY_TIMEOUT`] to arrive.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
-const BODY_TIMEOUT: Duration = Duration::from_secs(120);
-const MAX_BLOB: u64 = 4 << 30;
 
 pub(crate) struct Remote {
     endpoint: Endpoint,
@@ -71,13 +74,6 @@ struct Stats {
     misses: AtomicU64,
     fetched: AtomicU64,
     sent: AtomicU64,
-}
-
-/// What the server answered.
-enum Answer {
-    Found(Vec<u8>),
-    Missing,
-    Fault(String),
 }
 
 /// A file to upload: where the entry says it goes, where it is, the hash it was built with.
@@ -103,20 +99,10 @@ impl Remote {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".netrc")))
             .and_then(|path| fs::read_to_string(path).ok());
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // A redirect would carry the credentials elsewhere.
-            .max_redirects(0)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_recv_response(Some(RESPONSE_TIMEOUT))
-            .timeout_send_body(Some(BODY_TIMEOUT))
-            .timeout_recv_body(Some(BODY_TIMEOUT))
-            .build()
-            .into();
         Some(Remote {
             endpoint: Endpoint::new(&url, header.as_deref(), netrc.as_deref()),
             read_only,
-            agent,
+            agent: transport::agent(),
             broken: Cell::new(false),
             stats: Arc::default(),
             uploads: RefCell::default(),
@@ -133,7 +119,7 @@ impl Remote {
         if self.broken.get() {
             return None;
         }
-        match get(&self.agent, &self.endpoint, &format!("ac/{key}")) {
+        match transport::entry(&self.agent, &self.endpoint, key) {
             Answer::Found(bytes) => match entry::decode(&bytes) {
                 Ok(files) => Some(files),
                 Err(err) => {
@@ -144,6 +130,10 @@ impl Remote {
                 }
             },
             Answer::Missing => None,
+            Answer::Refused(why) => {
+                refused(printer, key, &why);
+                None
+            }
             Answer::Fault(why) => {
                 self.fault(printer, &why);
                 None
@@ -185,32 +175,20 @@ impl Remote {
         };
         let mut verified = Vec::new();
         for (file, target) in files.iter().zip(&targets) {
-            let bytes = match get(&self.agent, &self.endpoint, &format!("cas/{}", file.sha256)) {
-                Answer::Found(bytes) => bytes,
+            match transport::blob(&self.agent, &self.endpoint, file, target) {
+                Answer::Found(temp) => verified.push((temp, target)),
+                // Evicted from the server's store: a miss like any other.
                 Answer::Missing => return None,
+                Answer::Refused(why) => {
+                    refused(printer, key, &why);
+                    return None;
+                }
                 Answer::Fault(why) => {
                     self.fault(printer, &why);
                     return None;
                 }
-            };
-            if bytes.len() as u64 != file.size || sha256_hex(&bytes) != file.sha256 {
-                printer.warn(&format!(
-                    "remote cache: the blob {} does not match its digest; ignoring the entry \
-                     and building here",
-                    file.sha256
-                ));
-                return None;
             }
-            self.stats
-                .fetched
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            match temp_file(target, &bytes, file.executable) {
-                Ok(temp) => verified.push((temp, target)),
-                Err(err) => {
-                    printer.warn(&format!("remote cache: {err:#}; building here"));
-                    return None;
-                }
-            }
+            self.stats.fetched.fetch_add(file.size, Ordering::Relaxed);
         }
         for (temp, target) in verified {
             if let Err(err) = temp.persist(target) {
@@ -318,83 +296,16 @@ impl Remote {
     }
 }
 
-fn url(endpoint: &Endpoint, path: &str) -> String {
-    format!("{}/{path}", endpoint.url)
-}
-
-fn get(agent: &ureq::Agent, endpoint: &Endpoint, path: &str) -> Answer {
-    let url = url(endpoint, path);
-    let mut request = agent.get(&url);
-    if let Some((name, value)) = &endpoint.auth {
-        request = request.header(name, value);
-    }
-    let mut response = match request.call() {
-        Ok(response) => response,
-        Err(err) => return Answer::Fault(format!("{url}: {err}")),
-    };
-    match response.status().as_u16() {
-        200..=299 => match response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BLOB)
-            .read_to_vec()
-        {
-            Ok(bytes) => Answer::Found(bytes),
-            Err(err) => Answer::Fault(format!("{url}: {err}")),
-        },
-        404 => Answer::Missing,
-        status => Answer::Fault(format!("{url} answered {status}")),
-    }
-}
-
-/// Whether the server has `path`.
-fn head(agent: &ureq::Agent, endpoint: &Endpoint, path: &str) -> Result<bool> {
-    let url = url(endpoint, path);
-    let mut request = agent.head(&url);
-    if let Some((name, value)) = &endpoint.auth {
-        request = request.header(name, value);
-    }
-    let response = request.call().with_context(|| url.clone())?;
-    match response.status().as_u16() {
-        200..=299 => Ok(true),
-        404 => Ok(false),
-        status => bail!("{url} answered {status}"),
-    }
-}
-
-fn put(agent: &ureq::Agent, endpoint: &Endpoint, path: &str, bytes: &[u8]) -> Result<()> {
-    let url = url(endpoint, path);
-    let mut request = agent.put(&url);
-    if let Some((name, value)) = &endpoint.auth {
-        request = request.header(name, value);
-    }
-    let response = request.send(bytes).with_context(|| url.clone())?;
-    match response.status().as_u16() {
-        200..=299 => Ok(()),
-        status => bail!("{url} answered {status}"),
-    }
-}
-
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `bytes` in a temp file beside `target`, with the mode a tool's output gets.
-fn temp_file(target: &Path, bytes: &[u8], executable: bool) -> Result<tempfile::NamedTempFile> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
-    temp.write_all(bytes)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    let umask = rustix::process::umask(rustix::fs::Mode::empty());
-    rustix::process::umask(umask);
-    let mode = if executable { 0o777 } else { 0o666 } & !umask.bits();
-    temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot set the mode of a file in {}", dir.display()))?;
-    Ok(temp)
+/// The one warning for an answer refused: the entry `key` is a miss.
+fn refused(printer: &Printer, key: &str, why: &str) {
+    printer.warn(&format!(
+        "remote cache: ignoring the entry {key}: {why}; building here"
+    ));
 }
 
 fn size(bytes: u64) -> String {
