@@ -384,7 +384,10 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 fn temp_file(target: &Path, bytes: &[u8], executable: bool) -> Result<tempfile::NamedTempFile> {
     let dir = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
+    // Named for the sweep: a fetch killed halfway leaves nothing for good.
+    let mut temp = tempfile::Builder::new()
+        .prefix(&crate::base::process::temp_name())
+        .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
     temp.write_all(bytes)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
