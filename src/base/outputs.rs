@@ -103,14 +103,17 @@ impl Outputs {
         let Some(foreign) = foreign else {
             return Ok(());
         };
-        let what = match foreign == target.key {
-            true => format!("`{}` is there already", target.key),
-            false => format!("`{}` is there already and holds `{foreign}`", target.key),
+        let message = match foreign == target.key {
+            true => format!(
+                "`{}` exists and pybuild did not produce it: it would be overwritten",
+                target.key
+            ),
+            false => format!(
+                "`{}` exists and holds `{foreign}`, which pybuild did not produce: it would be replaced",
+                target.key
+            ),
         };
-        Err(UserError::usage(format!(
-            "{what}, which pybuild did not make: it would be replaced"
-        ))
-        .hint(format!(
+        Err(UserError::usage(message).hint(format!(
             "move `{foreign}` away (pybuild replaces only what it made)"
         )))
     }

@@ -149,8 +149,6 @@ impl<'a> Step<Build<'a>> for Image {
             .hint("set `kind = \"pex\"` in `[bundle]` (or remove it: a PEX is the default)")
             .into());
         }
-        named_output(cx, NAME, &layout_path(config))?;
-        let config = &cx.project.config;
         let name = name(config);
         if !is_valid_name(&name) {
             return Err(UserError::usage(format!("`{name}` cannot name an image"))
@@ -159,6 +157,8 @@ impl<'a> Step<Build<'a>> for Image {
                 )
                 .into());
         }
+        named_output(cx, NAME, &layout_path(config))?;
+        let config = &cx.project.config;
         if !config.image.pex_root.starts_with('/') || config.image.pex_root.contains("..") {
             return Err(UserError::usage(format!(
                 "`[image] pex-root = \"{}\"` is no absolute path in the image",

@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 use crate::base::config::{At, Config};
 use crate::base::error::UserError;
 use crate::base::outputs::{Outputs, Target};
+use crate::base::paths;
 use crate::engine::statcache::open_regular;
 use crate::engine::state::produced_outputs;
 use crate::python::build::Build;
@@ -35,14 +36,6 @@ pub(super) fn output_path(cx: &mut Build, output: &str) -> Result<(Outputs, Targ
         }
     };
     pex_output_args(&project.config)?;
-    let outputs = Outputs::new(project, produced_outputs(&project.state_dir(), "bundle"));
-    let origin = match configured {
-        true => "`[bundle] output`".to_string(),
-        false => format!("the bundle's default output `{output}`"),
-    };
-    let target = outputs
-        .target(output, &origin)
-        .map_err(|err| refuse(err.message))?;
     let dir = output.rsplit_once('/').map(|(dir, _)| format!("{dir}/"));
     let files = cx.project_files()?;
     let input = files
@@ -53,11 +46,22 @@ pub(super) fn output_path(cx: &mut Build, output: &str) -> Result<(Outputs, Targ
             "the bundle output `{output}` would be written among the project's inputs ({input} is one)"
         )));
     }
-    if target.path().symlink_metadata().is_ok_and(|m| m.is_dir()) {
+    let is_dir = paths::resolve(&project.root, output)
+        .inside()
+        .is_some_and(|path| path.symlink_metadata().is_ok_and(|m| m.is_dir()));
+    if is_dir {
         return Err(refuse(format!(
             "the bundle output `{output}` is a directory"
         )));
     }
+    let outputs = Outputs::new(project, produced_outputs(&project.state_dir(), "bundle"));
+    let origin = match configured {
+        true => "`[bundle] output`".to_string(),
+        false => format!("the bundle's default output `{output}`"),
+    };
+    let target = outputs
+        .target(output, &origin)
+        .map_err(|err| refuse(err.message))?;
     Ok((outputs, target))
 }
 
