@@ -13,10 +13,17 @@
 //!   and without `--venv` (a venv PEX sees nothing of the interpreter that runs it).
 //!
 //! The built-in templates are `templates/deploy/` in pybuild's repository, compiled in;
-//! `[deploy.TARGET] template` replaces one with the project's own file. A template holds
-//! `{{name}}` placeholders, each replaced by a value written for the template's format:
-//! JSON (a valid YAML and Python literal too) for `.json`, `.yaml`, `.py`; shell words for
-//! `.sh`. A placeholder the target has no value for is an error naming the template.
+//! `[deploy.TARGET] template` replaces one with the project's own file (read like
+//! `[deploy.spark] main` by `paths::read_configured`: a regular file inside the project,
+//! 1 MiB at most). A template holds `{{name}}` placeholders, each replaced by a value
+//! written for the template's format (see [`Format`]): JSON for `.json`, as a YAML flow
+//! value for `.yaml`, as a Python literal for `.py`, everything outside printable ASCII
+//! escaped; shell words for `.sh`, quoted whole. No value can change a descriptor's
+//! structure, and none goes in a comment. A placeholder the target has no value for is an
+//! error naming the template.
+//!
+//! The descriptors are named after the image, and written by `base::outputs` (in `dist/`,
+//! whole, with the umask's modes).
 //!
 //! Fingerprint: the section, the template's text, the values, the bundle (and for
 //! Kubernetes the image's tag).

@@ -322,7 +322,8 @@ mod tests {
         let gone = format!("{pid}-{}", start.parse::<u64>().unwrap() + 1);
         let left = dir.path().join(format!("{TEMP_PREFIX}{gone}-0"));
         fs::create_dir_all(left.join("blobs/sha256")).unwrap();
-        let left_file = dir.path().join(format!("{TEMP_PREFIX}{gone}-1"));
+        // As `tempfile` names a fetched blob: the prefix, then random letters.
+        let left_file = dir.path().join(format!("{TEMP_PREFIX}{gone}-1aB3xZ"));
         fs::write(&left_file, "half").unwrap();
         let foreign = dir.path().join(format!("{TEMP_PREFIX}00000000-1-1-0"));
         fs::write(&foreign, "elsewhere").unwrap();
