@@ -263,9 +263,9 @@ fn a_file_named_in_the_configuration_is_read_with_a_cap() {
         .unwrap();
     assert!(made.success());
     let cases = [
+        ("marathon", "template", "deploy/fifo.json", "a named pipe"),
         ("marathon", "template", "/dev/zero", "outside the project"),
         ("marathon", "template", "deploy/zero.json", "a device"),
-        ("marathon", "template", "deploy/fifo.json", "a named pipe"),
         ("marathon", "template", "deploy/huge.json", "larger than"),
         ("marathon", "template", "/etc/passwd", "outside the project"),
         ("spark", "main", "/etc/passwd", "outside the project"),
