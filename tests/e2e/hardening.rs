@@ -146,7 +146,7 @@ fn a_value_changes_no_descriptors_structure() {
     let validators = tool_venv("validators", &["jsonschema", "kubernetes-validate"]);
     let python = validators.join("bin/python");
     // A line separator, a paragraph separator, NEL, DEL, a C1 control, an astral character.
-    let name = "greeter\u{2028}kind: Injected";
+    let name = "greeter\u{2028}injected: true";
     let label = "a\u{2029}b\u{85}c\u{7f}d\u{9b}e\u{1F600}";
     let env = "x\u{2028}\"injected\": 1";
     let config = format!(
