@@ -216,9 +216,14 @@ impl Outputs {
 }
 
 /// Removes what killed pybuilds left half-written among `project`'s outputs: in `dist/`,
-/// beside the configured bundle output, and in `.pybuild/layers/`.
+/// beside the configured bundle output, and in `.pybuild/` where files are replaced whole
+/// (the state, `fingerprints/`, `produced/`, `layers/`).
 pub(crate) fn sweep(project: &Project) {
-    let mut dirs = vec![project.state_dir().join("layers")];
+    let state = project.state_dir();
+    let mut dirs: Vec<PathBuf> = ["", "fingerprints", "produced", "layers"]
+        .iter()
+        .map(|sub| state.join(sub))
+        .collect();
     let mut keys = vec!["dist".to_string()];
     if let Some((dir, _)) = project
         .config
