@@ -4,6 +4,7 @@
 
 pub(crate) mod config;
 pub(crate) mod error;
+pub(crate) mod outputs;
 pub(crate) mod paths;
 pub(crate) mod prerequisites;
 pub(crate) mod process;

@@ -16,6 +16,7 @@ use std::ffi::OsString;
 
 use anyhow::Result;
 
+use crate::base::outputs;
 use crate::base::process;
 use crate::base::project::Project;
 use crate::base::ui::Printer;
@@ -70,6 +71,7 @@ pub(crate) fn build(
     let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     // Before any step: what a killed build left running may still write into the venv.
     process::end_leftovers(&project.state_dir(), printer);
+    outputs::sweep(project);
     let state = State::load(&project.state_dir(), printer);
     let mut cx = context(project, printer, state);
     cx.lock = Some(lock);

@@ -8,6 +8,9 @@
 //! last component is not followed unless the configured text asked for it (a trailing `/`,
 //! `/.` or `/..`): so a link is removed as a link.
 
+use std::fs;
+use std::io::Read as _;
+use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
 use std::path::{Component, Path, PathBuf};
 
 /// Where a configured path lands.
@@ -89,6 +92,149 @@ pub(crate) fn is_plain_file_path(path: &str) -> bool {
         && path
             .split('/')
             .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+/// Why `part` cannot be one component of a file name: empty, `.` or `..`, or holding a
+/// `/`, a NUL, a control character (C0, DEL, C1) or a line or paragraph separator. What a
+/// name that becomes part of a file name (`[image] name` in `dist/<name>.oci`) must pass,
+/// whatever the configuration's own checks allow.
+pub(crate) fn file_name_flaw(part: &str) -> Option<String> {
+    if part.is_empty() || part == "." || part == ".." {
+        return Some(format!("`{part}` is no file name"));
+    }
+    if part.contains('/') {
+        return Some("it holds a `/`".into());
+    }
+    part.chars()
+        .find(|&c| is_unprintable(c))
+        .map(|c| format!("it holds the character U+{:04X}", u32::from(c)))
+}
+
+/// A control character (C0, DEL, C1) or a line or paragraph separator: nothing a file name
+/// or a descriptor shows as it is.
+pub(crate) fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// The folders no output goes in, whatever the configuration says: git's (a file there may
+/// be run by git: `.git/hooks/`) and pybuild's own state.
+const NEVER_WRITTEN: &[&str] = &[".git", ".pybuild"];
+
+/// The one place an output path is decided: `key` (relative to `root`, canonical) where
+/// pybuild may write, or why not. It must be a plain relative path (no `.`, `..`, empty
+/// component, NUL or control character: [`file_name_flaw`] for each component), under
+/// `dist/` or one of `allowed` (the configured bundle output), in no folder of
+/// `forbidden` nor `.git/` or `.pybuild/`, and resolve inside the project with no link on
+/// the way leading out (see [`resolve`]). `origin` names the setting the path comes from,
+/// for the message (the error is its text: `error` is above this module).
+pub(crate) fn output(
+    root: &Path,
+    key: &str,
+    allowed: &[&str],
+    forbidden: &[&str],
+    origin: &str,
+) -> Result<PathBuf, String> {
+    let refuse = |why: String| {
+        format!(
+            "{origin} makes the output path `{}`, where pybuild writes nothing: {why}",
+            key.escape_debug()
+        )
+    };
+    if key.starts_with('/') {
+        return Err(refuse("it is absolute".into()));
+    }
+    for part in key.split('/') {
+        if let Some(flaw) = file_name_flaw(part) {
+            return Err(refuse(flaw));
+        }
+        if NEVER_WRITTEN
+            .iter()
+            .any(|never| part.eq_ignore_ascii_case(never))
+        {
+            return Err(refuse(format!("it is in `{part}/`")));
+        }
+    }
+    if let Some(dir) = forbidden.iter().find(|dir| {
+        key.strip_prefix(dir.trim_end_matches('/'))
+            .is_some_and(|rest| rest.starts_with('/'))
+    }) {
+        return Err(refuse(format!("it is in `{dir}`")));
+    }
+    if !key.starts_with("dist/") && !allowed.contains(&key) {
+        return Err(refuse("outputs go in `dist/`".into()));
+    }
+    match resolve(root, key) {
+        Place::Inside(path) => Ok(path),
+        Place::Outside(path) => Err(refuse(format!(
+            "it leads outside the project, to {}",
+            path.display()
+        ))),
+    }
+}
+
+/// The most a file named in `project.toml` (a deploy template, a Spark driver script) may
+/// hold. Such a file is text a person wrote (the built-in templates are 1-2 kB); the cap
+/// only stops a device (`/dev/zero`) or a mistaken data file from being read whole into
+/// memory and into `dist/`.
+pub(crate) const CONFIGURED_FILE_CAP: u64 = 1 << 20;
+
+/// The text of the file `rel` that `key` (`[deploy.spark] main`) names: it must be a
+/// regular file inside the project (no link out of it: a configured file is shipped into
+/// `dist/`, so `/etc/passwd` would be), of at most `cap` bytes, and UTF-8. It is opened
+/// without blocking, so a FIFO fails at once instead of hanging, and read with the cap, so a
+/// device fails at once too.
+pub(crate) fn read_configured(
+    root: &Path,
+    rel: &str,
+    key: &str,
+    cap: u64,
+) -> Result<String, String> {
+    let refuse = |why: String| format!("`{key} = \"{}\"`: {why}", rel.escape_debug());
+    let full = root.join(rel);
+    let real = full
+        .canonicalize()
+        .map_err(|err| refuse(format!("cannot read {} ({err})", full.display())))?;
+    if !real.starts_with(root) || real == root {
+        return Err(refuse(format!(
+            "it is {}, outside the project: name a file inside it",
+            real.display()
+        )));
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        // Non-blocking, so a FIFO opens at once; the path is canonical, so a link at its
+        // end was put there since: not followed.
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&real)
+        .map_err(|err| refuse(format!("cannot read {} ({err})", real.display())))?;
+    let meta = file
+        .metadata()
+        .map_err(|err| refuse(format!("cannot read {} ({err})", real.display())))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a named pipe"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_dir() {
+            "a directory"
+        } else {
+            "no regular file"
+        };
+        return Err(refuse(format!("{} is {what}", real.display())));
+    }
+    let too_big = || refuse(format!("{} is larger than {} bytes", real.display(), cap));
+    if meta.len() > cap {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| refuse(format!("cannot read {} ({err})", real.display())))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|_| refuse(format!("{} is not UTF-8 text", real.display())))
 }
 
 /// `.pybuild/` under a project root: pybuild's state (see `engine::state`).

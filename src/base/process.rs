@@ -25,7 +25,7 @@ mod leftovers;
 
 pub(crate) use children::{cancel_all, isolate, resume};
 pub(crate) use identity::{Identity, Liveness, untouched_for_long};
-pub(crate) use leftovers::end_leftovers;
+pub(crate) use leftovers::{end_leftovers, sweep_temporaries, temp_name};
 
 /// How many of a failed command's last output lines the error shows.
 const TAIL_LINES: usize = 25;

@@ -10,7 +10,9 @@
 //! venv too. Every path is resolved physically (`paths`) and must lie inside the project
 //! root; a symlink is removed as a link, never followed, so whatever it points to
 //! survives. A directory reached through a link (`.pybuild`, `build` or `src` linked
-//! elsewhere) is not looked into. A dry run writes nothing, not even the lock.
+//! elsewhere) is not looked into. What killed builds left half-written beside the outputs
+//! (`.pybuild-tmp-*` of pybuilds that are gone, see `base::outputs`) goes too. A dry run
+//! writes nothing, not even the lock.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::base::outputs;
 use crate::base::paths::{self, Place};
 use crate::base::project::Project;
 use crate::base::ui::Printer;
@@ -35,6 +38,11 @@ pub(crate) fn run(
     dry_run: bool,
     printer: &Printer,
 ) -> Result<()> {
+    if !dry_run {
+        // What killed builds left half-written (`base::outputs`) is not pybuild's output
+        // yet: no record names it, so it goes first, whatever the records say.
+        outputs::sweep(project);
+    }
     let targets = targets(project, state, all, printer)?;
     if targets.is_empty() {
         printer.info("nothing to clean");

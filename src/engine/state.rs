@@ -236,7 +236,10 @@ pub(crate) fn write_shared(path: &Path, bytes: &[u8]) -> Result<()> {
 fn write_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
+    // Named for the sweep (`base::outputs::sweep`): a manifest's temp file is in `dist/`.
+    let mut temp = tempfile::Builder::new()
+        .prefix(&crate::base::process::temp_name())
+        .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
     if let Some(mode) = mode {
         use std::os::unix::fs::PermissionsExt;

@@ -38,7 +38,7 @@ mod placement;
 
 use backend::{Entry, Job};
 pub(crate) use kinds::backend;
-use placement::{output_path, stage_files, work_dir};
+use placement::{output_path, pex_output_args, stage_files, work_dir};
 mod pyinstaller;
 mod shared_layers;
 mod shiv;
@@ -223,7 +223,7 @@ impl<'a> Step<Build<'a>> for Bundle {
     fn preflight(&self, cx: &mut Build) -> Result<()> {
         match configured_output(&cx.project.config) {
             Some(output) => output_path(cx, &output).map(drop),
-            None => Ok(()),
+            None => pex_output_args(&cx.project.config),
         }
     }
 
@@ -253,7 +253,8 @@ impl<'a> Step<Build<'a>> for Bundle {
 impl Bundle {
     fn make(&self, cx: &mut Build) -> Result<()> {
         let output_key = Bundle::output(cx)?;
-        let output = output_path(cx, &output_key)?;
+        let (outputs, target) = output_path(cx, &output_key)?;
+        let output = target.path().to_path_buf();
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
         let files = cx.project_files()?;
@@ -294,9 +295,7 @@ impl Bundle {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        fs::rename(&job.out, &output).with_context(|| {
-            format!("cannot move {} to {}", job.out.display(), output.display())
-        })?;
+        outputs.place_file(&target, &job.out)?;
         let manifest = manifest::Manifest {
             format: manifest::FORMAT,
             bundle: output_key,

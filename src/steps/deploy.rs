@@ -13,22 +13,28 @@
 //!   and without `--venv` (a venv PEX sees nothing of the interpreter that runs it).
 //!
 //! The built-in templates are `templates/deploy/` in pybuild's repository, compiled in;
-//! `[deploy.TARGET] template` replaces one with the project's own file. A template holds
-//! `{{name}}` placeholders, each replaced by a value written for the template's format:
-//! JSON (a valid YAML and Python literal too) for `.json`, `.yaml`, `.py`; shell words for
-//! `.sh`. A placeholder the target has no value for is an error naming the template.
+//! `[deploy.TARGET] template` replaces one with the project's own file (read like
+//! `[deploy.spark] main` by `paths::read_configured`: a regular file inside the project,
+//! 1 MiB at most). A template holds `{{name}}` placeholders, each replaced by a value
+//! written for the template's format (see [`Format`]): JSON for `.json`, as a YAML flow
+//! value for `.yaml`, as a Python literal for `.py`, everything outside printable ASCII
+//! escaped; shell words for `.sh`, quoted whole. No value can change a descriptor's
+//! structure, and none goes in a comment. A placeholder the target has no value for is an
+//! error naming the template.
+//!
+//! The descriptors are named after the image, and written by `base::outputs` (in `dist/`,
+//! whole, with the umask's modes).
 //!
 //! Fingerprint: the section, the template's text, the values, the bundle (and for
 //! Kubernetes the image's tag).
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::base::error::UserError;
+use crate::base::paths;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::Step;
 use crate::python::build::Build;
@@ -102,7 +108,14 @@ impl<'a> Step<Build<'a>> for Deploy {
     }
 
     fn preflight(&self, cx: &mut Build) -> Result<()> {
-        template(cx, self.0).map(drop)
+        template(cx, self.0)?;
+        if self.0 == Target::Spark {
+            spark_main(cx)?;
+        }
+        for key in outputs(&cx.project.config, self.0) {
+            image::named_output(cx, self.0.step(), &key)?;
+        }
+        Ok(())
     }
 
     fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
@@ -128,10 +141,40 @@ impl<'a> Step<Build<'a>> for Deploy {
     fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
         let files = render_all(cx, self.0)?;
         for (key, text) in &files {
-            write_atomically(&cx.project.root.join(key), text)?;
+            let (writer, target) = image::named_output(cx, self.0.step(), key)?;
+            writer.write(&target, text.as_bytes(), Format::of(key) == Format::Shell)?;
         }
         Ok(files.into_iter().map(|(key, _)| key).collect())
     }
+}
+
+/// Every file a target writes, relative to the root.
+fn outputs(config: &crate::base::config::Config, target: Target) -> Vec<String> {
+    let mut keys = vec![output(config, target)];
+    if target == Target::Spark {
+        keys.push(spark_main_path(config));
+    }
+    keys
+}
+
+/// The Spark driver script's path, relative to the root.
+fn spark_main_path(config: &crate::base::config::Config) -> String {
+    format!("dist/{}.spark-main.py", image::name(config))
+}
+
+/// The text of `[deploy.spark] main`, if set: a file of the project, read with a cap.
+fn spark_main(cx: &Build) -> Result<Option<String>> {
+    let Some(main) = &cx.project.config.deploy.spark.main else {
+        return Ok(None);
+    };
+    let text = paths::read_configured(
+        &cx.project.root,
+        main,
+        "[deploy.spark] main",
+        paths::CONFIGURED_FILE_CAP,
+    )
+    .map_err(UserError::usage)?;
+    Ok(Some(text))
 }
 
 /// The descriptor a target writes, relative to the root.
@@ -169,14 +212,10 @@ fn template(cx: &Build, target: Target) -> Result<(String, String)> {
             text.to_string(),
         ));
     };
-    let full = cx.project.root.join(path);
-    match fs::read_to_string(&full) {
+    let key = format!("[deploy.{}] template", target.key());
+    match paths::read_configured(&cx.project.root, path, &key, paths::CONFIGURED_FILE_CAP) {
         Ok(text) => Ok((path.clone(), text)),
-        Err(err) => Err(UserError::usage(format!(
-            "`[deploy.{}] template = \"{path}\"`: cannot read {} ({err})",
-            target.key(),
-            full.display()
-        ))
+        Err(err) => Err(UserError::usage(err)
         .hint(format!(
             "copy the built-in one from pybuild's templates/deploy/{} and edit it, or remove `template` to use it as it is",
             target.template().0
@@ -307,14 +346,9 @@ fn render_all(cx: &mut Build, target: Target) -> Result<Files> {
             .hint("set `pex-args = [\"--inherit-path=fallback\", \"--no-sh-boot\"]` in `[bundle]` (`--no-sh-boot` drops pybuild's default `--venv`)")
             .into());
         }
-        let name = image::name(&cx.project.config);
-        let main_key = format!("dist/{name}.spark-main.py");
-        let main = match &cx.project.config.deploy.spark.main {
-            Some(main) => fs::read_to_string(cx.project.root.join(main)).map_err(|err| {
-                UserError::usage(format!(
-                    "`[deploy.spark] main = \"{main}\"`: cannot read it ({err})"
-                ))
-            })?,
+        let main_key = spark_main_path(&cx.project.config);
+        let main = match spark_main(cx)? {
+            Some(main) => main,
             None => {
                 let Some(entry) = info.get("entry_point").and_then(Value::as_str) else {
                     return Err(UserError::usage(
@@ -328,7 +362,7 @@ fn render_all(cx: &mut Build, target: Target) -> Result<Files> {
                 render(
                     SPARK_MAIN,
                     &main_values,
-                    Format::Json,
+                    Format::Python,
                     "templates/deploy/spark-main.py (built in)",
                 )?
             }
@@ -338,22 +372,77 @@ fn render_all(cx: &mut Build, target: Target) -> Result<Files> {
     Ok(files)
 }
 
-/// How a value is written into a template.
+/// How a value is written into a template. Whatever the value holds, it changes no
+/// structure: every character outside printable ASCII is escaped (a line or paragraph
+/// separator, NEL, DEL or a C1 control would end a YAML line or make it unparseable), and
+/// a template may not put a value in a comment line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
-    /// JSON, which is also a YAML flow value and a Python literal.
+    /// JSON, `\uXXXX` escapes (a surrogate pair beyond the BMP).
     Json,
-    /// Shell words, each quoted when it has to be; a list gives one word per item.
+    /// JSON as a YAML flow value: YAML's double-quoted escapes (`\UXXXXXXXX` beyond the
+    /// BMP, where YAML takes no surrogates).
+    Yaml,
+    /// JSON as a Python literal: Python's escapes, as YAML's.
+    Python,
+    /// Shell words, each single-quoted unless made only of characters no shell expands;
+    /// a list gives one word per item.
     Shell,
 }
 
 impl Format {
     fn of(output: &str) -> Format {
-        match output.ends_with(".sh") {
-            true => Format::Shell,
-            false => Format::Json,
+        let extension = output.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
+        match extension {
+            "sh" => Format::Shell,
+            "yaml" | "yml" => Format::Yaml,
+            "py" => Format::Python,
+            _ => Format::Json,
         }
     }
+
+    /// Whether `line` is a comment in this format.
+    fn is_comment(self, line: &str) -> bool {
+        self != Format::Json && line.trim_start().starts_with('#')
+    }
+}
+
+/// serde_json's compact form with everything outside printable ASCII escaped.
+struct Escaping {
+    /// `\UXXXXXXXX` beyond the BMP (YAML, Python) rather than a surrogate pair (JSON).
+    long: bool,
+}
+
+impl serde_json::ser::Formatter for Escaping {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // serde_json escapes `"`, `\\` and C0 itself, and hands the rest over here.
+        for c in fragment.chars() {
+            if (' '..='~').contains(&c) {
+                write!(writer, "{c}")?;
+            } else if self.long && u32::from(c) > 0xFFFF {
+                write!(writer, "\\U{:08X}", u32::from(c))?;
+            } else {
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(writer, "\\u{unit:04X}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `value` written for `format` (one of the JSON forms).
+fn escaped_json(value: &Value, format: Format) -> Result<String> {
+    use serde::Serialize as _;
+    let mut out = Vec::new();
+    let long = matches!(format, Format::Yaml | Format::Python);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, Escaping { long });
+    value.serialize(&mut serializer)?;
+    Ok(String::from_utf8(out)?)
 }
 
 /// `text` with each `{{name}}` replaced by its value.
@@ -372,6 +461,14 @@ fn render(
             return Err(UserError::usage(format!("{template}: a `{{{{` is never closed")).into());
         };
         let key = after[..end].trim();
+        let line_start = out.rfind('\n').map_or(0, |at| at + 1);
+        if format.is_comment(&out[line_start..]) {
+            return Err(UserError::usage(format!(
+                "{template} puts `{{{{{key}}}}}` in a comment, where a value could end the line"
+            ))
+            .hint("keep placeholders out of comments")
+            .into());
+        }
         let Some(value) = values.get(key) else {
             let known: Vec<&str> = values.keys().copied().collect();
             return Err(UserError::usage(format!(
@@ -381,8 +478,8 @@ fn render(
             .into());
         };
         out.push_str(&match format {
-            Format::Json => serde_json::to_string(value)?,
             Format::Shell => shell_words(value),
+            Format::Json | Format::Yaml | Format::Python => escaped_json(value, format)?,
         });
         rest = &after[end + 2..];
     }
@@ -398,31 +495,16 @@ fn shell_words(value: &Value) -> String {
     }
 }
 
-/// `word` for a POSIX shell: bare when it holds only safe characters (and `$VAR`, which
-/// the shell expands: Marathon's `$PORT0`), else single-quoted.
+/// `word` for a POSIX shell: bare when it holds only characters no shell treats specially
+/// (and `$`, for a `$VAR` the shell expands: Marathon's `$PORT0`; `(`, `{`, quotes and
+/// globs are not among them), else single-quoted whole.
 fn shell_word(word: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-[]*${}".contains(c);
-    if !word.is_empty() && word.chars().all(safe) && !word.contains('*') {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:./-$".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
-}
-
-/// Writes `text` to `path` through a temp file renamed over it.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().context("a descriptor has no folder")?;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut temp, text.as_bytes())?;
-    if path.extension().is_some_and(|e| e == "sh") {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o755))?;
-    }
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -449,6 +531,46 @@ mod tests {
         assert_eq!(json, "{\"id\": \"app\", \"mem\": 256}");
         let shell = render("run {{args}}", &values(), Format::Shell, "t").unwrap();
         assert_eq!(shell, "run --port $PORT0 'it'\\''s'");
+    }
+
+    #[test]
+    fn values_change_no_structure() {
+        let tricky = "a\u{2028}b\u{2029}c\u{85}d\u{7f}e\u{9b}f\"g\\h\ni😀";
+        let values = BTreeMap::from([("name", Value::from(tricky))]);
+        let json = render("{\"n\": {{name}}}", &values, Format::Json, "t").unwrap();
+        assert!(json.bytes().all(|b| (b' '..=b'~').contains(&b)), "{json}");
+        assert!(
+            json.contains("\\u2028") && json.contains("\\uD83D\\uDE00"),
+            "{json}"
+        );
+        let parsed: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["n"], tricky);
+        let yaml = render("name: {{name}}\n", &values, Format::Yaml, "t").unwrap();
+        assert!(
+            yaml.contains("\\U0001F600") && yaml.lines().count() == 1,
+            "{yaml}"
+        );
+        let err = render("a: 1\n  # for {{name}}\n", &values, Format::Yaml, "t").unwrap_err();
+        assert!(err.to_string().contains("in a comment"), "{err}");
+        assert!(render("# {{name}}", &values, Format::Shell, "t").is_err());
+    }
+
+    #[test]
+    fn shell_words_are_quoted_unless_plain() {
+        for (word, expected) in [
+            ("--port", "--port"),
+            ("$PORT0", "$PORT0"),
+            ("a=b", "a=b"),
+            ("{a,b}", "'{a,b}'"),
+            ("[x]", "'[x]'"),
+            ("a,b", "'a,b'"),
+            ("*", "'*'"),
+            ("$(id)", "'$(id)'"),
+            ("~", "'~'"),
+            ("", "''"),
+        ] {
+            assert_eq!(shell_word(word), expected, "{word}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!
 //! The image carries the very files of the bundle the bundle step checked against the venv:
 //! it builds on that step and is made from its output. The layout is written beside the
-//! old one and swapped in with one rename, so a failure leaves the previous image whole.
+//! old one and swapped in with one rename (`base::outputs`), so a failure leaves the
+//! previous image whole, and a folder in its place that pybuild did not make is refused.
 //!
 //! Fingerprint: `[image]`, the epoch, the tag, the base (see `image/base.rs`), the bundle.
 
@@ -21,12 +22,15 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use rustix::fs::{CWD, RenameFlags, renameat_with};
 
 use crate::base::config::Config;
 use crate::base::error::UserError;
+use crate::base::outputs::{Outputs, Target};
+use crate::base::paths;
+use crate::base::process::temp_name;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::statcache::hash_bytes;
+use crate::engine::state::produced_outputs;
 use crate::engine::step::Step;
 use crate::python::build::Build;
 use crate::python::installed;
@@ -62,6 +66,32 @@ pub(crate) fn name(config: &Config) -> String {
 /// The image layout, relative to the root.
 pub(crate) fn layout_path(config: &Config) -> String {
     format!("dist/{}.oci", name(config))
+}
+
+/// The setting [`name`] comes from, for messages.
+pub(crate) fn name_origin(config: &Config) -> &'static str {
+    match config.image.name {
+        Some(_) => "`[image] name`",
+        None => "`[project] name`",
+    }
+}
+
+/// Where `step`'s output `key`, a file name made of the image's name, is written: the
+/// name must make a file name, and the path an output (see `base::outputs`).
+pub(crate) fn named_output(cx: &Build, step: &str, key: &str) -> Result<(Outputs, Target)> {
+    let config = &cx.project.config;
+    let origin = name_origin(config);
+    if let Some(flaw) = paths::file_name_flaw(&name(config)) {
+        return Err(UserError::usage(format!(
+            "{origin} = \"{}\" cannot name a file in `dist/`: {flaw}",
+            name(config).escape_debug()
+        ))
+        .hint("set `name` in `[image]`: lower-case letters, digits and `.`, `_`, `-` inside")
+        .into());
+    }
+    let outputs = Outputs::new(cx.project, produced_outputs(&cx.project.state_dir(), step));
+    let target = outputs.target(key, origin)?;
+    Ok((outputs, target))
 }
 
 /// The image's tag beside `latest`: `[image] tag`, else the project's version (a `+` made
@@ -127,6 +157,8 @@ impl<'a> Step<Build<'a>> for Image {
                 )
                 .into());
         }
+        named_output(cx, NAME, &layout_path(config))?;
+        let config = &cx.project.config;
         if !config.image.pex_root.starts_with('/') || config.image.pex_root.contains("..") {
             return Err(UserError::usage(format!(
                 "`[image] pex-root = \"{}\"` is no absolute path in the image",
@@ -169,40 +201,26 @@ impl<'a> Step<Build<'a>> for Image {
             .to_string();
         let base = base::open(cx)?;
         let output_key = layout_path(&cx.project.config);
-        let output = cx.project.root.join(&output_key);
-        let dist = output
-            .parent()
-            .context("the image has no folder")?
-            .to_path_buf();
-        fs::create_dir_all(&dist).with_context(|| format!("cannot create {}", dist.display()))?;
-        let new = dist.join(format!(
-            ".{}.new-{}",
-            name(&cx.project.config),
-            std::process::id()
-        ));
-        if new.exists() {
-            fs::remove_dir_all(&new).with_context(|| format!("cannot remove {}", new.display()))?;
-        }
+        let (writer, target) = named_output(cx, NAME, &output_key)?;
+        let new = writer.temp_beside(&target)?;
         let layout = Layout::create(&new)?;
         let result = write_image(cx, &layout, &base, &bundle, &file_name, &tag);
         if let Err(err) = result {
             let _ = fs::remove_dir_all(&new);
             return Err(err);
         }
-        swap_into_place(&new, &output)?;
+        writer.place_dir(&target, &new)?;
         let mut outputs = outputs_of(cx, &output_key)?;
         if cx.project.config.image.archive {
             let archive_key = format!("{output_key}.tar");
-            let archive = cx.project.root.join(&archive_key);
-            let temp = dist.join(format!(
-                ".{}.tar.new-{}",
-                name(&cx.project.config),
-                std::process::id()
-            ));
-            layout::write_archive(&output, epoch(), &temp)?;
-            fs::rename(&temp, &archive).with_context(|| {
-                format!("cannot move {} to {}", temp.display(), archive.display())
-            })?;
+            let (writer, archive) = named_output(cx, NAME, &archive_key)?;
+            let temp = writer.temp_beside(&archive)?;
+            let written = layout::write_archive(target.path(), epoch(), &temp)
+                .and_then(|()| writer.place_file(&archive, &temp));
+            if written.is_err() {
+                let _ = fs::remove_file(&temp);
+            }
+            written?;
             outputs.push(archive_key);
         }
         Ok(outputs)
@@ -229,25 +247,6 @@ fn outputs_of(cx: &Build, output_key: &str) -> Result<Vec<String>> {
             .map(|n| format!("{output_key}/blobs/sha256/{n}")),
     );
     Ok(outputs)
-}
-
-/// Puts the finished layout `new` at `output` in one rename (exchanging it with the old
-/// one, removed after).
-fn swap_into_place(new: &Path, output: &Path) -> Result<()> {
-    let moved = || format!("cannot move {} to {}", new.display(), output.display());
-    if output.symlink_metadata().is_err() {
-        return fs::rename(new, output).with_context(moved);
-    }
-    if !output.is_dir() || output.is_symlink() {
-        return Err(UserError::usage(format!(
-            "{} is in the way of the image, and is no image layout pybuild made",
-            output.display()
-        ))
-        .hint("remove it, or set `name` in `[image]`")
-        .into());
-    }
-    renameat_with(CWD, new, CWD, output, RenameFlags::EXCHANGE).with_context(moved)?;
-    fs::remove_dir_all(new).with_context(|| format!("cannot remove {}", new.display()))
 }
 
 fn write_image(
@@ -342,11 +341,11 @@ fn dependencies_layer(cx: &Build, layout: &Layout, entries: &mut [layout::Entry]
         return Ok(layer);
     }
     cx.printer.phase("writing the dependencies layer");
-    let temp = layers.join(format!(".oci-deps-{key}.{}", std::process::id()));
+    let temp = layers.join(temp_name());
     let layer = layout::write_layer(entries, epoch(), &temp)?;
     fs::rename(&temp, &blob)
         .with_context(|| format!("cannot move {} to {}", temp.display(), blob.display()))?;
-    let temp = record.with_extension(format!("json.{}", std::process::id()));
+    let temp = layers.join(temp_name());
     fs::write(&temp, serde_json::to_vec(&layer)?)
         .with_context(|| format!("cannot write {}", temp.display()))?;
     fs::rename(&temp, &record).with_context(|| format!("cannot write {}", record.display()))?;

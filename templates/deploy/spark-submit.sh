@@ -1,5 +1,5 @@
 #!/bin/sh
-# Submits {{name}} to Spark: the driver and the executors run the job's code and its
+# Submits the job to Spark: the driver and the executors run the job's code and its
 # dependencies from the PEX, and pyspark from the cluster. Written by `pybuild deploy spark`.
 set -eu
 cd "$(dirname "$0")"

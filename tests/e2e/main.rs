@@ -11,6 +11,7 @@ mod config;
 mod containers;
 mod deploy;
 mod engine;
+mod hardening;
 mod hostile_cache;
 mod image;
 mod init;

@@ -24,6 +24,12 @@
 //!
 //! A program that clears its environment (`env -i`) escapes this; pip, ensurepip, pex and
 //! the build backends they run do not.
+//!
+//! What a killed pybuild left half-written is found the same way: every temp file or folder
+//! pybuild makes beside an output (`base/outputs.rs`, a fetched blob) is named by
+//! [`temp_name`], `.pybuild-tmp-<owner>-<n>`, and [`sweep_temporaries`] (each build, and
+//! `clean`) removes those of an owner that is gone, or of one that cannot be checked from
+//! here once a day old.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -39,6 +45,57 @@ use crate::base::ui::Printer;
 pub(crate) const MARKER: &str = "PYBUILD_COMMAND_ID";
 /// How long the leftovers of a killed build have to end after SIGKILL.
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
+
+/// How the names of pybuild's temp files begin.
+pub(crate) const TEMP_PREFIX: &str = ".pybuild-tmp-";
+
+/// A new name for a temp file or folder of this process: `.pybuild-tmp-<owner>-<n>`, unique
+/// in the process, found by [`sweep_temporaries`] once the process is gone.
+pub(crate) fn temp_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Without `/proc` the owner cannot be told: the pid alone, swept once a day old.
+    let owner = Identity::current()
+        .map(|me| me.to_string())
+        .unwrap_or_else(|| format!("unknown{}", std::process::id()));
+    format!("{TEMP_PREFIX}{owner}-{n}")
+}
+
+/// Removes from each of `dirs` the temp files and folders ([`temp_name`]) of pybuilds that
+/// are gone; returns how many. Never fails: what cannot be removed now is tried next time.
+pub(crate) fn sweep_temporaries(dirs: &[PathBuf]) -> usize {
+    let mut removed = 0;
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+                continue;
+            };
+            let owner = rest
+                .rsplit_once('-')
+                .and_then(|(owner, _)| Identity::parse(owner));
+            let abandoned = match owner.map(|owner| owner.liveness()) {
+                Some(Liveness::Alive) => false,
+                Some(Liveness::Gone) => true,
+                Some(Liveness::Unknown) | None => identity::untouched_for_long(&entry.path()),
+            };
+            if !abandoned {
+                continue;
+            }
+            let path = entry.path();
+            // Not followed: a link is removed as a link.
+            let gone = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => fs::remove_dir_all(&path),
+                _ => fs::remove_file(&path),
+            };
+            removed += usize::from(gone.is_ok());
+        }
+    }
+    removed
+}
 
 /// The records' folder in a project's `.pybuild/`.
 fn records(state_dir: &Path) -> PathBuf {
@@ -253,6 +310,29 @@ mod tests {
         assert_eq!(kept, ["00000000-2-2-2".to_string(), alive_token]);
         alive.kill().unwrap();
         alive.wait().unwrap();
+    }
+
+    #[test]
+    fn temporaries_of_gone_pybuilds_are_swept_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = dir.path().join(temp_name());
+        fs::create_dir_all(mine.join("blobs")).unwrap();
+        let me = Identity::current().unwrap().to_string();
+        let (pid, start) = me.rsplit_once('-').unwrap();
+        let gone = format!("{pid}-{}", start.parse::<u64>().unwrap() + 1);
+        let left = dir.path().join(format!("{TEMP_PREFIX}{gone}-0"));
+        fs::create_dir_all(left.join("blobs/sha256")).unwrap();
+        // As `tempfile` names a fetched blob: the prefix, then random letters.
+        let left_file = dir.path().join(format!("{TEMP_PREFIX}{gone}-1aB3xZ"));
+        fs::write(&left_file, "half").unwrap();
+        let foreign = dir.path().join(format!("{TEMP_PREFIX}00000000-1-1-0"));
+        fs::write(&foreign, "elsewhere").unwrap();
+        let users = dir.path().join(".tmp-not-ours");
+        fs::write(&users, "the user's").unwrap();
+
+        assert_eq!(sweep_temporaries(&[dir.path().to_path_buf()]), 2);
+        assert!(mine.is_dir() && foreign.exists() && users.exists());
+        assert!(!left.exists() && !left_file.exists());
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tempfile::NamedTempFile;
 
 use super::credentials::Endpoint;
 use super::entry::OutputFile;
+use crate::base::outputs::file_mode;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time to the first byte of an answer; then its body has its own deadline.
@@ -257,16 +258,13 @@ fn read_fault(url: &str, err: std::io::Error, deadline: Duration) -> String {
 fn temp_file(target: &Path, executable: bool) -> Result<NamedTempFile> {
     let dir = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // Named for what it is: a download cut short by a kill leaves it behind.
+    // Named for the sweep: a download cut short by a kill leaves nothing for good.
     let temp = tempfile::Builder::new()
-        .prefix(".pybuild-fetch-")
+        .prefix(&crate::base::process::temp_name())
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
-    let umask = rustix::process::umask(rustix::fs::Mode::empty());
-    rustix::process::umask(umask);
-    let mode = if executable { 0o777 } else { 0o666 } & !umask.bits();
     temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
+        .set_permissions(fs::Permissions::from_mode(file_mode(executable)))
         .with_context(|| format!("cannot set the mode of a file in {}", dir.display()))?;
     Ok(temp)
 }

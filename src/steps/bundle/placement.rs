@@ -6,19 +6,21 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::base::config::At;
+use crate::base::config::{At, Config};
 use crate::base::error::UserError;
-use crate::base::paths::{self, Place};
+use crate::base::outputs::{Outputs, Target};
+use crate::base::paths;
 use crate::engine::statcache::open_regular;
 use crate::engine::state::produced_outputs;
 use crate::python::build::Build;
 
 /// Where the bundle `output` (relative to the root) is written, once it is sure that
-/// writing there, and `clean` removing it later, harms nothing of the user's: it resolves
-/// inside the project (no link on the way leads out), it is not a directory, the
-/// directory it goes in holds no input, and a file already there is one pybuild produced
-/// (or sits in `dist/`, the bundlers' own directory).
-pub(super) fn output_path(cx: &mut Build, output: &str) -> Result<PathBuf> {
+/// writing there, and `clean` removing it later, harms nothing of the user's: it is an
+/// output path (`base::outputs`: inside the project, no link on the way leading out, not in
+/// `.git/`, `.pybuild/` or the venv), it is not a directory, the directory it goes in
+/// holds no input, and a file already there is one pybuild produced (or sits in `dist/`,
+/// the bundlers' own directory). `pex-args` may not send pex's output elsewhere.
+pub(super) fn output_path(cx: &mut Build, output: &str) -> Result<(Outputs, Target)> {
     let project = cx.project;
     let configured = project.config.bundle.output.is_some();
     let refuse = |message: String| -> anyhow::Error {
@@ -33,21 +35,7 @@ pub(super) fn output_path(cx: &mut Build, output: &str) -> Result<PathBuf> {
                 .into()
         }
     };
-    let path = match paths::resolve(&cx.project.root, output) {
-        Place::Inside(path) => path,
-        Place::Outside(path) => {
-            return Err(refuse(format!(
-                "the bundle output `{output}` leads outside the project, to {}",
-                path.display()
-            )));
-        }
-    };
-    let existing = path.symlink_metadata().ok();
-    if existing.as_ref().is_some_and(fs::Metadata::is_dir) {
-        return Err(refuse(format!(
-            "the bundle output `{output}` is a directory"
-        )));
-    }
+    pex_output_args(&project.config)?;
     let dir = output.rsplit_once('/').map(|(dir, _)| format!("{dir}/"));
     let files = cx.project_files()?;
     let input = files
@@ -58,14 +46,54 @@ pub(super) fn output_path(cx: &mut Build, output: &str) -> Result<PathBuf> {
             "the bundle output `{output}` would be written among the project's inputs ({input} is one)"
         )));
     }
-    let ours = output.starts_with("dist/")
-        || produced_outputs(&cx.project.state_dir(), "bundle").contains(output);
-    if existing.is_some() && !ours {
+    let is_dir = paths::resolve(&project.root, output)
+        .inside()
+        .is_some_and(|path| path.symlink_metadata().is_ok_and(|m| m.is_dir()));
+    if is_dir {
         return Err(refuse(format!(
-            "`{output}` exists and pybuild did not produce it: it would be overwritten"
+            "the bundle output `{output}` is a directory"
         )));
     }
-    Ok(path)
+    let outputs = Outputs::new(project, produced_outputs(&project.state_dir(), "bundle"));
+    let origin = match configured {
+        true => "`[bundle] output`".to_string(),
+        false => format!("the bundle's default output `{output}`"),
+    };
+    let target = outputs
+        .target(output, &origin)
+        .map_err(|err| refuse(err.message))?;
+    Ok((outputs, target))
+}
+
+/// Refuses `pex-args` that would have pex write the bundle somewhere of their choosing.
+pub(super) fn pex_output_args(config: &Config) -> Result<()> {
+    match output_arg(&config.bundle.pex_args) {
+        None => Ok(()),
+        Some(arg) => Err(config
+            .error_at(
+                At::Value(&["bundle", "pex-args"]),
+                format!("`{arg}` in `pex-args` would have pex write the bundle elsewhere: pybuild chooses where pex writes, and puts the bundle at `[bundle] output`"),
+            )
+            .hint("remove it, and set `output` in `[bundle]` instead")
+            .into()),
+    }
+}
+
+/// The argument of `pex_args` that sets pex's output file, if any: `-o`, `-oPATH`, a short
+/// flag group ending in `o` (`-vo`), or `--output-file` as argparse takes it (any prefix
+/// of it down to `--ou`, with or without `=PATH`).
+fn output_arg(pex_args: &[String]) -> Option<&str> {
+    pex_args.iter().map(String::as_str).find(|arg| {
+        if let Some(long) = arg.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or_default();
+            name.len() >= 2 && "output-file".starts_with(name)
+        } else if let Some(short) = arg.strip_prefix('-') {
+            // Flags without a value (`-v`) may come first in a group; `o` takes the rest.
+            short.trim_start_matches('v').starts_with('o')
+        } else {
+            false
+        }
+    })
 }
 
 /// A fresh `.pybuild/tmp/<pid>/` for this build. What earlier builds left there is removed
@@ -116,6 +144,30 @@ fn copy_file(from: &mut fs::File, to: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pex_args_that_set_the_output_are_found() {
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        for bad in [
+            &["-o", "/tmp/x"][..],
+            &["-o/tmp/x"],
+            &["-vvo", "x"],
+            &["--output-file", "x"],
+            &["--output-file=x"],
+            &["--output", "x"],
+            &["--ou=x"],
+        ] {
+            assert!(output_arg(&args(bad)).is_some(), "{bad:?}");
+        }
+        for good in [
+            &["--venv", "--inherit-path=fallback"][..],
+            &["-v"],
+            &["--only-binary"],
+            &["--no-sh-boot"],
+        ] {
+            assert_eq!(output_arg(&args(good)), None, "{good:?}");
+        }
+    }
 
     #[test]
     fn staging_copies_regular_files_and_leaves_out_what_no_longer_is_one() {
