@@ -33,11 +33,13 @@ mod backend;
 mod cache_keys;
 mod kinds;
 mod manifest;
+mod own_code;
 mod pex;
 mod placement;
 
 use backend::{Entry, Job};
 pub(crate) use kinds::backend;
+use own_code::Wanted;
 use placement::{output_path, stage_files, work_dir};
 mod pyinstaller;
 mod shared_layers;
@@ -254,9 +256,17 @@ impl Bundle {
     fn make(&self, cx: &mut Build) -> Result<()> {
         let output_key = Bundle::output(cx)?;
         let output = output_path(cx, &output_key)?;
+        let files = cx.project_files()?;
+        let entry = Bundle::entry(cx)?;
+        let name = cx.project.config.project.name.clone();
+        let site_packages = cx.site_packages()?;
+        // What the bundle must carry of the project's own code: first among the inputs,
+        // where a file left out is named with the rule that left it out.
+        let function = entry.function(&site_packages, &name).ok();
+        let (wanted, packages) = own_code::wanted(cx, &site_packages, function.as_deref());
+        own_code::check_inputs(cx, &wanted, &packages, &files, &output_key)?;
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
-        let files = cx.project_files()?;
         stage_files(&cx.project.root, &files, &stage)?;
         let file_name = output
             .file_name()
@@ -264,32 +274,67 @@ impl Bundle {
         let job = Job {
             stage,
             files,
-            entry: Bundle::entry(cx)?,
+            entry,
             out: work.join(file_name),
             python: cx.interpreter()?,
-            site_packages: cx.site_packages()?,
+            site_packages,
             work: work.clone(),
         };
         let backend = backend(&cx.project.config)?;
         backend.build(cx, &job)?;
         cx.printer
             .phase("checking what the bundle ships against the venv");
-        // Proven before it replaces the previous bundle: it carries the venv's versions.
+        // Proven before it replaces the previous bundle: it carries the venv's versions
+        // and the project's code.
         let venv = manifest::venv_distributions(&job.site_packages);
-        let verified = backend.is_zip();
-        let distributions = if verified {
-            let shipped = manifest::read_archive(cx, &job.out)?;
-            manifest::check(&shipped, &venv, &output_key)?;
-            shipped
+        let mut tops: Vec<&str> = wanted.iter().map(Wanted::top).collect();
+        tops.sort_unstable();
+        tops.dedup();
+        let is_zip = backend.is_zip();
+        let (mut verified, mut unverified) = (Vec::new(), Vec::new());
+        let contents = if is_zip {
+            let contents = manifest::read_archive(cx, &job.out, &tops)?;
+            manifest::check(&contents.distributions, &venv, &output_key)?;
+            verified.push("dependencies".to_string());
+            contents
         } else {
-            manifest::read_executable(cx, &job.out, &venv)?
+            unverified.push(format!(
+                "dependencies: a {} bundle records no versions; those listed are the venv's",
+                backend.name()
+            ));
+            manifest::read_executable(cx, &job.out, &venv, &tops)?
         };
-        let (pinned, unpinned) = manifest::against_pins(
-            &distributions,
-            &crate::python::pins::pins(cx, &job.site_packages)?,
-            &cx.project.config.project.name,
+        let pins = crate::python::pins::pins(cx, &job.site_packages)?;
+        let (pinned, unpinned) =
+            manifest::against_pins(&contents.distributions, &pins, &name, &output_key)?;
+        if !pins.is_empty() {
+            verified.push("pins".to_string());
+        }
+        let absent = own_code::check_bundle(
+            cx,
+            &wanted,
+            &packages,
+            &contents.modules,
+            !is_zip,
             &output_key,
         )?;
+        if function.is_none() {
+            unverified.push(format!(
+                "entry-point: the module of {:?} is unknown: the editable install does not declare it",
+                job.entry
+            ));
+        }
+        for item in &wanted {
+            if absent.contains(item) {
+                unverified.push(format!(
+                    "{}: not in the bundle, which holds only what the entry point imports",
+                    item.label()
+                ));
+            } else {
+                verified.push(item.label());
+            }
+        }
+        let distributions = contents.distributions;
         if let Some(parent) = output.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -302,6 +347,7 @@ impl Bundle {
             bundle: output_key,
             kind: backend.name().to_string(),
             verified,
+            unverified,
             environment: manifest::environment(cx),
             distributions,
             pinned,

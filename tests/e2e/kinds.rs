@@ -85,6 +85,21 @@ fn pyinstaller_bundle_follows_the_sources() {
         .keys()
         .collect();
     assert_eq!(shipped, ["greeter", "six"], "{manifest}");
+    // The executable's table of contents proves the code; it records no versions.
+    assert_eq!(
+        manifest["verified"],
+        serde_json::json!(["entry-point: greeter.cli", "top-level: greeter"]),
+        "{manifest}"
+    );
+    let unverified = manifest["unverified"].as_array().unwrap();
+    assert!(
+        unverified.len() == 1
+            && unverified[0]
+                .as_str()
+                .unwrap()
+                .starts_with("dependencies: "),
+        "{manifest}"
+    );
     let mode = fs::metadata(project.path("dist/greet.manifest.json"))
         .unwrap()
         .permissions();

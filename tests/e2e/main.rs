@@ -17,6 +17,7 @@ mod inputs;
 mod installers;
 mod kinds;
 mod layers;
+mod own_code;
 mod recovery;
 mod remote;
 mod safety;

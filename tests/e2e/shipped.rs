@@ -133,7 +133,17 @@ fn every_zip_kind_ships_the_venvs_versions_and_says_so_in_its_manifest() {
             serde_json::from_str(&project.read("dist/greet.manifest.json")).unwrap();
         assert_eq!(manifest["kind"], kind);
         assert_eq!(manifest["bundle"], output);
-        assert_eq!(manifest["verified"], true);
+        assert_eq!(
+            manifest["verified"],
+            serde_json::json!([
+                "dependencies",
+                "pins",
+                "entry-point: greeter.cli",
+                "top-level: greeter"
+            ]),
+            "{kind}"
+        );
+        assert_eq!(manifest["unverified"], serde_json::json!([]), "{kind}");
         assert_eq!(manifest["distributions"]["six"], "1.15.0", "{manifest}");
         assert!(
             manifest["environment"]["requirements.txt"].is_string(),
