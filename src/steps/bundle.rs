@@ -39,7 +39,7 @@ mod placement;
 
 use backend::{Entry, Job};
 pub(crate) use kinds::backend;
-use own_code::Wanted;
+use own_code::Code;
 use placement::{output_path, stage_files, work_dir};
 mod pyinstaller;
 mod shared_layers;
@@ -258,13 +258,11 @@ impl Bundle {
         let output = output_path(cx, &output_key)?;
         let files = cx.project_files()?;
         let entry = Bundle::entry(cx)?;
-        let name = cx.project.config.project.name.clone();
         let site_packages = cx.site_packages()?;
-        // What the bundle must carry of the project's own code: first among the inputs,
-        // where a file left out is named with the rule that left it out.
-        let function = entry.function(&site_packages, &name).ok();
-        let (wanted, packages) = own_code::wanted(cx, &site_packages, function.as_deref());
-        own_code::check_inputs(cx, &wanted, &packages, &files, &output_key)?;
+        // What the bundle must carry of the project's own code, first among the inputs:
+        // a file left out is named with the rule that left it out.
+        let code = Code::of(cx, &site_packages, &entry);
+        code.check_inputs(cx, &files, &output_key)?;
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
         stage_files(&cx.project.root, &files, &stage)?;
@@ -284,57 +282,8 @@ impl Bundle {
         backend.build(cx, &job)?;
         cx.printer
             .phase("checking what the bundle ships against the venv");
-        // Proven before it replaces the previous bundle: it carries the venv's versions
-        // and the project's code.
-        let venv = manifest::venv_distributions(&job.site_packages);
-        let mut tops: Vec<&str> = wanted.iter().map(Wanted::top).collect();
-        tops.sort_unstable();
-        tops.dedup();
-        let is_zip = backend.is_zip();
-        let (mut verified, mut unverified) = (Vec::new(), Vec::new());
-        let contents = if is_zip {
-            let contents = manifest::read_archive(cx, &job.out, &tops)?;
-            manifest::check(&contents.distributions, &venv, &output_key)?;
-            verified.push("dependencies".to_string());
-            contents
-        } else {
-            unverified.push(format!(
-                "dependencies: a {} bundle records no versions; those listed are the venv's",
-                backend.name()
-            ));
-            manifest::read_executable(cx, &job.out, &venv, &tops)?
-        };
-        let pins = crate::python::pins::pins(cx, &job.site_packages)?;
-        let (pinned, unpinned) =
-            manifest::against_pins(&contents.distributions, &pins, &name, &output_key)?;
-        if !pins.is_empty() {
-            verified.push("pins".to_string());
-        }
-        let absent = own_code::check_bundle(
-            cx,
-            &wanted,
-            &packages,
-            &contents.modules,
-            !is_zip,
-            &output_key,
-        )?;
-        if function.is_none() {
-            unverified.push(format!(
-                "entry-point: the module of {:?} is unknown: the editable install does not declare it",
-                job.entry
-            ));
-        }
-        for item in &wanted {
-            if absent.contains(item) {
-                unverified.push(format!(
-                    "{}: not in the bundle, which holds only what the entry point imports",
-                    item.label()
-                ));
-            } else {
-                verified.push(item.label());
-            }
-        }
-        let distributions = contents.distributions;
+        // Proven before it replaces the previous bundle.
+        let manifest = manifest::prove(cx, backend, &job, &code, output_key)?;
         if let Some(parent) = output.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
@@ -342,17 +291,6 @@ impl Bundle {
         fs::rename(&job.out, &output).with_context(|| {
             format!("cannot move {} to {}", job.out.display(), output.display())
         })?;
-        let manifest = manifest::Manifest {
-            format: manifest::FORMAT,
-            bundle: output_key,
-            kind: backend.name().to_string(),
-            verified,
-            unverified,
-            environment: manifest::environment(cx),
-            distributions,
-            pinned,
-            unpinned,
-        };
         manifest::write(&manifest::path_for(&output), &manifest)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.
         fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))

@@ -25,6 +25,8 @@ use crate::engine::state;
 use crate::python::build::Build;
 use crate::python::installed;
 use crate::python::pins::Pin;
+use crate::steps::bundle::backend::{Backend, Job};
+use crate::steps::bundle::own_code::Code;
 
 /// Bumped when a key changes meaning.
 pub(crate) const FORMAT: u32 = 3;
@@ -124,6 +126,58 @@ pub(crate) struct Manifest {
     /// What shipped at the version the venv holds, which no environment file pins (an
     /// open requirement, resolved when the venv was set up, or changed by hand since).
     pub(crate) unpinned: Vec<String>,
+}
+
+/// Reads the bundle `job` built back and proves it against the venv, the source pins and
+/// the project's `code`: fails on the first thing it lacks or carries at another
+/// version; else the manifest of what it ships, for `output`.
+pub(crate) fn prove(
+    cx: &Build,
+    backend: &dyn Backend,
+    job: &Job,
+    code: &Code,
+    output: String,
+) -> Result<Manifest> {
+    let venv = venv_distributions(&job.site_packages);
+    let (mut verified, mut unverified) = (Vec::new(), Vec::new());
+    let frozen = !backend.is_zip();
+    let contents = if frozen {
+        unverified.push(format!(
+            "dependencies: a {} bundle records no versions; those listed are the venv's",
+            backend.name()
+        ));
+        read_executable(cx, &job.out, &venv, &code.tops())?
+    } else {
+        let contents = read_archive(cx, &job.out, &code.tops())?;
+        check(&contents.distributions, &venv, &output)?;
+        verified.push("dependencies".to_string());
+        contents
+    };
+    let name = &cx.project.config.project.name;
+    let pins = crate::python::pins::pins(cx, &job.site_packages)?;
+    let (pinned, unpinned) = against_pins(&contents.distributions, &pins, name, &output)?;
+    if !pins.is_empty() {
+        verified.push("pins".to_string());
+    }
+    code.check_bundle(
+        cx,
+        &contents.modules,
+        frozen,
+        &output,
+        &mut verified,
+        &mut unverified,
+    )?;
+    Ok(Manifest {
+        format: FORMAT,
+        bundle: output,
+        kind: backend.name().to_string(),
+        verified,
+        unverified,
+        environment: environment(cx),
+        distributions: contents.distributions,
+        pinned,
+        unpinned,
+    })
 }
 
 /// Splits what shipped (the project itself aside) into what the environment's source

@@ -21,10 +21,11 @@ use crate::base::error::UserError;
 use crate::engine::fileset::admission::Admission;
 use crate::python::build::Build;
 use crate::python::editable::{Editable, Layout};
+use crate::steps::bundle::backend::Entry;
 
-/// What a bundle must carry of the project's own code.
+/// One thing a bundle must carry of the project's own code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Wanted {
+enum Wanted {
     /// The module the entry point imports (`greeter.cli`).
     EntryModule(String),
     /// A top-level package or module of the project (`greeter`).
@@ -33,7 +34,7 @@ pub(crate) enum Wanted {
 
 impl Wanted {
     /// How the manifest's `verified` names it: `entry-point: greeter.cli`, `top-level: greeter`.
-    pub(crate) fn label(&self) -> String {
+    fn label(&self) -> String {
         match self {
             Wanted::EntryModule(module) => format!("entry-point: {module}"),
             Wanted::TopLevel(name) => format!("top-level: {name}"),
@@ -48,7 +49,7 @@ impl Wanted {
     }
 
     /// The top-level name it is under.
-    pub(crate) fn top(&self) -> &str {
+    fn top(&self) -> &str {
         let (Wanted::EntryModule(name) | Wanted::TopLevel(name)) = self;
         name.split('.').next().unwrap_or(name)
     }
@@ -56,7 +57,7 @@ impl Wanted {
     /// Whether `modules` (dotted names, packages by their own name) hold it: the module
     /// itself, or for a top-level name, it or anything in it (a namespace package has no
     /// module of its own).
-    pub(crate) fn found_in(&self, modules: &BTreeSet<String>) -> bool {
+    fn found_in(&self, modules: &BTreeSet<String>) -> bool {
         match self {
             Wanted::EntryModule(module) => modules.contains(module),
             Wanted::TopLevel(name) => {
@@ -94,86 +95,116 @@ impl Wanted {
     }
 }
 
-/// What the bundle of this build must carry: the entry point's module (of `function`,
-/// `module:function`, when it is known), then each top-level name the editable install
-/// maps (or lists in `top_level.txt`, when its layout cannot be read), with the map of
-/// top-level names to project paths.
-pub(crate) fn wanted(
-    cx: &Build,
-    site_packages: &Path,
-    function: Option<&str>,
-) -> (Vec<Wanted>, Vec<(String, String)>) {
-    let mut wanted: Vec<Wanted> = function
-        .map(|function| function.split(':').next().unwrap_or(function).trim())
-        .map(|module| Wanted::EntryModule(module.to_string()))
-        .into_iter()
-        .collect();
-    let name = &cx.project.config.project.name;
-    let mut packages = Vec::new();
-    if let Some(editable) = Editable::read(site_packages, name, &cx.project.root) {
-        let names: Vec<String> = match &editable.layout {
-            Layout::Packages(mapped) => {
-                packages = mapped.clone();
-                mapped.iter().map(|(name, _)| name.clone()).collect()
+/// The project's own code a bundle must carry, and where it lives in the project.
+pub(crate) struct Code {
+    wanted: Vec<Wanted>,
+    /// The editable install's map of top-level names to project paths.
+    packages: Vec<(String, String)>,
+    /// Why the entry point's module is unknown, when it is.
+    unknown_entry: Option<String>,
+}
+
+impl Code {
+    /// What the bundle of this build must carry: the module of `entry`, when it can be
+    /// told, then each top-level name the editable install of the project in
+    /// `site_packages` maps (or lists in `top_level.txt`, when its layout cannot be read).
+    pub(crate) fn of(cx: &Build, site_packages: &Path, entry: &Entry) -> Code {
+        let name = &cx.project.config.project.name;
+        let (mut wanted, mut unknown_entry) = (Vec::new(), None);
+        match entry.function(site_packages, name) {
+            Ok(function) => {
+                let module = function.split(':').next().unwrap_or(&function).trim();
+                wanted.push(Wanted::EntryModule(module.to_string()));
             }
-            Layout::Unknown(_) => std::fs::read_to_string(editable.dist_info.join("top_level.txt"))
-                .unwrap_or_default()
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty())
-                .map(str::to_string)
-                .collect(),
-        };
-        wanted.extend(names.into_iter().map(Wanted::TopLevel));
-    }
-    (wanted, packages)
-}
-
-/// Fails, naming the file and the rule that left it out, when the input files provide
-/// none of a wanted module's sources: the bundle would lack it.
-pub(crate) fn check_inputs(
-    cx: &Build,
-    wanted: &[Wanted],
-    packages: &[(String, String)],
-    files: &[String],
-    output: &str,
-) -> Result<()> {
-    for item in wanted {
-        let Some(sources) = item.sources(packages) else {
-            continue;
-        };
-        let provided = sources.iter().any(|source| match source.strip_suffix('/') {
-            Some(dir) => files
-                .iter()
-                .any(|f| f.starts_with(source) && f.ends_with(".py") && f.len() > dir.len()),
-            None => files.contains(source),
-        });
-        if !provided {
-            return Err(missing(cx, item, packages, output, "is not among the inputs").into());
+            Err(err) => unknown_entry = Some(format!("entry-point: its module is unknown: {err}")),
+        }
+        let mut packages = Vec::new();
+        if let Some(editable) = Editable::read(site_packages, name, &cx.project.root) {
+            let names: Vec<String> = match &editable.layout {
+                Layout::Packages(mapped) => {
+                    packages = mapped.clone();
+                    mapped.iter().map(|(name, _)| name.clone()).collect()
+                }
+                Layout::Unknown(_) => {
+                    std::fs::read_to_string(editable.dist_info.join("top_level.txt"))
+                        .unwrap_or_default()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|line| !line.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                }
+            };
+            wanted.extend(names.into_iter().map(Wanted::TopLevel));
+        }
+        Code {
+            wanted,
+            packages,
+            unknown_entry,
         }
     }
-    Ok(())
-}
 
-/// Fails, naming each, when the bundle's `modules` lack something it must carry; returns
-/// what was not found where that is no failure (`optional` top-level names).
-pub(crate) fn check_bundle(
-    cx: &Build,
-    wanted: &[Wanted],
-    packages: &[(String, String)],
-    modules: &BTreeSet<String>,
-    top_level_optional: bool,
-    output: &str,
-) -> Result<Vec<Wanted>> {
-    let mut absent = Vec::new();
-    for item in wanted.iter().filter(|item| !item.found_in(modules)) {
-        if top_level_optional && matches!(item, Wanted::TopLevel(_)) {
-            absent.push(item.clone());
-            continue;
-        }
-        return Err(missing(cx, item, packages, output, "is not in the bundle").into());
+    /// The top-level names to read the bundle's modules under.
+    pub(crate) fn tops(&self) -> Vec<&str> {
+        let mut tops: Vec<&str> = self.wanted.iter().map(Wanted::top).collect();
+        tops.sort_unstable();
+        tops.dedup();
+        tops
     }
-    Ok(absent)
+
+    /// Fails, naming the file and the rule that left it out, when the input files provide
+    /// none of a wanted module's sources: the bundle would lack it.
+    pub(crate) fn check_inputs(&self, cx: &Build, files: &[String], output: &str) -> Result<()> {
+        for item in &self.wanted {
+            let Some(sources) = item.sources(&self.packages) else {
+                continue;
+            };
+            let provided = sources.iter().any(|source| {
+                if source.ends_with('/') {
+                    files
+                        .iter()
+                        .any(|f| f.starts_with(source.as_str()) && f.ends_with(".py"))
+                } else {
+                    files.contains(source)
+                }
+            });
+            if !provided {
+                let err = missing(cx, item, &self.packages, output, "is not among the inputs");
+                return Err(err.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails, naming the first, when the bundle's `modules` lack something it must carry.
+    /// Of a `frozen` bundle (PyInstaller's, which holds only what the entry point imports)
+    /// a missing top-level package is no failure but unverified. Adds each check made to
+    /// `verified`, each not made to `unverified`.
+    pub(crate) fn check_bundle(
+        &self,
+        cx: &Build,
+        modules: &BTreeSet<String>,
+        frozen: bool,
+        output: &str,
+        verified: &mut Vec<String>,
+        unverified: &mut Vec<String>,
+    ) -> Result<()> {
+        unverified.extend(self.unknown_entry.clone());
+        for item in &self.wanted {
+            if item.found_in(modules) {
+                verified.push(item.label());
+            } else if frozen && matches!(item, Wanted::TopLevel(_)) {
+                unverified.push(format!(
+                    "{}: not in the bundle, which holds only what the entry point imports",
+                    item.label()
+                ));
+            } else {
+                let err = missing(cx, item, &self.packages, output, "is not in the bundle");
+                return Err(err.into());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The error for `item` missing from `output`: which file would provide it, and the rule
