@@ -107,6 +107,18 @@ fn pyinstaller_bundle_follows_the_sources() {
     rustix::process::umask(umask);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.mode() & 0o777, 0o666 & !umask.bits(), "{mode:?}");
+
+    // A top-level package the entry point never imports is not analysed into the
+    // executable: said to be unverified, not a failure.
+    project.write("src/helpers/__init__.py", "");
+    project.pybuild(&["bundle"]).success();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&project.read("dist/greet.manifest.json")).unwrap();
+    assert_eq!(
+        manifest["unverified"][1],
+        "top-level: helpers: not in the bundle, which holds only what the entry point imports",
+        "{manifest}"
+    );
 }
 
 #[test]
