@@ -40,7 +40,9 @@ fn code_left_out_of_the_inputs_fails_the_build_naming_the_rule_and_keeps_the_bun
         run.describe()
     );
     assert!(
-        run.stderr.contains("the previous bundle was left in place"),
+        run.stderr.contains(
+            "hint: change that line, or add it back with `[bundle] sources = [\"src/greeter/cli.py\"]`"
+        ) && run.stderr.contains("the previous bundle was left in place"),
         "{}",
         run.describe()
     );
@@ -58,7 +60,7 @@ fn code_left_out_of_the_inputs_fails_the_build_naming_the_rule_and_keeps_the_bun
         run.stderr.contains(
             "src/greeter/cli.py is left out of the inputs by `[bundle] sources` pattern `!**` \
              in project.toml"
-        ),
+        ) && run.stderr.contains("hint: remove or narrow that pattern"),
         "{}",
         run.describe()
     );

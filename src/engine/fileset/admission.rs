@@ -63,7 +63,7 @@ impl Admission {
     /// The rule that leaves `rel` (a directory if `is_dir`) out of the inputs, said for the
     /// user (`.gitignore:3 (\`cli.py\`)`, `` `[bundle] sources` pattern `!**` ``), or `None`
     /// when it would be listed: a build whose bundle lacks a file names what left it out.
-    pub(crate) fn rule_leaving_out(&mut self, rel: &str, is_dir: bool) -> Option<String> {
+    pub(crate) fn rule_leaving_out(&mut self, rel: &str, is_dir: bool) -> Option<Rule> {
         let names: Vec<&str> = rel.split('/').collect();
         let mut parent = String::new();
         let mut ignored = None;
@@ -76,17 +76,19 @@ impl Admission {
                 format!("{parent}/{name}")
             };
             if dir && self.exclusions.dir(&parent, name, i + 1) {
-                return Some(format!(
+                return Some(Rule::BuiltIn(format!(
                     "pybuild's own rule for {path}/ (build outputs, tool state, the venv)"
-                ));
+                )));
             }
             if dir && self.root.join(&path).join("pyvenv.cfg").is_file() {
-                return Some(format!("{path}/pyvenv.cfg (a virtualenv is no input)"));
+                return Some(Rule::BuiltIn(format!(
+                    "{path}/pyvenv.cfg (a virtualenv is no input)"
+                )));
             }
             if !dir && self.exclusions.file(&path) {
-                return Some(format!(
+                return Some(Rule::BuiltIn(format!(
                     "pybuild's own rule for {path} (project.toml, compiled, editor or output files)"
-                ));
+                )));
             }
             if ignored.is_none() {
                 ignored = self.ignored(&parent, &path, dir);
@@ -97,21 +99,19 @@ impl Admission {
             let first = set.matches(rel).into_iter().min()?;
             patterns.get(first).cloned()
         }) {
-            return Some(format!(
-                "`[bundle] sources` pattern `!{pattern}` in project.toml"
-            ));
+            return Some(Rule::Sources(pattern));
         }
         let included = self.include.as_ref().is_some_and(|set| set.is_match(rel));
         // An ignored directory may hold files that `sources` adds back.
         if (is_dir && self.include.is_some()) || included {
             return None;
         }
-        ignored
+        ignored.map(Rule::Ignored)
     }
 
     /// The `.gitignore` rule (or `.git/info/exclude`'s) in `parent` and above that ignores
     /// `path`, if one does.
-    fn ignored(&mut self, parent: &str, path: &str, is_dir: bool) -> Option<String> {
+    fn ignored(&mut self, parent: &str, path: &str, is_dir: bool) -> Option<IgnoreRule> {
         let full = self.root.join(path);
         let mut dirs: Vec<&str> = vec![""];
         dirs.extend(
@@ -128,7 +128,7 @@ impl Admission {
                 file.is_file().then(|| parse_gitignore(&dir, &file))
             });
             if let Some(decided) = gitignore.as_ref().and_then(|g| decide(g, &full, is_dir)) {
-                return decided.map(|rule| rule.describe(root));
+                return decided.map(|rule| rule.shown_from(root));
             }
         }
         let root = &self.root;
@@ -140,35 +140,70 @@ impl Admission {
             .as_ref()
             .and_then(|g| decide(g, &full, is_dir))
             .flatten()
-            .map(|rule| rule.describe(root))
+            .map(|rule| rule.shown_from(root))
     }
 }
 
+/// What leaves a path out of the inputs; its `Display` says it for the user.
+pub(crate) enum Rule {
+    /// pybuild's own exclusions (build outputs, tool state, a venv), said whole.
+    BuiltIn(String),
+    /// A line of a `.gitignore` or of `.git/info/exclude`.
+    Ignored(IgnoreRule),
+    /// A `!pattern` of `[bundle] sources` (without its `!`).
+    Sources(String),
+}
+
 /// An ignore file's line that ignores a path.
-struct IgnoreRule {
+pub(crate) struct IgnoreRule {
+    /// The ignore file, if the rule came from one.
     file: Option<PathBuf>,
+    /// The ignore file as the user knows it: relative to the project's root.
+    shown: String,
     line: String,
 }
 
 impl IgnoreRule {
-    /// `src/.gitignore:3 (`cli.py`)`: the file relative to `root`, the line's number when
-    /// it is found again, and the line.
-    fn describe(&self, root: &Path) -> String {
-        let Some(file) = &self.file else {
-            return format!("the ignore rule `{}`", self.line);
-        };
-        let name = file
-            .strip_prefix(root)
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        let number = std::fs::read_to_string(file).ok().and_then(|text| {
-            let at = text.lines().position(|l| l.trim() == self.line)?;
-            Some(at + 1)
-        });
-        match number {
-            Some(number) => format!("{name}:{number} (`{}`)", self.line),
-            None => format!("{name} (`{}`)", self.line),
+    fn shown_from(mut self, root: &Path) -> IgnoreRule {
+        if let Some(file) = &self.file {
+            self.shown = file
+                .strip_prefix(root)
+                .unwrap_or(file)
+                .display()
+                .to_string();
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for Rule {
+    /// `src/.gitignore:3 (`cli.py`)` (the line's number found again in the file, which
+    /// is read only now: `admits` asks of every path `watch` sees), or the pattern.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::BuiltIn(what) => f.write_str(what),
+            Rule::Sources(pattern) => {
+                write!(f, "`[bundle] sources` pattern `!{pattern}` in project.toml")
+            }
+            Rule::Ignored(IgnoreRule {
+                file: None, line, ..
+            }) => {
+                write!(f, "the ignore rule `{line}`")
+            }
+            Rule::Ignored(IgnoreRule {
+                file: Some(file),
+                shown,
+                line,
+            }) => {
+                let number = std::fs::read_to_string(file).ok().and_then(|text| {
+                    let at = text.lines().position(|l| l.trim() == line)?;
+                    Some(at + 1)
+                });
+                match number {
+                    Some(number) => write!(f, "{shown}:{number} (`{line}`)"),
+                    None => write!(f, "{shown} (`{line}`)"),
+                }
+            }
         }
     }
 }
@@ -186,6 +221,7 @@ fn decide(gitignore: &Gitignore, path: &Path, is_dir: bool) -> Option<Option<Ign
     match gitignore.matched(path, is_dir) {
         Match::Ignore(glob) => Some(Some(IgnoreRule {
             file: glob.from().map(Path::to_path_buf),
+            shown: String::new(),
             line: glob.original().to_string(),
         })),
         Match::Whitelist(_) => Some(None),
@@ -249,7 +285,11 @@ mod tests {
         fs::write(root.join(".gitignore"), "# generated\n*.tmp\n").unwrap();
         fs::write(root.join("src/app/.gitignore"), "\ngen/\ncli.py\n").unwrap();
         let mut admission = Admission::new(root, &rules(&["!src/app/__init__.py"])).unwrap();
-        let mut why = |rel: &str| admission.rule_leaving_out(rel, false);
+        let mut why = |rel: &str| {
+            admission
+                .rule_leaving_out(rel, false)
+                .map(|rule| rule.to_string())
+        };
         assert_eq!(
             why("src/app/cli.py").as_deref(),
             Some("src/app/.gitignore:3 (`cli.py`)")

@@ -18,7 +18,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::base::error::UserError;
-use crate::engine::fileset::admission::Admission;
+use crate::engine::fileset::admission::{Admission, Rule};
 use crate::python::build::Build;
 use crate::python::editable::{Editable, Layout};
 use crate::steps::bundle::backend::Entry;
@@ -240,9 +240,17 @@ fn missing(
                     } else {
                         file.clone()
                     };
-                    hint = Some(format!(
-                        "change that rule, or add it back with `[bundle] sources = [\"{pattern}\"]` in project.toml"
-                    ));
+                    hint = Some(match rule {
+                        Rule::Ignored(_) => format!(
+                            "change that line, or add it back with `[bundle] sources = [\"{pattern}\"]` in project.toml"
+                        ),
+                        Rule::Sources(_) => {
+                            "remove or narrow that pattern: a `!pattern` wins over any other".into()
+                        }
+                        Rule::BuiltIn(_) => {
+                            "pybuild never takes files from there: move the code elsewhere".into()
+                        }
+                    });
                 }
                 None => {
                     message.push_str(&format!(
