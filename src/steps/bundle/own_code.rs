@@ -217,11 +217,18 @@ fn missing(
     how: &str,
 ) -> UserError {
     let mut message = format!("{output} would not run: {} {how}", item.describe());
+    // The file to explain: the first source that exists; for a package, its
+    // `__init__.py` when it has one (a rule may leave out its files, not the folder).
     let source = item.sources(packages).and_then(|sources| {
         let root = &cx.project.root;
         sources
             .iter()
-            .map(|s| s.trim_end_matches('/').to_string())
+            .map(|s| match s.strip_suffix('/') {
+                Some(dir) if root.join(dir).join("__init__.py").is_file() => {
+                    format!("{dir}/__init__.py")
+                }
+                _ => s.trim_end_matches('/').to_string(),
+            })
             .find(|s| root.join(s).exists())
             .map(|s| (root.join(&s).is_dir(), s))
             .or_else(|| Some((false, sources.first()?.clone())))
