@@ -54,6 +54,11 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// What decides the project's input files: asked again to say why a path is not one.
+    pub(crate) fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
     /// The project's input files (see `fileset`), listed once per invocation.
     pub(crate) fn project_files(&mut self) -> Result<Rc<[String]>> {
         if let Some(files) = &self.files {

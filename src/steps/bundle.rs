@@ -33,11 +33,13 @@ mod backend;
 mod cache_keys;
 mod kinds;
 mod manifest;
+mod own_code;
 mod pex;
 mod placement;
 
 use backend::{Entry, Job};
 pub(crate) use kinds::backend;
+use own_code::Code;
 use placement::{output_path, pex_output_args, stage_files, work_dir};
 mod pyinstaller;
 mod shared_layers;
@@ -255,9 +257,15 @@ impl Bundle {
         let output_key = Bundle::output(cx)?;
         let (outputs, target) = output_path(cx, &output_key)?;
         let output = target.path().to_path_buf();
+        let files = cx.project_files()?;
+        let entry = Bundle::entry(cx)?;
+        let site_packages = cx.site_packages()?;
+        // What the bundle must carry of the project's own code, first among the inputs:
+        // a file left out is named with the rule that left it out.
+        let code = Code::of(cx, &site_packages, &entry);
+        code.check_inputs(cx, &files, &output_key)?;
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
-        let files = cx.project_files()?;
         stage_files(&cx.project.root, &files, &stage)?;
         let file_name = output
             .file_name()
@@ -265,47 +273,23 @@ impl Bundle {
         let job = Job {
             stage,
             files,
-            entry: Bundle::entry(cx)?,
+            entry,
             out: work.join(file_name),
             python: cx.interpreter()?,
-            site_packages: cx.site_packages()?,
+            site_packages,
             work: work.clone(),
         };
         let backend = backend(&cx.project.config)?;
         backend.build(cx, &job)?;
         cx.printer
             .phase("checking what the bundle ships against the venv");
-        // Proven before it replaces the previous bundle: it carries the venv's versions.
-        let venv = manifest::venv_distributions(&job.site_packages);
-        let verified = backend.is_zip();
-        let distributions = if verified {
-            let shipped = manifest::read_archive(cx, &job.out)?;
-            manifest::check(&shipped, &venv, &output_key)?;
-            shipped
-        } else {
-            manifest::read_executable(cx, &job.out, &venv)?
-        };
-        let (pinned, unpinned) = manifest::against_pins(
-            &distributions,
-            &crate::python::pins::pins(cx, &job.site_packages)?,
-            &cx.project.config.project.name,
-            &output_key,
-        )?;
+        // Proven before it replaces the previous bundle.
+        let manifest = manifest::prove(cx, backend, &job, &code, output_key)?;
         if let Some(parent) = output.parent() {
             fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         outputs.place_file(&target, &job.out)?;
-        let manifest = manifest::Manifest {
-            format: manifest::FORMAT,
-            bundle: output_key,
-            kind: backend.name().to_string(),
-            verified,
-            environment: manifest::environment(cx),
-            distributions,
-            pinned,
-            unpinned,
-        };
         manifest::write(&manifest::path_for(&output), &manifest)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.
         fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))

@@ -85,6 +85,21 @@ fn pyinstaller_bundle_follows_the_sources() {
         .keys()
         .collect();
     assert_eq!(shipped, ["greeter", "six"], "{manifest}");
+    // The executable's table of contents proves the code; it records no versions.
+    assert_eq!(
+        manifest["verified"],
+        serde_json::json!(["entry-point: greeter.cli", "top-level: greeter"]),
+        "{manifest}"
+    );
+    let unverified = manifest["unverified"].as_array().unwrap();
+    assert!(
+        unverified.len() == 1
+            && unverified[0]
+                .as_str()
+                .unwrap()
+                .starts_with("dependencies: "),
+        "{manifest}"
+    );
     let mode = fs::metadata(project.path("dist/greet.manifest.json"))
         .unwrap()
         .permissions();
@@ -92,6 +107,18 @@ fn pyinstaller_bundle_follows_the_sources() {
     rustix::process::umask(umask);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.mode() & 0o777, 0o666 & !umask.bits(), "{mode:?}");
+
+    // A top-level package the entry point never imports is not analysed into the
+    // executable: said to be unverified, not a failure.
+    project.write("src/helpers/__init__.py", "");
+    project.pybuild(&["bundle"]).success();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&project.read("dist/greet.manifest.json")).unwrap();
+    assert_eq!(
+        manifest["unverified"][1],
+        "top-level: helpers: not in the bundle, which holds only what the entry point imports",
+        "{manifest}"
+    );
 }
 
 #[test]

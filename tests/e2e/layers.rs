@@ -251,8 +251,10 @@ def read(path):
 (ours_header, ours), (theirs_header, theirs) = read(sys.argv[1]), read(sys.argv[2])
 if ours_header != theirs_header:
     print("the headers differ")
-if [e[0] for e in ours] != [e[0] for e in theirs]:
-    print("the entries differ:", [e[0] for e in ours], [e[0] for e in theirs])
+ours_names, theirs_names = [e[0] for e in ours], [e[0] for e in theirs]
+if ours_names != theirs_names:
+    print("only in pybuild's:", sorted(set(ours_names) - set(theirs_names)),
+          "only in pex's:", sorted(set(theirs_names) - set(ours_names)))
 for a, b in zip(ours, theirs):
     if a != b:
         print("differs:", a[0], a[1:5], b[1:5])
@@ -283,8 +285,11 @@ fn the_layered_pex_is_the_one_pex_builds_without_starting_pex() {
         GREETING.replace("hello", "written")
     );
 
-    // pex itself, from the same dependencies PEX and the same layer (the code files of the
-    // bundle), with the options pybuild gives it.
+    // pex itself, from the same dependencies PEX, with the options pybuild gives it, and
+    // the code as the project makes it, not as pybuild's PEX holds it (a file missing
+    // from both would go unseen): the package from the project's tree, and the dist-info
+    // the editable install wrote, without what records that one install (which pex's own
+    // install of the project's wheel leaves out too).
     let layers = project.path(".pybuild/layers");
     let deps = fs::read_dir(&layers)
         .unwrap()
@@ -293,24 +298,29 @@ fn the_layered_pex_is_the_one_pex_builds_without_starting_pex() {
         .unwrap();
     let layer = tempfile::tempdir().unwrap();
     let python = project.path(".venv/bin/python");
-    project
-        .run_program(
-            &python,
-            &[
-                "-c",
-                "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
-                 z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith('greeter')])",
-                project.path("dist/greet.pex").to_str().unwrap(),
-                layer.path().to_str().unwrap(),
-            ],
-        )
-        .success();
     let theirs = layer.path().join("theirs.pex");
     let code = layer.path().join("code");
-    fs::create_dir(&code).unwrap();
-    for name in ["greeter", "greeter-1.2.3.dist-info"] {
-        fs::rename(layer.path().join(name), code.join(name)).unwrap();
+    copy_sources(&project.path("src/greeter"), &code.join("greeter"));
+    let dist_info = site_packages(&project).join("greeter-1.2.3.dist-info");
+    let installed = code.join("greeter-1.2.3.dist-info");
+    fs::create_dir_all(&installed).unwrap();
+    for entry in fs::read_dir(&dist_info).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let of_the_install = ["INSTALLER", "REQUESTED", "RECORD", "direct_url.json"];
+        // uv's records of its build of the editable wheel.
+        if !of_the_install.contains(&name.as_str()) && !name.starts_with("uv_") {
+            fs::copy(dist_info.join(&name), installed.join(&name)).unwrap();
+        }
     }
+    let copied: Vec<String> = fs::read_dir(&installed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        copied.contains(&"entry_points.txt".to_string()),
+        "{copied:?}"
+    );
+    assert!(copied.contains(&"top_level.txt".to_string()), "{copied:?}");
     project
         .run_program(
             &project.path(".venv/bin/pex"),
@@ -340,4 +350,52 @@ fn the_layered_pex_is_the_one_pex_builds_without_starting_pex() {
         )
         .success();
     assert_eq!(compared.stdout, "", "pybuild's PEX is not pex's");
+}
+
+/// Copies the source tree `from` to `to`, without the bytecode Python may have left.
+fn copy_sources(from: &std::path::Path, to: &std::path::Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if entry.file_type().unwrap().is_dir() {
+            if name != "__pycache__" {
+                copy_sources(&entry.path(), &to.join(&name));
+            }
+        } else {
+            fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The project venv's site-packages.
+fn site_packages(project: &Project) -> std::path::PathBuf {
+    let lib = project.path(".venv/lib");
+    let python = fs::read_dir(&lib).unwrap().next().unwrap().unwrap().path();
+    python.join("site-packages")
+}
+
+/// Inside the bundle, `importlib.metadata` sees the project as installed: its console
+/// scripts (`entry_points.txt`), its top-level names (`top_level.txt`), its version.
+#[test]
+fn the_bundle_sees_the_projects_own_metadata() {
+    let project = Project::sample();
+    project.pybuild(&["bundle"]).success();
+    let snippet = "import importlib.metadata as m\n\
+        scripts = m.entry_points(group='console_scripts')\n\
+        print([s.value for s in scripts if s.name == 'greet'])\n\
+        d = m.distribution('greeter')\n\
+        print(d.version, d.read_text('top_level.txt').split(), d.read_text('WHEEL') is not None)\n";
+    let out = crate::support::Run::from(
+        std::process::Command::new(project.path("dist/greet.pex"))
+            .args(["-c", snippet])
+            .current_dir(&project.root)
+            .env("PEX_INTERPRETER", "1")
+            .env("PEX_ROOT", crate::support::cache_dir().join("pex"))
+            .output()
+            .unwrap(),
+    )
+    .success()
+    .stdout;
+    assert_eq!(out, "['greeter.cli:main']\n1.2.3 ['greeter'] True\n");
 }

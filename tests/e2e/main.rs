@@ -19,6 +19,7 @@ mod inputs;
 mod installers;
 mod kinds;
 mod layers;
+mod own_code;
 mod recovery;
 mod remote;
 mod safety;

@@ -133,7 +133,17 @@ fn every_zip_kind_ships_the_venvs_versions_and_says_so_in_its_manifest() {
             serde_json::from_str(&project.read("dist/greet.manifest.json")).unwrap();
         assert_eq!(manifest["kind"], kind);
         assert_eq!(manifest["bundle"], output);
-        assert_eq!(manifest["verified"], true);
+        assert_eq!(
+            manifest["verified"],
+            serde_json::json!([
+                "dependencies",
+                "pins",
+                "entry-point: greeter.cli",
+                "top-level: greeter"
+            ]),
+            "{kind}"
+        );
+        assert_eq!(manifest["unverified"], serde_json::json!([]), "{kind}");
         assert_eq!(manifest["distributions"]["six"], "1.15.0", "{manifest}");
         assert!(
             manifest["environment"]["requirements.txt"].is_string(),
@@ -354,4 +364,84 @@ fn a_venv_drifted_from_its_lock_is_synced_back_and_a_tool_pin_against_it_is_refu
         "{}",
         run.describe()
     );
+}
+
+/// The dependencies PEX a layered bundle is built on can come from outside this build:
+/// the layer cache the user's checkouts share (`$PYBUILD_CACHE_DIR/layers`), where
+/// another checkout, another pybuild version, or a copy by hand may have put, under this
+/// build's digest, a layer holding other versions (its `.blake3` beside it only says the
+/// copy is whole). pybuild takes it, and only reading the finished bundle back against the
+/// venv stops it from shipping. The venv's six is unpinned (installed by hand), so no pin
+/// check stands in for that one.
+#[test]
+fn a_shared_dependencies_pex_holding_other_versions_fails_the_build() {
+    // This test's own layer cache; the rest of pybuild's cache is the shared one.
+    let cache = tempfile::tempdir().unwrap();
+    let shared = crate::support::cache_dir().join("pybuild");
+    fs::create_dir_all(&shared).unwrap();
+    for entry in fs::read_dir(&shared).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "layers" {
+            std::os::unix::fs::symlink(entry.path(), cache.path().join(entry.file_name())).unwrap();
+        }
+    }
+    let env = [("PYBUILD_CACHE_DIR", cache.path().to_str().unwrap())];
+    let layers = cache.path().join("layers");
+    let layer_names = || -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&layers)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".pex"))
+            .collect();
+        names.sort();
+        names
+    };
+
+    let project = Project::sample();
+    project.pybuild_with_env(&["bundle"], &env).success();
+    let newest = venv_version(&project, "six");
+    assert_ne!(newest, "1.15.0");
+    let [first] = layer_names().try_into().unwrap();
+    project.install_by_hand("six==1.15.0");
+    project.pybuild_with_env(&["bundle"], &env).success();
+    let bundle = fs::read(project.path("dist/greet.pex")).unwrap();
+    let second = layer_names()
+        .into_iter()
+        .find(|name| *name != first)
+        .unwrap();
+
+    // The shared layer of this venv's digest now holds the other six, its hash beside it.
+    fs::copy(layers.join(&first), layers.join(&second)).unwrap();
+    fs::copy(
+        layers.join(format!("{first}.blake3")),
+        layers.join(format!("{second}.blake3")),
+    )
+    .unwrap();
+    for local in [second.clone(), format!("{second}.blake3")] {
+        fs::remove_file(project.path(".pybuild/layers").join(local)).unwrap();
+    }
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"edited\"\n",
+    );
+    let run = project.pybuild_with_env(&["-v", "bundle"], &env).failure(1);
+    assert!(
+        run.stderr.contains("taken from another checkout's"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "dist/greet.pex would ship other versions than the venv was tested with:\n  \
+             six: the bundle has {newest}, the venv 1.15.0"
+        )),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("the previous bundle was left in place"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(fs::read(project.path("dist/greet.pex")).unwrap(), bundle);
 }

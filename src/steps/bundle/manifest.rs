@@ -3,14 +3,16 @@
 //! After a backend built an archive (PEX, shiv, zipapp), every distribution inside it
 //! (each `*.dist-info/METADATA`, the dependencies PEX's wheels included) must be installed
 //! in the venv at the same version: one that differs fails the build with the list of
-//! differences, and the previous bundle stays in place. The manifest
+//! differences, and the previous bundle stays in place. The same read-back lists the
+//! modules under the project's top-level names, which `own_code` checks. The manifest
 //! (`<output stem>.manifest.json`) then says what shipped and from which environment
-//! files, and which of them pins each version (see [`against_pins`]). A PyInstaller
-//! executable is not a zip: its manifest lists the distributions it holds modules of
-//! (read back with PyInstaller's archive reader) at the venv's versions, with
-//! `"verified": false`, since the executable records no versions.
+//! files, which of them pins each version (see [`against_pins`]), which checks passed
+//! (`verified`) and which could not be made (`unverified`). A PyInstaller executable is
+//! not a zip: its distributions and modules are read back with PyInstaller's archive
+//! reader, the distributions at the venv's versions, since the executable records no
+//! versions (`dependencies` is unverified).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -23,57 +25,97 @@ use crate::engine::state;
 use crate::python::build::Build;
 use crate::python::installed;
 use crate::python::pins::Pin;
+use crate::steps::bundle::backend::{Backend, Job};
+use crate::steps::bundle::own_code::Code;
 
 /// Bumped when a key changes meaning.
-pub(crate) const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 3;
 
-/// Lists `name<TAB>version` for each distribution's METADATA in a zip archive, where an
-/// installed distribution's is: at the root (the code layer, a zipapp), in a
+/// Lists `D<TAB>name<TAB>version` for each distribution's METADATA in a zip archive, where
+/// an installed distribution's is: at the root (the code layer, a zipapp), in a
 /// `site-packages` folder (shiv), or at the root of one of a PEX's `.deps/` wheels. Not
 /// the copies a package vendors inside itself (setuptools' `_vendor/*.dist-info`), which
-/// ship as that package's files.
-const LIST_DISTRIBUTIONS: &str = r#"
+/// ship as that package's files. Then `M<TAB>module` for each module importable from
+/// those places whose top-level name is one of the arguments after the archive
+/// (`greeter/cli.py` is `greeter.cli`, `greeter/__init__.py` is `greeter`).
+const LIST_CONTENTS: &str = r#"
 import email.parser, sys, zipfile
 parser = email.parser.BytesHeaderParser()
+tops = set(sys.argv[2:])
+modules = set()
 with zipfile.ZipFile(sys.argv[1]) as archive:
     for name in archive.namelist():
         parts = name.split("/")
+        if parts[0] == ".deps":
+            rest = parts[2:]
+        elif "site-packages" in parts[:-1]:
+            rest = parts[len(parts) - parts[::-1].index("site-packages"):]
+        else:
+            rest = parts
+        top = rest[0] if len(rest) > 1 else rest[0].rsplit(".", 1)[0] if rest else ""
+        if top in tops and "__pycache__" not in rest:
+            for suffix in (".py", ".pyc"):
+                if rest[-1].endswith(suffix):
+                    dotted = rest[:-1] + [rest[-1][: -len(suffix)]]
+                    if dotted[-1] == "__init__":
+                        dotted.pop()
+                    modules.add(".".join(dotted))
         if len(parts) < 2 or not name.endswith(".dist-info/METADATA"):
             continue
         parent = parts[:-2]
         if parent and parent[-1] != "site-packages" and not (len(parent) == 2 and parent[0] == ".deps"):
             continue
         headers = parser.parsebytes(archive.read(name))
-        print(headers["Name"] + "\t" + headers["Version"])
+        print("D\t" + headers["Name"] + "\t" + headers["Version"])
+for module in sorted(modules):
+    print("M\t" + module)
 "#;
 
-/// Lists the distributions whose top-level modules, packages or files are inside a
-/// PyInstaller executable (its archive and the PYZ in it, read with PyInstaller's own
-/// reader), by the venv's map from top-level names to distributions.
+/// Lists `D<TAB>distribution` for each distribution whose top-level modules, packages or
+/// files are inside a PyInstaller executable (its archive and the PYZ in it, read with
+/// PyInstaller's own reader), by the venv's map from top-level names to distributions;
+/// then `M<TAB>module` for each module in it whose top-level name is one of the arguments
+/// after the executable.
 const LIST_FROZEN: &str = r#"
 import importlib.metadata as md, re, sys
 from PyInstaller.archive.readers import CArchiveReader
 archive = CArchiveReader(sys.argv[1])
+wanted = set(sys.argv[2:])
 names = set()
+modules = set()
 for name, entry in archive.toc.items():
     if entry[-1] == "z":
-        names.update(archive.open_embedded_archive(name).toc)
+        inner = archive.open_embedded_archive(name).toc
+        names.update(inner)
+        modules.update(m for m in inner if m.split(".")[0] in wanted)
     else:
         names.add(name)
 tops = {re.split(r"[./\\]", name)[0] for name in names}
 owners = md.packages_distributions()
 for top in sorted(tops):
     for dist in owners.get(top, []):
-        print(dist)
+        print("D\t" + dist)
+for module in sorted(modules):
+    print("M\t" + module)
 "#;
+
+/// What was read back from a bundle.
+pub(crate) struct Contents {
+    /// Name → version of the distributions it carries.
+    pub(crate) distributions: BTreeMap<String, String>,
+    /// The importable modules under the top-level names asked about.
+    pub(crate) modules: BTreeSet<String>,
+}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Manifest {
     pub(crate) format: u32,
     pub(crate) bundle: String,
     pub(crate) kind: String,
-    /// Whether the distributions were read from the bundle itself and matched the venv.
-    pub(crate) verified: bool,
+    /// What was read back from the bundle and proven (see [`Verified`]).
+    pub(crate) verified: Vec<String>,
+    /// What could not be proven of this kind of bundle, and why.
+    pub(crate) unverified: Vec<String>,
     /// The files the venv's environment comes from, with their content hashes.
     pub(crate) environment: BTreeMap<String, String>,
     /// Name → version of what the bundle carries.
@@ -84,6 +126,58 @@ pub(crate) struct Manifest {
     /// What shipped at the version the venv holds, which no environment file pins (an
     /// open requirement, resolved when the venv was set up, or changed by hand since).
     pub(crate) unpinned: Vec<String>,
+}
+
+/// Reads the bundle `job` built back and proves it against the venv, the source pins and
+/// the project's `code`: fails on the first thing it lacks or carries at another
+/// version; else the manifest of what it ships, for `output`.
+pub(crate) fn prove(
+    cx: &Build,
+    backend: &dyn Backend,
+    job: &Job,
+    code: &Code,
+    output: String,
+) -> Result<Manifest> {
+    let venv = venv_distributions(&job.site_packages);
+    let (mut verified, mut unverified) = (Vec::new(), Vec::new());
+    let frozen = !backend.is_zip();
+    let contents = if frozen {
+        unverified.push(format!(
+            "dependencies: a {} bundle records no versions; those listed are the venv's",
+            backend.name()
+        ));
+        read_executable(cx, &job.out, &venv, &code.tops())?
+    } else {
+        let contents = read_archive(cx, &job.out, &code.tops())?;
+        check(&contents.distributions, &venv, &output)?;
+        verified.push("dependencies".to_string());
+        contents
+    };
+    let name = &cx.project.config.project.name;
+    let pins = crate::python::pins::pins(cx, &job.site_packages)?;
+    let (pinned, unpinned) = against_pins(&contents.distributions, &pins, name, &output)?;
+    if !pins.is_empty() {
+        verified.push("pins".to_string());
+    }
+    code.check_bundle(
+        cx,
+        &contents.modules,
+        frozen,
+        &output,
+        &mut verified,
+        &mut unverified,
+    )?;
+    Ok(Manifest {
+        format: FORMAT,
+        bundle: output,
+        kind: backend.name().to_string(),
+        verified,
+        unverified,
+        environment: environment(cx),
+        distributions: contents.distributions,
+        pinned,
+        unpinned,
+    })
 }
 
 /// Splits what shipped (the project itself aside) into what the environment's source
@@ -123,42 +217,65 @@ pub(crate) fn against_pins(
     .into())
 }
 
-/// The distributions inside the zip archive `archive`, by normalised name.
-pub(crate) fn read_archive(cx: &Build, archive: &Path) -> Result<BTreeMap<String, String>> {
+/// The distributions inside the zip archive `archive`, by normalised name, and its
+/// modules under the top-level names `tops`.
+pub(crate) fn read_archive(cx: &Build, archive: &Path, tops: &[&str]) -> Result<Contents> {
+    let mut argv = args!["-c", LIST_CONTENTS, archive].to_vec();
+    argv.extend(tops.iter().map(Into::into));
     let out = cx
         .runner
-        .capture(
-            cx.project.venv_python(),
-            &args!["-c", LIST_DISTRIBUTIONS, archive],
-        )
-        .with_context(|| format!("cannot list the distributions in {}", archive.display()))?;
-    Ok(out
-        .lines()
-        .filter_map(|line| line.split_once('\t'))
-        .map(|(name, version)| (installed::normalize(name), version.to_string()))
-        .collect())
+        .capture(cx.project.venv_python(), &argv)
+        .with_context(|| format!("cannot list the contents of {}", archive.display()))?;
+    let mut contents = Contents {
+        distributions: BTreeMap::new(),
+        modules: BTreeSet::new(),
+    };
+    for line in out.lines() {
+        match line.split('\t').collect::<Vec<_>>().as_slice() {
+            ["D", name, version] => {
+                contents
+                    .distributions
+                    .insert(installed::normalize(name), version.to_string());
+            }
+            ["M", module] => {
+                contents.modules.insert(module.to_string());
+            }
+            _ => {}
+        }
+    }
+    Ok(contents)
 }
 
 /// The distributions a PyInstaller executable holds modules of, at the venv's versions
 /// (PyInstaller took them from the venv's site-packages): the executable records no
-/// versions of its own.
+/// versions of its own. And its modules under the top-level names `tops`.
 pub(crate) fn read_executable(
     cx: &Build,
     executable: &Path,
     venv: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>> {
+    tops: &[&str],
+) -> Result<Contents> {
+    let mut argv = args!["-c", LIST_FROZEN, executable].to_vec();
+    argv.extend(tops.iter().map(Into::into));
     let out = cx
         .runner
-        .capture(
-            cx.project.venv_python(),
-            &args!["-c", LIST_FROZEN, executable],
-        )
+        .capture(cx.project.venv_python(), &argv)
         .with_context(|| format!("cannot list the modules in {}", executable.display()))?;
-    Ok(out
-        .lines()
-        .map(installed::normalize)
-        .filter_map(|name| Some((name.clone(), venv.get(&name)?.clone())))
-        .collect())
+    let mut contents = Contents {
+        distributions: BTreeMap::new(),
+        modules: BTreeSet::new(),
+    };
+    for line in out.lines() {
+        if let Some(name) = line.strip_prefix("D\t") {
+            let name = installed::normalize(name);
+            if let Some(version) = venv.get(&name) {
+                contents.distributions.insert(name, version.clone());
+            }
+        } else if let Some(module) = line.strip_prefix("M\t") {
+            contents.modules.insert(module.to_string());
+        }
+    }
+    Ok(contents)
 }
 
 /// The venv's distributions, by normalised name.

@@ -1,9 +1,12 @@
 //! The code layer of a layered PEX: exactly the staged (fingerprinted) files of each
 //! top-level package the editable install maps, so package data is in and a deleted
-//! module is out, plus a `NAME-VERSION.dist-info` with the install's `METADATA`,
-//! `entry_points.txt` and `top_level.txt`, so `importlib.metadata.version()` and
-//! entry-point lookups work. It holds no absolute path: two checkouts layer the same
-//! bytes.
+//! module is out, plus a `NAME-VERSION.dist-info` with the install's `METADATA`, `WHEEL`,
+//! `entry_points.txt` and `top_level.txt`, as pex's own install of the project's wheel
+//! holds them, so `importlib.metadata.version()`, entry-point lookups and
+//! `packages_distributions()` work inside the bundle. Not what records one install
+//! (`RECORD`, `INSTALLER`, `REQUESTED`, `direct_url.json`, which names the checkout):
+//! without `RECORD`, `importlib.metadata.files()` is `None`, as for any distribution
+//! installed from sources. It holds no absolute path: two checkouts layer the same bytes.
 
 use std::fs;
 use std::path::Path;
@@ -13,7 +16,8 @@ use anyhow::{Context as _, Result, bail};
 use crate::python::editable::Editable;
 
 /// The files of the editable install's dist-info that go into the layer.
-pub(super) const DIST_INFO_FILES: &[&str] = &["METADATA", "entry_points.txt", "top_level.txt"];
+pub(super) const DIST_INFO_FILES: &[&str] =
+    &["METADATA", "WHEEL", "entry_points.txt", "top_level.txt"];
 
 /// Fills `layer` with each package's staged files and the install's metadata.
 pub(super) fn stage_layer(
