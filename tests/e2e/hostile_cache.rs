@@ -131,7 +131,15 @@ impl Hostile {
     /// before the client hung up.
     #[track_caller]
     fn sent_before_hang_up(&self, path: &str) -> u64 {
-        let answers = self.answers();
+        // The server logs an answer once a write fails: after pybuild hung up, a write or
+        // two may still land in the socket's buffer first (a slow answer writes a byte a
+        // second), so the line can come seconds after pybuild exited.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut answers = self.answers();
+        while answers.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            answers = self.answers();
+        }
         assert_eq!(answers.len(), 1, "{answers:?}");
         let (answered, sent, hung_up) = &answers[0];
         assert_eq!(answered, path);
