@@ -1,24 +1,65 @@
 //! Hardening: every value checked where it is loaded, every file read bounded, and
 //! read-only commands that never need to write.
 
-use crate::support::{Project, SAMPLE_CONFIG};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::{Project, Run, SAMPLE_CONFIG};
 
 #[test]
 fn values_that_cannot_be_used_are_refused_at_their_place_when_loaded() {
     let cases = [
-        ("[tasks.t]\nrun = \"echo\"\ncwd = \"a\\u0000b\"\n", "9:7", "NUL"),
-        ("[tasks.t]\nrun = \"echo\"\nenv = { A = \"x\\ny\" }\n", "9:13", "one line"),
+        (
+            "[tasks.t]\nrun = \"echo\"\ncwd = \"a\\u0000b\"\n",
+            "9:7",
+            "NUL",
+        ),
+        (
+            "[tasks.t]\nrun = \"echo\"\nenv = { A = \"x\\ny\" }\n",
+            "9:13",
+            "one line",
+        ),
         ("[deploy.marathon]\ncpus = nan\n", "8:8", "above 0"),
         ("[image]\nport = 0\n", "8:8", "not 0"),
         ("[image]\npython = \"\"\n", "8:10", "image.python"),
-        ("[tasks.t]\nrun = \"echo\"\nenv = { \"A=B\" = \"x\" }\n", "9:9", "A=B"),
+        (
+            "[tasks.t]\nrun = \"echo\"\nenv = { \"A=B\" = \"x\" }\n",
+            "9:9",
+            "A=B",
+        ),
         ("[tasks.t]\nrun = \"\"\n", "8:7", "empty"),
-        ("[image]\nname = \"../../evil\"\n", "8:8", "cannot name an image"),
-        ("[deploy.kubernetes]\nname = \"Greeter_App\"\n", "8:8", "DNS label"),
-        ("[deploy.kubernetes.labels]\ntier = \"web\\u2028x\"\n", "8:8", "label value"),
-        ("[deploy.marathon]\nid = \"/team/app\\u0085\"\n", "8:6", "Marathon id"),
-        ("[deploy.marathon.labels]\nx = \"a\\u007fb\"\n", "8:5", "control character"),
-        ("[deploy.spark.conf]\n\"spark.app.name=x\" = \"y\"\n", "8:1", "Spark property"),
+        (
+            "[image]\nname = \"../../evil\"\n",
+            "8:8",
+            "cannot name an image",
+        ),
+        (
+            "[deploy.kubernetes]\nname = \"Greeter_App\"\n",
+            "8:8",
+            "DNS label",
+        ),
+        (
+            "[deploy.kubernetes.labels]\ntier = \"web\\u2028x\"\n",
+            "8:8",
+            "label value",
+        ),
+        (
+            "[deploy.marathon]\nid = \"/team/app\\u0085\"\n",
+            "8:6",
+            "Marathon id",
+        ),
+        (
+            "[deploy.marathon.labels]\nx = \"a\\u007fb\"\n",
+            "8:5",
+            "control character",
+        ),
+        (
+            "[deploy.spark.conf]\n\"spark.app.name=x\" = \"y\"\n",
+            "8:1",
+            "Spark property",
+        ),
     ];
     for (section, place, what) in cases {
         let project =
@@ -34,4 +75,87 @@ fn values_that_cannot_be_used_are_refused_at_their_place_when_loaded() {
             "{section}: a step ran before the mistake was found"
         );
     }
+}
+
+/// Runs `pybuild ARGS` unable to write what file modes forbid, as root too: root's
+/// capabilities that override file modes are dropped.
+fn pybuild_bound_by_modes(project: &Project, args: &[&str]) -> Run {
+    let as_root = fs::metadata("/proc/self").unwrap().uid() == 0;
+    let wrapper: &[&str] = if as_root {
+        &[
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search,-fowner",
+            "--",
+        ]
+    } else {
+        &["env"]
+    };
+    project.pybuild_wrapped(wrapper, args)
+}
+
+/// Makes `path` and everything under it read-only.
+fn make_read_only(path: &Path) {
+    let status = Command::new("chmod")
+        .arg("-R")
+        .arg("a-w")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn status_answers_from_a_read_only_state_with_the_right_exit_code() {
+    let project = Project::sample();
+    project.pybuild(&["setup"]).success();
+    // A new input: the stat cache learns its hash, which status used to save.
+    project.write("src/greeter/extra.py", "X = 1\n");
+    make_read_only(&project.path(".pybuild"));
+    let before = snapshot(&project.path(".pybuild"));
+
+    let run = pybuild_bound_by_modes(&project, &["status", "--exit-code", "setup"]).success();
+    assert!(run.stdout.contains("develop  fresh"), "{}", run.describe());
+    assert!(!run.stderr.contains("error"), "{}", run.describe());
+    let run = pybuild_bound_by_modes(&project, &["status", "--exit-code"]).failure(1);
+    assert!(run.stdout.contains("bundle   stale"), "{}", run.describe());
+    assert!(!run.stderr.contains("error"), "{}", run.describe());
+    let run = pybuild_bound_by_modes(&project, &["status", "--json"]).success();
+    assert!(
+        run.stdout.contains("\"fresh\": false"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(snapshot(&project.path(".pybuild")), before, "status wrote");
+    make_writable(&project.path(".pybuild"));
+}
+
+fn make_writable(path: &Path) {
+    let status = Command::new("chmod")
+        .arg("-R")
+        .arg("u+w")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Every path under `dir` with its size and mtime.
+fn snapshot(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = fs::symlink_metadata(&path).unwrap();
+        out.push(format!(
+            "{} {} {:?}",
+            path.display(),
+            meta.len(),
+            meta.modified().unwrap()
+        ));
+        if meta.is_dir() {
+            stack.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    out.sort();
+    out
 }
