@@ -2,7 +2,7 @@
 //! read-only commands that never need to write.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
@@ -158,4 +158,34 @@ fn snapshot(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+#[test]
+fn a_venv_interpreter_replaced_by_another_file_is_damage() {
+    let project = Project::sample();
+    project.pybuild(&["setup"]).success();
+    let python = project.path(".venv/bin/python");
+    fs::remove_file(&python).unwrap();
+    fs::write(&python, "not an interpreter\n").unwrap();
+    fs::set_permissions(&python, fs::Permissions::from_mode(0o755)).unwrap();
+
+    let run = project
+        .pybuild(&["status", "--exit-code", "setup"])
+        .failure(1);
+    assert!(
+        run.stdout.contains("venv     stale")
+            && run.stdout.contains("not the one the venv was made with"),
+        "{}",
+        run.describe()
+    );
+    let run = project.pybuild(&["setup"]).success();
+    assert!(run.step_ran("venv"), "{}", run.describe());
+    project
+        .exec(".venv/bin/python", &["-c", "import greeter"])
+        .success();
+    // Made again, it is fresh: no rebuild on every run.
+    let run = project
+        .pybuild(&["status", "--exit-code", "setup"])
+        .success();
+    assert!(run.stdout.contains("venv     fresh"), "{}", run.describe());
 }
