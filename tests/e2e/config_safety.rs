@@ -189,3 +189,63 @@ fn a_venv_interpreter_replaced_by_another_file_is_damage() {
         .success();
     assert!(run.stdout.contains("venv     fresh"), "{}", run.describe());
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn an_oci_archive_whose_blob_is_a_link_is_refused_not_followed() {
+    let project = Project::sample();
+    // A base of no layers whose config blob is a link to a file outside the archive (with
+    // the right content: read through the link, it would pass every digest check).
+    let config = br#"{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let outside = project.root.with_extension("outside.json");
+    fs::write(&outside, config).unwrap();
+    let config_hex = sha256_hex(config);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{config_hex}","size":{}}},"layers":[]}}"#,
+        config.len()
+    );
+    let manifest_hex = sha256_hex(manifest.as_bytes());
+    let base = project.root.with_extension("base");
+    fs::create_dir_all(base.join("blobs/sha256")).unwrap();
+    fs::write(base.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    fs::write(
+        base.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{manifest_hex}","size":{}}}]}}"#,
+            manifest.len()
+        ),
+    )
+    .unwrap();
+    fs::write(base.join("blobs/sha256").join(&manifest_hex), &manifest).unwrap();
+    std::os::unix::fs::symlink(&outside, base.join("blobs/sha256").join(&config_hex)).unwrap();
+    let status = Command::new("tar")
+        .arg("-cf")
+        .arg(project.path("base.tar"))
+        .arg("-C")
+        .arg(&base)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    project.write(
+        "project.toml",
+        &format!("{SAMPLE_CONFIG}\n[image]\nbase = \"oci-archive:base.tar\"\n"),
+    );
+
+    let run = project.pybuild(&["image"]).failure(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "holds `./blobs/sha256/{config_hex}`, which is no file or folder"
+        )),
+        "{}",
+        run.describe()
+    );
+    assert!(!project.path("dist/greeter.oci").exists());
+}

@@ -253,17 +253,39 @@ fn unpacked(cx: &Build, path: &str) -> Result<PathBuf> {
     let parent = images_dir();
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let incoming = wheelhouse::incoming_folder(&parent)?;
-    let file =
-        File::open(&archive).with_context(|| format!("cannot read {}", archive.display()))?;
-    tar::Archive::new(file)
-        .unpack(incoming.path())
-        .with_context(|| {
-            format!(
-                "cannot unpack {} (is it an oci-archive?)",
-                archive.display()
-            )
-        })?;
+    unpack_plain(&archive, path, incoming.path())?;
     into_place(incoming, &dir)
+}
+
+/// Unpacks the files and folders of the tar `archive` (`named` in project.toml) into
+/// `into`, refusing any other entry: a link would make a blob read there (the manifest,
+/// the config, a layer) be read from wherever it leads, outside the archive.
+fn unpack_plain(archive: &Path, named: &str, into: &Path) -> Result<()> {
+    let cannot = || {
+        format!(
+            "cannot unpack {} (is it an oci-archive?)",
+            archive.display()
+        )
+    };
+    let file = File::open(archive).with_context(|| format!("cannot read {}", archive.display()))?;
+    let mut tar = tar::Archive::new(file);
+    for entry in tar.entries().with_context(cannot)? {
+        let mut entry = entry.with_context(cannot)?;
+        let kind = entry.header().entry_type();
+        let name = entry.path().with_context(cannot)?.display().to_string();
+        if !(kind.is_file() || kind.is_dir()) {
+            return Err(UserError::usage(format!(
+                "`[image] base = \"oci-archive:{named}\"` holds `{name}`, which is no file \
+                 or folder ({kind:?}): an oci-archive's links are not followed"
+            ))
+            .hint("make the archive again with its blobs as files (`skopeo copy` does)")
+            .into());
+        }
+        if !entry.unpack_in(into).with_context(cannot)? {
+            anyhow::bail!("{} holds `{name}`, outside itself", archive.display());
+        }
+    }
+    Ok(())
 }
 
 /// A registry's image copied into the cache with skopeo, once per reference.
