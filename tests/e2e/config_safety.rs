@@ -249,3 +249,35 @@ fn an_oci_archive_whose_blob_is_a_link_is_refused_not_followed() {
     );
     assert!(!project.path("dist/greeter.oci").exists());
 }
+
+#[test]
+fn a_ten_thousand_deep_directory_costs_a_warning_not_every_command() {
+    use rustix::fs::{CWD, Mode, OFlags, mkdirat, openat};
+    let project = Project::sample();
+    // Made relative to each folder's handle: its full path is past what the system takes.
+    let mut dir = openat(CWD, &project.root, OFlags::DIRECTORY, Mode::empty()).unwrap();
+    for name in std::iter::once("deep").chain(std::iter::repeat_n("d", 10_000)) {
+        mkdirat(&dir, name, Mode::from_bits_truncate(0o755)).unwrap();
+        dir = openat(&dir, name, OFlags::DIRECTORY, Mode::empty()).unwrap();
+    }
+    drop(dir);
+
+    let run = project.pybuild(&["setup"]).success();
+    let warning = format!(
+        "warning: deep{} is left out of the inputs: it is 257 folders deep",
+        "/d".repeat(256)
+    );
+    assert!(run.stderr.contains(&warning), "{}", run.describe());
+    let run = project
+        .pybuild(&["status", "--exit-code", "setup"])
+        .success();
+    assert!(run.stderr.contains(&warning), "{}", run.describe());
+    project.pybuild(&["clean", "--dry-run"]).success();
+    // `rm` walks it relative to each folder, as the tempdir's removal may not.
+    let status = Command::new("rm")
+        .arg("-rf")
+        .arg(project.path("deep"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
