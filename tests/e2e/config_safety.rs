@@ -281,3 +281,36 @@ fn a_ten_thousand_deep_directory_costs_a_warning_not_every_command() {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn a_large_input_file_is_bundled_and_imaged_in_bounded_memory() {
+    let project = Project::sample();
+    project.write(
+        "project.toml",
+        &format!(
+            "{SAMPLE_CONFIG}\n[image]\nbase = \"{}\"\n",
+            crate::containers::base_reference()
+        ),
+    );
+    // Sparse: half a GiB that costs no disk.
+    let data = fs::File::create(project.path("src/greeter/big.dat")).unwrap();
+    data.set_len(512 << 20).unwrap();
+    drop(data);
+    // GNU time reports the peak resident set of pybuild, or of the largest program it ran
+    // (a Python process: tens of MB).
+    let run = project
+        .pybuild_wrapped(&["/usr/bin/time", "-f", "peak-rss-kb %M", "--"], &["image"])
+        .success();
+    let peak_kb: u64 = run
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("peak-rss-kb "))
+        .and_then(|kb| kb.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak reported\n{}", run.describe()));
+    assert!(
+        peak_kb < 200 * 1024,
+        "pybuild's peak RSS was {peak_kb} KiB with a 512 MiB input\n{}",
+        run.describe()
+    );
+    assert!(run.step_ran("image"), "{}", run.describe());
+}
