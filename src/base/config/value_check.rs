@@ -198,7 +198,7 @@ impl Check<'_> {
             None if self.config.source.writes(&["image"])
                 || self.config.source.writes(&["deploy"]) =>
             {
-                let derived = self.config.project.name.to_lowercase().replace('_', "-");
+                let derived = self.image_name();
                 if !is_image_name(&derived) {
                     return Err(self
                         .fail(
@@ -248,9 +248,54 @@ impl Check<'_> {
         self.labels(&["image", "labels"], "image.labels", &image.labels)
     }
 
+    /// The image's name: `[image] name`, else made of the project's name as the steps
+    /// make it (`image::name`).
+    fn image_name(&self) -> String {
+        match &self.config.image.name {
+            Some(name) => name.clone(),
+            None => self.config.project.name.to_lowercase().replace('_', "-"),
+        }
+    }
+
+    /// A deploy target's `key` left to its default, `name`, made of the image's name:
+    /// checked when the file writes the target's table (there, it is what ships).
+    fn derived(
+        &self,
+        target: &str,
+        key: &str,
+        name: String,
+        valid: bool,
+    ) -> Result<(), ConfigError> {
+        if valid || !self.config.source.writes(&["deploy", target]) {
+            return Ok(());
+        }
+        let what = match target {
+            "marathon" => "Marathon id",
+            _ => "DNS label",
+        };
+        Err(self
+            .fail(
+                At::Key(&["deploy", target]),
+                format!(
+                    "`deploy.{target}.{key}` would be `{name}`, made of the image's name, which is no {what}"
+                ),
+            )
+            .hint(format!("set `{key}` in `[deploy.{target}]`")))
+    }
+
     fn deploy(&self) -> Result<(), ConfigError> {
         let deploy = &self.config.deploy;
         let marathon = &deploy.marathon;
+        if marathon.id.is_none() {
+            let id = format!("/{}", self.image_name());
+            let valid = is_marathon_id(&id);
+            self.derived("marathon", "id", id, valid)?;
+        }
+        if deploy.kubernetes.name.is_none() {
+            let name = self.image_name();
+            let valid = is_dns_label(&name);
+            self.derived("kubernetes", "name", name, valid)?;
+        }
         if let Some(id) = &marathon.id
             && !is_marathon_id(id)
         {
@@ -557,6 +602,11 @@ mod tests {
             assert_eq!(found, line, "{text}: {message}");
             assert!(message.contains(what), "{text}: {message}");
         }
+        let err = parse_text("[project]\nname = \"a.b\"\n[deploy.kubernetes]\nreplicas = 2\n")
+            .unwrap_err();
+        assert_eq!(err.location.as_ref().unwrap().0, 3);
+        assert!(err.message.contains("would be `a.b`"), "{}", err.message);
+        parse_text("[project]\nname = \"a.b\"\n[deploy.kubernetes]\nname = \"ab\"\n").unwrap();
         let err = parse_text("[project]\nname = \"my/app\"\n[image]\nport = 1\n").unwrap_err();
         assert_eq!(err.location.unwrap().0, 2);
         parse_text("[project]\nname = \"my/app\"\n").unwrap();
