@@ -85,8 +85,12 @@ pub(crate) fn build(
     }
     // Even after a failure: the stat cache learned hashes, and a task's records are kept;
     // not without the lock (a task could not take it back).
-    if cx.lock.is_some() {
-        cx.save_state()?;
+    if cx.lock.is_some()
+        && let Err(err) = cx.save_state()
+    {
+        // What a step recorded was saved when it was recorded: this keeps the stat cache,
+        // an optimisation, and fails no build that succeeded.
+        printer.warn(&format!("the stat cache is not kept: {err:#}"));
     }
     if one_shot {
         // The process ends soon: freeing the state's tens of thousands of small allocations

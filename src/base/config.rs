@@ -5,7 +5,9 @@
 //! and column and, for a misspelt key or value, name the nearest valid one.
 //!
 //! `schema` is the sections' types; `load` reads and parses the file; `validate` and
-//! `task_check` make the checks serde's types cannot (`cycle`: cycles among tasks' deps);
+//! `task_check` make the checks serde's types cannot (`cycle`: cycles among tasks' deps),
+//! `value_check` those of each value's own text (`ship_check`: `[image]` and `[deploy]`;
+//! `names`: the shapes of names and labels);
 //! `source` finds a place in the file and `error` renders what fails there; `task` is
 //! `[tasks.NAME]` and the names a task may not take. This file only declares and
 //! re-exports: the children import each other, never it.
@@ -16,11 +18,14 @@ mod deploy;
 mod error;
 mod image;
 mod load;
+mod names;
 mod schema;
+mod ship_check;
 mod source;
 pub(crate) mod task;
 mod task_check;
 mod validate;
+mod value_check;
 
 pub(crate) use cache::CacheSection;
 pub(crate) use error::{ConfigError, nearest};

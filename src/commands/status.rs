@@ -73,7 +73,16 @@ pub(crate) fn show(
     options: &BuildOptions,
     request: &Request,
 ) -> Result<u8> {
-    let _lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    // `status` only reads: a `.pybuild/` it cannot write (a read-only mount, a full disk)
+    // is read under a shared lock, and what the stat cache learned is not kept.
+    let (_lock, writable) = match Lock::acquire(&project.state_dir(), options.wait, printer) {
+        Ok(lock) => (Some(lock), true),
+        Err(err) if is_unwritable(&err) => (
+            Lock::acquire_to_read(&project.state_dir(), options.wait, printer)?,
+            false,
+        ),
+        Err(err) => return Err(err),
+    };
     let state = State::load(&project.state_dir(), printer);
     let mut cx = steps::context(project, printer, state);
     let plan = graph::plan(&project.config, request.targets, &[])?;
@@ -94,8 +103,11 @@ pub(crate) fn show(
         .collect();
     let output =
         bundle::configured_output(&project.config).or_else(|| Bundle::output(&mut cx).ok());
-    // The stat cache may have learned hashes; keeping them makes the next build faster.
-    cx.save_state()?;
+    // The stat cache may have learned hashes; keeping them makes the next build faster,
+    // but only that: a state that cannot be saved changes nothing of the answer.
+    if writable && let Err(err) = cx.save_state() {
+        printer.warn(&format!("the stat cache is not kept: {err:#}"));
+    }
     let report = Report {
         version: VERSION,
         fresh: steps.iter().all(|s| s.fresh || s.skipped.is_some()),
@@ -113,6 +125,22 @@ pub(crate) fn show(
     Ok(match request.exit_code && !report.fresh {
         true => crate::base::error::EXIT_FAILURE,
         false => 0,
+    })
+}
+
+/// Whether `err` says a file could not be written for want of rights or room.
+fn is_unwritable(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind;
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                ErrorKind::PermissionDenied
+                    | ErrorKind::ReadOnlyFilesystem
+                    | ErrorKind::StorageFull
+                    | ErrorKind::QuotaExceeded
+            )
+        })
     })
 }
 

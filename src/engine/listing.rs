@@ -18,9 +18,10 @@
 //! pipe) while its directory does not: a link to a regular file is listed, with the real
 //! path of that file ([`Link`]); a link to a directory is not walked; a link to nothing is
 //! not listed, as a deleted file. What is left out although the rules keep it, named pipes,
-//! sockets and devices (or links to them) and names that are not UTF-8 (paths are strings
-//! everywhere, from the fingerprints to `project.toml`), is reported ([`LeftOut`]) by every
-//! listing, so that the user hears of it.
+//! sockets and devices (or links to them), names that are not UTF-8 (paths are strings
+//! everywhere, from the fingerprints to `project.toml`) and directories too deep to walk
+//! ([`MAX_DEPTH`] folders, or a path near the system's limit), is reported ([`LeftOut`]) by
+//! every listing, so that the user hears of it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -357,6 +358,8 @@ impl Walk<'_> {
                     "its name is not valid UTF-8 (rename it)"
                 };
                 dir.left_out.push((name, why.to_string()));
+            } else if is_dir && let Some(why) = too_deep(self.root, rel, &name, depth + 1) {
+                dir.left_out.push((name, why));
             } else if is_dir {
                 dir.subdirs.push(name);
             } else if file_type.is_file() {
@@ -423,6 +426,32 @@ impl Walk<'_> {
     }
 }
 
+/// How deep a directory of the project is walked into: deeper ones are left out (and said
+/// so), as are those whose path would be longer than the system takes, so that a
+/// pathological tree (thousands of nested folders) costs a warning, not every command.
+pub(crate) const MAX_DEPTH: usize = 256;
+
+/// The longest path, in bytes, a directory walked into may have (Linux's `PATH_MAX`, less
+/// room for the names of the files in it).
+const MAX_PATH: usize = 4096 - 256;
+
+/// Why the directory `name` in `rel`, at `depth` (1 for the root's own), is not walked
+/// into, if it is not.
+fn too_deep(root: &Path, rel: &str, name: &str, depth: usize) -> Option<String> {
+    let length = root.as_os_str().len() + rel.len() + name.len() + 2;
+    if depth > MAX_DEPTH {
+        Some(format!(
+            "it is {depth} folders deep, past the {MAX_DEPTH} pybuild walks; nothing in it is read"
+        ))
+    } else if length > MAX_PATH {
+        Some(format!(
+            "its path is {length} bytes long, past the {MAX_PATH} pybuild walks; nothing in it is read"
+        ))
+    } else {
+        None
+    }
+}
+
 /// What a file that is not regular nor a directory is, in words.
 fn kind(file_type: fs::FileType) -> &'static str {
     if file_type.is_fifo() {
@@ -441,5 +470,27 @@ fn join(dir: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{dir}/{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_deep_is_by_depth_or_by_length() {
+        let root = Path::new("/p");
+        assert_eq!(too_deep(root, "a", "b", MAX_DEPTH), None);
+        assert!(
+            too_deep(root, "a", "b", MAX_DEPTH + 1)
+                .unwrap()
+                .contains("folders deep")
+        );
+        let long = "x/".repeat(MAX_PATH / 2);
+        assert!(
+            too_deep(root, &long, "b", 3)
+                .unwrap()
+                .contains("bytes long")
+        );
     }
 }

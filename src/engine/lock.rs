@@ -36,6 +36,41 @@ impl Lock {
         Ok(lock)
     }
 
+    /// For a command that only reads (`status`) where `.pybuild/` cannot be written (a
+    /// read-only mount, a full disk, another user's checkout): a shared lock on the lock
+    /// file opened for reading, so a build's state is not read while it is written; `None`
+    /// when there is no lock file (and so no state either). Writes nothing.
+    pub(crate) fn acquire_to_read(
+        dir: &Path,
+        wait: bool,
+        printer: &Printer,
+    ) -> Result<Option<Lock>> {
+        let path = dir.join(LOCK_FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot open {}", path.display()));
+            }
+        };
+        match file.try_lock_shared() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) if wait => {
+                printer.warn("waiting for another pybuild to finish with this project");
+                file.lock_shared()
+                    .with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(TryLockError::WouldBlock) => anyhow::bail!(
+                "another pybuild is working on this project ({} is locked)",
+                path.display()
+            ),
+            Err(TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        Ok(Some(Lock { file, path }))
+    }
+
     /// Lets other pybuilds in until [`Lock::retake`], while a task's command runs: that is
     /// the user's program (a server, a test runner) and may run for hours, or run pybuild
     /// itself, so holding the lock would block every build meanwhile, as `pybuild run --

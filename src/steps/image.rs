@@ -29,7 +29,7 @@ use crate::base::outputs::{Outputs, Target};
 use crate::base::paths;
 use crate::base::process::temp_name;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::statcache::hash_bytes;
+use crate::engine::statcache::hash_reader;
 use crate::engine::state::produced_outputs;
 use crate::engine::step::Step;
 use crate::python::build::Build;
@@ -284,13 +284,13 @@ fn write_image(
     split.deps.push(layout::Entry {
         path: pex_root,
         mode: 0o755,
-        data: None,
+        content: None,
     });
     pex_zip::add_parents(&mut split.deps);
-    let deps = dependencies_layer(cx, layout, &mut split.deps)?;
+    let deps = dependencies_layer(cx, layout, &mut split.deps, &mut split.pex)?;
     cx.printer.phase("writing the code layer");
     let code_file = layout.dir.join("code.tar.gz");
-    let code = layout::write_layer(&mut split.code, epoch(), &code_file)?;
+    let code = layout::write_layer(&mut split.code, &mut split.pex, epoch(), &code_file)?;
     fs::rename(&code_file, Layout::blob_path(&layout.dir, &code.digest)?)?;
     for layer in [&deps, &code] {
         layers.push(layer.descriptor());
@@ -314,14 +314,23 @@ fn write_image(
 
 /// The dependencies layer: taken from `.pybuild/layers/` when the same entries made it
 /// before (its digest checked), else written and kept there for the next build.
-fn dependencies_layer(cx: &Build, layout: &Layout, entries: &mut [layout::Entry]) -> Result<Layer> {
+fn dependencies_layer(
+    cx: &Build,
+    layout: &Layout,
+    entries: &mut [layout::Entry],
+    contents: &mut dyn layout::Contents,
+) -> Result<Layer> {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let mut key = blake3::Hasher::new();
     key.update(format!("oci-deps 1 {}\n", epoch()).as_bytes());
     for entry in entries.iter() {
         key.update(format!("{} {:o} ", entry.path, entry.mode).as_bytes());
-        match &entry.data {
-            Some(data) => key.update(hash_bytes(data).as_bytes()),
+        match entry.content {
+            Some(content) => {
+                let hash = hash_reader(contents.open(content.index)?)
+                    .with_context(|| format!("cannot read {}", entry.path))?;
+                key.update(hash.as_bytes())
+            }
             None => key.update(b"dir"),
         };
         key.update(b"\n");
@@ -342,7 +351,7 @@ fn dependencies_layer(cx: &Build, layout: &Layout, entries: &mut [layout::Entry]
     }
     cx.printer.phase("writing the dependencies layer");
     let temp = layers.join(temp_name());
-    let layer = layout::write_layer(entries, epoch(), &temp)?;
+    let layer = layout::write_layer(entries, contents, epoch(), &temp)?;
     fs::rename(&temp, &blob)
         .with_context(|| format!("cannot move {} to {}", temp.display(), blob.display()))?;
     let temp = layers.join(temp_name());

@@ -5,7 +5,8 @@
 //! interpreter's own `python -m venv` and a pip, setuptools and wheel upgrade (a fresh 3.11
 //! venv has setuptools 65, a 3.12 one has none): either way it holds pip, setuptools and
 //! wheel, for `setup.py develop` and the tools that call pip. A changed interpreter (path
-//! or version), or a venv whose interpreter is gone, recreates it.
+//! or version), or a venv whose interpreter is gone or was replaced (its `bin/python` no
+//! longer the file it was made with), recreates it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::Step;
 use crate::python::build::Build;
 use crate::python::installer::Installer;
+use crate::python::interpreter::Interpreter;
 use crate::python::wheelhouse;
 
 pub(crate) struct Venv;
@@ -53,12 +55,33 @@ impl<'a> Step<Build<'a>> for Venv {
             )));
         }
         let venv = cx.project.venv();
-        Ok(made_at(&venv).filter(|place| *place != venv).map(|place| {
-            format!(
-                "the venv was made at {} (the project was moved or copied)",
-                place.display()
-            )
-        }))
+        let marker = read_marker(&venv);
+        // What `bin/python` leads to is what the venv was made with: a file put in its
+        // place (or a link moved) is no interpreter of this venv. Stat data, as the stat
+        // cache reads it: a no-op starts no process and reads no interpreter.
+        let replaced = match marker
+            .as_ref()
+            .and_then(|marker| marker.identity.as_deref())
+        {
+            Some(made) => identity(&python).as_deref() != Some(made),
+            // Made by an older pybuild: it links to the interpreter it was made from.
+            None => python.canonicalize().ok() != Some(cx.interpreter()?.path),
+        };
+        if replaced {
+            return Ok(Some(format!(
+                "the venv's interpreter {} is not the one the venv was made with",
+                cx.project.key(&python)
+            )));
+        }
+        Ok(marker
+            .and_then(|marker| marker.made_at)
+            .filter(|place| *place != venv)
+            .map(|place| {
+                format!(
+                    "the venv was made at {} (the project was moved or copied)",
+                    place.display()
+                )
+            }))
     }
 
     fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
@@ -112,9 +135,11 @@ impl Venv {
             }
         }
         let marker = venv.join(MADE_BY_PYBUILD);
+        let python = identity(&cx.project.venv_python())
+            .with_context(|| format!("the venv made in {} has no bin/python", venv.display()))?;
         fs::write(
             &marker,
-            format!("{}\n{}", interpreter.describe(), venv.display()),
+            format!("{}\n{}\n{python}", interpreter.describe(), venv.display()),
         )
         .with_context(|| format!("cannot write {}", marker.display()))
     }
@@ -135,7 +160,8 @@ fn seeded_with_setuptools(version: &str) -> bool {
 
 /// Written into the venv once the step made it whole (`venv --clear` removes it first): a
 /// venv whose creation was interrupted, or that pybuild did not make, is never kept. It
-/// holds the interpreter, then the venv's path when it was made.
+/// holds the interpreter, then the venv's path when it was made, then what its `bin/python`
+/// was ([`identity`]).
 const MADE_BY_PYBUILD: &str = ".pybuild-venv";
 
 /// Whether the venv at `venv` was made (whole) at `since` or later.
@@ -145,27 +171,61 @@ pub(crate) fn made_since(venv: &Path, since: std::time::SystemTime) -> bool {
         .is_ok_and(|made| made >= since)
 }
 
-/// Where the venv at `venv` was made, when its marker says (older pybuilds wrote none).
-fn made_at(venv: &Path) -> Option<PathBuf> {
-    read_marker(venv)?.1
+/// What the venv's marker says (older pybuilds wrote less).
+struct Marker {
+    /// The interpreter it was made from, as it [describes](Interpreter::describe) itself.
+    interpreter: String,
+    /// Where it was made.
+    made_at: Option<PathBuf>,
+    /// What its `bin/python` was once made: see [`identity`].
+    identity: Option<String>,
 }
 
-/// The venv's marker: the interpreter it was made from, and where (when it says).
-fn read_marker(venv: &Path) -> Option<(String, Option<PathBuf>)> {
+fn read_marker(venv: &Path) -> Option<Marker> {
     let made = fs::read_to_string(venv.join(MADE_BY_PYBUILD)).ok()?;
     let mut lines = made.lines();
-    let interpreter = lines.next()?.to_string();
-    Some((interpreter, lines.next().map(PathBuf::from)))
+    Some(Marker {
+        interpreter: lines.next()?.to_string(),
+        made_at: lines.next().map(PathBuf::from),
+        identity: lines.next().map(str::to_string),
+    })
+}
+
+/// The file `python` leads to, told apart from any other: its real path, device, inode,
+/// size and mtime (links followed). `None` if it is no file.
+fn identity(python: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let real = python.canonicalize().ok()?;
+    let meta = fs::metadata(&real).ok().filter(fs::Metadata::is_file)?;
+    Some(format!(
+        "{} {} {} {} {}.{}",
+        real.display(),
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    ))
 }
 
 /// Whether pybuild made the venv at `venv`, to the end, from `interpreter` (its
 /// `pyvenv.cfg` names the same version, and its own interpreter leads to the same
 /// executable).
-fn made_from(venv: &Path, interpreter: &crate::python::interpreter::Interpreter) -> bool {
-    let Some((made_from, made_at)) = read_marker(venv) else {
+fn made_from(venv: &Path, interpreter: &Interpreter) -> bool {
+    let Some(Marker {
+        interpreter: made_from,
+        made_at,
+        identity: made_with,
+    }) = read_marker(venv)
+    else {
         return false;
     };
-    if made_from != interpreter.describe() || made_at.is_some_and(|place| place != venv) {
+    // What `damage` would find replaced is not kept.
+    let same_python = made_with.is_none_or(|made| identity(&venv.join("bin/python")) == Some(made));
+    if made_from != interpreter.describe()
+        || made_at.is_some_and(|place| place != venv)
+        || !same_python
+    {
         return false;
     }
     let Ok(cfg) = fs::read_to_string(venv.join("pyvenv.cfg")) else {

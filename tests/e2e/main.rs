@@ -8,6 +8,7 @@ mod check;
 mod clean;
 mod cli;
 mod config;
+mod config_safety;
 mod containers;
 mod deploy;
 mod engine;

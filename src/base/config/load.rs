@@ -1,14 +1,14 @@
 //! Reading `project.toml` into a [`Config`]: the file must be UTF-8 and parse against the
 //! schema; toml's error is located in the text and, for an unknown key or value, hinted
 //! with the nearest valid name. What parses is then validated: its sections (`validate`),
-//! then its tasks (`task_check`).
+//! then its tasks (`task_check`), then each value's text (`value_check`).
 
 use std::path::Path;
 
 use super::error::{ConfigError, nearest};
 use super::schema::Config;
 use super::source::Source;
-use super::{task_check, validate};
+use super::{task_check, validate, value_check};
 
 /// The name of the file a project is configured in, at its root.
 pub(crate) const FILE_NAME: &str = "project.toml";
@@ -47,6 +47,7 @@ impl Config {
         config.source = Source::new(path, source);
         validate::validate(&config)?;
         task_check::validate(&config)?;
+        value_check::validate(&config)?;
         Ok(config)
     }
 }

@@ -49,6 +49,55 @@ impl Source {
         ConfigError::at(&self.file, &self.text, self.span(at), message.into())
     }
 
+    /// The place of the first key or string value in the file (in the text's order) for
+    /// which `bad` holds, and that text.
+    pub(crate) fn find_text(&self, bad: impl Fn(&str) -> bool) -> Option<(Range<usize>, String)> {
+        type Found = Vec<(Range<usize>, String)>;
+        fn in_value(value: &Spanned<DeValue>, bad: &dyn Fn(&str) -> bool, found: &mut Found) {
+            match value.get_ref() {
+                DeValue::String(text) if bad(text) => found.push((value.span(), text.to_string())),
+                DeValue::Array(items) => items.iter().for_each(|item| in_value(item, bad, found)),
+                DeValue::Table(table) => in_table(table, bad, found),
+                _ => {}
+            }
+        }
+        fn in_table(table: &DeTable, bad: &dyn Fn(&str) -> bool, found: &mut Found) {
+            for (key, value) in table.iter() {
+                if bad(key.get_ref()) {
+                    found.push((key.span(), key.get_ref().to_string()));
+                }
+                in_value(value, bad, found);
+            }
+        }
+        let document = DeTable::parse(&self.text).ok()?;
+        let mut found = Vec::new();
+        in_table(document.get_ref(), &bad, &mut found);
+        found.into_iter().min_by_key(|(span, _)| span.start)
+    }
+
+    /// A configuration error at a place found by [`Source::find_text`].
+    pub(crate) fn error_in(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(&self.file, &self.text, Some(span), message.into())
+    }
+
+    /// Whether the file writes the key `keys` leads to (`["image"]`: an `[image]` table).
+    pub(crate) fn writes(&self, keys: &[&str]) -> bool {
+        let Ok(document) = DeTable::parse(&self.text) else {
+            return false;
+        };
+        let mut table = document.get_ref();
+        for (index, key) in keys.iter().enumerate() {
+            let Some((_, value)) = table.iter().find(|(name, _)| name.get_ref() == key) else {
+                return false;
+            };
+            match value.get_ref() {
+                DeValue::Table(inner) => table = inner,
+                _ => return index + 1 == keys.len(),
+            }
+        }
+        true
+    }
+
     fn span(&self, at: At) -> Option<Range<usize>> {
         let document = DeTable::parse(&self.text).ok()?;
         let (keys, item) = match at {
@@ -114,5 +163,18 @@ mod tests {
         assert_eq!(place(text, At::Item(&["tasks", "a", "run"], 3)), (2, 7));
         let err = Source::new(Path::new("project.toml"), text).error(At::Key(&["bundle"]), "x");
         assert!(err.location.is_none());
+    }
+
+    #[test]
+    fn a_text_is_found_in_keys_values_arrays_and_inline_tables() {
+        let text = "[a]\nx = [\"ok\", { y = \"b\\u0000d\" }]\n\"k\\u0000\" = 1\n";
+        let source = Source::new(Path::new("project.toml"), text);
+        let (span, found) = source.find_text(|t| t.contains('\0')).unwrap();
+        assert_eq!(found, "b\0d");
+        assert_eq!(&text[span], "\"b\\u0000d\"");
+        let text = "[a]\n\"k\\u0000\" = 1\n";
+        let source = Source::new(Path::new("project.toml"), text);
+        assert_eq!(source.find_text(|t| t.contains('\0')).unwrap().1, "k\0");
+        assert!(source.find_text(|t| t == "zz").is_none());
     }
 }

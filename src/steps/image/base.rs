@@ -155,7 +155,7 @@ pub(crate) fn open(cx: &Build) -> Result<Base> {
 /// The manifest `tag` names in the layout at `dir` (or its only one, without a tag).
 fn manifest_in(dir: &Path, tag: Option<&str>, named: &str) -> Result<Descriptor> {
     let index_path = dir.join("index.json");
-    let text = fs::read(&index_path).map_err(|err| {
+    let text = read_bounded(&index_path).map_err(|err| {
         UserError::usage(format!(
             "`[image] base = \"{named}\"`: {} cannot be read ({err})",
             index_path.display()
@@ -227,8 +227,31 @@ fn read_blob_json(dir: &Path, digest: &str, named: &str) -> Result<serde_json::V
         ))
         .into());
     }
-    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_bounded(&path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// The most of a base's JSON document (index, manifest, config) read into memory: a
+/// registry takes manifests of 4 MiB at most, and configs are smaller still.
+const MAX_JSON: u64 = 16 << 20;
+
+/// A JSON document of the base, refused past [`MAX_JSON`] bytes rather than read whole.
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take(MAX_JSON + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_JSON {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "longer than the {} MiB an image's JSON document may be",
+                MAX_JSON >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The cache folder bases are kept in.
@@ -253,17 +276,39 @@ fn unpacked(cx: &Build, path: &str) -> Result<PathBuf> {
     let parent = images_dir();
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let incoming = wheelhouse::incoming_folder(&parent)?;
-    let file =
-        File::open(&archive).with_context(|| format!("cannot read {}", archive.display()))?;
-    tar::Archive::new(file)
-        .unpack(incoming.path())
-        .with_context(|| {
-            format!(
-                "cannot unpack {} (is it an oci-archive?)",
-                archive.display()
-            )
-        })?;
+    unpack_plain(&archive, path, incoming.path())?;
     into_place(incoming, &dir)
+}
+
+/// Unpacks the files and folders of the tar `archive` (`named` in project.toml) into
+/// `into`, refusing any other entry: a link would make a blob read there (the manifest,
+/// the config, a layer) be read from wherever it leads, outside the archive.
+fn unpack_plain(archive: &Path, named: &str, into: &Path) -> Result<()> {
+    let cannot = || {
+        format!(
+            "cannot unpack {} (is it an oci-archive?)",
+            archive.display()
+        )
+    };
+    let file = File::open(archive).with_context(|| format!("cannot read {}", archive.display()))?;
+    let mut tar = tar::Archive::new(file);
+    for entry in tar.entries().with_context(cannot)? {
+        let mut entry = entry.with_context(cannot)?;
+        let kind = entry.header().entry_type();
+        let name = entry.path().with_context(cannot)?.display().to_string();
+        if !(kind.is_file() || kind.is_dir()) {
+            return Err(UserError::usage(format!(
+                "`[image] base = \"oci-archive:{named}\"` holds `{name}`, which is no file \
+                 or folder ({kind:?}): an oci-archive's links are not followed"
+            ))
+            .hint("make the archive again with its blobs as files (`skopeo copy` does)")
+            .into());
+        }
+        if !entry.unpack_in(into).with_context(cannot)? {
+            anyhow::bail!("{} holds `{name}`, outside itself", archive.display());
+        }
+    }
+    Ok(())
 }
 
 /// A registry's image copied into the cache with skopeo, once per reference.
@@ -311,6 +356,22 @@ fn into_place(folder: tempfile::TempDir, dir: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_document_past_the_bound_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob");
+        fs::write(&path, b"{}").unwrap();
+        assert_eq!(read_bounded(&path).unwrap(), b"{}");
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(MAX_JSON + 1)
+            .unwrap();
+        let err = read_bounded(&path).unwrap_err();
+        assert!(err.to_string().contains("MiB"), "{err}");
+    }
 
     #[test]
     fn base_references_parse_as_skopeo_names_them() {

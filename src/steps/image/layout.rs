@@ -38,8 +38,22 @@ pub(crate) struct Descriptor {
 pub(crate) struct Entry {
     pub(crate) path: String,
     pub(crate) mode: u32,
-    /// The file's content; `None` for a directory.
-    pub(crate) data: Option<Vec<u8>>,
+    /// Where the file's content is; `None` for a directory.
+    pub(crate) content: Option<Content>,
+}
+
+/// A file's content: its index among those a [`Contents`] holds, and its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Content {
+    pub(crate) index: usize,
+    pub(crate) size: u64,
+}
+
+/// Where a layer's file contents are read from, one file at a time as the layer is
+/// written: a layer is never in memory, whatever the size of its files (a PEX's entries
+/// are read from the zip as they go into the tar).
+pub(crate) trait Contents {
+    fn open(&mut self, index: usize) -> Result<Box<dyn Read + '_>>;
 }
 
 /// A layer as written: its blob's digest and size, and the digest of its uncompressed tar
@@ -97,8 +111,14 @@ fn digest_of(hasher: Sha256) -> String {
     format!("sha256:{hex}")
 }
 
-/// Writes `entries` (sorted here) as a gzipped tar to `out`, every mtime `epoch`.
-pub(crate) fn write_layer(entries: &mut [Entry], epoch: u64, out: &Path) -> Result<Layer> {
+/// Writes `entries` (sorted here), their contents read from `contents` one at a time, as a
+/// gzipped tar to `out`, every mtime `epoch`; hashed as it is written.
+pub(crate) fn write_layer(
+    entries: &mut [Entry],
+    contents: &mut dyn Contents,
+    epoch: u64,
+    out: &Path,
+) -> Result<Layer> {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let file = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let compressed = hashing(BufWriter::new(file));
@@ -112,19 +132,34 @@ pub(crate) fn write_layer(entries: &mut [Entry], epoch: u64, out: &Path) -> Resu
         header.set_uid(0);
         header.set_gid(0);
         header.set_mode(entry.mode & 0o7777);
-        let data: &[u8] = match &entry.data {
-            Some(data) => {
+        let cannot = || format!("cannot write {} into {}", entry.path, out.display());
+        match entry.content {
+            Some(content) => {
                 header.set_entry_type(tar::EntryType::Regular);
-                data
+                header.set_size(content.size);
+                let mut data = Counted {
+                    inner: contents.open(content.index)?.take(content.size),
+                    read: 0,
+                };
+                tar.append_data(&mut header, &entry.path, &mut data)
+                    .with_context(cannot)?;
+                // The header said how long it is: a shorter file would garble the tar.
+                if data.read != content.size {
+                    bail!(
+                        "{} is {} bytes long, not the {} it said",
+                        entry.path,
+                        data.read,
+                        content.size
+                    );
+                }
             }
             None => {
                 header.set_entry_type(tar::EntryType::Directory);
-                &[]
+                header.set_size(0);
+                tar.append_data(&mut header, &entry.path, io::empty())
+                    .with_context(cannot)?;
             }
-        };
-        header.set_size(data.len() as u64);
-        tar.append_data(&mut header, &entry.path, data)
-            .with_context(|| format!("cannot write {} into {}", entry.path, out.display()))?;
+        }
     }
     let uncompressed = tar.into_inner()?;
     let diff_id = digest_of(uncompressed.hasher);
@@ -135,6 +170,20 @@ pub(crate) fn write_layer(entries: &mut [Entry], epoch: u64, out: &Path) -> Resu
         diff_id,
         size: compressed.size,
     })
+}
+
+/// A reader that counts what it gave.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.read += read as u64;
+        Ok(read)
+    }
 }
 
 /// An image layout being written in `dir`.
@@ -296,37 +345,62 @@ fn collect(dir: &Path, prefix: &str, into: &mut Vec<(String, bool)>) -> Result<(
 mod tests {
     use super::*;
 
+    /// Contents held in memory, for the tests.
+    struct InMemory(Vec<&'static [u8]>);
+
+    impl Contents for InMemory {
+        fn open(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
+            Ok(Box::new(self.0[index]))
+        }
+    }
+
+    fn contents() -> InMemory {
+        InMemory(vec![b"b", b"a"])
+    }
+
     fn entries() -> Vec<Entry> {
+        let file = |index, path: &str, mode| Entry {
+            path: path.into(),
+            mode,
+            content: Some(Content { index, size: 1 }),
+        };
         vec![
-            Entry {
-                path: "app/b.txt".into(),
-                mode: 0o644,
-                data: Some(b"b".to_vec()),
-            },
+            file(0, "app/b.txt", 0o644),
             Entry {
                 path: "app".into(),
                 mode: 0o755,
-                data: None,
+                content: None,
             },
-            Entry {
-                path: "app/a.txt".into(),
-                mode: 0o755,
-                data: Some(b"a".to_vec()),
-            },
+            file(1, "app/a.txt", 0o755),
         ]
     }
 
     #[test]
     fn the_same_entries_in_any_order_give_the_same_layer() {
         let dir = tempfile::tempdir().unwrap();
-        let one = write_layer(&mut entries(), 0, &dir.path().join("one")).unwrap();
+        let one = write_layer(&mut entries(), &mut contents(), 0, &dir.path().join("one")).unwrap();
         let mut reversed = entries();
         reversed.reverse();
-        let two = write_layer(&mut reversed, 0, &dir.path().join("two")).unwrap();
+        let two = write_layer(&mut reversed, &mut contents(), 0, &dir.path().join("two")).unwrap();
         assert_eq!(one, two);
         assert_eq!(file_digest(&dir.path().join("one")).unwrap(), one.digest);
-        let other = write_layer(&mut entries(), 1, &dir.path().join("three")).unwrap();
+        let other = write_layer(
+            &mut entries(),
+            &mut contents(),
+            1,
+            &dir.path().join("three"),
+        )
+        .unwrap();
         assert_ne!(one.diff_id, other.diff_id);
+    }
+
+    #[test]
+    fn a_file_shorter_than_it_said_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries = entries();
+        entries[0].content = Some(Content { index: 0, size: 2 });
+        let err = write_layer(&mut entries, &mut contents(), 0, &dir.path().join("x")).unwrap_err();
+        assert!(format!("{err:#}").contains("not the 2 it said"), "{err:#}");
     }
 
     #[test]

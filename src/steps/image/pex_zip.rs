@@ -6,16 +6,35 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::layout::Entry;
+use super::layout::{Content, Contents, Entry};
 
-/// The bundle's files, split: `(dependencies, code)`, each path under `prefix`.
+/// The bundle's files, split: `(dependencies, code)`, each path under `prefix`, their
+/// contents left in the PEX, read from it as the layers are written.
 pub(crate) struct Split {
+    pub(crate) pex: Pex,
     pub(crate) deps: Vec<Entry>,
     pub(crate) code: Vec<Entry>,
+}
+
+/// The bundle PEX, open: the [`Contents`] of the layers' files, by zip entry index.
+pub(crate) struct Pex {
+    path: PathBuf,
+    zip: zip::ZipArchive<File>,
+}
+
+impl Contents for Pex {
+    fn open(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
+        let path = &self.path;
+        let entry = self
+            .zip
+            .by_index(index)
+            .with_context(|| format!("cannot read entry {index} of {}", path.display()))?;
+        Ok(Box::new(entry))
+    }
 }
 
 /// Whether a PEX entry belongs to the dependencies layer.
@@ -24,18 +43,16 @@ fn is_dependency(name: &str) -> bool {
 }
 
 /// The entries of the PEX at `path`, under `prefix` (`app/greet.pex`), with their parent
-/// directories in each layer.
+/// directories in each layer. Reads the zip's directory, not its files.
 pub(crate) fn split(path: &Path, prefix: &str) -> Result<Split> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
-    let mut split = Split {
-        deps: Vec::new(),
-        code: Vec::new(),
-    };
+    let mut deps = Vec::new();
+    let mut code = Vec::new();
     for index in 0..zip.len() {
-        let mut entry = zip
-            .by_index(index)
+        let entry = zip
+            .by_index_raw(index)
             .with_context(|| format!("cannot read entry {index} of {}", path.display()))?;
         if entry.is_dir() {
             continue;
@@ -47,23 +64,29 @@ pub(crate) fn split(path: &Path, prefix: &str) -> Result<Split> {
         let mode = entry
             .unix_mode()
             .map_or(0o644, |mode| if mode & 0o111 != 0 { 0o755 } else { 0o644 });
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut data)
-            .with_context(|| format!("cannot read {name} in {}", path.display()))?;
         let layer = match is_dependency(&name) {
-            true => &mut split.deps,
-            false => &mut split.code,
+            true => &mut deps,
+            false => &mut code,
         };
         layer.push(Entry {
             path: format!("{prefix}/{name}"),
             mode,
-            data: Some(data),
+            content: Some(Content {
+                index,
+                size: entry.size(),
+            }),
         });
     }
-    add_parents(&mut split.deps);
-    add_parents(&mut split.code);
-    Ok(split)
+    add_parents(&mut deps);
+    add_parents(&mut code);
+    Ok(Split {
+        pex: Pex {
+            path: path.to_path_buf(),
+            zip,
+        },
+        deps,
+        code,
+    })
 }
 
 /// Adds every missing parent directory of the entries.
@@ -84,7 +107,7 @@ pub(crate) fn add_parents(entries: &mut Vec<Entry>) {
             .map(|path| Entry {
                 path,
                 mode: 0o755,
-                data: None,
+                content: None,
             }),
     );
 }

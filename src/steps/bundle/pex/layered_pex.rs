@@ -97,8 +97,8 @@ pub(super) fn write(deps: &Path, layer: &Path, entry_point: &str, out: &Path) ->
     let mut layer_items = Vec::new();
     for name in &files {
         let path = layer.join(name);
-        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        layer_items.push((name.clone(), Item::New(bytes, mode(&path)?)));
+        let mode = mode(&path)?;
+        layer_items.push((name.clone(), Item::File(path, mode)));
     }
     let mut items = Vec::with_capacity(deps_items.len() + layer_items.len());
     let mut layer_items = layer_items.into_iter().peekable();
@@ -122,6 +122,7 @@ pub(super) fn write(deps: &Path, layer: &Path, entry_point: &str, out: &Path) ->
         match item {
             Item::Copy(entry) => zip.copy(&data, entry)?,
             Item::New(bytes, mode) => zip.add(name, bytes, *mode)?,
+            Item::File(path, mode) => zip.add_file(name, path, *mode)?,
         }
     }
     let mut out_file = zip.finish()?;
@@ -140,6 +141,9 @@ enum Item<'a> {
     Copy(&'a Entry),
     /// New bytes, with these permission bits.
     New(Vec<u8>, u32),
+    /// A layer file, read as it is written (it may be larger than the memory), with
+    /// these permission bits.
+    File(std::path::PathBuf, u32),
 }
 
 /// The zip mode pex gives a layer file: 0755 when the user may run it, else 0644.

@@ -8,6 +8,7 @@
 //! error, on which the caller runs pex.
 
 use std::fs;
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail, ensure};
@@ -98,9 +99,19 @@ pub(super) fn layer_files(layer: &Path) -> Result<Vec<String>> {
 fn code_hash(layer: &Path, files: &[String]) -> Result<String> {
     let mut digest = sha1_smol::Sha1::new();
     digest.update(files.concat().as_bytes());
+    // Read in chunks: a data file may be larger than the memory.
+    let mut buf = vec![0; 1 << 16];
     for name in files {
         let path = layer.join(name);
-        digest.update(&fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?);
+        let cannot = || format!("cannot read {}", path.display());
+        let mut file = fs::File::open(&path).with_context(cannot)?;
+        loop {
+            let read = file.read(&mut buf).with_context(cannot)?;
+            if read == 0 {
+                break;
+            }
+            digest.update(&buf[..read]);
+        }
     }
     Ok(digest.digest().to_string())
 }

@@ -7,7 +7,9 @@
 //! pex.
 
 use std::collections::BTreeSet;
+use std::fs::File;
 use std::io::{Read, Write};
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail, ensure};
 use flate2::Compression;
@@ -221,7 +223,7 @@ impl<W: Write> Writer<W> {
         }
         for dir in dirs {
             if !self.dirs.contains(&dir) {
-                self.record(&dir, &[], 0, 0, (0o40755 << 16) | 0x10)?;
+                self.record(&dir, 0, 0, 0, (0o40755 << 16) | 0x10)?;
                 self.dirs.insert(dir);
             }
         }
@@ -236,14 +238,41 @@ impl<W: Write> Writer<W> {
         let mut crc = flate2::Crc::new();
         crc.update(bytes);
         let size = u32::try_from(bytes.len()).context("a file too big for a zip without zip64")?;
-        self.record(name, &deflated, crc.sum(), size, (0o100000 | mode) << 16)
+        let compressed = u32::try_from(deflated.len()).context("a file too big for a zip")?;
+        self.record(name, crc.sum(), compressed, size, (0o100000 | mode) << 16)?;
+        self.out
+            .write_all(&deflated)
+            .context("cannot write the PEX")?;
+        self.at += deflated.len();
+        Ok(())
     }
 
+    /// Adds file `name` with the content of `path`, deflated, with permission bits `mode`,
+    /// never holding it in memory: it is read twice, once for its checksum and deflated
+    /// size (which come first), once to write it; a file that changed between the two is
+    /// refused.
+    pub(super) fn add_file(&mut self, name: &str, path: &Path, mode: u32) -> Result<()> {
+        let (crc, size, compressed) = deflate_file(path, &mut std::io::sink())?;
+        let size32 = u32::try_from(size).context("a file too big for a zip without zip64")?;
+        let compressed32 = u32::try_from(compressed).context("a file too big for a zip")?;
+        self.record(name, crc, compressed32, size32, (0o100000 | mode) << 16)?;
+        let written = deflate_file(path, &mut self.out)?;
+        ensure!(
+            written == (crc, size, compressed),
+            "{} changed while it was added to the PEX",
+            path.display()
+        );
+        self.at += compressed32 as usize;
+        Ok(())
+    }
+
+    /// Writes an entry's local header and its central record, for a body of `compressed`
+    /// bytes that the caller writes next.
     fn record(
         &mut self,
         name: &str,
-        body: &[u8],
         crc: u32,
+        compressed: u32,
         size: u32,
         external: u32,
     ) -> Result<()> {
@@ -251,7 +280,6 @@ impl<W: Write> Writer<W> {
         let method: u16 = if name.ends_with('/') { 0 } else { 8 };
         let flags = if name.is_ascii() { 0 } else { UTF8_NAME };
         let name_len = u16::try_from(name.len()).context("a name too long for a zip")?;
-        let compressed = u32::try_from(body.len()).context("a file too big for a zip")?;
         let mut common = Vec::with_capacity(26);
         common.extend_from_slice(&NEEDED.to_le_bytes());
         common.extend_from_slice(&flags.to_le_bytes());
@@ -267,7 +295,6 @@ impl<W: Write> Writer<W> {
         local.extend_from_slice(&common);
         local.extend_from_slice(name.as_bytes());
         self.out.write_all(&local).context("cannot write the PEX")?;
-        self.out.write_all(body).context("cannot write the PEX")?;
         self.central.extend_from_slice(&CENTRAL.to_le_bytes());
         self.central.extend_from_slice(&MADE_BY.to_le_bytes());
         self.central.extend_from_slice(&common);
@@ -275,7 +302,7 @@ impl<W: Write> Writer<W> {
         self.central.extend_from_slice(&external.to_le_bytes());
         self.central.extend_from_slice(&offset.to_le_bytes());
         self.central.extend_from_slice(name.as_bytes());
-        self.at += local.len() + body.len();
+        self.at += local.len();
         self.count += 1;
         Ok(())
     }
@@ -299,5 +326,69 @@ impl<W: Write> Writer<W> {
         end.extend_from_slice(&0u16.to_le_bytes()); // comment length
         self.out.write_all(&end).context("cannot write the PEX")?;
         Ok(self.out)
+    }
+}
+
+/// Deflates the file at `path` into `out` as [`Writer::add`] does, in chunks; returns its
+/// CRC-32, its size and its deflated size.
+fn deflate_file(path: &Path, out: &mut dyn Write) -> Result<(u32, u64, u64)> {
+    let cannot = || format!("cannot read {}", path.display());
+    let mut file = File::open(path).with_context(cannot)?;
+    let mut counted = Counted { out, count: 0 };
+    let mut encoder = DeflateEncoder::new(&mut counted, Compression::default());
+    let mut crc = flate2::Crc::new();
+    let mut size = 0u64;
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let read = file.read(&mut buf).with_context(cannot)?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        crc.update(&buf[..read]);
+        encoder
+            .write_all(&buf[..read])
+            .context("cannot write the PEX")?;
+    }
+    encoder.finish().context("cannot write the PEX")?;
+    Ok((crc.sum(), size, counted.count))
+}
+
+/// A writer that counts what goes through it.
+struct Counted<'a> {
+    out: &'a mut dyn Write,
+    count: u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.out.write(buf)?;
+        self.count += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_added_from_disk_is_the_bytes_added_from_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let mut memory = Writer::new(Vec::new(), b"#!/bin/sh\n").unwrap();
+        memory.add("a/f", &bytes, 0o644).unwrap();
+        let mut disk = Writer::new(Vec::new(), b"#!/bin/sh\n").unwrap();
+        disk.add_file("a/f", &path, 0o644).unwrap();
+        let written = disk.finish().unwrap();
+        assert_eq!(memory.finish().unwrap(), written);
+        let archive = Archive::parse(&written).unwrap();
+        assert_eq!(archive.read(&written, "a/f").unwrap(), bytes);
     }
 }
