@@ -22,7 +22,7 @@ pub(crate) mod task;
 mod task_check;
 mod validate;
 
-pub(crate) use cache::CacheSection;
+pub(crate) use cache::{CacheSection, PublicKey, is_key_name, public_key};
 pub(crate) use error::{ConfigError, nearest};
 pub(crate) use load::FILE_NAME;
 pub(crate) use schema::{Config, DevelopMode, Installer, Strategy, WatchSection};
