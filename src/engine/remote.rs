@@ -344,6 +344,11 @@ impl Remote {
         let Ok(signer) = self.signer.clone() else {
             return; // said by `check_setup`
         };
+        // Unsigned, it would be refused by the readers trusting the same keys as this one,
+        // and would replace a signed entry on the server.
+        if signer.is_none() && self.trust.any() {
+            return;
+        }
         let (agent, endpoint, stats) = (
             self.agent.clone(),
             self.endpoint.clone(),
