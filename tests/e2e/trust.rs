@@ -208,6 +208,30 @@ fn a_trojaned_dependency_uploaded_under_the_honest_keys_is_not_shipped_nor_share
             layer.display()
         );
     }
+    // A poisoned layer already in the machine-wide cache (fetched unchecked by an older
+    // pybuild) is not taken either.
+    let planted = scratch.path().join("planted");
+    let shared = planted.join("pybuild/layers");
+    fs::create_dir_all(&shared).unwrap();
+    for entry in fs::read_dir(writer.path(".pybuild/layers"))
+        .unwrap()
+        .flatten()
+    {
+        fs::copy(entry.path(), shared.join(entry.file_name())).unwrap();
+    }
+    let other = pinned_app();
+    let mut o_env = fresh_machine(&planted);
+    o_env.push(("PYBUILD_REMOTE_CACHE_READ_ONLY".into(), "1".into()));
+    let run = other.pybuild_with_env(&["bundle"], &env(&o_env)).success();
+    assert!(
+        run.stderr.contains("is not what this venv holds") && run.stderr.contains("six.py"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        other.exec("dist/uvapp.pex", &[]).success().stdout,
+        "uvapp: six 1.15.0\n"
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! holds exactly what another checkout's held (same digest, see
 //! `pex::dependencies::deps_digest`) takes that layer instead of building it again. Each
 //! layer has its blake3 hash beside it (`.blake3`), checked before use: a damaged or
-//! half-copied one is never taken. Layers unused for 30 days are removed when another is
+//! half-copied one is never taken; and its entries are checked against the venv
+//! (`pex::audit`), so a layer put there unchecked (by an older pybuild) is not taken either. Layers unused for 30 days are removed when another is
 //! added.
 //!
 //! With a remote cache (see `engine::remote`), a layer no checkout here has is looked for
@@ -82,6 +83,27 @@ pub(crate) fn take(cx: &Build, name: &str, target: &Path, here: &Here) -> Result
     if hash_file(&partial).ok().as_deref() != Some(hash.as_str()) {
         let _ = fs::remove_file(&partial);
         return Ok(false);
+    }
+    // Against this venv too: a layer an older pybuild fetched unchecked is not taken.
+    match audit::check(&partial, here, false) {
+        Ok(None) => {}
+        Ok(Some(what)) => {
+            let _ = fs::remove_file(&partial);
+            cx.printer.detail(&format!(
+                "the shared dependencies PEX {} is not taken: {what} cannot be checked",
+                shared.display()
+            ));
+            return Ok(false);
+        }
+        Err(err) => {
+            let _ = fs::remove_file(&partial);
+            cx.printer.warn(&format!(
+                "the shared dependencies PEX {} is not what this venv holds ({err:#}); \
+                 building it here",
+                shared.display()
+            ));
+            return Ok(false);
+        }
     }
     state::write_atomically(&sum_of(target), hash.as_bytes())?;
     fs::rename(&partial, target)

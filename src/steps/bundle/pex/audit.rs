@@ -27,6 +27,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
+use super::code_layer::DIST_INFO_FILES;
 use super::zip::Archive;
 use crate::python::installed;
 
@@ -125,9 +126,10 @@ fn is_project(dist_info: &str, project: &str) -> bool {
         .is_some_and(|(name, _)| installed::normalize(name) == *project)
 }
 
-/// The project's file `path` (in the code layer or the project's wheel): its dist-info as
-/// the editable install's (when the venv has it, else metadata that runs nothing), any
-/// other file as an input file at that package path, byte for byte.
+/// The project's file `path` (in the code layer or the project's wheel): the dist-info
+/// files the code layer takes from the editable install as the venv's (when it has them),
+/// the rest of its dist-info as metadata that runs nothing, any other file as an input
+/// file at that package path, byte for byte.
 fn check_code(
     here: &Here,
     venv: Option<&Path>,
@@ -143,6 +145,7 @@ fn check_code(
             "{name}: the metadata of another distribution than the project"
         );
         if let Some(installed) = venv.map(|venv| venv.join(dist_info).join(file))
+            && DIST_INFO_FILES.contains(&file)
             && installed.is_file()
             && fs::read(&installed).ok().as_deref() != Some(bytes)
         {
