@@ -66,6 +66,7 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
         }
     }
     let mut records: BTreeMap<String, Record> = BTreeMap::new();
+    let scripts = venv.map(script_templates).unwrap_or_default();
     let mut unchecked = None;
     for name in names.iter().copied().filter(|n| !n.ends_with('/')) {
         let bytes = || archive.read(&data, name);
@@ -76,7 +77,21 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
                 .with_context(|| format!("{name}: its wheel has no dist-info"))?;
             if is_project(dist_info, &project) {
                 ensure!(code, "{name}: the project's code in a dependencies PEX");
-                check_code(here, venv, inner, &bytes()?, name)?;
+                let bytes = bytes()?;
+                if inner == ".layout.json" {
+                    check_layout(dist_info, &bytes, name)?;
+                } else if is_pex_info(inner) {
+                    check_pex_info_file(&bytes, name)?;
+                } else if inner.starts_with(".prefix/bin/") {
+                    ensure!(
+                        is_script(&scripts, &bytes),
+                        "{name} is not a script pex writes"
+                    );
+                } else {
+                    // The wheel's metadata is the build backend's, not the editable
+                    // install's: metadata that runs nothing.
+                    check_code(here, None, inner, &bytes, name)?;
+                }
                 continue;
             }
             let Some(venv) = venv else {
@@ -91,7 +106,7 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
                 records.insert(dist_info.to_string(), Record::parse(&text));
             }
             let record = &records[dist_info];
-            check_dependency(record, dist_info, inner, &bytes()?, name)?;
+            check_dependency(record, &scripts, dist_info, inner, &bytes()?, name)?;
         } else if let Some(rest) = name.strip_prefix(".bootstrap/") {
             let Some(venv) = venv else {
                 unchecked = Some("pex's runtime (no venv here to check it against)");
@@ -127,7 +142,8 @@ fn is_project(dist_info: &str, project: &str) -> bool {
 }
 
 /// The project's file `path` (in the code layer or the project's wheel): the dist-info
-/// files the code layer takes from the editable install as the venv's (when it has them),
+/// files the code layer takes from the editable install as the venv's (when `venv` is
+/// given and has them),
 /// the rest of its dist-info as metadata that runs nothing, any other file as an input
 /// file at that package path, byte for byte.
 fn check_code(
@@ -174,23 +190,25 @@ fn check_code(
 /// A dependency's file: in its distribution's `RECORD` in the venv, with the same hash.
 fn check_dependency(
     record: &Record,
+    scripts: &[Vec<Part>],
     dist_info: &str,
     path: &str,
     bytes: &[u8],
     name: &str,
 ) -> Result<()> {
     if path == ".layout.json" {
-        let layout: serde_json::Value =
-            serde_json::from_slice(bytes).with_context(|| format!("{name} is not JSON"))?;
-        let plain = layout.get("stash_dir") == Some(&".prefix".into())
-            && layout.get("sys_path_entries") == Some(&serde_json::json!(["."]))
-            && layout.get("record_relpath") == Some(&format!("{dist_info}/RECORD").into());
-        ensure!(plain, "{name} is not pex's plain layout");
-        return Ok(());
+        return check_layout(dist_info, bytes, name);
+    }
+    if is_pex_info(path) {
+        return check_pex_info_file(bytes, name);
     }
     if path == format!("{dist_info}/RECORD") {
         let text = std::str::from_utf8(bytes).with_context(|| format!("{name} is not text"))?;
-        for line in text.lines().filter(|line| !line.is_empty()) {
+        // Lines for `.prefix/` name pex's own scripts, each checked as a file of its own.
+        for line in text
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with(".prefix/"))
+        {
             ensure!(
                 record.lines.contains(line),
                 "{name} lists a file the venv's {dist_info}/RECORD does not: {line}"
@@ -198,12 +216,87 @@ fn check_dependency(
         }
         return Ok(());
     }
-    match record.hashes.get(path) {
+    // What the wheel installs outside site-packages (scripts, data) pex keeps under
+    // `.prefix/`; `RECORD` names it from site-packages, three levels below the venv.
+    let recorded = match path.strip_prefix(".prefix/") {
+        Some(rest) => format!("../../../{rest}"),
+        None => path.to_string(),
+    };
+    match record.hashes.get(&recorded) {
         Some(hash) if *hash == record_hash(bytes) => Ok(()),
+        // A console script: pex writes its own (the venv's names the venv's python).
+        _ if path.starts_with(".prefix/bin/") && is_script(scripts, bytes) => Ok(()),
         Some(_) => bail!(
             "{name} differs from the venv's (its hash is not the one {dist_info}/RECORD lists)"
         ),
         None => bail!("{name} is not in the venv's {dist_info}/RECORD"),
+    }
+}
+
+/// A wheel's `.layout.json`: pex's own, with nothing it would add to `sys.path` or stash
+/// elsewhere.
+fn check_layout(dist_info: &str, bytes: &[u8], name: &str) -> Result<()> {
+    let layout: serde_json::Value =
+        serde_json::from_slice(bytes).with_context(|| format!("{name} is not JSON"))?;
+    let plain = layout.get("stash_dir") == Some(&".prefix".into())
+        && layout.get("sys_path_entries") == Some(&serde_json::json!(["."]))
+        && layout.get("record_relpath") == Some(&format!("{dist_info}/RECORD").into());
+    ensure!(plain, "{name} is not pex's plain layout");
+    Ok(())
+}
+
+/// Whether `path` (in a wheel) is in the `NAME-VERSION.pex-info/` folder pex keeps about a
+/// wheel it built (`original-whl-info.json`): data pex reads, no code.
+fn is_pex_info(path: &str) -> bool {
+    path.split_once('/')
+        .is_some_and(|(dir, file)| dir.ends_with(".pex-info") && file.ends_with(".json"))
+}
+
+fn check_pex_info_file(bytes: &[u8], name: &str) -> Result<()> {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .map(drop)
+        .with_context(|| format!("{name} is not JSON"))
+}
+
+/// Whether `bytes` is one of `scripts` (see [`script_templates`]).
+fn is_script(scripts: &[Vec<Part>], bytes: &[u8]) -> bool {
+    let text = std::str::from_utf8(bytes).map_or("\0", |t| t.trim_end_matches('\n'));
+    scripts
+        .iter()
+        .any(|template| matches(template, text, script_value))
+}
+
+/// The scripts pex writes for a distribution's entry points (`pex/entry_points_txt.py`),
+/// with a module and attributes in their places, nothing else.
+fn script_templates(venv: &Path) -> Vec<Vec<Part>> {
+    let source = fs::read_to_string(venv.join("pex/entry_points_txt.py")).unwrap_or_default();
+    templates(&source)
+        .iter()
+        .filter(|template| template.contains("{modname!r}"))
+        .map(|template| parse_template(template))
+        .collect()
+}
+
+fn script_value(name: &str, value: &str) -> bool {
+    let quoted = |v: &str| {
+        v.len() > 2 && v.starts_with('\'') && v.ends_with('\'') && plain(&v[1..v.len() - 1], "._")
+    };
+    match name {
+        "shebang" => {
+            value == "#!python" || (value.starts_with("#!/") && plain(&value[2..], "/._ -"))
+        }
+        "modname!r" => quoted(value),
+        "attrs!r" => value
+            .strip_prefix('(')
+            .and_then(|v| v.strip_suffix(')'))
+            .is_some_and(|inner| {
+                inner
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|attr| !attr.is_empty())
+                    .all(quoted)
+            }),
+        _ => false,
     }
 }
 
@@ -319,8 +412,18 @@ fn boot_value(name: &str, value: &str) -> bool {
 fn check_header(venv: &Path, header: &[u8]) -> Result<()> {
     let source = fs::read_to_string(venv.join("pex/sh_boot.py"))
         .context("cannot read the venv's pex/sh_boot.py")?;
-    let template = sh_template(&source).context("pex/sh_boot.py has no template pybuild knows")?;
+    let template = templates(&source)
+        .into_iter()
+        .find(|template| template.contains("INSTALLED_PEX"))
+        .context("pex/sh_boot.py has no template pybuild knows")?;
     let text = std::str::from_utf8(header).context("not text")?;
+    // Without `--sh-boot`: nothing, or the interpreter's line.
+    let plain_shebang = |line: &str| {
+        line.starts_with("#!/") && plain(&line[2..], "/._ -") && line.split(' ').count() <= 2
+    };
+    if text.is_empty() || text.strip_suffix('\n').is_some_and(plain_shebang) {
+        return Ok(());
+    }
     let script = text
         .strip_prefix("#!/bin/sh\n")
         .context("it is no /bin/sh script")?;
@@ -362,26 +465,42 @@ fn plain(value: &str, extra: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
-/// The text of `sh_boot.py`'s `dedent("""\ ... """).format(...)`, dedented, its escapes
-/// undone: `{name}` where a value goes, `{{`/`}}` still doubled (see [`parse_template`]).
-fn sh_template(source: &str) -> Option<String> {
-    let start = source.find("dedent(\n        \"\"\"\\\n")? + "dedent(\n        \"\"\"\\\n".len();
-    let end = start + source[start..].find("\"\"\"\n    ).format(")?;
-    let raw = source[start..end].replace("\\\\", "\\");
-    let lines: Vec<&str> = raw.split('\n').collect();
-    let indent = lines
-        .iter()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| line.len() - line.trim_start().len())
-        .min()?;
-    let dedented: Vec<&str> = lines
-        .iter()
-        .map(|line| match line.trim().is_empty() {
-            true => "",
-            false => &line[indent..],
-        })
-        .collect();
-    Some(dedented.join("\n").trim_end_matches('\n').to_string())
+/// The texts of the `dedent("""\ ... """).format(...)` templates of a pex module, each
+/// dedented, its escapes undone: `{name}` where a value goes, `{{`/`}}` still doubled
+/// (see [`parse_template`]).
+fn templates(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("dedent(") {
+        rest = &rest[at + "dedent(".len()..];
+        let Some(body) = rest.trim_start().strip_prefix("\"\"\"\\\n") else {
+            continue;
+        };
+        let Some(end) = body.find("\"\"\"") else {
+            break;
+        };
+        rest = &body[end + 3..];
+        if !rest.trim_start().starts_with(").format(") {
+            continue;
+        }
+        let raw = body[..end].replace("\\\\", "\\");
+        let lines: Vec<&str> = raw.split('\n').collect();
+        let indent = lines
+            .iter()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| line.len() - line.trim_start().len())
+            .min()
+            .unwrap_or(0);
+        let dedented: Vec<&str> = lines
+            .iter()
+            .map(|line| match line.trim().is_empty() {
+                true => "",
+                false => &line[indent..],
+            })
+            .collect();
+        found.push(dedented.join("\n").trim_end_matches('\n').to_string());
+    }
+    found
 }
 
 enum Part {
@@ -508,11 +627,48 @@ mod tests {
     }
 
     #[test]
-    fn the_template_is_read_from_sh_boot_py() {
-        let source = "def f():\n    return dedent(\n        \"\"\"\\\n        set -eu\n\n        X=\"{{A}}\" \\\\\n            {venv}\n        \"\"\"\n    ).format(\n";
-        assert_eq!(
-            sh_template(source).unwrap(),
-            "set -eu\n\nX=\"{{A}}\" \\\n    {venv}"
+    fn the_templates_are_read_from_pex_s_source() {
+        let source = concat!(
+            "def f():\n    return dedent(\n        \"\"\"\\\n        set -eu\n\n",
+            "        X=\"{{A}}\" \\\\\n            {venv}\n        \"\"\"\n    ).format(\n",
+            "    x = dedent(\"no\")\n    y = dedent(\n            \"\"\"\\\n",
+            "            {shebang}\n            run()\n            \"\"\"\n        ).format(shebang=s)\n"
         );
+        assert_eq!(
+            templates(source),
+            ["set -eu\n\nX=\"{{A}}\" \\\n    {venv}", "{shebang}\nrun()"]
+        );
+    }
+
+    #[test]
+    fn a_console_script_is_pex_s_with_a_module_and_attributes_only() {
+        let template = parse_template(
+            "{shebang}\nimport importlib\nm = importlib.import_module({modname!r})\nfor a in {attrs!r}:\n    m = getattr(m, a)",
+        );
+        let script = |module: &str, attrs: &str| {
+            format!(
+                "#!python\nimport importlib\nm = importlib.import_module({module})\nfor a in {attrs}:\n    m = getattr(m, a)"
+            )
+        };
+        assert!(matches(
+            &template,
+            &script("'falcon.cmd.bench'", "('main',)"),
+            script_value
+        ));
+        assert!(matches(
+            &template,
+            &script("'a'", "('b', 'c')"),
+            script_value
+        ));
+        assert!(!matches(
+            &template,
+            &script("__import__('os').system('x')", "('main',)"),
+            script_value
+        ));
+        assert!(!matches(
+            &template,
+            &script("'a'", "('main',);import os"),
+            script_value
+        ));
     }
 }
