@@ -1,7 +1,7 @@
 //! The team's remote cache: a server speaking Bazel's HTTP remote-cache protocol (`GET`,
-//! `HEAD`, `PUT` on `/ac/<key>` and `/cas/<sha256>`; nginx with WebDAV, bazel-remote,
-//! BuildBuddy), used by the engine for any step that names a cache key (see
-//! `Step::cache_key`), and by the shared dependencies PEXes. See docs/remote-cache.md.
+//! `HEAD`, `PUT` on `/ac/<key>` and `/cas/<sha256>`; nginx with WebDAV, bazel-remote),
+//! used by the engine for any step that names a cache key (see `Step::cache_key`), and by
+//! the shared dependencies PEXes. See docs/remote-cache.md.
 //!
 //! The rules, each for a reason:
 //! - A step's result is an action-cache entry (`entry`) naming blobs by sha256. Every blob
@@ -257,10 +257,11 @@ impl Remote {
         place: impl FnOnce(&[OutputFile]) -> Option<Vec<PathBuf>>,
         check: impl FnOnce(&[(OutputFile, PathBuf)], bool) -> Result<()>,
     ) -> Option<Vec<OutputFile>> {
-        let fetched = match self.admits(printer, key, false) {
-            true => self.fetch_entry(printer, &key.key, place, check),
-            false => None,
-        };
+        // Not asked for: no miss either.
+        if !self.admits(printer, key, false) {
+            return None;
+        }
+        let fetched = self.fetch_entry(printer, &key.key, place, check);
         let counter = match fetched {
             Some(_) => &self.stats.hits,
             None => &self.stats.misses,
