@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Remote cache benchmark (issue #17): against a local nginx with WebDAV PUT, the medians of
 # RUNS rounds of
-#   A     cold `pybuild bundle` of tests/fixtures/uv-app (pex pinned, uv.lock) that uploads
-#         (downloads warm: pip/uv/pex caches kept in the work dir; no shared layer);
-#   B     the same checkout copied elsewhere with a fresh HOME, PYBUILD_CACHE_DIR and PEX_ROOT:
-#         the bundle's early key hits, nothing else runs;
+#   A     cold `pybuild bundle` of tests/fixtures/uv-app (pex pinned, uv.lock) that uploads,
+#         signing its entries (downloads warm: pip/uv/pex caches kept in the work dir; no
+#         shared layer);
+#   B     the same checkout copied elsewhere with a fresh HOME, PYBUILD_CACHE_DIR and PEX_ROOT,
+#         trusting A's key: the bundle's early key hits (its signature verified, its code
+#         checked against the sources), nothing else runs;
 #   B'    as B with one source edited: venv, tools, develop run here (from the warm uv cache;
-#         pybuild's wheelhouse is filled from the index), the dependencies PEX is fetched,
-#         the code layer is built here.
+#         pybuild's wheelhouse is filled from the index), the dependencies PEX is fetched
+#         and checked against the venv's RECORDs, the code layer is built here;
+#   B0    with BASE_PB=path/to/an/older/pybuild (one that neither signs nor checks): B by it,
+#         from the same server, to quote what signing and checking cost the fetch (B/B0).
 # The server's store is emptied before each round.
 #
 #   bash benches/remote.sh [RUNS]     (RUNS defaults to 3; BENCH_DIR=... keeps the work dir)
@@ -46,30 +50,42 @@ timed() { # DIR ENV...: seconds of `pybuild -q bundle` in DIR
 }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
-a=() b=() e=()
+key=$work/bench.key
+trusted=$("$pb" -q cache keygen bench --out "$key" --force)
+
+a=() b=() e=() b0=()
 for i in $(seq "$runs"); do
   rm -rf "$srv/data"
   checkout "$work/a/uvapp"
   # No dependencies PEX left by the previous round: A builds everything but downloads.
   rm -rf "$PYBUILD_CACHE_DIR/layers"
-  a+=("$(timed "$work/a/uvapp")")
+  a+=("$(timed "$work/a/uvapp" PYBUILD_CACHE_SIGNING_KEY_FILE="$key")")
   # pybuild's own uv, on PATH for the fresh machines (fetching it is not what is measured).
   uv_path=$(dirname "$(ls -d "$PYBUILD_CACHE_DIR"/uv/*/bin/uv | head -1)")
-  for kind in b e; do
+  kinds="b e"
+  [ -z "${BASE_PB:-}" ] || kinds="b0 b e"
+  for kind in $kinds; do
     fresh=$work/fresh-$kind
     rm -rf "$fresh"
     checkout "$fresh/uvapp"
     [ $kind = e ] && echo '# edited' >>"$fresh/uvapp/src/uvapp/cli.py"
-    t=$(timed "$fresh/uvapp" HOME="$fresh/home" PYBUILD_CACHE_DIR="$fresh/pybuild" \
-      PEX_ROOT="$fresh/pex" PATH="$uv_path:$PATH")
-    if [ $kind = b ]; then
-      [ ! -e "$fresh/uvapp/.venv" ] || { echo "B made a venv" >&2; exit 1; }
-      cmp "$fresh/uvapp/dist/uvapp.pex" "$work/a/uvapp/dist/uvapp.pex"
-      b+=("$t")
-    else
-      e+=("$t")
-    fi
+    binary=$pb
+    [ $kind = b0 ] && binary=$BASE_PB
+    t=$(pb=$binary timed "$fresh/uvapp" HOME="$fresh/home" PYBUILD_CACHE_DIR="$fresh/pybuild" \
+      PEX_ROOT="$fresh/pex" PATH="$uv_path:$PATH" PYBUILD_CACHE_TRUSTED_KEYS="$trusted" \
+      PYBUILD_REMOTE_CACHE_READ_ONLY=1)
+    case $kind in
+      b | b0)
+        [ ! -e "$fresh/uvapp/.venv" ] || { echo "$kind made a venv" >&2; exit 1; }
+        cmp "$fresh/uvapp/dist/uvapp.pex" "$work/a/uvapp/dist/uvapp.pex"
+        if [ $kind = b ]; then b+=("$t"); else b0+=("$t"); fi ;;
+      e) e+=("$t") ;;
+    esac
   done
-  echo "round $i: A ${a[-1]} s, B ${b[-1]} s, B' ${e[-1]} s"
+  echo "round $i: A ${a[-1]} s, B ${b[-1]} s, B' ${e[-1]} s${BASE_PB:+, B0 ${b0[-1]} s}"
 done
-echo "median of $runs: A cold build $(median "${a[@]}") s; B fetch $(median "${b[@]}") s; B' dependencies hit $(median "${e[@]}") s"
+echo "median of $runs: A cold build (signing) $(median "${a[@]}") s; B signed fetch $(median "${b[@]}") s; B' dependencies hit $(median "${e[@]}") s"
+if [ -n "${BASE_PB:-}" ]; then
+  mb=$(median "${b[@]}") mb0=$(median "${b0[@]}")
+  echo "B0 (BASE_PB, unsigned, unchecked) $mb0 s; B/B0 = $(awk "BEGIN { printf \"%.2f\", $mb / $mb0 }")"
+fi

@@ -7,6 +7,7 @@ pub(crate) mod cli;
 pub(crate) mod completions;
 pub(crate) mod help;
 pub(crate) mod init;
+pub(crate) mod keygen;
 pub(crate) mod manpage;
 pub(crate) mod status;
 pub(crate) mod watch;
@@ -23,7 +24,7 @@ use crate::base::error::UserError;
 use crate::base::process;
 use crate::base::project::Project;
 use crate::base::ui::Printer;
-use crate::commands::cli::{Cli, Command, DeployTarget, WatchArgs};
+use crate::commands::cli::{CacheCommand, Cli, Command, DeployTarget, WatchArgs};
 use crate::engine::lock::Lock;
 use crate::engine::state::State;
 use crate::steps::{self, BuildOptions, graph};
@@ -90,6 +91,9 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             // `pybuild lint -- -x` and `pybuild lint -x` both give `-x` to the task.
             let args = args.strip_prefix(&[OsString::from("--")]).unwrap_or(args);
             run_named(&dir, printer, &name, args, &options)
+        }
+        Some(Command::Cache(CacheCommand::Keygen { name, out, force })) => {
+            keygen::keygen(&name, &out, force, printer).map(|()| 0)
         }
         Some(Command::Completions { shell }) => completions::print(shell).map(|()| 0),
         Some(Command::Man { out }) => manpage::write(out.as_deref(), printer).map(|()| 0),

@@ -27,7 +27,7 @@ mod task_check;
 mod validate;
 mod value_check;
 
-pub(crate) use cache::CacheSection;
+pub(crate) use cache::{CacheSection, PublicKey, is_key_name, public_key};
 pub(crate) use error::{ConfigError, nearest};
 pub(crate) use load::FILE_NAME;
 pub(crate) use schema::{Config, DevelopMode, Installer, Strategy, WatchSection};

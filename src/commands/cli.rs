@@ -173,6 +173,9 @@ pub(crate) enum Command {
         #[arg(long, hide = true, conflicts_with_all = ["json", "topic"])]
         names: bool,
     },
+    /// Manage the remote cache's signing keys (see docs/remote-cache.md)
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Print a completion script for bash, zsh, fish, elvish or powershell
     ///
     /// e.g. `pybuild completions bash > ~/.local/share/bash-completion/completions/pybuild`.
@@ -191,6 +194,26 @@ pub(crate) enum Command {
     /// A task of project.toml: `pybuild TASK [-- ARGS]`
     #[command(external_subcommand)]
     Task(Vec<OsString>),
+}
+
+/// `pybuild cache`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Write a new ed25519 signing key to FILE and print its public key
+    ///
+    /// e.g. `pybuild cache keygen ci-2026 --out ci.key` writes the secret key (mode 600)
+    /// and prints `ci-2026:BASE64`: the writer signs with it (`PYBUILD_CACHE_SIGNING_KEY_FILE`),
+    /// readers list the printed line in `[cache] trusted-keys`.
+    Keygen {
+        /// The key's name, carried by its signatures (letters, digits, `.`, `_`, `-`)
+        name: String,
+        /// Where the secret key is written
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 // `pybuild watch`'s arguments (the variant's doc comment is its help).

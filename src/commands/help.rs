@@ -29,7 +29,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("Build", &["bundle", "setup", "check", "watch", "status"]),
     ("Ship", &["image", "deploy"]),
     ("Project", &["init", "run", "clean"]),
-    ("Other", &["help", "completions", "man"]),
+    ("Other", &["cache", "help", "completions", "man"]),
 ];
 
 const UNDOCUMENTED: &str = "(undocumented)";

@@ -1,7 +1,7 @@
 //! The team's remote cache: a server speaking Bazel's HTTP remote-cache protocol (`GET`,
-//! `HEAD`, `PUT` on `/ac/<key>` and `/cas/<sha256>`; nginx with WebDAV, bazel-remote,
-//! BuildBuddy), used by the engine for any step that names a cache key (see
-//! `Step::cache_key`), and by the shared dependencies PEXes. See docs/remote-cache.md.
+//! `HEAD`, `PUT` on `/ac/<key>` and `/cas/<sha256>`; nginx with WebDAV, bazel-remote),
+//! used by the engine for any step that names a cache key (see `Step::cache_key`), and by
+//! the shared dependencies PEXes. See docs/remote-cache.md.
 //!
 //! The rules, each for a reason:
 //! - A step's result is an action-cache entry (`entry`) naming blobs by sha256. Every blob
@@ -26,10 +26,18 @@
 //! - Read-only (`read-only = true`, `PYBUILD_REMOTE_CACHE_READ_ONLY=1`): no `PUT`, ever.
 //! - Credentials (see `credentials`) are sent as a header and never shown: every URL in a
 //!   message is the one without its user-info.
+//! - Whoever may write to the server chooses what its readers run, unless entries are
+//!   signed (`signature`): a writer with a signing key signs every entry it uploads; a
+//!   reader trusting some keys takes only entries one of them signed (any other is a miss,
+//!   with one warning). Signed or not, what is fetched is checked against what is here
+//!   before it is used (the `check` of [`Remote::fetch`]: the step's own sources, the
+//!   venv's `RECORD`s); a result that cannot be checked here (no venv yet) is taken only
+//!   with a trusted signature.
 
 mod credentials;
 pub(crate) mod entry;
 pub(crate) mod key;
+pub(crate) mod signature;
 mod transport;
 
 use std::cell::{Cell, RefCell};
@@ -45,10 +53,13 @@ use anyhow::{Context as _, Result, bail};
 use sha2::{Digest as _, Sha256};
 
 use crate::base::config::CacheSection;
+use crate::base::error::UserError;
 use crate::base::ui::Printer;
 use crate::engine::statcache::{Hash, hash_bytes};
+use crate::engine::step::CacheKey;
 use credentials::Endpoint;
 pub(crate) use entry::OutputFile;
+use signature::{SecretKey, Trust};
 use transport::{Answer, head, put};
 
 /// The environment's twins of `[cache] remote` and `[cache] read-only`, which they override.
@@ -64,6 +75,12 @@ pub(crate) struct Remote {
     agent: ureq::Agent,
     /// Set at the first fault: the rest of the invocation goes without the server.
     broken: Cell<bool>,
+    /// The keys an entry must be signed by (none: any entry, checked here).
+    trust: Trust,
+    /// What uploads are signed with, if anything; the error if the key cannot be used.
+    signer: Result<Option<Arc<SecretKey>>, String>,
+    /// Set at the first entry refused for its signature: one warning says so.
+    refused: Cell<bool>,
     stats: Arc<Stats>,
     uploads: RefCell<Vec<JoinHandle<Result<()>>>>,
 }
@@ -85,8 +102,9 @@ pub(crate) struct Upload {
 }
 
 impl Remote {
-    /// The remote cache `[cache]` and the environment configure, if any.
-    pub(crate) fn configured(config: &CacheSection) -> Option<Remote> {
+    /// The remote cache `[cache]` and the environment configure, if any (`root`: the
+    /// project's, which a configured signing key file is relative to).
+    pub(crate) fn configured(config: &CacheSection, root: &Path) -> Option<Remote> {
         let from_env = std::env::var(URL_VARIABLE)
             .ok()
             .filter(|url| !url.trim().is_empty());
@@ -99,29 +117,103 @@ impl Remote {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".netrc")))
             .and_then(|path| fs::read_to_string(path).ok());
+        let (trust, trust_problem) = match Trust::configured(&config.trusted_keys) {
+            Ok(trust) => (trust, None),
+            Err(err) => (Trust::default(), Some(format!("{err:#}"))),
+        };
+        let signer = match signature::signing_key_file(config.signing_key_file.as_deref(), root) {
+            _ if read_only => Ok(None),
+            None => Ok(None),
+            Some((file, setting)) => SecretKey::load(&file, &setting)
+                .map(|key| Some(Arc::new(key)))
+                .map_err(|err| format!("{err:#}")),
+        };
+        let signer = match trust_problem {
+            Some(problem) => Err(problem),
+            None => signer,
+        };
         Some(Remote {
             endpoint: Endpoint::new(&url, header.as_deref(), netrc.as_deref()),
             read_only,
             agent: transport::agent(),
             broken: Cell::new(false),
+            trust,
+            signer,
+            refused: Cell::new(false),
             stats: Arc::default(),
             uploads: RefCell::default(),
         })
     }
 
-    /// Whether `key` has an entry (for `status`: a stale step "would be fetched").
-    pub(crate) fn has(&self, printer: &Printer, key: &str) -> bool {
-        self.entry(printer, key).is_some()
+    /// The setting that makes this cache unusable (a signing key file that cannot be
+    /// read, a malformed trusted key in the environment), as a usage error naming it.
+    pub(crate) fn check_setup(&self) -> Result<()> {
+        match &self.signer {
+            Ok(_) => Ok(()),
+            Err(problem) => Err(UserError::usage(format!("remote cache: {problem}"))
+                .hint(format!(
+                    "`pybuild cache keygen NAME --out FILE` writes a key; unset {} or `[cache] \
+                     signing-key-file` to upload unsigned",
+                    signature::SIGNING_KEY_VARIABLE
+                ))
+                .into()),
+        }
     }
 
-    /// The entry of `key`, if the server has a well-formed one.
-    fn entry(&self, printer: &Printer, key: &str) -> Option<Vec<OutputFile>> {
+    /// Whether the server has an entry under `key` this machine would take (for
+    /// `status`: a stale step "would be fetched").
+    pub(crate) fn has(&self, printer: &Printer, key: &CacheKey) -> bool {
+        if !self.admits(printer, key, true) {
+            return false;
+        }
+        self.entry(printer, &key.key).is_some()
+    }
+
+    /// Whether an entry under `key` could be used at all: one whose result cannot be
+    /// checked here needs a trusted signature.
+    fn admits(&self, printer: &Printer, key: &CacheKey, loud: bool) -> bool {
+        let Some(why) = key.unchecked.as_deref().filter(|_| !self.trust.any()) else {
+            return true;
+        };
+        let note = format!(
+            "remote cache: not asked for {}: {why}, and no `[cache] trusted-keys` vouch \
+             for what cannot be checked here",
+            key.outputs.first().map_or("the result", String::as_str)
+        );
+        match loud {
+            true => printer.info(&note),
+            false => printer.detail(&note),
+        }
+        false
+    }
+
+    /// The entry of `key`, if the server has a well-formed one signed as the trusted keys
+    /// require; with whether a trusted key signed it.
+    fn entry(&self, printer: &Printer, key: &str) -> Option<(Vec<OutputFile>, bool)> {
         if self.broken.get() {
             return None;
         }
         match transport::entry(&self.agent, &self.endpoint, key) {
             Answer::Found(bytes) => match entry::decode(&bytes) {
-                Ok(files) => Some(files),
+                Ok(entry) => {
+                    let verdict = self
+                        .trust
+                        .verdict(key, &entry.files, entry.signature.as_deref());
+                    match verdict.refusal().filter(|_| self.trust.any()) {
+                        None => Some((entry.files, verdict.refusal().is_none())),
+                        Some(why) => {
+                            let message = format!(
+                                "remote cache: ignoring the entry {key}: {why} (`trusted-keys` \
+                                 names the keys taken); building here"
+                            );
+                            match self.refused.replace(true) {
+                                false => printer.warn(&message),
+                                true => printer.detail(&message),
+                            }
+                            None
+                        }
+                    }
+                }
                 Err(err) => {
                     printer.warn(&format!(
                         "remote cache: ignoring the malformed entry {key} ({err:#})"
@@ -143,15 +235,23 @@ impl Remote {
 
     /// Fetches the result cached under `key`: `place` says where each output of the
     /// entry goes, or `None` if the entry is not one this step could have made (then it
-    /// is ignored). Every blob is verified, then all are written, each atomically.
-    /// Returns the entry's outputs, or `None` (a miss: the step builds here).
+    /// is ignored). Every blob is verified against its digest and written to a temp file
+    /// beside its place; `check` then compares them with what is here (given each file
+    /// and its temp file, and whether a trusted key signed the entry), and only if it
+    /// finds nothing wrong are they renamed into place. Returns the entry's outputs, or
+    /// `None` (a miss: the step builds here).
     pub(crate) fn fetch(
         &self,
         printer: &Printer,
-        key: &str,
+        key: &CacheKey,
         place: impl FnOnce(&[OutputFile]) -> Option<Vec<PathBuf>>,
+        check: impl FnOnce(&[(OutputFile, PathBuf)], bool) -> Result<()>,
     ) -> Option<Vec<OutputFile>> {
-        let fetched = self.fetch_entry(printer, key, place);
+        // Not asked for: no miss either.
+        if !self.admits(printer, key, false) {
+            return None;
+        }
+        let fetched = self.fetch_entry(printer, &key.key, place, check);
         let counter = match fetched {
             Some(_) => &self.stats.hits,
             None => &self.stats.misses,
@@ -165,8 +265,9 @@ impl Remote {
         printer: &Printer,
         key: &str,
         place: impl FnOnce(&[OutputFile]) -> Option<Vec<PathBuf>>,
+        check: impl FnOnce(&[(OutputFile, PathBuf)], bool) -> Result<()>,
     ) -> Option<Vec<OutputFile>> {
-        let files = self.entry(printer, key)?;
+        let (files, signed) = self.entry(printer, key)?;
         let Some(targets) = place(&files) else {
             printer.warn(&format!(
                 "remote cache: ignoring the entry {key}: its outputs are not this step's"
@@ -190,6 +291,17 @@ impl Remote {
             }
             self.stats.fetched.fetch_add(file.size, Ordering::Relaxed);
         }
+        let temps: Vec<(OutputFile, PathBuf)> = files
+            .iter()
+            .zip(&verified)
+            .map(|(file, (temp, _))| (file.clone(), temp.path().to_path_buf()))
+            .collect();
+        if let Err(err) = check(&temps, signed) {
+            printer.warn(&format!(
+                "remote cache: ignoring the entry {key}: {err:#}; building here"
+            ));
+            return None;
+        }
         for (temp, target) in verified {
             if let Err(err) = temp.persist(target) {
                 printer.warn(&format!(
@@ -206,6 +318,14 @@ impl Remote {
     /// of its own ([`Remote::finish`] waits for it). Nothing when read-only.
     pub(crate) fn upload(&self, keys: Vec<String>, files: Vec<Upload>) {
         if self.read_only || self.broken.get() || keys.is_empty() {
+            return;
+        }
+        let Ok(signer) = self.signer.clone() else {
+            return; // said by `check_setup`
+        };
+        // Unsigned, it would be refused by the readers trusting the same keys as this one,
+        // and would replace a signed entry on the server.
+        if signer.is_none() && self.trust.any() {
             return;
         }
         let (agent, endpoint, stats) = (
@@ -234,8 +354,9 @@ impl Remote {
                     executable: upload.executable,
                 });
             }
-            let entry = entry::encode(&outputs);
             for key in keys {
+                let signature = signer.as_ref().map(|signer| signer.sign(&key, &outputs));
+                let entry = entry::encode(&outputs, signature.as_deref());
                 put(&agent, &endpoint, &format!("ac/{key}"), &entry)?;
             }
             Ok(())

@@ -160,7 +160,7 @@ where
                     && let Some(key) = cached::cache_key(cx, *step, &fingerprint)
                     && cx
                         .remote()
-                        .is_some_and(|remote| remote.has(cx.printer, &key.key))
+                        .is_some_and(|remote| remote.has(cx.printer, &key))
                 {
                     reasons.push(Reason::new(ReasonKind::Cached, FETCHED));
                 }
@@ -217,7 +217,7 @@ where
         Vec::new()
     } else if cx
         .remote()
-        .is_some_and(|remote| remote.has(cx.printer, &early.key.key))
+        .is_some_and(|remote| remote.has(cx.printer, &early.key))
     {
         vec![Reason::new(ReasonKind::Cached, FETCHED)]
     } else {
@@ -307,7 +307,7 @@ where
         if let Some((last, early)) = early.as_ref().filter(|_| ask_early) {
             ask_early = false;
             let (last_name, start) = (last.name().to_string(), std::time::Instant::now());
-            if cached::fetch(cx, &last_name, &early.key, &early.fingerprint)? {
+            if cached::fetch(cx, *last, &early.key, &early.fingerprint)? {
                 let summary = last.summary(cx);
                 cx.printer.fetched(&last_name, start.elapsed(), &summary);
                 ran.push(last_name);
@@ -339,7 +339,7 @@ where
             _ => None,
         };
         if let Some(key) = &key
-            && cached::fetch(cx, &name, key, &fingerprint)?
+            && cached::fetch(cx, *step, key, &fingerprint)?
         {
             let keys: Vec<String> = early_too(cx).into_iter().collect();
             cached::upload(cx, &name, keys);

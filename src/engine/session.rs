@@ -83,7 +83,7 @@ impl<'a> Session<'a> {
     /// The remote cache `[cache]` or the environment configure, if any.
     pub(crate) fn remote(&self) -> Option<&Remote> {
         self.remote
-            .get_or_init(|| Remote::configured(&self.project.config.cache))
+            .get_or_init(|| Remote::configured(&self.project.config.cache, &self.project.root))
             .as_ref()
     }
 

@@ -5,7 +5,9 @@
 //! `Cx` is whatever the steps work with: the engine reaches its own part of it, the
 //! [`Session`](super::session::Session), through `DerefMut`, and knows nothing else of it.
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
 
 use crate::engine::fingerprint::Fingerprint;
 
@@ -61,6 +63,16 @@ pub(crate) trait Step<Cx> {
         Ok(None)
     }
 
+    /// How a result fetched from the remote cache is compared with what is here before it
+    /// is used, prepared before the fetch (see [`FetchCheck`]). A step that names a key
+    /// checks what it can: a fetched result is never trusted for being in the cache.
+    fn fetch_check(&self, _cx: &mut Cx) -> Result<FetchCheck> {
+        Ok(Box::new(|_, signed| match signed {
+            true => Ok(()),
+            false => bail!("nothing here can check it, and no trusted key signed it"),
+        }))
+    }
+
     /// A few words shown after the step's status, such as the bundle's path.
     fn summary(&self, _cx: &Cx) -> String {
         String::new()
@@ -69,11 +81,31 @@ pub(crate) trait Step<Cx> {
 
 /// A step's key in the remote cache, and the outputs (relative to the root) a result
 /// fetched under it must consist of: an entry naming other files is ignored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct CacheKey {
     pub(crate) key: String,
     pub(crate) outputs: Vec<String>,
+    /// Why part of a result fetched under this key could not be checked here (a fresh
+    /// clone has no venv to check the dependencies against): then only an entry a trusted
+    /// key signed is asked for.
+    pub(crate) unchecked: Option<String>,
 }
+
+/// Two keys are the same when they name the same result: whether this machine could check
+/// it is no part of what it is (a key asked before the venv was made is the key after).
+impl PartialEq for CacheKey {
+    fn eq(&self, other: &CacheKey) -> bool {
+        (&self.key, &self.outputs) == (&other.key, &other.outputs)
+    }
+}
+
+impl Eq for CacheKey {}
+
+/// Compares a fetched result with what is here: given each output (relative to the root)
+/// and the temp file holding its verified bytes, and whether a trusted key signed the
+/// entry (which vouches for what cannot be checked here). An error, naming the file that
+/// differs, means the entry is ignored and the step built here.
+pub(crate) type FetchCheck = Box<dyn FnOnce(&[(String, PathBuf)], bool) -> Result<()>>;
 
 /// See [`Step::early_key`].
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ use anyhow::{Context as _, Result};
 use crate::base::config::Config;
 use crate::base::error::UserError;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::step::{CacheKey, EarlyKey, Step};
+use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Step};
 use crate::python::build::Build;
 use crate::python::editable;
 use crate::python::installed;
@@ -220,6 +220,10 @@ impl<'a> Step<Build<'a>> for Bundle {
 
     fn early_key(&self, cx: &mut Build) -> Result<Option<EarlyKey>> {
         cache_keys::early(cx, NAME)
+    }
+
+    fn fetch_check(&self, cx: &mut Build) -> Result<FetchCheck> {
+        cache_keys::fetch_check(cx)
     }
 
     fn preflight(&self, cx: &mut Build) -> Result<()> {

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::remote::{self, pinned_app};
+use crate::cache_server::{self, pinned_app};
 use crate::support::{Project, Run, finish};
 
 /// The server (see its doc), written into each server's temp dir and run with python3.
@@ -189,7 +189,7 @@ fn uploaded() -> &'static Uploaded {
         assert!(status.success());
         Uploaded {
             data,
-            bundle: remote::sha256(&bundle),
+            bundle: cache_server::sha256(&bundle),
             bundle_size: fs::metadata(&bundle).unwrap().len(),
             output: a.exec("dist/uvapp.pex", &[]).success().stdout,
         }
@@ -350,12 +350,12 @@ fn an_oversized_entry_is_refused_with_or_without_a_length() {
 
 #[test]
 fn a_blob_damaged_on_the_servers_disk_at_the_same_length_is_never_shipped() {
-    let server = remote::Server::start();
+    let server = cache_server::Server::start();
     let a = pinned_app();
     a.pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &server.url())])
         .success();
     let bundle = a.path("dist/uvapp.pex");
-    let sha256 = remote::sha256(&bundle);
+    let sha256 = cache_server::sha256(&bundle);
     // Flip bytes in the middle: the length, and so the Content-Length, stay the same.
     let stored = server.blob(&sha256);
     let mut bytes = fs::read(&stored).unwrap();

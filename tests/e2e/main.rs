@@ -3,6 +3,8 @@
 
 mod support;
 
+mod cache_server;
+
 mod bundle;
 mod check;
 mod clean;
@@ -27,4 +29,5 @@ mod safety;
 mod shipped;
 mod spark;
 mod tasks;
+mod trust;
 mod watch;

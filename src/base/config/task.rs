@@ -69,6 +69,7 @@ impl TaskConfig {
 /// The built-in commands and their aliases (`commands::cli` checks that this is its list).
 pub(crate) const COMMANDS: &[&str] = &[
     "bundle",
+    "cache",
     "check",
     "clean",
     "completions",

@@ -10,6 +10,13 @@ use super::source::At;
 /// Checks that serde's types cannot express, pointing at the offending value.
 pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     let fail = |at: At, message: String| config.error_at(at, message);
+    if let Some((index, why)) = super::cache::bad_trusted_key(&config.cache) {
+        return Err(fail(
+            At::Item(&["cache", "trusted-keys"], index),
+            format!("bad key in `cache.trusted-keys`: {why}"),
+        )
+        .hint("`pybuild cache keygen NAME --out FILE` prints a key as `NAME:BASE64`"));
+    }
     if config.project.name.trim().is_empty() {
         return Err(fail(
             At::Value(&["project", "name"]),

@@ -2,7 +2,9 @@
 //!
 //! Written as a minimal Bazel `ActionResult` protobuf (field 2, `output_files`, each an
 //! `OutputFile` with its `path` (1), `digest` (2: `hash` 1, `size_bytes` 2) and
-//! `is_executable` (4)), so bazel-remote accepts it with its `/ac/` validation on. Read
+//! `is_executable` (4)), so bazel-remote accepts it with its `/ac/` validation on. A signed
+//! entry (see `signature`) carries its signature as the `worker` (1) of its
+//! `execution_metadata` (9), a field every Bazel server stores as it is. Read
 //! back strictly: a malformed entry, a digest that is not 64 hex digits, or a path that
 //! could leave the project is no entry at all. The bytes themselves are trusted only once
 //! they match their digest (see `Remote::fetch`): an entry cannot smuggle anything in.
@@ -21,7 +23,14 @@ pub(crate) struct OutputFile {
     pub(crate) executable: bool,
 }
 
-pub(crate) fn encode(files: &[OutputFile]) -> Vec<u8> {
+/// An entry as read: its files, and its signature if it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) files: Vec<OutputFile>,
+    pub(crate) signature: Option<String>,
+}
+
+pub(crate) fn encode(files: &[OutputFile], signature: Option<&str>) -> Vec<u8> {
     let mut out = Vec::new();
     for file in files {
         let mut digest = Vec::new();
@@ -35,20 +44,34 @@ pub(crate) fn encode(files: &[OutputFile]) -> Vec<u8> {
         }
         bytes_field(&mut out, 2, &output);
     }
+    if let Some(signature) = signature {
+        let mut metadata = Vec::new();
+        bytes_field(&mut metadata, 1, signature.as_bytes());
+        bytes_field(&mut out, 9, &metadata);
+    }
     out
 }
 
-pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<OutputFile>> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Entry> {
     let mut files = Vec::new();
+    let mut signature = None;
     for (field, value) in fields(bytes)? {
-        if let (2, Value::Bytes(output)) = (field, value) {
-            files.push(output_file(output)?);
+        match (field, value) {
+            (2, Value::Bytes(output)) => files.push(output_file(output)?),
+            (9, Value::Bytes(metadata)) => {
+                for (field, value) in fields(metadata)? {
+                    if let (1, Value::Bytes(worker)) = (field, value) {
+                        signature = Some(String::from_utf8(worker.to_vec())?);
+                    }
+                }
+            }
+            _ => {}
         }
     }
     if files.is_empty() {
         bail!("the entry names no output file");
     }
-    Ok(files)
+    Ok(Entry { files, signature })
 }
 
 fn output_file(bytes: &[u8]) -> Result<OutputFile> {
@@ -184,7 +207,11 @@ mod tests {
                 ..file("m.json")
             },
         ];
-        assert_eq!(decode(&encode(&files)).unwrap(), files);
+        let entry = decode(&encode(&files, None)).unwrap();
+        assert_eq!((entry.files, entry.signature), (files.clone(), None));
+        let signed = decode(&encode(&files, Some("pybuild-sig:ci:AAAA"))).unwrap();
+        assert_eq!(signed.files, files);
+        assert_eq!(signed.signature.as_deref(), Some("pybuild-sig:ci:AAAA"));
     }
 
     #[test]
@@ -194,20 +221,23 @@ mod tests {
         let mut expected = vec![0x12, 0x4c, 0x0a, 0x01, b'a', 0x12, 0x45, 0x0a, 0x40];
         expected.extend("ab".repeat(32).bytes());
         expected.extend([0x10, 0xac, 0x02, 0x20, 0x01]);
-        assert_eq!(encode(&[file("a")]), expected);
+        assert_eq!(encode(&[file("a")], None), expected);
+        // ... execution_metadata { worker: "w" }
+        expected.extend([0x4a, 0x03, 0x0a, 0x01, b'w']);
+        assert_eq!(encode(&[file("a")], Some("w")), expected);
     }
 
     #[test]
     fn a_poisoned_or_malformed_entry_is_refused() {
         for path in ["../x", "/etc/passwd", "a/../../b", "", "./a"] {
-            assert!(decode(&encode(&[file(path)])).is_err(), "{path}");
+            assert!(decode(&encode(&[file(path)], None)).is_err(), "{path}");
         }
         let bad_digest = OutputFile {
             sha256: "zz".repeat(32),
             ..file("a")
         };
-        assert!(decode(&encode(&[bad_digest])).is_err());
-        assert!(decode(&encode(&[file("a")])[..20]).is_err());
+        assert!(decode(&encode(&[bad_digest], None)).is_err());
+        assert!(decode(&encode(&[file("a")], None)[..20]).is_err());
         assert!(decode(b"").is_err());
         assert!(decode(b"\xff\xff\xff").is_err());
     }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::DerefMut;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -74,26 +74,49 @@ where
     }
 }
 
-/// Fetches the result cached under `key` into the project and records it for `name` with
-/// `fingerprint`, as if it had been built here; whether it did.
+/// Fetches the result cached under `key` into the project, once `step` found it matches
+/// what is here (see `Step::fetch_check`), and records it for `step` with `fingerprint`,
+/// as if it had been built here; whether it did. A signing key that cannot be used is an
+/// error: the build would upload what it cannot sign.
 pub(super) fn fetch<'a, Cx>(
     cx: &mut Cx,
-    name: &str,
+    step: &dyn Step<Cx>,
     key: &CacheKey,
     fingerprint: &Fingerprint,
 ) -> Result<bool>
 where
     Cx: DerefMut<Target = Session<'a>>,
 {
+    let name = step.name();
     let root = cx.project.root.clone();
+    match cx.remote() {
+        Some(remote) => remote.check_setup()?,
+        None => return Ok(false),
+    }
+    let check = match step.fetch_check(cx) {
+        Ok(check) => check,
+        Err(err) => {
+            cx.printer.detail(&format!(
+                "`{name}` is not fetched: what is fetched cannot be checked here ({err:#})"
+            ));
+            return Ok(false);
+        }
+    };
     let Some(remote) = cx.remote() else {
         return Ok(false);
     };
     let expected: BTreeSet<&String> = key.outputs.iter().collect();
-    let fetched = remote.fetch(cx.printer, &key.key, |files| {
+    let place = |files: &[remote::OutputFile]| {
         let named: BTreeSet<&String> = files.iter().map(|file| &file.path).collect();
         (named == expected && named.len() == files.len())
             .then(|| files.iter().map(|file| root.join(&file.path)).collect())
+    };
+    let fetched = remote.fetch(cx.printer, key, place, |temps, signed| {
+        let temps: Vec<(String, PathBuf)> = temps
+            .iter()
+            .map(|(file, temp)| (file.path.clone(), temp.clone()))
+            .collect();
+        check(&temps, signed)
     });
     if fetched.is_none() {
         return Ok(false);

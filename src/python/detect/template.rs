@@ -251,11 +251,12 @@ mod tests {
         assert_eq!(config.watch.debounce_ms, 50);
         assert!(!config.watch.restart);
         assert!(config.cache.remote.is_none() && !config.cache.read_only);
+        assert!(config.cache.trusted_keys.is_empty() && config.cache.signing_key_file.is_none());
         let keys = uncommented
             .lines()
             .filter(|line| is_assignment(line))
             .count();
-        assert_eq!(keys, 28, "{uncommented}");
+        assert_eq!(keys, 29, "{uncommented}");
     }
 
     fn is_assignment(line: &str) -> bool {

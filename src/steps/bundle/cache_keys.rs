@@ -16,18 +16,24 @@
 //!   the pex pin and the outputs. When a venv exists, a distribution in it at a version the
 //!   lock does not name (installed by hand) means no early key: what the venv holds is then
 //!   not what the lock says, and its bundle must not be published as the lock's.
+//!
+//! A key names the result, it does not vouch for it: whatever is fetched under either key
+//! is compared with what is here before it is used (`fetch_check`, `pex::audit`). With no
+//! venv (a fresh clone), the dependencies cannot be: the early key is then asked for only
+//! when `[cache] trusted-keys` can vouch for them.
 
 use std::fs;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 
 use super::backend::Entry;
 use super::manifest;
+use super::pex::audit::{self, Here};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::remote::key;
 use crate::engine::statcache::hash_bytes;
-use crate::engine::step::{CacheKey, EarlyKey};
+use crate::engine::step::{CacheKey, EarlyKey, FetchCheck};
 use crate::python::build::Build;
 use crate::python::{env_lock, installed, metadata_sources};
 
@@ -71,7 +77,11 @@ pub(super) fn late(
     }
     let outputs = outputs(output);
     let key = key::key("late", step, fingerprint, &cx.project.root, &records);
-    Ok(Some(CacheKey { key, outputs }))
+    Ok(Some(CacheKey {
+        key,
+        outputs,
+        unchecked: None,
+    }))
 }
 
 pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
@@ -120,9 +130,46 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
     cx.add_files(&mut fingerprint, &files)?;
     let key = key::key("early", step, &fingerprint, &root, "");
     let outputs = outputs(&output);
+    let unchecked = match installed::list(&site_packages).is_empty() {
+        true => Some("there is no venv here to check its dependencies against".to_string()),
+        false => None,
+    };
     Ok(Some(EarlyKey {
         fingerprint,
-        key: CacheKey { key, outputs },
+        key: CacheKey {
+            key,
+            outputs,
+            unchecked,
+        },
+    }))
+}
+
+/// The check of a fetched bundle (see `Step::fetch_check`): the PEX is compared with the
+/// input files and the venv (`pex::audit`); what cannot be checked here (the dependencies,
+/// with no venv) needs a trusted signature. The manifest beside it is data, read by no one
+/// to decide what runs.
+pub(super) fn fetch_check(cx: &mut Build) -> Result<FetchCheck> {
+    let site_packages = cx.site_packages()?;
+    let here = Here {
+        root: cx.project.root.clone(),
+        files: cx.project_files()?.to_vec(),
+        site_packages: Some(site_packages).filter(|sp| !installed::list(sp).is_empty()),
+        project: cx.project.config.project.name.clone(),
+    };
+    Ok(Box::new(move |files, signed| {
+        let names: Vec<&String> = files.iter().map(|(path, _)| path).collect();
+        for (path, temp) in files {
+            let manifest = manifest::path_for(Path::new(path));
+            if !names.iter().any(|name| Path::new(name) == manifest) {
+                continue; // the manifest
+            }
+            let unchecked = audit::check(temp, &here, true)
+                .with_context(|| format!("the fetched {path} is not what this checkout builds"))?;
+            if let (Some(what), false) = (unchecked, signed) {
+                bail!("{what} cannot be checked here, and no trusted key signed it");
+            }
+        }
+        Ok(())
     }))
 }
 

@@ -33,6 +33,7 @@ use crate::python::editable::Editable;
 use crate::python::installed;
 use crate::python::wheelhouse;
 
+pub(super) mod audit;
 mod code_layer;
 mod dependencies;
 mod invocation;

@@ -3,13 +3,17 @@
 //! holds exactly what another checkout's held (same digest, see
 //! `pex::dependencies::deps_digest`) takes that layer instead of building it again. Each
 //! layer has its blake3 hash beside it (`.blake3`), checked before use: a damaged or
-//! half-copied one is never taken. Layers unused for 30 days are removed when another is
+//! half-copied one is never taken; and its entries are checked against the venv
+//! (`pex::audit`), so a layer put there unchecked (by an older pybuild) is not taken either. Layers unused for 30 days are removed when another is
 //! added.
 //!
 //! With a remote cache (see `engine::remote`), a layer no checkout here has is looked for
 //! there under a key made of its name (which is its digest), pybuild's version and the
-//! platform, verified against its sha256, and offered to the other checkouts like one built
-//! here; a layer built here is uploaded under that key.
+//! platform, verified against its sha256, compared entry by entry with the venv it is for
+//! (`pex::audit`: every dependency's file as the venv's `RECORD` lists it, pex's runtime
+//! and launchers as the venv's pex), and only then offered to the other checkouts like one
+//! built here: nothing fetched enters this machine-wide cache unchecked. A layer built here
+//! is uploaded under that key.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,10 +21,12 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
 
+use super::pex::audit::{self, Here};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::remote::{Upload, key};
 use crate::engine::statcache::hash_file;
 use crate::engine::state;
+use crate::engine::step::CacheKey;
 use crate::python::build::Build;
 use crate::python::wheelhouse;
 
@@ -63,11 +69,12 @@ fn remote_key(name: &str) -> String {
 }
 
 /// Copies the shared layer named `name` to `target` (with its hash), if there is an
-/// intact one here, or else in the remote cache; returns whether it did.
-pub(crate) fn take(cx: &Build, name: &str, target: &Path) -> Result<bool> {
+/// intact one here, or else in the remote cache (checked against `here`, its venv); returns
+/// whether it did.
+pub(crate) fn take(cx: &Build, name: &str, target: &Path, here: &Here) -> Result<bool> {
     let shared = dir().join(name);
     let (Ok(hash), true) = (fs::read_to_string(sum_of(&shared)), shared.is_file()) else {
-        return fetch(cx, name, target);
+        return fetch(cx, name, target, here);
     };
     let partial = target.with_extension("partial");
     fs::copy(&shared, &partial)
@@ -76,6 +83,27 @@ pub(crate) fn take(cx: &Build, name: &str, target: &Path) -> Result<bool> {
     if hash_file(&partial).ok().as_deref() != Some(hash.as_str()) {
         let _ = fs::remove_file(&partial);
         return Ok(false);
+    }
+    // Against this venv too: a layer an older pybuild fetched unchecked is not taken.
+    match audit::check(&partial, here, false) {
+        Ok(None) => {}
+        Ok(Some(what)) => {
+            let _ = fs::remove_file(&partial);
+            cx.printer.detail(&format!(
+                "the shared dependencies PEX {} is not taken: {what} cannot be checked",
+                shared.display()
+            ));
+            return Ok(false);
+        }
+        Err(err) => {
+            let _ = fs::remove_file(&partial);
+            cx.printer.warn(&format!(
+                "the shared dependencies PEX {} is not what this venv holds ({err:#}); \
+                 building it here",
+                shared.display()
+            ));
+            return Ok(false);
+        }
     }
     state::write_atomically(&sum_of(target), hash.as_bytes())?;
     fs::rename(&partial, target)
@@ -89,15 +117,32 @@ pub(crate) fn take(cx: &Build, name: &str, target: &Path) -> Result<bool> {
     Ok(true)
 }
 
-/// Fetches the layer `name` from the remote cache into `target` (with its hash), and
-/// offers it to the other checkouts; returns whether it did.
-fn fetch(cx: &Build, name: &str, target: &Path) -> Result<bool> {
+/// Fetches the layer `name` from the remote cache into `target` (with its hash), once it
+/// matches `here`'s venv, and offers it to the other checkouts; returns whether it did.
+fn fetch(cx: &Build, name: &str, target: &Path, here: &Here) -> Result<bool> {
     let Some(remote) = cx.remote() else {
         return Ok(false);
     };
+    remote.check_setup()?;
     let partial = target.with_extension("fetched");
-    let fetched = remote.fetch(cx.printer, &remote_key(name), |files| {
+    let key = CacheKey {
+        key: remote_key(name),
+        outputs: vec![REMOTE_NAME.into()],
+        unchecked: None,
+    };
+    let place = |files: &[crate::engine::remote::OutputFile]| {
         matches!(files, [file] if file.path == REMOTE_NAME).then(|| vec![partial.clone()])
+    };
+    let fetched = remote.fetch(cx.printer, &key, place, |temps, signed| {
+        let [(_, temp)] = temps else {
+            anyhow::bail!("a dependencies PEX is one file");
+        };
+        let unchecked = audit::check(temp, here, false)
+            .context("the fetched dependencies PEX is not what this venv holds")?;
+        match (unchecked, signed) {
+            (Some(what), false) => anyhow::bail!("{what} cannot be checked here"),
+            _ => Ok(()),
+        }
     });
     if fetched.is_none() {
         return Ok(false);

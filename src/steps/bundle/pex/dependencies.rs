@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use super::audit::Here;
 use super::invocation::{fast_start, pex_environment, run_pex};
 use crate::args;
 use crate::engine::statcache::{hash_bytes, hash_file};
@@ -45,7 +46,15 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
         let _ = fs::remove_file(&path);
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    if shared_layers::take(cx, &name, &path)? {
+    // What a layer fetched from the remote cache is checked against: it holds no code of
+    // the project, so the input files are not needed.
+    let here = Here {
+        root: cx.project.root.clone(),
+        files: Vec::new(),
+        site_packages: Some(job.site_packages.clone()),
+        project: cx.project.config.project.name.clone(),
+    };
+    if shared_layers::take(cx, &name, &path, &here)? {
         cx.printer.detail(&format!(
             "dependencies PEX {} taken from another checkout's (same digest)",
             cx.project.key(&path)
