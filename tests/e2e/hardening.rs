@@ -145,28 +145,45 @@ fn a_bundle_is_placed_in_a_dist_on_another_file_system() {
 fn a_value_changes_no_descriptors_structure() {
     let validators = tool_venv("validators", &["jsonschema", "kubernetes-validate"]);
     let python = validators.join("bin/python");
-    // A line separator, a paragraph separator, NEL, DEL, a C1 control, an astral character.
-    let name = "greeter\u{2028}injected: true";
-    let label = "a\u{2029}b\u{85}c\u{7f}d\u{9b}e\u{1F600}";
-    let env = "x\u{2028}\"injected\": 1";
+    // A line separator in a name or label is refused where it is written, at its place
+    // in project.toml: it never reaches a descriptor.
+    let refused = Project::sample().with_file(
+        "project.toml",
+        &format!(
+            "{SAMPLE_CONFIG}\n[image]\nbase = \"{}\"\n\n[deploy.kubernetes]\nname = \"{}\"\n",
+            base_reference(),
+            toml_escaped("greeter\u{2028}injected: true"),
+        ),
+    );
+    let run = refused.pybuild(&["deploy", "kubernetes"]).failure(2);
+    assert!(
+        run.stderr.contains("project.toml:") && run.stderr.contains("deploy.kubernetes.name"),
+        "{}",
+        run.describe()
+    );
+    // What the configuration lets through is escaped by the writer: non-ASCII and astral
+    // characters in a Kubernetes value; DEL, a C1 control and a quote in a Marathon
+    // environment value (which may hold anything but a line break).
+    let memory = "64Mi\u{e9}\u{1F600}";
+    let env = "x\u{7f}\u{9b}\"injected\": 1\u{1F600}";
     let config = format!(
         "{SAMPLE_CONFIG}\n[image]\nbase = \"{}\"\n\n\
          [deploy.marathon]\nenv = {{ NOTE = \"{}\" }}\nargs = [\"{{a,b}}\", \"[x]\", \"a,b\", \"*\"]\n\n\
-         [deploy.kubernetes]\nname = \"{}\"\nlabels = {{ team = \"{}\" }}\n",
+         [deploy.kubernetes]\nmemory = \"{}\"\n",
         base_reference(),
         toml_escaped(env),
-        toml_escaped(name),
-        toml_escaped(label),
+        toml_escaped(memory),
     );
     let project = Project::sample().with_file("project.toml", &config);
 
     project.pybuild(&["deploy", "kubernetes"]).success();
     let check = "import json, sys, yaml\n\
                  docs = list(yaml.safe_load_all(open(sys.argv[1], encoding='utf-8')))\n\
-                 name, label = sys.argv[2], sys.argv[3]\n\
+                 memory = sys.argv[2]\n\
                  assert [sorted(d) for d in docs] == [['apiVersion', 'kind', 'metadata', 'spec']] * 2, docs\n\
                  assert [d['kind'] for d in docs] == ['Deployment', 'Service'], docs\n\
-                 for d in docs:\n    assert d['metadata']['name'] == name, d['metadata']\n    assert d['metadata']['labels']['team'] == label, d['metadata']\n";
+                 container = docs[0]['spec']['template']['spec']['containers'][0]\n\
+                 assert container['resources']['requests']['memory'] == memory, container\n";
     let yaml = project.path("dist/greeter.kubernetes.yaml");
     let text = fs::read(&yaml).unwrap();
     assert!(
@@ -176,7 +193,7 @@ fn a_value_changes_no_descriptors_structure() {
         String::from_utf8_lossy(&text)
     );
     project
-        .run_program(&python, &["-c", check, yaml.to_str().unwrap(), name, label])
+        .run_program(&python, &["-c", check, yaml.to_str().unwrap(), memory])
         .success();
 
     project.pybuild(&["deploy", "marathon"]).success();

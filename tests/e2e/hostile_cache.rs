@@ -161,6 +161,8 @@ struct Uploaded {
     bundle: String,
     bundle_size: u64,
     output: String,
+    /// A's public key, which B trusts.
+    trusted: String,
 }
 
 fn uploaded() -> &'static Uploaded {
@@ -168,8 +170,20 @@ fn uploaded() -> &'static Uploaded {
     UPLOADED.get_or_init(|| {
         let server = Hostile::start(None);
         let a = pinned_app();
+        // A signs and B trusts its key, so B asks for both of the bundle's entries, the
+        // early one too (with no trusted key a checkout with no venv asks only the late).
+        let keys = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-cache-keys");
+        let _ = fs::remove_dir_all(&keys);
+        fs::create_dir_all(&keys).unwrap();
+        let (key_file, trusted) = cache_server::keygen(&a, &keys, "hostile-tests");
         let built = a
-            .pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &server.url())])
+            .pybuild_with_env(
+                &["bundle"],
+                &[
+                    ("PYBUILD_REMOTE_CACHE", &server.url()),
+                    ("PYBUILD_CACHE_SIGNING_KEY_FILE", key_file.to_str().unwrap()),
+                ],
+            )
             .success();
         assert!(
             !built.stderr.contains("warning"),
@@ -192,6 +206,7 @@ fn uploaded() -> &'static Uploaded {
             bundle: cache_server::sha256(&bundle),
             bundle_size: fs::metadata(&bundle).unwrap().len(),
             output: a.exec("dist/uvapp.pex", &[]).success().stdout,
+            trusted,
         }
     })
 }
@@ -200,8 +215,13 @@ fn uploaded() -> &'static Uploaded {
 /// resident memory (its `VmHWM`, in KiB), read while it runs.
 fn build_against(server: &Hostile) -> (Project, Run, u64) {
     let b = pinned_app();
-    let mut child =
-        b.spawn_pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &server.url())]);
+    let mut child = b.spawn_pybuild_with_env(
+        &["bundle"],
+        &[
+            ("PYBUILD_REMOTE_CACHE", &server.url()),
+            ("PYBUILD_CACHE_TRUSTED_KEYS", &uploaded().trusted),
+        ],
+    );
     let status = format!("/proc/{}/status", child.id());
     let mut peak = 0;
     let start = Instant::now();
