@@ -11,6 +11,7 @@ mod config;
 mod containers;
 mod deploy;
 mod engine;
+mod first_contact;
 mod image;
 mod init;
 mod inputs;
