@@ -156,9 +156,16 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) 
     err
 }
 
-/// What the tools step installs by name: `[env] tools`, then the bundle kind's bundler.
+/// What the tools step installs by name: `[env] tools` but their requirement files
+/// (`-r FILE`, see `Project::tool_files`), then the bundle kind's bundler.
 pub(crate) fn tool_packages(config: &Config) -> Result<Vec<String>> {
-    let mut packages = config.env.tools.clone();
+    let mut packages: Vec<String> = config
+        .env
+        .tools
+        .iter()
+        .filter(|tool| crate::base::project::tool_file(tool).is_none())
+        .cloned()
+        .collect();
     packages.extend(backend(config)?.tool().map(Into::into));
     Ok(packages)
 }
@@ -190,7 +197,12 @@ impl<'a> Step<Build<'a>> for Bundle {
         // The development tools aside (a new pytest rebuilds nothing), unless the app asks
         // for them too.
         let app = app_names(cx, &site_packages);
-        let tools: Vec<String> = tool_packages(&cx.project.config)?
+        let mut tools = tool_packages(&cx.project.config)?;
+        tools.extend(installed::names_in_requirement_files(
+            &cx.project.root,
+            &cx.project.tool_inputs(),
+        ));
+        let tools: Vec<String> = tools
             .iter()
             .filter_map(|tool| installed::requirement_name(tool))
             .map(|name| installed::normalize(&name))

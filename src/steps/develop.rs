@@ -129,10 +129,12 @@ impl Develop {
         if let Some((_, locked)) = &lock {
             texts.push(locked.names.join("\n"));
         }
-        let files = match lock {
+        let mut files = match lock {
             Some(_) => Vec::new(),
             None => cx.project.requirement_inputs(),
         };
+        // What the development requirement files ask for stays too.
+        files.extend(cx.project.tool_inputs());
         for file in files {
             let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
             if let Some(line) = installed::unnamed_requirement(&text) {

@@ -35,3 +35,45 @@ fn a_requirement_naming_the_project_is_the_project() {
         "the extra's requirement is left out:\n{names}"
     );
 }
+
+/// `init` sorts the requirement files: the runtime one ships, the development one goes into
+/// the venv as a tool (`-r FILE`), which then works, and never reaches the bundle.
+#[test]
+fn init_keeps_development_requirements_out_of_the_bundle() {
+    let p =
+        Project::fixture("sample").with_file("requirements-dev.txt", "-r requirements.txt\nidna\n");
+    p.pybuild(&["init", "--no-setup"]).success();
+    let config = p.read("project.toml");
+    assert!(
+        config.contains("\nrequirements = [\"requirements.txt\"]\n"),
+        "{config}"
+    );
+    assert!(
+        config.contains("\ntools = [\"-r requirements-dev.txt\"]\n"),
+        "{config}"
+    );
+    p.pybuild(&["bundle"]).success();
+    p.exec(".venv/bin/python", &["-c", "import idna"]).success();
+    let names = p
+        .exec(
+            ".venv/bin/python",
+            &["-m", "zipfile", "-l", "dist/greet.pex"],
+        )
+        .success()
+        .stdout;
+    assert!(names.contains(".deps/six-"), "{names}");
+    assert!(
+        !names.contains("idna"),
+        "a development requirement ships:\n{names}"
+    );
+    p.exec("dist/greet.pex", &[]).success();
+    // The development file is an input of the tools step: a tool added to it is installed.
+    p.write(
+        "requirements-dev.txt",
+        "-r requirements.txt\nidna\nsix\nattrs\n",
+    );
+    let run = p.pybuild(&["setup"]).success();
+    assert!(run.step_ran("tools"), "{}", run.describe());
+    p.exec(".venv/bin/python", &["-c", "import attrs"])
+        .success();
+}

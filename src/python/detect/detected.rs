@@ -17,8 +17,12 @@ pub(crate) struct Detected {
     pub(crate) name: Option<String>,
     /// `(script name, "module:func")`, in the order of the file that declares them.
     pub(crate) console_scripts: Vec<(String, String)>,
-    /// The `requirements*.txt` files at the root, `requirements.txt` before its variants.
+    /// The requirement files the app runs with, `requirements.txt` before its variants.
     pub(crate) requirements: Vec<String>,
+    /// The requirement files of development (tests, linters, docs): the venv's tools.
+    pub(crate) dev_requirements: Vec<String>,
+    /// The requirement files `init` cannot sort, named in a comment.
+    pub(crate) other_requirements: Vec<String>,
     /// The environment lock at the root (`uv.lock`, `pylock.toml`), which the venv is
     /// synced to instead of the requirement files.
     pub(crate) env_lock: Option<&'static str>,
