@@ -77,3 +77,62 @@ fn init_keeps_development_requirements_out_of_the_bundle() {
     p.exec(".venv/bin/python", &["-c", "import attrs"])
         .success();
 }
+
+/// pyenv's shim for `python3.11`, as pyenv writes it in spirit: the version comes from the
+/// directory's `.python-version`; without one (and no global version), a multi-line error.
+const PYENV_SHIM: &str = "#!/bin/sh\n\
+    if [ -f .python-version ]; then exec /usr/bin/python3.11 \"$@\"; fi\n\
+    echo \"pyenv: python3.11: command not found\" >&2\n\
+    echo >&2\n\
+    echo \"The 'python3.11' command exists in these Python versions:\" >&2\n\
+    echo \"  3.11.7\" >&2\n\
+    exit 127\n";
+
+/// `init` asks about wheels with the interpreter the project's directory selects (a
+/// pyenv shim reads its `.python-version`), and whatever that run says, the
+/// `project.toml` it writes is one `setup` then reads.
+#[test]
+fn init_runs_the_interpreter_in_the_project_and_writes_a_file_that_parses() {
+    let p = Project::fixture("sample")
+        .with_file(".python-version", "3.11\n")
+        .with_file("requirements.txt", "six\nlxml\n");
+    let shims = tempfile::tempdir().unwrap();
+    let shim = shims.path().join("python3.11");
+    std::fs::write(&shim, PYENV_SHIM).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        shims.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let run = p
+        .pybuild_with_env(&["init", "--no-setup"], &[("PATH", &path)])
+        .success();
+    let config = p.read("project.toml");
+    assert!(config.contains("python = \"3.11\""), "{config}");
+    assert!(
+        !config.contains("failed") && !config.contains("pyenv:"),
+        "the interpreter ran outside the project:\n{config}\n{}",
+        run.describe()
+    );
+    assert!(config.contains("# - lxml "), "{config}");
+    p.pybuild(&["help"]).success();
+
+    // An interpreter that fails with a multi-line error, wherever it runs: the reason is
+    // one comment line, and the file still parses.
+    std::fs::write(
+        &shim,
+        "#!/bin/sh\necho 'first line' >&2\necho 'second line' >&2\nexit 3\n",
+    )
+    .unwrap();
+    let run = p
+        .pybuild_with_env(&["init", "--no-setup", "--force"], &[("PATH", &path)])
+        .success();
+    let config = p.read("project.toml");
+    assert!(
+        config.contains("second line"),
+        "{config}\n{}",
+        run.describe()
+    );
+    p.pybuild(&["help"]).success();
+}

@@ -23,7 +23,12 @@ impl Suspect {
         !matches!(self.wheel, Wheel::Fits { .. })
     }
 
+    /// What `init` says of it, on one line (it is also a comment in `project.toml`).
     fn verdict(&self) -> String {
+        wheels::one_line(&self.verdict_text())
+    }
+
+    fn verdict_text(&self) -> String {
         let name = &self.name;
         match &self.wheel {
             Wheel::None { version, tag } => format!(
@@ -49,6 +54,7 @@ impl Suspect {
 pub(crate) fn section(
     dependencies: &[String],
     python: Result<&Path, &str>,
+    dir: &Path,
     printer: &Printer,
 ) -> Option<(String, Vec<String>)> {
     let found: Vec<(&String, &'static Known)> = dependencies
@@ -60,7 +66,7 @@ pub(crate) fn section(
     }
     let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
     let answers = match python {
-        Ok(python) => wheels::lookup(python, &names, printer),
+        Ok(python) => wheels::lookup(python, dir, &names, printer),
         Err(why) => names
             .iter()
             .map(|name| (name.to_string(), Wheel::Unknown(why.to_string())))
@@ -229,7 +235,12 @@ mod tests {
 
     #[test]
     fn nothing_known_writes_nothing() {
-        let none = section(&["click".into()], Err("--offline"), &Printer::silent());
+        let none = section(
+            &["click".into()],
+            Err("--offline"),
+            Path::new("."),
+            &Printer::silent(),
+        );
         assert!(none.is_none());
     }
 }
