@@ -136,3 +136,60 @@ fn init_runs_the_interpreter_in_the_project_and_writes_a_file_that_parses() {
     );
     p.pybuild(&["help"]).success();
 }
+
+/// An OCI layout (made with umoci) whose one layer holds `usr/bin/python3.X` and
+/// `usr/lib/python3.X/`: a base of that Python, as far as its files tell.
+fn base_with_python(dir: &std::path::Path, minor: &str) -> String {
+    let rootfs = dir.join(format!("rootfs-{minor}"));
+    let lib = rootfs.join(format!("usr/lib/python3.{minor}"));
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::write(lib.join("os.py"), "").unwrap();
+    std::fs::create_dir_all(rootfs.join("usr/bin")).unwrap();
+    std::fs::write(rootfs.join(format!("usr/bin/python3.{minor}")), "").unwrap();
+    let layout = dir.join(format!("base-{minor}"));
+    let umoci = |args: &[&str]| {
+        let status = std::process::Command::new("umoci")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "umoci {args:?}");
+    };
+    let image = format!("{}:base", layout.display());
+    umoci(&["init", "--layout", layout.to_str().unwrap()]);
+    umoci(&["new", "--image", &image]);
+    umoci(&[
+        "insert",
+        "--image",
+        &image,
+        rootfs.join("usr").to_str().unwrap(),
+        "/usr",
+    ]);
+    format!("oci:{image}")
+}
+
+/// `pybuild image` reads the base's Python version from its files and refuses one that is
+/// not the bundle's, naming both; a base of the bundle's Python is taken.
+#[test]
+fn image_refuses_a_base_of_another_python() {
+    let bases = tempfile::tempdir().unwrap();
+    let other = base_with_python(bases.path(), "10");
+    let config = |base: &str| {
+        format!(
+            "{}\n[image]\nbase = \"{base}\"\n",
+            crate::support::SAMPLE_CONFIG
+        )
+    };
+    let p = Project::sample().with_file("project.toml", &config(&other));
+    let run = p.pybuild(&["image"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("has Python 3.10, and the bundle was built for Python 3.11"),
+        "{}",
+        run.describe()
+    );
+    assert!(!p.path("dist/greeter.oci").exists());
+    let same = base_with_python(bases.path(), "11");
+    p.write("project.toml", &config(&same));
+    p.pybuild(&["image"]).success();
+    assert!(p.path("dist/greeter.oci/index.json").is_file());
+}
