@@ -294,7 +294,14 @@ impl Bundle {
             manifest::check(&shipped, &venv, &output_key)?;
             shipped
         } else {
-            manifest::read_executable(cx, &job.out, &venv)?
+            let mut frozen = manifest::read_executable(cx, &job.out, &venv)?;
+            // The project ships (its code frozen from the stage, its metadata copied),
+            // though an editable install maps none of its modules to it.
+            let project = installed::normalize(&cx.project.config.project.name);
+            if let Some(version) = venv.get(&project) {
+                frozen.insert(project, version.clone());
+            }
+            frozen
         };
         let (pinned, unpinned) = manifest::against_pins(
             &distributions,

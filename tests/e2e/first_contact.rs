@@ -193,3 +193,40 @@ fn image_refuses_a_base_of_another_python() {
     p.pybuild(&["image"]).success();
     assert!(p.path("dist/greeter.oci/index.json").is_file());
 }
+
+/// A hatchling project, flat: `hello_hatch/` with a console script `hello`.
+fn hatch_project() -> Project {
+    Project::fixture("sample")
+        .with_file(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
+             [project]\nname = \"hello-hatch\"\nversion = \"0.3.0\"\ndependencies = [\"six\"]\n\n\
+             [project.scripts]\nhello = \"hello_hatch:main\"\n\n\
+             [tool.hatch.build.targets.wheel]\npackages = [\"hello_hatch\"]\n",
+        )
+        .with_file(
+            "hello_hatch/__init__.py",
+            "import importlib.metadata, six\n\ndef main():\n    \
+             print('hello', importlib.metadata.version('hello-hatch'))\n",
+        )
+        .with_file("requirements.txt", "")
+}
+
+/// Every kind's manifest lists the project's own distribution: PyInstaller's too, though
+/// an editable install (hatchling's `.pth`) maps none of the frozen modules to it.
+#[test]
+fn the_pyinstaller_manifest_lists_the_project() {
+    let p = hatch_project().with_file(
+        "project.toml",
+        "[project]\nname = \"hello-hatch\"\n\n[bundle]\nkind = \"pyinstaller\"\n",
+    );
+    std::fs::remove_dir_all(p.path("src")).unwrap();
+    p.pybuild(&["bundle"]).success();
+    assert_eq!(p.exec("dist/hello", &[]).success().stdout, "hello 0.3.0\n");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&p.read("dist/hello.manifest.json")).unwrap();
+    assert_eq!(
+        manifest["distributions"]["hello-hatch"], "0.3.0",
+        "{manifest}"
+    );
+}
