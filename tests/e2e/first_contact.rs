@@ -230,3 +230,77 @@ fn the_pyinstaller_manifest_lists_the_project() {
         "{manifest}"
     );
 }
+
+/// A hatchling + hatch-vcs project (black's layout: the `vcs` build hook writes a
+/// git-ignored version file) in a git checkout tagged v1.4.0.
+fn vcs_project() -> Project {
+    let p = Project::fixture("sample")
+        .with_file(
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"hatchling\", \"hatch-vcs\"]\n\
+             build-backend = \"hatchling.build\"\n\n[project]\nname = \"vcs-app\"\n\
+             dynamic = [\"version\"]\ndependencies = [\"six\"]\n\n[project.scripts]\n\
+             vcs-app = \"vcs_app:main\"\n\n[tool.hatch.version]\nsource = \"vcs\"\n\n\
+             [tool.hatch.build.hooks.vcs]\nversion-file = \"src/vcs_app/_version.py\"\n",
+        )
+        .with_file(
+            "src/vcs_app/__init__.py",
+            "import importlib.metadata\nfrom vcs_app._version import version\n\n\
+             def main():\n    print(version, importlib.metadata.version('vcs-app'))\n",
+        )
+        .with_file(
+            ".gitignore",
+            "src/vcs_app/_version.py\n.venv/\n.pybuild/\ndist/\n",
+        )
+        .with_file("requirements.txt", "")
+        .with_file("project.toml", "[project]\nname = \"vcs-app\"\n");
+    std::fs::remove_dir_all(p.path("src/greeter")).unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&p.root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+    git(&["tag", "v1.4.0"]);
+    p
+}
+
+/// The version of a VCS-versioned project comes from the checkout: the layered build
+/// (kept, though a `vcs` hook is configured: it only writes the version file) ships the
+/// version file the editable install wrote, and the wheel build, from a stage without
+/// `.git`, is told the version the editable install found.
+#[test]
+fn a_vcs_versioned_project_with_a_version_hook_bundles_both_ways() {
+    let p = vcs_project();
+    let run = p.pybuild(&["bundle", "-v"]).success();
+    assert!(
+        run.stderr.contains("pex strategy: layered"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        p.exec("dist/vcs-app.pex", &[]).success().stdout,
+        "1.4.0 1.4.0\n"
+    );
+
+    p.write(
+        "project.toml",
+        "[project]\nname = \"vcs-app\"\n\n[bundle]\nstrategy = \"wheel\"\n",
+    );
+    let run = p.pybuild(&["bundle", "-v"]).success();
+    assert!(
+        run.stderr.contains("pex strategy: wheel"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        p.exec("dist/vcs-app.pex", &[]).success().stdout,
+        "1.4.0 1.4.0\n"
+    );
+}

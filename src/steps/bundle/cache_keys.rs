@@ -145,7 +145,8 @@ fn pinned_pex(tools: &[String]) -> Option<String> {
     })
 }
 
-fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
+/// Whether the project's build takes its version from version control.
+pub(super) fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
     let requires = pyproject
         .get("build-system")
         .and_then(|b| b.get("requires"))
