@@ -65,9 +65,14 @@ impl Installer {
         };
         argv.extend(wheelhouse::pip_args(cx));
         argv.extend_from_slice(install_args);
+        let uv = matches!(self, Installer::Uv(_));
         cx.runner
             .run(step, program, &argv)
             .map_err(|err| wheelhouse::offline_failure(err, cx))
+            .map_err(|err| match uv {
+                true => uv_sources_failure(err),
+                false => err,
+            })
     }
 
     /// Reinstalls, at the same version and without their dependencies, the distributions
@@ -167,4 +172,26 @@ pub(crate) fn install_lock(
             Ok(())
         }
     }
+}
+
+/// uv honours the project's `[tool.uv.sources]`, which may name what only its own
+/// repository holds (a workspace member an sdist does not ship, a path beside it): pip
+/// ignores that table. When uv says so, the way out is named.
+fn uv_sources_failure(err: anyhow::Error) -> anyhow::Error {
+    let names_sources = err
+        .downcast_ref::<crate::base::process::CommandFailed>()
+        .is_some_and(|failed| {
+            failed
+                .tail
+                .iter()
+                .any(|line| line.contains("tool.uv.sources"))
+        });
+    if !names_sources {
+        return err;
+    }
+    err.context(
+        UserError::failure("uv cannot resolve the project's `[tool.uv.sources]` here")
+            .hint("install with pip, which ignores that table: `installer = \"pip\"` in `[env]` of project.toml")
+            .hint("or keep uv and turn its sources off: `no-sources = true` in a uv.toml beside pyproject.toml (uv's `--no-sources`)"),
+    )
 }

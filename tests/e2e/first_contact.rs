@@ -304,3 +304,32 @@ fn a_vcs_versioned_project_with_a_version_hook_bundles_both_ways() {
         "1.4.0 1.4.0\n"
     );
 }
+
+/// A `[tool.uv.sources]` entry that does not resolve outside the project's own repository
+/// (a workspace member the sdist does not ship): uv's failure names both ways out, and
+/// each works.
+#[test]
+fn a_uv_source_that_cannot_resolve_names_the_way_out() {
+    let p = Project::sample();
+    let pyproject = p.read("pyproject.toml");
+    p.write(
+        "pyproject.toml",
+        &format!("{pyproject}\n[tool.uv.sources]\nsix = {{ workspace = true }}\n"),
+    );
+    let run = p.pybuild(&["setup"]).failure(1);
+    assert!(
+        run.stderr
+            .contains("hint: install with pip, which ignores that table: `installer = \"pip\"`")
+            && run.stderr.contains("`no-sources = true` in a uv.toml"),
+        "{}",
+        run.describe()
+    );
+    p.write("uv.toml", "no-sources = true\n");
+    p.pybuild(&["setup"]).success();
+    std::fs::remove_file(p.path("uv.toml")).unwrap();
+    p.write(
+        "project.toml",
+        &format!("{}installer = \"pip\"\n", crate::support::SAMPLE_CONFIG),
+    );
+    p.pybuild(&["setup"]).success();
+}
