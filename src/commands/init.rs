@@ -54,7 +54,9 @@ pub(crate) fn write_config(
         true => Err("--offline"),
         false => python.as_deref().map_err(|why| *why),
     };
-    let mut check = prerequisites::section(&detected.dependencies, asker, dir, printer);
+    let name = detected.name.clone().unwrap_or_else(|| fallback.clone());
+    let own = detected.compiled.as_deref().map(|why| (name.as_str(), why));
+    let mut check = prerequisites::section(&detected.dependencies, own, asker, dir, printer);
     let mut text = detect::render(
         &detected,
         &fallback,

@@ -79,6 +79,7 @@ pub(crate) fn detect(root: &Path) -> Result<Detected> {
         other_requirements: files.other,
         env_lock: crate::base::project::EnvLock::find(root).map(|lock| lock.file_name()),
         layout: directory::layout(root)?,
+        compiled: directory::compiled_source(root),
         python: metadata
             .python
             .or_else(|| directory::python_version_file(root)),

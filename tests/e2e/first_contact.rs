@@ -333,3 +333,23 @@ fn a_uv_source_that_cannot_resolve_names_the_way_out() {
     );
     p.pybuild(&["setup"]).success();
 }
+
+/// A project that compiles a C extension of its own gets `[check]` entries for it from
+/// `init`: the compiler and `Python.h`, set, with a comment naming the source.
+#[test]
+fn init_checks_what_the_projects_own_extension_needs() {
+    let p = Project::fixture("sample").with_file("src/greeter/_speedups.c", "int x;\n");
+    p.pybuild(&["init", "--no-setup", "--offline"]).success();
+    let config = p.read("project.toml");
+    assert!(
+        config
+            .contains("# - greeter, this project, compiles an extension (src/greeter/_speedups.c)"),
+        "{config}"
+    );
+    assert!(config.contains("\ncommands = [\n    \"cc\","), "{config}");
+    assert!(
+        config.contains("\nheaders = [\n    \"Python.h\","),
+        "{config}"
+    );
+    p.pybuild(&["help"]).success();
+}

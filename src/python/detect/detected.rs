@@ -31,6 +31,9 @@ pub(crate) struct Detected {
     pub(crate) python: Option<String>,
     /// The metadata files that were read, in order of precedence.
     pub(crate) sources: Vec<&'static str>,
+    /// What makes the project compile an extension of its own (a source file, or
+    /// `setup.py`'s `ext_modules`): it needs a C compiler and `Python.h`.
+    pub(crate) compiled: Option<String>,
     /// The distributions the project depends on, by normalised name (see `dependencies`).
     pub(crate) dependencies: Vec<String>,
 }

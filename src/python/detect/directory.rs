@@ -130,6 +130,56 @@ fn txt_files(dir: &Path) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// Suffixes of the sources a C compiler builds into an extension module.
+const C_SOURCES: &[&str] = &[".c", ".cc", ".cpp", ".cxx", ".pyx"];
+
+/// What makes the project compile an extension of its own, if anything: a C, C++ or
+/// Cython source in its tree (outside tests, docs, the venv and hidden folders, at most a
+/// few levels deep), or `setup.py` declaring `ext_modules`.
+pub(super) fn compiled_source(root: &Path) -> Option<String> {
+    if let Ok(setup) = fs::read_to_string(root.join("setup.py"))
+        && ["ext_modules", "Extension("]
+            .iter()
+            .any(|w| setup.contains(w))
+    {
+        return Some("setup.py declares extension modules".into());
+    }
+    let skipped = [
+        "build",
+        "dist",
+        "docs",
+        "doc",
+        "tests",
+        "test",
+        "venv",
+        "node_modules",
+    ];
+    let mut todo = vec![(root.to_path_buf(), 0)];
+    let mut seen = 0;
+    while let Some((dir, depth)) = todo.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            seen += 1;
+            if seen > 20_000 {
+                return None;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if depth < 6 && !name.starts_with('.') && !skipped.contains(&name.as_str()) {
+                    todo.push((entry.path(), depth + 1));
+                }
+            } else if kind.is_file() && C_SOURCES.iter().any(|s| name.ends_with(s)) {
+                let path = entry.path();
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                return Some(rel.display().to_string());
+            }
+        }
+    }
+    None
+}
+
 /// `X.Y` from a `.python-version` file (pyenv's, uv's), when it names one CPython version
 /// (`3.10`, `3.10.4`): the version the project is developed with.
 pub(super) fn python_version_file(root: &Path) -> Option<String> {
