@@ -353,3 +353,16 @@ fn init_checks_what_the_projects_own_extension_needs() {
     );
     p.pybuild(&["help"]).success();
 }
+
+/// Offline, uv installs from its own cache (what it downloaded before) as well as the
+/// wheelhouse: a fresh venv of a project whose requirements uv has seen sets up and
+/// bundles with `--offline`.
+#[test]
+fn offline_uv_installs_from_its_own_cache() {
+    // Once online, so that uv's cache holds what the sample needs.
+    Project::sample().pybuild(&["setup"]).success();
+    let p = Project::sample();
+    let run = p.pybuild(&["--offline", "bundle"]).success();
+    assert!(!run.stderr.contains("warning"), "{}", run.describe());
+    p.exec("dist/greet.pex", &[]).success();
+}

@@ -27,8 +27,11 @@ const PLAIN_BACKENDS: &[&str] = &[
 ];
 
 /// Sources that a build compiles: their presence means the wheel holds more than copies.
+/// Not Rust's or Go's: the plain backends never compile them, only a plugin that
+/// `setup.py` names (`rust_extensions`, `build_golang`) or a backend of its own (maturin),
+/// so such a file alone is data (pre-commit ships Go and Rust templates).
 const COMPILED_SUFFIXES: &[&str] = &[
-    ".c", ".cc", ".cpp", ".cxx", ".pyx", ".pxd", ".f", ".f90", ".rs", ".go", ".swg",
+    ".c", ".cc", ".cpp", ".cxx", ".pyx", ".pxd", ".f", ".f90", ".swg",
 ];
 
 /// `setup.py` words that mean a custom build.
@@ -38,6 +41,7 @@ const CUSTOM_BUILD_WORDS: &[&str] = &[
     "cmdclass",
     "cffi_modules",
     "rust_extensions",
+    "build_golang",
 ];
 
 /// How this build makes the PEX.
@@ -255,6 +259,39 @@ mod tests {
             requires: vec!["six".into()],
             layout,
         }
+    }
+
+    #[test]
+    fn go_and_rust_files_alone_are_data() {
+        let stage = tempfile::tempdir().unwrap();
+        let packages = Layout::Packages(vec![("app".into(), "app".into())]);
+        let files = vec![
+            "app/__init__.py".to_string(),
+            "app/resources/main.go".into(),
+            "app/resources/main.rs".into(),
+        ];
+        let plan = layer_plan(
+            editable(packages.clone()),
+            "app:main".into(),
+            &files,
+            stage.path(),
+            stage.path(),
+        );
+        assert!(matches!(plan, Ok(Plan::Layered { .. })), "{plan:?}");
+        fs::write(
+            stage.path().join("setup.py"),
+            "setup(build_golang={'root': 'x'})",
+        )
+        .unwrap();
+        let why = layer_plan(
+            editable(packages),
+            "app:main".into(),
+            &files,
+            stage.path(),
+            stage.path(),
+        )
+        .unwrap_err();
+        assert!(why.contains("build_golang"), "{why}");
     }
 
     #[test]
