@@ -196,6 +196,9 @@ pub(super) fn hook_outputs(pyproject: &toml::Table) -> Result<Vec<String>, Strin
             return Err("pyproject.toml configures hatch build hooks".into());
         };
         for (name, hook) in hooks {
+            if !enabled(name, hook) {
+                continue;
+            }
             if !VERSION_HOOKS.contains(&name.as_str()) {
                 return Err(format!(
                     "pyproject.toml configures the hatch build hook `{name}`, which may do more than copy files"
@@ -215,6 +218,22 @@ pub(super) fn hook_outputs(pyproject: &toml::Table) -> Result<Vec<String>, Strin
     written.sort();
     written.dedup();
     Ok(written)
+}
+
+/// Whether hatch runs the build hook `name`: unless it says `enable-by-default = false`
+/// and neither `HATCH_BUILD_HOOKS_ENABLE` nor `HATCH_BUILD_HOOK_ENABLE_<NAME>` turns it
+/// on (isort's optional `mypyc` hook).
+fn enabled(name: &str, hook: &toml::Value) -> bool {
+    if hook.get("enable-by-default").and_then(toml::Value::as_bool) != Some(false) {
+        return true;
+    }
+    let own = format!(
+        "HATCH_BUILD_HOOK_ENABLE_{}",
+        name.to_uppercase().replace('-', "_")
+    );
+    let on =
+        |key: &str| std::env::var(key).is_ok_and(|value| matches!(value.as_str(), "1" | "true"));
+    on("HATCH_BUILD_HOOKS_ENABLE") || on(&own)
 }
 
 /// [`hook_outputs`] of the `pyproject.toml` in `dir`; none without one.
@@ -259,6 +278,24 @@ mod tests {
             requires: vec!["six".into()],
             layout,
         }
+    }
+
+    #[test]
+    fn hooks_off_by_default_and_version_hooks_keep_the_layer() {
+        let table = |text: &str| text.parse::<toml::Table>().unwrap();
+        let off =
+            table("[tool.hatch.build.targets.wheel.hooks.mypyc]\nenable-by-default = false\n");
+        assert_eq!(hook_outputs(&off), Ok(vec![]));
+        let vcs = table(
+            "[tool.hatch.build.hooks.vcs]\nversion-file = \"src/a/_v.py\"\n\
+             [tool.setuptools_scm]\nwrite_to = \"a/_w.py\"\n",
+        );
+        assert_eq!(
+            hook_outputs(&vcs),
+            Ok(vec!["a/_w.py".to_string(), "src/a/_v.py".into()])
+        );
+        let custom = table("[tool.hatch.build.hooks.custom]\npath = \"hatch_build.py\"\n");
+        assert!(hook_outputs(&custom).unwrap_err().contains("`custom`"));
     }
 
     #[test]
