@@ -156,6 +156,20 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) 
     err
 }
 
+/// Removes the bundles this project built before at another path (another kind, another
+/// `output`) and their manifests: left in `dist/`, a stale bundle would pass for the
+/// current one. Only files the bundle step recorded as its own (`state::produced_outputs`).
+fn remove_previous_bundles(cx: &Build, current: &[String]) {
+    let produced = crate::engine::state::produced_outputs(&cx.project.state_dir(), NAME);
+    for old in produced.iter().filter(|old| !current.contains(old)) {
+        let path = cx.project.root.join(old);
+        if path.is_file() && fs::remove_file(&path).is_ok() {
+            cx.printer
+                .info(&format!("removed {old}, the bundle's previous output"));
+        }
+    }
+}
+
 /// What the tools step installs by name: `[env] tools` but their requirement files
 /// (`-r FILE`, see `Project::tool_files`), then the bundle kind's bundler.
 pub(crate) fn tool_packages(config: &Config) -> Result<Vec<String>> {
@@ -327,6 +341,8 @@ impl Bundle {
             unpinned,
         };
         manifest::write(&manifest::path_for(&output), &manifest)?;
+        let current = self.outputs(cx)?;
+        remove_previous_bundles(cx, &current);
         // A failed build's stage is left for inspection; a good one's is of no more use.
         fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))
     }

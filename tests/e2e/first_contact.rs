@@ -366,3 +366,26 @@ fn offline_uv_installs_from_its_own_cache() {
     assert!(!run.stderr.contains("warning"), "{}", run.describe());
     p.exec("dist/greet.pex", &[]).success();
 }
+
+/// Switching `[bundle] kind` replaces the bundle: the previous one is removed from
+/// `dist/`, not left to pass for the current one.
+#[test]
+fn switching_the_kind_removes_the_previous_bundle() {
+    let p = Project::sample();
+    p.pybuild(&["bundle"]).success();
+    assert!(p.path("dist/greet.pex").is_file());
+    p.write(
+        "project.toml",
+        &format!(
+            "{}\n[bundle]\nkind = \"zipapp\"\n",
+            crate::support::SAMPLE_CONFIG
+        ),
+    );
+    let run = p.pybuild(&["bundle"]).success();
+    assert!(p.path("dist/greet.pyz").is_file(), "{}", run.describe());
+    assert!(!p.path("dist/greet.pex").exists(), "{}", run.describe());
+    assert!(
+        p.read("dist/greet.manifest.json")
+            .contains("\"kind\": \"zipapp\"")
+    );
+}
