@@ -23,6 +23,7 @@ use anyhow::{Context as _, Result};
 
 use crate::base::config::Config;
 use crate::base::error::UserError;
+use crate::base::paths::{self, Place};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::{CacheKey, EarlyKey, Step};
 use crate::python::build::Build;
@@ -158,16 +159,33 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) 
 
 /// Removes the bundles this project built before at another path (another kind, another
 /// `output`) and their manifests: left in `dist/`, a stale bundle would pass for the
-/// current one. Only files the bundle step recorded as its own (`state::produced_outputs`).
-fn remove_previous_bundles(cx: &Build, current: &[String]) {
+/// current one. Only files the bundle step recorded as its own (`state::produced_outputs`)
+/// that are, as `clean` requires, inside the project, reached through no link, and none
+/// of its inputs.
+fn remove_previous_bundles(cx: &mut Build, current: &[String]) -> Result<()> {
     let produced = crate::engine::state::produced_outputs(&cx.project.state_dir(), NAME);
-    for old in produced.iter().filter(|old| !current.contains(old)) {
-        let path = cx.project.root.join(old);
-        if path.is_file() && fs::remove_file(&path).is_ok() {
+    let stale: Vec<&String> = produced
+        .iter()
+        .filter(|old| !current.contains(old))
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let inputs = cx.project_files()?;
+    for old in stale {
+        if inputs.contains(old) {
+            continue;
+        }
+        let Place::Inside(path) = paths::resolve(&cx.project.root, old) else {
+            continue;
+        };
+        let is_file = path.symlink_metadata().is_ok_and(|m| m.is_file());
+        if is_file && fs::remove_file(&path).is_ok() {
             cx.printer
                 .info(&format!("removed {old}, the bundle's previous output"));
         }
     }
+    Ok(())
 }
 
 /// What the tools step installs by name: `[env] tools` but their requirement files
@@ -342,7 +360,7 @@ impl Bundle {
         };
         manifest::write(&manifest::path_for(&output), &manifest)?;
         let current = self.outputs(cx)?;
-        remove_previous_bundles(cx, &current);
+        remove_previous_bundles(cx, &current)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.
         fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))
     }
