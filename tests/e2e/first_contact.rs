@@ -389,3 +389,23 @@ fn switching_the_kind_removes_the_previous_bundle() {
             .contains("\"kind\": \"zipapp\"")
     );
 }
+
+/// A Marathon app fetched from a `file://` URL on the build machine runs nowhere else:
+/// `deploy marathon` says so when `[deploy.marathon] url` is unset, not when it is set.
+#[test]
+fn deploy_warns_of_a_marathon_url_on_this_machine() {
+    let config = format!("{}\n[deploy.marathon]\n", crate::support::SAMPLE_CONFIG);
+    let p = Project::sample().with_file("project.toml", &config);
+    let run = p.pybuild(&["deploy", "marathon"]).success();
+    assert!(
+        run.stderr.contains("[deploy.marathon] has no `url`"),
+        "{}",
+        run.describe()
+    );
+    p.write(
+        "project.toml",
+        &format!("{config}url = \"https://artifacts.example.com/greet.pex\"\n"),
+    );
+    let run = p.pybuild(&["deploy", "marathon"]).success();
+    assert!(!run.stderr.contains("has no `url`"), "{}", run.describe());
+}
