@@ -409,3 +409,44 @@ fn deploy_warns_of_a_marathon_url_on_this_machine() {
     let run = p.pybuild(&["deploy", "marathon"]).success();
     assert!(!run.stderr.contains("has no `url`"), "{}", run.describe());
 }
+
+/// `watch` takes no editor's scratch file for a change (vim's swap file and write test,
+/// a backup, emacs' lock): no run starts for them; a real save still starts one.
+#[test]
+fn watch_ignores_editors_scratch_files() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::{Arc, Mutex};
+    let p = Project::sample();
+    p.pybuild(&["bundle"]).success();
+    let mut child = p.spawn_pybuild(&["watch", "--debounce", "50"]);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&lines);
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let runs = || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("watch: ok") || l.starts_with("watch: nothing to do"))
+            .count()
+    };
+    p.wait_until("the first run", || runs() >= 1);
+    for scratch in [".words.py.swp", "4913", "words.py~", ".#words.py"] {
+        p.write(&format!("src/greeter/{scratch}"), "scratch");
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let seen = lines.lock().unwrap().join("\n");
+    assert_eq!(runs(), 1, "a scratch file started a run:\n{seen}");
+    p.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"howdy\"\n",
+    );
+    p.wait_until("a run for the save", || runs() >= 2);
+    crate::support::kill(child.id(), true);
+    let _ = child.wait();
+}
