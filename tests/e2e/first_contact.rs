@@ -34,6 +34,28 @@ fn a_requirement_naming_the_project_is_the_project() {
         names.contains(".deps/idna-"),
         "the extra's requirement is left out:\n{names}"
     );
+
+    // The kinds that install into a site-packages (zipapp here, shiv alike) too.
+    p.write(
+        "project.toml",
+        &format!(
+            "{}\n[bundle]\nkind = \"zipapp\"\n",
+            crate::support::SAMPLE_CONFIG
+        ),
+    );
+    p.pybuild(&["bundle"]).success();
+    p.exec("dist/greet.pyz", &[]).success();
+    let names = p
+        .exec(
+            ".venv/bin/python",
+            &["-m", "zipfile", "-l", "dist/greet.pyz"],
+        )
+        .success()
+        .stdout;
+    assert!(
+        names.contains("idna/"),
+        "the extra's requirement is left out:\n{names}"
+    );
 }
 
 /// `init` sorts the requirement files: the runtime one ships, the development one goes into
