@@ -63,6 +63,9 @@ impl<'a> Step<Build<'a>> for Develop {
         let files = cx.project_files()?;
         let sources = metadata_sources::find(&cx.project.root, &files);
         cx.add_files(&mut fingerprint, &sources.into_iter().collect::<Vec<_>>())?;
+        // A version from version control: a commit or a checkout installs again.
+        let vcs = metadata_sources::vcs_state(&cx.project.root);
+        cx.add_files(&mut fingerprint, &vcs)?;
         Ok(fingerprint)
     }
 

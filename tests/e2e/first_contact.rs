@@ -277,19 +277,10 @@ fn vcs_project() -> Project {
         .with_file("requirements.txt", "")
         .with_file("project.toml", "[project]\nname = \"vcs-app\"\n");
     std::fs::remove_dir_all(p.path("src/greeter")).unwrap();
-    let git = |args: &[&str]| {
-        let status = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(&p.root)
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "init"]);
-    git(&["tag", "v1.4.0"]);
+    git(&p, &["init", "-q"]);
+    git(&p, &["add", "-A"]);
+    git(&p, &["commit", "-qm", "init"]);
+    git(&p, &["tag", "v1.4.0"]);
     p
 }
 
@@ -325,6 +316,27 @@ fn a_vcs_versioned_project_with_a_version_hook_bundles_both_ways() {
         p.exec("dist/vcs-app.pex", &[]).success().stdout,
         "1.4.0 1.4.0\n"
     );
+
+    // A new commit, tagged: the checkout's version is the bundle's.
+    p.write("src/vcs_app/extra.py", "X = 1\n");
+    git(&p, &["add", "-A"]);
+    git(&p, &["commit", "-qm", "more"]);
+    git(&p, &["tag", "v1.5.0"]);
+    p.pybuild(&["bundle"]).success();
+    assert_eq!(
+        p.exec("dist/vcs-app.pex", &[]).success().stdout,
+        "1.5.0 1.5.0\n"
+    );
+}
+
+fn git(p: &Project, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(&p.root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
 }
 
 /// A `[tool.uv.sources]` entry that does not resolve outside the project's own repository

@@ -29,19 +29,8 @@ use crate::engine::remote::key;
 use crate::engine::statcache::hash_bytes;
 use crate::engine::step::{CacheKey, EarlyKey};
 use crate::python::build::Build;
+use crate::python::metadata_sources::VCS_VERSIONING;
 use crate::python::{env_lock, installed, metadata_sources};
-
-/// Build requirements that take the version from version control: the metadata then
-/// depends on more than the checkout's files.
-const VCS_VERSIONING: &[&str] = &[
-    "setuptools-scm",
-    "setuptools_scm",
-    "hatch-vcs",
-    "versioningit",
-    "dunamai",
-    "poetry-dynamic-versioning",
-    "pdm-backend-scm",
-];
 
 /// `output`: the bundle's, as `Bundle::output` says.
 pub(super) fn late(
