@@ -10,6 +10,7 @@ pub(crate) mod installer;
 pub(crate) mod interpreter;
 pub(crate) mod metadata_sources;
 pub(crate) mod network;
+pub(crate) mod own_requirement;
 pub(crate) mod pins;
 pub(crate) mod prune;
 pub(crate) mod uv;

@@ -207,10 +207,21 @@ impl Runner {
 
     /// Runs a query and returns its standard output; on failure the error holds its stderr.
     pub(crate) fn capture(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<String> {
+        self.capture_in(&self.root, program, args)
+    }
+
+    /// [`Runner::capture`] in `dir`: where an interpreter found on PATH is the one the
+    /// directory asks for (pyenv's shims read its `.python-version`).
+    pub(crate) fn capture_in(
+        &self,
+        dir: &Path,
+        program: impl AsRef<OsStr>,
+        args: &[OsString],
+    ) -> Result<String> {
         let display = display_command(program.as_ref(), args);
         self.printer.detail(&format!("$ {display}"));
         let expression = self
-            .command(program.as_ref(), args)
+            .command_in(dir, program.as_ref(), args)
             .stdin_null()
             .stdout_capture()
             .stderr_capture()

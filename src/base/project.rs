@@ -92,8 +92,32 @@ impl Project {
         if let Some(lock) = self.env_lock() {
             return vec![lock.file_name().to_string()];
         }
+        self.with_includes(self.config.env.requirements.clone())
+    }
+
+    /// The requirement files `[env] tools` installs (`-r FILE`, `--requirement=FILE`: a
+    /// development requirement file goes into the venv, never the bundle), relative to
+    /// the root, in order.
+    pub(crate) fn tool_files(&self) -> Vec<String> {
+        self.config
+            .env
+            .tools
+            .iter()
+            .filter_map(|tool| tool_file(tool))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The tool files and every file they include or constrain with, in the order met.
+    pub(crate) fn tool_inputs(&self) -> Vec<String> {
+        self.with_includes(self.tool_files())
+    }
+
+    /// `files` and every file they include (`-r`) or constrain with (`-c`) inside the
+    /// project, in the order met.
+    fn with_includes(&self, files: Vec<String>) -> Vec<String> {
         let mut found: Vec<String> = Vec::new();
-        let mut queue: Vec<String> = self.config.env.requirements.clone();
+        let mut queue: Vec<String> = files;
         while let Some(file) = queue.pop() {
             if found.contains(&file) {
                 continue;
@@ -110,6 +134,15 @@ impl Project {
         }
         found
     }
+}
+
+/// The file of a tool entry `-r FILE` (`-rFILE`, `--requirement FILE`, `--requirement=FILE`).
+pub(crate) fn tool_file(tool: &str) -> Option<&str> {
+    let rest = ["--requirement", "-r"]
+        .iter()
+        .find_map(|option| tool.trim().strip_prefix(option))?;
+    let file = rest.trim_start_matches([' ', '=']).trim();
+    (!file.is_empty()).then_some(file)
 }
 
 /// The files a requirement file names with `-r`/`--requirement`/`-c`/`--constraint`.

@@ -54,13 +54,25 @@ pub(crate) fn write_config(
         true => Err("--offline"),
         false => python.as_deref().map_err(|why| *why),
     };
-    let check = prerequisites::section(&detected.dependencies, asker, printer);
-    let text = detect::render(
+    let name = detected.name.clone().unwrap_or_else(|| fallback.clone());
+    let own = detected.compiled.as_deref().map(|why| (name.as_str(), why));
+    let mut check = prerequisites::section(&detected.dependencies, own, asker, dir, printer);
+    let mut text = detect::render(
         &detected,
         &fallback,
         check.as_ref().map(|(body, _)| body.as_str()),
     );
-    // The template is ours: if it does not parse, that is pybuild's bug, caught here.
+    // What init writes must be what `setup` then reads. A `[check]` that breaks it is
+    // pybuild's bug: written without it, and said; the rest is the template's own.
+    if check.is_some()
+        && let Err(err) = Config::parse(&path, &text)
+    {
+        printer.warn(&format!(
+            "the [check] entries pybuild chose do not parse, so they are left out (a bug of pybuild's): {err:#}"
+        ));
+        check = None;
+        text = detect::render(&detected, &fallback, None);
+    }
     Config::parse(&path, &text)?;
     write_shared(&path, text.as_bytes())?;
     let from = format!("from {}", detected.sources.join(", "));

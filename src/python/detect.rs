@@ -8,7 +8,9 @@
 //! - `setup.py`, by a scan of its text, because running it could do anything: the
 //!   `name=` and `python_requires=` string arguments of the `setup(...)` call, and every
 //!   string literal shaped like `"script = package.module:function"`;
-//! - the names of the `requirements*.txt` files at the root, and whether `src/` holds code;
+//! - the requirement files (at the root and in `requirements/`), sorted into what the app
+//!   runs with and what development uses (`directory::requirement_files`), and whether
+//!   `src/` holds code;
 //! - the names of the distributions the project depends on (`detect/dependencies`).
 //!
 //! Each field comes from the first of `pyproject.toml`, `setup.cfg`, `setup.py` that states
@@ -66,14 +68,18 @@ pub(crate) fn detect(root: &Path) -> Result<Detected> {
         metadata = metadata.or(found);
         sources.push(file);
     }
-    let requirements = directory::requirement_files(root)?;
+    let files = directory::requirement_files(root)?;
+    let all = [files.runtime.clone(), files.development.clone()].concat();
     Ok(Detected {
         name: metadata.name,
         console_scripts: metadata.console_scripts,
-        dependencies: dependencies::read(root, &requirements),
-        requirements,
+        dependencies: dependencies::read(root, &all),
+        requirements: files.runtime,
+        dev_requirements: files.development,
+        other_requirements: files.other,
         env_lock: crate::base::project::EnvLock::find(root).map(|lock| lock.file_name()),
         layout: directory::layout(root)?,
+        compiled: directory::compiled_source(root),
         python: metadata
             .python
             .or_else(|| directory::python_version_file(root)),
@@ -122,7 +128,7 @@ mod tests {
             ("clicker/__init__.py", ""),
             ("requirements-dev.txt", "pytest\n"),
             ("requirements.txt", "click\n"),
-            ("dev-requirements.txt", "not matched\n"),
+            ("notes-requirements-of-mine.txt", "not matched\n"),
         ]);
         let detected = detect(dir.path()).unwrap();
         assert_eq!(detected.name.as_deref(), Some("clicker"));
@@ -130,10 +136,8 @@ mod tests {
             detected.console_scripts,
             scripts(&[("zeta", "clicker.app:cli"), ("alpha", "clicker.admin:main")])
         );
-        assert_eq!(
-            detected.requirements,
-            ["requirements.txt", "requirements-dev.txt"]
-        );
+        assert_eq!(detected.requirements, ["requirements.txt"]);
+        assert_eq!(detected.dev_requirements, ["requirements-dev.txt"]);
         assert_eq!(detected.layout, Layout::Flat);
         assert_eq!(detected.python, None);
         assert_eq!(detected.sources, ["pyproject.toml"]);

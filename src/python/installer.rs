@@ -63,11 +63,21 @@ impl Installer {
                 args!["pip", "install", "--python", python].to_vec(),
             ),
         };
-        argv.extend(wheelhouse::pip_args(cx));
+        let uv = matches!(self, Installer::Uv(_));
+        match uv && wheelhouse::offline(cx) {
+            // uv offline resolves from its own cache (what it downloaded before) and
+            // the wheelhouse; `--no-index` would hide its cache.
+            true => argv.extend(args!["--offline", "--find-links", wheelhouse::dir()]),
+            false => argv.extend(wheelhouse::pip_args(cx)),
+        }
         argv.extend_from_slice(install_args);
         cx.runner
             .run(step, program, &argv)
             .map_err(|err| wheelhouse::offline_failure(err, cx))
+            .map_err(|err| match uv {
+                true => uv_sources_failure(err),
+                false => err,
+            })
     }
 
     /// Reinstalls, at the same version and without their dependencies, the distributions
@@ -142,15 +152,7 @@ pub(crate) fn install_lock(
                     &argv,
                     &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())],
                 )
-                .map_err(|err| {
-                    // The uv that knows the lock may be pybuild's own, not on PATH.
-                    err.context(UserError::failure("cannot sync the venv to uv.lock").hint(
-                        format!(
-                            "when uv says the lock is out of date, `{} lock` updates it",
-                            uv.display()
-                        ),
-                    ))
-                })
+                .map_err(|err| lock_failure(err, &uv))
         }
         EnvLock::Pylock => {
             let mut argv = args!["pip", "install", "--python", &python].to_vec();
@@ -166,5 +168,99 @@ pub(crate) fn install_lock(
             }
             Ok(())
         }
+    }
+}
+
+/// uv honours the project's `[tool.uv.sources]`, which may name what only its own
+/// repository holds (a workspace member an sdist does not ship, a path beside it): pip
+/// ignores that table. When uv says so, the way out is named.
+fn uv_sources_failure(err: anyhow::Error) -> anyhow::Error {
+    let names_sources = err
+        .downcast_ref::<crate::base::process::CommandFailed>()
+        .is_some_and(|failed| {
+            failed
+                .tail
+                .iter()
+                .any(|line| line.contains("tool.uv.sources"))
+        });
+    if !names_sources {
+        return err;
+    }
+    err.context(
+        UserError::failure("uv cannot resolve the project's `[tool.uv.sources]` here")
+            .hint("install with pip, which ignores that table: `installer = \"pip\"` in `[env]` of project.toml")
+            .hint("or keep uv and turn its sources off: `no-sources = true` in a uv.toml beside pyproject.toml (uv's `--no-sources`)"),
+    )
+}
+
+/// A failed `uv sync`, with the hint that fits what uv said: `uv lock` only when the lock
+/// is out of date (the uv that knows the lock may be pybuild's own, not on PATH), the
+/// index's credentials when it refused a download.
+fn lock_failure(err: anyhow::Error, uv: &std::path::Path) -> anyhow::Error {
+    let tail = err
+        .downcast_ref::<crate::base::process::CommandFailed>()
+        .map(|failed| failed.tail.join("\n"))
+        .unwrap_or_default();
+    let failure = UserError::failure("cannot sync the venv to uv.lock");
+    let failure = if tail.contains("needs to be updated") || tail.contains("--locked") {
+        failure.hint(format!(
+            "the lock is out of date: `{} lock` updates it",
+            uv.display()
+        ))
+    } else if ["401", "403", "Unauthorized", "Forbidden"]
+        .iter()
+        .any(|code| tail.contains(code))
+    {
+        failure.hint(
+            "the index refused a download: check its URL and credentials (UV_INDEX_* variables, ~/.netrc, keyring)",
+        )
+    } else {
+        failure
+    };
+    err.context(failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::process::CommandFailed;
+
+    fn failed(tail: &[&str]) -> anyhow::Error {
+        CommandFailed {
+            command: "uv sync".into(),
+            status: "exited with code 1".into(),
+            code: Some(1),
+            log: None,
+            tail: tail.iter().map(|l| l.to_string()).collect(),
+        }
+        .into()
+    }
+
+    fn hints(err: anyhow::Error) -> String {
+        crate::base::error::render(&err)
+    }
+
+    #[test]
+    fn a_lock_failure_gets_the_hint_that_fits_what_uv_said() {
+        let uv = std::path::Path::new("/cache/uv");
+        let stale = hints(lock_failure(
+            failed(&[
+                "error: The lockfile at `uv.lock` needs to be updated, but `--locked` was provided.",
+            ]),
+            uv,
+        ));
+        assert!(stale.contains("`/cache/uv lock` updates it"), "{stale}");
+        let refused = hints(lock_failure(
+            failed(&[
+                "error: Failed to download `six==1.16.0`",
+                "  Caused by: HTTP status client error (403 Forbidden)",
+            ]),
+            uv,
+        ));
+        assert!(!refused.contains("lock` updates it"), "{refused}");
+        assert!(
+            refused.contains("check its URL and credentials"),
+            "{refused}"
+        );
     }
 }

@@ -6,14 +6,63 @@
 //! inputs of `develop`: a version bump in `__init__.py` must reach `version()` in the
 //! bundle, and a line added to a requirements file must reach the dependencies layer.
 //!
-//! Not covered: versions from version control (setuptools-scm, hatch-vcs), and whatever
-//! code in `setup.py` reads.
+//! A version from version control (setuptools-scm, hatch-vcs...) depends on the commit
+//! checked out: [`vcs_state`] names git's files that say which (`HEAD`, its branch's ref,
+//! `packed-refs`), so a commit or a checkout installs again and the bundle gets the new
+//! version. Not covered: a new tag on the same commit, the working tree's dirtiness (each
+//! edit would reinstall), and whatever code in `setup.py` reads.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
 use crate::python::detect::Ini;
+
+/// Build requirements that take the version from version control.
+pub(crate) const VCS_VERSIONING: &[&str] = &[
+    "setuptools-scm",
+    "setuptools_scm",
+    "hatch-vcs",
+    "versioningit",
+    "dunamai",
+    "poetry-dynamic-versioning",
+    "pdm-backend-scm",
+];
+
+/// For a project versioned from version control in a git checkout: git's files that say
+/// which commit is checked out (keys relative to the root), else none.
+pub(crate) fn vcs_state(root: &Path) -> Vec<String> {
+    let pyproject = fs::read_to_string(root.join("pyproject.toml")).unwrap_or_default();
+    let requires = pyproject
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("build-system")?.get("requires")?.as_array().cloned())
+        .unwrap_or_default();
+    let by_vcs = requires.iter().filter_map(toml::Value::as_str).any(|r| {
+        crate::python::installed::requirement_name(r).is_some_and(|name| {
+            let name = crate::python::installed::normalize(&name);
+            VCS_VERSIONING
+                .iter()
+                .any(|vcs| crate::python::installed::normalize(vcs) == name)
+        })
+    }) || fs::read_to_string(root.join("setup.py"))
+        .is_ok_and(|t| t.contains("use_scm_version"));
+    // A linked worktree's `.git` is a file: its HEAD lives elsewhere, left out.
+    if !by_vcs || !root.join(".git").is_dir() {
+        return Vec::new();
+    }
+    let mut files = vec![".git/HEAD".to_string()];
+    let head = fs::read_to_string(root.join(".git/HEAD")).unwrap_or_default();
+    if let Some(branch) = head.trim().strip_prefix("ref: ")
+        && !branch.contains("..")
+    {
+        files.push(format!(".git/{branch}"));
+    }
+    if root.join(".git/packed-refs").is_file() {
+        files.push(".git/packed-refs".into());
+    }
+    files
+}
 
 /// The project files (keys relative to the root) the metadata is read from; a named
 /// file that does not exist is listed too, so creating it is a change.

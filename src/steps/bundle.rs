@@ -23,6 +23,7 @@ use anyhow::{Context as _, Result};
 
 use crate::base::config::Config;
 use crate::base::error::UserError;
+use crate::base::paths::{self, Place};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Step};
 use crate::python::build::Build;
@@ -158,9 +159,47 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) 
     err
 }
 
-/// What the tools step installs by name: `[env] tools`, then the bundle kind's bundler.
+/// Removes the bundles this project built before at another path (another kind, another
+/// `output`) and their manifests: left in `dist/`, a stale bundle would pass for the
+/// current one. Only files the bundle step recorded as its own (`state::produced_outputs`)
+/// that are, as `clean` requires, inside the project, reached through no link, and none
+/// of its inputs.
+fn remove_previous_bundles(cx: &mut Build, current: &[String]) -> Result<()> {
+    let produced = crate::engine::state::produced_outputs(&cx.project.state_dir(), NAME);
+    let stale: Vec<&String> = produced
+        .iter()
+        .filter(|old| !current.contains(old))
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let inputs = cx.project_files()?;
+    for old in stale {
+        if inputs.contains(old) {
+            continue;
+        }
+        let Place::Inside(path) = paths::resolve(&cx.project.root, old) else {
+            continue;
+        };
+        let is_file = path.symlink_metadata().is_ok_and(|m| m.is_file());
+        if is_file && fs::remove_file(&path).is_ok() {
+            cx.printer
+                .info(&format!("removed {old}, the bundle's previous output"));
+        }
+    }
+    Ok(())
+}
+
+/// What the tools step installs by name: `[env] tools` but their requirement files
+/// (`-r FILE`, see `Project::tool_files`), then the bundle kind's bundler.
 pub(crate) fn tool_packages(config: &Config) -> Result<Vec<String>> {
-    let mut packages = config.env.tools.clone();
+    let mut packages: Vec<String> = config
+        .env
+        .tools
+        .iter()
+        .filter(|tool| crate::base::project::tool_file(tool).is_none())
+        .cloned()
+        .collect();
     packages.extend(backend(config)?.tool().map(Into::into));
     Ok(packages)
 }
@@ -192,7 +231,12 @@ impl<'a> Step<Build<'a>> for Bundle {
         // The development tools aside (a new pytest rebuilds nothing), unless the app asks
         // for them too.
         let app = app_names(cx, &site_packages);
-        let tools: Vec<String> = tool_packages(&cx.project.config)?
+        let mut tools = tool_packages(&cx.project.config)?;
+        tools.extend(installed::names_in_requirement_files(
+            &cx.project.root,
+            &cx.project.tool_inputs(),
+        ));
+        let tools: Vec<String> = tools
             .iter()
             .filter_map(|tool| installed::requirement_name(tool))
             .map(|name| installed::normalize(&name))
@@ -295,6 +339,8 @@ impl Bundle {
         }
         outputs.place_file(&target, &job.out)?;
         manifest::write(&manifest::path_for(&output), &manifest)?;
+        let current = self.outputs(cx)?;
+        remove_previous_bundles(cx, &current)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.
         fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))
     }

@@ -246,7 +246,10 @@ fn values(cx: &mut Build, target: Target) -> Result<BTreeMap<&'static str, Value
             let marathon = &config.deploy.marathon;
             let url = match &marathon.url {
                 Some(url) => url.clone(),
-                None => format!("file://{}", cx.project.root.join(&bundle).display()),
+                None => {
+                    cx.printer.warn("[deploy.marathon] has no `url`: the app is fetched from a file:// URL on this machine, which other agents cannot reach; set `url` to where the bundle is published");
+                    format!("file://{}", cx.project.root.join(&bundle).display())
+                }
             };
             let fetched = url.rsplit('/').next().unwrap_or_default().to_string();
             let mut cmd = vec![
@@ -285,10 +288,11 @@ fn values(cx: &mut Build, target: Target) -> Result<BTreeMap<&'static str, Value
             let mut labels = kubernetes.labels.clone();
             labels.insert("app.kubernetes.io/name".into(), name.clone());
             labels.insert("app.kubernetes.io/version".into(), tag.clone());
-            let reference = kubernetes
-                .image
-                .clone()
-                .unwrap_or_else(|| format!("{}:{tag}", image::name(config)));
+            let reference = kubernetes.image.clone().unwrap_or_else(|| {
+                let short = format!("{}:{tag}", image::name(config));
+                cx.printer.warn(&format!("[deploy.kubernetes] has no `image`: `{short}` names no registry, so the cluster pulls it from Docker Hub; set `image` to the registry you push it to"));
+                short
+            });
             values.insert("name", name.into());
             values.insert("image", reference.into());
             values.insert("tag", tag.into());

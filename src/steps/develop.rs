@@ -63,6 +63,9 @@ impl<'a> Step<Build<'a>> for Develop {
         let files = cx.project_files()?;
         let sources = metadata_sources::find(&cx.project.root, &files);
         cx.add_files(&mut fingerprint, &sources.into_iter().collect::<Vec<_>>())?;
+        // A version from version control: a commit or a checkout installs again.
+        let vcs = metadata_sources::vcs_state(&cx.project.root);
+        cx.add_files(&mut fingerprint, &vcs)?;
         Ok(fingerprint)
     }
 
@@ -129,10 +132,12 @@ impl Develop {
         if let Some((_, locked)) = &lock {
             texts.push(locked.names.join("\n"));
         }
-        let files = match lock {
+        let mut files = match lock {
             Some(_) => Vec::new(),
             None => cx.project.requirement_inputs(),
         };
+        // What the development requirement files ask for stays too.
+        files.extend(cx.project.tool_inputs());
         for file in files {
             let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
             if let Some(line) = installed::unnamed_requirement(&text) {

@@ -38,6 +38,10 @@ impl Tools {
             &cx.project.root,
             cx.project.requirement_files(),
         ));
+        names.extend(installed::names_in_requirement_files(
+            &cx.project.root,
+            &cx.project.tool_files(),
+        ));
         Ok(names)
     }
 }
@@ -98,7 +102,8 @@ impl<'a> Step<Build<'a>> for Tools {
             "installer",
             Installer::describe(cx.project.config.env.installer),
         );
-        let requirements = cx.project.requirement_inputs();
+        let mut requirements = cx.project.requirement_inputs();
+        requirements.extend(cx.project.tool_inputs());
         cx.add_files(&mut fingerprint, &requirements)?;
         Ok(fingerprint)
     }
@@ -138,12 +143,17 @@ impl Tools {
             ));
         }
         let packages = bundle::tool_packages(&cx.project.config)?;
-        let tools: Vec<OsString> = packages.iter().map(Into::into).collect();
+        let mut tools: Vec<OsString> = packages.iter().map(Into::into).collect();
+        // Development requirement files (`tools = ["-r requirements-dev.txt"]`).
+        for file in cx.project.tool_files() {
+            tools.extend(args!["-r", file]);
+        }
         let mut requirements: Vec<OsString> = Vec::new();
         for file in cx.project.requirement_files() {
             requirements.extend(args!["-r", file]);
         }
         let mut names = packages;
+        names.extend(cx.project.tool_files());
         names.extend(cx.project.requirement_files().iter().cloned());
         // Two installs under a hash-pinned file (see `run`'s doc); else one resolve for
         // both, which honours the files' pins (or says they conflict with a tool).

@@ -14,6 +14,7 @@ mod config_safety;
 mod containers;
 mod deploy;
 mod engine;
+mod first_contact;
 mod hardening;
 mod hostile_cache;
 mod image;

@@ -15,16 +15,34 @@ struct Suspect {
     name: String,
     known: &'static Known,
     wheel: Wheel,
+    /// Why the project itself compiles, when this is the project.
+    own: Option<String>,
 }
+
+/// The project's own extension needs what every compiled extension does, nothing else.
+static OWN: Known = Known {
+    names: &[],
+    commands: &[],
+    headers: &[],
+    pkg_config: &[],
+};
 
 impl Suspect {
     /// Whether its prerequisites are checked: unless a wheel surely fits.
     fn builds(&self) -> bool {
-        !matches!(self.wheel, Wheel::Fits { .. })
+        self.own.is_some() || !matches!(self.wheel, Wheel::Fits { .. })
     }
 
+    /// What `init` says of it, on one line (it is also a comment in `project.toml`).
     fn verdict(&self) -> String {
+        wheels::one_line(&self.verdict_text())
+    }
+
+    fn verdict_text(&self) -> String {
         let name = &self.name;
+        if let Some(why) = &self.own {
+            return format!("{name}, this project, compiles an extension ({why})");
+        }
         match &self.wheel {
             Wheel::None { version, tag } => format!(
                 "{name} {version}: no wheel on PyPI for this interpreter ({tag}): it is built \
@@ -48,19 +66,29 @@ impl Suspect {
 /// it cannot.
 pub(crate) fn section(
     dependencies: &[String],
+    own: Option<(&str, &str)>,
     python: Result<&Path, &str>,
+    dir: &Path,
     printer: &Printer,
 ) -> Option<(String, Vec<String>)> {
     let found: Vec<(&String, &'static Known)> = dependencies
         .iter()
         .filter_map(|name| Some((name, known::find(name)?)))
         .collect();
+    let own = own.map(|(name, why)| Suspect {
+        name: name.to_string(),
+        known: &OWN,
+        wheel: Wheel::Unknown(String::new()),
+        own: Some(why.to_string()),
+    });
     if found.is_empty() {
-        return None;
+        let own = own?;
+        let said = vec![own.verdict()];
+        return Some((render(&[own]), said));
     }
     let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
     let answers = match python {
-        Ok(python) => wheels::lookup(python, &names, printer),
+        Ok(python) => wheels::lookup(python, dir, &names, printer),
         Err(why) => names
             .iter()
             .map(|name| (name.to_string(), Wheel::Unknown(why.to_string())))
@@ -76,7 +104,9 @@ pub(crate) fn section(
                 .find(|(n, _)| n == name)
                 .map(|(_, wheel)| wheel.clone())
                 .unwrap_or_else(|| Wheel::Unknown("the interpreter did not answer".into())),
+            own: None,
         })
+        .chain(own)
         .collect();
     let said = suspects.iter().map(Suspect::verdict).collect();
     Some((render(&suspects), said))
@@ -170,6 +200,7 @@ mod tests {
             name: name.into(),
             known: known::find(name).unwrap(),
             wheel,
+            own: None,
         }
     }
 
@@ -229,7 +260,13 @@ mod tests {
 
     #[test]
     fn nothing_known_writes_nothing() {
-        let none = section(&["click".into()], Err("--offline"), &Printer::silent());
+        let none = section(
+            &["click".into()],
+            None,
+            Err("--offline"),
+            Path::new("."),
+            &Printer::silent(),
+        );
         assert!(none.is_none());
     }
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::args;
-use crate::base::process::Runner;
+use crate::base::process::{CommandFailed, Runner};
 use crate::base::ui::Printer;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,9 +60,16 @@ for name in names:
     print(name, "fits" if best else "none", version, best or supported[0], sep="\t")
 "#;
 
-/// What `python` would install for each of `names` (distribution names). Never fails: a
-/// failure to ask is [`Wheel::Unknown`].
-pub(crate) fn lookup(python: &Path, names: &[&str], printer: &Printer) -> Vec<(String, Wheel)> {
+/// What `python` would install for each of `names` (distribution names), run in the
+/// project's directory `dir` (an interpreter found on PATH may be a shim that picks the
+/// version by the directory's `.python-version`). Never fails: a failure to ask is
+/// [`Wheel::Unknown`], its reason on one line.
+pub(crate) fn lookup(
+    python: &Path,
+    dir: &Path,
+    names: &[&str],
+    printer: &Printer,
+) -> Vec<(String, Wheel)> {
     let unknown = |why: String| {
         names
             .iter()
@@ -79,9 +86,19 @@ pub(crate) fn lookup(python: &Path, names: &[&str], printer: &Printer) -> Vec<(S
     let runner = Runner::new(scratch.path(), scratch.path(), scratch.path(), printer);
     let mut arguments = args!["-c", SCRIPT].to_vec();
     arguments.extend(names.iter().map(Into::into));
-    let output = match runner.capture(python, &arguments) {
+    let output = match runner.capture_in(dir, python, &arguments) {
         Ok(output) => output,
-        Err(err) => return unknown(format!("{} failed: {err:#}", python.display())),
+        Err(err) => {
+            let said = err
+                .downcast_ref::<CommandFailed>()
+                .and_then(|failed| failed.tail.iter().rev().find(|l| !l.trim().is_empty()))
+                .map(|line| format!(": {}", line.trim()))
+                .unwrap_or_default();
+            return unknown(one_line(&format!(
+                "{} failed: {err:#}{said}",
+                python.display()
+            )));
+        }
     };
     let mut answers = parse(&output);
     for name in names {
@@ -93,6 +110,12 @@ pub(crate) fn lookup(python: &Path, names: &[&str], printer: &Printer) -> Vec<(S
         }
     }
     answers
+}
+
+/// `text` with every run of whitespace, line breaks included, as one space: a reason
+/// ends up in a one-line comment of `project.toml`.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn parse(output: &str) -> Vec<(String, Wheel)> {
@@ -109,7 +132,7 @@ fn parse(output: &str) -> Vec<(String, Wheel)> {
                     version: version.into(),
                     tag: tag.into(),
                 },
-                [_, "unknown", why] => Wheel::Unknown(why.into()),
+                [_, "unknown", why] => Wheel::Unknown(one_line(why)),
                 _ => return None,
             };
             Some((fields[0].to_string(), wheel))

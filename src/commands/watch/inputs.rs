@@ -241,6 +241,9 @@ impl Inputs {
             }
             return Some(rel);
         }
+        if is_editor_scratch(name) {
+            return None; // an editor's swap, backup or save-in-progress file
+        }
         let meta = fs::metadata(path).ok()?; // gone: it was not an input
         if meta.is_dir() {
             let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
@@ -276,6 +279,52 @@ impl Inputs {
                     todo.push(sub);
                 }
             }
+        }
+    }
+}
+
+/// Whether `name` is a file an editor writes beside the one being edited and removes or
+/// renames soon: vim's swap files (`.x.py.swp`, `.swo`, `.swx`) and its write test
+/// `4913`, backups (`x.py~`), emacs' lock and autosave files (`.#x.py`, `#x.py#`),
+/// JetBrains' safe-write files (`x.py___jb_tmp___`, `___jb_old___`), kate's swap file,
+/// gedit's `.goutputstream-*`. A save reaches the edited file itself, which is watched.
+fn is_editor_scratch(name: &str) -> bool {
+    let hidden = name.starts_with('.');
+    name == "4913"
+        || name.ends_with('~')
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#') && name.len() > 1)
+        || name.ends_with("___jb_tmp___")
+        || name.ends_with("___jb_old___")
+        || name.ends_with(".kate-swp")
+        || name.starts_with(".goutputstream-")
+        || (hidden
+            && [".swp", ".swo", ".swx", ".swn"]
+                .iter()
+                .any(|s| name.ends_with(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editors_scratch_files_are_told_apart() {
+        for name in [
+            ".words.py.swp",
+            ".words.py.swx",
+            "4913",
+            "words.py~",
+            ".#words.py",
+            "#words.py#",
+            "words.py___jb_tmp___",
+            ".words.py.kate-swp",
+            ".goutputstream-AB12",
+        ] {
+            assert!(is_editor_scratch(name), "{name}");
+        }
+        for name in ["words.py", "swp.py", "notes.swp", "#", "README"] {
+            assert!(!is_editor_scratch(name), "{name}");
         }
     }
 }

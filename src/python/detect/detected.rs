@@ -17,8 +17,12 @@ pub(crate) struct Detected {
     pub(crate) name: Option<String>,
     /// `(script name, "module:func")`, in the order of the file that declares them.
     pub(crate) console_scripts: Vec<(String, String)>,
-    /// The `requirements*.txt` files at the root, `requirements.txt` before its variants.
+    /// The requirement files the app runs with, `requirements.txt` before its variants.
     pub(crate) requirements: Vec<String>,
+    /// The requirement files of development (tests, linters, docs): the venv's tools.
+    pub(crate) dev_requirements: Vec<String>,
+    /// The requirement files `init` cannot sort, named in a comment.
+    pub(crate) other_requirements: Vec<String>,
     /// The environment lock at the root (`uv.lock`, `pylock.toml`), which the venv is
     /// synced to instead of the requirement files.
     pub(crate) env_lock: Option<&'static str>,
@@ -27,6 +31,9 @@ pub(crate) struct Detected {
     pub(crate) python: Option<String>,
     /// The metadata files that were read, in order of precedence.
     pub(crate) sources: Vec<&'static str>,
+    /// What makes the project compile an extension of its own (a source file, or
+    /// `setup.py`'s `ext_modules`): it needs a C compiler and `Python.h`.
+    pub(crate) compiled: Option<String>,
     /// The distributions the project depends on, by normalised name (see `dependencies`).
     pub(crate) dependencies: Vec<String>,
 }

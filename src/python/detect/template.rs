@@ -29,8 +29,13 @@ pub(crate) fn render(detected: &Detected, fallback_name: &str, check: Option<&st
             ("python", python_line(detected.python.as_deref())),
             (
                 "requirements",
-                requirements_line(&detected.requirements, detected.env_lock),
+                requirements_line(
+                    &detected.requirements,
+                    &detected.other_requirements,
+                    detected.env_lock,
+                ),
             ),
+            ("tools", tools_line(&detected.dev_requirements)),
             (
                 "console-script",
                 console_script_line(&detected.console_scripts, name),
@@ -57,17 +62,39 @@ fn python_line(python: Option<&str>) -> String {
     }
 }
 
-fn requirements_line(requirements: &[String], env_lock: Option<&str>) -> String {
-    if requirements.is_empty() {
-        return "# requirements = []".into();
+fn requirements_line(requirements: &[String], other: &[String], env_lock: Option<&str>) -> String {
+    let mut line = if requirements.is_empty() {
+        "# requirements = []".into()
+    } else {
+        let files: Vec<String> = requirements.iter().map(|f| toml_string(f)).collect();
+        let line = format!("requirements = [{}]", files.join(", "));
+        match env_lock {
+            // The lock wins: listing the files would only earn a warning on every install.
+            Some(lock) => format!("# {line}   # not installed: {lock} is the venv's source"),
+            None => line,
+        }
+    };
+    if !other.is_empty() {
+        let files: Vec<String> = other.iter().map(|f| toml_string(f)).collect();
+        line.push_str(&format!(
+            "\n# Not sorted by `pybuild init` (add each to requirements to ship it, or to tools as\n\
+             # \"-r FILE\" for development): {}",
+            files.join(", ")
+        ));
     }
-    let files: Vec<String> = requirements.iter().map(|f| toml_string(f)).collect();
-    let line = format!("requirements = [{}]", files.join(", "));
-    match env_lock {
-        // The lock wins: listing the files would only earn a warning on every install.
-        Some(lock) => format!("# {line}   # not installed: {lock} is the venv's source"),
-        None => line,
+    line
+}
+
+/// The development requirement files as tools (`-r FILE`): in the venv, not the bundle.
+fn tools_line(dev_requirements: &[String]) -> String {
+    if dev_requirements.is_empty() {
+        return "# tools = []".into();
     }
+    let tools: Vec<String> = dev_requirements
+        .iter()
+        .map(|file| toml_string(&format!("-r {file}")))
+        .collect();
+    format!("tools = [{}]", tools.join(", "))
 }
 
 fn console_script_line(scripts: &[(String, String)], name: &str) -> String {
@@ -149,8 +176,11 @@ mod tests {
                 ("greet", "greeter.cli:main"),
                 ("greet-admin", "greeter.admin:main"),
             ]),
-            requirements: vec!["requirements.txt".into(), "requirements-dev.txt".into()],
+            requirements: vec!["requirements.txt".into()],
+            dev_requirements: vec!["requirements-dev.txt".into()],
+            other_requirements: vec!["requirements-py38.txt".into()],
             env_lock: None,
+            compiled: None,
             layout: Layout::Src,
             python: Some("3.11".into()),
             sources: vec!["pyproject.toml"],
@@ -161,9 +191,11 @@ mod tests {
         assert_eq!(config.project.name, "greeter");
         assert_eq!(config.project.python.as_deref(), Some("3.11"));
         assert_eq!(config.bundle.console_script.as_deref(), Some("greet"));
-        assert_eq!(
-            config.env.requirements,
-            ["requirements.txt", "requirements-dev.txt"]
+        assert_eq!(config.env.requirements, ["requirements.txt"]);
+        assert_eq!(config.env.tools, ["-r requirements-dev.txt"]);
+        assert!(
+            text.contains("for development): \"requirements-py38.txt\"\n"),
+            "{text}"
         );
         assert!(text.contains("# also declared: \"greet-admin\""), "{text}");
         assert!(text.contains("\n# output = \"dist/greet.pex\"\n"), "{text}");
@@ -191,14 +223,14 @@ mod tests {
 
     #[test]
     fn with_a_lock_the_requirement_files_are_left_commented() {
-        let line = requirements_line(&["requirements.txt".into()], Some("uv.lock"));
+        let line = requirements_line(&["requirements.txt".into()], &[], Some("uv.lock"));
         assert!(
             line.starts_with("# requirements = [\"requirements.txt\"]"),
             "{line}"
         );
         assert!(line.contains("uv.lock is the venv's source"), "{line}");
         assert_eq!(
-            requirements_line(&["requirements.txt".into()], None),
+            requirements_line(&["requirements.txt".into()], &[], None),
             "requirements = [\"requirements.txt\"]"
         );
     }
@@ -210,7 +242,10 @@ mod tests {
             name: Some(name.into()),
             console_scripts: scripts(&[("a\"b", "x:y"), ("c\nd", "x:z")]),
             requirements: Vec::new(),
+            dev_requirements: Vec::new(),
+            other_requirements: Vec::new(),
             env_lock: None,
+            compiled: None,
             layout: Layout::Flat,
             python: None,
             sources: Vec::new(),
@@ -230,6 +265,7 @@ mod tests {
             .map(|line| match line.strip_prefix("# ") {
                 Some(rest) if is_assignment(rest) && !rest.starts_with("entry-point") => rest,
                 Some(rest) if rest.starts_with("[tasks.") => rest,
+                Some(rest) if rest.starts_with("[image]") || rest.starts_with("[deploy.") => rest,
                 _ => line,
             })
             .map(|line| format!("{line}\n"))
@@ -256,7 +292,7 @@ mod tests {
             .lines()
             .filter(|line| is_assignment(line))
             .count();
-        assert_eq!(keys, 29, "{uncommented}");
+        assert_eq!(keys, 32, "{uncommented}");
     }
 
     fn is_assignment(line: &str) -> bool {

@@ -35,19 +35,8 @@ use crate::engine::remote::key;
 use crate::engine::statcache::hash_bytes;
 use crate::engine::step::{CacheKey, EarlyKey, FetchCheck};
 use crate::python::build::Build;
+use crate::python::metadata_sources::VCS_VERSIONING;
 use crate::python::{env_lock, installed, metadata_sources};
-
-/// Build requirements that take the version from version control: the metadata then
-/// depends on more than the checkout's files.
-const VCS_VERSIONING: &[&str] = &[
-    "setuptools-scm",
-    "setuptools_scm",
-    "hatch-vcs",
-    "versioningit",
-    "dunamai",
-    "poetry-dynamic-versioning",
-    "pdm-backend-scm",
-];
 
 /// `output`: the bundle's, as `Bundle::output` says.
 pub(super) fn late(
@@ -192,7 +181,8 @@ fn pinned_pex(tools: &[String]) -> Option<String> {
     })
 }
 
-fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
+/// Whether the project's build takes its version from version control.
+pub(super) fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
     let requires = pyproject
         .get("build-system")
         .and_then(|b| b.get("requires"))

@@ -146,7 +146,14 @@ pub(crate) fn prove(
             "dependencies: a {} bundle records no versions; those listed are the venv's",
             backend.name()
         ));
-        read_executable(cx, &job.out, &venv, &code.tops())?
+        let mut contents = read_executable(cx, &job.out, &venv, &code.tops())?;
+        // The project ships (its code frozen from the stage, its metadata copied),
+        // though an editable install maps none of its modules to it.
+        let project = installed::normalize(&cx.project.config.project.name);
+        if let Some(version) = venv.get(&project) {
+            contents.distributions.insert(project, version.clone());
+        }
+        contents
     } else {
         let contents = read_archive(cx, &job.out, &code.tops())?;
         check(&contents.distributions, &venv, &output)?;

@@ -23,9 +23,13 @@
 //! with one pinned `PEX_ROOT` (`invocation`). pex output is byte-identical for identical
 //! inputs, and the layer holds no absolute path, so two checkouts build the same bytes.
 
-use anyhow::Result;
+use std::ffi::OsString;
+use std::fs;
+
+use anyhow::{Context as _, Result};
 
 use super::backend::{Backend, Entry, Job};
+use super::cache_keys;
 use crate::args;
 use crate::engine::fingerprint::Fingerprint;
 use crate::python::build::Build;
@@ -75,6 +79,13 @@ impl Backend for Pex {
                 .collect();
             cx.add_files(fingerprint, &keys)?;
         }
+        // A version hook's file (git-ignored, so not an input) goes into the layer.
+        let generated = strategy::hook_outputs_in(&cx.project.root).unwrap_or_default();
+        let generated: Vec<String> = generated
+            .into_iter()
+            .filter(|file| cx.project.root.join(file).is_file())
+            .collect();
+        cx.add_files(fingerprint, &generated)?;
         Ok(())
     }
 
@@ -87,7 +98,8 @@ impl Backend for Pex {
                 editable,
                 packages,
                 entry_point,
-            } => build_layered(cx, job, &editable, &packages, &entry_point),
+                generated,
+            } => build_layered(cx, job, &editable, &packages, &entry_point, &generated),
             Plan::Wheel { requires, .. } => build_wheel(cx, job, requires),
         };
         result.map_err(|err| wheelhouse::offline_failure(err, cx))
@@ -102,9 +114,23 @@ fn build_layered(
     editable: &Editable,
     packages: &[(String, String)],
     entry_point: &str,
+    generated: &[String],
 ) -> Result<()> {
     let layer = job.work.join("layer");
-    stage_layer(&job.stage, &job.files, packages, editable, &layer)?;
+    // A version hook's file is git-ignored, so not staged: the editable install's copy,
+    // written with the venv's version, is the one the wheel would hold.
+    let mut files = job.files.to_vec();
+    for file in generated.iter().filter(|file| !job.files.contains(file)) {
+        let (from, to) = (cx.project.root.join(file), job.stage.join(file));
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::copy(&from, &to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        files.push(file.clone());
+    }
+    stage_layer(&job.stage, &files, packages, editable, &layer)?;
     let files = count_files(&layer);
     let mut argv = Vec::new();
     let mut deps = None;
@@ -146,6 +172,7 @@ fn build_layered(
 fn build_wheel(cx: &Build, job: &Job, requires: Option<Vec<String>>) -> Result<()> {
     let mut argv = Vec::new();
     let wanted = [build_requires(&job.stage)];
+    let has_editable = requires.is_some();
     match requires {
         Some(requires) => {
             if !requires.is_empty() || !cx.project.requirement_files().is_empty() {
@@ -168,5 +195,43 @@ fn build_wheel(cx: &Build, job: &Job, requires: Option<Vec<String>>) -> Result<(
     argv.extend(args!["-o", &job.out]);
     argv.extend(fast_start(cx));
     cx.printer.phase("building the project's wheel and the PEX");
-    pex_from_wheelhouse(cx, job, &wanted, argv)
+    let env = match has_editable {
+        true => pretend_version(cx, job),
+        false => Vec::new(),
+    };
+    pex_from_wheelhouse(cx, job, &wanted, argv, &env)
+}
+
+/// The stage has no `.git`: a project versioned from version control (setuptools-scm,
+/// hatch-vcs) is told its version the way those tools allow, as the editable install
+/// found it in the checkout. `--intransitive` makes the project the one distribution pex
+/// builds from source, so the unnamed variable (hatch-vcs passes setuptools-scm no
+/// name) reaches no other. What the user set already is left as it is.
+fn pretend_version(cx: &Build, job: &Job) -> Vec<(String, OsString)> {
+    let versioned = std::fs::read_to_string(job.stage.join("pyproject.toml"))
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| cache_keys::versioned_by_vcs(&table));
+    let name = &cx.project.config.project.name;
+    let Some(version) = installed::installed_version(&job.site_packages, name) else {
+        return Vec::new();
+    };
+    if !versioned {
+        return Vec::new();
+    }
+    let suffix: String = name
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() {
+            true => c.to_ascii_uppercase(),
+            false => '_',
+        })
+        .collect();
+    [
+        format!("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_{suffix}"),
+        "SETUPTOOLS_SCM_PRETEND_VERSION".to_string(),
+    ]
+    .into_iter()
+    .filter(|key| std::env::var_os(key).is_none())
+    .map(|key| (key, OsString::from(&version)))
+    .collect()
 }

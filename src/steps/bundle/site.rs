@@ -20,6 +20,7 @@ use crate::args;
 use crate::python::build::Build;
 use crate::python::installed;
 use crate::python::interpreter::Interpreter;
+use crate::python::own_requirement;
 use crate::python::wheelhouse;
 
 /// Installs the staged project and its dependencies into `dir` (created), at the venv's
@@ -32,7 +33,18 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot write {}", constraints.display()))?;
     let mut argv = args!["-m", "pip", "install", "--no-compile", "--no-input"].to_vec();
     argv.extend(wheelhouse::pip_args(cx));
-    argv.extend(args!["--target", dir, "-c", &constraints, &job.stage]);
+    // A requirement file's `-e .[extra]` asks for the project with those extras: so does
+    // this install (see `own_requirement`).
+    let (_, extras) = own_requirement::for_bundler(
+        &cx.project.root,
+        cx.project.requirement_files(),
+        &job.work.join("requirements"),
+    )?;
+    let project = match extras.is_empty() {
+        true => job.stage.clone().into_os_string(),
+        false => format!("{}[{}]", job.stage.display(), extras.join(",")).into(),
+    };
+    argv.extend(args!["--target", dir, "-c", &constraints, project]);
     let names =
         installed::names_in_requirement_files(&cx.project.root, cx.project.requirement_files());
     argv.extend(names.into_iter().map(Into::into));

@@ -145,11 +145,132 @@ pub(crate) fn open(cx: &Build) -> Result<Base> {
             format!("the base image {named} has a manifest whose layers cannot be read")
         })?
         .unwrap_or_default();
-    Ok(Base {
+    let base = Base {
         dir,
         config,
         layers,
+    };
+    refuse_other_python(cx, &base, &named)?;
+    Ok(base)
+}
+
+/// The bundle's PEX runs on the base's Python: one of another minor version than the
+/// venv's (which the bundle's compiled wheels and pins were made for) starts a container
+/// that dies at once. Refused here, naming both. A base with no Python found (one in an
+/// unusual place) is let through with a warning.
+fn refuse_other_python(cx: &Build, base: &Base, named: &str) -> Result<()> {
+    let venv = cx.project.venv();
+    let Some(wanted) = venv_python_version(&venv) else {
+        return Ok(());
+    };
+    let wanted = wanted.as_str();
+    let found = python_versions(base)?;
+    if found.is_empty() {
+        cx.printer.warn(&format!(
+            "no python3.X found in the base {named}: the image runs only if it has Python {wanted}"
+        ));
+        return Ok(());
+    }
+    if found.iter().any(|version| version == wanted) {
+        return Ok(());
+    }
+    Err(UserError::usage(format!(
+        "the base {named} (`[image] base`) has Python {}, and the bundle was built for Python {wanted} (the venv {})",
+        found.join(", "),
+        venv.display()
+    ))
+    .hint(format!(
+        "use a base with Python {wanted}, or build with Python {} (`[project] python = \"{}\"`)",
+        found[0], found[0]
+    ))
+    .into())
+}
+
+/// `3.11` from the venv's `pyvenv.cfg` (`version_info` with uv, `version` with venv).
+fn venv_python_version(venv: &Path) -> Option<String> {
+    let text = fs::read_to_string(venv.join("pyvenv.cfg")).ok()?;
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        if !matches!(key.trim(), "version" | "version_info") {
+            return None;
+        }
+        let mut parts = value.trim().split('.');
+        Some(format!("{}.{}", parts.next()?, parts.next()?))
     })
+}
+
+/// The Python versions (`3.11`) the base's files hold: `python3.X` in a `bin/` folder or
+/// a `lib/python3.X/` folder, anywhere, minus what a later layer whites out. Read from
+/// the layers' tar headers (no Python runs), once per set of layers: remembered in the
+/// cache beside the bases.
+pub(crate) fn python_versions(base: &Base) -> Result<Vec<String>> {
+    let digests: Vec<&str> = base.layers.iter().map(|l| l.digest.as_str()).collect();
+    let key = hash_bytes(format!("python-v1\n{}", digests.join("\n")).as_bytes());
+    let remembered = images_dir().join(format!("python-{}", &key[..32]));
+    if let Ok(text) = fs::read_to_string(&remembered) {
+        return Ok(text.split_whitespace().map(str::to_string).collect());
+    }
+    let mut found: Vec<String> = Vec::new();
+    for layer in &base.layers {
+        let path = Layout::blob_path(&base.dir, &layer.digest)?;
+        let file = File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let reader: Box<dyn std::io::Read> = if layer.media_type.ends_with("gzip") {
+            Box::new(flate2::read::GzDecoder::new(file))
+        } else if layer.media_type.ends_with(".tar") || layer.media_type.ends_with("tar") {
+            Box::new(file)
+        } else {
+            // zstd and the like: not readable here, so not told.
+            continue;
+        };
+        let mut archive = tar::Archive::new(reader);
+        let entries = archive
+            .entries()
+            .with_context(|| format!("cannot read the layer {}", path.display()))?;
+        for entry in entries {
+            let entry =
+                entry.with_context(|| format!("cannot read the layer {}", path.display()))?;
+            let name = entry.path_bytes();
+            let name = String::from_utf8_lossy(&name);
+            if let Some((version, removed)) = python_in_path(&name) {
+                found.retain(|v| !(removed && *v == version));
+                if !removed && !found.contains(&version) {
+                    found.push(version);
+                }
+            }
+        }
+    }
+    found.sort();
+    if let Some(parent) = remembered.parent()
+        && fs::create_dir_all(parent).is_ok()
+    {
+        let _ = crate::engine::state::write_atomically(&remembered, found.join(" ").as_bytes());
+    }
+    Ok(found)
+}
+
+/// `("3.11", whited_out)` when `path` (a layer's entry) is a `bin/python3.11`, a
+/// `lib/python3.11` folder or under one, or whites either out (`bin/.wh.python3.11`).
+fn python_in_path(path: &str) -> Option<(String, bool)> {
+    let parts: Vec<&str> = path
+        .trim_start_matches("./")
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
+    for (at, pair) in parts.windows(2).enumerate() {
+        let last = at + 2 == parts.len();
+        let (name, removed) = match pair[1].strip_prefix(".wh.") {
+            Some(name) => (name, true),
+            None => (pair[1], false),
+        };
+        let minor = name.strip_prefix("python3.").unwrap_or_default();
+        if minor.is_empty() || !minor.bytes().all(|b| b.is_ascii_digit()) || (removed && !last) {
+            continue;
+        }
+        if (pair[0] == "bin" && last) || pair[0] == "lib" {
+            return Some((format!("3.{minor}"), removed));
+        }
+    }
+    None
 }
 
 /// The manifest `tag` names in the layout at `dir` (or its only one, without a tag).
@@ -371,6 +492,26 @@ mod tests {
             .unwrap();
         let err = read_bounded(&path).unwrap_err();
         assert!(err.to_string().contains("MiB"), "{err}");
+    }
+
+    #[test]
+    fn the_python_of_a_layer_is_read_from_its_paths() {
+        for (path, expected) in [
+            ("usr/bin/python3.11", Some(("3.11", false))),
+            ("./usr/local/lib/python3.10/os.py", Some(("3.10", false))),
+            ("usr/lib/python3.12/", Some(("3.12", false))),
+            ("usr/bin/.wh.python3.9", Some(("3.9", true))),
+            ("usr/lib/python3/dist-packages/x.py", None),
+            ("usr/bin/python3.11-config", None),
+            ("usr/share/doc/python3.11/README", None),
+            ("usr/bin/python3", None),
+        ] {
+            assert_eq!(
+                python_in_path(path),
+                expected.map(|(v, r)| (v.to_string(), r)),
+                "{path}"
+            );
+        }
     }
 
     #[test]

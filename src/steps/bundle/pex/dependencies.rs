@@ -15,6 +15,7 @@ use crate::engine::statcache::{hash_bytes, hash_file};
 use crate::engine::state;
 use crate::python::build::Build;
 use crate::python::installed;
+use crate::python::own_requirement;
 use crate::steps::bundle::backend::Job;
 use crate::steps::bundle::shared_layers;
 
@@ -26,6 +27,20 @@ use crate::steps::bundle::shared_layers;
 /// the same digest exists, else built into a temp file renamed into place, so a killed
 /// build never leaves a truncated layer behind a valid name.
 pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBuf> {
+    let (files, extras) = own_requirement::for_bundler(
+        &cx.project.root,
+        cx.project.requirement_files(),
+        &job.work.join("requirements"),
+    )?;
+    // The requirements of the project's extras a requirement file asks for are the app's.
+    let mut requires = requires.to_vec();
+    if !extras.is_empty() {
+        let metadata = installed::dist_info(&job.site_packages, &cx.project.config.project.name)
+            .and_then(|dist_info| fs::read_to_string(dist_info.join("METADATA")).ok())
+            .unwrap_or_default();
+        requires.extend(own_requirement::extras_requires(&metadata, &extras));
+    }
+    let requires = &requires;
     let digest = deps_digest(cx, job, requires)?;
     let dir = cx.project.state_dir().join("layers");
     let name = format!("deps-{digest}.pex");
@@ -65,7 +80,7 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
             .phase("building the dependencies PEX from the venv");
         // With the options of the final PEX: then it already holds all the final PEX
         // holds but the code, and `layered_pex` can add that without starting pex.
-        let mut argv = venv_closure_args(cx, requires, &partial);
+        let mut argv = venv_closure_args(cx, &files, requires, &partial);
         argv.extend(fast_start(cx));
         run_pex(cx, argv).context("cannot build the dependencies PEX from the venv")?;
         let written =
@@ -91,12 +106,19 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
     Ok(path)
 }
 
-/// pex's arguments for the runtime closure of `requires` and the requirement files, taken
+/// pex's arguments for the runtime closure of `requires` and the requirement `files`
+/// (absolute: those naming the project are copies without it, see `own_requirement`:
+/// pex refuses a local directory from a venv, and the code comes from the stage), taken
 /// from the venv, into `out`.
-fn venv_closure_args(cx: &Build, requires: &[String], out: &Path) -> Vec<OsString> {
+fn venv_closure_args(
+    cx: &Build,
+    files: &[PathBuf],
+    requires: &[String],
+    out: &Path,
+) -> Vec<OsString> {
     let mut argv = args!["--venv-repository", cx.project.venv()].to_vec();
-    for file in cx.project.requirement_files() {
-        argv.extend(args!["-r", cx.project.root.join(file)]);
+    for file in files {
+        argv.extend(args!["-r", file]);
     }
     argv.extend(requires.iter().map(Into::into));
     argv.extend(args!["-o", out]);

@@ -33,7 +33,16 @@ pub(super) fn fast_start(cx: &Build) -> Vec<OsString> {
 }
 
 /// Runs the venv's pex with `argv`, the pinned PEX_ROOT and `[bundle] pex-args`.
-pub(super) fn run_pex(cx: &Build, mut argv: Vec<OsString>) -> Result<()> {
+pub(super) fn run_pex(cx: &Build, argv: Vec<OsString>) -> Result<()> {
+    run_pex_with(cx, argv, &[])
+}
+
+/// [`run_pex`] with the variables of `extra` set too.
+pub(super) fn run_pex_with(
+    cx: &Build,
+    mut argv: Vec<OsString>,
+    extra: &[(String, OsString)],
+) -> Result<()> {
     let root = pex_root();
     argv.extend(args!["--pex-root", &root]);
     argv.extend(cx.project.config.bundle.pex_args.iter().map(Into::into));
@@ -42,10 +51,15 @@ pub(super) fn run_pex(cx: &Build, mut argv: Vec<OsString>) -> Result<()> {
     // install (pip did), and without it each run (two in a cold build, one per edit)
     // would compile pex again wherever `PYTHONDONTWRITEBYTECODE` is set (0.4 s each).
     // Only pex's: it imports none of the project's code.
-    let env = [
+    let mut env = vec![
         ("PEX_ROOT", root.as_os_str()),
         ("PYTHONDONTWRITEBYTECODE", std::ffi::OsStr::new("")),
     ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_os_str())),
+    );
     cx.runner.run_with_env("bundle", pex, &argv, &env)
 }
 

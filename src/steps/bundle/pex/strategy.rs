@@ -27,8 +27,11 @@ const PLAIN_BACKENDS: &[&str] = &[
 ];
 
 /// Sources that a build compiles: their presence means the wheel holds more than copies.
+/// Not Rust's or Go's: the plain backends never compile them, only a plugin that
+/// `setup.py` names (`rust_extensions`, `build_golang`) or a backend of its own (maturin),
+/// so such a file alone is data (pre-commit ships Go and Rust templates).
 const COMPILED_SUFFIXES: &[&str] = &[
-    ".c", ".cc", ".cpp", ".cxx", ".pyx", ".pxd", ".f", ".f90", ".rs", ".go", ".swg",
+    ".c", ".cc", ".cpp", ".cxx", ".pyx", ".pxd", ".f", ".f90", ".swg",
 ];
 
 /// `setup.py` words that mean a custom build.
@@ -38,6 +41,7 @@ const CUSTOM_BUILD_WORDS: &[&str] = &[
     "cmdclass",
     "cffi_modules",
     "rust_extensions",
+    "build_golang",
 ];
 
 /// How this build makes the PEX.
@@ -47,6 +51,9 @@ pub(super) enum Plan {
         editable: Editable,
         packages: Vec<(String, String)>,
         entry_point: String,
+        /// Files a version hook wrote into the tree (see [`hook_outputs`]), relative to
+        /// the root: the layer takes them from there.
+        generated: Vec<String>,
     },
     /// The wheel build, why when `auto` chose it, and the project's requirements (from
     /// the editable install, when there is one: its closure is then taken from the venv).
@@ -89,7 +96,7 @@ pub(super) fn plan(
             let function = entry
                 .function(site_packages, name)
                 .map_err(|err| err.to_string())?;
-            layer_plan(editable, function, files, stage)
+            layer_plan(editable, function, files, stage, &cx.project.root)
         });
     match (layered, strategy) {
         (Ok(plan), _) => Ok(plan),
@@ -108,6 +115,7 @@ fn layer_plan(
     entry_point: String,
     files: &[String],
     stage: &Path,
+    root: &Path,
 ) -> Result<Plan, String> {
     if let Some(file) = files
         .iter()
@@ -131,10 +139,17 @@ fn layer_plan(
         Layout::Packages(packages) => packages.clone(),
         Layout::Unknown(why) => return Err(why.clone()),
     };
+    let generated = hook_outputs_in(stage)?;
+    if let Some(missing) = generated.iter().find(|file| !root.join(file).is_file()) {
+        return Err(format!(
+            "the build writes {missing}, which the editable install did not leave in the project"
+        ));
+    }
     Ok(Plan::Layered {
         editable,
         packages,
         entry_point,
+        generated,
     })
 }
 
@@ -146,16 +161,90 @@ fn build_backend(stage: &Path) -> Result<Option<String>, String> {
     let table: toml::Table = text
         .parse()
         .map_err(|err| format!("pyproject.toml does not parse: {err}"))?;
-    if let Some(hatch) = table.get("tool").and_then(|t| t.get("hatch"))
-        && hatch.to_string().contains("hooks")
-    {
-        return Err("pyproject.toml configures hatch build hooks".into());
-    }
+    hook_outputs(&table)?;
     Ok(table
         .get("build-system")
         .and_then(|b| b.get("build-backend"))
         .and_then(|b| b.as_str())
         .map(str::to_string))
+}
+
+/// Build hooks whose only work is to write the version, from version control, into a
+/// file: hatch-vcs's `vcs` hook (its `version-file`).
+const VERSION_HOOKS: &[&str] = &["vcs"];
+
+/// The files the project's build writes besides copying (relative to the root), when
+/// only known version writers do: hatch-vcs's `version-file`, setuptools-scm's
+/// `version_file` / `write_to`. The editable install wrote them into the tree with the
+/// venv's version, so the layer takes them from there. Any other hatch build hook may
+/// do more than write a file: the reason, then.
+pub(super) fn hook_outputs(pyproject: &toml::Table) -> Result<Vec<String>, String> {
+    let tool = pyproject.get("tool");
+    let mut written = Vec::new();
+    let build = tool
+        .and_then(|t| t.get("hatch"))
+        .and_then(|h| h.get("build"));
+    let hook_tables = [
+        build.and_then(|b| b.get("hooks")),
+        build
+            .and_then(|b| b.get("targets"))
+            .and_then(|t| t.get("wheel"))
+            .and_then(|w| w.get("hooks")),
+    ];
+    for hooks in hook_tables.into_iter().flatten() {
+        let Some(hooks) = hooks.as_table() else {
+            return Err("pyproject.toml configures hatch build hooks".into());
+        };
+        for (name, hook) in hooks {
+            if !enabled(name, hook) {
+                continue;
+            }
+            if !VERSION_HOOKS.contains(&name.as_str()) {
+                return Err(format!(
+                    "pyproject.toml configures the hatch build hook `{name}`, which may do more than copy files"
+                ));
+            }
+            if let Some(file) = hook.get("version-file").and_then(|f| f.as_str()) {
+                written.push(file.to_string());
+            }
+        }
+    }
+    let scm = tool.and_then(|t| t.get("setuptools_scm"));
+    for key in ["version_file", "write_to"] {
+        if let Some(file) = scm.and_then(|s| s.get(key)).and_then(|f| f.as_str()) {
+            written.push(file.to_string());
+        }
+    }
+    written.sort();
+    written.dedup();
+    Ok(written)
+}
+
+/// Whether hatch runs the build hook `name`: unless it says `enable-by-default = false`
+/// and neither `HATCH_BUILD_HOOKS_ENABLE` nor `HATCH_BUILD_HOOK_ENABLE_<NAME>` turns it
+/// on (isort's optional `mypyc` hook).
+fn enabled(name: &str, hook: &toml::Value) -> bool {
+    if hook.get("enable-by-default").and_then(toml::Value::as_bool) != Some(false) {
+        return true;
+    }
+    let own = format!(
+        "HATCH_BUILD_HOOK_ENABLE_{}",
+        name.to_uppercase().replace('-', "_")
+    );
+    let on =
+        |key: &str| std::env::var(key).is_ok_and(|value| matches!(value.as_str(), "1" | "true"));
+    on("HATCH_BUILD_HOOKS_ENABLE") || on(&own)
+}
+
+/// [`hook_outputs`] of the `pyproject.toml` in `dir`; none without one.
+pub(super) fn hook_outputs_in(dir: &Path) -> Result<Vec<String>, String> {
+    let Ok(text) = fs::read_to_string(dir.join("pyproject.toml")) else {
+        return Ok(Vec::new());
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|err| format!("pyproject.toml does not parse: {err}"))?;
+    hook_outputs(&table)
 }
 
 /// `[build-system] requires` of the staged project (setuptools' defaults without one):
@@ -192,13 +281,70 @@ mod tests {
     }
 
     #[test]
+    fn hooks_off_by_default_and_version_hooks_keep_the_layer() {
+        let table = |text: &str| text.parse::<toml::Table>().unwrap();
+        let off =
+            table("[tool.hatch.build.targets.wheel.hooks.mypyc]\nenable-by-default = false\n");
+        assert_eq!(hook_outputs(&off), Ok(vec![]));
+        let vcs = table(
+            "[tool.hatch.build.hooks.vcs]\nversion-file = \"src/a/_v.py\"\n\
+             [tool.setuptools_scm]\nwrite_to = \"a/_w.py\"\n",
+        );
+        assert_eq!(
+            hook_outputs(&vcs),
+            Ok(vec!["a/_w.py".to_string(), "src/a/_v.py".into()])
+        );
+        let custom = table("[tool.hatch.build.hooks.custom]\npath = \"hatch_build.py\"\n");
+        assert!(hook_outputs(&custom).unwrap_err().contains("`custom`"));
+    }
+
+    #[test]
+    fn go_and_rust_files_alone_are_data() {
+        let stage = tempfile::tempdir().unwrap();
+        let packages = Layout::Packages(vec![("app".into(), "app".into())]);
+        let files = vec![
+            "app/__init__.py".to_string(),
+            "app/resources/main.go".into(),
+            "app/resources/main.rs".into(),
+        ];
+        let plan = layer_plan(
+            editable(packages.clone()),
+            "app:main".into(),
+            &files,
+            stage.path(),
+            stage.path(),
+        );
+        assert!(matches!(plan, Ok(Plan::Layered { .. })), "{plan:?}");
+        fs::write(
+            stage.path().join("setup.py"),
+            "setup(build_golang={'root': 'x'})",
+        )
+        .unwrap();
+        let why = layer_plan(
+            editable(packages),
+            "app:main".into(),
+            &files,
+            stage.path(),
+            stage.path(),
+        )
+        .unwrap_err();
+        assert!(why.contains("build_golang"), "{why}");
+    }
+
+    #[test]
     fn compiled_sources_and_custom_builds_need_the_wheel() {
         let stage = tempfile::tempdir().unwrap();
         let packages = Layout::Packages(vec![("app".into(), "src/app".into())]);
         let entry = || "app.cli:main".to_string();
         let files = vec!["src/app/__init__.py".to_string(), "src/app/fast.c".into()];
-        let why =
-            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
+        let why = layer_plan(
+            editable(packages.clone()),
+            entry(),
+            &files,
+            stage.path(),
+            stage.path(),
+        )
+        .unwrap_err();
         assert!(why.contains("src/app/fast.c"), "{why}");
 
         let files = vec!["src/app/__init__.py".to_string()];
@@ -207,8 +353,14 @@ mod tests {
             "setup(ext_modules=[Extension('x', ['x.c'])])",
         )
         .unwrap();
-        let why =
-            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
+        let why = layer_plan(
+            editable(packages.clone()),
+            entry(),
+            &files,
+            stage.path(),
+            stage.path(),
+        )
+        .unwrap_err();
         assert!(why.contains("ext_modules"), "{why}");
 
         fs::write(stage.path().join("setup.py"), "setup()").unwrap();
@@ -217,13 +369,26 @@ mod tests {
             "[build-system]\nrequires = [\"maturin\"]\nbuild-backend = \"maturin\"\n",
         )
         .unwrap();
-        let why =
-            layer_plan(editable(packages.clone()), entry(), &files, stage.path()).unwrap_err();
+        let why = layer_plan(
+            editable(packages.clone()),
+            entry(),
+            &files,
+            stage.path(),
+            stage.path(),
+        )
+        .unwrap_err();
         assert!(why.contains("maturin"), "{why}");
         assert_eq!(build_requires(stage.path()), ["maturin"]);
 
         fs::remove_file(stage.path().join("pyproject.toml")).unwrap();
-        let plan = layer_plan(editable(packages), entry(), &files, stage.path()).unwrap();
+        let plan = layer_plan(
+            editable(packages),
+            entry(),
+            &files,
+            stage.path(),
+            stage.path(),
+        )
+        .unwrap();
         assert!(matches!(plan, Plan::Layered { entry_point, .. } if entry_point == "app.cli:main"));
         assert_eq!(
             build_requires(stage.path()),

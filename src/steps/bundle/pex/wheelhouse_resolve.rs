@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::invocation::{pex_environment, run_pex};
+use super::invocation::{pex_environment, run_pex_with};
 use super::strategy::build_requires;
 use crate::args;
 use crate::engine::statcache::hash_bytes;
@@ -28,6 +28,7 @@ pub(super) fn pex_from_wheelhouse(
     job: &Job,
     groups: &[Vec<String>],
     mut argv: Vec<OsString>,
+    env: &[(String, OsString)],
 ) -> Result<()> {
     argv.extend(wheelhouse::pex_args());
     let stamp = wheelhouse_stamp(cx, job, groups);
@@ -35,13 +36,13 @@ pub(super) fn pex_from_wheelhouse(
     if !stamped {
         fill_wheelhouse(cx, groups, &stamp)?;
     }
-    match run_pex(cx, argv.clone()) {
+    match run_pex_with(cx, argv.clone(), env) {
         Err(_) if stamped && !wheelhouse::offline(cx) => {
             cx.printer.warn(
                 "pex could not build from the wheelhouse; filling it again from the package index",
             );
             fill_wheelhouse(cx, groups, &stamp)?;
-            run_pex(cx, argv)
+            run_pex_with(cx, argv, env)
         }
         result => result,
     }
