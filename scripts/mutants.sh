@@ -9,6 +9,8 @@
 #   scripts/mutants.sh redact links     those modules only
 #   scripts/mutants.sh --unit statcache unit tests only (no e2e test runs: minutes, not hours)
 #   scripts/mutants.sh --diff [BASE]    only the lines changed since BASE (default: main)
+#   scripts/mutants.sh --shard K/N      the K-th of N slices of the mutants (0-based), to
+#                                       split a whole run over machines or nights
 #   scripts/mutants.sh --list [MODULE]  the modules, or the mutants, without running them
 #
 # Mutants are applied in place (`--in-place`), one at a time, and put back after each:
@@ -20,16 +22,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# NAME | files (globs) | unit test filters | e2e test filters (test names, substrings).
-# The filters name the tests that check the module's guarantee, and only those: each
-# mutant runs them all, so a wide filter multiplies the run's length.
+# NAME | files (globs) | unit test filters | e2e test filters (test names, substrings) |
+# functions left out (a regex on cargo-mutants' names: wording of messages, not guarantees).
+# The filters name the tests that check the module's guarantee, and only those. cargo
+# test runs the unit tests first and stops at a failure, so the e2e tests run only for
+# the mutants the unit tests miss (and for the baseline).
 MODULES=(
   "manifest|src/steps/bundle/manifest.rs|steps::bundle::manifest::|manifest"
   "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand"
   "clean|src/commands/clean.rs||clean::"
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
-  "fingerprint|src/engine/fingerprint.rs|engine::fingerprint::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool"
-  "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions"
+  "fingerprint|src/engine/fingerprint.rs|engine::fingerprint::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool|describe_change|Fingerprint::differences"
+  "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions|parallel_map"
   "remote|src/engine/remote.rs src/engine/remote/*.rs|engine::remote|remote::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone layers::two_checkouts"
   "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/zip.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts"
@@ -42,12 +46,17 @@ MODULES=(
 
 unit_only=false
 diff_base=""
+shard=""
 list=false
 selected=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --unit) unit_only=true ;;
     --list) list=true ;;
+    --shard)
+      shard="${2:?--shard needs K/N}"
+      shift
+      ;;
     --diff)
       diff_base=main
       if [ $# -gt 1 ] && [[ "$2" != -* ]] && ! printf '%s\n' "${MODULES[@]}" | grep -q "^$2|"; then
@@ -100,7 +109,7 @@ fi
 summary=()
 missed_any=false
 for entry in "${MODULES[@]}"; do
-  IFS='|' read -r name globs unit e2e <<<"$entry"
+  IFS='|' read -r name globs unit e2e skip <<<"$entry"
   if [ ${#selected[@]} -gt 0 ] && ! printf '%s\n' "${selected[@]}" | grep -qx "$name"; then
     continue
   fi
@@ -125,6 +134,8 @@ for entry in "${MODULES[@]}"; do
   fi
   options=(--in-place --no-shuffle --output "$out_root/$name" "${files[@]}")
   [ -n "$diff_file" ] && options+=(--in-diff "$diff_file")
+  [ -n "$shard" ] && options+=(--shard "$shard")
+  [ -n "$skip" ] && options+=(--exclude-re "$skip")
   if $list; then
     cargo mutants --list "${options[@]}"
     continue
