@@ -513,6 +513,74 @@ mod tests {
     }
 
     #[test]
+    fn hash_many_finds_files_in_every_directory_in_any_order() {
+        // Keys of several directories, interleaved, and more in one directory than a group
+        // of stat calls holds: each file is stat'ed in its own directory.
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys: Vec<String> = Vec::new();
+        for i in 0..520 {
+            keys.push(format!("pkg/m{i}.py"));
+        }
+        for (i, sub) in ["a", "b/c", "a", "", "b/c"].iter().enumerate() {
+            let prefix = if sub.is_empty() {
+                String::new()
+            } else {
+                format!("{sub}/")
+            };
+            keys.push(format!("{prefix}n{i}.py"));
+        }
+        for key in &keys {
+            let path = dir.path().join(key);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, key).unwrap();
+        }
+        let mut cache = StatCache::default();
+        let many = cache.hash_many(dir.path(), &keys).unwrap();
+        for (key, hash) in keys.iter().zip(&many) {
+            assert_eq!(
+                hash.as_deref(),
+                Some(hash_bytes(key.as_bytes()).as_str()),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_link_that_cannot_be_resolved_is_an_error_not_a_missing_file() {
+        // A loop: not a file that is missing, and not one to leave out silently.
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("loop.py", dir.path().join("loop.py")).unwrap();
+        let mut cache = StatCache::default();
+        assert!(cache.hash(dir.path(), "loop.py").is_err());
+        let err = cache.hash_many(dir.path(), &["loop.py"]).unwrap_err();
+        assert!(format!("{err:#}").contains("loop.py"), "{err:#}");
+    }
+
+    #[test]
+    fn only_what_was_looked_up_is_kept_and_a_change_is_known() {
+        let dir = tempfile::tempdir().unwrap();
+        for key in ["a.py", "b.py"] {
+            fs::write(dir.path().join(key), key).unwrap();
+        }
+        let mut cache = StatCache::default();
+        assert!(!cache.is_changed());
+        cache.hash_many(dir.path(), &["a.py", "b.py"]).unwrap();
+        assert!(cache.is_changed(), "new entries must be saved");
+        cache.mark_saved();
+        // As loaded by the next invocation: nothing looked up yet.
+        let mut cache: StatCache =
+            postcard::from_bytes(&postcard::to_stdvec(&cache).unwrap()).unwrap();
+        cache.hash(dir.path(), "a.py").unwrap();
+        cache.mark_saved();
+        cache.retain_used();
+        assert!(cache.is_changed(), "forgetting b.py must be saved");
+        assert_eq!(cache.entries.keys().collect::<Vec<_>>(), ["a.py"]);
+        cache.mark_saved();
+        cache.retain_used();
+        assert!(!cache.is_changed(), "nothing was forgotten");
+    }
+
+    #[test]
     fn a_named_pipe_is_missing_and_never_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("pipe.txt");
@@ -528,6 +596,34 @@ mod tests {
         let mut cache = StatCache::default();
         assert_eq!(cache.hash(dir.path(), "pipe.txt").unwrap(), None);
         assert_eq!(cache.hash_many(dir.path(), &["pipe.txt"]).unwrap(), [None]);
+    }
+
+    #[test]
+    fn a_socket_or_a_missing_file_opens_as_none_and_other_errors_are_errors() {
+        // What `open_regular` meets when a file is replaced between its stat and its open.
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("server.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        assert!(open_regular(&socket).unwrap().is_none());
+        assert!(open_regular(&dir.path().join("gone.py")).unwrap().is_none());
+        fs::write(dir.path().join("f"), "").unwrap();
+        assert!(open_regular(&dir.path().join("f/x.py")).is_err());
+    }
+
+    #[test]
+    fn hashes_are_of_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.py");
+        fs::write(&path, "x = 1\n").unwrap();
+        let hash = hash_file(&path).unwrap();
+        assert_eq!(hash, hash_bytes(b"x = 1\n"));
+        assert_eq!(hash.len(), 32);
+        assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
+        assert_ne!(hash, hash_bytes(b"x = 2\n"));
+        assert!(
+            hash_file(dir.path()).is_err(),
+            "a directory has no content hash"
+        );
     }
 
     #[test]
