@@ -148,6 +148,16 @@ fn commands(program: &Path, packages: &[&str], update: bool) -> Result<Vec<Comma
                 ))
         })?),
     };
+    Ok(commands_through(sudo.as_deref(), program, packages, update))
+}
+
+/// [`commands`], each started by `sudo` when given.
+fn commands_through(
+    sudo: Option<&Path>,
+    program: &Path,
+    packages: &[&str],
+    update: bool,
+) -> Vec<Command> {
     let mut steps: Vec<Vec<std::ffi::OsString>> = Vec::new();
     if update {
         steps.push(vec!["update".into()]);
@@ -155,17 +165,17 @@ fn commands(program: &Path, packages: &[&str], update: bool) -> Result<Vec<Comma
     let mut install: Vec<std::ffi::OsString> = vec!["install".into(), "-y".into()];
     install.extend(packages.iter().map(Into::into));
     steps.push(install);
-    Ok(steps
+    steps
         .into_iter()
-        .map(|args| match &sudo {
+        .map(|args| match sudo {
             Some(sudo) => {
                 let mut full = vec![program.as_os_str().to_owned()];
                 full.extend(args);
-                (sudo.clone(), full)
+                (sudo.to_path_buf(), full)
             }
             None => (program.to_path_buf(), args),
         })
-        .collect())
+        .collect()
 }
 
 fn has_apt_lists(dir: &Path) -> bool {
@@ -220,19 +230,53 @@ mod tests {
     use super::*;
     use crate::base::prerequisites::hints::Kind;
 
+    fn shown(commands: &[Command]) -> Vec<String> {
+        commands
+            .iter()
+            .map(|(program, args)| display_command(program.as_os_str(), args))
+            .collect()
+    }
+
     #[test]
     fn one_install_for_everything_each_package_once() {
         let packages = ["libldap-dev", "libsasl2-dev"];
-        let commands = commands(Path::new("/usr/bin/dnf"), &packages, false).unwrap();
-        let shown: Vec<String> = commands
-            .iter()
-            .map(|(program, args)| display_command(program.as_os_str(), args))
-            .collect();
+        let dnf = Path::new("/usr/bin/dnf");
         let install = "/usr/bin/dnf install -y libldap-dev libsasl2-dev";
-        if rustix::process::geteuid().is_root() {
-            assert_eq!(shown, [install]);
-        } else if let Ok(sudo) = which::which("sudo") {
-            assert_eq!(shown, [format!("{} {install}", sudo.display())]);
+        assert_eq!(
+            shown(&commands_through(None, dnf, &packages, false)),
+            [install]
+        );
+        let sudo = Some(Path::new("/usr/bin/sudo"));
+        assert_eq!(
+            shown(&commands_through(sudo, dnf, &packages, false)),
+            [format!("/usr/bin/sudo {install}")]
+        );
+        let apt = Path::new("/usr/bin/apt-get");
+        assert_eq!(
+            shown(&commands_through(sudo, apt, &packages[..1], true)),
+            [
+                "/usr/bin/sudo /usr/bin/apt-get update",
+                "/usr/bin/sudo /usr/bin/apt-get install -y libldap-dev"
+            ]
+        );
+    }
+
+    /// Root runs the install itself; anyone else through sudo, or is told how as root.
+    #[test]
+    fn sudo_only_when_not_root() {
+        let dnf = Path::new("/usr/bin/dnf");
+        let made = commands(dnf, &["libldap-dev"], false);
+        let install = "/usr/bin/dnf install -y libldap-dev";
+        match (rustix::process::geteuid().is_root(), which::which("sudo")) {
+            (true, _) => assert_eq!(shown(&made.unwrap()), [install]),
+            (false, Ok(sudo)) => assert_eq!(
+                shown(&made.unwrap()),
+                [format!("{} {install}", sudo.display())]
+            ),
+            (false, Err(_)) => {
+                let err = format!("{:#}", made.unwrap_err());
+                assert!(err.contains("sudo is not on PATH"), "{err}");
+            }
         }
     }
 

@@ -395,20 +395,85 @@ mod tests {
         assert_eq!(cache.hashed_count(), 1);
     }
 
+    /// An edit the stat data cannot show: after `key` was hashed, its content changes and
+    /// its stat data (mtime, ctime, size, inode) comes out equal to what was recorded, as
+    /// when a write lands within the same timestamp tick as the hashing. The kernel cannot
+    /// be made to repeat a ctime, so the record is brought to the file's new stat data;
+    /// the hash and the moment of hashing stay those of the old content.
+    fn edit_unseen_by_stat(cache: &mut StatCache, dir: &Path, key: &str, content: &str) {
+        let path = dir.join(key);
+        let before = cache.entries[key].stat;
+        fs::write(&path, content).unwrap();
+        set_mtime(&path, before.mtime_ns);
+        let entry = cache.entries.get_mut(key).unwrap();
+        entry.stat = FileStat::of(&fs::metadata(&path).unwrap());
+        assert_eq!(
+            (entry.stat.size, entry.stat.mtime_ns, entry.stat.inode),
+            (before.size, before.mtime_ns, before.inode),
+            "the edit must keep the size and mtime"
+        );
+    }
+
     #[test]
     fn recent_file_is_racy_and_rehashed() {
         let dir = tempfile::tempdir().unwrap();
+        for lookup in ["hash", "hash_many"] {
+            let look = |cache: &mut StatCache| match lookup {
+                "hash" => cache.hash(dir.path(), "a.py").unwrap(),
+                _ => cache.hash_many(dir.path(), &["a.py"]).unwrap().remove(0),
+            };
+            fs::write(dir.path().join("a.py"), "x = 1\n").unwrap();
+            let mut cache = StatCache::default();
+            look(&mut cache);
+            edit_unseen_by_stat(&mut cache, dir.path(), "a.py", "x = 2\n");
+            // Only the racy rule can see this edit: the stat data is equal.
+            assert_eq!(
+                look(&mut cache).unwrap(),
+                hash_bytes(b"x = 2\n"),
+                "{lookup}"
+            );
+            assert_eq!(cache.hashed_count(), 2, "{lookup}");
+        }
+    }
+
+    #[test]
+    fn an_entry_hashed_well_after_its_mtime_is_trusted() {
+        // The counterpart of the racy test: the same unseen edit on a file whose mtime
+        // lies outside the window is answered from the cache (so the racy test fails for
+        // the window, not for the stat data).
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.py");
         fs::write(&path, "x = 1\n").unwrap();
+        set_mtime(&path, now_ns() - 10 * RACY_WINDOW_NS);
         let mut cache = StatCache::default();
-        cache.hash(dir.path(), "a.py").unwrap();
-        // Same size, and the mtime put back: only the racy rule can see this edit.
-        let mtime = FileStat::of(&fs::metadata(&path).unwrap()).mtime_ns;
-        fs::write(&path, "x = 2\n").unwrap();
-        set_mtime(&path, mtime);
-        let second = cache.hash(dir.path(), "a.py").unwrap();
-        assert_eq!(cache.hashed_count(), 2);
-        assert_eq!(second.unwrap(), hash_bytes(b"x = 2\n"));
+        let first = cache.hash(dir.path(), "a.py").unwrap();
+        edit_unseen_by_stat(&mut cache, dir.path(), "a.py", "x = 2\n");
+        assert_eq!(cache.hash(dir.path(), "a.py").unwrap(), first);
+        assert_eq!(cache.hashed_count(), 1);
+    }
+
+    #[test]
+    fn the_racy_window_is_strict() {
+        let stat = FileStat {
+            size: 6,
+            mtime_ns: 1_000 * RACY_WINDOW_NS,
+            ctime_ns: 1_000 * RACY_WINDOW_NS,
+            inode: 7,
+        };
+        let entry = |hashed_at_ns| Entry {
+            stat,
+            hash: hash_bytes(b"x = 1\n"),
+            hashed_at_ns,
+            used: false,
+        };
+        let at_the_edge = stat.mtime_ns + RACY_WINDOW_NS;
+        assert!(!entry(at_the_edge).trusted_for(&stat));
+        assert!(entry(at_the_edge + 1).trusted_for(&stat));
+        let later = FileStat {
+            mtime_ns: stat.mtime_ns + 1,
+            ..stat
+        };
+        assert!(!entry(at_the_edge + 1).trusted_for(&later));
     }
 
     #[test]
@@ -456,6 +521,74 @@ mod tests {
     }
 
     #[test]
+    fn hash_many_finds_files_in_every_directory_in_any_order() {
+        // Keys of several directories, interleaved, and more in one directory than a group
+        // of stat calls holds: each file is stat'ed in its own directory.
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys: Vec<String> = Vec::new();
+        for i in 0..520 {
+            keys.push(format!("pkg/m{i}.py"));
+        }
+        for (i, sub) in ["a", "b/c", "a", "", "b/c"].iter().enumerate() {
+            let prefix = if sub.is_empty() {
+                String::new()
+            } else {
+                format!("{sub}/")
+            };
+            keys.push(format!("{prefix}n{i}.py"));
+        }
+        for key in &keys {
+            let path = dir.path().join(key);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, key).unwrap();
+        }
+        let mut cache = StatCache::default();
+        let many = cache.hash_many(dir.path(), &keys).unwrap();
+        for (key, hash) in keys.iter().zip(&many) {
+            assert_eq!(
+                hash.as_deref(),
+                Some(hash_bytes(key.as_bytes()).as_str()),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_link_that_cannot_be_resolved_is_an_error_not_a_missing_file() {
+        // A loop: not a file that is missing, and not one to leave out silently.
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("loop.py", dir.path().join("loop.py")).unwrap();
+        let mut cache = StatCache::default();
+        assert!(cache.hash(dir.path(), "loop.py").is_err());
+        let err = cache.hash_many(dir.path(), &["loop.py"]).unwrap_err();
+        assert!(format!("{err:#}").contains("loop.py"), "{err:#}");
+    }
+
+    #[test]
+    fn only_what_was_looked_up_is_kept_and_a_change_is_known() {
+        let dir = tempfile::tempdir().unwrap();
+        for key in ["a.py", "b.py"] {
+            fs::write(dir.path().join(key), key).unwrap();
+        }
+        let mut cache = StatCache::default();
+        assert!(!cache.is_changed());
+        cache.hash_many(dir.path(), &["a.py", "b.py"]).unwrap();
+        assert!(cache.is_changed(), "new entries must be saved");
+        cache.mark_saved();
+        // As loaded by the next invocation: nothing looked up yet.
+        let mut cache: StatCache =
+            postcard::from_bytes(&postcard::to_stdvec(&cache).unwrap()).unwrap();
+        cache.hash(dir.path(), "a.py").unwrap();
+        cache.mark_saved();
+        cache.retain_used();
+        assert!(cache.is_changed(), "forgetting b.py must be saved");
+        assert_eq!(cache.entries.keys().collect::<Vec<_>>(), ["a.py"]);
+        cache.mark_saved();
+        cache.retain_used();
+        assert!(!cache.is_changed(), "nothing was forgotten");
+    }
+
+    #[test]
     fn a_named_pipe_is_missing_and_never_blocks() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("pipe.txt");
@@ -471,6 +604,34 @@ mod tests {
         let mut cache = StatCache::default();
         assert_eq!(cache.hash(dir.path(), "pipe.txt").unwrap(), None);
         assert_eq!(cache.hash_many(dir.path(), &["pipe.txt"]).unwrap(), [None]);
+    }
+
+    #[test]
+    fn a_socket_or_a_missing_file_opens_as_none_and_other_errors_are_errors() {
+        // What `open_regular` meets when a file is replaced between its stat and its open.
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("server.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        assert!(open_regular(&socket).unwrap().is_none());
+        assert!(open_regular(&dir.path().join("gone.py")).unwrap().is_none());
+        fs::write(dir.path().join("f"), "").unwrap();
+        assert!(open_regular(&dir.path().join("f/x.py")).is_err());
+    }
+
+    #[test]
+    fn hashes_are_of_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.py");
+        fs::write(&path, "x = 1\n").unwrap();
+        let hash = hash_file(&path).unwrap();
+        assert_eq!(hash, hash_bytes(b"x = 1\n"));
+        assert_eq!(hash.len(), 32);
+        assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
+        assert_ne!(hash, hash_bytes(b"x = 2\n"));
+        assert!(
+            hash_file(dir.path()).is_err(),
+            "a directory has no content hash"
+        );
     }
 
     #[test]

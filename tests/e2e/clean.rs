@@ -138,6 +138,8 @@ fn clean_never_reaches_through_a_link_whatever_the_path_form() {
         "shared/.",
         "shared/../outside",
         "shared/x.pex",
+        // A real file where the path lands: the one a missing guard would remove.
+        "shared/precious.txt",
         absolute.as_str(),
     ];
     for form in forms {
@@ -265,5 +267,65 @@ fn the_build_after_clean_keeps_the_venv() {
     assert_eq!(
         project.exec("dist/greet.pex", &[]).success().stdout,
         crate::bundle::GREETING
+    );
+}
+
+/// A product a real build recorded, whose directory was then replaced by a link out of the
+/// project (a user pointing `dist/` at a shared folder): the file now at the recorded path
+/// is the user's, and no form of `clean` may remove it. The same for a venv moved out and
+/// linked back: `clean --all` removes the link, never what it points to.
+#[test]
+fn a_recorded_product_reached_through_a_link_is_never_removed() {
+    let project = Project::sample();
+    project.pybuild(&["bundle"]).success();
+    let recorded = project.read(".pybuild/produced/bundle.json");
+    assert!(recorded.contains("dist/greet.pex"), "{recorded}");
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let shared = elsewhere.path().join("shared-dist");
+    fs::create_dir(&shared).unwrap();
+    fs::write(shared.join("greet.pex"), "the user's own file").unwrap();
+    fs::remove_dir_all(project.path("dist")).unwrap();
+    symlink(&shared, project.path("dist")).unwrap();
+    let venv = elsewhere.path().join("venv");
+    fs::rename(project.path(".venv"), &venv).unwrap();
+    symlink(&venv, project.path(".venv")).unwrap();
+
+    // Each form of clean on the state the build left (a clean removes `.pybuild/`).
+    let state = elsewhere.path().join("state");
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .args([from, to])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    copy(&project.path(".pybuild"), &state);
+    for args in [&["clean", "--dry-run"][..], &["clean"], &["clean", "--all"]] {
+        if !project.path(".pybuild").exists() {
+            copy(&state, &project.path(".pybuild"));
+        }
+        let run = project.pybuild(args).success();
+        assert!(!run.stdout.contains("greet.pex"), "{}", run.describe());
+        assert_eq!(
+            fs::read_to_string(shared.join("greet.pex")).ok().as_deref(),
+            Some("the user's own file"),
+            "pybuild {args:?} removed a file outside the project\n{}",
+            run.describe()
+        );
+        assert!(project.path("dist").is_symlink(), "{args:?}");
+    }
+    assert!(
+        project.path(".venv").symlink_metadata().is_err(),
+        "clean --all kept the venv's link"
+    );
+    assert!(
+        venv.join("pyvenv.cfg").is_file(),
+        "the linked venv was emptied"
+    );
+    assert!(
+        venv.join("bin/python").exists(),
+        "the linked venv was emptied"
     );
 }

@@ -7,8 +7,9 @@
 
 use std::fs;
 use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::bundle::GREETING;
 use crate::containers::{self, Container, base_reference, layer_digests};
@@ -107,17 +108,35 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     let run = project.pybuild(&["image"]).success();
     assert!(!run.step_ran("image"), "{}", run.describe());
 
-    // An edit: only the code layer changes.
+    // An edit: only the code layer changes, and the dependencies layer kept under
+    // `.pybuild/layers/` is reused, not written again (a rewrite is a new file, renamed in).
     let layers = layer_digests(&layout, "latest");
+    let kept_layer = || -> Vec<(String, u64)> {
+        let mut kept: Vec<(String, u64)> = fs::read_dir(project.path(".pybuild/layers"))
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with("oci-deps-"))
+            .map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                (name, entry.metadata().unwrap().ino())
+            })
+            .collect();
+        kept.sort();
+        kept
+    };
+    let before_edit = kept_layer();
+    assert_eq!(before_edit.len(), 2, "{before_edit:?}");
     project.write(
         "src/greeter/words.py",
         "def word():\n    return \"howdy\"\n",
     );
     let run = project.pybuild(&["image"]).success();
     assert!(run.step_ran("image"), "{}", run.describe());
-    assert!(
-        run.stderr.contains("dependencies layer unchanged")
-            || !run.stderr.contains("writing the dependencies layer")
+    assert_eq!(
+        kept_layer(),
+        before_edit,
+        "the dependencies layer was written again\n{}",
+        run.describe()
     );
     let edited = layer_digests(&layout, "latest");
     assert_eq!(
@@ -127,8 +146,22 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     );
     assert_ne!(edited[2], layers[2], "the code layer did not change");
 
-    // The same inputs, built again from nothing: the same bytes.
-    let index = fs::read(layout.join("index.json")).unwrap();
+    // The same inputs, built again from nothing, in a later second and with other file
+    // times: the same bytes. (A build that let the clock or a file's mtime into the image
+    // would differ; two builds in the same second would hide the clock.)
+    let index = fs::read_to_string(layout.join("index.json")).unwrap();
+    let elsewhen = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+    for dir in ["src", "dist"] {
+        for file in snapshot(&project.path(dir)) {
+            if Path::new(&file).is_file() {
+                filetime::set_file_mtime(&file, elsewhen).unwrap();
+            }
+        }
+    }
+    let since_second = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    std::thread::sleep(Duration::from_nanos(
+        1_000_000_000 - u64::from(since_second.subsec_nanos()) + 10_000_000,
+    ));
     fs::remove_dir_all(&layout).unwrap();
     for entry in fs::read_dir(project.path(".pybuild/layers")).unwrap() {
         let entry = entry.unwrap();
@@ -138,7 +171,11 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     }
     let run = project.pybuild(&["image"]).success();
     assert!(run.step_ran("image"), "{}", run.describe());
-    assert_eq!(fs::read(layout.join("index.json")).unwrap(), index);
+    assert_eq!(
+        fs::read_to_string(layout.join("index.json")).unwrap(),
+        index,
+        "the same inputs built another image"
+    );
 
     // A damaged blob: skopeo refuses the image, and the next build repairs it.
     let config_digest = containers::manifest(&layout, "latest")["config"]["digest"]

@@ -148,10 +148,26 @@ fn a_build_killed_in_any_step_recovers_with_one_plain_bundle() {
         ),
     ];
     for (step, signal, reached) in points {
-        let child = project.spawn_pybuild(&["bundle"]);
+        let mut child = project.spawn_pybuild(&["bundle"]);
         let pid = child.id();
         let start = std::time::Instant::now();
-        while !reached() && start.elapsed().as_secs() < 240 {
+        // Not reaching the step is a failure: a signal sent anywhere else proves nothing.
+        while !reached() {
+            let ended = child.try_wait().unwrap().is_some();
+            if ended && reached() {
+                break;
+            }
+            if ended || start.elapsed().as_secs() >= 240 {
+                if !ended {
+                    signal_group(pid, "-KILL");
+                }
+                let run = finish(child);
+                panic!(
+                    "the build {} before {step} was seen running\n{}",
+                    if ended { "ended" } else { "ran 240 s" },
+                    run.describe()
+                );
+            }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         signal_group(pid, signal);
