@@ -40,6 +40,7 @@ use crate::engine::step::Step;
 use crate::python::build::Build;
 use crate::steps::bundle::Bundle;
 use crate::steps::image;
+use crate::steps::push;
 
 /// Where a deploy step takes the bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,6 +289,7 @@ fn values(cx: &mut Build, target: Target) -> Result<BTreeMap<&'static str, Value
             let reference = kubernetes
                 .image
                 .clone()
+                .or_else(|| push::pushed_image(&cx.project.root, config))
                 .unwrap_or_else(|| format!("{}:{tag}", image::name(config)));
             values.insert("name", name.into());
             values.insert("image", reference.into());

@@ -120,6 +120,16 @@ pub(crate) fn pushed(root: &Path, config: &crate::base::config::Config) -> Optio
     line.contains("@sha256:").then(|| line.to_string())
 }
 
+/// The image the last push sent, if it is the image the layout holds now: what
+/// `deploy kubernetes` names, by digest.
+pub(crate) fn pushed_image(root: &Path, config: &crate::base::config::Config) -> Option<String> {
+    let reference = pushed(root, config)?;
+    let layout = manifest(&root.join(image::layout_path(config))).ok()?;
+    reference
+        .ends_with(&format!("@{}", layout.digest))
+        .then_some(reference)
+}
+
 /// The image layout's manifest: its digest, media type and bytes.
 struct Manifest {
     digest: String,

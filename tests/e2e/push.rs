@@ -1,7 +1,8 @@
 //! `pybuild push` against a real registry (CNCF distribution, Debian's `docker-registry`)
 //! started by each test on a loopback port, its access log read to see what was sent: the
 //! pushed manifest is the local one under both tags, an edit uploads only the code layer
-//! and the config, a push with nothing changed sends nothing; a registry that is down, or
+//! and the config, a push with nothing changed sends nothing, another repository mounts every blob, and
+//! `deploy kubernetes` names the image pushed by digest; a registry that is down, or
 //! refuses the credentials (TLS with a certificate the test makes, htpasswd auth), fails
 //! the push with exit 1 and a message naming it, the password never shown.
 
@@ -228,6 +229,18 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
     assert!(uploads(moved).is_empty(), "{moved:#?}");
     let mounts = (moved.iter()).filter(|r| r.contains("mount=") && r.ends_with(" 201"));
     assert_eq!(mounts.count(), 4, "{moved:#?}");
+
+    // The Deployment names the image pushed, by digest, while it is the image built.
+    project.pybuild(&["deploy", "kubernetes"]).success();
+    let deployment = project.read("dist/greeter.kubernetes.yaml");
+    assert!(
+        deployment.contains(&format!("image: \"{other}@{edited}\"")),
+        "{deployment}"
+    );
+    project.write("src/greeter/words.py", "def word():\n    return \"hey\"\n");
+    project.pybuild(&["deploy", "kubernetes"]).success();
+    let deployment = project.read("dist/greeter.kubernetes.yaml");
+    assert!(!deployment.contains("@sha256:"), "{deployment}");
 }
 
 #[test]
