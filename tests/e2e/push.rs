@@ -341,8 +341,7 @@ fn credentials_from_the_auth_file_reach_a_tls_registry_and_a_wrong_one_is_refuse
         htpasswd,
     }));
     let repository = format!("{}/team/greeter", registry.host());
-    let ca = format!("ca-file = \"{ca}\"\n");
-    let project = project_pushing_to(&repository, &ca);
+    let project = project_pushing_to(&repository, "");
     let auth_file = certs.path().join("auth.json");
     let auth = |user_password: &str| {
         let b64 = base64_of(user_password);
@@ -358,8 +357,20 @@ fn credentials_from_the_auth_file_reach_a_tls_registry_and_a_wrong_one_is_refuse
     };
     let env = [("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())];
 
+    // A certificate no root here vouches for: refused, the way out named.
     let wrong = auth("alice:wrong-Secret9");
     let run = project.pybuild_with_env(&["push"], &env).failure(1);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach the registry {}", registry.host()))
+            && run.stderr.contains("ca-file"),
+        "{}",
+        run.describe()
+    );
+
+    // SSL_CERT_FILE names the CA: TLS holds, and the wrong password is refused.
+    let with_ca = [env[0], ("SSL_CERT_FILE", ca.as_str())];
+    let run = project.pybuild_with_env(&["push"], &with_ca).failure(1);
     let shown = format!("{}{}", run.stdout, run.stderr);
     assert!(
         shown.contains(&format!("the registry {}", registry.host())) && shown.contains("401"),
@@ -384,6 +395,9 @@ fn credentials_from_the_auth_file_reach_a_tls_registry_and_a_wrong_one_is_refuse
         assert!(!text.contains("wrong-Secret9"), "{}", log.path().display());
     }
 
+    // `[image] ca-file` names it, and the right password is taken.
+    let config = project.read("project.toml");
+    project.write("project.toml", &format!("{config}ca-file = \"{ca}\"\n"));
     auth("alice:right-Passw0rd");
     let run = project.pybuild_with_env(&["push"], &env).success();
     let digest = local_digest(&project);
