@@ -247,6 +247,16 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
 fn a_registry_that_is_down_fails_the_push_naming_it_and_keeps_the_image() {
     let port = free_port();
     let project = project_pushing_to(&format!("127.0.0.1:{port}/team/greeter"), "");
+    // A repository that cannot be one: refused before any step runs.
+    let bad = [("PYBUILD_IMAGE_REPOSITORY", "127.0.0.1/Team/Greeter")];
+    let run = project.pybuild_with_env(&["push"], &bad).failure(2);
+    assert!(
+        run.stderr
+            .contains("`PYBUILD_IMAGE_REPOSITORY` = \"127.0.0.1/Team/Greeter\"")
+            && !run.stderr.contains("venv "),
+        "{}",
+        run.describe()
+    );
     project.pybuild(&["image"]).success();
     let index = project.read("dist/greeter.oci/index.json");
     let run = project.pybuild(&["push"]).failure(1);
