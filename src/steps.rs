@@ -7,6 +7,7 @@ pub(crate) mod deploy;
 pub(crate) mod develop;
 pub(crate) mod graph;
 pub(crate) mod image;
+pub(crate) mod push;
 pub(crate) mod task;
 pub(crate) mod tools;
 pub(crate) mod venv;

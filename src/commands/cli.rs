@@ -95,8 +95,15 @@ pub(crate) enum Command {
     ///
     /// Three layers: `[image] base`, the bundle's dependencies, its code; tagged with the
     /// project's version and `latest`. Run it with `umoci unpack` + `runc run`, push it
-    /// with `skopeo copy oci:dist/<name>.oci:latest docker://...` (see docs/deploy.md).
+    /// with `pybuild push` (see docs/deploy.md).
     Image,
+    /// Build the image, then push it to `[image] repository`, tagged with the version and `latest`
+    ///
+    /// Speaks the registry's API itself: uploads only the blobs the registry lacks (after
+    /// an edit, the code layer and the config), the manifest last, and prints the image
+    /// by digest. Credentials come from the containers' or Docker's auth file (see
+    /// docs/deploy.md). Fresh, and sends nothing, when the same image was pushed there.
+    Push,
     /// Write the descriptors that deploy the bundle to TARGET into dist/
     ///
     /// `marathon`: an app definition; `kubernetes`: a Deployment and a Service of the

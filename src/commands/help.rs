@@ -27,7 +27,7 @@ use crate::commands::cli::Cli;
 
 const GROUPS: &[(&str, &[&str])] = &[
     ("Build", &["bundle", "setup", "check", "watch", "status"]),
-    ("Ship", &["image", "deploy"]),
+    ("Ship", &["image", "push", "deploy"]),
     ("Project", &["init", "run", "clean"]),
     ("Other", &["cache", "help", "completions", "man"]),
 ];

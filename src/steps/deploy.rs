@@ -40,6 +40,7 @@ use crate::engine::step::Step;
 use crate::python::build::Build;
 use crate::steps::bundle::Bundle;
 use crate::steps::image;
+use crate::steps::push;
 
 /// Where a deploy step takes the bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,11 +289,15 @@ fn values(cx: &mut Build, target: Target) -> Result<BTreeMap<&'static str, Value
             let mut labels = kubernetes.labels.clone();
             labels.insert("app.kubernetes.io/name".into(), name.clone());
             labels.insert("app.kubernetes.io/version".into(), tag.clone());
-            let reference = kubernetes.image.clone().unwrap_or_else(|| {
-                let short = format!("{}:{tag}", image::name(config));
-                cx.printer.warn(&format!("[deploy.kubernetes] has no `image`: `{short}` names no registry, so the cluster pulls it from Docker Hub; set `image` to the registry you push it to"));
-                short
-            });
+            let reference = kubernetes
+                .image
+                .clone()
+                .or_else(|| push::pushed_image(&cx.project.root, config))
+                .unwrap_or_else(|| {
+                    let short = format!("{}:{tag}", image::name(config));
+                    cx.printer.warn(&format!("[deploy.kubernetes] has no `image` and no push is recorded: `{short}` names no registry, so the cluster pulls it from Docker Hub; set `[image] repository` and run `pybuild push`, or set `image`"));
+                    short
+                });
             values.insert("name", name.into());
             values.insert("image", reference.into());
             values.insert("tag", tag.into());

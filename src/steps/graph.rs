@@ -30,6 +30,7 @@ use crate::steps::check::Check;
 use crate::steps::deploy::{Deploy, Target};
 use crate::steps::develop::Develop;
 use crate::steps::image::Image;
+use crate::steps::push::Push;
 use crate::steps::task::{self, Task};
 use crate::steps::tools::Tools;
 use crate::steps::venv::Venv;
@@ -62,6 +63,7 @@ fn built_ins<'a>() -> Vec<BuiltIn<'a>> {
         BuiltIn::new(Develop, &["tools"]),
         BuiltIn::new(Bundle, &["develop"]),
         BuiltIn::new(Image, &["bundle"]),
+        BuiltIn::new(Push, &["image"]),
         BuiltIn::new(Deploy(Target::Marathon), &["bundle"]),
         BuiltIn::new(Deploy(Target::Kubernetes), &["image"]),
         BuiltIn::new(Deploy(Target::Spark), &["bundle"]),
@@ -73,6 +75,7 @@ fn built_ins<'a>() -> Vec<BuiltIn<'a>> {
 pub(crate) const PRODUCTS: &[&str] = &[
     "bundle",
     "image",
+    "push",
     "deploy-marathon",
     "deploy-kubernetes",
     "deploy-spark",

@@ -40,6 +40,7 @@ mod base;
 mod layout;
 mod pex_zip;
 
+pub(crate) use layout::MANIFEST;
 pub(crate) use pex_zip::pex_info;
 
 use layout::{Descriptor, Layer, Layout};

@@ -24,6 +24,7 @@ mod installers;
 mod kinds;
 mod layers;
 mod own_code;
+mod push;
 mod recovery;
 mod remote;
 mod safety;

@@ -35,6 +35,16 @@ pub(crate) struct ImageSection {
     /// Also write `dist/<name>.oci.tar`, the layout as an `oci-archive`.
     #[serde(default)]
     pub(crate) archive: bool,
+    /// Where `pybuild push` sends the image: `HOST[:PORT]/PATH` (`PYBUILD_IMAGE_REPOSITORY`
+    /// overrides it).
+    pub(crate) repository: Option<String>,
+    /// Plain HTTP to a registry that is not on loopback.
+    #[serde(default)]
+    pub(crate) insecure: bool,
+    /// A repository of the same registry blobs are mounted from instead of uploaded.
+    pub(crate) mount_from: Option<String>,
+    /// The PEM certificates the registry's is checked against, instead of the built-in roots.
+    pub(crate) ca_file: Option<String>,
 }
 
 impl Default for ImageSection {
@@ -50,6 +60,10 @@ impl Default for ImageSection {
             port: None,
             labels: BTreeMap::new(),
             archive: false,
+            repository: None,
+            insecure: false,
+            mount_from: None,
+            ca_file: None,
         }
     }
 }
