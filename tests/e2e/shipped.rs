@@ -366,15 +366,17 @@ fn a_venv_drifted_from_its_lock_is_synced_back_and_a_tool_pin_against_it_is_refu
     );
 }
 
-/// The dependencies PEX a layered bundle is built on can come from outside this build:
-/// the layer cache the user's checkouts share (`$PYBUILD_CACHE_DIR/layers`), where
+/// The dependencies PEX a layered bundle is built on can come from outside this build.
+/// From the layer cache the user's checkouts share (`$PYBUILD_CACHE_DIR/layers`), where
 /// another checkout, another pybuild version, or a copy by hand may have put, under this
 /// build's digest, a layer holding other versions (its `.blake3` beside it only says the
-/// copy is whole). pybuild takes it, and only reading the finished bundle back against the
-/// venv stops it from shipping. The venv's six is unpinned (installed by hand), so no pin
-/// check stands in for that one.
+/// copy is whole): it is audited against the venv's `RECORD`s before it is taken, so it is
+/// refused and built here. From the project's own `.pybuild/layers/` (a `.pybuild/`
+/// restored from a backup, or edited by hand): it is reused as the project's own product,
+/// and only reading the finished bundle back against the venv stops it from shipping. The
+/// venv's six is unpinned (installed by hand), so no pin check stands in for that one.
 #[test]
-fn a_shared_dependencies_pex_holding_other_versions_fails_the_build() {
+fn a_dependencies_pex_holding_other_versions_never_ships() {
     // This test's own layer cache; the rest of pybuild's cache is the shared one.
     let cache = tempfile::tempdir().unwrap();
     let shared = crate::support::cache_dir().join("pybuild");
@@ -404,7 +406,6 @@ fn a_shared_dependencies_pex_holding_other_versions_fails_the_build() {
     let [first] = layer_names().try_into().unwrap();
     project.install_by_hand("six==1.15.0");
     project.pybuild_with_env(&["bundle"], &env).success();
-    let bundle = fs::read(project.path("dist/greet.pex")).unwrap();
     let second = layer_names()
         .into_iter()
         .find(|name| *name != first)
@@ -424,12 +425,31 @@ fn a_shared_dependencies_pex_holding_other_versions_fails_the_build() {
         "src/greeter/words.py",
         "def word():\n    return \"edited\"\n",
     );
-    let run = project.pybuild_with_env(&["-v", "bundle"], &env).failure(1);
+    let run = project.pybuild_with_env(&["-v", "bundle"], &env).success();
     assert!(
-        run.stderr.contains("taken from another checkout's"),
+        run.stderr.contains(&format!(
+            "the shared dependencies PEX {} is not what this venv holds",
+            layers.join(&second).display()
+        )),
         "{}",
         run.describe()
     );
+    assert_eq!(venv_version(&project, "six"), "1.15.0");
+    let bundle = fs::read(project.path("dist/greet.pex")).unwrap();
+
+    // The project's own layer of this digest now holds the other six, its hash beside it.
+    let local = project.path(".pybuild/layers");
+    fs::copy(layers.join(&first), local.join(&second)).unwrap();
+    fs::copy(
+        layers.join(format!("{first}.blake3")),
+        local.join(format!("{second}.blake3")),
+    )
+    .unwrap();
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"edited again\"\n",
+    );
+    let run = project.pybuild_with_env(&["-v", "bundle"], &env).failure(1);
     assert!(
         run.stderr.contains(&format!(
             "dist/greet.pex would ship other versions than the venv was tested with:\n  \
