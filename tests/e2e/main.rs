@@ -20,6 +20,7 @@ mod installers;
 mod kinds;
 mod layers;
 mod own_code;
+mod readback;
 mod recovery;
 mod remote;
 mod safety;
