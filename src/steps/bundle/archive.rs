@@ -15,7 +15,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::python::installed;
+use crate::base::distribution_name::normalize;
 
 /// What was read back from a bundle.
 pub(crate) struct Contents {
@@ -54,9 +54,7 @@ pub(crate) fn read(path: &Path, tops: &[&str]) -> Result<Contents> {
             .with_context(|| format!("cannot read {name} in {}", path.display()))?;
         let (dist, version) =
             name_and_version(&text).with_context(|| format!("{name} in {}", path.display()))?;
-        contents
-            .distributions
-            .insert(installed::normalize(&dist), version);
+        contents.distributions.insert(normalize(&dist), version);
     }
     Ok(contents)
 }

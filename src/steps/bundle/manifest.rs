@@ -20,6 +20,7 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::args;
+use crate::base::distribution_name::normalize;
 use crate::base::error::UserError;
 use crate::engine::statcache::hash_file;
 use crate::engine::state;
@@ -143,7 +144,7 @@ pub(crate) fn against_pins(
     project: &str,
     output: &str,
 ) -> Result<(BTreeMap<String, String>, Vec<String>)> {
-    let project = installed::normalize(project);
+    let project = normalize(project);
     let mut pinned = BTreeMap::new();
     let mut unpinned = Vec::new();
     let mut differences = Vec::new();
@@ -192,7 +193,7 @@ pub(crate) fn read_executable(
     };
     for line in out.lines() {
         if let Some(name) = line.strip_prefix("D\t") {
-            let name = installed::normalize(name);
+            let name = normalize(name);
             if let Some(version) = venv.get(&name) {
                 contents.distributions.insert(name, version.clone());
             }
@@ -207,7 +208,7 @@ pub(crate) fn read_executable(
 pub(crate) fn venv_distributions(site_packages: &Path) -> BTreeMap<String, String> {
     installed::list(site_packages)
         .into_iter()
-        .map(|dist| (installed::normalize(&dist.name), dist.version))
+        .map(|dist| (normalize(&dist.name), dist.version))
         .collect()
 }
 
@@ -320,6 +321,42 @@ mod tests {
             .to_string();
         assert!(
             err.contains("six: 1.15.0 in the venv and the bundle, requirements.txt pins 1.16.0"),
+            "{err}"
+        );
+    }
+
+    /// A wheel installs `Foo__Bar==1.0` as `foo_bar-1.0.dist-info` (its name escaped):
+    /// the pin and the shipped distribution are one name under PEP 503, runs of `-_.`
+    /// collapsed, so a version changed by hand is caught and the pin is named.
+    #[test]
+    fn a_pin_spelled_with_a_run_of_separators_is_the_venvs_distribution() {
+        let venv = tempfile::tempdir().unwrap();
+        for dir in ["foo_bar-1.0.dist-info", "zope.interface-7.0.dist-info"] {
+            std::fs::create_dir(venv.path().join(dir)).unwrap();
+        }
+        let shipped = venv_distributions(venv.path());
+        let mut pins = BTreeMap::new();
+        crate::python::pins::add_requirement_pins(
+            &mut pins,
+            "Foo__Bar==1.0\nzope-interface==7.0\n",
+            "requirements.txt",
+        );
+        let (pinned, unpinned) = against_pins(&shipped, &pins, "app", "dist/app.pex").unwrap();
+        assert_eq!(
+            pinned,
+            map(&[
+                ("foo-bar", "requirements.txt"),
+                ("zope-interface", "requirements.txt")
+            ])
+        );
+        assert!(unpinned.is_empty(), "{unpinned:?}");
+        let mut drifted = BTreeMap::new();
+        crate::python::pins::add_requirement_pins(&mut drifted, "foo..bar==2.0\n", "req.txt");
+        let err = against_pins(&shipped, &drifted, "app", "dist/app.pex")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("foo-bar: 1.0 in the venv and the bundle, req.txt pins 2.0"),
             "{err}"
         );
     }
