@@ -3,6 +3,7 @@
 //! rendering, and what pybuild knows of system prerequisites.
 
 pub(crate) mod config;
+pub(crate) mod distribution_name;
 pub(crate) mod error;
 pub(crate) mod outputs;
 pub(crate) mod paths;

@@ -10,6 +10,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// PEP 503 normalisation, which also matches wheel's `_` escaping (the one normaliser,
+/// re-exported for the callers that find it here).
+pub(crate) use crate::base::distribution_name::normalize;
+
 /// One installed distribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Dist {
@@ -168,11 +172,6 @@ pub(crate) fn requirement_name(requirement: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect();
     (!name.is_empty()).then_some(name)
-}
-
-/// PEP 503 normalisation, which also matches wheel's `_` escaping.
-pub(crate) fn normalize(name: &str) -> String {
-    name.to_lowercase().replace(['-', '_', '.'], "-")
 }
 
 /// The `NAME-VERSION.dist-info` directory of an installed distribution.

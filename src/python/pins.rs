@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::base::distribution_name::normalize;
 use crate::python::build::Build;
 use crate::python::editable;
 use crate::python::installed;
@@ -35,18 +36,14 @@ pub(crate) fn pins(cx: &Build, site_packages: &Path) -> Result<BTreeMap<String, 
     }
     for file in cx.project.requirement_inputs() {
         let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
-        for line in installed::requirement_lines(&text) {
-            if let Some((name, version)) = exact_pin(&line) {
-                add(&mut pins, name, version, &file);
-            }
-        }
+        add_requirement_pins(&mut pins, &text, &file);
     }
     // Unconditional ones only: a marker may exclude this platform.
     for requirement in editable::installed_requires(site_packages, &cx.project.config.project.name)
     {
         if let Some((name, version)) = exact_pin(&requirement)
             && !requirement.contains(';')
-            && !pins.contains_key(&installed::normalize(name))
+            && !pins.contains_key(&normalize(name))
         {
             add(&mut pins, name, version, REQUIRES_DIST);
         }
@@ -54,13 +51,21 @@ pub(crate) fn pins(cx: &Build, site_packages: &Path) -> Result<BTreeMap<String, 
     Ok(pins)
 }
 
+/// Adds each `name==version` line of the requirement or constraint file `file`, whose
+/// text is `text`, to `pins`.
+pub(crate) fn add_requirement_pins(pins: &mut BTreeMap<String, Pin>, text: &str, file: &str) {
+    for line in installed::requirement_lines(text) {
+        if let Some((name, version)) = exact_pin(&line) {
+            add(pins, name, version, file);
+        }
+    }
+}
+
 fn add(pins: &mut BTreeMap<String, Pin>, name: &str, version: &str, file: &str) {
-    let pin = pins
-        .entry(installed::normalize(name))
-        .or_insert_with(|| Pin {
-            versions: Vec::new(),
-            file: file.to_string(),
-        });
+    let pin = pins.entry(normalize(name)).or_insert_with(|| Pin {
+        versions: Vec::new(),
+        file: file.to_string(),
+    });
     if !pin.versions.iter().any(|v| v == version) {
         pin.versions.push(version.to_string());
     }
@@ -92,9 +97,9 @@ pub(crate) fn drift(
     if pins.is_empty() {
         return Ok(None);
     }
-    let project = installed::normalize(&cx.project.config.project.name);
+    let project = normalize(&cx.project.config.project.name);
     for dist in installed::list(site_packages) {
-        let name = installed::normalize(&dist.name);
+        let name = normalize(&dist.name);
         if name == project {
             continue;
         }

@@ -30,6 +30,7 @@ use crate::python::build::Build;
 use crate::python::editable;
 use crate::python::installed;
 
+mod archive;
 mod backend;
 mod cache_keys;
 mod kinds;

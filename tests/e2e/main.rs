@@ -25,6 +25,7 @@ mod kinds;
 mod layers;
 mod own_code;
 mod push;
+mod readback;
 mod recovery;
 mod remote;
 mod safety;

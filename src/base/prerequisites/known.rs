@@ -5,6 +5,9 @@
 //! `diagnostics`). Every row also needs a C compiler and the interpreter's `Python.h`.
 
 use super::hints::Kind;
+/// Distribution names are compared as PEP 503 says (the one normaliser, re-exported for
+/// the callers that find it here).
+pub(crate) use crate::base::distribution_name::normalize;
 
 pub(crate) struct Known {
     /// Distribution names, normalised (lower case, runs of `-_.` as one `-`).
@@ -104,21 +107,6 @@ impl Known {
             )
             .collect()
     }
-}
-
-/// A distribution name as PEP 503 compares them.
-pub(crate) fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if "-_.".contains(c) {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

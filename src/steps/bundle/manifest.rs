@@ -1,10 +1,11 @@
 //! What a bundle ships, proven against the venv it was built from, and written beside it.
 //!
 //! After a backend built an archive (PEX, shiv, zipapp), every distribution inside it
-//! (each `*.dist-info/METADATA`, the dependencies PEX's wheels included) must be installed
-//! in the venv at the same version: one that differs fails the build with the list of
-//! differences, and the previous bundle stays in place. The same read-back lists the
-//! modules under the project's top-level names, which `own_code` checks. The manifest
+//! (each `*.dist-info/METADATA`, the dependencies PEX's wheels included, read back in
+//! process by `archive`) must be installed in the venv at the same version: one that
+//! differs fails the build with the list of differences, and the previous bundle stays in
+//! place. The same read-back lists the modules under the project's top-level names, which
+//! `own_code` checks. The manifest
 //! (`<output stem>.manifest.json`) then says what shipped and from which environment
 //! files, which of them pins each version (see [`against_pins`]), which checks passed
 //! (`verified`) and which could not be made (`unverified`). A PyInstaller executable is
@@ -19,57 +20,19 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::args;
+use crate::base::distribution_name::normalize;
 use crate::base::error::UserError;
 use crate::engine::statcache::hash_file;
 use crate::engine::state;
 use crate::python::build::Build;
 use crate::python::installed;
 use crate::python::pins::Pin;
+use crate::steps::bundle::archive::{self, Contents};
 use crate::steps::bundle::backend::{Backend, Job};
 use crate::steps::bundle::own_code::Code;
 
 /// Bumped when a key changes meaning.
 pub(crate) const FORMAT: u32 = 3;
-
-/// Lists `D<TAB>name<TAB>version` for each distribution's METADATA in a zip archive, where
-/// an installed distribution's is: at the root (the code layer, a zipapp), in a
-/// `site-packages` folder (shiv), or at the root of one of a PEX's `.deps/` wheels. Not
-/// the copies a package vendors inside itself (setuptools' `_vendor/*.dist-info`), which
-/// ship as that package's files. Then `M<TAB>module` for each module importable from
-/// those places whose top-level name is one of the arguments after the archive
-/// (`greeter/cli.py` is `greeter.cli`, `greeter/__init__.py` is `greeter`).
-const LIST_CONTENTS: &str = r#"
-import email.parser, sys, zipfile
-parser = email.parser.BytesHeaderParser()
-tops = set(sys.argv[2:])
-modules = set()
-with zipfile.ZipFile(sys.argv[1]) as archive:
-    for name in archive.namelist():
-        parts = name.split("/")
-        if parts[0] == ".deps":
-            rest = parts[2:]
-        elif "site-packages" in parts[:-1]:
-            rest = parts[len(parts) - parts[::-1].index("site-packages"):]
-        else:
-            rest = parts
-        top = rest[0] if len(rest) > 1 else rest[0].rsplit(".", 1)[0] if rest else ""
-        if top in tops and "__pycache__" not in rest:
-            for suffix in (".py", ".pyc"):
-                if rest[-1].endswith(suffix):
-                    dotted = rest[:-1] + [rest[-1][: -len(suffix)]]
-                    if dotted[-1] == "__init__":
-                        dotted.pop()
-                    modules.add(".".join(dotted))
-        if len(parts) < 2 or not name.endswith(".dist-info/METADATA"):
-            continue
-        parent = parts[:-2]
-        if parent and parent[-1] != "site-packages" and not (len(parent) == 2 and parent[0] == ".deps"):
-            continue
-        headers = parser.parsebytes(archive.read(name))
-        print("D\t" + headers["Name"] + "\t" + headers["Version"])
-for module in sorted(modules):
-    print("M\t" + module)
-"#;
 
 /// Lists `D<TAB>distribution` for each distribution whose top-level modules, packages or
 /// files are inside a PyInstaller executable (its archive and the PYZ in it, read with
@@ -98,14 +61,6 @@ for top in sorted(tops):
 for module in sorted(modules):
     print("M\t" + module)
 "#;
-
-/// What was read back from a bundle.
-pub(crate) struct Contents {
-    /// Name → version of the distributions it carries.
-    pub(crate) distributions: BTreeMap<String, String>,
-    /// The importable modules under the top-level names asked about.
-    pub(crate) modules: BTreeSet<String>,
-}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Manifest {
@@ -155,7 +110,7 @@ pub(crate) fn prove(
         }
         contents
     } else {
-        let contents = read_archive(cx, &job.out, &code.tops())?;
+        let contents = archive::read(&job.out, &code.tops())?;
         check(&contents.distributions, &venv, &output)?;
         verified.push("dependencies".to_string());
         contents
@@ -196,7 +151,7 @@ pub(crate) fn against_pins(
     project: &str,
     output: &str,
 ) -> Result<(BTreeMap<String, String>, Vec<String>)> {
-    let project = installed::normalize(project);
+    let project = normalize(project);
     let mut pinned = BTreeMap::new();
     let mut unpinned = Vec::new();
     let mut differences = Vec::new();
@@ -224,35 +179,6 @@ pub(crate) fn against_pins(
     .into())
 }
 
-/// The distributions inside the zip archive `archive`, by normalised name, and its
-/// modules under the top-level names `tops`.
-pub(crate) fn read_archive(cx: &Build, archive: &Path, tops: &[&str]) -> Result<Contents> {
-    let mut argv = args!["-c", LIST_CONTENTS, archive].to_vec();
-    argv.extend(tops.iter().map(Into::into));
-    let out = cx
-        .runner
-        .capture(cx.project.venv_python(), &argv)
-        .with_context(|| format!("cannot list the contents of {}", archive.display()))?;
-    let mut contents = Contents {
-        distributions: BTreeMap::new(),
-        modules: BTreeSet::new(),
-    };
-    for line in out.lines() {
-        match line.split('\t').collect::<Vec<_>>().as_slice() {
-            ["D", name, version] => {
-                contents
-                    .distributions
-                    .insert(installed::normalize(name), version.to_string());
-            }
-            ["M", module] => {
-                contents.modules.insert(module.to_string());
-            }
-            _ => {}
-        }
-    }
-    Ok(contents)
-}
-
 /// The distributions a PyInstaller executable holds modules of, at the venv's versions
 /// (PyInstaller took them from the venv's site-packages): the executable records no
 /// versions of its own. And its modules under the top-level names `tops`.
@@ -274,7 +200,7 @@ pub(crate) fn read_executable(
     };
     for line in out.lines() {
         if let Some(name) = line.strip_prefix("D\t") {
-            let name = installed::normalize(name);
+            let name = normalize(name);
             if let Some(version) = venv.get(&name) {
                 contents.distributions.insert(name, version.clone());
             }
@@ -289,7 +215,7 @@ pub(crate) fn read_executable(
 pub(crate) fn venv_distributions(site_packages: &Path) -> BTreeMap<String, String> {
     installed::list(site_packages)
         .into_iter()
-        .map(|dist| (installed::normalize(&dist.name), dist.version))
+        .map(|dist| (normalize(&dist.name), dist.version))
         .collect()
 }
 
@@ -402,6 +328,42 @@ mod tests {
             .to_string();
         assert!(
             err.contains("six: 1.15.0 in the venv and the bundle, requirements.txt pins 1.16.0"),
+            "{err}"
+        );
+    }
+
+    /// A wheel installs `Foo__Bar==1.0` as `foo_bar-1.0.dist-info` (its name escaped):
+    /// the pin and the shipped distribution are one name under PEP 503, runs of `-_.`
+    /// collapsed, so a version changed by hand is caught and the pin is named.
+    #[test]
+    fn a_pin_spelled_with_a_run_of_separators_is_the_venvs_distribution() {
+        let venv = tempfile::tempdir().unwrap();
+        for dir in ["foo_bar-1.0.dist-info", "zope.interface-7.0.dist-info"] {
+            std::fs::create_dir(venv.path().join(dir)).unwrap();
+        }
+        let shipped = venv_distributions(venv.path());
+        let mut pins = BTreeMap::new();
+        crate::python::pins::add_requirement_pins(
+            &mut pins,
+            "Foo__Bar==1.0\nzope-interface==7.0\n",
+            "requirements.txt",
+        );
+        let (pinned, unpinned) = against_pins(&shipped, &pins, "app", "dist/app.pex").unwrap();
+        assert_eq!(
+            pinned,
+            map(&[
+                ("foo-bar", "requirements.txt"),
+                ("zope-interface", "requirements.txt")
+            ])
+        );
+        assert!(unpinned.is_empty(), "{unpinned:?}");
+        let mut drifted = BTreeMap::new();
+        crate::python::pins::add_requirement_pins(&mut drifted, "foo..bar==2.0\n", "req.txt");
+        let err = against_pins(&shipped, &drifted, "app", "dist/app.pex")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("foo-bar: 1.0 in the venv and the bundle, req.txt pins 2.0"),
             "{err}"
         );
     }

@@ -374,7 +374,124 @@ impl Write for Counted<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Cursor, Read as _, Write as _};
+
+    use zip::CompressionMethod;
+    use zip::write::SimpleFileOptions;
+
     use super::*;
+
+    const HEADER: &[u8] = b"#!/bin/sh\necho a header before the zip\n";
+
+    /// A zip written by the `zip` crate with one stored entry, for [`Writer::copy`].
+    fn stored_source() -> Vec<u8> {
+        let mut source = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Stored)
+            .unix_permissions(0o600);
+        source.start_file("copied/stored.txt", options).unwrap();
+        source.write_all(b"stored as it is").unwrap();
+        source.finish().unwrap().into_inner()
+    }
+
+    /// What the writer writes, read back by the `zip` crate (as Python's zipfile and pex
+    /// read it), field by field; and by [`Archive`], the reader the layered PEX uses.
+    #[test]
+    fn what_the_writer_writes_reads_back_field_by_field() {
+        let source = stored_source();
+        let parsed = Archive::parse(&source).unwrap();
+        let mut writer = Writer::new(Vec::new(), HEADER).unwrap();
+        writer.add_dirs("app/sub/mod.py").unwrap();
+        writer.add("app/sub/mod.py", b"VALUE = 1\n", 0o644).unwrap();
+        writer
+            .add("app/run", &b"#!/bin/sh\n".repeat(50), 0o755)
+            .unwrap();
+        writer.add("app/empty.txt", b"", 0o600).unwrap();
+        writer.add_dirs("café/ünï.py").unwrap();
+        writer
+            .add("café/ünï.py", "X = 'é'\n".as_bytes(), 0o644)
+            .unwrap();
+        writer.copy(&source, &parsed.entries[0]).unwrap();
+        let data = writer.finish().unwrap();
+        assert!(data.starts_with(HEADER));
+
+        // (name, is a directory, mode, method, content)
+        let long = b"#!/bin/sh\n".repeat(50);
+        let expected: [(&str, bool, u32, CompressionMethod, &[u8]); 8] = [
+            ("app/", true, 0o40755, CompressionMethod::Stored, b""),
+            ("app/sub/", true, 0o40755, CompressionMethod::Stored, b""),
+            (
+                "app/sub/mod.py",
+                false,
+                0o100644,
+                CompressionMethod::Deflated,
+                b"VALUE = 1\n",
+            ),
+            (
+                "app/run",
+                false,
+                0o100755,
+                CompressionMethod::Deflated,
+                &long,
+            ),
+            (
+                "app/empty.txt",
+                false,
+                0o100600,
+                CompressionMethod::Deflated,
+                b"",
+            ),
+            ("café/", true, 0o40755, CompressionMethod::Stored, b""),
+            (
+                "café/ünï.py",
+                false,
+                0o100644,
+                CompressionMethod::Deflated,
+                "X = 'é'\n".as_bytes(),
+            ),
+            (
+                "copied/stored.txt",
+                false,
+                0o100600,
+                CompressionMethod::Stored,
+                b"stored as it is",
+            ),
+        ];
+        let mut zip = zip::ZipArchive::new(Cursor::new(&data)).unwrap();
+        assert_eq!(zip.len(), expected.len());
+        for (index, (name, is_dir, mode, method, content)) in expected.into_iter().enumerate() {
+            let mut entry = zip.by_index(index).unwrap();
+            assert_eq!(entry.name(), name);
+            assert_eq!(entry.is_dir(), is_dir, "{name}");
+            assert_eq!(entry.unix_mode(), Some(mode), "{name}");
+            assert_eq!(entry.compression(), method, "{name}");
+            assert_eq!(entry.size(), content.len() as u64, "{name}");
+            if name != "copied/stored.txt" {
+                // pex's deterministic date: 1980-01-01 00:00:00.
+                let date = entry.last_modified().unwrap();
+                assert_eq!(
+                    (date.year(), date.month(), date.day()),
+                    (1980, 1, 1),
+                    "{name}"
+                );
+                assert_eq!(
+                    (date.hour(), date.minute(), date.second()),
+                    (0, 0, 0),
+                    "{name}"
+                );
+            }
+            let mut read = Vec::new();
+            // Reading to the end checks the CRC-32 the writer recorded.
+            entry.read_to_end(&mut read).unwrap();
+            assert_eq!(read, content, "{name}");
+            drop(entry);
+            let own = Archive::parse(&data).unwrap();
+            assert_eq!(own.read(&data, name).unwrap(), content, "{name}");
+        }
+        let own = Archive::parse(&data).unwrap();
+        assert_eq!(own.first_entry, HEADER.len());
+        assert_eq!(own.entries[2].external >> 16, 0o100644);
+    }
 
     #[test]
     fn a_file_added_from_disk_is_the_bytes_added_from_memory() {
