@@ -100,6 +100,8 @@ fn marathon_and_kubernetes_descriptors_pass_their_schemas() {
         "replicas: 3",
         "image: \"greeter:1.2.3\"",
         "containerPort: 8000",
+        "readinessProbe:\n            tcpSocket:\n              port: http",
+        "livenessProbe:\n            tcpSocket:\n              port: http",
         "mountPath: \"/pex_root\"",
         "kind: Service",
     ] {
