@@ -35,14 +35,20 @@ MODULES=(
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
   "fingerprint|src/engine/fingerprint.rs|engine::fingerprint::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool|describe_change|Fingerprint::differences"
   "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions inputs::an_unreadable|parallel_map"
-  "remote|src/engine/remote.rs src/engine/remote/*.rs|engine::remote|remote::"
+  "remote|src/engine/remote.rs src/engine/remote/*.rs|engine::remote|remote:: hostile_cache:: trust::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone layers::two_checkouts"
   "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/zip.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts"
   "redact|src/base/redact.rs|base::redact::|safety::credentials"
   "links|src/engine/fileset/links.rs|engine::fileset::links::|inputs::a_link inputs::a_linked"
   "placement|src/steps/bundle/placement.rs|steps::bundle::placement::|clean::an_output_naming_sources clean::a_bundle_is_never_written"
-  # What the trusted-cache work adds; skipped while the file does not exist.
-  "signature|src/engine/remote/signature.rs|engine::remote::signature|remote::"
+  # What the trusted-cache work added: signatures, the audit of a fetched PEX, the bundle's
+  # own code proven, the bundle read back in process.
+  "signature|src/engine/remote/signature.rs|engine::remote::signature|trust::a_reader_takes trust::keygen"
+  "audit|src/steps/bundle/pex/audit.rs|steps::bundle::pex::audit::|trust:: shipped::a_dependencies_pex"
+  "own_code|src/steps/bundle/own_code.rs|steps::bundle::own_code::|own_code::"
+  "archive|src/steps/bundle/archive.rs|steps::bundle::archive::|readback:: shipped:: own_code::"
+  # Every output's path and its atomic writer.
+  "outputs|src/base/outputs.rs|base::outputs::|hardening:: clean::"
 )
 
 unit_only=false
