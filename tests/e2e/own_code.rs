@@ -84,6 +84,23 @@ fn code_left_out_of_the_inputs_fails_the_build_naming_the_rule_and_keeps_the_bun
             "top-level: helpers"
         ]
     );
+
+    // A whole package left out while the other's `.py` files remain inputs: stopped
+    // among the inputs, naming its `__init__.py` and the line.
+    project.write("src/helpers/util.py", "VALUE = 1\n");
+    project.pybuild(&["bundle"]).success();
+    let bundle = fs::read(project.path("dist/greet.pex")).unwrap();
+    project.write(".gitignore", "helpers/\n");
+    let run = project.pybuild(&["bundle"]).failure(1);
+    assert!(
+        run.stderr.contains(
+            "dist/greet.pex would not run: the project's top-level package helpers is not among \
+             the inputs: src/helpers/__init__.py is left out of the inputs by .gitignore:1 (`helpers/`)"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(fs::read(project.path("dist/greet.pex")).unwrap(), bundle);
 }
 
 /// A folder without `__init__.py` is imported as a namespace package by the editable
