@@ -3,12 +3,12 @@
 //! environment; a project whose bundle has an early key.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, fetched_uv};
+use crate::support::{Project, fetched_uv, free_port};
 
 const NGINX: &str = "/usr/sbin/nginx";
 pub const PASSWORD: &str = "S3cretPw-never-shown";
@@ -37,11 +37,7 @@ impl Server {
             .prefix("pybuild-nginx-")
             .tempdir()
             .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut server = Server {
             dir,
             port,

@@ -6,14 +6,13 @@
 //! gunicorn app: its image serves HTTP on the port `[image]` gives.
 
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::bundle::GREETING;
 use crate::containers::{self, Container, base_reference, layer_digests};
-use crate::support::{Project, SAMPLE_CONFIG};
+use crate::support::{Project, SAMPLE_CONFIG, free_port};
 
 fn skopeo_inspect(project: &Project, image: &str) -> crate::support::Run {
     project.run_program(Path::new("/usr/bin/skopeo"), &["inspect", image])
@@ -261,15 +260,6 @@ fn mistakes_in_the_image_configuration_are_named_before_anything_runs() {
             "a step ran before the mistake was found"
         );
     }
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -7,13 +7,13 @@
 //! the push with exit 1 and a message naming it, the password never shown.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::containers::{base_reference, run};
-use crate::support::{Project, SAMPLE_CONFIG};
+use crate::support::{Project, SAMPLE_CONFIG, free_port};
 
 /// A registry serving from a temp folder until dropped.
 struct Registry {
@@ -28,14 +28,6 @@ struct Secured {
     cert: PathBuf,
     key: PathBuf,
     htpasswd: PathBuf,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Registry {

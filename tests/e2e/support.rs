@@ -337,3 +337,12 @@ pub fn kill(pid: u32, group: bool) {
 pub fn finish(child: Child) -> Run {
     Run::from(child.wait_with_output().unwrap())
 }
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -105,17 +105,8 @@ pub(super) fn requirement_files(root: &Path) -> Result<RequirementFiles> {
 /// The names of the `*.txt` files in `dir` (none when it is not a directory).
 fn txt_files(dir: &Path) -> Result<Vec<String>> {
     let context = || format!("cannot list {}", dir.display());
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err)
-            if matches!(
-                err.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            return Ok(Vec::new());
-        }
-        Err(err) => return Err(err).with_context(context),
+    let Some(entries) = entries_if_any(dir)? else {
+        return Ok(Vec::new());
     };
     let mut files = Vec::new();
     for entry in entries {
@@ -198,17 +189,8 @@ pub(super) fn python_version_file(root: &Path) -> Option<String> {
 pub(super) fn layout(root: &Path) -> Result<Layout> {
     let src = root.join("src");
     let context = || format!("cannot list {}", src.display());
-    let entries = match fs::read_dir(&src) {
-        Ok(entries) => entries,
-        Err(err)
-            if matches!(
-                err.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            return Ok(Layout::Flat);
-        }
-        Err(err) => return Err(err).with_context(context),
+    let Some(entries) = entries_if_any(&src)? else {
+        return Ok(Layout::Flat);
     };
     for entry in entries {
         let path = entry.with_context(context)?.path();
@@ -222,6 +204,22 @@ pub(super) fn layout(root: &Path) -> Result<Layout> {
         }
     }
     Ok(Layout::Flat)
+}
+
+/// The entries of `dir`, or none when there is no such directory (an error otherwise).
+fn entries_if_any(dir: &Path) -> Result<Option<fs::ReadDir>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(Some(entries)),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err).with_context(|| format!("cannot list {}", dir.display())),
+    }
 }
 
 #[cfg(test)]
