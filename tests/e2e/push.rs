@@ -2,7 +2,8 @@
 //! started by each test on a loopback port, its access log read to see what was sent: the
 //! pushed manifest is the local one under both tags, an edit uploads only the code layer
 //! and the config, a push with nothing changed sends nothing, another repository mounts every blob, and
-//! `deploy kubernetes` names the image pushed by digest; a registry that is down, or
+//! `deploy kubernetes` names the image pushed by digest, the SBOM is the image's referrer
+//! under the referrers tag (the registry has no referrers API); a registry that is down, or
 //! refuses the credentials (TLS with a certificate the test makes, htpasswd auth), fails
 //! the push with exit 1 and a message naming it, the password never shown.
 
@@ -141,6 +142,51 @@ fn remote_digest(project: &Project, reference: &str, extra: &[&str]) -> String {
     format!("sha256:{}", sum.stdout.split_whitespace().next().unwrap())
 }
 
+/// The SBOM `registry` holds as a referrer of the image `digest` in the repository
+/// `name`, found as a client of a registry without the referrers API finds it: the image
+/// index under the referrers tag `sha256-<hex>` lists an artifact of type
+/// `application/vnd.cyclonedx+json`, whose `subject` is the image and whose layer is the
+/// SBOM.
+fn referrer(registry: &Registry, name: &str, digest: &str) -> String {
+    let base = format!("http://{}/v2/{name}", registry.host());
+    let get = |path: &str, accept: &str| {
+        let accept = format!("Accept: {accept}");
+        let url = format!("{base}/{path}");
+        run("curl", &["-sSf", "-H", &accept, &url], None).stdout
+    };
+    let json = |text: String| -> serde_json::Value { serde_json::from_str(&text).unwrap() };
+    // Distribution 2.8 has no referrers API: what is found is the fallback tag.
+    let api = format!("{base}/referrers/{digest}");
+    let status = run(
+        "curl",
+        &["-s", "-o", "/dev/null", "-w", "%{http_code}", &api],
+        None,
+    );
+    assert_eq!(status.stdout, "404", "{api}");
+    let tag = digest.replacen(':', "-", 1);
+    let index = json(get(
+        &format!("manifests/{tag}"),
+        "application/vnd.oci.image.index.v1+json",
+    ));
+    let artifacts: Vec<&serde_json::Value> = (index["manifests"].as_array().unwrap().iter())
+        .filter(|m| m["artifactType"] == "application/vnd.cyclonedx+json")
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{index}");
+    let artifact = artifacts[0]["digest"].as_str().unwrap();
+    let manifest = json(get(
+        &format!("manifests/{artifact}"),
+        "application/vnd.oci.image.manifest.v1+json",
+    ));
+    assert_eq!(manifest["artifactType"], "application/vnd.cyclonedx+json");
+    assert_eq!(manifest["subject"]["digest"], digest, "{manifest}");
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.cyclonedx+json");
+    get(
+        &format!("blobs/{}", layer["digest"].as_str().unwrap()),
+        "*/*",
+    )
+}
+
 fn project_pushing_to(repository: &str, extra: &str) -> Project {
     let config = format!(
         "{SAMPLE_CONFIG}\n[image]\nbase = \"{}\"\nrepository = \"{repository}\"\n{extra}",
@@ -165,16 +211,21 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
         let fetched = remote_digest(&project, &format!("{repository}:{tag}"), &tls);
         assert_eq!(fetched, digest, "{repository}:{tag}");
     }
-    // Three layers and the config, each uploaded once.
+    // Three layers and the config, each uploaded once; the SBOM and the empty config
+    // of its artifact manifest.
     let first = registry.requests();
-    assert_eq!(uploads(&first).len(), 4, "{first:#?}");
+    assert_eq!(uploads(&first).len(), 6, "{first:#?}");
+    // The SBOM is a referrer of the image, found through the referrers tag.
+    let sbom = referrer(&registry, "team/greeter", &digest);
+    assert_eq!(sbom, project.read("dist/greeter.cdx.json"));
 
     // Nothing changed: the step is fresh and the registry hears nothing.
+    let heard = registry.requests().len();
     let run = project.pybuild(&["push"]).success();
     assert!(!run.step_ran("push"), "{}", run.describe());
     assert_eq!(
         registry.requests().len(),
-        first.len(),
+        heard,
         "a fresh push sent requests"
     );
     let status = project.pybuild(&["status", "push"]).success();
@@ -204,6 +255,7 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
         remote_digest(&project, &format!("{repository}:latest"), &tls),
         edited
     );
+    assert_eq!(referrer(&registry, "team/greeter", &edited), sbom);
 
     // Another repository of the same registry: every blob mounted from the last one.
     let other = format!("{}/team/greeter-staging", registry.host());
@@ -220,7 +272,8 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
     let moved = &requests[before..];
     assert!(uploads(moved).is_empty(), "{moved:#?}");
     let mounts = (moved.iter()).filter(|r| r.contains("mount=") && r.ends_with(" 201"));
-    assert_eq!(mounts.count(), 4, "{moved:#?}");
+    assert_eq!(mounts.count(), 6, "{moved:#?}");
+    assert_eq!(referrer(&registry, "team/greeter-staging", &edited), sbom);
 
     // The Deployment names the image pushed, by digest, while it is the image built.
     project.pybuild(&["deploy", "kubernetes"]).success();
