@@ -33,6 +33,31 @@ struct Secured {
 
 impl Registry {
     fn start(secured: Option<&Secured>) -> Registry {
+        let tail = secured.map_or_else(String::new, |secured| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                secured.cert.display(),
+                secured.key.display(),
+                secured.htpasswd.display()
+            )
+        });
+        Registry::serve(&tail)
+    }
+
+    /// A registry (plain HTTP, on loopback) whose clients need a token from `tokens`.
+    fn start_with_tokens(tokens: &TokenService) -> Registry {
+        Registry::serve(&format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {}\n    \
+             issuer: {}\n    rootcertbundle: {}\n",
+            tokens.port,
+            TokenService::SERVICE,
+            TokenService::ISSUER,
+            tokens.cert.display()
+        ))
+    }
+
+    /// A registry with `tail` after its `http: addr:` line.
+    fn serve(tail: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
@@ -41,14 +66,7 @@ impl Registry {
              http:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("storage").display()
         );
-        if let Some(secured) = secured {
-            config.push_str(&format!(
-                "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                secured.cert.display(),
-                secured.key.display(),
-                secured.htpasswd.display()
-            ));
-        }
+        config.push_str(tail);
         let config_file = dir.path().join("config.yml");
         fs::write(&config_file, config).unwrap();
         let log = dir.path().join("registry.log");
@@ -104,6 +122,90 @@ impl Registry {
 }
 
 impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A registry token service (`token_server.py`) until dropped: it signs tokens for
+/// [`TokenService::USER`] and [`TokenService::PASSWORD`] with a key made for the test,
+/// whose certificate the registry trusts, and logs what each request asked for.
+struct TokenService {
+    child: Child,
+    port: u16,
+    cert: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenService {
+    const SERVICE: &str = "pybuild-test-registry";
+    const ISSUER: &str = "pybuild-test-issuer";
+    const USER: &str = "alice";
+    const PASSWORD: &str = "right-Passw0rd";
+
+    fn start() -> TokenService {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| dir.path().join(name);
+        let (key, cert, log) = (file("key.pem"), file("cert.pem"), file("tokens.log"));
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=pybuild test token signer",
+                "-keyout",
+                key.to_str().unwrap(),
+                "-out",
+                cert.to_str().unwrap(),
+            ],
+            None,
+        );
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/token_server.py");
+        let child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .args([&key, &cert])
+            .args([Self::ISSUER, Self::SERVICE, Self::USER, Self::PASSWORD])
+            .arg(&log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no token service"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TokenService {
+            child,
+            port,
+            cert,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// What each request asked for: `{service, scopes, user, granted}`, in order.
+    fn requests(&self) -> Vec<serde_json::Value> {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for TokenService {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -477,4 +579,105 @@ fn base64_of(text: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_token_service_grants_the_push_its_scope_and_a_wrong_password_is_refused_once() {
+    let tokens = TokenService::start();
+    let registry = Registry::start_with_tokens(&tokens);
+    let repository = format!("{}/team/greeter", registry.host());
+    let project = project_pushing_to(&repository, "");
+    let dir = tempfile::tempdir().unwrap();
+    let auth_file = dir.path().join("auth.json");
+    let auth = |password: &str| {
+        let b64 = base64_of(&format!("{}:{password}", TokenService::USER));
+        let text = format!(
+            r#"{{"auths": {{"{}": {{"auth": "{b64}"}}}}}}"#,
+            registry.host()
+        );
+        fs::write(&auth_file, text).unwrap();
+        b64
+    };
+    let env = [("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())];
+
+    // The push asks the realm for a token for its repository, pull and push, no more.
+    auth(TokenService::PASSWORD);
+    let run = project.pybuild_with_env(&["push"], &env).success();
+    let digest = local_digest(&project);
+    assert!(
+        run.stderr.contains(&format!("{repository}@{digest}")),
+        "{}",
+        run.describe()
+    );
+    let asked = tokens.requests();
+    assert!(!asked.is_empty(), "no token was asked for");
+    for request in &asked {
+        assert_eq!(
+            request["service"],
+            serde_json::json!([TokenService::SERVICE])
+        );
+        assert_eq!(
+            request["scopes"],
+            serde_json::json!(["repository:team/greeter:pull,push"])
+        );
+        assert_eq!(request["user"], TokenService::USER);
+        assert_eq!(request["granted"], true);
+    }
+    // The registry took every request with the token: none refused after it was given.
+    let requests = registry.requests();
+    let refused_after = (requests.iter().skip_while(|r| r.ends_with(" 401")))
+        .filter(|r| r.ends_with(" 401") || r.ends_with(" 403"))
+        .count();
+    assert_eq!(refused_after, 0, "{requests:#?}");
+    let creds = format!("--creds={}:{}", TokenService::USER, TokenService::PASSWORD);
+    let fetched = remote_digest(
+        &project,
+        &format!("{repository}:latest"),
+        &["--tls-verify=false", &creds],
+    );
+    assert_eq!(fetched, digest);
+
+    // A wrong password: the token service refuses it, and the push fails with one
+    // message naming the registry, the scope and the auth file, the secrets never shown.
+    let wrong = auth("wrong-Secret9");
+    let other = [
+        env[0],
+        (
+            "PYBUILD_IMAGE_REPOSITORY",
+            &format!("{}/team/other", registry.host()),
+        ),
+    ];
+    let before = tokens.requests().len();
+    let run = project.pybuild_with_env(&["push"], &other).failure(1);
+    let asked = tokens.requests();
+    assert_eq!(asked.len(), before + 1, "{asked:#?}");
+    assert_eq!(asked[before]["granted"], false);
+    let shown = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(shown.matches("error:").count(), 1, "{}", run.describe());
+    assert!(
+        run.stderr.contains(&format!(
+            "the registry {} refused to give a token for `repository:team/other:pull,push`",
+            registry.host()
+        )) && run.stderr.contains("401"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains(auth_file.to_str().unwrap()),
+        "{}",
+        run.describe()
+    );
+    let mut texts = vec![shown];
+    let logs = fs::read_dir(project.path(".pybuild/logs"))
+        .into_iter()
+        .flatten();
+    texts.extend(
+        logs.flatten()
+            .map(|l| fs::read_to_string(l.path()).unwrap_or_default()),
+    );
+    for text in texts {
+        for secret in ["wrong-Secret9", &wrong, TokenService::PASSWORD, "eyJ"] {
+            assert!(!text.contains(secret), "{secret} shown:\n{text}");
+        }
+    }
 }

@@ -165,7 +165,7 @@ impl Registry {
         for scheme in schemes {
             registry.base = format!("{scheme}://{host}");
             let url = format!("{}/v2/", registry.base);
-            match registry.send(Method::GET, &url, &Body::Empty, "answer the API") {
+            match registry.send(Method::GET, &url, &Body::Empty) {
                 Ok(response) if response.status().is_success() => return Ok(registry),
                 // An HTTPS server asked in plain HTTP.
                 Ok(response) if response.status() == 400 && first_failure.is_some() => break,
@@ -342,7 +342,7 @@ impl Registry {
         body: &Body,
         what: &str,
     ) -> Result<Response<ureq::Body>> {
-        match self.send(method, url, body, what) {
+        match self.send(method, url, body) {
             Ok(response) => Ok(response),
             Err(Fault::Refused(err)) => Err(err),
             Err(Fault::Transport(err)) => Err(UserError::failure(format!(
@@ -359,7 +359,6 @@ impl Registry {
         method: Method,
         url: &str,
         body: &Body,
-        what: &str,
     ) -> Result<Response<ureq::Body>, Fault> {
         let mut answered_challenge = false;
         loop {
@@ -373,7 +372,7 @@ impl Registry {
                 .and_then(auth::challenge);
             let authorization = match header {
                 Some(challenge) if challenge.scheme == "bearer" => {
-                    self.token(&challenge, what).map_err(Fault::Refused)?
+                    self.token(&challenge).map_err(Fault::Refused)?
                 }
                 Some(challenge) if challenge.scheme == "basic" => match &self.credentials {
                     Some(credentials) => credentials.basic(),
@@ -421,7 +420,7 @@ impl Registry {
     }
 
     /// A token from the realm `challenge` names, as an `Authorization` header's value.
-    fn token(&self, challenge: &auth::Challenge, what: &str) -> Result<String> {
+    fn token(&self, challenge: &auth::Challenge) -> Result<String> {
         let realm = challenge.param("realm").unwrap_or_default();
         let realm_host = (realm.split_once("://"))
             .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
@@ -453,7 +452,8 @@ impl Registry {
             ))
         })?;
         if !response.status().is_success() {
-            return Err(self.refused(&format!("give a token to {what}"), response));
+            let asked = format!("give a token for `{scope}` (its token service {realm})");
+            return Err(self.refused(&asked, response));
         }
         let mut text = String::new();
         response
