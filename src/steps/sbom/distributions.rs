@@ -187,9 +187,12 @@ fn check_record<R: Read + std::io::Seek>(
         let Some(&at) = names.get(&file) else {
             continue;
         };
-        let content = entry_bytes(zip, at, &file, shown)?;
-        let actual =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&content));
+        // Streamed: a distribution's file may be a shared library of hundreds of MB.
+        let mut hasher = Sha256::new();
+        zip.by_index(at)
+            .and_then(|mut entry| Ok(std::io::copy(&mut entry, &mut hasher)?))
+            .with_context(|| format!("cannot read {file} in {shown}"))?;
+        let actual = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
         if actual != expected.trim_end_matches('=') {
             return Err(UserError::failure(format!(
                 "{file} in {shown} is not the file {entry} lists (sha256={expected}, it has \

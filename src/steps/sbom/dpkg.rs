@@ -24,6 +24,8 @@ use crate::base::process::temp_name;
 
 const STATUS: &str = "var/lib/dpkg/status";
 const STATUS_D: &str = "var/lib/dpkg/status.d/";
+/// The most read of one database file: a full desktop's `status` is a few MB.
+const DATABASE_LIMIT: u64 = 64 << 20;
 /// Bumped when what a kept record holds changes meaning.
 const RECORD_FORMAT: u32 = 1;
 
@@ -131,9 +133,17 @@ fn read_layer(layer: &LayerRef) -> Result<Found> {
             found.files.insert(file, None);
         } else if entry.header().entry_type().is_file() {
             let mut text = String::new();
-            entry
+            (&mut entry)
+                .take(DATABASE_LIMIT + 1)
                 .read_to_string(&mut text)
                 .with_context(|| format!("cannot read {path} in the layer {}", layer.digest))?;
+            if text.len() as u64 > DATABASE_LIMIT {
+                bail!(
+                    "{path} in the layer {} is larger than {} MiB: no package database",
+                    layer.digest,
+                    DATABASE_LIMIT >> 20
+                );
+            }
             found.files.insert(file, Some(text));
         }
     }
