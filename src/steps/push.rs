@@ -318,16 +318,11 @@ impl<'a> Step<Build<'a>> for Push {
             media_type: &manifest.media_type,
             size: manifest.bytes.len(),
         };
-        let pushed = referrer::push(&mut registry, name, &subject, &sbom)?;
+        let pushed = referrer::push(&mut registry, name, &subject, &sbom)
+            .with_context(|| format!("{reference} was pushed, its SBOM was not"))?;
         cx.printer.detail(&format!(
             "SBOM: {repository}@{}, {}",
-            pushed.digest,
-            match &pushed.indexed {
-                referrer::Indexed::ByRegistry => "indexed by the registry's referrers API".into(),
-                referrer::Indexed::ByTag(tag) => format!("listed under the referrers tag {tag}"),
-                referrer::Indexed::AlreadyTagged(tag) =>
-                    format!("already listed under the referrers tag {tag}"),
-            }
+            pushed.digest, pushed.indexed
         ));
         let key = record_path(cx);
         let outputs = Outputs::new(cx.project, produced_outputs(&cx.project.state_dir(), NAME));

@@ -46,6 +46,18 @@ pub(super) enum Indexed {
     AlreadyTagged(String),
 }
 
+impl std::fmt::Display for Indexed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Indexed::ByRegistry => write!(f, "indexed by the registry's referrers API"),
+            Indexed::ByTag(tag) => write!(f, "listed under the referrers tag {tag}"),
+            Indexed::AlreadyTagged(tag) => {
+                write!(f, "already listed under the referrers tag {tag}")
+            }
+        }
+    }
+}
+
 /// What was pushed: the artifact manifest's digest and how it can be found.
 pub(super) struct Pushed {
     pub(super) digest: String,
@@ -123,6 +135,29 @@ impl Sbom {
     }
 }
 
+/// The referrers index `existing` (the bytes under the referrers tag, if any) with
+/// `descriptor` added: `None` when it lists that manifest already. What it lists besides
+/// (other tools' referrers) is kept; bytes that are no image index are an error.
+fn with_descriptor(existing: Option<&[u8]>, descriptor: Value) -> Result<Option<Value>> {
+    let Some(bytes) = existing else {
+        return Ok(Some(json!({
+            "schemaVersion": 2,
+            "mediaType": INDEX,
+            "manifests": [descriptor],
+        })));
+    };
+    let mut index: Value = serde_json::from_slice(bytes).context("not JSON")?;
+    let manifests = (index["manifests"].as_array_mut()).context("no `manifests` list")?;
+    if manifests
+        .iter()
+        .any(|m| m["digest"] == descriptor["digest"])
+    {
+        return Ok(None);
+    }
+    manifests.push(descriptor);
+    Ok(Some(index))
+}
+
 /// Puts the artifact manifest of `sbom`, whose [`Sbom::blobs`] the repository `name`
 /// holds, as a referrer of `subject`, and makes it known (see the module's doc).
 pub(super) fn push(
@@ -148,42 +183,18 @@ pub(super) fn push(
         "size": manifest.len(),
         "artifactType": CYCLONEDX,
     });
-    let index = match registry.get_manifest(name, &tag, INDEX)? {
-        Some(bytes) => Some(
-            serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .filter(|index| index["manifests"].is_array())
-                .with_context(|| {
-                    format!(
-                        "{}/{name}:{tag}, the referrers tag of the image, holds no image index",
-                        registry.host()
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    let listed = |index: &Value| {
-        (index["manifests"].as_array().into_iter().flatten())
-            .any(|m| m["digest"].as_str() == Some(&digest))
-    };
-    let index = match index {
-        Some(index) if listed(&index) => {
-            return Ok(Pushed {
-                digest,
-                indexed: Indexed::AlreadyTagged(tag),
-            });
-        }
-        Some(mut index) => {
-            if let Some(manifests) = index["manifests"].as_array_mut() {
-                manifests.push(descriptor);
-            }
-            index
-        }
-        None => json!({
-            "schemaVersion": 2,
-            "mediaType": INDEX,
-            "manifests": [descriptor],
-        }),
+    let existing = registry.get_manifest(name, &tag, INDEX)?;
+    let Some(index) = with_descriptor(existing.as_deref(), descriptor).with_context(|| {
+        format!(
+            "{}/{name}:{tag}, the referrers tag of the image, holds no image index",
+            registry.host()
+        )
+    })?
+    else {
+        return Ok(Pushed {
+            digest,
+            indexed: Indexed::AlreadyTagged(tag),
+        });
     };
     let index = serde_json::to_vec(&index).context("cannot write the referrers index")?;
     registry.put_manifest(name, &tag, INDEX, &index)?;
@@ -219,5 +230,29 @@ mod tests {
         );
         assert_eq!(json["layers"][0]["mediaType"], CYCLONEDX);
         assert_eq!(referrers_tag("sha256:abc"), "sha256-abc");
+    }
+
+    #[test]
+    fn the_referrers_index_gains_the_sbom_once_and_keeps_what_others_listed() {
+        let ours = json!({"mediaType": MANIFEST, "digest": "sha256:ours", "size": 1});
+        let new = with_descriptor(None, ours.clone()).unwrap().unwrap();
+        assert_eq!(new["mediaType"], INDEX);
+        assert_eq!(new["manifests"], json!([ours]));
+        let theirs = json!({"mediaType": MANIFEST, "digest": "sha256:signature", "size": 2});
+        let existing = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": INDEX, "manifests": [theirs],
+        }))
+        .unwrap();
+        let merged = with_descriptor(Some(&existing), ours.clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(merged["manifests"], json!([theirs, ours]));
+        let merged = serde_json::to_vec(&merged).unwrap();
+        assert!(
+            with_descriptor(Some(&merged), ours.clone())
+                .unwrap()
+                .is_none()
+        );
+        assert!(with_descriptor(Some(b"{\"layers\": []}"), ours).is_err());
     }
 }
