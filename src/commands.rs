@@ -55,6 +55,7 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         Some(Command::Setup) => build(&dir, printer, &options, SETUP).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, BUNDLE).map(|()| 0),
         Some(Command::Image) => build(&dir, printer, &options, "image").map(|()| 0),
+        Some(Command::Sbom) => build(&dir, printer, &options, "sbom").map(|()| 0),
         Some(Command::Push) => build(&dir, printer, &options, "push").map(|()| 0),
         Some(Command::Deploy { target }) => {
             let step = match target {

@@ -8,6 +8,7 @@ pub(crate) mod develop;
 pub(crate) mod graph;
 pub(crate) mod image;
 pub(crate) mod push;
+pub(crate) mod sbom;
 pub(crate) mod task;
 pub(crate) mod tools;
 pub(crate) mod venv;

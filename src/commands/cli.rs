@@ -97,11 +97,17 @@ pub(crate) enum Command {
     /// project's version and `latest`. Run it with `umoci unpack` + `runc run`, push it
     /// with `pybuild push` (see docs/deploy.md).
     Image,
-    /// Build the image, then push it to `[image] repository`, tagged with the version and `latest`
+    /// Build the image, then its SBOM: dist/<name>.cdx.json (CycloneDX 1.6 JSON)
+    ///
+    /// The Python distributions the bundle's manifest lists (purl, version, licence, the
+    /// hash of each one's RECORD, checked against the bundle) and the Debian packages of
+    /// the image's base. `pybuild push` pushes it with the image (see docs/deploy.md).
+    Sbom,
+    /// Build the image and its SBOM, then push it to `[image] repository`, tagged with the version and `latest`
     ///
     /// Speaks the registry's API itself: uploads only the blobs the registry lacks (after
     /// an edit, the code layer and the config), the manifest last, and prints the image
-    /// by digest. Credentials come from the containers' or Docker's auth file (see
+    /// by digest, the SBOM as its referrer. Credentials come from the containers' or Docker's auth file (see
     /// docs/deploy.md). Fresh, and sends nothing, when the same image was pushed there.
     Push,
     /// Write the descriptors that deploy the bundle to TARGET into dist/

@@ -27,7 +27,7 @@ use crate::commands::cli::Cli;
 
 const GROUPS: &[(&str, &[&str])] = &[
     ("Build", &["bundle", "setup", "check", "watch", "status"]),
-    ("Ship", &["image", "push", "deploy"]),
+    ("Ship", &["image", "sbom", "push", "deploy"]),
     ("Project", &["init", "run", "clean"]),
     ("Other", &["cache", "help", "completions", "man"]),
 ];

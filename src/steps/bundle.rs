@@ -41,6 +41,7 @@ mod placement;
 
 use backend::{Entry, Job};
 pub(crate) use kinds::backend;
+pub(crate) use manifest::path_for as manifest_path;
 use own_code::Code;
 use placement::{output_path, pex_output_args, stage_files, work_dir};
 mod pyinstaller;

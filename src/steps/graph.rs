@@ -31,6 +31,7 @@ use crate::steps::deploy::{Deploy, Target};
 use crate::steps::develop::Develop;
 use crate::steps::image::Image;
 use crate::steps::push::Push;
+use crate::steps::sbom::Sbom;
 use crate::steps::task::{self, Task};
 use crate::steps::tools::Tools;
 use crate::steps::venv::Venv;
@@ -63,7 +64,8 @@ fn built_ins<'a>() -> Vec<BuiltIn<'a>> {
         BuiltIn::new(Develop, &["tools"]),
         BuiltIn::new(Bundle, &["develop"]),
         BuiltIn::new(Image, &["bundle"]),
-        BuiltIn::new(Push, &["image"]),
+        BuiltIn::new(Sbom, &["image"]),
+        BuiltIn::new(Push, &["sbom"]),
         BuiltIn::new(Deploy(Target::Marathon), &["bundle"]),
         BuiltIn::new(Deploy(Target::Kubernetes), &["image"]),
         BuiltIn::new(Deploy(Target::Spark), &["bundle"]),
@@ -75,6 +77,7 @@ fn built_ins<'a>() -> Vec<BuiltIn<'a>> {
 pub(crate) const PRODUCTS: &[&str] = &[
     "bundle",
     "image",
+    "sbom",
     "push",
     "deploy-marathon",
     "deploy-kubernetes",

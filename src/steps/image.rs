@@ -112,7 +112,7 @@ pub(crate) fn tag(cx: &mut Build) -> Result<String> {
 }
 
 /// The seconds since the epoch every timestamp in the image says.
-fn epoch() -> u64 {
+pub(crate) fn epoch() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -458,7 +458,7 @@ fn image_config(
 }
 
 /// `seconds` since the epoch as RFC 3339, in UTC.
-fn rfc3339(seconds: u64) -> String {
+pub(crate) fn rfc3339(seconds: u64) -> String {
     let days = seconds / 86_400;
     let rest = seconds % 86_400;
     // Howard Hinnant's days-to-civil algorithm.

@@ -9,11 +9,15 @@
 //! per tag, and the digest the registry answers must be the local manifest's. Nothing of
 //! the local image is touched; a refusal fails the step with the registry's answer.
 //!
+//! Then the SBOM (`pybuild sbom`'s `dist/<name>.cdx.json`) goes up as an OCI referrer of
+//! the image (`push/referrer.rs`): through the registry's referrers API, else the
+//! referrers tag `sha256-<hex>`.
+//!
 //! The image pushed is recorded in `dist/<name>.pushed` (`HOST/PATH@sha256:…`), shown
 //! after the step, and read by `deploy kubernetes` to name the image by digest.
 //!
-//! Fingerprint: the repository, the tags and the manifest's digest, with the image step's
-//! run: the same image pushed to the same place again sends nothing.
+//! Fingerprint: the repository, the tags, the manifest's digest and the SBOM, with the
+//! image and SBOM steps' runs: the same image pushed to the same place again sends nothing.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,11 +31,13 @@ use crate::engine::state::produced_outputs;
 use crate::engine::step::Step;
 use crate::python::build::Build;
 use crate::steps::image;
+use crate::steps::sbom;
 
 mod auth;
+mod referrer;
 mod registry;
 
-use registry::Registry;
+use registry::{Body, Registry};
 
 pub(crate) struct Push;
 
@@ -194,7 +200,7 @@ impl<'a> Step<Build<'a>> for Push {
     }
 
     fn deps(&self) -> Vec<String> {
-        vec!["image".into()]
+        vec!["image".into(), "sbom".into()]
     }
 
     fn preflight(&self, cx: &mut Build) -> Result<()> {
@@ -211,6 +217,8 @@ impl<'a> Step<Build<'a>> for Push {
         let layout = cx.project.root.join(image::layout_path(&cx.project.config));
         let digest = manifest(&layout).map_or_else(|_| "none".to_string(), |m| m.digest);
         fingerprint.part("manifest", digest);
+        let sbom = sbom::path(&cx.project.config);
+        cx.add_files(&mut fingerprint, &[sbom])?;
         Ok(fingerprint)
     }
 
@@ -230,7 +238,15 @@ impl<'a> Step<Build<'a>> for Push {
         let config = &cx.project.config;
         let layout = cx.project.root.join(image::layout_path(config));
         let manifest = manifest(&layout)?;
-        let blobs = blobs(&manifest)?;
+        // The image's blobs, then the SBOM's: each sent only if the registry lacks it.
+        let files = (blobs(&manifest)?.into_iter())
+            .map(|(digest, size)| Ok((blob_path(&layout, &digest)?, digest, size)))
+            .collect::<Result<Vec<_>>>()?;
+        let sbom = referrer::Sbom::read(&cx.project.root.join(sbom::path(config)))?;
+        let mut blobs: Vec<(String, u64, Body)> = (files.iter())
+            .map(|(path, digest, size)| (digest.clone(), *size, Body::File(path)))
+            .collect();
+        blobs.extend(sbom.blobs());
         // A repository of the same registry that has the blobs: named, or pushed to last.
         let mount_from = config.image.mount_from.clone().or_else(|| {
             let last = pushed(&cx.project.root, config)?;
@@ -253,7 +269,7 @@ impl<'a> Step<Build<'a>> for Push {
             format!("repository:{name}:pull,push"),
         )?;
         let (mut sent, mut mounted) = (0, 0);
-        for (digest, size) in &blobs {
+        for (digest, size, body) in &blobs {
             if registry.has_blob(name, digest)? {
                 continue;
             }
@@ -272,14 +288,13 @@ impl<'a> Step<Build<'a>> for Push {
                 &digest[..19.min(digest.len())],
                 size >> 10
             ));
-            registry.upload(&location, digest, &blob_path(&layout, digest)?)?;
+            registry.upload(&location, digest, body)?;
             sent += 1;
         }
         for tag in &tags {
             cx.printer.phase(&format!("tagging {repository}:{tag}"));
-            let answered =
-                registry.put_manifest(name, tag, &manifest.media_type, &manifest.bytes)?;
-            if let Some(answered) = answered
+            let stored = registry.put_manifest(name, tag, &manifest.media_type, &manifest.bytes)?;
+            if let Some(answered) = stored.digest
                 && answered != manifest.digest
             {
                 return Err(UserError::failure(format!(
@@ -295,6 +310,19 @@ impl<'a> Step<Build<'a>> for Push {
         cx.printer.detail(&format!(
             "{reference}: {sent} of {} blobs uploaded, {mounted} mounted",
             blobs.len()
+        ));
+        cx.printer
+            .phase("pushing the SBOM as a referrer of the image");
+        let subject = referrer::Subject {
+            digest: &manifest.digest,
+            media_type: &manifest.media_type,
+            size: manifest.bytes.len(),
+        };
+        let pushed = referrer::push(&mut registry, name, &subject, &sbom)
+            .with_context(|| format!("{reference} was pushed, its SBOM was not"))?;
+        cx.printer.detail(&format!(
+            "SBOM: {repository}@{}, {}",
+            pushed.digest, pushed.indexed
         ));
         let key = record_path(cx);
         let outputs = Outputs::new(cx.project, produced_outputs(&cx.project.state_dir(), NAME));

@@ -29,6 +29,7 @@ mod readback;
 mod recovery;
 mod remote;
 mod safety;
+mod sbom;
 mod shipped;
 mod spark;
 mod tasks;

@@ -2,7 +2,8 @@
 //! started by each test on a loopback port, its access log read to see what was sent: the
 //! pushed manifest is the local one under both tags, an edit uploads only the code layer
 //! and the config, a push with nothing changed sends nothing, another repository mounts every blob, and
-//! `deploy kubernetes` names the image pushed by digest; a registry that is down, or
+//! `deploy kubernetes` names the image pushed by digest, the SBOM is the image's referrer
+//! under the referrers tag (the registry has no referrers API); a registry that is down, or
 //! refuses the credentials (TLS with a certificate the test makes, htpasswd auth), fails
 //! the push with exit 1 and a message naming it, the password never shown.
 
@@ -32,6 +33,31 @@ struct Secured {
 
 impl Registry {
     fn start(secured: Option<&Secured>) -> Registry {
+        let tail = secured.map_or_else(String::new, |secured| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                secured.cert.display(),
+                secured.key.display(),
+                secured.htpasswd.display()
+            )
+        });
+        Registry::serve(&tail)
+    }
+
+    /// A registry (plain HTTP, on loopback) whose clients need a token from `tokens`.
+    fn start_with_tokens(tokens: &TokenService) -> Registry {
+        Registry::serve(&format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {}\n    \
+             issuer: {}\n    rootcertbundle: {}\n",
+            tokens.port,
+            TokenService::SERVICE,
+            TokenService::ISSUER,
+            tokens.cert.display()
+        ))
+    }
+
+    /// A registry with `tail` after its `http: addr:` line.
+    fn serve(tail: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
@@ -40,14 +66,7 @@ impl Registry {
              http:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("storage").display()
         );
-        if let Some(secured) = secured {
-            config.push_str(&format!(
-                "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                secured.cert.display(),
-                secured.key.display(),
-                secured.htpasswd.display()
-            ));
-        }
+        config.push_str(tail);
         let config_file = dir.path().join("config.yml");
         fs::write(&config_file, config).unwrap();
         let log = dir.path().join("registry.log");
@@ -109,6 +128,90 @@ impl Drop for Registry {
     }
 }
 
+/// A registry token service (`token_server.py`) until dropped: it signs tokens for
+/// [`TokenService::USER`] and [`TokenService::PASSWORD`] with a key made for the test,
+/// whose certificate the registry trusts, and logs what each request asked for.
+struct TokenService {
+    child: Child,
+    port: u16,
+    cert: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenService {
+    const SERVICE: &str = "pybuild-test-registry";
+    const ISSUER: &str = "pybuild-test-issuer";
+    const USER: &str = "alice";
+    const PASSWORD: &str = "right-Passw0rd";
+
+    fn start() -> TokenService {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| dir.path().join(name);
+        let (key, cert, log) = (file("key.pem"), file("cert.pem"), file("tokens.log"));
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=pybuild test token signer",
+                "-keyout",
+                key.to_str().unwrap(),
+                "-out",
+                cert.to_str().unwrap(),
+            ],
+            None,
+        );
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/token_server.py");
+        let child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .args([&key, &cert])
+            .args([Self::ISSUER, Self::SERVICE, Self::USER, Self::PASSWORD])
+            .arg(&log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no token service"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TokenService {
+            child,
+            port,
+            cert,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// What each request asked for: `{service, scopes, user, granted}`, in order.
+    fn requests(&self) -> Vec<serde_json::Value> {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for TokenService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The blob uploads among `requests`: each finished by a `PUT` answered 201.
 fn uploads(requests: &[String]) -> Vec<&String> {
     (requests.iter())
@@ -141,6 +244,51 @@ fn remote_digest(project: &Project, reference: &str, extra: &[&str]) -> String {
     format!("sha256:{}", sum.stdout.split_whitespace().next().unwrap())
 }
 
+/// The SBOM `registry` holds as a referrer of the image `digest` in the repository
+/// `name`, found as a client of a registry without the referrers API finds it: the image
+/// index under the referrers tag `sha256-<hex>` lists an artifact of type
+/// `application/vnd.cyclonedx+json`, whose `subject` is the image and whose layer is the
+/// SBOM.
+fn referrer(registry: &Registry, name: &str, digest: &str) -> String {
+    let base = format!("http://{}/v2/{name}", registry.host());
+    let get = |path: &str, accept: &str| {
+        let accept = format!("Accept: {accept}");
+        let url = format!("{base}/{path}");
+        run("curl", &["-sSf", "-H", &accept, &url], None).stdout
+    };
+    let json = |text: String| -> serde_json::Value { serde_json::from_str(&text).unwrap() };
+    // Distribution 2.8 has no referrers API: what is found is the fallback tag.
+    let api = format!("{base}/referrers/{digest}");
+    let status = run(
+        "curl",
+        &["-s", "-o", "/dev/null", "-w", "%{http_code}", &api],
+        None,
+    );
+    assert_eq!(status.stdout, "404", "{api}");
+    let tag = digest.replacen(':', "-", 1);
+    let index = json(get(
+        &format!("manifests/{tag}"),
+        "application/vnd.oci.image.index.v1+json",
+    ));
+    let artifacts: Vec<&serde_json::Value> = (index["manifests"].as_array().unwrap().iter())
+        .filter(|m| m["artifactType"] == "application/vnd.cyclonedx+json")
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{index}");
+    let artifact = artifacts[0]["digest"].as_str().unwrap();
+    let manifest = json(get(
+        &format!("manifests/{artifact}"),
+        "application/vnd.oci.image.manifest.v1+json",
+    ));
+    assert_eq!(manifest["artifactType"], "application/vnd.cyclonedx+json");
+    assert_eq!(manifest["subject"]["digest"], digest, "{manifest}");
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.cyclonedx+json");
+    get(
+        &format!("blobs/{}", layer["digest"].as_str().unwrap()),
+        "*/*",
+    )
+}
+
 fn project_pushing_to(repository: &str, extra: &str) -> Project {
     let config = format!(
         "{SAMPLE_CONFIG}\n[image]\nbase = \"{}\"\nrepository = \"{repository}\"\n{extra}",
@@ -165,16 +313,21 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
         let fetched = remote_digest(&project, &format!("{repository}:{tag}"), &tls);
         assert_eq!(fetched, digest, "{repository}:{tag}");
     }
-    // Three layers and the config, each uploaded once.
+    // Three layers and the config, each uploaded once; the SBOM and the empty config
+    // of its artifact manifest.
     let first = registry.requests();
-    assert_eq!(uploads(&first).len(), 4, "{first:#?}");
+    assert_eq!(uploads(&first).len(), 6, "{first:#?}");
+    // The SBOM is a referrer of the image, found through the referrers tag.
+    let sbom = referrer(&registry, "team/greeter", &digest);
+    assert_eq!(sbom, project.read("dist/greeter.cdx.json"));
 
     // Nothing changed: the step is fresh and the registry hears nothing.
+    let heard = registry.requests().len();
     let run = project.pybuild(&["push"]).success();
     assert!(!run.step_ran("push"), "{}", run.describe());
     assert_eq!(
         registry.requests().len(),
-        first.len(),
+        heard,
         "a fresh push sent requests"
     );
     let status = project.pybuild(&["status", "push"]).success();
@@ -204,6 +357,7 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
         remote_digest(&project, &format!("{repository}:latest"), &tls),
         edited
     );
+    assert_eq!(referrer(&registry, "team/greeter", &edited), sbom);
 
     // Another repository of the same registry: every blob mounted from the last one.
     let other = format!("{}/team/greeter-staging", registry.host());
@@ -220,7 +374,8 @@ fn the_image_is_pushed_by_digest_and_an_edit_sends_only_its_code_and_config() {
     let moved = &requests[before..];
     assert!(uploads(moved).is_empty(), "{moved:#?}");
     let mounts = (moved.iter()).filter(|r| r.contains("mount=") && r.ends_with(" 201"));
-    assert_eq!(mounts.count(), 4, "{moved:#?}");
+    assert_eq!(mounts.count(), 6, "{moved:#?}");
+    assert_eq!(referrer(&registry, "team/greeter-staging", &edited), sbom);
 
     // The Deployment names the image pushed, by digest, while it is the image built.
     project.pybuild(&["deploy", "kubernetes"]).success();
@@ -424,4 +579,105 @@ fn base64_of(text: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_token_service_grants_the_push_its_scope_and_a_wrong_password_is_refused_once() {
+    let tokens = TokenService::start();
+    let registry = Registry::start_with_tokens(&tokens);
+    let repository = format!("{}/team/greeter", registry.host());
+    let project = project_pushing_to(&repository, "");
+    let dir = tempfile::tempdir().unwrap();
+    let auth_file = dir.path().join("auth.json");
+    let auth = |password: &str| {
+        let b64 = base64_of(&format!("{}:{password}", TokenService::USER));
+        let text = format!(
+            r#"{{"auths": {{"{}": {{"auth": "{b64}"}}}}}}"#,
+            registry.host()
+        );
+        fs::write(&auth_file, text).unwrap();
+        b64
+    };
+    let env = [("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())];
+
+    // The push asks the realm for a token for its repository, pull and push, no more.
+    auth(TokenService::PASSWORD);
+    let run = project.pybuild_with_env(&["push"], &env).success();
+    let digest = local_digest(&project);
+    assert!(
+        run.stderr.contains(&format!("{repository}@{digest}")),
+        "{}",
+        run.describe()
+    );
+    let asked = tokens.requests();
+    assert!(!asked.is_empty(), "no token was asked for");
+    for request in &asked {
+        assert_eq!(
+            request["service"],
+            serde_json::json!([TokenService::SERVICE])
+        );
+        assert_eq!(
+            request["scopes"],
+            serde_json::json!(["repository:team/greeter:pull,push"])
+        );
+        assert_eq!(request["user"], TokenService::USER);
+        assert_eq!(request["granted"], true);
+    }
+    // The registry took every request with the token: none refused after it was given.
+    let requests = registry.requests();
+    let refused_after = (requests.iter().skip_while(|r| r.ends_with(" 401")))
+        .filter(|r| r.ends_with(" 401") || r.ends_with(" 403"))
+        .count();
+    assert_eq!(refused_after, 0, "{requests:#?}");
+    let creds = format!("--creds={}:{}", TokenService::USER, TokenService::PASSWORD);
+    let fetched = remote_digest(
+        &project,
+        &format!("{repository}:latest"),
+        &["--tls-verify=false", &creds],
+    );
+    assert_eq!(fetched, digest);
+
+    // A wrong password: the token service refuses it, and the push fails with one
+    // message naming the registry, the scope and the auth file, the secrets never shown.
+    let wrong = auth("wrong-Secret9");
+    let other = [
+        env[0],
+        (
+            "PYBUILD_IMAGE_REPOSITORY",
+            &format!("{}/team/other", registry.host()),
+        ),
+    ];
+    let before = tokens.requests().len();
+    let run = project.pybuild_with_env(&["push"], &other).failure(1);
+    let asked = tokens.requests();
+    assert_eq!(asked.len(), before + 1, "{asked:#?}");
+    assert_eq!(asked[before]["granted"], false);
+    let shown = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(shown.matches("error:").count(), 1, "{}", run.describe());
+    assert!(
+        run.stderr.contains(&format!(
+            "the registry {} refused to give a token for `repository:team/other:pull,push`",
+            registry.host()
+        )) && run.stderr.contains("401"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains(auth_file.to_str().unwrap()),
+        "{}",
+        run.describe()
+    );
+    let mut texts = vec![shown];
+    let logs = fs::read_dir(project.path(".pybuild/logs"))
+        .into_iter()
+        .flatten();
+    texts.extend(
+        logs.flatten()
+            .map(|l| fs::read_to_string(l.path()).unwrap_or_default()),
+    );
+    for text in texts {
+        for secret in ["wrong-Secret9", &wrong, TokenService::PASSWORD, "eyJ"] {
+            assert!(!text.contains(secret), "{secret} shown:\n{text}");
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! A client of one registry's OCI distribution API, enough to push an image: is a blob
-//! there (`HEAD`), mount it from another repository, upload it (`POST` then `PUT` with the
-//! bytes streamed from the file), put a manifest.
+//! A client of one registry's OCI distribution API, enough to push an image and its
+//! referrers: is a blob there (`HEAD`), mount it from another repository, upload it
+//! (`POST` then `PUT` with the bytes streamed from the file), put a manifest (and hear
+//! whether the registry indexed its `subject`: `OCI-Subject`), get one (a referrers
+//! index).
 //!
 //! - **Scheme:** HTTPS, its certificate checked against `[image] ca-file`, else
 //!   `SSL_CERT_FILE`, else the built-in Mozilla roots. Plain HTTP only for a loopback host
@@ -33,9 +35,23 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(1800);
 /// The most read of an error's or a token's answer.
 const ANSWER_LIMIT: u64 = 64 << 10;
 
+/// The most read of a manifest: the distribution spec lets a registry refuse one past 4 MiB.
+const MANIFEST_LIMIT: u64 = 4 << 20;
+
+/// What the registry answered to a manifest put.
+pub(super) struct Stored {
+    /// `Docker-Content-Digest`: the digest it stored the manifest as.
+    pub(super) digest: Option<String>,
+    /// `OCI-Subject`: the subject it indexed the manifest's referrer under, when it has the
+    /// referrers API (OCI distribution 1.1).
+    pub(super) subject: Option<String>,
+}
+
 /// What a request carries.
 pub(super) enum Body<'b> {
     Empty,
+    /// Nothing, asking for an answer of these media types (`Accept`).
+    Accepting(&'b str),
     /// A manifest, with its media type.
     Bytes(&'b [u8], &'b str),
     /// A blob, streamed from its file.
@@ -149,7 +165,7 @@ impl Registry {
         for scheme in schemes {
             registry.base = format!("{scheme}://{host}");
             let url = format!("{}/v2/", registry.base);
-            match registry.send(Method::GET, &url, &Body::Empty, "answer the API") {
+            match registry.send(Method::GET, &url, &Body::Empty) {
                 Ok(response) if response.status().is_success() => return Ok(registry),
                 // An HTTPS server asked in plain HTTP.
                 Ok(response) if response.status() == 400 && first_failure.is_some() => break,
@@ -227,36 +243,67 @@ impl Registry {
         }
     }
 
-    /// Sends `file`, the blob `digest`, to the upload at `location`, in one `PUT`.
-    pub(super) fn upload(&mut self, location: &str, digest: &str, file: &Path) -> Result<()> {
+    /// Sends `blob` (a file, or bytes), the blob `digest`, to the upload at `location`, in
+    /// one `PUT`.
+    pub(super) fn upload(&mut self, location: &str, digest: &str, blob: &Body) -> Result<()> {
         let separator = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{separator}digest={digest}");
         let what = format!("take the blob {digest}");
-        let response = self.request(Method::PUT, &url, &Body::File(file), &what)?;
+        let response = self.request(Method::PUT, &url, blob, &what)?;
         match response.status().as_u16() {
             201 => Ok(()),
             _ => Err(self.refused(&what, response)),
         }
     }
 
-    /// Puts `manifest` (of `media_type`) as `name:tag`: the digest the registry answers.
+    /// Puts `manifest` (of `media_type`) as `name:reference` (a tag or its digest): what
+    /// the registry answers.
     pub(super) fn put_manifest(
         &mut self,
         name: &str,
-        tag: &str,
+        reference: &str,
         media_type: &str,
         manifest: &[u8],
-    ) -> Result<Option<String>> {
-        let url = format!("{}/v2/{name}/manifests/{tag}", self.base);
-        let what = format!("take the manifest {name}:{tag}");
+    ) -> Result<Stored> {
+        let url = format!("{}/v2/{name}/manifests/{reference}", self.base);
+        let what = format!("take the manifest {name}:{reference}");
         let body = Body::Bytes(manifest, media_type);
         let response = self.request(Method::PUT, &url, &body, &what)?;
-        match response.status().as_u16() {
-            201 => Ok(response
-                .headers()
-                .get("Docker-Content-Digest")
+        let header = |key: &str| {
+            (response.headers().get(key))
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_string)),
+                .map(str::to_string)
+        };
+        match response.status().as_u16() {
+            201 => Ok(Stored {
+                digest: header("Docker-Content-Digest"),
+                subject: header("OCI-Subject"),
+            }),
+            _ => Err(self.refused(&what, response)),
+        }
+    }
+
+    /// The manifest or index `name:reference` holds, of one of the `accept`ed media types:
+    /// `None` when the registry has none there.
+    pub(super) fn get_manifest(
+        &mut self,
+        name: &str,
+        reference: &str,
+        accept: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let url = format!("{}/v2/{name}/manifests/{reference}", self.base);
+        let what = format!("give the manifest {name}:{reference}");
+        let mut response = self.request(Method::GET, &url, &Body::Accepting(accept), &what)?;
+        match response.status().as_u16() {
+            200 => {
+                let mut bytes = Vec::new();
+                (response.body_mut().as_reader())
+                    .take(MANIFEST_LIMIT)
+                    .read_to_end(&mut bytes)
+                    .with_context(|| format!("cannot read {name}:{reference}"))?;
+                Ok(Some(bytes))
+            }
+            404 => Ok(None),
             _ => Err(self.refused(&what, response)),
         }
     }
@@ -295,7 +342,7 @@ impl Registry {
         body: &Body,
         what: &str,
     ) -> Result<Response<ureq::Body>> {
-        match self.send(method, url, body, what) {
+        match self.send(method, url, body) {
             Ok(response) => Ok(response),
             Err(Fault::Refused(err)) => Err(err),
             Err(Fault::Transport(err)) => Err(UserError::failure(format!(
@@ -312,7 +359,6 @@ impl Registry {
         method: Method,
         url: &str,
         body: &Body,
-        what: &str,
     ) -> Result<Response<ureq::Body>, Fault> {
         let mut answered_challenge = false;
         loop {
@@ -326,7 +372,7 @@ impl Registry {
                 .and_then(auth::challenge);
             let authorization = match header {
                 Some(challenge) if challenge.scheme == "bearer" => {
-                    self.token(&challenge, what).map_err(Fault::Refused)?
+                    self.token(&challenge).map_err(Fault::Refused)?
                 }
                 Some(challenge) if challenge.scheme == "basic" => match &self.credentials {
                     Some(credentials) => credentials.basic(),
@@ -354,6 +400,10 @@ impl Registry {
         }
         let sent = match body {
             Body::Empty => self.agent.run(built(request.body(()))?),
+            Body::Accepting(media_types) => {
+                let request = request.header("Accept", *media_types);
+                self.agent.run(built(request.body(()))?)
+            }
             Body::Bytes(bytes, media_type) => {
                 let request = request.header("Content-Type", *media_type);
                 self.agent.run(built(request.body(*bytes))?)
@@ -370,7 +420,7 @@ impl Registry {
     }
 
     /// A token from the realm `challenge` names, as an `Authorization` header's value.
-    fn token(&self, challenge: &auth::Challenge, what: &str) -> Result<String> {
+    fn token(&self, challenge: &auth::Challenge) -> Result<String> {
         let realm = challenge.param("realm").unwrap_or_default();
         let realm_host = (realm.split_once("://"))
             .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
@@ -402,7 +452,8 @@ impl Registry {
             ))
         })?;
         if !response.status().is_success() {
-            return Err(self.refused(&format!("give a token to {what}"), response));
+            let asked = format!("give a token for `{scope}` (its token service {realm})");
+            return Err(self.refused(&asked, response));
         }
         let mut text = String::new();
         response
