@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 # The modules that need the base image (mmdebstrap, umoci, runc), a registry, apt-get as
 # root, or Java (docs/testing.md, "How the suite is organised").
-heavy=(image:: deploy:: spark:: push:: check::)
+heavy=(image:: deploy:: spark:: push:: check:: sbom::)
 
 skip=()
 for module in "${heavy[@]}"; do skip+=(--skip "$module"); done
