@@ -10,10 +10,16 @@ caches), a no-op, and the bundle's start-up time with pybuild's default (`--venv
 --sh-boot`), with `pex-args = ["--no-sh-boot"]` (pex's default zipapp layout: pex 2.105
 has no `--no-venv`, and pybuild passes `pex-args` through) and of the `pex .` PEX.
 
+The inner loop (issue #30): after each timed edit, the first run of the new bundle (under
+the bench's `PEX_ROOT`, which keeps the venvs of earlier runs, as a developer's does) and
+then a warm run, side by side with a plain `pex . -c SCRIPT --venv --sh-boot` rebuild of
+the same tree and its first and warm runs; and how much `PEX_ROOT` grew over the edits.
+
 benches/cold_bundle.py imports this module for `sample` and `yamllint`.
 """
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -105,6 +111,38 @@ def pin_change(project, script):
     return statistics.median(ours), statistics.median(theirs)
 
 
+def pex_root_bytes():
+    """The bytes under the runtime `PEX_ROOT` (symlinks counted as links)."""
+    root = Path(os.environ["PEX_ROOT"])
+    return sum(p.lstat().st_size for p in root.rglob("*")) if root.is_dir() else 0
+
+
+def inner_loop(project, script, edited, run_args, pex):
+    """Alternated: edit → `pybuild -q bundle` → first run → warm run, then the same tree
+    with `pex . -c SCRIPT --venv --sh-boot`: per tool, the medians of (bundle, first run,
+    warm run), and `PEX_ROOT`'s growth over pybuild's edits."""
+    bundle = project / "dist" / f"{script}.pex"
+    out = WORK / f"{project.name}-pex-venv.pex"
+    pex_cmd = [pex, ".", "-c", script, "--venv", "--sh-boot", "-o", out]
+    run(pex_cmd, project)  # warm pex's caches for this command
+    source = (project / edited).read_text()
+    ours, theirs = [], []
+    grown = 0
+    for i in range(PAIRS):
+        (project / edited).write_text(f"{source}\n# inner loop {i}\n")
+        before = pex_root_bytes()
+        row = [timed([PYBUILD, "-q", "bundle"], project)]
+        row += [timed([bundle, *run_args], project), timed([bundle, *run_args], project)]
+        grown += pex_root_bytes() - before
+        ours.append(row)
+        theirs.append([timed(pex_cmd, project), timed([out, *run_args], project),
+                       timed([out, *run_args], project)])
+    (project / edited).write_text(source)
+    run([PYBUILD, "-q", "bundle"], project)
+    return ([statistics.median(r[k] for r in ours) for k in range(3)],
+            [statistics.median(r[k] for r in theirs) for k in range(3)], grown)
+
+
 def bench(project, script, edited, run_args, pins=False):
     print(f"\n== {project.name}", flush=True)
     run([PYBUILD, "-q", "init", "--no-setup"], project)
@@ -122,6 +160,7 @@ def bench(project, script, edited, run_args, pins=False):
         theirs.append(timed(pex_cmd, project))
     (project / edited).write_text(source)
     pinned = pin_change(project, script) if pins else None
+    loop_ours, loop_pex, grown = inner_loop(project, script, edited, run_args, pex)
 
     bundle = next((project / "dist").glob("*.pex"))
     run([PYBUILD, "-q", "bundle"], project)
@@ -147,6 +186,12 @@ def bench(project, script, edited, run_args, pins=False):
         print(f"  {'pybuild -q bundle':<34} {pinned[0]:7.2f} s")
         print(f"  {'pex . -r requirements.txt -c ' + script:<34} {pinned[1]:7.2f} s")
         print(f"  {'ratio pybuild / pex . -r':<34} {pinned[0] / pinned[1]:7.3f}")
+    print(f"inner loop: edit → bundle, first run, warm run (medians of {PAIRS} alternated):")
+    print(f"  {'':34} {'bundle':>7} {'1st run':>8} {'warm':>7} {'1st/warm':>8}")
+    for name, (b, first, warm) in (("pybuild -q bundle (layered)", loop_ours),
+                                   (f"pex . -c {script} --venv --sh-boot", loop_pex)):
+        print(f"  {name:<34} {b:7.2f} {first:8.2f} {warm:7.2f} {first / warm:8.1f}")
+    print(f"  PEX_ROOT grew {grown / 1e6:.1f} MB over {PAIRS} pybuild edits and runs")
     print(f"cold pybuild bundle (fresh copy, warm caches) {cold:6.2f} s")
     print(f"no-op pybuild bundle (median of 10)          {noop * 1000:6.1f} ms")
     print(f"start-up of {bundle.name} {' '.join(run_args)} (median of 10):")
