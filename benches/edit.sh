@@ -7,6 +7,8 @@
 #
 # Target: pybuild's edit → bundle ≤ 0.1× a warm `pex . -c SCRIPT -o OUT`. On the sample, also
 # a pin change in requirements.txt → bundle against a warm `pex . -r requirements.txt -c greet`.
+# The inner loop (issue #30): after each edit, the new bundle's first run and a warm run,
+# beside a plain `pex . -c SCRIPT --venv --sh-boot` rebuild (target: first ≤ 2× warm).
 set -euo pipefail
 # Caches shared by both tools, kept in the work dir (warm after the first project).
 source "$(dirname "$0")/common.sh"
