@@ -1,7 +1,9 @@
 //! The inner loop: edit, bundle, run the new bundle, again and again, with the runtime
 //! `PEX_ROOT` of a developer's machine (one temp dir kept across the edits): every first
-//! run after an edit runs the new code, and a bundle already running keeps working while
-//! new ones are built and run.
+//! run after an edit runs the new code (and so does a child started with the bundle's
+//! Python), the dependencies are extracted once for every edit and `PEX_ROOT` grows by
+//! little more than the code, and a bundle already running keeps working while new ones
+//! are built and run.
 
 use std::fs;
 use std::path::Path;
@@ -32,13 +34,16 @@ fn edit_word(project: &Project, word: &str) {
     );
 }
 
-/// The venvs under `pex_root` (the folders holding a `pyvenv.cfg`).
-fn venvs(dir: &Path) -> usize {
-    let mut count = usize::from(dir.join("pyvenv.cfg").is_file());
+/// The venvs under `dir` (folders holding a `pyvenv.cfg`) that hold the dependency six.
+fn venvs_with_six(dir: &Path) -> usize {
+    if dir.join("pyvenv.cfg").is_file() {
+        return usize::from(survey(dir, "six.py").0 > 0);
+    }
+    let mut count = 0;
     for entry in fs::read_dir(dir).into_iter().flatten() {
         let entry = entry.unwrap();
         if entry.file_type().unwrap().is_dir() {
-            count += venvs(&entry.path());
+            count += venvs_with_six(&entry.path());
         }
     }
     count
@@ -68,6 +73,12 @@ fn survey(dir: &Path, name: &str) -> (usize, u64) {
 fn the_first_run_after_each_edit_runs_the_new_code() {
     let project = Project::sample();
     let pex_root = tempfile::tempdir().unwrap();
+    // A child the bundle starts with its own Python sees the code and the dependencies.
+    project.write(
+        "src/greeter/child.py",
+        "import subprocess, sys\n\
+         subprocess.run([sys.executable, '-c', 'import six, greeter.words as w; print(w.word())'], check=True)\n",
+    );
     project.pybuild(&["bundle"]).success();
     run_bundle(&project, pex_root.path(), &[]).success();
     for word in ["first", "second", "third"] {
@@ -77,6 +88,13 @@ fn the_first_run_after_each_edit_runs_the_new_code() {
         assert!(
             run.stdout.starts_with(&format!("greeting: {word}\n")),
             "the first run after an edit ran other code\n{}",
+            run.describe()
+        );
+        let run = run_bundle(&project, pex_root.path(), &["--has", "greeter.child"]).success();
+        assert_eq!(
+            run.stdout,
+            format!("{word}\npresent\n"),
+            "{}",
             run.describe()
         );
     }
@@ -146,7 +164,7 @@ fn edits_reuse_the_dependencies_extraction_and_pex_root_stays_bounded() {
     }
     let (copies, after) = survey(pex_root.path(), "six.py");
     assert_eq!(
-        (venvs(pex_root.path()), copies),
+        (venvs_with_six(pex_root.path()), copies),
         (1, copies_before),
         "the edits extracted the dependencies again (venvs, six.py entries)"
     );

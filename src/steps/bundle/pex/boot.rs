@@ -10,12 +10,15 @@
 //! - `deps/<deps pex_hash>.<venv contents hash>`: a venv of the dependencies only, made
 //!   once by pex's own tool (`PEX_TOOLS=1 PEX venv --scope=deps`, its files hard links to
 //!   pex's `installed_wheels`), keyed by the dependencies PEX, so shared by every edit;
-//! - `code/<pex_hash>`: the PEX's own code (every entry but pex's `.bootstrap/`, `.deps/`,
-//!   `__pex__/`, `PEX-INFO` and `__main__.py`), extracted from the PEX itself by that
-//!   venv's Python into a temp dir renamed into place, so never stale and never partial.
+//! - `code/<pex_hash>`: a venv of the PEX's own code (every entry but pex's `.bootstrap/`,
+//!   `.deps/`, `__pex__/`, `PEX-INFO` and `__main__.py`) on top of that one: its
+//!   `pyvenv.cfg` and `bin/python`, the code in `site-packages`, and a `.pth` adding the
+//!   dependencies' `site-packages`; made from the PEX itself by that venv's Python in a
+//!   temp dir renamed into place, so never stale and never partial;
 //!
-//! and runs the entry point with that Python, the code on `sys.path` after the
-//! dependencies (where pex's venv has it), `PEX_*` variables stripped (`strip_pex_env`).
+//! and runs the entry point with the code venv's Python, `PEX_*` variables stripped
+//! (`strip_pex_env`), so a child started with `sys.executable` sees the code and the
+//! dependencies, as in pex's venv.
 //! Nothing is removed: a process of an older bundle keeps its files. Whatever makes pex's
 //! fast path step aside (`PEX_TOOLS`, `PEX_PYTHON`...) or pex's venv boot read
 //! (`PEX_INTERPRETER`, `PEX_MODULE`, `PEX_SCRIPT`, `PEX_INHERIT_PATH`,
@@ -27,16 +30,29 @@ use anyhow::{Context as _, Result, ensure};
 /// The first line of pex's fast path, up to the variables it checks.
 const FAST_PATH: &str = "if [ -n \"${VENV}\" -a -x \"${INSTALLED_PEX}\" -a ";
 
-/// Extracts the code of the PEX `argv[1]` into the folder `argv[2]`.
-const EXTRACT: &str = r#"import os, shutil, sys, tempfile, zipfile
-pex, dest = sys.argv[1], sys.argv[2]
+/// Makes the folder `argv[3]` a venv of the code of the PEX `argv[1]` on top of the venv of
+/// the dependencies `argv[2]` (the Python running this): `pyvenv.cfg` and `bin/python` as
+/// that venv's, the code in `site-packages`, and a `.pth` adding the dependencies'
+/// `site-packages` (their own `.pth` files processed), so a child started with
+/// `sys.executable` sees what the entry point sees, as in pex's venv.
+const EXTRACT: &str = r#"import os, shutil, sys, sysconfig, tempfile, zipfile
+pex, deps, dest = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(os.path.dirname(dest), exist_ok=True)
 tmp = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(dest))
+os.chmod(tmp, 0o755)
+site = os.path.join(tmp, os.path.relpath(sysconfig.get_path("purelib"), sys.prefix))
+os.makedirs(site)
 with zipfile.ZipFile(pex) as archive:
     for name in archive.namelist():
         top = name.split("/")[0]
         if top not in (".bootstrap", ".deps", "__pex__", "PEX-INFO", "__main__.py"):
-            archive.extract(name, tmp)
+            archive.extract(name, site)
+shutil.copy(os.path.join(deps, "pyvenv.cfg"), tmp)
+os.mkdir(os.path.join(tmp, "bin"))
+os.symlink(os.path.realpath(os.path.join(deps, "bin", "python")), os.path.join(tmp, "bin", "python"))
+with open(os.path.join(site, "pybuild-dependencies.pth"), "w") as pth:
+    for path in sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}):
+        pth.write("import site; site.addsitedir(%r)\n" % path)
 try:
     os.rename(tmp, dest)
 except OSError:
@@ -44,13 +60,12 @@ except OSError:
     if not os.path.isdir(dest):
         raise"#;
 
-/// Runs the entry point `argv[2]` with the code folder `argv[1]` on the path.
+/// Runs the entry point `argv[1]` (in the code's venv, see `EXTRACT`).
 const BOOT: &str = r#"import os, sys
-code, entry = sys.argv[1], sys.argv[2]
-sys.argv = [os.environ["PEX"]] + sys.argv[3:]
+entry = sys.argv[1]
+sys.argv = [os.environ["PEX"]] + sys.argv[2:]
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
-sys.path.append(code)
 for name in [name for name in os.environ if name.startswith("PEX_")]:
     del os.environ[name]
 module, _, attr = entry.partition(":")
@@ -110,9 +125,9 @@ if [ -n "${{VENV}}" -a ! -x "${{INSTALLED_PEX}}" -a {checks} -a -z "${{PEX_INTER
         rmdir "${{PYBUILD_DEPS}}.lck"
     fi
     if [ -f "${{PYBUILD_DEPS}}/.pybuild-complete" ]; then
-        if [ -d "${{PYBUILD_CODE}}" ] || "${{PYBUILD_DEPS}}/bin/python" -I -c '{EXTRACT}' "$0" "${{PYBUILD_CODE}}"; then
+        if [ -d "${{PYBUILD_CODE}}" ] || "${{PYBUILD_DEPS}}/bin/python" -I -c '{EXTRACT}' "$0" "${{PYBUILD_DEPS}}" "${{PYBUILD_CODE}}"; then
             export PEX="$0"
-            exec "${{PYBUILD_DEPS}}/bin/python" -I -c '{BOOT}' "${{PYBUILD_CODE}}" "{entry_point}" "$@"
+            exec "${{PYBUILD_CODE}}/bin/python" -I -c '{BOOT}' "{entry_point}" "$@"
         fi
     fi
 fi
