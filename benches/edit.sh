@@ -3,7 +3,8 @@
 # on the sample project and on yamllint (a real PyPI project with dependencies, from its
 # sdist), plus cold bundle, no-op and the bundle's start-up time.
 #
-#   bash benches/edit.sh [PAIRS]      (PAIRS defaults to 5; BENCH_DIR=... keeps the work dir)
+#   bash benches/edit.sh [PAIRS]      (PAIRS defaults to 5; BENCH_DIR=... keeps the work dir;
+#                                     BENCH_ONLY=inner-loop: the inner loop's rows alone)
 #
 # Target: pybuild's edit → bundle ≤ 0.1× a warm `pex . -c SCRIPT -o OUT`. On the sample, also
 # a pin change in requirements.txt → bundle against a warm `pex . -r requirements.txt -c greet`.

@@ -125,6 +125,10 @@ def inner_loop(project, script, edited, run_args, pex):
     out = WORK / f"{project.name}-pex-venv.pex"
     pex_cmd = [pex, ".", "-c", script, "--venv", "--sh-boot", "-o", out]
     run(pex_cmd, project)  # warm pex's caches for this command
+    # Both bundles as a developer has them before an edit: built and run once.
+    run([PYBUILD, "-q", "bundle"], project)
+    run([bundle, *run_args], project)
+    run([out, *run_args], project)
     source = (project / edited).read_text()
     ours, theirs = [], []
     grown = 0
@@ -141,6 +145,24 @@ def inner_loop(project, script, edited, run_args, pex):
     run([PYBUILD, "-q", "bundle"], project)
     return ([statistics.median(r[k] for r in ours) for k in range(3)],
             [statistics.median(r[k] for r in theirs) for k in range(3)], grown)
+
+
+def print_inner_loop(script, ours, pex, grown):
+    print(f"inner loop: edit → bundle, first run, warm run (medians of {PAIRS} alternated):")
+    print(f"  {'':34} {'bundle':>7} {'1st run':>8} {'warm':>7} {'1st/warm':>8}")
+    for name, (b, first, warm) in (("pybuild -q bundle (layered)", ours),
+                                   (f"pex . -c {script} --venv --sh-boot", pex)):
+        print(f"  {name:<34} {b:7.2f} {first:8.2f} {warm:7.2f} {first / warm:8.1f}")
+    print(f"  PEX_ROOT grew {grown / 1e6:.2f} MB over {PAIRS} pybuild edits and runs")
+
+
+def inner_loop_only(project, script, edited, run_args):
+    """`BENCH_ONLY=inner-loop`: the inner loop's rows alone, after an untimed first bundle."""
+    print(f"\n== {project.name}", flush=True)
+    run([PYBUILD, "-q", "init", "--no-setup"], project)
+    run([PYBUILD, "-q", "bundle"], project)
+    print_inner_loop(script, *inner_loop(project, script, edited, run_args,
+                                         project / ".venv/bin/pex"))
 
 
 def bench(project, script, edited, run_args, pins=False):
@@ -186,12 +208,7 @@ def bench(project, script, edited, run_args, pins=False):
         print(f"  {'pybuild -q bundle':<34} {pinned[0]:7.2f} s")
         print(f"  {'pex . -r requirements.txt -c ' + script:<34} {pinned[1]:7.2f} s")
         print(f"  {'ratio pybuild / pex . -r':<34} {pinned[0] / pinned[1]:7.3f}")
-    print(f"inner loop: edit → bundle, first run, warm run (medians of {PAIRS} alternated):")
-    print(f"  {'':34} {'bundle':>7} {'1st run':>8} {'warm':>7} {'1st/warm':>8}")
-    for name, (b, first, warm) in (("pybuild -q bundle (layered)", loop_ours),
-                                   (f"pex . -c {script} --venv --sh-boot", loop_pex)):
-        print(f"  {name:<34} {b:7.2f} {first:8.2f} {warm:7.2f} {first / warm:8.1f}")
-    print(f"  PEX_ROOT grew {grown / 1e6:.1f} MB over {PAIRS} pybuild edits and runs")
+    print_inner_loop(script, loop_ours, loop_pex, grown)
     print(f"cold pybuild bundle (fresh copy, warm caches) {cold:6.2f} s")
     print(f"no-op pybuild bundle (median of 10)          {noop * 1000:6.1f} ms")
     print(f"start-up of {bundle.name} {' '.join(run_args)} (median of 10):")
@@ -204,6 +221,11 @@ def bench(project, script, edited, run_args, pins=False):
 def main():
     versions = subprocess.run([PYBUILD, "--version"], capture_output=True, text=True).stdout
     print(f"{versions.strip()}; {PAIRS} pairs; work dir {WORK}")
+    if os.environ.get("BENCH_ONLY") == "inner-loop":
+        project = sample()
+        inner_loop_only(*project)
+        inner_loop_only(*yamllint(str(project[0] / ".venv/bin/python")))
+        return
     ratios = []
     project = sample()
     ratios.append(bench(*project, pins=True))
