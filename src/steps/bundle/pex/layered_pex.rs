@@ -79,7 +79,7 @@ pub(super) fn write(deps: &Path, layer: &Path, entry_point: &str, out: &Path) ->
         rewritten.push((*name, replace(&text, &old_hash, &new_hash)));
     }
     let header = replace(&data[..archive.first_entry], &old_hash, &new_hash);
-    let header = boot::add_inner_loop(&header, &old_hash, &new_hash, entry_point)?;
+    let header = boot::add_inner_loop(&header, &old_hash, &new_hash)?;
 
     // In pex's order: the dependencies PEX's own (the code files pex rewrites in their
     // places), with the layer's files, sorted, merged in. (pex sorts the files it zips,
