@@ -9,6 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::cache_server::{Server, env, fresh_machine, pinned_app, sha256};
 use crate::support::{Project, Run, finish};
 
 /// Runs the built bundle with `pex_root` as its runtime `PEX_ROOT` (not the shared cache
@@ -129,7 +130,8 @@ fn a_running_bundle_keeps_working_while_new_ones_are_built_and_run() {
         flags.path().join("go.started").exists()
     });
 
-    for word in ["new", "newer", "newest"] {
+    // More edits than the code venvs pruning keeps: the running one's is held, not removed.
+    for word in ["new", "newer", "newest", "latest", "last"] {
         project.write("src/greeter/late.py", &format!("WORD = {word:?}\n"));
         edit_word(&project, word);
         project.pybuild(&["bundle"]).success();
@@ -149,28 +151,143 @@ fn a_running_bundle_keeps_working_while_new_ones_are_built_and_run() {
 
 /// pex alone keys a `--venv` PEX's venv by its `pex_hash`, which the code changes: every
 /// edit's first run would make a venv of its own (about a second). The bundle's boot keeps
-/// one venv of the dependencies for every edit and extracts only the code.
+/// one venv of the dependencies for every edit and makes only a small venv of the code.
 #[test]
-fn edits_reuse_the_dependencies_extraction_and_pex_root_stays_bounded() {
+fn the_first_run_after_an_edit_reuses_the_dependencies_venv() {
     let project = Project::sample();
     let pex_root = tempfile::tempdir().unwrap();
     project.pybuild(&["bundle"]).success();
     run_bundle(&project, pex_root.path(), &[]).success();
-    let (copies_before, before) = survey(pex_root.path(), "six.py");
-    for i in 0..6 {
+    let (copies_before, _) = survey(pex_root.path(), "six.py");
+    for i in 0..4 {
         edit_word(&project, &format!("edit{i}"));
         project.pybuild(&["bundle"]).success();
         run_bundle(&project, pex_root.path(), &[]).success();
+        assert_eq!(
+            (
+                venvs_with_six(pex_root.path()),
+                survey(pex_root.path(), "six.py").0
+            ),
+            (1, copies_before),
+            "edit {i}'s first run extracted the dependencies again (venvs, six.py entries)"
+        );
     }
-    let (copies, after) = survey(pex_root.path(), "six.py");
-    assert_eq!(
-        (venvs_with_six(pex_root.path()), copies),
-        (1, copies_before),
-        "the edits extracted the dependencies again (venvs, six.py entries)"
+    // pex's tools read the bundle as pex's PEX.
+    let info = Run::from(
+        bundle_command(&project, pex_root.path(), &["info"])
+            .env("PEX_TOOLS", "1")
+            .output()
+            .unwrap(),
+    )
+    .success();
+    assert!(
+        info.stdout
+            .contains("\"entry_point\": \"greeter.cli:main\""),
+        "{}",
+        info.describe()
+    );
+}
+
+/// Each edit's first run makes a code venv; past edits' are pruned as new ones are made,
+/// so 20 edits and runs leave a few code venvs and grow `PEX_ROOT` by little.
+#[test]
+fn twenty_edits_and_runs_leave_a_few_code_venvs() {
+    let project = Project::sample();
+    let pex_root = tempfile::tempdir().unwrap();
+    project.pybuild(&["bundle"]).success();
+    run_bundle(&project, pex_root.path(), &[]).success();
+    let (_, before) = survey(pex_root.path(), "six.py");
+    for i in 0..20 {
+        edit_word(&project, &format!("edit{i}"));
+        project.pybuild(&["bundle"]).success();
+        let run = run_bundle(&project, pex_root.path(), &[]).success();
+        assert!(run.stdout.starts_with(&format!("greeting: edit{i}\n")));
+    }
+    // The 3 newest code venvs, and the code pex's own tool unpacked once when it made the
+    // dependencies' venv.
+    let (codes, after) = survey(pex_root.path(), "words.py");
+    assert!(
+        codes <= 4,
+        "20 edits left {codes} copies of the code under PEX_ROOT"
     );
     assert!(
         after - before <= 1 << 20,
-        "6 edits grew PEX_ROOT by {} KiB",
+        "20 edits grew PEX_ROOT by {} KiB",
         (after - before) >> 10
     );
+}
+
+/// The remote cache's audit compares a fetched bundle's header with pex's template: the
+/// inner loop's block is taken out only when it is byte for byte the one pybuild writes for
+/// that PEX. An honest bundle is fetched; one whose block names another edit's code venv
+/// (same length, so only the audit can tell) is refused and built here instead.
+#[test]
+fn a_fetched_bundle_s_block_is_checked_and_a_tampered_one_refused() {
+    let server = Server::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let machine = |name: &str| {
+        let mut pairs = fresh_machine(&scratch.path().join(name));
+        pairs.push(("PYBUILD_REMOTE_CACHE".into(), server.url()));
+        pairs.push(("PYBUILD_REMOTE_CACHE_READ_ONLY".into(), "1".into()));
+        pairs
+    };
+    let writer = pinned_app();
+    let mut w_env = machine("a");
+    w_env.pop();
+    writer.pybuild_with_env(&["bundle"], &env(&w_env)).success();
+    let pex = writer.path("dist/uvapp.pex");
+    let bytes = fs::read(&pex).unwrap();
+    let at = find(&bytes, b"pybuild/code/").expect("the bundle has the inner loop's block")
+        + "pybuild/code/".len();
+
+    // A reader with a venv checks every entry and the header, block included.
+    let reader = pinned_app();
+    let r_env = machine("b");
+    reader.pybuild_with_env(&["setup"], &env(&r_env)).success();
+    let run = reader.pybuild_with_env(&["bundle"], &env(&r_env)).success();
+    assert!(
+        run.stderr.contains("bundle   fetched") && !run.stderr.contains("not pex's"),
+        "the honest bundle was not fetched\n{}",
+        run.describe()
+    );
+
+    // The block made to run another edit's code venv, put under the honest keys.
+    let mut tampered = bytes.clone();
+    tampered[at..at + 40].copy_from_slice(&[b'0'; 40]);
+    let evil = scratch.path().join("evil.pex");
+    fs::write(&evil, &tampered).unwrap();
+    let (honest_sha, evil_sha) = (sha256(&pex), sha256(&evil));
+    fs::write(server.blob(&evil_sha), &tampered).unwrap();
+    let mut swapped = 0;
+    for entry in server.entries() {
+        let data = fs::read(&entry).unwrap();
+        if let Some(at) = find(&data, honest_sha.as_bytes()) {
+            let mut data = data.clone();
+            data[at..at + 64].copy_from_slice(evil_sha.as_bytes());
+            fs::write(&entry, data).unwrap();
+            swapped += 1;
+        }
+    }
+    assert!(swapped > 0, "no entry names the bundle");
+    let reader = pinned_app();
+    let r_env = machine("c");
+    reader.pybuild_with_env(&["setup"], &env(&r_env)).success();
+    let run = reader.pybuild_with_env(&["bundle"], &env(&r_env)).success();
+    assert!(
+        run.stderr
+            .contains("the inner loop's block is not the one pybuild writes for this PEX"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.step_ran("bundle") && !run.stderr.contains("bundle   fetched"));
+    let built = fs::read(reader.path("dist/uvapp.pex")).unwrap();
+    assert!(find(&built, &tampered[at - 13..at + 40]).is_none());
+    assert_eq!(
+        reader.exec("dist/uvapp.pex", &[]).success().stdout,
+        "uvapp: six 1.15.0\n"
+    );
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
