@@ -15,6 +15,9 @@ the bench's `PEX_ROOT`, which keeps the venvs of earlier runs, as a developer's 
 then a warm run, side by side with a plain `pex . -c SCRIPT --venv --sh-boot` rebuild of
 the same tree and its first and warm runs; and how much `PEX_ROOT` grew over the edits.
 
+The inner loop also runs on a small app on pandas and pyarrow (large dependencies;
+`BENCH_PANDAS=0` leaves it out: it downloads about 60 MB of wheels once).
+
 benches/cold_bundle.py imports this module for `sample` and `yamllint`.
 """
 
@@ -71,6 +74,24 @@ def yamllint(python, dest=None):
         tar.extractall(unpacked, filter="data")
     shutil.move(next(unpacked.glob("yamllint-*")), dest)
     return dest, "yamllint", "yamllint/linter.py", ["--version"]
+
+
+def pandas_app(dest=None):
+    """A small app on large dependencies: pandas and pyarrow (a PEX of about 73 MB)."""
+    dest = dest or WORK / "pdapp"
+    shutil.rmtree(dest, ignore_errors=True)
+    (dest / "src/pdapp").mkdir(parents=True)
+    (dest / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "pdapp"\nversion = "0.1.0"\n'
+        'dependencies = ["pandas==2.2.3", "pyarrow==18.1.0"]\n\n'
+        '[project.scripts]\npdapp = "pdapp.cli:main"\n')
+    (dest / "src/pdapp/__init__.py").write_text("")
+    (dest / "src/pdapp/cli.py").write_text(
+        "import pandas as pd\nimport pyarrow as pa\n\n\ndef main():\n"
+        "    frame = pd.DataFrame({'a': [1, 2, 3]})\n"
+        "    print(int(frame.a.sum()), pa.Table.from_pandas(frame).num_rows)\n")
+    return dest, "pdapp", "src/pdapp/cli.py", []
 
 
 def shipped(bundle, name):
@@ -152,7 +173,8 @@ def print_inner_loop(script, ours, pex, grown):
     print(f"  {'':34} {'bundle':>7} {'1st run':>8} {'warm':>7} {'1st/warm':>8}")
     for name, (b, first, warm) in (("pybuild -q bundle (layered)", ours),
                                    (f"pex . -c {script} --venv --sh-boot", pex)):
-        print(f"  {name:<34} {b:7.2f} {first:8.2f} {warm:7.2f} {first / warm:8.1f}")
+        print(f"  {name:<34} {b:7.2f} {first:8.2f} {warm:7.2f} {first / warm:8.1f}"
+              f"  (+{first - warm:.2f} s)")
     print(f"  PEX_ROOT grew {grown / 1e6:.2f} MB over {PAIRS} pybuild edits and runs")
 
 
@@ -225,11 +247,15 @@ def main():
         project = sample()
         inner_loop_only(*project)
         inner_loop_only(*yamllint(str(project[0] / ".venv/bin/python")))
+        if os.environ.get("BENCH_PANDAS") != "0":
+            inner_loop_only(*pandas_app())
         return
     ratios = []
     project = sample()
     ratios.append(bench(*project, pins=True))
     ratios.append(bench(*yamllint(str(project[0] / ".venv/bin/python"))))
+    if os.environ.get("BENCH_PANDAS") != "0":
+        inner_loop_only(*pandas_app())
     ok = all(r <= TARGET for r in ratios)
     print(f"\n{'PASS' if ok else 'FAIL'}: edit → bundle ratios {', '.join(f'{r:.3f}' for r in ratios)}")
     sys.exit(0 if ok else 1)
