@@ -188,6 +188,44 @@ fn the_first_run_after_an_edit_reuses_the_dependencies_venv() {
     );
 }
 
+/// A first run killed while it made the dependencies' venv (as `watch --restart` may kill
+/// a service that just started) leaves its lock behind: the next run takes it over and
+/// makes the venv, instead of booting through pex's venv of the whole PEX from then on.
+#[test]
+fn a_lock_left_by_a_killed_first_run_is_taken_over() {
+    let project = Project::sample();
+    let pex_root = tempfile::tempdir().unwrap();
+    project.pybuild(&["bundle"]).success();
+    let bytes = fs::read(project.path("dist/greet.pex")).unwrap();
+    let header =
+        String::from_utf8_lossy(&bytes[..find(&bytes, b"PK\x03\x04").unwrap()]).to_string();
+    let deps = header
+        .lines()
+        .find_map(|line| line.strip_prefix("PYBUILD_DEPS=\"${PEX_ROOT}/"))
+        .expect("the bundle has the inner loop's block")
+        .trim_end_matches('"')
+        .to_string();
+    let lock = pex_root.path().join(format!("{deps}.lck"));
+    fs::create_dir_all(&lock).unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    fs::write(lock.join("pid"), format!("{}\n", gone.id())).unwrap();
+    gone.wait().unwrap();
+    run_bundle(&project, pex_root.path(), &[]).success();
+    assert!(
+        pex_root
+            .path()
+            .join(&deps)
+            .join(".pybuild-complete")
+            .is_file()
+            && !lock.exists(),
+        "the dead run's lock was not taken over"
+    );
+    assert!(
+        !pex_root.path().join("venvs").exists(),
+        "the run booted through pex's venv"
+    );
+}
+
 /// Each edit's first run makes a code venv; past edits' are pruned as new ones are made,
 /// so 20 edits and runs leave a few code venvs and grow `PEX_ROOT` by little.
 #[test]

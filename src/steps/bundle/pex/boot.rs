@@ -10,7 +10,9 @@
 //!
 //! - `deps/<deps pex_hash>.<venv contents hash>`: a venv of the dependencies only, made
 //!   once by pex's own tool (`PEX_TOOLS=1 PEX venv --scope=deps`), keyed by the
-//!   dependencies PEX, so shared by every edit;
+//!   dependencies PEX, so shared by every edit; one run makes it at a time (a `.lck`
+//!   folder naming its shell's pid, taken over when that process is gone: `watch
+//!   --restart` may kill a first run half-way), the others meanwhile boot through pex;
 //! - `code/<pex_hash>`: a venv of the PEX's own code (every entry but pex's `.bootstrap/`,
 //!   `.deps/`, `__pex__/`, `PEX-INFO` and `__main__.py`) on top of that one, laid out as
 //!   pex lays out its venvs: `pyvenv.cfg` and `bin/python`, the code in `site-packages`
@@ -146,12 +148,18 @@ pub(super) fn add_inner_loop(header: &[u8], deps_hash: &str, pex_hash: &str) -> 
 PYBUILD_DEPS="${{PEX_ROOT}}/pybuild/deps/{deps_hash}.{contents_hash}"
 PYBUILD_CODE="${{PEX_ROOT}}/pybuild/code/{pex_hash}"
 if [ -n "${{VENV}}" -a ! -x "${{INSTALLED_PEX}}" -a {checks} -a -z "${{PEX_INTERPRETER:-}}" -a -z "${{PEX_MODULE:-}}" -a -z "${{PEX_SCRIPT:-}}" -a -z "${{PEX_INHERIT_PATH:-}}" -a -z "${{PEX_EXTRA_SYS_PATH:-}}" ]; then
-    if [ ! -f "${{PYBUILD_DEPS}}/.pybuild-complete" ] && mkdir -p "${{PEX_ROOT}}/pybuild/deps" \
-        && mkdir "${{PYBUILD_DEPS}}.lck" 2>/dev/null; then
-        if PEX_TOOLS=1 "$0" venv --scope=deps --force "${{PYBUILD_DEPS}}" >/dev/null 2>&1; then
-            : > "${{PYBUILD_DEPS}}/.pybuild-complete"
+    if [ ! -f "${{PYBUILD_DEPS}}/.pybuild-complete" ] && mkdir -p "${{PEX_ROOT}}/pybuild/deps"; then
+        if read PYBUILD_PID < "${{PYBUILD_DEPS}}.lck/pid" 2>/dev/null \
+            && ! kill -0 "${{PYBUILD_PID}}" 2>/dev/null; then
+            rm -rf "${{PYBUILD_DEPS}}.lck"
         fi
-        rmdir "${{PYBUILD_DEPS}}.lck"
+        if mkdir "${{PYBUILD_DEPS}}.lck" 2>/dev/null; then
+            echo "$$" > "${{PYBUILD_DEPS}}.lck/pid"
+            if PEX_TOOLS=1 "$0" venv --scope=deps --force "${{PYBUILD_DEPS}}" >/dev/null 2>&1; then
+                : > "${{PYBUILD_DEPS}}/.pybuild-complete"
+            fi
+            rm -rf "${{PYBUILD_DEPS}}.lck"
+        fi
     fi
     if [ -f "${{PYBUILD_DEPS}}/.pybuild-complete" ] && {{ [ -d "${{PYBUILD_CODE}}" ] || "${{PYBUILD_DEPS}}/bin/python" -I -c '{prepare}' "$0" "${{PYBUILD_DEPS}}" "${{PYBUILD_CODE}}"; }}; then
         export PEX="$0"
