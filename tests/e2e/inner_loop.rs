@@ -235,6 +235,11 @@ fn twenty_edits_and_runs_leave_a_few_code_venvs() {
     project.pybuild(&["bundle"]).success();
     run_bundle(&project, pex_root.path(), &[]).success();
     let (_, before) = survey(pex_root.path(), "six.py");
+    // What a run killed while it made a code venv leaves, two hours ago.
+    let left = pex_root.path().join("pybuild/code/.tmp-killed");
+    fs::create_dir_all(left.join("lib")).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    fs::File::open(&left).unwrap().set_modified(old).unwrap();
     for i in 0..20 {
         edit_word(&project, &format!("edit{i}"));
         project.pybuild(&["bundle"]).success();
@@ -243,6 +248,7 @@ fn twenty_edits_and_runs_leave_a_few_code_venvs() {
     }
     // The 3 newest code venvs, and the code pex's own tool unpacked once when it made the
     // dependencies' venv.
+    assert!(!left.exists(), "a killed run's temp dir was left");
     let (codes, after) = survey(pex_root.path(), "words.py");
     assert!(
         codes <= 4,

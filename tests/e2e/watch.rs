@@ -388,17 +388,23 @@ fn watch_restart_serves_each_edit_on_the_one_dependencies_venv() {
     }
     watch.interrupt();
     let deps: Vec<_> = fs::read_dir(pex_root.path().join("pybuild/deps"))
-        .unwrap()
+        .into_iter()
+        .flatten()
         .flatten()
         .filter(|entry| entry.path().join("pyvenv.cfg").is_file())
         .collect();
-    assert_eq!(deps.len(), 1, "the restarts made other dependencies venvs");
+    assert_eq!(
+        deps.len(),
+        1,
+        "the restarts made no or other dependencies venvs"
+    );
     assert!(
         !pex_root.path().join("venvs").exists(),
         "a restart fell back to pex's venv of the whole PEX"
     );
     let codes = fs::read_dir(pex_root.path().join("pybuild/code"))
-        .unwrap()
+        .into_iter()
+        .flatten()
         .flatten()
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
         .count();

@@ -52,8 +52,9 @@ const KEEP: usize = 3;
 
 /// Makes the folder `argv[3]` the code venv of the PEX `argv[1]` on top of the venv of
 /// the dependencies `argv[2]` (the Python running this), then prunes the code venvs of
-/// past edits (see the module doc). Pruning never fails the run.
-const PREPARE: &str = r#"import fcntl, json, os, shutil, sys, sysconfig, tempfile, zipfile
+/// past edits (see the module doc) and what a killed run left (a temp dir older than an
+/// hour). Pruning never fails the run.
+const PREPARE: &str = r#"import fcntl, json, os, shutil, sys, sysconfig, tempfile, time, zipfile
 pex, deps, dest = sys.argv[1], sys.argv[2], sys.argv[3]
 root = os.path.dirname(dest)
 os.makedirs(root, exist_ok=True)
@@ -113,7 +114,10 @@ for old in past[:max(0, len(past) - KEEP + 1)]:
         continue
     finally:
         os.close(held)
-    shutil.rmtree(trash, ignore_errors=True)"#;
+    shutil.rmtree(trash, ignore_errors=True)
+for entry in os.scandir(root):
+    if entry.name.startswith((".tmp-", ".trash-")) and entry.stat().st_mtime < time.time() - 3600:
+        shutil.rmtree(entry.path, ignore_errors=True)"#;
 
 /// pex's `--venv --sh-boot` header (already naming `pex_hash`) with the block added before
 /// pex's fast path. `deps_hash` is the dependencies PEX's `pex_hash`.
