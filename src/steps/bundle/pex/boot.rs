@@ -99,25 +99,33 @@ def made(path):
         return os.stat(os.path.join(path, "pyvenv.cfg")).st_mtime
     except OSError:
         return float("inf")
-past = sorted((entry.path for entry in os.scandir(root)
-               if entry.is_dir() and not entry.name.startswith(".") and entry.path != dest), key=made)
-for old in past[:max(0, len(past) - KEEP + 1)]:
-    try:
-        held = os.open(os.path.join(old, ".pybuild-lock"), os.O_RDONLY)
-    except OSError:
-        continue
+def remove(old):
+    held = os.open(os.path.join(old, ".pybuild-lock"), os.O_RDONLY)
     try:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         trash = tempfile.mkdtemp(prefix=".trash-", dir=root)
         os.rename(old, os.path.join(trash, "venv"))
-    except OSError:
-        continue
     finally:
         os.close(held)
     shutil.rmtree(trash, ignore_errors=True)
-for entry in os.scandir(root):
-    if entry.name.startswith((".tmp-", ".trash-")) and entry.stat().st_mtime < time.time() - 3600:
-        shutil.rmtree(entry.path, ignore_errors=True)"#;
+def prune():
+    past = sorted((entry.path for entry in os.scandir(root)
+                   if entry.is_dir() and not entry.name.startswith(".") and entry.path != dest), key=made)
+    for old in past[:max(0, len(past) - KEEP + 1)]:
+        try:
+            remove(old)
+        except OSError:
+            pass
+    for entry in os.scandir(root):
+        try:
+            if entry.name.startswith((".tmp-", ".trash-")) and entry.stat().st_mtime < time.time() - 3600:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            pass
+try:
+    prune()
+except OSError:
+    pass"#;
 
 /// pex's `--venv --sh-boot` header (already naming `pex_hash`) with the block added before
 /// pex's fast path. `deps_hash` is the dependencies PEX's `pex_hash`.
