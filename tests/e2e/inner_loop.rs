@@ -157,7 +157,8 @@ fn the_first_run_after_an_edit_reuses_the_dependencies_venv() {
     let project = Project::sample();
     let pex_root = tempfile::tempdir().unwrap();
     project.pybuild(&["bundle"]).success();
-    run_bundle(&project, pex_root.path(), &[]).success();
+    let first = run_bundle(&project, pex_root.path(), &[]).success();
+    assert_eq!(first.stderr, "", "the first run ever says something");
     let (copies_before, _) = survey(pex_root.path(), "six.py");
     for i in 0..4 {
         edit_word(&project, &format!("edit{i}"));

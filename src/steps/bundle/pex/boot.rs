@@ -161,7 +161,7 @@ PYBUILD_DEPS="${{PEX_ROOT}}/pybuild/deps/{deps_hash}.{contents_hash}"
 PYBUILD_CODE="${{PEX_ROOT}}/pybuild/code/{pex_hash}"
 if [ -n "${{VENV}}" -a ! -x "${{INSTALLED_PEX}}" -a {checks} -a -z "${{PEX_INTERPRETER:-}}" -a -z "${{PEX_MODULE:-}}" -a -z "${{PEX_SCRIPT:-}}" -a -z "${{PEX_INHERIT_PATH:-}}" -a -z "${{PEX_EXTRA_SYS_PATH:-}}" ]; then
     if [ ! -f "${{PYBUILD_DEPS}}/.pybuild-complete" ] && mkdir -p "${{PEX_ROOT}}/pybuild/deps"; then
-        if read PYBUILD_PID < "${{PYBUILD_DEPS}}.lck/pid" 2>/dev/null \
+        if read PYBUILD_PID 2>/dev/null < "${{PYBUILD_DEPS}}.lck/pid" \
             && ! kill -0 "${{PYBUILD_PID}}" 2>/dev/null; then
             rm -rf "${{PYBUILD_DEPS}}.lck"
         fi
