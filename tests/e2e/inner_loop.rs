@@ -1,9 +1,10 @@
 //! The inner loop: edit, bundle, run the new bundle, again and again, with the runtime
 //! `PEX_ROOT` of a developer's machine (one temp dir kept across the edits): every first
 //! run after an edit runs the new code (and so does a child started with the bundle's
-//! Python), the dependencies are extracted once for every edit and `PEX_ROOT` grows by
-//! little more than the code, and a bundle already running keeps working while new ones
-//! are built and run.
+//! Python), the dependencies are extracted once for every edit (a lock left by a killed
+//! run taken over), past edits' code venvs are pruned so `PEX_ROOT` stays bounded, a
+//! bundle already running keeps working (and keeps its code venv) while new ones are built
+//! and run, and the remote cache's audit checks the header's block of a fetched bundle.
 
 use std::fs;
 use std::path::Path;
