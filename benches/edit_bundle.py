@@ -10,10 +10,19 @@ caches), a no-op, and the bundle's start-up time with pybuild's default (`--venv
 --sh-boot`), with `pex-args = ["--no-sh-boot"]` (pex's default zipapp layout: pex 2.105
 has no `--no-venv`, and pybuild passes `pex-args` through) and of the `pex .` PEX.
 
+The inner loop (issue #30): after each timed edit, the first run of the new bundle (under
+the bench's `PEX_ROOT`, which keeps the venvs of earlier runs, as a developer's does) and
+then a warm run, side by side with a plain `pex . -c SCRIPT --venv --sh-boot` rebuild of
+the same tree and its first and warm runs; and how much `PEX_ROOT` grew over the edits.
+
+The inner loop also runs on a small app on pandas and pyarrow (large dependencies;
+`BENCH_PANDAS=0` leaves it out: it downloads about 60 MB of wheels once).
+
 benches/cold_bundle.py imports this module for `sample` and `yamllint`.
 """
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -67,6 +76,24 @@ def yamllint(python, dest=None):
     return dest, "yamllint", "yamllint/linter.py", ["--version"]
 
 
+def pandas_app(dest=None):
+    """A small app on large dependencies: pandas and pyarrow (a PEX of about 73 MB)."""
+    dest = dest or WORK / "pdapp"
+    shutil.rmtree(dest, ignore_errors=True)
+    (dest / "src/pdapp").mkdir(parents=True)
+    (dest / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "pdapp"\nversion = "0.1.0"\n'
+        'dependencies = ["pandas==2.2.3", "pyarrow==18.1.0"]\n\n'
+        '[project.scripts]\npdapp = "pdapp.cli:main"\n')
+    (dest / "src/pdapp/__init__.py").write_text("")
+    (dest / "src/pdapp/cli.py").write_text(
+        "import pandas as pd\nimport pyarrow as pa\n\n\ndef main():\n"
+        "    frame = pd.DataFrame({'a': [1, 2, 3]})\n"
+        "    print(int(frame.a.sum()), pa.Table.from_pandas(frame).num_rows)\n")
+    return dest, "pdapp", "src/pdapp/cli.py", []
+
+
 def shipped(bundle, name):
     """The version of `name` the manifest beside a pybuild bundle says shipped."""
     manifest = json.loads(bundle.with_suffix(".manifest.json").read_text())
@@ -105,6 +132,61 @@ def pin_change(project, script):
     return statistics.median(ours), statistics.median(theirs)
 
 
+def pex_root_bytes():
+    """The bytes under the runtime `PEX_ROOT` (symlinks counted as links)."""
+    root = Path(os.environ["PEX_ROOT"])
+    return sum(p.lstat().st_size for p in root.rglob("*")) if root.is_dir() else 0
+
+
+def inner_loop(project, script, edited, run_args, pex):
+    """Alternated: edit → `pybuild -q bundle` → first run → warm run, then the same tree
+    with `pex . -c SCRIPT --venv --sh-boot`: per tool, the medians of (bundle, first run,
+    warm run), and `PEX_ROOT`'s growth over pybuild's edits."""
+    bundle = project / "dist" / f"{script}.pex"
+    out = WORK / f"{project.name}-pex-venv.pex"
+    pex_cmd = [pex, ".", "-c", script, "--venv", "--sh-boot", "-o", out]
+    run(pex_cmd, project)  # warm pex's caches for this command
+    # Both bundles as a developer has them before an edit: built and run once.
+    run([PYBUILD, "-q", "bundle"], project)
+    run([bundle, *run_args], project)
+    run([out, *run_args], project)
+    source = (project / edited).read_text()
+    ours, theirs = [], []
+    grown = 0
+    for i in range(PAIRS):
+        (project / edited).write_text(f"{source}\n# inner loop {i}\n")
+        before = pex_root_bytes()
+        row = [timed([PYBUILD, "-q", "bundle"], project)]
+        row += [timed([bundle, *run_args], project), timed([bundle, *run_args], project)]
+        grown += pex_root_bytes() - before
+        ours.append(row)
+        theirs.append([timed(pex_cmd, project), timed([out, *run_args], project),
+                       timed([out, *run_args], project)])
+    (project / edited).write_text(source)
+    run([PYBUILD, "-q", "bundle"], project)
+    return ([statistics.median(r[k] for r in ours) for k in range(3)],
+            [statistics.median(r[k] for r in theirs) for k in range(3)], grown)
+
+
+def print_inner_loop(script, ours, pex, grown):
+    print(f"inner loop: edit → bundle, first run, warm run (medians of {PAIRS} alternated):")
+    print(f"  {'':34} {'bundle':>7} {'1st run':>8} {'warm':>7} {'1st/warm':>8}")
+    for name, (b, first, warm) in (("pybuild -q bundle (layered)", ours),
+                                   (f"pex . -c {script} --venv --sh-boot", pex)):
+        print(f"  {name:<34} {b:7.2f} {first:8.2f} {warm:7.2f} {first / warm:8.1f}"
+              f"  (+{first - warm:.2f} s)")
+    print(f"  PEX_ROOT grew {grown / 1e6:.2f} MB over {PAIRS} pybuild edits and runs")
+
+
+def inner_loop_only(project, script, edited, run_args):
+    """`BENCH_ONLY=inner-loop`: the inner loop's rows alone, after an untimed first bundle."""
+    print(f"\n== {project.name}", flush=True)
+    run([PYBUILD, "-q", "init", "--no-setup"], project)
+    run([PYBUILD, "-q", "bundle"], project)
+    print_inner_loop(script, *inner_loop(project, script, edited, run_args,
+                                         project / ".venv/bin/pex"))
+
+
 def bench(project, script, edited, run_args, pins=False):
     print(f"\n== {project.name}", flush=True)
     run([PYBUILD, "-q", "init", "--no-setup"], project)
@@ -122,6 +204,7 @@ def bench(project, script, edited, run_args, pins=False):
         theirs.append(timed(pex_cmd, project))
     (project / edited).write_text(source)
     pinned = pin_change(project, script) if pins else None
+    loop_ours, loop_pex, grown = inner_loop(project, script, edited, run_args, pex)
 
     bundle = next((project / "dist").glob("*.pex"))
     run([PYBUILD, "-q", "bundle"], project)
@@ -147,6 +230,7 @@ def bench(project, script, edited, run_args, pins=False):
         print(f"  {'pybuild -q bundle':<34} {pinned[0]:7.2f} s")
         print(f"  {'pex . -r requirements.txt -c ' + script:<34} {pinned[1]:7.2f} s")
         print(f"  {'ratio pybuild / pex . -r':<34} {pinned[0] / pinned[1]:7.3f}")
+    print_inner_loop(script, loop_ours, loop_pex, grown)
     print(f"cold pybuild bundle (fresh copy, warm caches) {cold:6.2f} s")
     print(f"no-op pybuild bundle (median of 10)          {noop * 1000:6.1f} ms")
     print(f"start-up of {bundle.name} {' '.join(run_args)} (median of 10):")
@@ -159,10 +243,19 @@ def bench(project, script, edited, run_args, pins=False):
 def main():
     versions = subprocess.run([PYBUILD, "--version"], capture_output=True, text=True).stdout
     print(f"{versions.strip()}; {PAIRS} pairs; work dir {WORK}")
+    if os.environ.get("BENCH_ONLY") == "inner-loop":
+        project = sample()
+        inner_loop_only(*project)
+        inner_loop_only(*yamllint(str(project[0] / ".venv/bin/python")))
+        if os.environ.get("BENCH_PANDAS") != "0":
+            inner_loop_only(*pandas_app())
+        return
     ratios = []
     project = sample()
     ratios.append(bench(*project, pins=True))
     ratios.append(bench(*yamllint(str(project[0] / ".venv/bin/python"))))
+    if os.environ.get("BENCH_PANDAS") != "0":
+        inner_loop_only(*pandas_app())
     ok = all(r <= TARGET for r in ratios)
     print(f"\n{'PASS' if ok else 'FAIL'}: edit → bundle ratios {', '.join(f'{r:.3f}' for r in ratios)}")
     sys.exit(0 if ok else 1)

@@ -19,6 +19,7 @@ mod hardening;
 mod hostile_cache;
 mod image;
 mod init;
+mod inner_loop;
 mod inputs;
 mod installers;
 mod kinds;

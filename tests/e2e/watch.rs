@@ -343,3 +343,70 @@ fn watch_follows_linked_inputs_and_stops_when_the_project_is_removed() {
     std::thread::sleep(Duration::from_secs(1));
     assert!(!project.root.exists(), "{output}");
 }
+
+/// `watch --restart` on a task that serves the bundle: each edit ends the service, bundles
+/// and starts the new bundle, whose first run uses the one venv of the dependencies (made
+/// by the first start) and makes only a small venv of the new code.
+#[test]
+fn watch_restart_serves_each_edit_on_the_one_dependencies_venv() {
+    let project = Project::sample().with_file(
+        "src/greeter/server.py",
+        "import os, time\nfrom greeter import words\n\
+         with open(os.environ['SERVED'], 'a') as log:\n    log.write(words.word() + '\\n')\n\
+         time.sleep(3600)\n",
+    );
+    let pex_root = tempfile::tempdir().unwrap();
+    let served = project.path("served.log");
+    project.write(
+        "project.toml",
+        &format!(
+            "{SAMPLE_CONFIG}\n[tasks.serve]\nrun = \"SERVED={} PEX_ROOT={} dist/greet.pex --has greeter.server\"\ndeps = [\"bundle\"]\n",
+            served.display(),
+            pex_root.path().display()
+        ),
+    );
+    let serving = |word: &str| {
+        fs::read_to_string(&served)
+            .unwrap_or_default()
+            .lines()
+            .last()
+            == Some(word)
+    };
+    let watch = Watch::start(
+        &project,
+        &["watch", "--restart", "serve", "--debounce", "100"],
+    );
+    within_a_minute(&format!("the service starts\n{}", watch.output()), || {
+        serving("hello")
+    });
+    for word in ["one", "two", "three", "four"] {
+        project.write("src/greeter/words.py", &words(word));
+        within_a_minute(
+            &format!("the service restarts on {word}\n{}", watch.output()),
+            || serving(word),
+        );
+    }
+    watch.interrupt();
+    let deps: Vec<_> = fs::read_dir(pex_root.path().join("pybuild/deps"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.path().join("pyvenv.cfg").is_file())
+        .collect();
+    assert_eq!(
+        deps.len(),
+        1,
+        "the restarts made no or other dependencies venvs"
+    );
+    assert!(
+        !pex_root.path().join("venvs").exists(),
+        "a restart fell back to pex's venv of the whole PEX"
+    );
+    let codes = fs::read_dir(pex_root.path().join("pybuild/code"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .count();
+    assert!(codes <= 3, "{codes} code venvs left after 5 starts");
+}

@@ -38,6 +38,7 @@ use crate::python::installed;
 use crate::python::wheelhouse;
 
 pub(super) mod audit;
+mod boot;
 mod code_layer;
 mod dependencies;
 mod invocation;

@@ -12,8 +12,9 @@
 //! - pex's launchers: `__main__.py` and `__pex__/__init__.py` are the venv's
 //!   `pex/pex_boot.py` with pex's call of `boot` after it, the `/bin/sh` header before the
 //!   zip is the venv's `pex/sh_boot.py` template with plain values in its places (a
-//!   value that could start a command is refused), and `PEX-INFO` adds no other PEX, no
-//!   environment and no arguments.
+//!   value that could start a command is refused), with at most the inner loop's block
+//!   pybuild adds to it, byte for byte the one pybuild writes for this PEX (`boot`), and
+//!   `PEX-INFO` adds no other PEX, no environment and no arguments.
 //!
 //! Without a venv (a fresh clone fetching under the early key) only the project's code can
 //! be checked: what else the PEX holds is reported as unchecked, and only a trusted
@@ -27,7 +28,9 @@ use anyhow::{Context as _, Result, bail, ensure};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
+use super::boot;
 use super::code_layer::DIST_INFO_FILES;
+use super::pex_info;
 use super::zip::Archive;
 use crate::python::installed;
 
@@ -128,7 +131,11 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
     }
     let header = &data[..archive.first_entry];
     match venv {
-        Some(venv) => check_header(venv, header).context("its /bin/sh header is not pex's")?,
+        Some(venv) => {
+            let info = archive.read(&data, "PEX-INFO").ok();
+            check_header(venv, header, info.as_deref())
+                .context("its /bin/sh header is not pex's")?
+        }
         None => unchecked = unchecked.or(Some("pex's launcher (no venv here)")),
     }
     Ok(unchecked.map(str::to_string))
@@ -408,8 +415,10 @@ fn boot_value(name: &str, value: &str) -> bool {
 }
 
 /// The `/bin/sh` header: `#!/bin/sh`, then the venv's `pex/sh_boot.py` template with each
-/// place holding a value pex could have put there and nothing that could start a command.
-fn check_header(venv: &Path, header: &[u8]) -> Result<()> {
+/// place holding a value pex could have put there and nothing that could start a command,
+/// and, in a bundle pybuild layered, the inner loop's block exactly as pybuild writes it
+/// for this PEX's `PEX-INFO` (`info`): its dependencies and its `pex_hash` (see `boot`).
+fn check_header(venv: &Path, header: &[u8], info: Option<&[u8]>) -> Result<()> {
     let source = fs::read_to_string(venv.join("pex/sh_boot.py"))
         .context("cannot read the venv's pex/sh_boot.py")?;
     let template = templates(&source)
@@ -424,6 +433,18 @@ fn check_header(venv: &Path, header: &[u8]) -> Result<()> {
     if text.is_empty() || text.strip_suffix('\n').is_some_and(plain_shebang) {
         return Ok(());
     }
+    let text = match text.contains("# pybuild's inner loop") {
+        false => text.to_string(),
+        true => {
+            let info = info.context("the inner loop's block, in a PEX without PEX-INFO")?;
+            let pex_hash = serde_json::from_slice::<serde_json::Value>(info)
+                .ok()
+                .and_then(|info| info.get("pex_hash")?.as_str().map(str::to_string))
+                .context("the inner loop's block, in a PEX without a pex_hash")?;
+            let deps_hash = pex_info::dependencies_hash(info)?;
+            boot::without_inner_loop(text, &deps_hash, &pex_hash)?
+        }
+    };
     let script = text
         .strip_prefix("#!/bin/sh\n")
         .context("it is no /bin/sh script")?;

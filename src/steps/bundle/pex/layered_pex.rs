@@ -16,6 +16,9 @@
 //!   depends on the interpreter, which the dependencies PEX's digest holds);
 //! - the layer's files are added, deflated, with pex's deterministic date and modes.
 //!
+//! and one change of its own: the inner loop's block in the `/bin/sh` header (see `boot`),
+//! so the first run after an edit reuses the dependencies' venv. The zip is pex's.
+//!
 //! So the `--venv` extraction under `PEX_ROOT`, keyed by the `pex_hash`, is the one pex
 //! itself would pick: new code is never run from a stale extraction. The dependencies
 //! PEX's other entries are copied as they are (see `zip`). Anything unexpected (a zip64
@@ -30,6 +33,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, ensure};
 
+use super::boot;
 use super::pex_info::{self, WithCode};
 use super::zip::{Archive, Entry, Writer};
 
@@ -75,6 +79,7 @@ pub(super) fn write(deps: &Path, layer: &Path, entry_point: &str, out: &Path) ->
         rewritten.push((*name, replace(&text, &old_hash, &new_hash)));
     }
     let header = replace(&data[..archive.first_entry], &old_hash, &new_hash);
+    let header = boot::add_inner_loop(&header, &old_hash, &new_hash)?;
 
     // In pex's order: the dependencies PEX's own (the code files pex rewrites in their
     // places), with the layer's files, sorted, merged in. (pex sorts the files it zips,

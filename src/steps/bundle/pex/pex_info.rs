@@ -60,6 +60,22 @@ pub(super) fn add_code(
     })
 }
 
+/// The `pex_hash` of the dependencies PEX a bundle's `PEX-INFO` (`text`) was made from by
+/// [`add_code`]: the same fields without the entry point and the code (the audit checks
+/// with it the key the inner loop's block names, see `boot`).
+pub(super) fn dependencies_hash(text: &[u8]) -> Result<String> {
+    let mut info: Value = serde_json::from_slice(text).context("PEX-INFO is not JSON")?;
+    ensure!(
+        python_dump(&info)?.as_bytes() == text,
+        "PEX-INFO is not in the form pybuild writes"
+    );
+    let fields = info.as_object_mut().context("PEX-INFO is not an object")?;
+    fields.remove("entry_point");
+    fields.remove("pex_hash");
+    fields.insert("code_hash".into(), NO_CODE.into());
+    Ok(sha1(python_dump(&info)?.as_bytes()))
+}
+
 /// The layer's files, relative, `/`-separated, sorted as pex sorts them (by path string).
 pub(super) fn layer_files(layer: &Path) -> Result<Vec<String>> {
     fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
@@ -198,6 +214,21 @@ mod tests {
             python_dump(&value).unwrap(),
             r#"{"a":"x/y \"q\" \u00e9 \ud83d\ude00 \u007f\n","b":[1,true,null],"c":{}}"#
         );
+    }
+
+    #[test]
+    fn the_dependencies_hash_is_the_one_add_code_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("m.py"), "x").unwrap();
+        let mut deps = serde_json::json!({"code_hash": NO_CODE, "venv": true, "distributions": {"six-1.whl": "ab"}});
+        deps["pex_hash"] = sha1(python_dump(&deps).unwrap().as_bytes()).into();
+        let text = python_dump(&deps).unwrap();
+        let with = add_code(text.as_bytes(), "m:main", dir.path(), &["m.py".into()]).unwrap();
+        assert_eq!(
+            dependencies_hash(with.text.as_bytes()).unwrap(),
+            with.old_hash
+        );
+        assert_ne!(with.old_hash, with.new_hash);
     }
 
     #[test]
