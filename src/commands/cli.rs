@@ -96,7 +96,11 @@ pub(crate) enum Command {
     /// Three layers: `[image] base`, the bundle's dependencies, its code; tagged with the
     /// project's version and `latest`. Run it with `umoci unpack` + `runc run`, push it
     /// with `pybuild push` (see docs/deploy.md).
-    Image,
+    Image {
+        /// Pull a `docker://` base again (else the copy pulled once is used)
+        #[arg(long)]
+        refresh_base: bool,
+    },
     /// Build the image, then push it to `[image] repository`, tagged with the version and `latest`
     ///
     /// Speaks the registry's API itself: uploads only the blobs the registry lacks (after
