@@ -38,6 +38,7 @@ use crate::steps::bundle::Bundle;
 
 mod base;
 mod interpreter;
+mod kept_blobs;
 mod layout;
 mod pex_zip;
 mod venv;
@@ -208,12 +209,16 @@ impl<'a> Step<Build<'a>> for Image {
         let (writer, target) = named_output(cx, NAME, &output_key)?;
         let new = writer.temp_beside(&target)?;
         let layout = Layout::create(&new)?;
-        let result = write_image(cx, &layout, &base, &bundle, &tag);
+        let state_dir = cx.project.state_dir();
+        let kept = kept_blobs::Kept::load(&state_dir, target.path());
+        let result = write_image(cx, &layout, &kept, &base, &bundle, &tag);
         if let Err(err) = result {
             let _ = fs::remove_dir_all(&new);
             return Err(err);
         }
         writer.place_dir(&target, &new)?;
+        // Best effort: without the record, the next build copies and checks every blob.
+        let _ = kept_blobs::remember(&state_dir, target.path());
         let mut outputs = outputs_of(cx, &output_key)?;
         if cx.project.config.image.archive {
             let archive_key = format!("{output_key}.tar");
@@ -256,6 +261,7 @@ fn outputs_of(cx: &Build, output_key: &str) -> Result<Vec<String>> {
 fn write_image(
     cx: &mut Build,
     layout: &Layout,
+    kept: &kept_blobs::Kept,
     base: &base::Base,
     bundle: &Path,
     tag: &str,
@@ -264,6 +270,10 @@ fn write_image(
     cx.printer.phase("copying the base's layers");
     let mut layers: Vec<Descriptor> = Vec::new();
     for layer in &base.layers {
+        if kept.link_into(layout, &layer.digest) {
+            layers.push(layer.clone());
+            continue;
+        }
         let from = Layout::blob_path(&base.dir, &layer.digest)?;
         layout.copy_in(&from, &layer.digest).with_context(|| {
             format!(
@@ -287,7 +297,7 @@ fn write_image(
         .tempdir_in(&tmp)
         .with_context(|| format!("cannot make a work folder in {}", tmp.display()))?;
     let mut pex = pex_zip::Pex::open(bundle)?;
-    let deps = dependencies_layer(cx, layout, base, bundle, &mut pex, work.path())?;
+    let deps = dependencies_layer(cx, layout, kept, base, bundle, &mut pex, work.path())?;
     cx.printer.phase("writing the code layer");
     let mut code = venv::code(cx, &mut pex, &base.python, work.path())?;
     layout::add_parents(&mut code.entries);
@@ -346,6 +356,7 @@ fn writable_dirs(image: &ImageSection) -> Vec<layout::Entry> {
 fn dependencies_layer(
     cx: &Build,
     layout: &Layout,
+    kept: &kept_blobs::Kept,
     base: &base::Base,
     bundle: &Path,
     pex: &mut pex_zip::Pex,
@@ -362,11 +373,11 @@ fn dependencies_layer(
     fs::create_dir_all(&layers).with_context(|| format!("cannot create {}", layers.display()))?;
     let blob = layers.join(format!("oci-deps-{key}.tar.gz"));
     let record = layers.join(format!("oci-deps-{key}.json"));
-    let kept: Option<Layer> = fs::read(&record)
+    let record_kept: Option<Layer> = fs::read(&record)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(layer) = kept
-        && layout.copy_in(&blob, &layer.digest).is_ok()
+    if let Some(layer) = record_kept
+        && (kept.link_into(layout, &layer.digest) || layout.copy_in(&blob, &layer.digest).is_ok())
     {
         cx.printer.phase("dependencies layer unchanged");
         return Ok(layer);

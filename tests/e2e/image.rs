@@ -11,6 +11,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use sha2::Digest as _;
+
 use crate::bundle::GREETING;
 use crate::containers::{self, BASE_TAG, Container, base_image, base_reference, layer_digests};
 use crate::support::{Project, SAMPLE_CONFIG, free_port};
@@ -117,6 +119,21 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     let second_time = start.elapsed();
     assert_eq!(second.stdout, GREETING, "{}", second.describe());
     assert_eq!(snapshot(&volume), Vec::<String>::new());
+    // The venv's modules, the project's and its dependencies', come from the pycs in the
+    // image: Python compiles none at a start (as uid 65532, it could write none).
+    let imports = container.run_args(&[
+        "/app/venv/bin/python3.11",
+        "-v",
+        "-c",
+        "import greeter.cli, six",
+    ]);
+    assert_eq!(imports.code, 0, "{}", imports.describe());
+    for module in ["greeter/__pycache__/cli", "__pycache__/six"] {
+        let cached = format!(
+            "code object from '/app/venv/lib/python3.11/site-packages/{module}.cpython-311.pyc'"
+        );
+        assert!(imports.stderr.contains(&cached), "{}", imports.describe());
+    }
     eprintln!("start-up in the container: first {first_time:?}, second {second_time:?}");
     // The user, and where it may write: its HOME and the temp folder.
     let id = container.run_args(&[
@@ -199,7 +216,13 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
         "the same inputs built another image"
     );
 
-    // A damaged blob: skopeo refuses the image, and the next build repairs it.
+    // A damaged blob: skopeo refuses the image, and the next build repairs it. A damaged
+    // layer, which skopeo does not read, is not taken from the image made last either.
+    let deps_blob = containers::blob(&layout, &layer_digests(&layout, "latest")[1]);
+    let mut bytes = fs::read(&deps_blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&deps_blob, bytes).unwrap();
     let config_digest = containers::manifest(&layout, "latest")["config"]["digest"]
         .as_str()
         .unwrap()
@@ -214,6 +237,18 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     let run = project.pybuild(&["image"]).success();
     assert!(run.step_ran("image"), "{}", run.describe());
     skopeo_inspect(&project, &format!("oci:{}:latest", layout.display())).success();
+    for digest in layer_digests(&layout, "latest") {
+        let bytes = fs::read(containers::blob(&layout, &digest)).unwrap();
+        let found: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            format!("sha256:{found}"),
+            digest,
+            "a damaged layer was kept"
+        );
+    }
 
     // The base named wrongly, or out of reach: said, naming the key, and the image kept.
     let with_base = |base: &str| format!("{SAMPLE_CONFIG}\n[image]\nbase = \"{base}\"\n");

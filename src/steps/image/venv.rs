@@ -97,7 +97,7 @@ pub(crate) fn site_packages(python: &Python) -> String {
 
 /// Runs `python` on [`COMPILE`] for the files under `dir`, named as under `image_dir`.
 fn compile(cx: &Build, dir: &Path, image_dir: &str) -> Result<()> {
-    let args = args!["-s", "-c", COMPILE, dir, format!("/{image_dir}")];
+    let args = args!["-S", "-c", COMPILE, dir, format!("/{image_dir}")];
     cx.runner
         .run_with_env(
             "image",
@@ -140,22 +140,8 @@ pub(crate) fn lay_out(
         })?;
     let site = host_site_packages(&venv)?;
     let laid_out = crate::steps::bundle::venv_distributions(&site);
-    if &laid_out != shipped {
-        let differences: Vec<String> = shipped
-            .keys()
-            .chain(laid_out.keys())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .filter(|name| shipped.get(*name) != laid_out.get(*name))
-            .map(|name| {
-                let show = |v: Option<&String>| v.map_or("none".to_string(), Clone::clone);
-                format!(
-                    "{name}: the bundle has {}, the image's venv {}",
-                    show(shipped.get(name)),
-                    show(laid_out.get(name))
-                )
-            })
-            .collect();
+    let differences = differences(shipped, &laid_out);
+    if !differences.is_empty() {
         return Err(UserError::failure(format!(
             "the venv laid out for the image holds other distributions than {}:\n  {}",
             bundle.display(),
@@ -165,6 +151,29 @@ pub(crate) fn lay_out(
         .into());
     }
     Ok(venv)
+}
+
+/// Each distribution `shipped` (the bundle's) and `laid_out` (the image venv's) do not
+/// hold at the same version, or one holds and the other not.
+fn differences(
+    shipped: &BTreeMap<String, String>,
+    laid_out: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let show = |v: Option<&String>| v.map_or("none".to_string(), Clone::clone);
+    shipped
+        .keys()
+        .chain(laid_out.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|name| shipped.get(*name) != laid_out.get(*name))
+        .map(|name| {
+            format!(
+                "{name}: the bundle has {}, the image's venv {}",
+                show(shipped.get(name)),
+                show(laid_out.get(name))
+            )
+        })
+        .collect()
 }
 
 /// The pex cache the bundle step pinned: the environment's `PEX_ROOT`, else pex's default.
@@ -420,6 +429,31 @@ fn walk(dir: &Path, prefix: &str, into: &mut Vec<(String, Kind)>) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_image_venv_must_hold_exactly_the_bundles_versions() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let shipped = map(&[("six", "1.17.0"), ("greeter", "1.2.3")]);
+        assert!(differences(&shipped, &shipped).is_empty());
+        assert_eq!(
+            differences(&shipped, &map(&[("six", "1.16.0"), ("greeter", "1.2.3")])),
+            ["six: the bundle has 1.17.0, the image's venv 1.16.0"]
+        );
+        assert_eq!(
+            differences(&shipped, &map(&[("greeter", "1.2.3")])),
+            ["six: the bundle has 1.17.0, the image's venv none"]
+        );
+        let more = map(&[("six", "1.17.0"), ("greeter", "1.2.3"), ("pip", "24.0")]);
+        assert_eq!(
+            differences(&shipped, &more),
+            ["pip: the bundle has none, the image's venv 24.0"]
+        );
+    }
 
     #[test]
     fn a_pyc_is_traced_to_its_source() {
