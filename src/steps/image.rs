@@ -1,13 +1,17 @@
 //! The image step: an OCI image layout of the bundle, `dist/<name>.oci/`, tagged with the
 //! project's version (or `[image] tag`) and `latest`, made without a container engine.
 //!
-//! The image is the base's layers, then two of its own: the bundle PEX's dependencies and
-//! its code (see `image/pex_zip.rs`), unzipped under `/app/<bundle file name>/`. So an
-//! edit rewrites only the code layer: the dependencies layer is kept in
-//! `.pybuild/layers/oci-deps-<hash>.*`, keyed by its entries, and keeps its digest. The
-//! entrypoint runs the bundle with `[image] python` (`python3 /app/greet.pex`), `PEX_ROOT`
-//! points at a declared volume, so the venv a `--venv` PEX makes on its first start is
-//! reused by the next; `[image] env`, `port` and `labels` go into the config. Same bundle,
+//! The image is the base's layers, then two of its own: the bundle laid out as the venv a
+//! `--venv` PEX unpacks on its first start, byte-compiled, at `/app/venv` (see
+//! `image/venv.rs`), split into its dependencies and the project's code. So an edit
+//! rewrites only the code layer: the dependencies layer is kept in
+//! `.pybuild/layers/oci-deps-<hash>.*`, keyed by the PEX's dependencies, the base's
+//! interpreter and the user, and keeps its digest. The entrypoint is pex's
+//! (`/app/venv/bin/python3.X -I /app/venv/pex`): nothing is unpacked or compiled at a
+//! start, so the first is as fast as the second and `PEX_ROOT` (a declared volume, for a
+//! PEX the app runs itself) is not written to. The container runs as `[image] user`
+//! (65532 by default) with a `HOME` of its own and `/tmp`; `[image] env`, `port` and
+//! `labels` go into the config; the manifest names the base and its digest. Same bundle,
 //! base and settings, same bytes (see `image/layout.rs`); timestamps are
 //! `SOURCE_DATE_EPOCH`, else 0.
 //!
@@ -16,7 +20,8 @@
 //! old one and swapped in with one rename (`base::outputs`), so a failure leaves the
 //! previous image whole, and a folder in its place that pybuild did not make is refused.
 //!
-//! Fingerprint: `[image]`, the epoch, the tag, the base (see `image/base.rs`), the bundle.
+//! Fingerprint: `[image]`, the epoch, the tag, the base (see `image/base.rs`: a pulled base
+//! by its digest), the bundle.
 
 use std::fs;
 use std::path::Path;

@@ -17,10 +17,10 @@ pub(crate) struct ImageSection {
     pub(crate) name: Option<String>,
     /// The tag beside `latest`. Default: the project's version.
     pub(crate) tag: Option<String>,
-    /// The interpreter the entrypoint starts the bundle with, looked up on the image's PATH.
+    /// The base's interpreter the image's venv runs on, looked up on the image's PATH.
     #[serde(default = "default_python")]
     pub(crate) python: String,
-    /// Arguments after the bundle in the entrypoint.
+    /// Arguments after the app's entrypoint (the image's `Cmd`).
     #[serde(default)]
     pub(crate) args: Vec<String>,
     /// The uid (and gid) the container runs as; 0 for root. Default: 65532, distroless's
