@@ -118,6 +118,15 @@ pub(crate) fn lay_out(
     work: &Path,
 ) -> Result<PathBuf> {
     let venv = work.join("venv");
+    let info = super::pex_zip::pex_info(bundle)?;
+    if info.get("includes_tools").and_then(|v| v.as_bool()) != Some(true) {
+        return Err(UserError::usage(format!(
+            "{} holds none of pex's tools, with which the image lays it out as a venv",
+            bundle.display()
+        ))
+        .hint("a `--venv` PEX (the default) has them; else add `--include-tools` to `[bundle] pex-args`")
+        .into());
+    }
     cx.printer.phase("laying the bundle out as a venv (pex)");
     let root = pex_root();
     let args = args![bundle, "venv", "--scope=all", "--pex-root", &root, &venv];
