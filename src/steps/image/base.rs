@@ -183,8 +183,8 @@ pub(crate) fn open(cx: &Build) -> Result<Base> {
     Ok(base)
 }
 
-/// The base's interpreter the venv runs on: `[image] python` looked up on the image's
-/// PATH in the base's files. Its minor version must be the venv's (which the bundle's
+/// The base's interpreter the venv runs on: `[image] python` (else `python3.X`) looked up
+/// on the image's PATH in the base's files. Its minor version must be the venv's (which the bundle's
 /// compiled wheels, pins and byte-code were made for): another starts a container that
 /// dies at once, so it is refused here, naming both; so is a base without it.
 fn python_of(cx: &Build, base: &Base) -> Result<Python> {
@@ -212,7 +212,10 @@ fn python_of(cx: &Build, base: &Base) -> Result<Python> {
     }
     let name = &cx.project.config.image.python;
     let path_env = path_of(&base.config);
-    let Some(path) = interpreter::resolve(&found.binaries, name, &path_env) else {
+    // `python3` by default; a base with only `python3.X` (no link to it) has that.
+    let path = interpreter::resolve(&found.binaries, name, &path_env)
+        .or_else(|| interpreter::resolve(&found.binaries, &format!("python{wanted}"), &path_env));
+    let Some(path) = path else {
         return Err(UserError::usage(format!(
             "the base {named} (`[image] base`) has no `{name}` (`[image] python`) on its PATH ({path_env})"
         ))
