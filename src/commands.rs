@@ -38,6 +38,7 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         explain: cli.explain,
         wait: !cli.no_wait,
         offline: cli.offline,
+        refresh_base: false,
     };
     match cli.command {
         None => help::show(&dir, printer, &help::Request::default()).map(|()| 0),
@@ -54,7 +55,13 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         }
         Some(Command::Setup) => build(&dir, printer, &options, SETUP).map(|()| 0),
         Some(Command::Bundle) => build(&dir, printer, &options, BUNDLE).map(|()| 0),
-        Some(Command::Image) => build(&dir, printer, &options, "image").map(|()| 0),
+        Some(Command::Image { refresh_base }) => {
+            let options = BuildOptions {
+                refresh_base,
+                ..options
+            };
+            build(&dir, printer, &options, "image").map(|()| 0)
+        }
         Some(Command::Sbom) => build(&dir, printer, &options, "sbom").map(|()| 0),
         Some(Command::Push) => build(&dir, printer, &options, "push").map(|()| 0),
         Some(Command::Deploy { target }) => {

@@ -39,6 +39,8 @@ pub(crate) struct BuildOptions {
     pub(crate) wait: bool,
     /// Use no package index.
     pub(crate) offline: bool,
+    /// Pull the image's `docker://` base again before building.
+    pub(crate) refresh_base: bool,
 }
 
 /// What decides the project's input files (see `fileset`).
@@ -79,6 +81,9 @@ pub(crate) fn build(
     cx.lock = Some(lock);
     cx.network = Network::new(options.offline);
     let steps = graph::plan(&project.config, targets, args)?;
+    if options.refresh_base {
+        image::refresh_base(&cx)?;
+    }
     let refs: Vec<&dyn Step<Build>> = steps.iter().map(Box::as_ref).collect();
     let result = run::build(&mut cx, &refs, options.explain);
     if result.is_ok() && refs.iter().any(|s| s.name() == "bundle") {

@@ -29,6 +29,7 @@ mod value_check;
 
 pub(crate) use cache::{CacheSection, PublicKey, is_key_name, public_key};
 pub(crate) use error::{ConfigError, nearest};
+pub(crate) use image::ImageSection;
 pub(crate) use load::FILE_NAME;
 pub(crate) use schema::{Config, DevelopMode, Installer, Strategy, WatchSection};
 pub(crate) use source::At;

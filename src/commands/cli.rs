@@ -96,7 +96,11 @@ pub(crate) enum Command {
     /// Three layers: `[image] base`, the bundle's dependencies, its code; tagged with the
     /// project's version and `latest`. Run it with `umoci unpack` + `runc run`, push it
     /// with `pybuild push` (see docs/deploy.md).
-    Image,
+    Image {
+        /// Pull a `docker://` base again (else the copy pulled once is used)
+        #[arg(long)]
+        refresh_base: bool,
+    },
     /// Build the image, then its SBOM: dist/<name>.cdx.json (CycloneDX 1.6 JSON)
     ///
     /// The Python distributions the bundle's manifest lists (purl, version, licence, the

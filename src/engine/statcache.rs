@@ -345,14 +345,6 @@ pub(crate) fn hash_file(path: &Path) -> io::Result<Hash> {
     }
 }
 
-/// The content hash of what `reader` gives, read in chunks: [`hash_bytes`] of the same
-/// bytes, without holding them.
-pub(crate) fn hash_reader(reader: impl io::Read) -> io::Result<Hash> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(reader)?;
-    Ok(short_hex(hasher.finalize()))
-}
-
 pub(crate) fn hash_bytes(bytes: &[u8]) -> Hash {
     short_hex(blake3::hash(bytes))
 }

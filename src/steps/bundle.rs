@@ -16,6 +16,7 @@
 //! the tool the tools step installs, its default output extension and the versions that
 //! matter, and builds a [`Job`].
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,8 @@ mod placement;
 use backend::{Entry, Job};
 pub(crate) use kinds::backend;
 pub(crate) use manifest::path_for as manifest_path;
+/// For the image, which lays the bundle out as a venv and proves it the same way.
+pub(crate) use manifest::venv_distributions;
 use own_code::Code;
 use placement::{output_path, pex_output_args, stage_files, work_dir};
 mod pyinstaller;
@@ -49,6 +52,12 @@ mod shared_layers;
 mod shiv;
 mod site;
 mod zipapp;
+
+/// The distributions (normalised name → version) inside the zip bundle at `path`, read
+/// back in process as the bundle step proves them.
+pub(crate) fn shipped_distributions(path: &Path) -> Result<BTreeMap<String, String>> {
+    Ok(archive::read(path, &[])?.distributions)
+}
 
 /// `[bundle] output` when configured.
 pub(crate) fn configured_output(config: &Config) -> Option<String> {

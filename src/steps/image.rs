@@ -1,13 +1,17 @@
 //! The image step: an OCI image layout of the bundle, `dist/<name>.oci/`, tagged with the
 //! project's version (or `[image] tag`) and `latest`, made without a container engine.
 //!
-//! The image is the base's layers, then two of its own: the bundle PEX's dependencies and
-//! its code (see `image/pex_zip.rs`), unzipped under `/app/<bundle file name>/`. So an
-//! edit rewrites only the code layer: the dependencies layer is kept in
-//! `.pybuild/layers/oci-deps-<hash>.*`, keyed by its entries, and keeps its digest. The
-//! entrypoint runs the bundle with `[image] python` (`python3 /app/greet.pex`), `PEX_ROOT`
-//! points at a declared volume, so the venv a `--venv` PEX makes on its first start is
-//! reused by the next; `[image] env`, `port` and `labels` go into the config. Same bundle,
+//! The image is the base's layers, then two of its own: the bundle laid out as the venv a
+//! `--venv` PEX unpacks on its first start, byte-compiled, at `/app/venv` (see
+//! `image/venv.rs`), split into its dependencies and the project's code. So an edit
+//! rewrites only the code layer: the dependencies layer is kept in
+//! `.pybuild/layers/oci-deps-<hash>.*`, keyed by the PEX's dependencies, the base's
+//! interpreter and the user, and keeps its digest. The entrypoint is pex's
+//! (`/app/venv/bin/python3.X -I /app/venv/pex`): nothing is unpacked or compiled at a
+//! start, so the first is as fast as the second and `PEX_ROOT` (a declared volume, for a
+//! PEX the app runs itself) is not written to. The container runs as `[image] user`
+//! (65532 by default) with a `HOME` of its own and `/tmp`; `[image] env`, `port` and
+//! `labels` go into the config; the manifest names the base and its digest. Same bundle,
 //! base and settings, same bytes (see `image/layout.rs`); timestamps are
 //! `SOURCE_DATE_EPOCH`, else 0.
 //!
@@ -16,7 +20,8 @@
 //! old one and swapped in with one rename (`base::outputs`), so a failure leaves the
 //! previous image whole, and a folder in its place that pybuild did not make is refused.
 //!
-//! Fingerprint: `[image]`, the epoch, the tag, the base (see `image/base.rs`), the bundle.
+//! Fingerprint: `[image]`, the epoch, the tag, the base (see `image/base.rs`: a pulled base
+//! by its digest), the bundle.
 
 use std::fs;
 use std::path::Path;
@@ -24,12 +29,12 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use crate::base::config::Config;
+use crate::base::config::ImageSection;
 use crate::base::error::UserError;
 use crate::base::outputs::{Outputs, Target};
 use crate::base::paths;
 use crate::base::process::temp_name;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::statcache::hash_reader;
 use crate::engine::state::produced_outputs;
 use crate::engine::step::Step;
 use crate::python::build::Build;
@@ -37,8 +42,11 @@ use crate::python::installed;
 use crate::steps::bundle::Bundle;
 
 mod base;
+mod interpreter;
+mod kept_blobs;
 mod layout;
 mod pex_zip;
+mod venv;
 
 pub(crate) use layout::MANIFEST;
 pub(crate) use pex_zip::pex_info;
@@ -53,8 +61,13 @@ const NAME: &str = "image";
 /// Where the image's files go in it.
 const APP_DIR: &str = "app";
 
-/// The PATH an image gets when its base sets none (Debian's default).
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The image user's home, writable by it.
+const HOME: &str = "/home/app";
+
+/// Pulls the `docker://` base again, for `pybuild image --refresh-base`.
+pub(crate) fn refresh_base(cx: &Build) -> Result<()> {
+    base::pull(cx, true)
+}
 
 /// The image's name: `[image] name`, else the project's, lower-cased.
 pub(crate) fn name(config: &Config) -> String {
@@ -167,7 +180,9 @@ impl<'a> Step<Build<'a>> for Image {
             ))
             .into());
         }
-        base::reference(cx).map(drop)
+        base::reference(cx)?;
+        // Before the fingerprint, which names a `docker://` base by the digest pulled.
+        base::pull(cx, false)
     }
 
     fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
@@ -193,24 +208,22 @@ impl<'a> Step<Build<'a>> for Image {
                 .hint("set `tag` in `[image]`: letters, digits, `_`, `.`, `-`, up to 128")
                 .into());
         }
-        let bundle_key = Bundle::output(cx)?;
-        let bundle = cx.project.root.join(&bundle_key);
-        let file_name = Path::new(&bundle_key)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("the bundle has no file name")?
-            .to_string();
+        let bundle = cx.project.root.join(Bundle::output(cx)?);
         let base = base::open(cx)?;
         let output_key = layout_path(&cx.project.config);
         let (writer, target) = named_output(cx, NAME, &output_key)?;
         let new = writer.temp_beside(&target)?;
         let layout = Layout::create(&new)?;
-        let result = write_image(cx, &layout, &base, &bundle, &file_name, &tag);
+        let state_dir = cx.project.state_dir();
+        let kept = kept_blobs::Kept::load(&state_dir, target.path());
+        let result = write_image(cx, &layout, &kept, &base, &bundle, &tag);
         if let Err(err) = result {
             let _ = fs::remove_dir_all(&new);
             return Err(err);
         }
         writer.place_dir(&target, &new)?;
+        // Best effort: without the record, the next build copies and checks every blob.
+        let _ = kept_blobs::remember(&state_dir, target.path());
         let mut outputs = outputs_of(cx, &output_key)?;
         if cx.project.config.image.archive {
             let archive_key = format!("{output_key}.tar");
@@ -253,15 +266,19 @@ fn outputs_of(cx: &Build, output_key: &str) -> Result<Vec<String>> {
 fn write_image(
     cx: &mut Build,
     layout: &Layout,
+    kept: &kept_blobs::Kept,
     base: &base::Base,
     bundle: &Path,
-    file_name: &str,
     tag: &str,
 ) -> Result<()> {
     let config = &cx.project.config;
     cx.printer.phase("copying the base's layers");
     let mut layers: Vec<Descriptor> = Vec::new();
     for layer in &base.layers {
+        if kept.link_into(layout, &layer.digest) {
+            layers.push(layer.clone());
+            continue;
+        }
         let from = Layout::blob_path(&base.dir, &layer.digest)?;
         layout.copy_in(&from, &layer.digest).with_context(|| {
             format!(
@@ -277,33 +294,36 @@ fn write_image(
         .and_then(|d| d.as_array())
         .cloned()
         .unwrap_or_default();
-    cx.printer
-        .phase(&format!("splitting {file_name} into dependencies and code"));
-    let prefix = format!("{APP_DIR}/{file_name}");
-    let mut split = pex_zip::split(bundle, &prefix)?;
-    let pex_root = config.image.pex_root.trim_start_matches('/').to_string();
-    split.deps.push(layout::Entry {
-        path: pex_root,
-        mode: 0o755,
-        content: None,
-    });
-    pex_zip::add_parents(&mut split.deps);
-    let deps = dependencies_layer(cx, layout, &mut split.deps, &mut split.pex)?;
+    // In `.pybuild/tmp/`, which the bundle step empties: a killed build leaves nothing.
+    let tmp = cx.project.state_dir().join("tmp");
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix("image-")
+        .tempdir_in(&tmp)
+        .with_context(|| format!("cannot make a work folder in {}", tmp.display()))?;
+    let mut pex = pex_zip::Pex::open(bundle)?;
+    let deps = dependencies_layer(cx, layout, kept, base, bundle, &mut pex, work.path())?;
     cx.printer.phase("writing the code layer");
+    let mut code = venv::code(cx, &mut pex, &base.python, work.path())?;
+    layout::add_parents(&mut code.entries);
     let code_file = layout.dir.join("code.tar.gz");
-    let code = layout::write_layer(&mut split.code, &mut split.pex, epoch(), &code_file)?;
+    let code = layout::write_layer(&mut code.entries, &mut code.files, epoch(), &code_file)?;
     fs::rename(&code_file, Layout::blob_path(&layout.dir, &code.digest)?)?;
     for layer in [&deps, &code] {
         layers.push(layer.descriptor());
         diff_ids.push(layer.diff_id.clone().into());
     }
-    let image_config = image_config(cx, base, diff_ids, file_name, tag)?;
+    let image_config = image_config(cx, base, diff_ids, tag)?;
     let config_blob = layout.add(layout::CONFIG, &serde_json::to_vec(&image_config)?)?;
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": layout::MANIFEST,
         "config": config_blob,
         "layers": layers,
+        "annotations": {
+            BASE_NAME: base.name,
+            BASE_DIGEST: base.digest,
+        },
     });
     let manifest = layout.add(layout::MANIFEST, &serde_json::to_vec(&manifest)?)?;
     let mut tags = vec![tag.to_string()];
@@ -313,46 +333,69 @@ fn write_image(
     layout.write_index(&manifest, &tags)
 }
 
-/// The dependencies layer: taken from `.pybuild/layers/` when the same entries made it
-/// before (its digest checked), else written and kept there for the next build.
+/// The annotations naming the base by the reference it was given and by its manifest's
+/// digest (OCI image-spec, annotations.md).
+const BASE_NAME: &str = "org.opencontainers.image.base.name";
+const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+/// Where the image's user may write: its `HOME` and `PEX_ROOT`, owned by it, and `/tmp`,
+/// open to all as on any system. In the dependencies layer.
+fn writable_dirs(image: &ImageSection) -> Vec<layout::Entry> {
+    let owned = |path: &str| layout::Entry {
+        owner: image.user,
+        ..layout::Entry::dir(path.trim_start_matches('/'))
+    };
+    vec![
+        owned(HOME),
+        owned(&image.pex_root),
+        layout::Entry {
+            mode: 0o1777,
+            ..layout::Entry::dir("tmp")
+        },
+    ]
+}
+
+/// The dependencies layer: taken from `.pybuild/layers/` when the same dependencies, base
+/// interpreter and user made it before (its digest checked), else laid out by pex from
+/// the bundle (see `image/venv.rs`), written, and kept there for the next build.
 fn dependencies_layer(
     cx: &Build,
     layout: &Layout,
-    entries: &mut [layout::Entry],
-    contents: &mut dyn layout::Contents,
+    kept: &kept_blobs::Kept,
+    base: &base::Base,
+    bundle: &Path,
+    pex: &mut pex_zip::Pex,
+    work: &Path,
 ) -> Result<Layer> {
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let image = &cx.project.config.image;
     let mut key = blake3::Hasher::new();
-    key.update(format!("oci-deps 1 {}\n", epoch()).as_bytes());
-    for entry in entries.iter() {
-        key.update(format!("{} {:o} ", entry.path, entry.mode).as_bytes());
-        match entry.content {
-            Some(content) => {
-                let hash = hash_reader(contents.open(content.index)?)
-                    .with_context(|| format!("cannot read {}", entry.path))?;
-                key.update(hash.as_bytes())
-            }
-            None => key.update(b"dir"),
-        };
-        key.update(b"\n");
-    }
+    key.update(format!("oci-venv 1 {}\n", epoch()).as_bytes());
+    key.update(format!("{} {}\n", base.python.path, base.python.version).as_bytes());
+    key.update(format!("user {} pex-root {}\n", image.user, image.pex_root).as_bytes());
+    key.update(pex.dependencies_key()?.as_bytes());
     let key = key.finalize().to_hex()[..32].to_string();
     let layers = cx.project.state_dir().join("layers");
     fs::create_dir_all(&layers).with_context(|| format!("cannot create {}", layers.display()))?;
     let blob = layers.join(format!("oci-deps-{key}.tar.gz"));
     let record = layers.join(format!("oci-deps-{key}.json"));
-    let kept: Option<Layer> = fs::read(&record)
+    let record_kept: Option<Layer> = fs::read(&record)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(layer) = kept
-        && layout.copy_in(&blob, &layer.digest).is_ok()
+    if let Some(layer) = record_kept
+        && (kept.link_into(layout, &layer.digest) || layout.copy_in(&blob, &layer.digest).is_ok())
     {
         cx.printer.phase("dependencies layer unchanged");
         return Ok(layer);
     }
+    let shipped = crate::steps::bundle::shipped_distributions(bundle)?;
+    let venv_dir = venv::lay_out(cx, bundle, &shipped, work)?;
+    let code = pex.code_names()?;
+    let mut deps = venv::dependencies(cx, &venv_dir, &base.python, &code)?;
+    deps.entries.extend(writable_dirs(image));
+    layout::add_parents(&mut deps.entries);
     cx.printer.phase("writing the dependencies layer");
     let temp = layers.join(temp_name());
-    let layer = layout::write_layer(entries, contents, epoch(), &temp)?;
+    let layer = layout::write_layer(&mut deps.entries, &mut deps.files, epoch(), &temp)?;
     fs::rename(&temp, &blob)
         .with_context(|| format!("cannot move {} to {}", temp.display(), blob.display()))?;
     let temp = layers.join(temp_name());
@@ -376,7 +419,6 @@ fn image_config(
     cx: &Build,
     base: &base::Base,
     diff_ids: Vec<serde_json::Value>,
-    file_name: &str,
     tag: &str,
 ) -> Result<serde_json::Value> {
     let image = &cx.project.config.image;
@@ -404,17 +446,21 @@ fn image_config(
             Some(_) => {}
             None => env.push((key.to_string(), value.to_string())),
         };
-    set("PATH", DEFAULT_PATH, false);
+    set("PATH", base::DEFAULT_PATH, false);
     set("PEX_ROOT", &image.pex_root, true);
+    set("HOME", HOME, true);
     for (key, value) in &image.env {
         set(key, value, true);
     }
     let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     config.insert("Env".into(), env.into());
-    let app = format!("/{APP_DIR}/{file_name}");
-    config.insert("Entrypoint".into(), serde_json::json!([image.python, app]));
+    // As pex starts the venv it unpacks: its `pex` script, `-I`, with the venv's Python.
+    let python = format!("/{}/bin/python{}", venv::VENV, base.python.version);
+    let main = format!("/{}/pex", venv::VENV);
+    config.insert("Entrypoint".into(), serde_json::json!([python, "-I", main]));
     config.insert("Cmd".into(), serde_json::json!(image.args));
     config.insert("WorkingDir".into(), format!("/{APP_DIR}").into());
+    config.insert("User".into(), format!("{0}:{0}", image.user).into());
     let mut volumes = config
         .get("Volumes")
         .and_then(|v| v.as_object())

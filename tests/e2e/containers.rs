@@ -185,9 +185,44 @@ impl Container {
 
     /// Runs the image's entrypoint to its end.
     pub fn run(&self) -> Run {
+        self.run_process(None)
+    }
+
+    /// Runs `args` instead of the entrypoint, as the image's user, to its end.
+    pub fn run_args(&self, args: &[&str]) -> Run {
+        self.run_process(Some(args))
+    }
+
+    /// The process the bundle's config.json says as the image's user.
+    pub fn user(&self) -> serde_json::Value {
+        let config: serde_json::Value =
+            serde_json::from_slice(&fs::read(self.bundle.join("config.json")).unwrap()).unwrap();
+        config["process"]["user"].clone()
+    }
+
+    fn run_process(&self, args: Option<&[&str]>) -> Run {
+        let bundle = match args {
+            None => self.bundle.clone(),
+            Some(args) => {
+                // A config of its own beside the bundle's, naming the same rootfs.
+                let other = self.bundle.with_extension(container_id());
+                fs::create_dir(&other).unwrap();
+                let path = self.bundle.join("config.json");
+                let mut config: serde_json::Value =
+                    serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+                config["process"]["args"] = serde_json::json!(args);
+                config["root"]["path"] = self.bundle.join("rootfs").to_str().unwrap().into();
+                fs::write(
+                    other.join("config.json"),
+                    serde_json::to_vec(&config).unwrap(),
+                )
+                .unwrap();
+                other
+            }
+        };
         let id = container_id();
         let output = Command::new("runc")
-            .args(["run", "--bundle", self.bundle.to_str().unwrap(), &id])
+            .args(["run", "--bundle", bundle.to_str().unwrap(), &id])
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -229,11 +264,11 @@ impl Drop for Running {
     }
 }
 
-/// The manifest `tag` names in the layout at `dir`.
-pub fn manifest(dir: &Path, tag: &str) -> serde_json::Value {
+/// The digest of the manifest `tag` names in the layout at `dir`.
+pub fn manifest_digest(dir: &Path, tag: &str) -> String {
     let index: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
-    let digest = index["manifests"]
+    index["manifests"]
         .as_array()
         .unwrap()
         .iter()
@@ -241,7 +276,12 @@ pub fn manifest(dir: &Path, tag: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no tag {tag} in {index}"))["digest"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+/// The manifest `tag` names in the layout at `dir`.
+pub fn manifest(dir: &Path, tag: &str) -> serde_json::Value {
+    let digest = manifest_digest(dir, tag);
     serde_json::from_slice(&fs::read(blob(dir, &digest)).unwrap()).unwrap()
 }
 

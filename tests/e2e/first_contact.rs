@@ -162,13 +162,18 @@ fn init_runs_the_interpreter_in_the_project_and_writes_a_file_that_parses() {
 /// An OCI layout (made with umoci) whose one layer holds `usr/bin/python3.X` and
 /// `usr/lib/python3.X/`: a base of that Python, as far as its files tell.
 fn base_with_python(dir: &std::path::Path, minor: &str) -> String {
-    let rootfs = dir.join(format!("rootfs-{minor}"));
+    base_with_python_in(dir, minor, "bin")
+}
+
+/// [`base_with_python`] with the interpreter in `usr/<bin>/`.
+fn base_with_python_in(dir: &std::path::Path, minor: &str, bin: &str) -> String {
+    let rootfs = dir.join(format!("rootfs-{minor}-{bin}"));
     let lib = rootfs.join(format!("usr/lib/python3.{minor}"));
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::write(lib.join("os.py"), "").unwrap();
-    std::fs::create_dir_all(rootfs.join("usr/bin")).unwrap();
-    std::fs::write(rootfs.join(format!("usr/bin/python3.{minor}")), "").unwrap();
-    let layout = dir.join(format!("base-{minor}"));
+    std::fs::create_dir_all(rootfs.join("usr").join(bin)).unwrap();
+    std::fs::write(rootfs.join(format!("usr/{bin}/python3.{minor}")), "").unwrap();
+    let layout = dir.join(format!("base-{minor}-{bin}"));
     let umoci = |args: &[&str]| {
         let status = std::process::Command::new("umoci")
             .args(args)
@@ -206,6 +211,17 @@ fn image_refuses_a_base_of_another_python() {
     assert!(
         run.stderr
             .contains("has Python 3.10, and the bundle was built for Python 3.11"),
+        "{}",
+        run.describe()
+    );
+    assert!(!p.path("dist/greeter.oci").exists());
+    // Python 3.11, but off the image's PATH: the venv has nothing to run on.
+    let off_path = base_with_python_in(bases.path(), "11", "opt/bin");
+    p.write("project.toml", &config(&off_path));
+    let run = p.pybuild(&["image"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("has no `python3` (`[image] python`) on its PATH"),
         "{}",
         run.describe()
     );

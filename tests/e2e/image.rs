@@ -1,7 +1,8 @@
 //! `pybuild image`: an OCI image of the bundle that skopeo accepts and runc runs, from a
 //! Debian base made once (see `containers.rs`). On the sample: the app's output in the
-//! container, the second start reusing the venv on the `PEX_ROOT` volume, an edit
-//! changing only the code layer, the same bytes from a rebuild, a damaged blob refused by
+//! container, run as the non-root user from the venv in the image (no start writes to
+//! the `PEX_ROOT` volume), the base named by digest in the manifest, an edit changing
+//! only the code layer, the same bytes from a rebuild, a damaged blob refused by
 //! skopeo and repaired by the next build; the user's mistakes named. On a falcon +
 //! gunicorn app: its image serves HTTP on the port `[image]` gives.
 
@@ -10,8 +11,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use sha2::Digest as _;
+
 use crate::bundle::GREETING;
-use crate::containers::{self, Container, base_reference, layer_digests};
+use crate::containers::{self, BASE_TAG, Container, base_image, base_reference, layer_digests};
 use crate::support::{Project, SAMPLE_CONFIG, free_port};
 
 fn skopeo_inspect(project: &Project, image: &str) -> crate::support::Run {
@@ -72,6 +75,18 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     let latest = skopeo_inspect(&project, &format!("oci:{}:latest", layout.display())).success();
     let latest: serde_json::Value = serde_json::from_str(&latest.stdout).unwrap();
     assert_eq!(latest["Digest"], inspected["Digest"]);
+    // The base by the reference given and by its manifest's digest.
+    let annotations = &containers::manifest(&layout, "latest")["annotations"];
+    assert_eq!(
+        annotations["org.opencontainers.image.base.name"],
+        base_reference().as_str(),
+        "{annotations}"
+    );
+    assert_eq!(
+        annotations["org.opencontainers.image.base.digest"],
+        containers::manifest_digest(&base_image(), BASE_TAG).as_str(),
+        "{annotations}"
+    );
     let archive = project.path("dist/greeter.oci.tar");
     skopeo_inspect(
         &project,
@@ -79,29 +94,54 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     )
     .success();
 
-    // It runs the app; the second start reuses the venv the first made on the volume.
+    // It runs the app, as uid 65532, from the venv in the image: neither the first start
+    // nor the second writes to the PEX_ROOT volume (a PEX would unpack its venv there).
     let work = tempfile::tempdir().unwrap();
     let volume = work.path().join("pex-root");
     fs::create_dir(&volume).unwrap();
     let image = format!("{}:1.2.3", layout.display());
     let container = Container::unpack(&image, work.path(), &volume);
+    assert_eq!(
+        container.user(),
+        serde_json::json!({"uid": 65532, "gid": 65532})
+    );
     let start = Instant::now();
     let first = container.run();
     let first_time = start.elapsed();
     assert_eq!(first.stdout, GREETING, "{}", first.describe());
-    assert!(volume.join("venvs").is_dir(), "no venv in PEX_ROOT");
-    let before = snapshot(&volume);
+    assert_eq!(
+        snapshot(&volume),
+        Vec::<String>::new(),
+        "the first start wrote into PEX_ROOT: the venv is not in the image"
+    );
     let start = Instant::now();
     let second = container.run();
     let second_time = start.elapsed();
     assert_eq!(second.stdout, GREETING, "{}", second.describe());
-    let after = snapshot(&volume);
-    let new: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
-    assert!(
-        new.is_empty(),
-        "the second start unpacked again into PEX_ROOT: {new:?}"
-    );
+    assert_eq!(snapshot(&volume), Vec::<String>::new());
+    // The venv's modules, the project's and its dependencies', come from the pycs in the
+    // image: Python compiles none at a start (as uid 65532, it could write none).
+    let imports = container.run_args(&[
+        "/app/venv/bin/python3.11",
+        "-v",
+        "-c",
+        "import greeter.cli, six",
+    ]);
+    assert_eq!(imports.code, 0, "{}", imports.describe());
+    for module in ["greeter/__pycache__/cli", "__pycache__/six"] {
+        let cached = format!(
+            "code object from '/app/venv/lib/python3.11/site-packages/{module}.cpython-311.pyc'"
+        );
+        assert!(imports.stderr.contains(&cached), "{}", imports.describe());
+    }
     eprintln!("start-up in the container: first {first_time:?}, second {second_time:?}");
+    // The user, and where it may write: its HOME and the temp folder.
+    let id = container.run_args(&[
+        "/bin/sh",
+        "-c",
+        "id -u && touch \"$HOME/x\" /tmp/x && echo writable",
+    ]);
+    assert_eq!(id.stdout, "65532\nwritable\n", "{}", id.describe());
 
     // Nothing changed: nothing runs.
     let run = project.pybuild(&["image"]).success();
@@ -176,7 +216,13 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
         "the same inputs built another image"
     );
 
-    // A damaged blob: skopeo refuses the image, and the next build repairs it.
+    // A damaged blob: skopeo refuses the image, and the next build repairs it. A damaged
+    // layer, which skopeo does not read, is not taken from the image made last either.
+    let deps_blob = containers::blob(&layout, &layer_digests(&layout, "latest")[1]);
+    let mut bytes = fs::read(&deps_blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&deps_blob, bytes).unwrap();
     let config_digest = containers::manifest(&layout, "latest")["config"]["digest"]
         .as_str()
         .unwrap()
@@ -191,6 +237,18 @@ fn the_sample_ships_as_an_image_that_runs_and_rebuilds_only_its_code() {
     let run = project.pybuild(&["image"]).success();
     assert!(run.step_ran("image"), "{}", run.describe());
     skopeo_inspect(&project, &format!("oci:{}:latest", layout.display())).success();
+    for digest in layer_digests(&layout, "latest") {
+        let bytes = fs::read(containers::blob(&layout, &digest)).unwrap();
+        let found: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            format!("sha256:{found}"),
+            digest,
+            "a damaged layer was kept"
+        );
+    }
 
     // The base named wrongly, or out of reach: said, naming the key, and the image kept.
     let with_base = |base: &str| format!("{SAMPLE_CONFIG}\n[image]\nbase = \"{base}\"\n");
@@ -250,6 +308,10 @@ fn mistakes_in_the_image_configuration_are_named_before_anything_runs() {
             "`Not/Valid` cannot name an image",
         ),
     ];
+    let cases = cases.into_iter().chain([(
+        "[image]\nbase = \"oci:x\"\nuser = 4294967295\n",
+        "`image.user` must be a uid from 0 to 4294967294",
+    )]);
     for (section, message) in cases {
         let project =
             Project::sample().with_file("project.toml", &format!("{SAMPLE_CONFIG}\n{section}"));
@@ -292,4 +354,99 @@ fn a_falcon_app_on_gunicorn_serves_http_from_its_image() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(body, "{\"message\": \"hello from falcon\"}");
+}
+
+/// The manifest digest a registry serves for `reference` (`HOST/PATH:TAG`).
+fn registry_digest(project: &Project, reference: &str) -> String {
+    let inspect = project
+        .run_program(
+            Path::new("/usr/bin/skopeo"),
+            &[
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{reference}"),
+            ],
+        )
+        .success();
+    let inspected: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
+    inspected["Digest"].as_str().unwrap().to_string()
+}
+
+/// Copies the layout `oci:DIR:TAG` to `reference` in a registry on loopback.
+fn copy_to_registry(project: &Project, image: &str, reference: &str) {
+    project
+        .run_program(
+            Path::new("/usr/bin/skopeo"),
+            &[
+                "copy",
+                "--quiet",
+                "--dest-tls-verify=false",
+                image,
+                &format!("docker://{reference}"),
+            ],
+        )
+        .success();
+}
+
+#[test]
+fn a_registry_base_is_pulled_once_and_again_only_with_refresh_base() {
+    let registry = crate::push::Registry::start(None);
+    let project = Project::sample();
+    let reference = format!("{}/bases/bookworm:1", registry.host());
+    copy_to_registry(&project, &base_reference(), &reference);
+    let first = registry_digest(&project, &reference);
+    let config = format!("{SAMPLE_CONFIG}\n[image]\nbase = \"docker://{reference}\"\n");
+    project.write("project.toml", &config);
+    let run = project.pybuild(&["image"]).success();
+    assert!(run.step_ran("image"), "{}", run.describe());
+    let layout = project.path("dist/greeter.oci");
+    let base_digest = || {
+        containers::manifest(&layout, "latest")["annotations"]
+            ["org.opencontainers.image.base.digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(base_digest(), first);
+
+    // The registry's tag moves to another image (the same one, labelled).
+    let work = tempfile::tempdir().unwrap();
+    let other = work.path().join("other");
+    containers::run(
+        "cp",
+        &[
+            "-r",
+            base_image().to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+        None,
+    );
+    let other_image = format!("{}:{BASE_TAG}", other.display());
+    containers::run(
+        "umoci",
+        &[
+            "config",
+            "--image",
+            &other_image,
+            "--config.label",
+            "moved=yes",
+        ],
+        None,
+    );
+    copy_to_registry(&project, &format!("oci:{other_image}"), &reference);
+    let moved = registry_digest(&project, &reference);
+    assert_ne!(moved, first);
+
+    // The copy pulled once is kept: nothing runs, the image still names the first.
+    let run = project.pybuild(&["image"]).success();
+    assert!(!run.step_ran("image"), "{}", run.describe());
+    assert_eq!(base_digest(), first);
+
+    // `--refresh-base` pulls the tag again: the image is made on the base it names now.
+    let run = project.pybuild(&["image", "--refresh-base"]).success();
+    assert!(run.step_ran("image"), "{}", run.describe());
+    assert_eq!(base_digest(), moved);
+    let inspect = skopeo_inspect(&project, &format!("oci:{}:latest", layout.display())).success();
+    let inspected: serde_json::Value = serde_json::from_str(&inspect.stdout).unwrap();
+    assert_eq!(inspected["Labels"]["moved"], "yes", "{inspected}");
 }

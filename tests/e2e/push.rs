@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use crate::containers::{base_reference, run};
 use crate::support::{Project, SAMPLE_CONFIG, free_port};
 
-/// A registry serving from a temp folder until dropped.
-struct Registry {
+/// A registry serving from a temp folder until dropped (the image tests pull bases from it).
+pub struct Registry {
     child: Child,
     port: u16,
     log: PathBuf,
@@ -25,14 +25,14 @@ struct Registry {
 }
 
 /// TLS and htpasswd auth for a registry: the certificate, its key, the htpasswd file.
-struct Secured {
+pub struct Secured {
     cert: PathBuf,
     key: PathBuf,
     htpasswd: PathBuf,
 }
 
 impl Registry {
-    fn start(secured: Option<&Secured>) -> Registry {
+    pub fn start(secured: Option<&Secured>) -> Registry {
         let tail = secured.map_or_else(String::new, |secured| {
             format!(
                 "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
@@ -97,7 +97,7 @@ impl Registry {
         registry
     }
 
-    fn host(&self) -> String {
+    pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 

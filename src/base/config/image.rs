@@ -17,13 +17,18 @@ pub(crate) struct ImageSection {
     pub(crate) name: Option<String>,
     /// The tag beside `latest`. Default: the project's version.
     pub(crate) tag: Option<String>,
-    /// The interpreter the entrypoint starts the bundle with, looked up on the image's PATH.
+    /// The base's interpreter the image's venv runs on, looked up on the image's PATH.
     #[serde(default = "default_python")]
     pub(crate) python: String,
-    /// Arguments after the bundle in the entrypoint.
+    /// Arguments after the app's entrypoint (the image's `Cmd`).
     #[serde(default)]
     pub(crate) args: Vec<String>,
-    /// The volume `PEX_ROOT` points at, so the venv a PEX unpacks survives restarts.
+    /// The uid (and gid) the container runs as; 0 for root. Default: 65532, distroless's
+    /// `nonroot`.
+    #[serde(default = "default_user")]
+    pub(crate) user: u32,
+    /// Where `PEX_ROOT` points: a volume, writable by the user, for a PEX the app runs
+    /// itself (the image's own venv needs none).
     #[serde(default = "default_pex_root")]
     pub(crate) pex_root: String,
     #[serde(default)]
@@ -55,6 +60,7 @@ impl Default for ImageSection {
             tag: None,
             python: default_python(),
             args: Vec::new(),
+            user: default_user(),
             pex_root: default_pex_root(),
             env: BTreeMap::new(),
             port: None,
@@ -70,6 +76,13 @@ impl Default for ImageSection {
 
 fn default_python() -> String {
     "python3".into()
+}
+
+/// distroless's `nonroot`: no user of the base, no root.
+pub(crate) const NONROOT: u32 = 65532;
+
+fn default_user() -> u32 {
+    NONROOT
 }
 
 fn default_pex_root() -> String {

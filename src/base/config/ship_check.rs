@@ -83,6 +83,17 @@ impl Check<'_> {
             "image.pex-root",
             pex_root,
         )?;
+        if image.user == u32::MAX {
+            // (uid_t)-1 is "no change" to setuid and chown: it names no user.
+            return Err(self.fail(
+                At::Value(&["image", "user"]),
+                format!(
+                    "`image.user` must be a uid from 0 to {}, not {}",
+                    u32::MAX - 1,
+                    image.user
+                ),
+            ));
+        }
         self.environment(&["image", "env"], "image.env", &image.env)?;
         self.port(&["image", "port"], "image.port", image.port)?;
         self.labels(&["image", "labels"], "image.labels", &image.labels)

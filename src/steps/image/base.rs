@@ -10,11 +10,13 @@
 //! Cache folders are written whole in a folder of their own and renamed into place, so a
 //! killed pull is never taken for a base.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use super::interpreter;
 use super::layout::{self, Descriptor, Layout};
 use crate::base::error::UserError;
 use crate::engine::statcache::{hash_bytes, hash_file};
@@ -74,11 +76,25 @@ impl Reference {
     }
 }
 
-/// A base image, read from a layout: its manifest, config and layers.
+/// A base image, read from a layout: its manifest, config and layers, and the Python the
+/// image's venv runs on.
 pub(crate) struct Base {
     pub(crate) dir: PathBuf,
+    /// What `[image] base` names, as written (the manifest's `base.name` annotation).
+    pub(crate) name: String,
+    /// The digest of the base's manifest (`base.digest`).
+    pub(crate) digest: String,
     pub(crate) config: serde_json::Value,
     pub(crate) layers: Vec<Descriptor>,
+    pub(crate) python: Python,
+}
+
+/// The base's interpreter, which the image's venv links to: its path in the image
+/// (`/usr/bin/python3.11`) and its version (`3.11`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Python {
+    pub(crate) path: String,
+    pub(crate) version: String,
 }
 
 /// `[image] base`, parsed; a usage error when it is missing or malformed.
@@ -110,7 +126,14 @@ pub(crate) fn describe(
             cx.add_files(fingerprint, &[path])?;
         }
         Reference::Docker { reference } => {
-            fingerprint.part("base", format!("docker://{reference}"));
+            // By the digest of the copy pulled (before the steps run, see [`pull`]), so
+            // a `--refresh-base` that pulled another image makes the image stale.
+            let dir = pulled_dir(&reference);
+            let digest = match dir.join("index.json").is_file() {
+                true => manifest_in(&dir, Some(PULLED_TAG), &reference)?.digest,
+                false => "not pulled".into(),
+            };
+            fingerprint.part("base", format!("docker://{reference} {digest}"));
         }
     }
     Ok(())
@@ -125,13 +148,13 @@ pub(crate) fn open(cx: &Build) -> Result<Base> {
         }
         Reference::Archive { path } => (unpacked(cx, &path)?, None, format!("oci-archive:{path}")),
         Reference::Docker { reference } => (
-            pulled(cx, &reference)?,
-            Some("base".into()),
+            pulled(cx, &reference, false)?,
+            Some(PULLED_TAG.into()),
             format!("docker://{reference}"),
         ),
     };
-    let manifest = manifest_in(&dir, tag.as_deref(), &named)?;
-    let manifest: serde_json::Value = read_blob_json(&dir, &manifest.digest, &named)?;
+    let found = manifest_in(&dir, tag.as_deref(), &named)?;
+    let manifest: serde_json::Value = read_blob_json(&dir, &found.digest, &named)?;
     let config = manifest
         .get("config")
         .and_then(|c| serde_json::from_value::<Descriptor>(c.clone()).ok())
@@ -145,46 +168,87 @@ pub(crate) fn open(cx: &Build) -> Result<Base> {
             format!("the base image {named} has a manifest whose layers cannot be read")
         })?
         .unwrap_or_default();
-    let base = Base {
+    let mut base = Base {
         dir,
+        name: named,
+        digest: found.digest,
         config,
         layers,
+        python: Python {
+            path: String::new(),
+            version: String::new(),
+        },
     };
-    refuse_other_python(cx, &base, &named)?;
+    base.python = python_of(cx, &base)?;
     Ok(base)
 }
 
-/// The bundle's PEX runs on the base's Python: one of another minor version than the
-/// venv's (which the bundle's compiled wheels and pins were made for) starts a container
-/// that dies at once. Refused here, naming both. A base with no Python found (one in an
-/// unusual place) is let through with a warning.
-fn refuse_other_python(cx: &Build, base: &Base, named: &str) -> Result<()> {
+/// The base's interpreter the venv runs on: `[image] python` (else `python3.X`) looked up
+/// on the image's PATH in the base's files. Its minor version must be the venv's (which the bundle's
+/// compiled wheels, pins and byte-code were made for): another starts a container that
+/// dies at once, so it is refused here, naming both; so is a base without it.
+fn python_of(cx: &Build, base: &Base) -> Result<Python> {
+    let named = &base.name;
     let venv = cx.project.venv();
-    let Some(wanted) = venv_python_version(&venv) else {
-        return Ok(());
-    };
+    let wanted = venv_python_version(&venv).with_context(|| {
+        format!(
+            "cannot tell the Python version of the venv {} (its pyvenv.cfg)",
+            venv.display()
+        )
+    })?;
     let wanted = wanted.as_str();
-    let found = python_versions(base)?;
-    if found.is_empty() {
-        cx.printer.warn(&format!(
-            "no python3.X found in the base {named}: the image runs only if it has Python {wanted}"
-        ));
-        return Ok(());
+    let found = pythons(base)?;
+    if !found.versions.is_empty() && !found.versions.iter().any(|version| version == wanted) {
+        return Err(UserError::usage(format!(
+            "the base {named} (`[image] base`) has Python {}, and the bundle was built for Python {wanted} (the venv {})",
+            found.versions.join(", "),
+            venv.display()
+        ))
+        .hint(format!(
+            "use a base with Python {wanted}, or build with Python {} (`[project] python = \"{}\"`)",
+            found.versions[0], found.versions[0]
+        ))
+        .into());
     }
-    if found.iter().any(|version| version == wanted) {
-        return Ok(());
+    let name = &cx.project.config.image.python;
+    let path_env = path_of(&base.config);
+    // `python3` by default; a base with only `python3.X` (no link to it) has that.
+    let path = interpreter::resolve(&found.binaries, name, &path_env)
+        .or_else(|| interpreter::resolve(&found.binaries, &format!("python{wanted}"), &path_env));
+    let Some(path) = path else {
+        return Err(UserError::usage(format!(
+            "the base {named} (`[image] base`) has no `{name}` (`[image] python`) on its PATH ({path_env})"
+        ))
+        .hint(format!("the image's venv runs on the base's Python {wanted}: use a base with it, or name it in `[image] python`"))
+        .into());
+    };
+    match interpreter::version_of(&path) {
+        Some(version) if version == wanted => Ok(Python { path, version }),
+        other => Err(UserError::usage(format!(
+            "`{name}` (`[image] python`) in the base {named} is {path}, {}, and the bundle was built for Python {wanted}",
+            other.map_or("of no version its name tells".to_string(), |v| format!("Python {v}"))
+        ))
+        .hint(format!("name the base's `python{wanted}` in `[image] python`"))
+        .into()),
     }
-    Err(UserError::usage(format!(
-        "the base {named} (`[image] base`) has Python {}, and the bundle was built for Python {wanted} (the venv {})",
-        found.join(", "),
-        venv.display()
-    ))
-    .hint(format!(
-        "use a base with Python {wanted}, or build with Python {} (`[project] python = \"{}\"`)",
-        found[0], found[0]
-    ))
-    .into())
 }
+
+/// The PATH the base's config sets, else Debian's default.
+pub(crate) fn path_of(config: &serde_json::Value) -> String {
+    config
+        .pointer("/config/Env")
+        .and_then(|e| e.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str()?.strip_prefix("PATH="))
+        .next()
+        .unwrap_or(DEFAULT_PATH)
+        .to_string()
+}
+
+/// The PATH an image gets when its base sets none (Debian's default).
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// `3.11` from the venv's `pyvenv.cfg` (`version_info` with uv, `version` with venv).
 fn venv_python_version(venv: &Path) -> Option<String> {
@@ -199,18 +263,29 @@ fn venv_python_version(venv: &Path) -> Option<String> {
     })
 }
 
-/// The Python versions (`3.11`) the base's files hold: `python3.X` in a `bin/` folder or
-/// a `lib/python3.X/` folder, anywhere, minus what a later layer whites out. Read from
-/// the layers' tar headers (no Python runs), once per set of layers: remembered in the
-/// cache beside the bases.
-pub(crate) fn python_versions(base: &Base) -> Result<Vec<String>> {
+/// What the base's files say of its Python: the versions (`3.11`) of `python3.X` in a
+/// `bin/` folder or a `lib/python3.X/` folder, anywhere, and every `bin/python*` file or
+/// link (what the image's venv links its interpreter to, see `interpreter.rs`), minus
+/// what a later layer whites out. Read from the layers' tar headers (no Python runs),
+/// once per set of layers: remembered in the cache beside the bases.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+pub(crate) struct Pythons {
+    pub(crate) versions: Vec<String>,
+    /// Path in the image (no leading `/`) → the link's target, `None` for a file.
+    pub(crate) binaries: BTreeMap<String, Option<String>>,
+}
+
+pub(crate) fn pythons(base: &Base) -> Result<Pythons> {
     let digests: Vec<&str> = base.layers.iter().map(|l| l.digest.as_str()).collect();
-    let key = hash_bytes(format!("python-v1\n{}", digests.join("\n")).as_bytes());
+    let key = hash_bytes(format!("python-v2\n{}", digests.join("\n")).as_bytes());
     let remembered = images_dir().join(format!("python-{}", &key[..32]));
-    if let Ok(text) = fs::read_to_string(&remembered) {
-        return Ok(text.split_whitespace().map(str::to_string).collect());
+    if let Some(found) = fs::read(&remembered)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    {
+        return Ok(found);
     }
-    let mut found: Vec<String> = Vec::new();
+    let mut found = Pythons::default();
     for layer in &base.layers {
         let path = Layout::blob_path(&base.dir, &layer.digest)?;
         let file = File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -230,20 +305,44 @@ pub(crate) fn python_versions(base: &Base) -> Result<Vec<String>> {
             let entry =
                 entry.with_context(|| format!("cannot read the layer {}", path.display()))?;
             let name = entry.path_bytes();
-            let name = String::from_utf8_lossy(&name);
+            let name = String::from_utf8_lossy(&name).into_owned();
             if let Some((version, removed)) = python_in_path(&name) {
-                found.retain(|v| !(removed && *v == version));
-                if !removed && !found.contains(&version) {
-                    found.push(version);
+                found.versions.retain(|v| !(removed && *v == version));
+                if !removed && !found.versions.contains(&version) {
+                    found.versions.push(version);
+                }
+            }
+            let name = name.trim_start_matches("./").trim_end_matches('/');
+            let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
+            if !dir.ends_with("bin") {
+                continue;
+            }
+            if let Some(removed) = file.strip_prefix(".wh.") {
+                found.binaries.remove(&format!("{dir}/{removed}"));
+            } else if file.starts_with("python") {
+                let kind = entry.header().entry_type();
+                let link = match entry.link_name_bytes() {
+                    Some(target) if kind.is_symlink() => {
+                        Some(String::from_utf8_lossy(&target).into_owned())
+                    }
+                    // A hard link is the file it names.
+                    Some(target) if kind.is_hard_link() => Some(format!(
+                        "/{}",
+                        String::from_utf8_lossy(&target).trim_start_matches("./")
+                    )),
+                    _ => None,
+                };
+                if kind.is_file() || kind.is_symlink() || kind.is_hard_link() {
+                    found.binaries.insert(name.to_string(), link);
                 }
             }
         }
     }
-    found.sort();
+    found.versions.sort();
     if let Some(parent) = remembered.parent()
         && fs::create_dir_all(parent).is_ok()
     {
-        let _ = crate::engine::state::write_atomically(&remembered, found.join(" ").as_bytes());
+        let _ = crate::engine::state::write_atomically(&remembered, &serde_json::to_vec(&found)?);
     }
     Ok(found)
 }
@@ -432,13 +531,51 @@ fn unpack_plain(archive: &Path, named: &str, into: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A registry's image copied into the cache with skopeo, once per reference.
-fn pulled(cx: &Build, reference: &str) -> Result<PathBuf> {
-    let dir = images_dir().join(format!(
+/// A `docker://` base, pulled when it is not yet (`refresh`: pulled again anyway); an
+/// `oci:` or `oci-archive:` base is on disk already.
+pub(crate) fn pull(cx: &Build, refresh: bool) -> Result<()> {
+    match reference(cx)? {
+        Reference::Docker { reference } => pulled(cx, &reference, refresh).map(drop),
+        _ if refresh => {
+            cx.printer
+                .warn("`--refresh-base` pulls a `docker://` base again: this one is on disk");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The tag of a pulled base in its cache folder.
+const PULLED_TAG: &str = "base";
+
+/// Where the base `docker://reference` is kept once pulled.
+fn pulled_dir(reference: &str) -> PathBuf {
+    images_dir().join(format!(
         "docker-{}",
         &hash_bytes(reference.as_bytes())[..32]
-    ));
-    if dir.join("index.json").is_file() {
+    ))
+}
+
+/// Whether a registry is this machine's (`127.0.0.1:5000`, `localhost`, `[::1]`): skopeo
+/// may then speak plain HTTP to it, as `pybuild push` does.
+fn is_loopback(reference: &str) -> bool {
+    let host = reference.split('/').next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    reference.contains('/')
+        && (host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()))
+}
+
+/// A registry's image copied into the cache with skopeo, once per reference, unless
+/// `refresh`: then pulled again, and put in the old copy's place once whole.
+fn pulled(cx: &Build, reference: &str, refresh: bool) -> Result<PathBuf> {
+    let dir = pulled_dir(reference);
+    if !refresh && dir.join("index.json").is_file() {
         return Ok(dir);
     }
     let Ok(skopeo) = which::which("skopeo") else {
@@ -452,13 +589,28 @@ fn pulled(cx: &Build, reference: &str) -> Result<PathBuf> {
     let parent = images_dir();
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let incoming = wheelhouse::incoming_folder(&parent)?;
-    let target = format!("oci:{}:base", incoming.path().display());
-    let args = crate::args!["copy", "--quiet", format!("docker://{reference}"), target];
-    cx.runner.run("image", &skopeo, &args).map_err(|err| {
+    let target = format!("oci:{}:{PULLED_TAG}", incoming.path().display());
+    let mut args = crate::args!["copy", "--quiet"].to_vec();
+    if is_loopback(reference) {
+        args.push("--src-tls-verify=false".into());
+    }
+    args.extend(crate::args![format!("docker://{reference}"), target]);
+    // Its own log: the pull runs before the steps (see `Image::preflight`).
+    cx.runner.reset_log("image-base")?;
+    cx.runner.run("image-base", &skopeo, &args).map_err(|err| {
         err.context(format!(
             "cannot pull the base docker://{reference} (`[image] base`): is the registry reachable?"
         ))
     })?;
+    if refresh && dir.exists() {
+        // Out of the way, then removed: the new copy takes its place whole.
+        let old = wheelhouse::incoming_folder(&parent)?.keep();
+        fs::rename(&dir, old.join("old"))
+            .with_context(|| format!("cannot replace {}", dir.display()))?;
+        let placed = into_place(incoming, &dir);
+        let _ = fs::remove_dir_all(&old);
+        return placed;
+    }
     into_place(incoming, &dir)
 }
 
@@ -477,6 +629,25 @@ fn into_place(folder: tempfile::TempDir, dir: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_registry_on_this_machine_is_pulled_from_without_tls() {
+        for reference in [
+            "127.0.0.1:5000/base:1",
+            "localhost/base",
+            "[::1]:5000/base:1",
+        ] {
+            assert!(is_loopback(reference), "{reference}");
+        }
+        for reference in [
+            "python:3.11",
+            "registry.example.com/base:1",
+            "127.0.0.2.example.com/base",
+            "localhost",
+        ] {
+            assert!(!is_loopback(reference), "{reference}");
+        }
+    }
 
     #[test]
     fn a_json_document_past_the_bound_is_refused_unread() {

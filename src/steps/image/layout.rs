@@ -34,12 +34,55 @@ pub(crate) struct Descriptor {
     pub(crate) platform: Option<serde_json::Value>,
 }
 
-/// A file or directory of a layer, its path relative to the image's root.
+/// A file, directory or symbolic link of a layer, its path relative to the image's root.
 pub(crate) struct Entry {
     pub(crate) path: String,
     pub(crate) mode: u32,
-    /// Where the file's content is; `None` for a directory.
-    pub(crate) content: Option<Content>,
+    pub(crate) body: Body,
+    /// The uid and gid it belongs to: 0, but for what the image's user must write to.
+    pub(crate) owner: u32,
+}
+
+/// What an [`Entry`] is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Body {
+    Dir,
+    /// A regular file, its content read from a [`Contents`].
+    File(Content),
+    /// A symbolic link to this target.
+    Link(String),
+}
+
+impl Entry {
+    /// A directory owned by root.
+    pub(crate) fn dir(path: impl Into<String>) -> Entry {
+        Entry {
+            path: path.into(),
+            mode: 0o755,
+            body: Body::Dir,
+            owner: 0,
+        }
+    }
+
+    /// A regular file owned by root, 0755 when `executable`, else 0644.
+    pub(crate) fn file(path: impl Into<String>, content: Content, executable: bool) -> Entry {
+        Entry {
+            path: path.into(),
+            mode: if executable { 0o755 } else { 0o644 },
+            body: Body::File(content),
+            owner: 0,
+        }
+    }
+
+    /// A symbolic link owned by root.
+    pub(crate) fn link(path: impl Into<String>, target: impl Into<String>) -> Entry {
+        Entry {
+            path: path.into(),
+            mode: 0o777,
+            body: Body::Link(target.into()),
+            owner: 0,
+        }
+    }
 }
 
 /// A file's content: its index among those a [`Contents`] holds, and its size.
@@ -129,12 +172,12 @@ pub(crate) fn write_layer(
     for entry in entries.iter() {
         let mut header = tar::Header::new_gnu();
         header.set_mtime(epoch);
-        header.set_uid(0);
-        header.set_gid(0);
+        header.set_uid(entry.owner.into());
+        header.set_gid(entry.owner.into());
         header.set_mode(entry.mode & 0o7777);
         let cannot = || format!("cannot write {} into {}", entry.path, out.display());
-        match entry.content {
-            Some(content) => {
+        match &entry.body {
+            Body::File(content) => {
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_size(content.size);
                 let mut data = Counted {
@@ -153,10 +196,16 @@ pub(crate) fn write_layer(
                     );
                 }
             }
-            None => {
+            Body::Dir => {
                 header.set_entry_type(tar::EntryType::Directory);
                 header.set_size(0);
                 tar.append_data(&mut header, &entry.path, io::empty())
+                    .with_context(cannot)?;
+            }
+            Body::Link(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                tar.append_link(&mut header, &entry.path, target)
                     .with_context(cannot)?;
             }
         }
@@ -170,6 +219,25 @@ pub(crate) fn write_layer(
         diff_id,
         size: compressed.size,
     })
+}
+
+/// Adds every missing parent directory of the entries, owned by root.
+pub(crate) fn add_parents(entries: &mut Vec<Entry>) {
+    let mut dirs = std::collections::BTreeSet::new();
+    for entry in entries.iter() {
+        let mut path = entry.path.as_str();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            dirs.insert(parent.to_string());
+            path = parent;
+        }
+    }
+    let present: std::collections::HashSet<String> =
+        entries.iter().map(|e| e.path.clone()).collect();
+    entries.extend(
+        dirs.into_iter()
+            .filter(|dir| !present.contains(dir))
+            .map(Entry::dir),
+    );
 }
 
 /// A reader that counts what it gave.
@@ -359,19 +427,14 @@ mod tests {
     }
 
     fn entries() -> Vec<Entry> {
-        let file = |index, path: &str, mode| Entry {
-            path: path.into(),
-            mode,
-            content: Some(Content { index, size: 1 }),
+        let file = |index, path: &str, executable| {
+            Entry::file(path, Content { index, size: 1 }, executable)
         };
         vec![
-            file(0, "app/b.txt", 0o644),
-            Entry {
-                path: "app".into(),
-                mode: 0o755,
-                content: None,
-            },
-            file(1, "app/a.txt", 0o755),
+            file(0, "app/b.txt", false),
+            Entry::dir("app"),
+            file(1, "app/a.txt", true),
+            Entry::link("app/c", "a.txt"),
         ]
     }
 
@@ -398,7 +461,7 @@ mod tests {
     fn a_file_shorter_than_it_said_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut entries = entries();
-        entries[0].content = Some(Content { index: 0, size: 2 });
+        entries[0].body = Body::File(Content { index: 0, size: 2 });
         let err = write_layer(&mut entries, &mut contents(), 0, &dir.path().join("x")).unwrap_err();
         assert!(format!("{err:#}").contains("not the 2 it said"), "{err:#}");
     }

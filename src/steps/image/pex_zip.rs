@@ -1,122 +1,139 @@
-//! The bundle PEX read as the image ships it: its zip entries, split into the
-//! dependencies (`.deps/`, the installed wheels, and `.bootstrap/`, pex's runtime) and the
-//! code (`__main__.py`, `PEX-INFO`, the project's packages). Unzipped, a PEX is pex's
-//! `loose` layout, which the interpreter runs as it runs the zip: the image carries the
-//! bundle's very files, in two layers that change at different rates.
+//! The bundle PEX read as the image ships it: its zip entries are either the dependencies
+//! (`.deps/`, the installed wheels, and `.bootstrap/`, pex's runtime), or pex's entry
+//! (`__main__.py`, `__pex__/`, `PEX-INFO`), or the project's code (its packages and its
+//! `.dist-info`). The image's venv is laid out from the whole PEX by pex (see `venv.rs`);
+//! what changes at each edit, the code, is taken from here.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::layout::{Content, Contents, Entry};
-
-/// The bundle's files, split: `(dependencies, code)`, each path under `prefix`, their
-/// contents left in the PEX, read from it as the layers are written.
-pub(crate) struct Split {
-    pub(crate) pex: Pex,
-    pub(crate) deps: Vec<Entry>,
-    pub(crate) code: Vec<Entry>,
-}
-
-/// The bundle PEX, open: the [`Contents`] of the layers' files, by zip entry index.
+/// The bundle PEX, open.
 pub(crate) struct Pex {
     path: PathBuf,
     zip: zip::ZipArchive<File>,
 }
 
-impl Contents for Pex {
-    fn open(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
-        let path = &self.path;
-        let entry = self
-            .zip
-            .by_index(index)
-            .with_context(|| format!("cannot read entry {index} of {}", path.display()))?;
-        Ok(Box::new(entry))
-    }
-}
-
-/// Whether a PEX entry belongs to the dependencies layer.
+/// Whether a PEX entry belongs to the dependencies.
 fn is_dependency(name: &str) -> bool {
     name.starts_with(".deps/") || name.starts_with(".bootstrap/")
 }
 
-/// The entries of the PEX at `path`, under `prefix` (`app/greet.pex`), with their parent
-/// directories in each layer. Reads the zip's directory, not its files.
-pub(crate) fn split(path: &Path, prefix: &str) -> Result<Split> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
-    let mut deps = Vec::new();
-    let mut code = Vec::new();
-    for index in 0..zip.len() {
-        let entry = zip
-            .by_index_raw(index)
-            .with_context(|| format!("cannot read entry {index} of {}", path.display()))?;
-        if entry.is_dir() {
-            continue;
-        }
-        let name = entry.name().to_string();
-        if name.starts_with('/') || name.split('/').any(|part| part == "..") {
-            anyhow::bail!("{} holds an entry outside itself: {name}", path.display());
-        }
-        let mode = entry
-            .unix_mode()
-            .map_or(0o644, |mode| if mode & 0o111 != 0 { 0o755 } else { 0o644 });
-        let layer = match is_dependency(&name) {
-            true => &mut deps,
-            false => &mut code,
-        };
-        layer.push(Entry {
-            path: format!("{prefix}/{name}"),
-            mode,
-            content: Some(Content {
-                index,
-                size: entry.size(),
-            }),
-        });
-    }
-    add_parents(&mut deps);
-    add_parents(&mut code);
-    Ok(Split {
-        pex: Pex {
+/// Whether a PEX entry is pex's own way in, which a venv does without.
+fn is_entry(name: &str) -> bool {
+    name == "__main__.py" || name == "PEX-INFO" || name.starts_with("__pex__/")
+}
+
+/// The `PEX-INFO` fields that change with the project's code alone.
+const CODE_FIELDS: &[&str] = &["code_hash", "pex_hash"];
+
+impl Pex {
+    pub(crate) fn open(path: &Path) -> Result<Pex> {
+        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let zip = zip::ZipArchive::new(file)
+            .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
+        Ok(Pex {
             path: path.to_path_buf(),
             zip,
-        },
-        deps,
-        code,
-    })
-}
-
-/// Adds every missing parent directory of the entries.
-pub(crate) fn add_parents(entries: &mut Vec<Entry>) {
-    let mut dirs = std::collections::BTreeSet::new();
-    for entry in entries.iter() {
-        let mut path = entry.path.as_str();
-        while let Some((parent, _)) = path.rsplit_once('/') {
-            dirs.insert(parent.to_string());
-            path = parent;
-        }
+        })
     }
-    let present: std::collections::HashSet<String> =
-        entries.iter().map(|e| e.path.clone()).collect();
-    entries.extend(
-        dirs.into_iter()
-            .filter(|dir| !present.contains(dir))
-            .map(|path| Entry {
-                path,
-                mode: 0o755,
-                content: None,
-            }),
-    );
+
+    /// What the venv's dependencies are made of, as text to hash: `PEX-INFO` but for the
+    /// code's hashes (it names each distribution with pex's hash of its files, the entry
+    /// point and the options `__main__.py` is written from), then each dependency entry's
+    /// name, size and CRC-32. Read from the zip's directory: no dependency is unzipped.
+    pub(crate) fn dependencies_key(&mut self) -> Result<String> {
+        let mut info = pex_info_of(&mut self.zip, &self.path)?;
+        if let Some(fields) = info.as_object_mut() {
+            for field in CODE_FIELDS {
+                fields.remove(*field);
+            }
+        }
+        let mut key = serde_json::to_string(&info)?;
+        for index in 0..self.zip.len() {
+            let entry = self.raw(index)?;
+            if is_dependency(entry.name()) {
+                key.push_str(&format!(
+                    "\n{} {} {:08x}",
+                    entry.name(),
+                    entry.size(),
+                    entry.crc32()
+                ));
+            }
+        }
+        Ok(key)
+    }
+
+    /// The project's code: the entries neither dependencies nor pex's entry, by index
+    /// and name.
+    fn code(&mut self) -> Result<Vec<(usize, String)>> {
+        let mut code = Vec::new();
+        for index in 0..self.zip.len() {
+            let (name, is_dir) = {
+                let entry = self.raw(index)?;
+                (entry.name().to_string(), entry.is_dir())
+            };
+            if is_dir || is_dependency(&name) || is_entry(&name) {
+                continue;
+            }
+            if name.starts_with('/') || name.split('/').any(|part| part == "..") {
+                anyhow::bail!(
+                    "{} holds an entry outside itself: {name}",
+                    self.path.display()
+                );
+            }
+            code.push((index, name));
+        }
+        code.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(code)
+    }
+
+    /// The names of the project's code files in the PEX, sorted.
+    pub(crate) fn code_names(&mut self) -> Result<Vec<String>> {
+        Ok(self.code()?.into_iter().map(|(_, name)| name).collect())
+    }
+
+    /// Writes the project's code under `dir` at their names in the PEX.
+    pub(crate) fn extract_code(&mut self, dir: &Path) -> Result<()> {
+        for (index, name) in self.code()? {
+            let target = dir.join(&name);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            let mut entry = self
+                .zip
+                .by_index(index)
+                .with_context(|| format!("cannot read {name} in {}", self.path.display()))?;
+            let mut out = File::create(&target)
+                .with_context(|| format!("cannot create {}", target.display()))?;
+            std::io::copy(&mut entry, &mut out)
+                .with_context(|| format!("cannot unzip {name} from {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The bytes of `PEX-INFO`.
+    pub(crate) fn pex_info_bytes(&mut self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.zip
+            .by_name("PEX-INFO")
+            .with_context(|| format!("{} holds no PEX-INFO: is it a PEX?", self.path.display()))?
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn raw(&mut self, index: usize) -> Result<zip::read::ZipFile<'_, File>> {
+        let path = &self.path;
+        self.zip
+            .by_index_raw(index)
+            .with_context(|| format!("cannot read entry {index} of {}", path.display()))
+    }
 }
 
-/// The PEX's `PEX-INFO`.
-pub(crate) fn pex_info(path: &Path) -> Result<serde_json::Value> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
+fn pex_info_of(zip: &mut zip::ZipArchive<File>, path: &Path) -> Result<serde_json::Value> {
     let mut info = zip
         .by_name("PEX-INFO")
         .with_context(|| format!("{} holds no PEX-INFO: is it a PEX?", path.display()))?;
@@ -124,4 +141,9 @@ pub(crate) fn pex_info(path: &Path) -> Result<serde_json::Value> {
     info.read_to_string(&mut text)?;
     serde_json::from_str(&text)
         .with_context(|| format!("PEX-INFO in {} is not JSON", path.display()))
+}
+
+/// The PEX's `PEX-INFO`.
+pub(crate) fn pex_info(path: &Path) -> Result<serde_json::Value> {
+    pex_info_of(&mut Pex::open(path)?.zip, path)
 }
