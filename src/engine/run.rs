@@ -316,6 +316,9 @@ where
         }
         let state_dir = cx.project.state_dir();
         cx.state.forget(&state_dir, &name, &fingerprint)?;
+        if !step.keeps_derived() {
+            cx.forget_derived();
+        }
         let is_task = matches!(step.kind(), Kind::Task { .. });
         if !is_task {
             cx.runner.reset_log(&name)?;

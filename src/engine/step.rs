@@ -73,6 +73,15 @@ pub(crate) trait Step<Cx> {
         }))
     }
 
+    /// Whether what the session derived from the project (`Session::derived`: the
+    /// bundle's target) still holds after this step ran: a step that writes only its own
+    /// outputs keeps it; one that may change the files it is derived from (a venv, a task
+    /// running the user's commands) does not, and the engine forgets it before the step
+    /// runs.
+    fn keeps_derived(&self) -> bool {
+        false
+    }
+
     /// A few words shown after the step's status, such as the bundle's path.
     fn summary(&self, _cx: &Cx) -> String {
         String::new()

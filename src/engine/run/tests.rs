@@ -65,6 +65,8 @@ struct TestStep {
     /// Runs inside `run`, before the output is written.
     hook: Option<Hook>,
     runs: Cell<usize>,
+    /// See `Step::keeps_derived`.
+    keeps_derived: bool,
 }
 
 fn step(name: &'static str) -> TestStep {
@@ -82,6 +84,7 @@ fn step(name: &'static str) -> TestStep {
         preflight_fails: false,
         hook: None,
         runs: Cell::new(0),
+        keeps_derived: false,
     }
 }
 
@@ -120,6 +123,11 @@ impl TestStep {
 
     fn preflight_fails(mut self) -> Self {
         self.preflight_fails = true;
+        self
+    }
+
+    fn keeps_derived(mut self) -> Self {
+        self.keeps_derived = true;
         self
     }
 
@@ -191,6 +199,10 @@ impl<'a> Step<TestCx<'a>> for TestStep {
 
     fn damage(&self, _cx: &mut TestCx<'a>) -> Result<Option<String>> {
         Ok(self.damage.borrow().clone())
+    }
+
+    fn keeps_derived(&self) -> bool {
+        self.keeps_derived
     }
 }
 
@@ -272,5 +284,6 @@ fn reason(kind: ReasonKind, detail: &str) -> (ReasonKind, String) {
 }
 
 mod dependencies;
+mod derived;
 mod freshness;
 mod tasks;

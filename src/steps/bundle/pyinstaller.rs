@@ -54,9 +54,7 @@ impl Backend for PyInstaller {
 
     fn build(&self, cx: &Build, job: &Job) -> Result<()> {
         let config = &cx.project.config;
-        let function = job
-            .entry
-            .function(&job.site_packages, &config.project.name)?;
+        let function = job.target.function()?;
         let package = function.split([':', '.']).next().unwrap_or(&function);
         let work = job.work.join(".pyinstaller");
         let launcher = work.join("launcher.py");

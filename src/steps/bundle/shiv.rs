@@ -48,7 +48,7 @@ impl Backend for Shiv {
             &job.out
         ]
         .to_vec();
-        match &job.entry {
+        match &job.target.entry {
             Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
             Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),
         }
