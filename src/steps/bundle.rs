@@ -18,16 +18,18 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
 use crate::base::config::Config;
 use crate::base::paths::{self, Place};
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Step};
+use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Prepared, Step};
 use crate::python::build::Build;
 use crate::python::editable;
 use crate::python::installed;
+use crate::python::interpreter::Interpreter;
 
 mod archive;
 mod backend;
@@ -39,7 +41,7 @@ mod pex;
 mod placement;
 mod target;
 
-use backend::Job;
+use backend::{Job, Target};
 pub(crate) use kinds::backend;
 use own_code::Code;
 use placement::{output_path, pex_output_args, stage_files, work_dir};
@@ -155,10 +157,17 @@ impl<'a> Step<Build<'a>> for Bundle {
     }
 
     fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
+        Ok(self.prepare(cx)?.fingerprint)
+    }
+
+    /// The fingerprint, and the job that builds from what it read: the target, the input
+    /// files, the interpreter and the venv's site-packages.
+    fn prepare<'s>(&'s self, cx: &mut Build<'a>) -> Result<Prepared<'s, Build<'a>>> {
         let config = &cx.project.config;
         let mut fingerprint = Fingerprint::default();
         fingerprint.part("bundle", serde_json::to_string(&config.bundle)?);
-        fingerprint.part("interpreter", cx.interpreter()?.describe());
+        let python = cx.interpreter()?;
+        fingerprint.part("interpreter", python.describe());
         let site_packages = cx.site_packages()?;
         for dist in backend(config)?.versioned() {
             let version = installed::installed_version(&site_packages, dist);
@@ -193,7 +202,13 @@ impl<'a> Step<Build<'a>> for Bundle {
         let files = cx.project_files()?;
         cx.add_files(&mut fingerprint, &files)?;
         target.backend.fingerprint(cx, &mut fingerprint)?;
-        Ok(fingerprint)
+        let read = Read {
+            target,
+            files,
+            python,
+            site_packages,
+        };
+        Ok(Prepared::new(fingerprint, move |cx| self.make(cx, read)))
     }
 
     fn cache_key(&self, cx: &mut Build, fingerprint: &Fingerprint) -> Result<Option<CacheKey>> {
@@ -233,20 +248,32 @@ impl<'a> Step<Build<'a>> for Bundle {
         }
     }
 
-    fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
-        self.make(cx)?;
-        self.outputs(cx)
+    fn run(&self, cx: &mut Build<'a>) -> Result<Vec<String>> {
+        let job = self.prepare(cx)?.job;
+        job(cx)
     }
 }
 
+/// What the bundle's fingerprint read that its job builds with.
+struct Read {
+    target: Rc<Target>,
+    files: Rc<[String]>,
+    python: Interpreter,
+    site_packages: PathBuf,
+}
+
 impl Bundle {
-    fn make(&self, cx: &mut Build) -> Result<()> {
-        let bundle = target(cx)?;
+    /// Builds the bundle from what its fingerprint read; returns its outputs.
+    fn make(&self, cx: &mut Build, read: Read) -> Result<Vec<String>> {
+        let Read {
+            target: bundle,
+            files,
+            python,
+            site_packages,
+        } = read;
         let output_key = bundle.output.clone();
         let (outputs, target) = output_path(cx, &output_key)?;
         let output = target.path().to_path_buf();
-        let files = cx.project_files()?;
-        let site_packages = cx.site_packages()?;
         // What the bundle must carry of the project's own code, first among the inputs:
         // a file left out is named with the rule that left it out.
         let code = Code::of(cx, &site_packages, &bundle);
@@ -262,7 +289,7 @@ impl Bundle {
             files,
             target: bundle.clone(),
             out: work.join(file_name),
-            python: cx.interpreter()?,
+            python,
             site_packages,
             work: work.clone(),
         };
@@ -278,15 +305,16 @@ impl Bundle {
         }
         outputs.place_file(&target, &job.out)?;
         manifest::write(&manifest::path_for(&output), &manifest)?;
-        let current = self.outputs(cx)?;
+        let current = outputs_at(&bundle.output);
         remove_previous_bundles(cx, &current)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.
-        fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))
+        fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))?;
+        Ok(current)
     }
+}
 
-    fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {
-        let output = Bundle::output(cx)?;
-        let manifest = manifest::path_for(Path::new(&output));
-        Ok(vec![output, manifest.to_string_lossy().into_owned()])
-    }
+/// The bundle at `output` and its manifest.
+fn outputs_at(output: &str) -> Vec<String> {
+    let manifest = manifest::path_for(Path::new(output));
+    vec![output.to_string(), manifest.to_string_lossy().into_owned()]
 }

@@ -258,7 +258,7 @@ impl Fixture {
 
     fn decide(&self, step: &TestStep) -> Decision {
         let mut cx = self.cx();
-        let fingerprint = super::fingerprint(&mut cx, step).unwrap();
+        let fingerprint = super::prepare(&mut cx, step).unwrap().fingerprint;
         super::decide(&mut cx, step, &fingerprint).unwrap()
     }
 
@@ -286,4 +286,6 @@ fn reason(kind: ReasonKind, detail: &str) -> (ReasonKind, String) {
 mod dependencies;
 mod derived;
 mod freshness;
+mod logs;
+mod prepared;
 mod tasks;

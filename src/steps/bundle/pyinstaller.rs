@@ -105,7 +105,7 @@ impl Backend for PyInstaller {
             ("SOURCE_DATE_EPOCH", OsStr::new("315532800")),
         ];
         cx.printer.phase("freezing the app with PyInstaller");
-        cx.runner.run_with_env("bundle", pyinstaller, &argv, &env)?;
+        cx.runner.run_with_env(pyinstaller, &argv, &env)?;
         let built = dist.join(name);
         fs::rename(&built, &job.out)
             .with_context(|| format!("cannot move {} to {}", built.display(), job.out.display()))

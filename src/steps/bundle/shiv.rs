@@ -54,6 +54,6 @@ impl Backend for Shiv {
         }
         argv.extend(cx.project.config.bundle.shiv_args.iter().map(Into::into));
         let shiv = cx.project.venv().join("bin").join("shiv");
-        cx.runner.run("bundle", shiv, &argv)
+        cx.runner.run(shiv, &argv)
     }
 }

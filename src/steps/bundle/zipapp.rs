@@ -71,7 +71,7 @@ impl Backend for Zipapp {
         ]
         .to_vec();
         argv.extend(config.bundle.zipapp_args.iter().map(Into::into));
-        cx.runner.run("bundle", cx.project.venv_python(), &argv)
+        cx.runner.run(cx.project.venv_python(), &argv)
     }
 }
 

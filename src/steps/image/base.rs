@@ -454,7 +454,7 @@ fn pulled(cx: &Build, reference: &str) -> Result<PathBuf> {
     let incoming = wheelhouse::incoming_folder(&parent)?;
     let target = format!("oci:{}:base", incoming.path().display());
     let args = crate::args!["copy", "--quiet", format!("docker://{reference}"), target];
-    cx.runner.run("image", &skopeo, &args).map_err(|err| {
+    cx.runner.run(&skopeo, &args).map_err(|err| {
         err.context(format!(
             "cannot pull the base docker://{reference} (`[image] base`): is the registry reachable?"
         ))
