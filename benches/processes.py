@@ -38,13 +38,20 @@ def timed_edit(pybuild, project, n):
 
 
 def processes(pybuild, project, n):
-    """The programs one edit → bundle executes besides pybuild."""
+    """The programs one edit → bundle executes besides pybuild, how many times it reads the
+    editable install's entry_points.txt (opened to be read, not to be hashed, which opens
+    O_NONBLOCK) and how many times it lists site-packages."""
     edit(project, n)
     trace = WORK / "execve.trace"
-    subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", trace, pybuild, "-q", "bundle"],
+    subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve,openat", "-o", trace, pybuild, "-q", "bundle"],
                    cwd=project, check=True, stdout=subprocess.DEVNULL)
-    execs = [line for line in trace.read_text().splitlines() if "execve(" in line and "= -1" not in line]
-    return [line.split('"')[1] for line in execs[1:]]
+    lines = trace.read_text().splitlines()
+    execs = [line for line in lines if "execve(" in line and "= -1" not in line]
+    venv = f"{project}/.venv/"
+    entry_points = [line for line in lines if venv in line and line.split('"')[1].endswith(".dist-info/entry_points.txt")
+                    and "O_NONBLOCK" not in line]
+    listings = [line for line in lines if "O_DIRECTORY" in line and line.split('"')[1].endswith("/site-packages")]
+    return [line.split('"')[1] for line in execs[1:]], len(entry_points), len(listings)
 
 
 tools = {"after": AFTER}
@@ -58,10 +65,11 @@ for n in range(ROUNDS):
     for label, pybuild in tools.items():
         times[label].append(timed_edit(pybuild, projects[label], n))
 for label, pybuild in tools.items():
-    started = processes(pybuild, projects[label], ROUNDS)
+    started, entry_points, listings = processes(pybuild, projects[label], ROUNDS)
     median = statistics.median(times[label])
     print(f"{label:6} edit → bundle: median {median * 1000:.0f} ms of {ROUNDS}; "
-          f"processes started: {len(started)} {started}")
+          f"processes started: {len(started)} {started}; entry_points.txt read {entry_points} times; "
+          f"site-packages listed {listings} times")
 if BEFORE:
     ratio = statistics.median(times["after"]) / statistics.median(times["before"])
     print(f"after / before: {ratio:.2f}")

@@ -17,7 +17,7 @@ pub(crate) const EXIT_FAILURE: u8 = 1;
 pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// An error a user can fix, with what to do about it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct UserError {
     pub(crate) message: String,
     pub(crate) hints: Vec<String>,

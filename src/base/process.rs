@@ -41,6 +41,7 @@ pub(crate) struct CommandFailed {
     pub(crate) tail: Vec<String>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Runner {
     root: PathBuf,
     /// The project's `.pybuild/`, where running commands are recorded.
@@ -48,6 +49,8 @@ pub(crate) struct Runner {
     venv: PathBuf,
     log_dir: PathBuf,
     printer: Printer,
+    /// The step whose commands run now: their output goes to its log.
+    step: String,
 }
 
 impl Runner {
@@ -58,7 +61,14 @@ impl Runner {
             venv: venv.to_path_buf(),
             log_dir: log_dir.to_path_buf(),
             printer: printer.clone(),
+            step: "pybuild".to_string(),
         }
+    }
+
+    /// Makes the commands run from now on `step`'s: the engine scopes the runner to each
+    /// step before the step prepares or runs, so no step passes its name down.
+    pub(crate) fn scope(&mut self, step: &str) {
+        step.clone_into(&mut self.step);
     }
 
     /// `program args` in the project root, with the venv's environment.
@@ -93,32 +103,26 @@ impl Runner {
     }
 
     /// Empties the step's log before the step runs.
-    pub(crate) fn reset_log(&self, step: &str) -> Result<()> {
-        let path = self.log_path(step);
+    pub(crate) fn reset_log(&self) -> Result<()> {
+        let path = self.log_path();
         fs::create_dir_all(&self.log_dir)
             .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
         File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(())
     }
 
-    fn log_path(&self, step: &str) -> PathBuf {
-        self.log_dir.join(format!("{step}.log"))
+    fn log_path(&self) -> PathBuf {
+        self.log_dir.join(format!("{}.log", self.step))
     }
 
-    /// Runs a build command of `step`; its output goes to the step's log.
-    pub(crate) fn run(
-        &self,
-        step: &str,
-        program: impl AsRef<OsStr>,
-        args: &[OsString],
-    ) -> Result<()> {
-        self.run_with_env(step, program, args, &[])
+    /// Runs a build command of the step in scope; its output goes to the step's log.
+    pub(crate) fn run(&self, program: impl AsRef<OsStr>, args: &[OsString]) -> Result<()> {
+        self.run_with_env(program, args, &[])
     }
 
     /// [`Runner::run`] with extra environment variables, shown before the command.
     pub(crate) fn run_with_env(
         &self,
-        step: &str,
         program: impl AsRef<OsStr>,
         args: &[OsString],
         env: &[(&str, &OsStr)],
@@ -129,7 +133,7 @@ impl Runner {
         }
         let display = redact(&display).into_owned();
         self.printer.detail(&format!("$ {display}"));
-        let log_path = self.log_path(step);
+        let log_path = self.log_path();
         let mut log = File::options()
             .create(true)
             .append(true)
@@ -322,10 +326,11 @@ mod tests {
         );
     }
 
-    /// A runner whose root, venv and logs are in `dir`, with a fresh log for step `t`.
+    /// A runner whose root, venv and logs are in `dir`, scoped to step `t` with a fresh log.
     fn runner_in(dir: &Path) -> Runner {
-        let runner = Runner::new(dir, dir, &dir.join("logs"), &Printer::silent());
-        runner.reset_log("t").unwrap();
+        let mut runner = Runner::new(dir, dir, &dir.join("logs"), &Printer::silent());
+        runner.scope("t");
+        runner.reset_log().unwrap();
         runner
     }
 
@@ -334,7 +339,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let runner = runner_in(dir.path());
         let err = runner
-            .run("t", "sh", &args!["-c", "echo one; echo two >&2; exit 3"])
+            .run("sh", &args!["-c", "echo one; echo two >&2; exit 3"])
             .unwrap_err();
         let failed = err.downcast_ref::<CommandFailed>().unwrap();
         assert_eq!(failed.code, Some(3));
@@ -349,7 +354,7 @@ mod tests {
         let runner = runner_in(dir.path());
         let script = "echo \"Looking in http://alice:S3cr3t@h/simple\"; exit 1";
         let err = runner
-            .run("t", "sh", &args!["-c", script, "http://bob:hunter2@h/"])
+            .run("sh", &args!["-c", script, "http://bob:hunter2@h/"])
             .unwrap_err();
         let failed = err.downcast_ref::<CommandFailed>().unwrap();
         assert_eq!(failed.tail, ["Looking in http://alice:****@h/simple"]);

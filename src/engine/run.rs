@@ -8,7 +8,9 @@
 //! result is not damaged (see `Step::damage`).
 //!
 //! A stale step runs like this (cargo's fingerprint discipline):
-//! 1. its fingerprint is computed *before* it runs, from the inputs as they are then;
+//! 1. its fingerprint is computed *before* it runs, from the inputs as they are then, and
+//!    prepared with the job that runs it (`Step::prepare`), which builds from what the
+//!    fingerprint read;
 //! 2. its old record is removed and the state saved, so an interrupted run is never fresh;
 //! 3. it runs; on failure nothing is recorded;
 //! 4. on success its outputs are hashed and the fingerprint from (1) is recorded with them.
@@ -27,7 +29,7 @@ use crate::engine::reason::{Kind as ReasonKind, Reason};
 use crate::engine::session::Session;
 use crate::engine::statcache::now_ns;
 use crate::engine::state::{self, State, StepRecord, saved_stamp};
-use crate::engine::step::{Kind, Step};
+use crate::engine::step::{Kind, Prepared, Step};
 
 /// Whether a step runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,17 +48,18 @@ impl Decision {
     }
 }
 
-/// The step's fingerprint: its own, with when each step it builds on last succeeded.
-pub(crate) fn fingerprint<'a, Cx>(cx: &mut Cx, step: &dyn Step<Cx>) -> Result<Fingerprint>
+/// The step prepared (see `Step::prepare`): its fingerprint, with when each step it builds
+/// on last succeeded, and its job.
+pub(crate) fn prepare<'s, 'a, Cx>(cx: &mut Cx, step: &'s dyn Step<Cx>) -> Result<Prepared<'s, Cx>>
 where
     Cx: DerefMut<Target = Session<'a>>,
 {
-    let mut fingerprint = step.fingerprint(cx)?;
+    let mut prepared = step.prepare(cx)?;
     for dep in step.deps() {
         let run_id = cx.run_id(&dep);
-        fingerprint.ran(&dep, run_id);
+        prepared.fingerprint.ran(&dep, run_id);
     }
-    Ok(fingerprint)
+    Ok(prepared)
 }
 
 /// Whether `step`, whose fingerprint is now `fingerprint`, runs.
@@ -146,8 +149,9 @@ where
     // linear time.
     let mut stale: HashSet<String> = HashSet::new();
     for step in steps {
-        let reasons = match fingerprint(cx, *step) {
-            Ok(fingerprint) => {
+        cx.runner.scope(step.name());
+        let reasons = match prepare(cx, *step) {
+            Ok(Prepared { fingerprint, .. }) => {
                 let mut reasons = decide(cx, *step, &fingerprint)?.reasons().to_vec();
                 // A step that always runs needs no other reason.
                 if step.kind() != (Kind::Task { always: true }) {
@@ -269,6 +273,7 @@ where
     Cx: DerefMut<Target = Session<'a>>,
 {
     for step in steps {
+        cx.runner.scope(step.name());
         step.preflight(cx)?;
     }
     // The plan's last step, when its result is known from pinned inputs alone: fresh as
@@ -290,12 +295,14 @@ where
     let mut ran = Vec::new();
     for (index, step) in steps.iter().enumerate() {
         let name = step.name().to_string();
+        cx.runner.scope(&name);
         // A configuration problem (no console script to run, say) is said as it is: it is
         // no doubt about freshness.
-        let fingerprint = fingerprint(cx, *step).map_err(|err| match error::is_usage(&err) {
-            true => err,
-            false => err.context(format!("cannot tell whether step `{name}` is up to date")),
-        })?;
+        let Prepared { fingerprint, job } =
+            prepare(cx, *step).map_err(|err| match error::is_usage(&err) {
+                true => err,
+                false => err.context(format!("cannot tell whether step `{name}` is up to date")),
+            })?;
         let reasons = match decide(cx, *step, &fingerprint)? {
             Decision::Fresh => {
                 let summary = step.summary(cx);
@@ -316,9 +323,12 @@ where
         }
         let state_dir = cx.project.state_dir();
         cx.state.forget(&state_dir, &name, &fingerprint)?;
+        if !step.keeps_derived() {
+            cx.forget_derived();
+        }
         let is_task = matches!(step.kind(), Kind::Task { .. });
         if !is_task {
-            cx.runner.reset_log(&name)?;
+            cx.runner.reset_log()?;
         }
         let line = match is_task {
             true => cx.printer.without_progress().step(&name, &brief(&reasons)),
@@ -348,8 +358,8 @@ where
             continue;
         }
         let result = match is_task {
-            true => without_lock(cx, |cx| step.run(cx)),
-            false => step.run(cx),
+            true => without_lock(cx, job),
+            false => job(cx),
         };
         let recorded = result.and_then(|produced| {
             let mut outputs = BTreeMap::new();

@@ -1,7 +1,9 @@
 //! The engine's part of one pybuild invocation: the project, its state and lock, the
 //! process runner, and the project's input files, listed once.
 
+use std::any::{Any, TypeId};
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -31,6 +33,8 @@ pub(crate) struct Session<'a> {
     files: Option<Rc<[String]>>,
     /// The remote cache, set up when first asked for (a no-op build never is).
     remote: OnceCell<Option<Remote>>,
+    /// What the layers above derive from the project once (the bundle's target), by type.
+    derived: HashMap<TypeId, Rc<dyn Any>>,
 }
 
 impl<'a> Session<'a> {
@@ -51,6 +55,7 @@ impl<'a> Session<'a> {
             rules,
             files: None,
             remote: OnceCell::new(),
+            derived: HashMap::new(),
         }
     }
 
@@ -78,6 +83,25 @@ impl<'a> Session<'a> {
         let files: Rc<[String]> = set.files.into();
         self.files = Some(files.clone());
         Ok(files)
+    }
+
+    /// The value of type `T` derived from the project since a step last changed it, if
+    /// any: see [`Session::keep_derived`].
+    pub(crate) fn derived<T: 'static>(&self) -> Option<Rc<T>> {
+        let value = self.derived.get(&TypeId::of::<T>())?.clone();
+        value.downcast().ok()
+    }
+
+    /// Keeps `value`, derived from the project (its configuration and files, the venv), for
+    /// the rest of the invocation: read by every step and command that needs it, until a
+    /// step that can change what it is derived from runs (`Step::keeps_derived`).
+    pub(crate) fn keep_derived<T: 'static>(&mut self, value: Rc<T>) {
+        self.derived.insert(TypeId::of::<T>(), value);
+    }
+
+    /// Forgets every derived value: a step about to run may change what they come from.
+    pub(crate) fn forget_derived(&mut self) {
+        self.derived.clear();
     }
 
     /// The remote cache `[cache]` or the environment configure, if any.

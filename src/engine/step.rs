@@ -39,6 +39,17 @@ pub(crate) trait Step<Cx> {
     /// absolute), whose hashes are recorded and checked before the record is trusted.
     fn run(&self, cx: &mut Cx) -> Result<Vec<String>>;
 
+    /// The step's fingerprint and the job that makes its result, prepared together (cargo's
+    /// `prepare_target` returns a `Job` the same way): what the engine calls. A step whose
+    /// run needs what its fingerprint read (the bundle: its target, the input files, the
+    /// interpreter) overrides it, so the job consumes what was read instead of reading it
+    /// again, and a build runs with exactly what decided it was stale. By default, the
+    /// fingerprint and a job that calls [`Step::run`].
+    fn prepare<'s>(&'s self, cx: &mut Cx) -> Result<Prepared<'s, Cx>> {
+        let fingerprint = self.fingerprint(cx)?;
+        Ok(Prepared::new(fingerprint, move |cx| self.run(cx)))
+    }
+
     /// Why the step's result is no longer in place although its record and outputs are
     /// (a venv whose interpreter was deleted, a distribution uninstalled by hand), if it
     /// is not: checked, cheaply, before the record is trusted.
@@ -73,9 +84,40 @@ pub(crate) trait Step<Cx> {
         }))
     }
 
+    /// Whether what the session derived from the project (`Session::derived`: the
+    /// bundle's target) still holds after this step ran: a step that writes only its own
+    /// outputs keeps it; one that may change the files it is derived from (a venv, a task
+    /// running the user's commands) does not, and the engine forgets it before the step
+    /// runs.
+    fn keeps_derived(&self) -> bool {
+        false
+    }
+
     /// A few words shown after the step's status, such as the bundle's path.
     fn summary(&self, _cx: &Cx) -> String {
         String::new()
+    }
+}
+
+/// See [`Step::prepare`]. The job runs at most once, after the engine decided the step is
+/// stale; a fresh step's is dropped.
+pub(crate) struct Prepared<'s, Cx> {
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) job: Job<'s, Cx>,
+}
+
+/// Makes a step's result: see [`Step::run`].
+pub(crate) type Job<'s, Cx> = Box<dyn FnOnce(&mut Cx) -> Result<Vec<String>> + 's>;
+
+impl<'s, Cx> Prepared<'s, Cx> {
+    pub(crate) fn new(
+        fingerprint: Fingerprint,
+        job: impl FnOnce(&mut Cx) -> Result<Vec<String>> + 's,
+    ) -> Self {
+        Prepared {
+            fingerprint,
+            job: Box::new(job),
+        }
     }
 }
 

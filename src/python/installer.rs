@@ -24,11 +24,11 @@ impl Installer {
     /// The installer `[env] installer` asks for; fetches uv when it is not yet here
     /// (logged under `step`). With `auto`, a uv that cannot be fetched (offline, say)
     /// costs a warning and pip is used.
-    pub(crate) fn resolve(cx: &mut Build, step: &str) -> Result<Installer> {
+    pub(crate) fn resolve(cx: &mut Build) -> Result<Installer> {
         match cx.project.config.env.installer {
             Choice::Pip => Ok(Installer::Pip),
-            Choice::Uv => uv::find_or_fetch(cx, step).map(Installer::Uv),
-            Choice::Auto => match uv::find_or_fetch(cx, step) {
+            Choice::Uv => uv::find_or_fetch(cx).map(Installer::Uv),
+            Choice::Auto => match uv::find_or_fetch(cx) {
                 Ok(uv) => Ok(Installer::Uv(uv)),
                 Err(err) => {
                     cx.printer.warn(&format!("{err:#}: using pip"));
@@ -51,7 +51,7 @@ impl Installer {
     }
 
     /// `pip install ARGS` into the project's venv, logged under `step`.
-    pub(crate) fn install(&self, cx: &Build, step: &str, install_args: &[OsString]) -> Result<()> {
+    pub(crate) fn install(&self, cx: &Build, install_args: &[OsString]) -> Result<()> {
         let python = cx.project.venv_python();
         let (program, mut argv) = match self {
             Installer::Pip => (
@@ -72,7 +72,7 @@ impl Installer {
         }
         argv.extend_from_slice(install_args);
         cx.runner
-            .run(step, program, &argv)
+            .run(program, &argv)
             .map_err(|err| wheelhouse::offline_failure(err, cx))
             .map_err(|err| match uv {
                 true => uv_sources_failure(err),
@@ -83,7 +83,7 @@ impl Installer {
     /// Reinstalls, at the same version and without their dependencies, the distributions
     /// an interrupted install left incomplete (see `installed::broken`); `except` is the
     /// project itself, which its editable install replaces anyway.
-    pub(crate) fn repair(&self, cx: &mut Build, step: &str, except: &str) -> Result<()> {
+    pub(crate) fn repair(&self, cx: &mut Build, except: &str) -> Result<()> {
         let site_packages = cx.site_packages()?;
         let except = installed::normalize(except);
         let broken: Vec<OsString> = installed::broken(&site_packages)
@@ -108,7 +108,7 @@ impl Installer {
         };
         let mut argv = args![flag, "--no-deps"].to_vec();
         argv.extend(broken);
-        self.install(cx, step, &argv)
+        self.install(cx, &argv)
     }
 }
 
@@ -118,12 +118,11 @@ impl Installer {
 /// tools are wanted (`uv sync` alone would remove them).
 pub(crate) fn install_lock(
     cx: &mut Build,
-    step: &str,
     lock: EnvLock,
     locked: &Locked,
     with_project: bool,
 ) -> Result<()> {
-    let uv = uv::find_or_fetch(cx, step)?;
+    let uv = uv::find_or_fetch(cx)?;
     let python = cx.project.venv_python();
     let offline = wheelhouse::offline(cx);
     match lock {
@@ -146,12 +145,7 @@ pub(crate) fn install_lock(
             }
             let venv = cx.project.venv();
             cx.runner
-                .run_with_env(
-                    step,
-                    &uv,
-                    &argv,
-                    &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())],
-                )
+                .run_with_env(&uv, &argv, &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())])
                 .map_err(|err| lock_failure(err, &uv))
         }
         EnvLock::Pylock => {
@@ -161,10 +155,10 @@ pub(crate) fn install_lock(
             }
             let mut install = argv.clone();
             install.extend(args!["-r", lock.file_name()]);
-            cx.runner.run(step, &uv, &install)?;
+            cx.runner.run(&uv, &install)?;
             if with_project && !locked.installs_project {
                 argv.extend(args!["-e", "."]);
-                cx.runner.run(step, &uv, &argv)?;
+                cx.runner.run(&uv, &argv)?;
             }
             Ok(())
         }

@@ -61,7 +61,7 @@ for name in sorted(installed):
 "#;
 
 /// Uninstalls what nothing asks for; `wanted` are requirement strings (see module doc).
-pub(crate) fn prune(cx: &Build, step: &str, wanted: &[String]) -> Result<()> {
+pub(crate) fn prune(cx: &Build, wanted: &[String]) -> Result<()> {
     let python = cx.project.venv_python();
     let mut argv = args!["-c", UNWANTED].to_vec();
     argv.extend(wanted.iter().map(OsString::from));
@@ -85,7 +85,7 @@ pub(crate) fn prune(cx: &Build, step: &str, wanted: &[String]) -> Result<()> {
     ));
     let mut argv = args!["-m", "pip", "uninstall", "-y", "-q"].to_vec();
     argv.extend(unwanted.iter().map(OsString::from));
-    cx.runner.run(step, python, &argv)
+    cx.runner.run(python, &argv)
 }
 
 /// What the project asks for: its own name, the requirement lines of `files` (their text),

@@ -38,7 +38,7 @@ fn home() -> PathBuf {
 
 /// The uv to use: the one on PATH, else pybuild's own, fetched now if it is not yet.
 /// `step` names the log the fetch writes to.
-pub(crate) fn find_or_fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
+pub(crate) fn find_or_fetch(cx: &mut Build) -> Result<PathBuf> {
     if let Some(uv) = on_path() {
         return Ok(uv);
     }
@@ -46,7 +46,7 @@ pub(crate) fn find_or_fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
     if uv.is_file() {
         return Ok(uv);
     }
-    fetch(cx, step).map_err(|err| {
+    fetch(cx).map_err(|err| {
         err.context(
             UserError::failure(format!(
                 "uv is not on PATH, and pybuild could not fetch uv {VERSION}"
@@ -59,7 +59,7 @@ pub(crate) fn find_or_fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
     })
 }
 
-fn fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
+fn fetch(cx: &mut Build) -> Result<PathBuf> {
     if wheelhouse::offline(cx) {
         anyhow::bail!("offline, and uv {VERSION} is not in {}", home().display());
     }
@@ -72,7 +72,7 @@ fn fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
         home.display()
     ));
     let folder = wheelhouse::incoming_folder(&home)?;
-    let python = python_with_pip(cx, step, &interpreter.path, folder.path())?;
+    let python = python_with_pip(cx, &interpreter.path, folder.path())?;
     let target = folder.path().join("uv");
     let pip_install: Vec<OsString> = args![
         "-m",
@@ -87,7 +87,7 @@ fn fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
         format!("uv=={VERSION}")
     ]
     .to_vec();
-    cx.runner.run(step, &python, &pip_install)?;
+    cx.runner.run(&python, &pip_install)?;
     let binary = target.join("bin").join("uv");
     if !binary.is_file() {
         anyhow::bail!("the uv {VERSION} wheel holds no bin/uv");
@@ -104,7 +104,7 @@ fn fetch(cx: &mut Build, step: &str) -> Result<PathBuf> {
 
 /// The interpreter itself when it has pip, else the python of a throwaway venv (made with
 /// the standard library's `venv`, which brings pip) in `scratch`.
-fn python_with_pip(cx: &Build, step: &str, interpreter: &Path, scratch: &Path) -> Result<PathBuf> {
+fn python_with_pip(cx: &Build, interpreter: &Path, scratch: &Path) -> Result<PathBuf> {
     let has_pip = cx
         .runner
         .capture(interpreter, &args!["-m", "pip", "--version"])
@@ -113,7 +113,6 @@ fn python_with_pip(cx: &Build, step: &str, interpreter: &Path, scratch: &Path) -
         return Ok(interpreter.to_path_buf());
     }
     let venv = scratch.join("venv");
-    cx.runner
-        .run(step, interpreter, &args!["-m", "venv", &venv])?;
+    cx.runner.run(interpreter, &args!["-m", "venv", &venv])?;
     Ok(venv.join("bin").join("python"))
 }

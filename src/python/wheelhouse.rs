@@ -94,7 +94,7 @@ pub(crate) fn pex_args() -> Vec<OsString> {
 /// different environments may pin the same project differently. Going offline (the
 /// index is unreachable) is not an error: the build then finds out whether the
 /// wheelhouse is enough.
-pub(crate) fn fill(cx: &Build, step: &str, groups: &[Vec<String>]) -> Result<()> {
+pub(crate) fn fill(cx: &Build, groups: &[Vec<String>]) -> Result<()> {
     if offline(cx) {
         cx.printer
             .detail("offline: using the wheelhouse as it is, without the package index");
@@ -119,7 +119,7 @@ pub(crate) fn fill(cx: &Build, step: &str, groups: &[Vec<String>]) -> Result<()>
         ]
         .to_vec();
         argv.extend(requirements.iter().map(Into::into));
-        cx.runner.run(step, cx.project.venv_python(), &argv)
+        cx.runner.run(cx.project.venv_python(), &argv)
     };
     // `folder` is removed after, whatever happened.
     groups

@@ -19,17 +19,18 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
 use crate::base::config::Config;
-use crate::base::error::UserError;
 use crate::base::paths::{self, Place};
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Step};
+use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Prepared, Step};
 use crate::python::build::Build;
 use crate::python::editable;
 use crate::python::installed;
+use crate::python::interpreter::Interpreter;
 
 mod archive;
 mod backend;
@@ -39,14 +40,16 @@ mod manifest;
 mod own_code;
 mod pex;
 mod placement;
+mod target;
 
-use backend::{Entry, Job};
+use backend::{Job, Target};
 pub(crate) use kinds::backend;
 pub(crate) use manifest::path_for as manifest_path;
 /// For the image, which lays the bundle out as a venv and proves it the same way.
 pub(crate) use manifest::venv_distributions;
 use own_code::Code;
 use placement::{output_path, pex_output_args, stage_files, work_dir};
+pub(crate) use target::target;
 mod pyinstaller;
 mod shared_layers;
 mod shiv;
@@ -94,80 +97,11 @@ fn app_names(cx: &Build, site_packages: &Path) -> Vec<String> {
 }
 
 impl Bundle {
-    /// The entry point: configured, or the console script the editable install declares.
-    fn entry(cx: &mut Build) -> Result<Entry> {
-        let bundle = &cx.project.config.bundle;
-        if let Some(script) = &bundle.console_script {
-            return Ok(Entry::ConsoleScript(script.clone()));
-        }
-        if let Some(entry) = &bundle.entry_point {
-            return Ok(Entry::EntryPoint(entry.clone()));
-        }
-        let name = cx.project.config.project.name.clone();
-        let dist_info = installed::dist_info(&cx.site_packages()?, &name);
-        let scripts = dist_info
-            .as_deref()
-            .map(installed::console_scripts)
-            .unwrap_or_default();
-        let chosen = match scripts.as_slice() {
-            [(only, _)] => Some(only.clone()),
-            _ => scripts
-                .iter()
-                .find(|(s, _)| *s == name)
-                .map(|(s, _)| s.clone()),
-        };
-        chosen
-            .map(Entry::ConsoleScript)
-            .ok_or_else(|| no_entry(&name, &scripts, dist_info.as_deref()).into())
-    }
-
-    /// The bundle file, relative to the root: configured, or the default for the kind.
+    /// The bundle file, relative to the root: configured, or the default for the kind (see
+    /// [`target`]).
     pub(crate) fn output(cx: &mut Build) -> Result<String> {
-        let config = &cx.project.config;
-        if let Some(output) = configured_output(config) {
-            return Ok(output);
-        }
-        let stem = match Bundle::entry(cx)? {
-            Entry::ConsoleScript(script) => script,
-            Entry::EntryPoint(_) => cx.project.config.project.name.clone(),
-        };
-        Ok(match backend(&cx.project.config)?.extension() {
-            Some(extension) => format!("dist/{stem}.{extension}"),
-            None => format!("dist/{stem}"),
-        })
+        Ok(target(cx)?.output.clone())
     }
-}
-
-/// The configuration problem of a bundle that cannot tell what to run: the project
-/// declares no console script, or several and none named like it.
-fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) -> UserError {
-    if !scripts.is_empty() {
-        let names: Vec<String> = scripts.iter().map(|(s, _)| format!("`{s}`")).collect();
-        return UserError::usage(format!(
-            "project.toml does not say which console script the bundle runs: {name} declares \
-             several ({}), none named `{name}`",
-            names.join(", ")
-        ))
-        .hint(format!(
-            "set `console-script = \"{}\"` (or another of them) in `[bundle]`",
-            scripts[0].0
-        ));
-    }
-    let mut err = UserError::usage(format!(
-        "project.toml does not say what the bundle runs, and {name} declares no console script"
-    ))
-    .hint("set `entry-point = \"package.module:function\"` in `[bundle]`: the function the bundle starts");
-    let plain = dist_info.map(installed::bin_scripts).unwrap_or_default();
-    if !plain.is_empty() {
-        err = err.hint(format!(
-            "{} declares only plain scripts ({}: `scripts=` in setup.py or setup.cfg, \
-             `script-files` in pyproject.toml), which a bundle cannot start: \
-             name the function they call as `entry-point`",
-            name,
-            plain.join(", ")
-        ));
-    }
-    err
 }
 
 /// Removes the bundles this project built before at another path (another kind, another
@@ -227,11 +161,23 @@ impl<'a> Step<Build<'a>> for Bundle {
         vec!["venv".into()]
     }
 
+    /// It writes only its outputs (nothing in the venv).
+    fn keeps_derived(&self) -> bool {
+        true
+    }
+
     fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
+        Ok(self.prepare(cx)?.fingerprint)
+    }
+
+    /// The fingerprint, and the job that builds from what it read: the target, the input
+    /// files, the interpreter and the venv's site-packages.
+    fn prepare<'s>(&'s self, cx: &mut Build<'a>) -> Result<Prepared<'s, Build<'a>>> {
         let config = &cx.project.config;
         let mut fingerprint = Fingerprint::default();
         fingerprint.part("bundle", serde_json::to_string(&config.bundle)?);
-        fingerprint.part("interpreter", cx.interpreter()?.describe());
+        let python = cx.interpreter()?;
+        fingerprint.part("interpreter", python.describe());
         let site_packages = cx.site_packages()?;
         for dist in backend(config)?.versioned() {
             let version = installed::installed_version(&site_packages, dist);
@@ -261,11 +207,18 @@ impl<'a> Step<Build<'a>> for Bundle {
             .collect();
         venv.sort();
         fingerprint.part("the venv's distributions", venv.join("\n"));
-        fingerprint.part("entry", format!("{:?}", Bundle::entry(cx)?));
+        let target = target(cx)?;
+        fingerprint.part("entry", format!("{:?}", target.entry));
         let files = cx.project_files()?;
         cx.add_files(&mut fingerprint, &files)?;
-        backend(config)?.fingerprint(cx, &mut fingerprint)?;
-        Ok(fingerprint)
+        target.backend.fingerprint(cx, &mut fingerprint)?;
+        let read = Read {
+            target,
+            files,
+            python,
+            site_packages,
+        };
+        Ok(Prepared::new(fingerprint, move |cx| self.make(cx, read)))
     }
 
     fn cache_key(&self, cx: &mut Build, fingerprint: &Fingerprint) -> Result<Option<CacheKey>> {
@@ -305,23 +258,35 @@ impl<'a> Step<Build<'a>> for Bundle {
         }
     }
 
-    fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
-        self.make(cx)?;
-        self.outputs(cx)
+    fn run(&self, cx: &mut Build<'a>) -> Result<Vec<String>> {
+        let job = self.prepare(cx)?.job;
+        job(cx)
     }
 }
 
+/// What the bundle's fingerprint read that its job builds with.
+struct Read {
+    target: Rc<Target>,
+    files: Rc<[String]>,
+    python: Interpreter,
+    site_packages: PathBuf,
+}
+
 impl Bundle {
-    fn make(&self, cx: &mut Build) -> Result<()> {
-        let output_key = Bundle::output(cx)?;
+    /// Builds the bundle from what its fingerprint read; returns its outputs.
+    fn make(&self, cx: &mut Build, read: Read) -> Result<Vec<String>> {
+        let Read {
+            target: bundle,
+            files,
+            python,
+            site_packages,
+        } = read;
+        let output_key = bundle.output.clone();
         let (outputs, target) = output_path(cx, &output_key)?;
         let output = target.path().to_path_buf();
-        let files = cx.project_files()?;
-        let entry = Bundle::entry(cx)?;
-        let site_packages = cx.site_packages()?;
         // What the bundle must carry of the project's own code, first among the inputs:
         // a file left out is named with the rule that left it out.
-        let code = Code::of(cx, &site_packages, &entry);
+        let code = Code::of(cx, &site_packages, &bundle);
         code.check_inputs(cx, &files, &output_key)?;
         let work = work_dir(&cx.project.state_dir())?;
         let stage = work.join("stage");
@@ -332,13 +297,13 @@ impl Bundle {
         let job = Job {
             stage,
             files,
-            entry,
+            target: bundle.clone(),
             out: work.join(file_name),
-            python: cx.interpreter()?,
+            python,
             site_packages,
             work: work.clone(),
         };
-        let backend = backend(&cx.project.config)?;
+        let backend = bundle.backend;
         backend.build(cx, &job)?;
         cx.printer
             .phase("checking what the bundle ships against the venv");
@@ -350,15 +315,16 @@ impl Bundle {
         }
         outputs.place_file(&target, &job.out)?;
         manifest::write(&manifest::path_for(&output), &manifest)?;
-        let current = self.outputs(cx)?;
+        let current = outputs_at(&bundle.output);
         remove_previous_bundles(cx, &current)?;
         // A failed build's stage is left for inspection; a good one's is of no more use.
-        fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))
+        fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))?;
+        Ok(current)
     }
+}
 
-    fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {
-        let output = Bundle::output(cx)?;
-        let manifest = manifest::path_for(Path::new(&output));
-        Ok(vec![output, manifest.to_string_lossy().into_owned()])
-    }
+/// The bundle at `output` and its manifest.
+fn outputs_at(output: &str) -> Vec<String> {
+    let manifest = manifest::path_for(Path::new(output));
+    vec![output.to_string(), manifest.to_string_lossy().into_owned()]
 }

@@ -108,6 +108,11 @@ impl<'a> Step<Build<'a>> for Deploy {
         }
     }
 
+    /// It writes only its outputs (nothing in the venv).
+    fn keeps_derived(&self) -> bool {
+        true
+    }
+
     fn preflight(&self, cx: &mut Build) -> Result<()> {
         template(cx, self.0)?;
         if self.0 == Target::Spark {

@@ -89,9 +89,9 @@ impl<'a> Step<Build<'a>> for Develop {
 
 impl Develop {
     fn make(&self, cx: &mut Build) -> Result<()> {
-        let installer = Installer::resolve(cx, NAME)?;
+        let installer = Installer::resolve(cx)?;
         let project = cx.project.config.project.name.clone();
-        installer.repair(cx, NAME, &project)?;
+        installer.repair(cx, &project)?;
         let mode = cx.project.config.develop.mode;
         // The environment lock, if any, and what it holds.
         let lock = match cx.project.env_lock() {
@@ -108,17 +108,17 @@ impl Develop {
                     lock.file_name(),
                     locked.names.len()
                 ));
-                install_lock(cx, NAME, *lock, locked, mode == DevelopMode::Pip)?
+                install_lock(cx, *lock, locked, mode == DevelopMode::Pip)?
             }
             None if mode == DevelopMode::Pip => {
                 cx.printer.phase("installing the project, editable");
-                installer.install(cx, NAME, &args!["-e", "."])?
+                installer.install(cx, &args!["-e", "."])?
             }
             None => {}
         }
         if mode == DevelopMode::SetupPy {
             let python = cx.project.venv_python();
-            cx.runner.run(NAME, python, &args!["setup.py", "develop"])?;
+            cx.runner.run(python, &args!["setup.py", "develop"])?;
         }
         // A venv this build made holds only what it installed, all of it asked for.
         if crate::steps::venv::made_since(&cx.project.venv(), cx.started) {
@@ -155,7 +155,7 @@ impl Develop {
         );
         cx.printer
             .phase("looking for what nothing asks for any more");
-        prune::prune(cx, NAME, &wanted)
+        prune::prune(cx, &wanted)
     }
 
     fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {

@@ -153,6 +153,11 @@ impl<'a> Step<Build<'a>> for Image {
         vec!["bundle".into()]
     }
 
+    /// It writes only its outputs (nothing in the venv).
+    fn keeps_derived(&self) -> bool {
+        true
+    }
+
     fn preflight(&self, cx: &mut Build) -> Result<()> {
         let config = &cx.project.config;
         if config.bundle.kind.as_str() != "pex" {

@@ -203,6 +203,11 @@ impl<'a> Step<Build<'a>> for Push {
         vec!["image".into(), "sbom".into()]
     }
 
+    /// It writes only its outputs (nothing in the venv).
+    fn keeps_derived(&self) -> bool {
+        true
+    }
+
     fn preflight(&self, cx: &mut Build) -> Result<()> {
         repository(cx)?;
         let outputs = Outputs::new(cx.project, produced_outputs(&cx.project.state_dir(), NAME));

@@ -119,6 +119,11 @@ impl<'a> Step<Build<'a>> for Sbom {
         vec!["image".into()]
     }
 
+    /// It writes only its output (nothing in the venv).
+    fn keeps_derived(&self) -> bool {
+        true
+    }
+
     fn preflight(&self, cx: &mut Build) -> Result<()> {
         image::named_output(cx, NAME, &path(&cx.project.config)).map(drop)
     }

@@ -131,9 +131,9 @@ impl Tools {
     /// mode, which refuses them (the requirement files then come last, so their pins win
     /// over what a tool pulled in).
     fn make(&self, cx: &mut Build) -> Result<()> {
-        let installer = Installer::resolve(cx, NAME)?;
+        let installer = Installer::resolve(cx)?;
         let project = cx.project.config.project.name.clone();
-        installer.repair(cx, NAME, &project)?;
+        installer.repair(cx, &project)?;
         if let Some(lock) = cx.project.env_lock()
             && !cx.project.config.env.requirements.is_empty()
         {
@@ -166,7 +166,7 @@ impl Tools {
             .phase(&format!("installing {}", names.join(", ")));
         // pip refuses an install of nothing (zipapp needs no tool, there may be no other).
         for install in calls.into_iter().filter(|install| !install.is_empty()) {
-            installer.install(cx, NAME, &install)?;
+            installer.install(cx, &install)?;
         }
         Ok(())
     }

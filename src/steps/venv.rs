@@ -105,7 +105,7 @@ impl Venv {
             ));
             return Ok(());
         }
-        match Installer::resolve(cx, NAME)? {
+        match Installer::resolve(cx)? {
             Installer::Uv(uv) => {
                 cx.printer.phase("creating the venv with uv");
                 let mut argv = args!["venv", "--clear", "--seed", "--quiet", "--python"].to_vec();
@@ -113,25 +113,18 @@ impl Venv {
                 if wheelhouse::offline(cx) {
                     argv.push("--offline".into());
                 }
-                cx.runner.run(NAME, &uv, &argv)?;
+                cx.runner.run(&uv, &argv)?;
                 // 3.12 and later are seeded with pip alone.
                 if !seeded_with_setuptools(&interpreter.version) {
-                    Installer::Uv(uv).install(cx, NAME, &args!["setuptools", "wheel"])?;
+                    Installer::Uv(uv).install(cx, &args!["setuptools", "wheel"])?;
                 }
             }
             Installer::Pip => {
                 cx.printer
                     .phase("creating the venv and upgrading pip, setuptools and wheel");
-                cx.runner.run(
-                    NAME,
-                    &interpreter.path,
-                    &args!["-m", "venv", "--clear", &venv],
-                )?;
-                Installer::Pip.install(
-                    cx,
-                    NAME,
-                    &args!["--upgrade", "pip", "setuptools", "wheel"],
-                )?;
+                cx.runner
+                    .run(&interpreter.path, &args!["-m", "venv", "--clear", &venv])?;
+                Installer::Pip.install(cx, &args!["--upgrade", "pip", "setuptools", "wheel"])?;
             }
         }
         let marker = venv.join(MADE_BY_PYBUILD);

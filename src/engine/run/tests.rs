@@ -65,6 +65,8 @@ struct TestStep {
     /// Runs inside `run`, before the output is written.
     hook: Option<Hook>,
     runs: Cell<usize>,
+    /// See `Step::keeps_derived`.
+    keeps_derived: bool,
 }
 
 fn step(name: &'static str) -> TestStep {
@@ -82,6 +84,7 @@ fn step(name: &'static str) -> TestStep {
         preflight_fails: false,
         hook: None,
         runs: Cell::new(0),
+        keeps_derived: false,
     }
 }
 
@@ -120,6 +123,11 @@ impl TestStep {
 
     fn preflight_fails(mut self) -> Self {
         self.preflight_fails = true;
+        self
+    }
+
+    fn keeps_derived(mut self) -> Self {
+        self.keeps_derived = true;
         self
     }
 
@@ -192,6 +200,10 @@ impl<'a> Step<TestCx<'a>> for TestStep {
     fn damage(&self, _cx: &mut TestCx<'a>) -> Result<Option<String>> {
         Ok(self.damage.borrow().clone())
     }
+
+    fn keeps_derived(&self) -> bool {
+        self.keeps_derived
+    }
 }
 
 /// A project in a temp dir with a minimal `project.toml`.
@@ -246,7 +258,7 @@ impl Fixture {
 
     fn decide(&self, step: &TestStep) -> Decision {
         let mut cx = self.cx();
-        let fingerprint = super::fingerprint(&mut cx, step).unwrap();
+        let fingerprint = super::prepare(&mut cx, step).unwrap().fingerprint;
         super::decide(&mut cx, step, &fingerprint).unwrap()
     }
 
@@ -272,5 +284,8 @@ fn reason(kind: ReasonKind, detail: &str) -> (ReasonKind, String) {
 }
 
 mod dependencies;
+mod derived;
 mod freshness;
+mod logs;
+mod prepared;
 mod tasks;

@@ -1,16 +1,16 @@
 //! What a bundle kind works with: the [`Backend`] trait each kind implements (one file
-//! each, registered in `kinds`), the [`Job`] it builds, and the [`Entry`] the bundle
-//! starts.
+//! each, registered in `kinds`), the [`Job`] it builds, and the bundle's [`Target`] (the
+//! [`Entry`] it starts, its output; resolved by `target`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
 
+use crate::base::config::Config;
 use crate::base::error::UserError;
 use crate::engine::fingerprint::Fingerprint;
 use crate::python::build::Build;
-use crate::python::installed;
 use crate::python::interpreter::Interpreter;
 
 /// What the bundle starts.
@@ -20,30 +20,45 @@ pub(crate) enum Entry {
     EntryPoint(String),
 }
 
-impl Entry {
-    /// The `module:function` it runs; a console script's is read from the editable
-    /// install of `dist` (`entry_points.txt` in its dist-info, in `site_packages`).
-    pub(crate) fn function(&self, site_packages: &Path, dist: &str) -> Result<String> {
-        let script = match self {
-            Entry::EntryPoint(entry) => return Ok(entry.clone()),
-            Entry::ConsoleScript(script) => script,
+/// The bundle's target: the backend that builds it, what it starts and where it goes;
+/// resolved once per invocation (see `target`).
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) backend: &'static dyn Backend,
+    pub(crate) entry: Entry,
+    /// The `module:function` the entry runs, or why it cannot be told (a configured console
+    /// script the editable install does not declare): an error only for what needs it.
+    pub(crate) function: Result<String, UserError>,
+    /// The bundle file, relative to the root.
+    pub(crate) output: String,
+}
+
+impl Target {
+    /// The `module:function` the bundle runs; an error (a usage one) when the configured
+    /// console script is not among those the editable install declares.
+    pub(crate) fn function(&self) -> Result<String> {
+        self.function.clone().map_err(Into::into)
+    }
+
+    /// Where the bundle goes when `[bundle] output` does not say: `dist/`, named after the
+    /// console script (after the project for an entry point), with the backend's extension.
+    pub(crate) fn default_output(
+        config: &Config,
+        entry: &Entry,
+        extension: Option<&str>,
+    ) -> String {
+        let stem = match entry {
+            Entry::ConsoleScript(script) => script.as_str(),
+            Entry::EntryPoint(_) => config.project.name.as_str(),
         };
-        let scripts = installed::dist_info(site_packages, dist)
-            .map(|d| installed::console_scripts(&d))
-            .unwrap_or_default();
-        let (_, target) = scripts.iter().find(|(s, _)| s == script).ok_or_else(|| {
-            UserError::usage(format!(
-                "the editable install of {dist} declares no console script `{script}`"
-            ))
-            .hint("set `[bundle] console-script` to one it declares, or `[bundle] entry-point`")
-        })?;
-        // An entry point may name extras after the function: `module:func [extra]`.
-        let target = target.split('[').next().unwrap_or(target).trim();
-        Ok(target.to_string())
+        match extension {
+            Some(extension) => format!("dist/{stem}.{extension}"),
+            None => format!("dist/{stem}"),
+        }
     }
 }
 
-/// A Python script that runs `module:function` (an [`Entry::function`]) and exits with
+/// A Python script that runs `module:function` (a `Target::function`) and exits with
 /// what it returns, as a console script's wrapper does: the function is looked up on the
 /// module object itself (`sys.modules`), never through the package's attributes, so a
 /// package whose `__init__` re-exports a name that shadows the module (`from pkg.cli
@@ -69,7 +84,8 @@ pub(crate) struct Job {
     pub(crate) stage: PathBuf,
     /// The input files, relative to the root (and to `stage`).
     pub(crate) files: Rc<[String]>,
-    pub(crate) entry: Entry,
+    /// What it starts, and where it goes (resolved once for the invocation).
+    pub(crate) target: Rc<Target>,
     /// Where to write the bundle; the step moves it to the output path afterwards.
     pub(crate) out: PathBuf,
     /// This build's own scratch directory (holding `stage` and `out`), removed after a
@@ -115,8 +131,6 @@ pub(crate) trait Backend {
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-
     use super::*;
 
     #[test]
@@ -130,29 +144,5 @@ mod tests {
              sys.exit(target())\n"
         );
         assert!(launcher_source("greeter.cli").is_err());
-    }
-
-    #[test]
-    fn console_script_resolves_to_its_function_without_extras() {
-        let dir = tempfile::tempdir().unwrap();
-        let dist_info = dir.path().join("greeter-1.2.3.dist-info");
-        fs::create_dir(&dist_info).unwrap();
-        fs::write(
-            dist_info.join("entry_points.txt"),
-            "[console_scripts]\ngreet = greeter.cli:main [color]\n",
-        )
-        .unwrap();
-        let script = Entry::ConsoleScript("greet".into());
-        assert_eq!(
-            script.function(dir.path(), "greeter").unwrap(),
-            "greeter.cli:main"
-        );
-        assert!(
-            Entry::ConsoleScript("other".into())
-                .function(dir.path(), "greeter")
-                .is_err()
-        );
-        let entry = Entry::EntryPoint("app.cli:Main.run".into());
-        assert_eq!(entry.function(dir.path(), "x").unwrap(), "app.cli:Main.run");
     }
 }

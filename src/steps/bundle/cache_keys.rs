@@ -27,7 +27,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
-use super::backend::Entry;
+use super::backend::{Entry, Target};
 use super::manifest;
 use super::pex::audit::{self, Here};
 use crate::engine::fingerprint::Fingerprint;
@@ -38,7 +38,7 @@ use crate::python::build::Build;
 use crate::python::metadata_sources::VCS_VERSIONING;
 use crate::python::{env_lock, installed, metadata_sources};
 
-/// `output`: the bundle's, as `Bundle::output` says.
+/// `output`: the bundle's, as `bundle::target` says.
 pub(super) fn late(
     cx: &mut Build,
     step: &str,
@@ -201,8 +201,9 @@ pub(super) fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
         })
 }
 
-/// The bundle's output, as `Bundle::output` finds it once the project is installed: from
-/// `project.toml`, else from the console scripts `pyproject.toml` declares.
+/// The bundle's output, as `bundle::target` finds it once the project is installed: from
+/// `project.toml`, else from the console scripts `pyproject.toml` declares (the early key
+/// is asked for before the venv exists, so it cannot read the editable install).
 fn output(cx: &Build, pyproject: &toml::Table) -> Option<String> {
     let config = &cx.project.config;
     if let Some(output) = &config.bundle.output {
@@ -221,11 +222,7 @@ fn output(cx: &Build, pyproject: &toml::Table) -> Option<String> {
             Entry::ConsoleScript(chosen.clone())
         }
     };
-    let stem = match entry {
-        Entry::ConsoleScript(script) => script,
-        Entry::EntryPoint(_) => config.project.name.clone(),
-    };
-    Some(format!("dist/{stem}.pex"))
+    Some(Target::default_output(config, &entry, Some("pex")))
 }
 
 /// Whether every distribution in the venv that the lock names is at a version it names

@@ -21,7 +21,7 @@ use crate::base::error::UserError;
 use crate::engine::fileset::admission::{Admission, Rule};
 use crate::python::build::Build;
 use crate::python::editable::{Editable, Layout};
-use crate::steps::bundle::backend::Entry;
+use crate::steps::bundle::backend::Target;
 
 /// One thing a bundle must carry of the project's own code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,13 +105,13 @@ pub(crate) struct Code {
 }
 
 impl Code {
-    /// What the bundle of this build must carry: the module of `entry`, when it can be
-    /// told, then each top-level name the editable install of the project in
+    /// What the bundle of this build must carry: the module of `target`'s entry, when it
+    /// can be told, then each top-level name the editable install of the project in
     /// `site_packages` maps (or lists in `top_level.txt`, when its layout cannot be read).
-    pub(crate) fn of(cx: &Build, site_packages: &Path, entry: &Entry) -> Code {
+    pub(crate) fn of(cx: &Build, site_packages: &Path, target: &Target) -> Code {
         let name = &cx.project.config.project.name;
         let (mut wanted, mut unknown_entry) = (Vec::new(), None);
-        match entry.function(site_packages, name) {
+        match target.function() {
             Ok(function) => {
                 let module = function.split(':').next().unwrap_or(&function).trim();
                 wanted.push(Wanted::EntryModule(module.to_string()));

@@ -91,7 +91,7 @@ impl Backend for Pex {
     }
 
     fn build(&self, cx: &Build, job: &Job) -> Result<()> {
-        let plan = strategy::plan(cx, &job.site_packages, &job.entry, &job.files, &job.stage)?;
+        let plan = strategy::plan(cx, &job.site_packages, &job.target, &job.files, &job.stage)?;
         cx.printer
             .detail(&format!("pex strategy: {}", plan.describe()));
         let result = match plan {
@@ -189,7 +189,7 @@ fn build_wheel(cx: &Build, job: &Job, requires: Option<Vec<String>>) -> Result<(
         }
     }
     argv.push(job.stage.clone().into());
-    match &job.entry {
+    match &job.target.entry {
         Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
         Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),
     }

@@ -54,9 +54,7 @@ impl Backend for PyInstaller {
 
     fn build(&self, cx: &Build, job: &Job) -> Result<()> {
         let config = &cx.project.config;
-        let function = job
-            .entry
-            .function(&job.site_packages, &config.project.name)?;
+        let function = job.target.function()?;
         let package = function.split([':', '.']).next().unwrap_or(&function);
         let work = job.work.join(".pyinstaller");
         let launcher = work.join("launcher.py");
@@ -107,7 +105,7 @@ impl Backend for PyInstaller {
             ("SOURCE_DATE_EPOCH", OsStr::new("315532800")),
         ];
         cx.printer.phase("freezing the app with PyInstaller");
-        cx.runner.run_with_env("bundle", pyinstaller, &argv, &env)?;
+        cx.runner.run_with_env(pyinstaller, &argv, &env)?;
         let built = dist.join(name);
         fs::rename(&built, &job.out)
             .with_context(|| format!("cannot move {} to {}", built.display(), job.out.display()))

@@ -48,12 +48,12 @@ impl Backend for Shiv {
             &job.out
         ]
         .to_vec();
-        match &job.entry {
+        match &job.target.entry {
             Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
             Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),
         }
         argv.extend(cx.project.config.bundle.shiv_args.iter().map(Into::into));
         let shiv = cx.project.venv().join("bin").join("shiv");
-        cx.runner.run("bundle", shiv, &argv)
+        cx.runner.run(shiv, &argv)
     }
 }

@@ -51,7 +51,7 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
     cx.printer
         .phase("installing the app and its dependencies at the venv's versions");
     cx.runner
-        .run("bundle", cx.project.venv_python(), &argv)
+        .run(cx.project.venv_python(), &argv)
         .map_err(|err| wheelhouse::offline_failure(err, cx))?;
     remove_machine_specific(dir)
 }

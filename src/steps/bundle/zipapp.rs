@@ -52,9 +52,7 @@ impl Backend for Zipapp {
 
     fn build(&self, cx: &Build, job: &Job) -> Result<()> {
         let config = &cx.project.config;
-        let function = job
-            .entry
-            .function(&job.site_packages, &config.project.name)?;
+        let function = job.target.function()?;
         let app = job.work.join(".app");
         site::install(cx, job, &app)?;
         refuse_extensions(&app)?;
@@ -73,7 +71,7 @@ impl Backend for Zipapp {
         ]
         .to_vec();
         argv.extend(config.bundle.zipapp_args.iter().map(Into::into));
-        cx.runner.run("bundle", cx.project.venv_python(), &argv)
+        cx.runner.run(cx.project.venv_python(), &argv)
     }
 }
 

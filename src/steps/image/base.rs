@@ -595,9 +595,12 @@ fn pulled(cx: &Build, reference: &str, refresh: bool) -> Result<PathBuf> {
         args.push("--src-tls-verify=false".into());
     }
     args.extend(crate::args![format!("docker://{reference}"), target]);
-    // Its own log: the pull runs before the steps (see `Image::preflight`).
-    cx.runner.reset_log("image-base")?;
-    cx.runner.run("image-base", &skopeo, &args).map_err(|err| {
+    // Its own log: the pull runs before the steps (see `Image::preflight`), and the image
+    // step's log is emptied when that step starts.
+    let mut runner = cx.runner.clone();
+    runner.scope("image-base");
+    runner.reset_log()?;
+    runner.run(&skopeo, &args).map_err(|err| {
         err.context(format!(
             "cannot pull the base docker://{reference} (`[image] base`): is the registry reachable?"
         ))

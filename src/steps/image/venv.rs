@@ -100,7 +100,6 @@ fn compile(cx: &Build, dir: &Path, image_dir: &str) -> Result<()> {
     let args = args!["-S", "-c", COMPILE, dir, format!("/{image_dir}")];
     cx.runner
         .run_with_env(
-            "image",
             cx.project.venv_python(),
             &args,
             &[("PYTHONHASHSEED", "0".as_ref())],
@@ -132,7 +131,6 @@ pub(crate) fn lay_out(
     let args = args![bundle, "venv", "--scope=all", "--pex-root", &root, &venv];
     cx.runner
         .run_with_env(
-            "image",
             cx.project.venv_python(),
             &args,
             &[

@@ -178,7 +178,7 @@ fn a_run_in_progress_or_killed_is_never_fresh() {
         app(mode).hook(move |cx| {
             let mut other = TestCx::open(cx.project, cx.printer);
             let step = app(look_at);
-            let fingerprint = super::fingerprint(&mut other, &step)?;
+            let fingerprint = super::prepare(&mut other, &step)?.fingerprint;
             seen.borrow_mut()
                 .push(super::decide(&mut other, &step, &fingerprint)?);
             Ok(())

@@ -60,7 +60,7 @@ pub(super) fn run_pex_with(
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_os_str())),
     );
-    cx.runner.run_with_env("bundle", pex, &argv, &env)
+    cx.runner.run_with_env(pex, &argv, &env)
 }
 
 /// What else decides what pex resolves and builds: the interpreter, pex's version and

@@ -13,7 +13,7 @@ use crate::base::config::Strategy;
 use crate::base::error::UserError;
 use crate::python::build::Build;
 use crate::python::editable::{Editable, Layout};
-use crate::steps::bundle::backend::Entry;
+use crate::steps::bundle::backend::Target;
 
 /// Build backends whose wheel of a pure-Python project is its packages plus metadata.
 const PLAIN_BACKENDS: &[&str] = &[
@@ -77,7 +77,7 @@ impl Plan {
 pub(super) fn plan(
     cx: &Build,
     site_packages: &Path,
-    entry: &Entry,
+    target: &Target,
     files: &[String],
     stage: &Path,
 ) -> Result<Plan> {
@@ -93,9 +93,7 @@ pub(super) fn plan(
     let layered = editable
         .ok_or_else(|| format!("no editable install of {name} in the venv"))
         .and_then(|editable| {
-            let function = entry
-                .function(site_packages, name)
-                .map_err(|err| err.to_string())?;
+            let function = target.function().map_err(|err| err.to_string())?;
             layer_plan(editable, function, files, stage, &cx.project.root)
         });
     match (layered, strategy) {

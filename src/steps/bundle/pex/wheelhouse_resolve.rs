@@ -87,7 +87,7 @@ fn fill_wheelhouse(cx: &Build, groups: &[Vec<String>], stamp: &Path) -> Result<(
     if online {
         groups.push(pex_pip_requirements(cx)?);
     }
-    wheelhouse::fill(cx, "bundle", &groups)?;
+    wheelhouse::fill(cx, &groups)?;
     if !online {
         // Nothing was fetched: the stamp would claim a fill that never happened.
         return Ok(());
