@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::python::installed;
+use crate::python::requirement::Requirement;
 
 /// The extras of `line` when it names the project (empty for `-e .`), else `None`.
 pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
@@ -112,38 +113,10 @@ fn copy_without_project(
 /// The `Requires-Dist` of `metadata` that one of `extras` asks for, as requirements that
 /// apply without it: the `extra == "NAME"` clause of the marker is made true.
 pub(crate) fn extras_requires(metadata: &str, extras: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let headers = metadata
-        .lines()
-        .take_while(|line| !line.trim_end_matches('\r').is_empty());
-    for requirement in headers.filter_map(|line| line.strip_prefix("Requires-Dist:")) {
-        let Some((spec, marker)) = requirement.trim().split_once(';') else {
-            continue;
-        };
-        let mut marker = marker.trim().to_string();
-        let mut asked = false;
-        for extra in extras {
-            for quote in ['"', '\''] {
-                for clause in [
-                    format!("extra == {quote}{extra}{quote}"),
-                    format!("extra=={quote}{extra}{quote}"),
-                ] {
-                    if marker.contains(&clause) {
-                        asked = true;
-                        marker = marker.replace(&clause, "python_version >= \"0\"");
-                    }
-                }
-            }
-        }
-        if !asked || marker.contains("extra") {
-            continue;
-        }
-        match marker.as_str() {
-            "python_version >= \"0\"" => out.push(spec.trim().to_string()),
-            _ => out.push(format!("{}; {marker}", spec.trim())),
-        }
-    }
-    out
+    installed::requires_dist(metadata)
+        .filter_map(Requirement::parse)
+        .filter_map(|requirement| requirement.for_extras(extras))
+        .collect()
 }
 
 #[cfg(test)]
@@ -204,10 +177,7 @@ mod tests {
                         \nRequires-Dist: not-a-header; extra == \"a\"\n";
         assert_eq!(
             extras_requires(metadata, &["a".into()]),
-            [
-                "idna",
-                "tomli; python_version < \"3.11\" and python_version >= \"0\""
-            ]
+            ["idna", "tomli ; python_full_version < '3.11'"]
         );
     }
 }

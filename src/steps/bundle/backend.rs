@@ -2,7 +2,7 @@
 //! each, registered in `kinds`), the [`Job`] it builds, and the [`Entry`] the bundle
 //! starts.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use anyhow::{Context as _, Result};
@@ -10,7 +10,8 @@ use anyhow::{Context as _, Result};
 use crate::base::error::UserError;
 use crate::engine::fingerprint::Fingerprint;
 use crate::python::build::Build;
-use crate::python::installed;
+use crate::python::env::Env;
+use crate::python::installed::Dist;
 use crate::python::interpreter::Interpreter;
 
 /// What the bundle starts.
@@ -22,14 +23,15 @@ pub(crate) enum Entry {
 
 impl Entry {
     /// The `module:function` it runs; a console script's is read from the editable
-    /// install of `dist` (`entry_points.txt` in its dist-info, in `site_packages`).
-    pub(crate) fn function(&self, site_packages: &Path, dist: &str) -> Result<String> {
+    /// install of `dist` (`entry_points.txt` in its dist-info, in `env`).
+    pub(crate) fn function(&self, env: &Env, dist: &str) -> Result<String> {
         let script = match self {
             Entry::EntryPoint(entry) => return Ok(entry.clone()),
             Entry::ConsoleScript(script) => script,
         };
-        let scripts = installed::dist_info(site_packages, dist)
-            .map(|d| installed::console_scripts(&d))
+        let scripts = env
+            .find(dist)
+            .map(Dist::console_scripts)
             .unwrap_or_default();
         let (_, target) = scripts.iter().find(|(s, _)| s == script).ok_or_else(|| {
             UserError::usage(format!(
@@ -135,6 +137,7 @@ mod tests {
     #[test]
     fn console_script_resolves_to_its_function_without_extras() {
         let dir = tempfile::tempdir().unwrap();
+        let env = || Env::read(dir.path());
         let dist_info = dir.path().join("greeter-1.2.3.dist-info");
         fs::create_dir(&dist_info).unwrap();
         fs::write(
@@ -144,15 +147,15 @@ mod tests {
         .unwrap();
         let script = Entry::ConsoleScript("greet".into());
         assert_eq!(
-            script.function(dir.path(), "greeter").unwrap(),
+            script.function(&env(), "greeter").unwrap(),
             "greeter.cli:main"
         );
         assert!(
             Entry::ConsoleScript("other".into())
-                .function(dir.path(), "greeter")
+                .function(&env(), "greeter")
                 .is_err()
         );
         let entry = Entry::EntryPoint("app.cli:Main.run".into());
-        assert_eq!(entry.function(dir.path(), "x").unwrap(), "app.cli:Main.run");
+        assert_eq!(entry.function(&env(), "x").unwrap(), "app.cli:Main.run");
     }
 }

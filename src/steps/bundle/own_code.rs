@@ -20,7 +20,7 @@ use anyhow::Result;
 use crate::base::error::UserError;
 use crate::engine::fileset::admission::{Admission, Rule};
 use crate::python::build::Build;
-use crate::python::editable::{Editable, Layout};
+use crate::python::editable::Layout;
 use crate::steps::bundle::backend::Entry;
 
 /// One thing a bundle must carry of the project's own code.
@@ -111,7 +111,8 @@ impl Code {
     pub(crate) fn of(cx: &Build, site_packages: &Path, entry: &Entry) -> Code {
         let name = &cx.project.config.project.name;
         let (mut wanted, mut unknown_entry) = (Vec::new(), None);
-        match entry.function(site_packages, name) {
+        let env = cx.env_at(site_packages);
+        match entry.function(&env, name) {
             Ok(function) => {
                 let module = function.split(':').next().unwrap_or(&function).trim();
                 wanted.push(Wanted::EntryModule(module.to_string()));
@@ -119,7 +120,7 @@ impl Code {
             Err(err) => unknown_entry = Some(format!("entry-point: its module is unknown: {err}")),
         }
         let mut packages = Vec::new();
-        if let Some(editable) = Editable::read(site_packages, name, &cx.project.root) {
+        if let Some(editable) = env.editable(name, &cx.project.root) {
             let names: Vec<String> = match &editable.layout {
                 Layout::Packages(mapped) => {
                     packages = mapped.clone();

@@ -56,7 +56,7 @@ impl Backend for PyInstaller {
         let config = &cx.project.config;
         let function = job
             .entry
-            .function(&job.site_packages, &config.project.name)?;
+            .function(&cx.env_at(&job.site_packages), &config.project.name)?;
         let package = function.split([':', '.']).next().unwrap_or(&function);
         let work = job.work.join(".pyinstaller");
         let launcher = work.join("launcher.py");

@@ -54,7 +54,7 @@ impl Backend for Zipapp {
         let config = &cx.project.config;
         let function = job
             .entry
-            .function(&job.site_packages, &config.project.name)?;
+            .function(&cx.env_at(&job.site_packages), &config.project.name)?;
         let app = job.work.join(".app");
         site::install(cx, job, &app)?;
         refuse_extensions(&app)?;

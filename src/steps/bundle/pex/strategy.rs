@@ -83,7 +83,8 @@ pub(super) fn plan(
 ) -> Result<Plan> {
     let name = &cx.project.config.project.name;
     // Read once: the layer is made from it, the wheel build takes its requirements.
-    let editable = Editable::read(site_packages, name, &cx.project.root);
+    let env = cx.env_at(site_packages);
+    let editable = env.editable(name, &cx.project.root).cloned();
     let requires = editable.as_ref().map(|editable| editable.requires.clone());
     let wheel = |why| Ok(Plan::Wheel { why, requires });
     let strategy = cx.project.config.bundle.strategy;
@@ -93,9 +94,7 @@ pub(super) fn plan(
     let layered = editable
         .ok_or_else(|| format!("no editable install of {name} in the venv"))
         .and_then(|editable| {
-            let function = entry
-                .function(site_packages, name)
-                .map_err(|err| err.to_string())?;
+            let function = entry.function(&env, name).map_err(|err| err.to_string())?;
             layer_plan(editable, function, files, stage, &cx.project.root)
         });
     match (layered, strategy) {
