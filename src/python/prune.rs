@@ -15,6 +15,7 @@ use anyhow::Result;
 
 use crate::args;
 use crate::python::build::Build;
+use crate::python::own_requirement::project_extras;
 use crate::python::sources;
 
 /// Prints the normalised names of the distributions nothing asks for, one a line. Its
@@ -102,10 +103,9 @@ pub(crate) fn wanted(project: &str, requirement_texts: &[String], tools: &[Strin
     for text in requirement_texts {
         wanted.extend(sources::requirement_lines(text));
         // `-e .[test]` (or `.[test]`): the project with extras.
-        for line in text.lines().map(str::trim) {
-            let line = line.strip_prefix("-e").unwrap_or(line).trim();
-            if let Some(extras) = line.strip_prefix(".[").and_then(|l| l.split(']').next()) {
-                wanted.push(format!("{project}[{extras}]"));
+        for extras in text.lines().filter_map(project_extras) {
+            if !extras.is_empty() {
+                wanted.push(format!("{project}[{}]", extras.join(",")));
             }
         }
     }
