@@ -40,6 +40,24 @@ impl Sources {
         }
     }
 
+    /// The sources of a project at `root` with no lock and no `[env]` files: for reading
+    /// files through.
+    #[cfg(test)]
+    pub(crate) fn at(root: &Path) -> Sources {
+        Sources {
+            root: root.to_path_buf(),
+            lock: None,
+            requirements: Vec::new(),
+            tools: Vec::new(),
+            read: RefCell::default(),
+        }
+    }
+
+    /// The path of `file` (relative to the root, or absolute).
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
+        self.root.join(file)
+    }
+
     /// The environment lock, if there is one.
     pub(crate) fn lock(&self) -> Option<EnvLock> {
         self.lock
@@ -77,8 +95,8 @@ impl Sources {
         self.with_includes(self.tool_files())
     }
 
-    /// The text of `file` (relative to the root); empty when it cannot be read (the
-    /// installer that reads it says why).
+    /// The text of `file` (relative to the root, or absolute); empty when it cannot be
+    /// read (the installer that reads it says why).
     pub(crate) fn text(&self, file: &str) -> String {
         self.bytes(file)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -92,13 +110,18 @@ impl Sources {
     }
 
     fn bytes(&self, file: &str) -> Option<Rc<[u8]>> {
-        if let Some(read) = self.read.borrow().get(file) {
+        // One key per file, however it is named (an include is reached by its full path).
+        let key = match Path::new(file).strip_prefix(&self.root) {
+            Ok(relative) => relative.to_string_lossy(),
+            Err(_) => file.into(),
+        };
+        if let Some(read) = self.read.borrow().get(key.as_ref()) {
             return read.clone();
         }
         let read: Option<Rc<[u8]>> = std::fs::read(self.root.join(file)).ok().map(Into::into);
         self.read
             .borrow_mut()
-            .insert(file.to_string(), read.clone());
+            .insert(key.into_owned(), read.clone());
         read
     }
 
@@ -327,6 +350,8 @@ mod tests {
         );
         std::fs::write(dir.path().join("base.txt"), "attrs\n").unwrap();
         assert_eq!(sources.names_in(&["base.txt".into()]), ["idna"]);
+        let by_path = sources.path("base.txt");
+        assert_eq!(sources.text(&by_path.to_string_lossy()), "idna\n");
         assert_eq!(sources.tool_files(), ["dev.txt"]);
         assert_eq!(sources.text("dev.txt"), "");
         assert_eq!(sources.hash("dev.txt"), None);

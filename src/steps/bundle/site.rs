@@ -35,7 +35,7 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
     // A requirement file's `-e .[extra]` asks for the project with those extras: so does
     // this install (see `own_requirement`).
     let (_, extras) = own_requirement::for_bundler(
-        &cx.project.root,
+        &cx.sources(),
         cx.project.requirement_files(),
         &job.work.join("requirements"),
     )?;

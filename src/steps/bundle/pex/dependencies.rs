@@ -29,7 +29,7 @@ use crate::steps::bundle::shared_layers;
 /// build never leaves a truncated layer behind a valid name.
 pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBuf> {
     let (files, extras) = own_requirement::for_bundler(
-        &cx.project.root,
+        &cx.sources(),
         cx.project.requirement_files(),
         &job.work.join("requirements"),
     )?;
