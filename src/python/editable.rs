@@ -58,12 +58,8 @@ fn layout(dist: &Dist, site_packages: &Path, root: &Path) -> Layout {
         return Layout::Unknown("the editable install has no RECORD".into());
     }
     let dist_info = &dist.dist_info;
-    let top_level = fs::read_to_string(dist_info.join("top_level.txt")).unwrap_or_default();
-    let top_level: Vec<&str> = top_level
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let top_level = dist.top_level();
+    let top_level: Vec<&str> = top_level.iter().map(String::as_str).collect();
     let pth_files: Vec<&str> = dist
         .recorded_paths()
         .filter(|path| path.ends_with(".pth") && !path.contains('/'))

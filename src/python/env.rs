@@ -166,7 +166,7 @@ mod tests {
         assert!(env.is_current(&sp));
         std::fs::create_dir_all(sp.join("six-1.16.0.dist-info")).unwrap();
         assert!(!env.is_current(&sp));
-        // As long ago as a listing can be: a change now cannot fall in the same tick.
+        // An old mtime: the change below cannot fall in the clock tick of the listing.
         filetime::set_file_mtime(&sp, filetime::FileTime::from_unix_time(1, 0)).unwrap();
         let env = Env::read(&sp);
         assert_eq!(env.version("Six"), Some("1.16.0"));

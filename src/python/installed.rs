@@ -95,6 +95,17 @@ impl Dist {
         self.metadata().map(requires).unwrap_or_default()
     }
 
+    /// The top-level names it lists in `top_level.txt` (setuptools writes one; hatchling
+    /// and uv_build do not), in file order.
+    pub(crate) fn top_level(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.dist_info.join("top_level.txt")).unwrap_or_default();
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The console scripts it declares (`entry_points.txt`), in file order.
     pub(crate) fn console_scripts(&self) -> &[(String, String)] {
         self.console_scripts.get_or_init(|| {

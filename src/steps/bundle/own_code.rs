@@ -21,6 +21,7 @@ use crate::base::error::UserError;
 use crate::engine::fileset::admission::{Admission, Rule};
 use crate::python::build::Build;
 use crate::python::editable::Layout;
+use crate::python::installed::Dist;
 use crate::steps::bundle::backend::Entry;
 
 /// One thing a bundle must carry of the project's own code.
@@ -126,15 +127,7 @@ impl Code {
                     packages = mapped.clone();
                     mapped.iter().map(|(name, _)| name.clone()).collect()
                 }
-                Layout::Unknown(_) => {
-                    std::fs::read_to_string(editable.dist_info.join("top_level.txt"))
-                        .unwrap_or_default()
-                        .lines()
-                        .map(str::trim)
-                        .filter(|line| !line.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                }
+                Layout::Unknown(_) => env.find(name).map(Dist::top_level).unwrap_or_default(),
             };
             wanted.extend(names.into_iter().map(Wanted::TopLevel));
         }
