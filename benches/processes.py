@@ -1,4 +1,5 @@
-"""Driver of benches/processes.sh: edit → bundle on the sample, timed, and its processes."""
+"""Driver of benches/processes.sh: edit → bundle on the sample, timed, and its processes and
+file reads."""
 
 import shutil
 import statistics
@@ -37,21 +38,30 @@ def timed_edit(pybuild, project, n):
     return elapsed
 
 
-def processes(pybuild, project, n):
-    """The programs one edit → bundle executes besides pybuild, how many times it reads the
-    editable install's entry_points.txt (opened to be read, not to be hashed, which opens
-    O_NONBLOCK) and how many times it lists site-packages."""
+def traced(pybuild, project, n):
+    """The programs one edit → bundle executes besides pybuild, and how often it lists
+    site-packages and opens requirements.txt and entry_points.txt."""
     edit(project, n)
-    trace = WORK / "execve.trace"
+    trace = WORK / "edit.trace"
     subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve,openat", "-o", trace, pybuild, "-q", "bundle"],
                    cwd=project, check=True, stdout=subprocess.DEVNULL)
-    lines = trace.read_text().splitlines()
-    execs = [line for line in lines if "execve(" in line and "= -1" not in line]
-    venv = f"{project}/.venv/"
-    entry_points = [line for line in lines if venv in line and line.split('"')[1].endswith(".dist-info/entry_points.txt")
-                    and "O_NONBLOCK" not in line]
-    listings = [line for line in lines if "O_DIRECTORY" in line and line.split('"')[1].endswith("/site-packages")]
-    return [line.split('"')[1] for line in execs[1:]], len(entry_points), len(listings)
+    lines = [line for line in trace.read_text().splitlines() if "= -1" not in line]
+    execs = [line for line in lines if "execve(" in line]
+    opens = [line.split('"')[1] for line in lines if "openat(" in line]
+    listings = [line for line in lines if "openat(" in line and "O_DIRECTORY" in line
+                and line.split('"')[1].endswith("/site-packages")]
+    counts = {
+        "site-packages listings": len(listings),
+        "requirements.txt opens": sum(path.endswith("/requirements.txt") or path == "requirements.txt"
+                                      for path in opens),
+        "entry_points.txt opens": sum(path.endswith("/entry_points.txt") for path in opens),
+        # The editable install's, opened to be read (hashing opens O_NONBLOCK): the bundle's
+        # target reads it once.
+        "venv entry_points.txt reads": sum(
+            f"{project}/.venv/" in line and line.split('"')[1].endswith(".dist-info/entry_points.txt")
+            and "O_NONBLOCK" not in line for line in lines if "openat(" in line),
+    }
+    return [line.split('"')[1] for line in execs[1:]], counts
 
 
 tools = {"after": AFTER}
@@ -65,11 +75,11 @@ for n in range(ROUNDS):
     for label, pybuild in tools.items():
         times[label].append(timed_edit(pybuild, projects[label], n))
 for label, pybuild in tools.items():
-    started, entry_points, listings = processes(pybuild, projects[label], ROUNDS)
+    started, counts = traced(pybuild, projects[label], ROUNDS)
     median = statistics.median(times[label])
     print(f"{label:6} edit → bundle: median {median * 1000:.0f} ms of {ROUNDS}; "
-          f"processes started: {len(started)} {started}; entry_points.txt read {entry_points} times; "
-          f"site-packages listed {listings} times")
+          f"processes started: {len(started)} {started}; "
+          + "; ".join(f"{what}: {count}" for what, count in counts.items()))
 if BEFORE:
     ratio = statistics.median(times["after"]) / statistics.median(times["before"])
     print(f"after / before: {ratio:.2f}")

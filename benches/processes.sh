@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Processes started by an edit → bundle (issue #28): the sample is bundled once, then each
 # round edits `src/greeter/words.py` and times `pybuild -q bundle` (the layered PEX), and
-# one such edit → bundle runs under `strace -f -e trace=execve,openat`, which counts the programs
-# executed besides pybuild itself (goal: 0; the bundle is read back in process), the reads of
-# the editable install's entry_points.txt (the bundle's target is resolved once: 1) and the
-# listings of site-packages.
+# one such edit → bundle runs under `strace -f -e trace=execve,openat`, which counts the
+# programs executed besides pybuild itself (goal: 0; the bundle is read back in process),
+# the listings of the venv's site-packages (goal: at most 2; the venv is read once per
+# state, `python/env.rs`) and the opens of requirements.txt and entry_points.txt.
 #
 #   bash benches/processes.sh [ROUNDS]     (ROUNDS defaults to 10; BENCH_DIR=... keeps the work dir)
 #   BEFORE=/path/to/an/older/pybuild bash benches/processes.sh

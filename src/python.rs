@@ -4,6 +4,7 @@
 pub(crate) mod build;
 pub(crate) mod detect;
 pub(crate) mod editable;
+pub(crate) mod env;
 pub(crate) mod env_lock;
 pub(crate) mod installed;
 pub(crate) mod installer;
@@ -13,5 +14,7 @@ pub(crate) mod network;
 pub(crate) mod own_requirement;
 pub(crate) mod pins;
 pub(crate) mod prune;
+pub(crate) mod requirement;
+pub(crate) mod sources;
 pub(crate) mod uv;
 pub(crate) mod wheelhouse;

@@ -76,102 +76,14 @@ impl Project {
     }
 
     /// `[env] requirements`, relative to the root; none when an environment lock is the
-    /// venv's source (see `env_lock`).
+    /// venv's source (see `env_lock`). What they say, and the files they include, is
+    /// `python::sources`'.
     pub(crate) fn requirement_files(&self) -> &[String] {
         match self.env_lock() {
             Some(_) => &[],
             None => &self.config.env.requirements,
         }
     }
-
-    /// What the venv's environment is installed from, relative to the root: the
-    /// environment lock, or the requirement files and every file they include (`-r`) or
-    /// constrain with (`-c`), in the order met. Included files outside the project are
-    /// left out (they are not the project's).
-    pub(crate) fn requirement_inputs(&self) -> Vec<String> {
-        if let Some(lock) = self.env_lock() {
-            return vec![lock.file_name().to_string()];
-        }
-        self.with_includes(self.config.env.requirements.clone())
-    }
-
-    /// The requirement files `[env] tools` installs (`-r FILE`, `--requirement=FILE`: a
-    /// development requirement file goes into the venv, never the bundle), relative to
-    /// the root, in order.
-    pub(crate) fn tool_files(&self) -> Vec<String> {
-        self.config
-            .env
-            .tools
-            .iter()
-            .filter_map(|tool| tool_file(tool))
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// The tool files and every file they include or constrain with, in the order met.
-    pub(crate) fn tool_inputs(&self) -> Vec<String> {
-        self.with_includes(self.tool_files())
-    }
-
-    /// `files` and every file they include (`-r`) or constrain with (`-c`) inside the
-    /// project, in the order met.
-    fn with_includes(&self, files: Vec<String>) -> Vec<String> {
-        let mut found: Vec<String> = Vec::new();
-        let mut queue: Vec<String> = files;
-        while let Some(file) = queue.pop() {
-            if found.contains(&file) {
-                continue;
-            }
-            let text = std::fs::read_to_string(self.root.join(&file)).unwrap_or_default();
-            let dir = Path::new(&file).parent().unwrap_or(Path::new(""));
-            for included in included_files(&text) {
-                let path = dir.join(included);
-                if config::is_inside(&path) {
-                    queue.push(normal(&path));
-                }
-            }
-            found.push(file);
-        }
-        found
-    }
-}
-
-/// The file of a tool entry `-r FILE` (`-rFILE`, `--requirement FILE`, `--requirement=FILE`).
-pub(crate) fn tool_file(tool: &str) -> Option<&str> {
-    let rest = ["--requirement", "-r"]
-        .iter()
-        .find_map(|option| tool.trim().strip_prefix(option))?;
-    let file = rest.trim_start_matches([' ', '=']).trim();
-    (!file.is_empty()).then_some(file)
-}
-
-/// The files a requirement file names with `-r`/`--requirement`/`-c`/`--constraint`.
-fn included_files(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter_map(|line| {
-            let line = line.split(" #").next().unwrap_or(line).trim();
-            ["--requirement", "--constraint", "-r", "-c"]
-                .iter()
-                .find_map(|option| line.strip_prefix(option))
-                .map(|rest| rest.trim_start_matches('=').trim())
-        })
-        .filter(|path| !path.is_empty() && !path.contains("://"))
-        .collect()
-}
-
-/// `a/./b/../c` as `a/c`, with `/` separators.
-fn normal(path: &Path) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::ParentDir => {
-                parts.pop();
-            }
-            std::path::Component::Normal(part) => parts.push(part.to_string_lossy().into()),
-            _ => {}
-        }
-    }
-    parts.join("/")
 }
 
 /// The project's environment lock (see `python::env_lock`), found at the root.
@@ -201,21 +113,5 @@ impl EnvLock {
             EnvLock::Uv => "uv.lock",
             EnvLock::Pylock => "pylock.toml",
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn includes_and_constraints_are_found() {
-        let text = "six\n-r base.txt\n--constraint=../c.txt\n-c  pins/c.txt # pinned\n\
-                    --requirement other.txt\n-e .\n--hash=sha256:x\n";
-        assert_eq!(
-            included_files(text),
-            ["base.txt", "../c.txt", "pins/c.txt", "other.txt"]
-        );
-        assert_eq!(normal(Path::new("req/../pins/./c.txt")), "pins/c.txt");
     }
 }

@@ -16,6 +16,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::python::installed::Dist;
+
 /// The project's editable install.
 #[derive(Debug, Clone)]
 pub(crate) struct Editable {
@@ -36,60 +38,30 @@ pub(crate) enum Layout {
 }
 
 impl Editable {
-    /// Reads the editable install of `name` in `site_packages`, for a project at `root`.
-    pub(crate) fn read(site_packages: &Path, name: &str, root: &Path) -> Option<Editable> {
-        let dist_info = crate::python::installed::dist_info(site_packages, name)?;
+    /// Reads the editable install `dist` in `site_packages`, for a project at `root`.
+    pub(crate) fn read(dist: &Dist, site_packages: &Path, root: &Path) -> Option<Editable> {
+        let dist_info = dist.dist_info.clone();
         let dist_info_name = dist_info.file_name()?.to_str()?.to_string();
-        let metadata = fs::read_to_string(dist_info.join("METADATA")).ok()?;
-        let layout = layout(site_packages, &dist_info, root);
+        dist.metadata()?;
+        let layout = layout(dist, site_packages, root);
         Some(Editable {
             dist_info,
             dist_info_name,
-            requires: requires(&metadata),
+            requires: dist.requires(),
             layout,
         })
     }
 }
 
-/// The `Requires-Dist` of the distribution `name` installed in `site_packages` (see
-/// [`requires`]); none when it is not installed.
-pub(crate) fn installed_requires(site_packages: &Path, name: &str) -> Vec<String> {
-    crate::python::installed::dist_info(site_packages, name)
-        .and_then(|dist_info| fs::read_to_string(dist_info.join("METADATA")).ok())
-        .map(|metadata| requires(&metadata))
-        .unwrap_or_default()
-}
-
-/// The `Requires-Dist` values of a METADATA file, minus those only an extra asks for.
-pub(crate) fn requires(metadata: &str) -> Vec<String> {
-    metadata
-        .lines()
-        // The headers end at the first empty line; the description follows. A line of
-        // spaces continues a header (a multi-line `License:`), it does not end them.
-        .take_while(|line| !line.trim_end_matches('\r').is_empty())
-        .filter_map(|line| line.strip_prefix("Requires-Dist:"))
-        .map(str::trim)
-        .filter(|req| {
-            req.split_once(';')
-                .is_none_or(|(_, marker)| !marker.contains("extra"))
-        })
-        .map(str::to_string)
-        .collect()
-}
-
-fn layout(site_packages: &Path, dist_info: &Path, root: &Path) -> Layout {
-    let Ok(record) = fs::read_to_string(dist_info.join("RECORD")) else {
+fn layout(dist: &Dist, site_packages: &Path, root: &Path) -> Layout {
+    if dist.record().is_none() {
         return Layout::Unknown("the editable install has no RECORD".into());
-    };
-    let top_level = fs::read_to_string(dist_info.join("top_level.txt")).unwrap_or_default();
-    let top_level: Vec<&str> = top_level
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let pth_files: Vec<&str> = record
-        .lines()
-        .filter_map(|line| line.split(',').next())
+    }
+    let dist_info = &dist.dist_info;
+    let top_level = dist.top_level();
+    let top_level: Vec<&str> = top_level.iter().map(String::as_str).collect();
+    let pth_files: Vec<&str> = dist
+        .recorded_paths()
         .filter(|path| path.ends_with(".pth") && !path.contains('/'))
         .collect();
     let mut packages = Vec::new();
@@ -246,17 +218,9 @@ fn parse_str_dict(text: &str) -> Option<Vec<(String, PathBuf)>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn requires_skips_extras_and_the_description() {
-        let metadata = "Metadata-Version: 2.4\nName: app\nRequires-Dist: six\n\
-             Requires-Dist: tomli; python_version < \"3.11\"\n\
-             License: MIT\n        \n        Copyright (c) someone\n\
-             Requires-Dist: click\n\
-             Requires-Dist: pytest; extra == \"test\"\n\nRequires-Dist: not-a-header\n";
-        assert_eq!(
-            requires(metadata),
-            ["six", "tomli; python_version < \"3.11\"", "click"]
-        );
+    fn read(site_packages: &Path, root: &Path) -> Option<Editable> {
+        let dists = crate::python::installed::list(site_packages);
+        Editable::read(dists.first()?, site_packages, root)
     }
 
     #[test]
@@ -298,7 +262,7 @@ mod tests {
             format!("{}\n", root.join("src").display()),
         )
         .unwrap();
-        let editable = Editable::read(&sp, "app", &root).unwrap();
+        let editable = read(&sp, &root).unwrap();
         assert_eq!(editable.requires, ["six"]);
         assert_eq!(
             editable.layout,
@@ -318,7 +282,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let editable = Editable::read(&sp, "app", &root).unwrap();
+        let editable = read(&sp, &root).unwrap();
         assert_eq!(
             editable.layout,
             Layout::Packages(vec![("flat".into(), "flat".into())])
@@ -329,7 +293,7 @@ mod tests {
             "MAPPING = {'flat': '/elsewhere/flat'}\n",
         )
         .unwrap();
-        let editable = Editable::read(&sp, "app", &root).unwrap();
+        let editable = read(&sp, &root).unwrap();
         assert!(matches!(editable.layout, Layout::Unknown(_)));
     }
 }

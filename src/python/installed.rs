@@ -1,28 +1,144 @@
 //! What is installed in a venv's site-packages, read without running Python: the
-//! distributions there, whether an install left one incomplete, and the names that
-//! requirement files and `Requires-Dist` ask for.
+//! distributions there (one listing of the folder), and what each one's dist-info says
+//! (`RECORD`, `METADATA`, `entry_points.txt`), each file read once, when first asked for.
+//! `python::env` holds one such listing per venv state.
 //!
 //! An install interrupted by Ctrl-C or a kill can leave a `*.dist-info` whose files are
 //! not all there (a `pex-*.dist-info` without `bin/pex`): pip and uv then call it
-//! "already satisfied" forever. [`broken`] finds such distributions from their `RECORD`,
-//! so the step that installs them can reinstall them instead of trusting them.
+//! "already satisfied" forever. [`Dist::is_complete`] finds such distributions from their
+//! `RECORD`, so the step that installs them can reinstall them instead of trusting them.
 
+use std::cell::OnceCell;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use crate::engine::statcache::hash_bytes;
+use crate::python::requirement::Requirement;
 
 /// PEP 503 normalisation, which also matches wheel's `_` escaping (the one normaliser,
 /// re-exported for the callers that find it here).
 pub(crate) use crate::base::distribution_name::normalize;
 
-/// One installed distribution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One installed distribution. Its dist-info's files are read when first asked for, once.
+#[derive(Debug, Clone)]
 pub(crate) struct Dist {
+    /// As the dist-info folder spells it.
     pub(crate) name: String,
+    /// `name`, PEP 503 normalised.
+    pub(crate) key: String,
     pub(crate) version: String,
     pub(crate) dist_info: PathBuf,
+    record: OnceCell<Option<String>>,
+    metadata: OnceCell<Option<String>>,
+    console_scripts: OnceCell<Vec<(String, String)>>,
 }
 
-/// Every distribution in `site_packages`, by its `NAME-VERSION.dist-info` directory.
+impl Dist {
+    fn new(name: &str, version: &str, dist_info: PathBuf) -> Dist {
+        Dist {
+            name: name.to_string(),
+            key: normalize(name),
+            version: version.to_string(),
+            dist_info,
+            record: OnceCell::new(),
+            metadata: OnceCell::new(),
+            console_scripts: OnceCell::new(),
+        }
+    }
+
+    /// Its `RECORD`, if it has one.
+    pub(crate) fn record(&self) -> Option<&str> {
+        self.record
+            .get_or_init(|| fs::read_to_string(self.dist_info.join("RECORD")).ok())
+            .as_deref()
+    }
+
+    /// The paths its `RECORD` lists, as written (relative to site-packages, or `../`).
+    pub(crate) fn recorded_paths(&self) -> impl Iterator<Item = &str> {
+        self.record()
+            .unwrap_or_default()
+            .lines()
+            .filter_map(record_path)
+    }
+
+    /// The files its `RECORD` lists, relative ones joined to `site_packages`.
+    pub(crate) fn recorded_files(&self, site_packages: &Path) -> Vec<PathBuf> {
+        self.recorded_paths()
+            .map(|path| site_packages.join(path))
+            .collect()
+    }
+
+    /// What its files are, as one digest: its `RECORD`'s lines (each file's path, hash and
+    /// size) for files inside site-packages, sorted (the order installers write them in
+    /// is theirs); the scripts outside (`../../../bin/...`) are left out, as their `#!`
+    /// names the venv's path. Empty when there is no `RECORD`. Two venvs with the same
+    /// distributions built from the same sources have the same digests.
+    pub(crate) fn record_digest(&self) -> String {
+        let Some(record) = self.record() else {
+            return String::new();
+        };
+        let mut lines: Vec<&str> = record.lines().filter(|l| !l.starts_with("../")).collect();
+        lines.sort_unstable();
+        hash_bytes(lines.join("\n").as_bytes())
+    }
+
+    /// Its `METADATA`, if readable.
+    pub(crate) fn metadata(&self) -> Option<&str> {
+        self.metadata
+            .get_or_init(|| fs::read_to_string(self.dist_info.join("METADATA")).ok())
+            .as_deref()
+    }
+
+    /// The `Requires-Dist` of its `METADATA` that apply without extras (see
+    /// [`requires`]).
+    pub(crate) fn requires(&self) -> Vec<String> {
+        self.metadata().map(requires).unwrap_or_default()
+    }
+
+    /// The top-level names it lists in `top_level.txt` (setuptools writes one; hatchling
+    /// and uv_build do not), in file order.
+    pub(crate) fn top_level(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.dist_info.join("top_level.txt")).unwrap_or_default();
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The console scripts it declares (`entry_points.txt`), in file order.
+    pub(crate) fn console_scripts(&self) -> &[(String, String)] {
+        self.console_scripts.get_or_init(|| {
+            fs::read_to_string(self.dist_info.join("entry_points.txt"))
+                .map(|text| console_scripts(&text))
+                .unwrap_or_default()
+        })
+    }
+
+    /// The programs it installed into the venv's `bin/`, by name: its console scripts'
+    /// wrappers and its plain scripts (setuptools' `scripts=`, `script-files`) alike.
+    pub(crate) fn bin_scripts(&self) -> Vec<String> {
+        self.recorded_paths()
+            // From `lib/pythonX.Y/site-packages`, where RECORD paths are relative to.
+            .filter_map(|path| path.strip_prefix("../../../bin/"))
+            .filter(|name| !name.contains('/'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether its install is complete: a `RECORD`, and every file it lists (but compiled
+    /// bytecode, which is written after the fact) there.
+    pub(crate) fn is_complete(&self, site_packages: &Path) -> bool {
+        self.record().is_some()
+            && self
+                .recorded_paths()
+                .filter(|path| !path.ends_with(".pyc"))
+                .all(|path| site_packages.join(path).symlink_metadata().is_ok())
+    }
+}
+
+/// Every distribution in `site_packages`, by its `NAME-VERSION.dist-info` directory,
+/// sorted by name: one listing of the folder.
 pub(crate) fn list(site_packages: &Path) -> Vec<Dist> {
     let Ok(entries) = fs::read_dir(site_packages) else {
         return Vec::new();
@@ -32,35 +148,11 @@ pub(crate) fn list(site_packages: &Path) -> Vec<Dist> {
             let path = entry.ok()?.path();
             let stem = path.file_name()?.to_str()?.strip_suffix(".dist-info")?;
             let (name, version) = stem.rsplit_once('-')?;
-            Some(Dist {
-                name: name.to_string(),
-                version: version.to_string(),
-                dist_info: path.clone(),
-            })
+            Some(Dist::new(name, version, path.clone()))
         })
         .collect();
     dists.sort_by(|a, b| a.name.cmp(&b.name));
     dists
-}
-
-/// The distributions whose install is incomplete: no `RECORD`, or a file it lists (other
-/// than compiled bytecode, which is written after the fact) is missing.
-pub(crate) fn broken(site_packages: &Path) -> Vec<Dist> {
-    list(site_packages)
-        .into_iter()
-        .filter(|dist| !is_complete(site_packages, &dist.dist_info))
-        .collect()
-}
-
-fn is_complete(site_packages: &Path, dist_info: &Path) -> bool {
-    let Ok(record) = fs::read_to_string(dist_info.join("RECORD")) else {
-        return false;
-    };
-    record
-        .lines()
-        .filter_map(record_path)
-        .filter(|path| !path.ends_with(".pyc"))
-        .all(|path| site_packages.join(path).symlink_metadata().is_ok())
 }
 
 /// The path of a `RECORD` line (a CSV row: path, hash, size; the path may be quoted).
@@ -72,123 +164,39 @@ fn record_path(line: &str) -> Option<&str> {
     (!path.is_empty()).then_some(path)
 }
 
-/// The files a distribution's `RECORD` lists, as paths (relative ones joined to
-/// `site_packages`).
-pub(crate) fn recorded_files(site_packages: &Path, dist_info: &Path) -> Vec<PathBuf> {
-    let record = fs::read_to_string(dist_info.join("RECORD")).unwrap_or_default();
-    record
-        .lines()
-        .filter_map(record_path)
-        .map(|path| site_packages.join(path))
-        .collect()
-}
-
-/// The programs a distribution installed into the venv's `bin/`, by name: its console
-/// scripts' wrappers and its plain scripts (setuptools' `scripts=`, `script-files`) alike.
-pub(crate) fn bin_scripts(dist_info: &Path) -> Vec<String> {
-    let record = fs::read_to_string(dist_info.join("RECORD")).unwrap_or_default();
-    record
-        .lines()
-        .filter_map(record_path)
-        // From `lib/pythonX.Y/site-packages`, where RECORD paths are relative to.
-        .filter_map(|path| path.strip_prefix("../../../bin/"))
-        .filter(|name| !name.contains('/'))
-        .map(str::to_string)
-        .collect()
-}
-
 /// The distribution of that name (PEP 503 normalised) among `dists`.
 pub(crate) fn find<'a>(dists: &'a [Dist], name: &str) -> Option<&'a Dist> {
     let wanted = normalize(name);
-    dists.iter().find(|dist| normalize(&dist.name) == wanted)
+    dists.iter().find(|dist| dist.key == wanted)
 }
 
-/// [`requirement_file_names`] of each of `files` (relative to `root`; an unreadable one
-/// gives none: the install that reads it says why).
-pub(crate) fn names_in_requirement_files(root: &Path, files: &[String]) -> Vec<String> {
-    files
-        .iter()
-        .flat_map(|file| {
-            let text = fs::read_to_string(root.join(file)).unwrap_or_default();
-            requirement_file_names(&text)
-        })
-        .collect()
-}
-
-/// The names a requirement file asks for unconditionally: lines with an environment
-/// marker, an option (`-r`, `-c`, `--hash` continuations), a URL or a path are skipped,
-/// since only an installer can tell what they give.
-pub(crate) fn requirement_file_names(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|line| line.split(" #").next().unwrap_or(line).trim())
-        .filter(|line| !line.is_empty() && !line.starts_with(['#', '-', '.', '/']))
-        .filter(|line| !line.contains(';') && !line.contains("://") && !line.contains(" @ "))
-        .filter_map(requirement_name)
-        .collect()
-}
-
-/// The requirement lines of a requirement file, markers and extras kept, options (`-r`,
-/// `-c`, `--hash`), URLs and paths left out: what an installer was asked for.
-pub(crate) fn requirement_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|line| {
-            let line = line.split(" #").next().unwrap_or(line);
-            let line = line.split(" --").next().unwrap_or(line);
-            line.trim().trim_end_matches('\\').trim()
-        })
-        .filter(|line| !line.is_empty() && !line.starts_with(['#', '-', '.', '/']))
-        .filter(|line| !line.contains("://") || line.contains(" @ "))
-        .map(String::from)
-        .collect()
-}
-
-/// The first line of a requirement file that installs something no name can be read
-/// from without building it: a path, an unnamed URL, an editable other than the project.
-pub(crate) fn unnamed_requirement(text: &str) -> Option<&str> {
-    let lines = text
-        .lines()
-        .map(|line| line.split(" #").next().unwrap_or(line).trim())
-        .filter(|line| !line.starts_with('#'));
-    lines.into_iter().find(|line| {
-        let target = ["--editable", "-e"]
-            .iter()
-            .find_map(|option| line.strip_prefix(option))
-            .map(|rest| rest.trim_start_matches('=').trim());
-        match target {
-            Some(target) => target != "." && !target.starts_with(".["),
-            None => {
-                line.starts_with(['.', '/']) && !line.starts_with(".[") && *line != "."
-                    || (line.contains("://") && !line.contains(" @ ") && !line.starts_with('-'))
-            }
-        }
-    })
-}
-
-/// The distribution name a requirement starts with (`six>=1 ; ...` → `six`).
-pub(crate) fn requirement_name(requirement: &str) -> Option<String> {
-    let name: String = requirement
-        .trim()
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .collect();
-    (!name.is_empty()).then_some(name)
-}
-
-/// The `NAME-VERSION.dist-info` directory of an installed distribution.
+/// The `NAME-VERSION.dist-info` directory of a distribution installed in `site_packages`,
+/// for a caller that has no `Env` (a fetched bundle's check).
 pub(crate) fn dist_info(site_packages: &Path, name: &str) -> Option<PathBuf> {
     find(&list(site_packages), name).map(|dist| dist.dist_info.clone())
 }
 
-/// The installed version of a distribution, read from its dist-info directory's name.
-pub(crate) fn installed_version(site_packages: &Path, name: &str) -> Option<String> {
-    find(&list(site_packages), name).map(|dist| dist.version.clone())
+/// The `Requires-Dist` values of a METADATA file, minus those only an extra asks for.
+pub(crate) fn requires(metadata: &str) -> Vec<String> {
+    requires_dist(metadata)
+        .filter(|text| Requirement::parse(text).is_some_and(|r| r.applies_without_extras()))
+        .map(str::to_string)
+        .collect()
 }
 
-/// The console scripts a distribution declares (`entry_points.txt`), in file order.
-pub(crate) fn console_scripts(dist_info: &Path) -> Vec<(String, String)> {
-    let Ok(text) = fs::read_to_string(dist_info.join("entry_points.txt")) else {
-        return Vec::new();
-    };
+/// Every `Requires-Dist` value of a METADATA file, in file order.
+pub(crate) fn requires_dist(metadata: &str) -> impl Iterator<Item = &str> {
+    metadata
+        .lines()
+        // The headers end at the first empty line; the description follows. A line of
+        // spaces continues a header (a multi-line `License:`), it does not end them.
+        .take_while(|line| !line.trim_end_matches('\r').is_empty())
+        .filter_map(|line| line.strip_prefix("Requires-Dist:"))
+        .map(str::trim)
+}
+
+/// The `[console_scripts]` of an `entry_points.txt`, in file order.
+fn console_scripts(text: &str) -> Vec<(String, String)> {
     let mut in_section = false;
     let mut scripts = Vec::new();
     for line in text.lines().map(str::trim) {
@@ -220,6 +228,10 @@ mod tests {
         }
     }
 
+    fn only(sp: &Path) -> Dist {
+        list(sp).remove(0)
+    }
+
     #[test]
     fn the_scripts_a_distribution_put_in_bin_are_named() {
         let dir = tempfile::tempdir().unwrap();
@@ -235,10 +247,7 @@ mod tests {
             ],
             &[],
         );
-        assert_eq!(
-            bin_scripts(&sp.join("app-1.0.dist-info")),
-            ["app", "app tool"]
-        );
+        assert_eq!(only(&sp).bin_scripts(), ["app", "app tool"]);
     }
 
     #[test]
@@ -258,82 +267,88 @@ mod tests {
             &["pex/__init__.py"],
         );
         fs::create_dir_all(sp.join("click-8.1.3.dist-info")).unwrap();
-        let broken: Vec<String> = broken(&sp).into_iter().map(|d| d.name).collect();
-        assert_eq!(broken, ["click", "pex"]);
+        let broken = |sp: &Path| -> Vec<String> {
+            list(sp)
+                .into_iter()
+                .filter(|d| !d.is_complete(sp))
+                .map(|d| d.name)
+                .collect()
+        };
+        assert_eq!(broken(&sp), ["click", "pex"]);
         fs::create_dir_all(dir.path().join("bin")).unwrap();
         fs::write(dir.path().join("bin/pex"), "#!").unwrap();
-        let broken: Vec<String> = super::broken(&sp).into_iter().map(|d| d.name).collect();
-        assert_eq!(broken, ["click"]);
+        assert_eq!(broken(&sp), ["click"]);
     }
 
     #[test]
-    fn requirement_files_give_their_unconditional_names() {
-        let text = "# pins\nclick==8.1.3 \\\n    --hash=sha256:abc\nsix>=1.16  # comment\n\
-                    -r other.txt\n-c constraints.txt\ntomli; python_version < \"3.11\"\n\
-                    ./local\nPyYAML[extra]~=6.0\npkg @ https://x/y.whl\n";
-        assert_eq!(requirement_file_names(text), ["click", "six", "PyYAML"]);
-        assert_eq!(
-            requirement_lines(text),
-            [
-                "click==8.1.3",
-                "six>=1.16",
-                "tomli; python_version < \"3.11\"",
-                "PyYAML[extra]~=6.0",
-                "pkg @ https://x/y.whl"
-            ]
+    fn the_record_digest_is_of_the_files_inside_site_packages_in_any_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sp = dir.path();
+        install(
+            sp,
+            "six-1.16.0",
+            &["six.py", "../../../bin/six", "a.py"],
+            &[],
         );
-        assert_eq!(unnamed_requirement(text), Some("./local"));
-        assert_eq!(
-            unnamed_requirement("-e .[test]\nsix\npkg @ https://x\n"),
-            None
+        let digest = only(sp).record_digest();
+        assert_eq!(digest.len(), 32);
+        install(
+            sp,
+            "six-1.16.0",
+            &["a.py", "six.py", "../../../bin/other"],
+            &[],
         );
-        assert_eq!(
-            unnamed_requirement("-e ../shared-lib\n"),
-            Some("-e ../shared-lib")
-        );
-        assert_eq!(
-            unnamed_requirement("--index-url https://mirror/simple\nhttps://x/y.whl\n"),
-            Some("https://x/y.whl")
-        );
-        let dists = [Dist {
-            name: "PyYAML".into(),
-            version: "6".into(),
-            dist_info: PathBuf::new(),
-        }];
-        assert_eq!(find(&dists, "pyyaml"), Some(&dists[0]));
-        assert_eq!(find(&dists, "yaml"), None);
+        assert_eq!(only(sp).record_digest(), digest);
+        install(sp, "six-1.16.0", &["a.py", "six2.py"], &[]);
+        assert_ne!(only(sp).record_digest(), digest);
+        fs::remove_file(sp.join("six-1.16.0.dist-info/RECORD")).unwrap();
+        assert_eq!(only(sp).record_digest(), "");
     }
 
     #[test]
-    fn finds_dist_info_by_normalised_name() {
+    fn finds_dists_by_normalised_name() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("legacy_tool-0.4.0.dist-info")).unwrap();
+        fs::create_dir(dir.path().join("PyYAML-6.0.dist-info")).unwrap();
         fs::create_dir(dir.path().join("pex-2.105.2.dist-info")).unwrap();
-        assert_eq!(
-            installed_version(dir.path(), "Legacy-Tool").as_deref(),
-            Some("0.4.0")
-        );
-        assert_eq!(
-            installed_version(dir.path(), "pex").as_deref(),
-            Some("2.105.2")
-        );
-        assert_eq!(installed_version(dir.path(), "pe"), None);
+        let dists = list(dir.path());
+        let version = |name: &str| find(&dists, name).map(|d| d.version.as_str());
+        assert_eq!(version("Legacy-Tool"), Some("0.4.0"));
+        assert_eq!(version("pyyaml"), Some("6.0"));
+        assert_eq!(version("pex"), Some("2.105.2"));
+        assert_eq!(version("pe"), None);
+        assert_eq!(find(&dists, "pyyaml").unwrap().key, "pyyaml");
     }
 
     #[test]
     fn reads_console_scripts_section_only() {
         let dir = tempfile::tempdir().unwrap();
+        let dist_info = dir.path().join("app-1.0.dist-info");
+        fs::create_dir(&dist_info).unwrap();
         fs::write(
-            dir.path().join("entry_points.txt"),
+            dist_info.join("entry_points.txt"),
             "[gui_scripts]\nx = a:b\n\n[console_scripts]\ngreet = greeter.cli:main\nother=o.p:q\n",
         )
         .unwrap();
         assert_eq!(
-            console_scripts(dir.path()),
-            vec![
+            only(dir.path()).console_scripts(),
+            [
                 ("greet".to_string(), "greeter.cli:main".to_string()),
                 ("other".to_string(), "o.p:q".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn requires_skips_extras_and_the_description() {
+        let metadata = "Metadata-Version: 2.4\nName: app\nRequires-Dist: six\n\
+             Requires-Dist: tomli; python_version < \"3.11\"\n\
+             License: MIT\n        \n        Copyright (c) someone\n\
+             Requires-Dist: click\n\
+             Requires-Dist: pytest; extra == \"test\"\n\nRequires-Dist: not-a-header\n";
+        assert_eq!(
+            requires(metadata),
+            ["six", "tomli; python_version < \"3.11\"", "click"]
         );
     }
 }

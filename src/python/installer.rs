@@ -2,7 +2,7 @@
 //! see `uv`), pip with `installer = "pip"`. Both take pip's `install` arguments.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -71,9 +71,9 @@ impl Installer {
             false => argv.extend(wheelhouse::pip_args(cx)),
         }
         argv.extend_from_slice(install_args);
-        cx.runner
-            .run(program, &argv)
-            .map_err(|err| wheelhouse::offline_failure(err, cx))
+        let ran = cx.runner.run(program, &argv);
+        cx.venv_changed();
+        ran.map_err(|err| wheelhouse::offline_failure(err, cx))
             .map_err(|err| match uv {
                 true => uv_sources_failure(err),
                 false => err,
@@ -81,14 +81,15 @@ impl Installer {
     }
 
     /// Reinstalls, at the same version and without their dependencies, the distributions
-    /// an interrupted install left incomplete (see `installed::broken`); `except` is the
+    /// an interrupted install left incomplete (see `Env::broken`); `except` is the
     /// project itself, which its editable install replaces anyway.
     pub(crate) fn repair(&self, cx: &mut Build, except: &str) -> Result<()> {
-        let site_packages = cx.site_packages()?;
+        let env = cx.env()?;
         let except = installed::normalize(except);
-        let broken: Vec<OsString> = installed::broken(&site_packages)
+        let broken: Vec<OsString> = env
+            .broken()
             .into_iter()
-            .filter(|dist| installed::normalize(&dist.name) != except)
+            .filter(|dist| dist.key != except)
             .map(|dist| format!("{}=={}", dist.name, dist.version).into())
             .collect();
         if broken.is_empty() {
@@ -123,6 +124,18 @@ pub(crate) fn install_lock(
     with_project: bool,
 ) -> Result<()> {
     let uv = uv::find_or_fetch(cx)?;
+    let synced = sync_to_lock(cx, &uv, lock, locked, with_project);
+    cx.venv_changed();
+    synced
+}
+
+fn sync_to_lock(
+    cx: &mut Build,
+    uv: &Path,
+    lock: EnvLock,
+    locked: &Locked,
+    with_project: bool,
+) -> Result<()> {
     let python = cx.project.venv_python();
     let offline = wheelhouse::offline(cx);
     match lock {
@@ -145,8 +158,8 @@ pub(crate) fn install_lock(
             }
             let venv = cx.project.venv();
             cx.runner
-                .run_with_env(&uv, &argv, &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())])
-                .map_err(|err| lock_failure(err, &uv))
+                .run_with_env(uv, &argv, &[("UV_PROJECT_ENVIRONMENT", venv.as_os_str())])
+                .map_err(|err| lock_failure(err, uv))
         }
         EnvLock::Pylock => {
             let mut argv = args!["pip", "install", "--python", &python].to_vec();
@@ -155,10 +168,10 @@ pub(crate) fn install_lock(
             }
             let mut install = argv.clone();
             install.extend(args!["-r", lock.file_name()]);
-            cx.runner.run(&uv, &install)?;
+            cx.runner.run(uv, &install)?;
             if with_project && !locked.installs_project {
                 argv.extend(args!["-e", "."]);
-                cx.runner.run(&uv, &argv)?;
+                cx.runner.run(uv, &argv)?;
             }
             Ok(())
         }

@@ -16,10 +16,12 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
+use crate::base::distribution_name::normalize;
 use crate::python::detect::Ini;
+use crate::python::requirement;
 
 /// Build requirements that take the version from version control.
-pub(crate) const VCS_VERSIONING: &[&str] = &[
+const VCS_VERSIONING: &[&str] = &[
     "setuptools-scm",
     "setuptools_scm",
     "hatch-vcs",
@@ -29,24 +31,28 @@ pub(crate) const VCS_VERSIONING: &[&str] = &[
     "pdm-backend-scm",
 ];
 
+/// Whether a `pyproject.toml`'s build requirements take the version from version control.
+pub(crate) fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
+    let requires = pyproject
+        .get("build-system")
+        .and_then(|b| b.get("requires"))
+        .and_then(|r| r.as_array());
+    requires
+        .into_iter()
+        .flatten()
+        .filter_map(toml::Value::as_str)
+        .filter_map(requirement::name)
+        .any(|name| VCS_VERSIONING.iter().any(|vcs| normalize(vcs) == name))
+}
+
 /// For a project versioned from version control in a git checkout: git's files that say
 /// which commit is checked out (keys relative to the root), else none.
 pub(crate) fn vcs_state(root: &Path) -> Vec<String> {
     let pyproject = fs::read_to_string(root.join("pyproject.toml")).unwrap_or_default();
-    let requires = pyproject
+    let by_vcs = pyproject
         .parse::<toml::Table>()
-        .ok()
-        .and_then(|t| t.get("build-system")?.get("requires")?.as_array().cloned())
-        .unwrap_or_default();
-    let by_vcs = requires.iter().filter_map(toml::Value::as_str).any(|r| {
-        crate::python::installed::requirement_name(r).is_some_and(|name| {
-            let name = crate::python::installed::normalize(&name);
-            VCS_VERSIONING
-                .iter()
-                .any(|vcs| crate::python::installed::normalize(vcs) == name)
-        })
-    }) || fs::read_to_string(root.join("setup.py"))
-        .is_ok_and(|t| t.contains("use_scm_version"));
+        .is_ok_and(|table| versioned_by_vcs(&table))
+        || fs::read_to_string(root.join("setup.py")).is_ok_and(|t| t.contains("use_scm_version"));
     // A linked worktree's `.git` is a file: its HEAD lives elsewhere, left out.
     if !by_vcs || !root.join(".git").is_dir() {
         return Vec::new();

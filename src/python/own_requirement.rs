@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::python::installed;
+use crate::python::requirement::Requirement;
+use crate::python::sources::Sources;
 
 /// The extras of `line` when it names the project (empty for `-e .`), else `None`.
 pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
@@ -37,18 +39,20 @@ pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
     )
 }
 
-/// What `files` (relative to `root`) hand a bundler: each file as it is, or, when it or a
-/// file it includes (`-r`, `-c`) names the project, a copy in `dir` without those lines
-/// and with its includes made absolute; and the project's extras those lines asked for.
+/// What `files` (relative to the root, read through `sources`) hand a bundler: each file
+/// as it is, or, when it or a file it includes (`-r`, `-c`) names the project, a copy in
+/// `dir` without those lines and with its includes made absolute; and the project's
+/// extras those lines asked for.
 pub(crate) fn for_bundler(
-    root: &Path,
+    sources: &Sources,
     files: &[String],
     dir: &Path,
 ) -> Result<(Vec<PathBuf>, Vec<String>)> {
     let mut extras = Vec::new();
     let mut paths = Vec::new();
     for file in files {
-        paths.push(copy_without_project(&root.join(file), dir, &mut extras, 0)?);
+        let file = sources.path(file);
+        paths.push(copy_without_project(sources, &file, dir, &mut extras, 0)?);
     }
     extras.sort();
     extras.dedup();
@@ -57,15 +61,14 @@ pub(crate) fn for_bundler(
 
 /// `file`, or its copy without the lines naming the project (see [`for_bundler`]).
 fn copy_without_project(
+    sources: &Sources,
     file: &Path,
     dir: &Path,
     extras: &mut Vec<String>,
     depth: usize,
 ) -> Result<PathBuf> {
-    let Ok(text) = fs::read_to_string(file) else {
-        // The installer that reads it says why it cannot.
-        return Ok(file.to_path_buf());
-    };
+    // Unreadable, it is handed on as it is: the installer that reads it says why it cannot.
+    let text = sources.text(&file.to_string_lossy());
     // A file including itself would recurse for ever; pip would refuse it anyway.
     if depth > 16 {
         return Ok(file.to_path_buf());
@@ -86,7 +89,7 @@ fn copy_without_project(
         match include {
             Some((option, rest)) if !rest.contains("://") => {
                 let included = base.join(rest.trim_start_matches([' ', '=']).trim());
-                let used = copy_without_project(&included, dir, extras, depth + 1)?;
+                let used = copy_without_project(sources, &included, dir, extras, depth + 1)?;
                 changed |= used != included;
                 out.push_str(&format!("{option} {}\n", used.display()));
             }
@@ -112,38 +115,10 @@ fn copy_without_project(
 /// The `Requires-Dist` of `metadata` that one of `extras` asks for, as requirements that
 /// apply without it: the `extra == "NAME"` clause of the marker is made true.
 pub(crate) fn extras_requires(metadata: &str, extras: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let headers = metadata
-        .lines()
-        .take_while(|line| !line.trim_end_matches('\r').is_empty());
-    for requirement in headers.filter_map(|line| line.strip_prefix("Requires-Dist:")) {
-        let Some((spec, marker)) = requirement.trim().split_once(';') else {
-            continue;
-        };
-        let mut marker = marker.trim().to_string();
-        let mut asked = false;
-        for extra in extras {
-            for quote in ['"', '\''] {
-                for clause in [
-                    format!("extra == {quote}{extra}{quote}"),
-                    format!("extra=={quote}{extra}{quote}"),
-                ] {
-                    if marker.contains(&clause) {
-                        asked = true;
-                        marker = marker.replace(&clause, "python_version >= \"0\"");
-                    }
-                }
-            }
-        }
-        if !asked || marker.contains("extra") {
-            continue;
-        }
-        match marker.as_str() {
-            "python_version >= \"0\"" => out.push(spec.trim().to_string()),
-            _ => out.push(format!("{}; {marker}", spec.trim())),
-        }
-    }
-    out
+    installed::requires_dist(metadata)
+        .filter_map(Requirement::parse)
+        .filter_map(|requirement| requirement.for_extras(extras))
+        .collect()
 }
 
 #[cfg(test)]
@@ -185,7 +160,8 @@ mod tests {
         .unwrap();
         fs::write(root.path().join("plain.txt"), "idna\n").unwrap();
         let files = ["requirements.txt".to_string(), "plain.txt".into()];
-        let (paths, extras) = for_bundler(root.path(), &files, &work).unwrap();
+        let sources = Sources::at(root.path());
+        let (paths, extras) = for_bundler(&sources, &files, &work).unwrap();
         assert_eq!(extras, ["a"]);
         assert_eq!(paths[1], root.path().join("plain.txt"));
         let top = fs::read_to_string(&paths[0]).unwrap();
@@ -204,10 +180,7 @@ mod tests {
                         \nRequires-Dist: not-a-header; extra == \"a\"\n";
         assert_eq!(
             extras_requires(metadata, &["a".into()]),
-            [
-                "idna",
-                "tomli; python_version < \"3.11\" and python_version >= \"0\""
-            ]
+            ["idna", "tomli ; python_full_version < '3.11'"]
         );
     }
 }

@@ -10,9 +10,9 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::base::distribution_name::normalize;
-use crate::python::build::Build;
-use crate::python::editable;
-use crate::python::installed;
+use crate::python::installed::Dist;
+use crate::python::requirement::Requirement;
+use crate::python::sources::{self, Sources};
 
 /// The versions the environment's source allows for a distribution, and the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,29 +23,32 @@ pub(crate) struct Pin {
 
 /// What the environment's source pins, by normalised name: every package of the
 /// environment lock, or each `name==version` line of the requirement and constraint files
-/// and then of the project's `Requires-Dist` (read from its install in `site_packages`).
-pub(crate) fn pins(cx: &Build, site_packages: &Path) -> Result<BTreeMap<String, Pin>> {
+/// and then of the project's `Requires-Dist` (`requires`, as installed). `Env::pins`
+/// keeps it for the venv's state.
+pub(crate) fn pins(
+    sources: &Sources,
+    root: &Path,
+    project: &str,
+    requires: &[String],
+) -> Result<BTreeMap<String, Pin>> {
     let mut pins: BTreeMap<String, Pin> = BTreeMap::new();
-    if let Some(lock) = cx.project.env_lock() {
-        let locked =
-            crate::python::env_lock::read(lock, &cx.project.root, &cx.project.config.project.name)?;
+    if let Some(lock) = sources.lock() {
+        let locked = crate::python::env_lock::read(lock, root, project)?;
         for (name, version) in &locked.versions {
             add(&mut pins, name, version, lock.file_name());
         }
         return Ok(pins);
     }
-    for file in cx.project.requirement_inputs() {
-        let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
-        add_requirement_pins(&mut pins, &text, &file);
+    for file in sources.requirement_inputs() {
+        add_requirement_pins(&mut pins, &sources.text(&file), &file);
     }
     // Unconditional ones only: a marker may exclude this platform.
-    for requirement in editable::installed_requires(site_packages, &cx.project.config.project.name)
-    {
-        if let Some((name, version)) = exact_pin(&requirement)
-            && !requirement.contains(';')
-            && !pins.contains_key(&normalize(name))
+    for requirement in requires.iter().filter_map(|r| Requirement::parse(r)) {
+        if let Some(version) = requirement.exact_version()
+            && requirement.is_unconditional()
+            && !pins.contains_key(requirement.name())
         {
-            add(&mut pins, name, version, REQUIRES_DIST);
+            add(&mut pins, requirement.name(), &version, REQUIRES_DIST);
         }
     }
     Ok(pins)
@@ -54,10 +57,8 @@ pub(crate) fn pins(cx: &Build, site_packages: &Path) -> Result<BTreeMap<String, 
 /// Adds each `name==version` line of the requirement or constraint file `file`, whose
 /// text is `text`, to `pins`.
 pub(crate) fn add_requirement_pins(pins: &mut BTreeMap<String, Pin>, text: &str, file: &str) {
-    for line in installed::requirement_lines(text) {
-        if let Some((name, version)) = exact_pin(&line) {
-            add(pins, name, version, file);
-        }
+    for (name, version) in sources::exact_pins(text) {
+        add(pins, &name, &version, file);
     }
 }
 
@@ -71,66 +72,33 @@ fn add(pins: &mut BTreeMap<String, Pin>, name: &str, version: &str, file: &str) 
     }
 }
 
-/// `name[extras]==version` (a marker after `;` allowed) → (name, version); anything
-/// else (a range, a wildcard, a URL) pins nothing.
-pub(crate) fn exact_pin(line: &str) -> Option<(&str, &str)> {
-    let requirement = line.split(';').next()?.trim();
-    let (name, version) = requirement.split_once("==")?;
-    let name = name.split('[').next()?.trim();
-    let version = version.trim();
-    let plain = |s: &str| !s.is_empty() && !s.contains([',', '*', '<', '>', '!', '=', '~', ' ']);
-    (plain(name) && plain(version)).then_some((name, version))
-}
-
 /// Where a pin comes from when it is the project's own `Requires-Dist`.
 pub(crate) const REQUIRES_DIST: &str = "Requires-Dist";
 
 /// The first installed distribution (the project aside) at another version than its pin,
 /// among the pins `restores` says the caller's install puts back; said as a reason to
 /// sync again.
-pub(crate) fn drift(
-    cx: &Build,
-    site_packages: &Path,
+pub(crate) fn drift<'d>(
+    pins: &BTreeMap<String, Pin>,
+    dists: impl IntoIterator<Item = &'d Dist>,
     restores: impl Fn(&Pin) -> bool,
-) -> Result<Option<String>> {
-    let pins = pins(cx, site_packages)?;
+) -> Option<String> {
     if pins.is_empty() {
-        return Ok(None);
+        return None;
     }
-    let project = normalize(&cx.project.config.project.name);
-    for dist in installed::list(site_packages) {
-        let name = normalize(&dist.name);
-        if name == project {
-            continue;
-        }
-        if let Some(pin) = pins.get(&name)
+    for dist in dists {
+        if let Some(pin) = pins.get(&dist.key)
             && restores(pin)
             && !pin.versions.contains(&dist.version)
         {
-            return Ok(Some(format!(
-                "{name} {} in the venv, {} pins {}",
+            return Some(format!(
+                "{} {} in the venv, {} pins {}",
+                dist.key,
                 dist.version,
                 pin.file,
                 pin.versions.join(" or ")
-            )));
+            ));
         }
     }
-    Ok(None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exact_pins_are_read_and_ranges_are_not() {
-        assert_eq!(exact_pin("six==1.16.0"), Some(("six", "1.16.0")));
-        assert_eq!(
-            exact_pin("Click[extra] == 8.1.3 ; python_version >= '3'"),
-            Some(("Click", "8.1.3"))
-        );
-        for open in ["six>=1", "six==1.*", "six>=1,==1.16", "six", "six===1.0"] {
-            assert_eq!(exact_pin(open), None, "{open}");
-        }
-    }
+    None
 }

@@ -15,7 +15,8 @@ use anyhow::Result;
 
 use crate::args;
 use crate::python::build::Build;
-use crate::python::installed;
+use crate::python::own_requirement::project_extras;
+use crate::python::sources;
 
 /// Prints the normalised names of the distributions nothing asks for, one a line. Its
 /// arguments are the requirements asked for.
@@ -85,7 +86,9 @@ pub(crate) fn prune(cx: &Build, wanted: &[String]) -> Result<()> {
     ));
     let mut argv = args!["-m", "pip", "uninstall", "-y", "-q"].to_vec();
     argv.extend(unwanted.iter().map(OsString::from));
-    cx.runner.run(python, &argv)
+    let ran = cx.runner.run(python, &argv);
+    cx.venv_changed();
+    ran
 }
 
 /// What the project asks for: its own name, the requirement lines of `files` (their text),
@@ -98,12 +101,11 @@ pub(crate) fn wanted(project: &str, requirement_texts: &[String], tools: &[Strin
         "wheel".into(),
     ];
     for text in requirement_texts {
-        wanted.extend(installed::requirement_lines(text));
+        wanted.extend(sources::requirement_lines(text));
         // `-e .[test]` (or `.[test]`): the project with extras.
-        for line in text.lines().map(str::trim) {
-            let line = line.strip_prefix("-e").unwrap_or(line).trim();
-            if let Some(extras) = line.strip_prefix(".[").and_then(|l| l.split(']').next()) {
-                wanted.push(format!("{project}[{extras}]"));
+        for extras in text.lines().filter_map(project_extras) {
+            if !extras.is_empty() {
+                wanted.push(format!("{project}[{}]", extras.join(",")));
             }
         }
     }

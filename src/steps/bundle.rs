@@ -28,9 +28,9 @@ use crate::base::paths::{self, Place};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Prepared, Step};
 use crate::python::build::Build;
-use crate::python::editable;
-use crate::python::installed;
+use crate::python::env::Env;
 use crate::python::interpreter::Interpreter;
+use crate::python::{requirement, sources};
 
 mod archive;
 mod backend;
@@ -45,8 +45,6 @@ mod target;
 use backend::{Job, Target};
 pub(crate) use kinds::backend;
 pub(crate) use manifest::path_for as manifest_path;
-/// For the image, which lays the bundle out as a venv and proves it the same way.
-pub(crate) use manifest::venv_distributions;
 use own_code::Code;
 use placement::{output_path, pex_output_args, stage_files, work_dir};
 pub(crate) use target::target;
@@ -81,19 +79,12 @@ pub(crate) fn configured_outputs(config: &Config) -> Vec<PathBuf> {
 pub(crate) struct Bundle;
 
 /// The names the app asks for by name: its `Requires-Dist` and its requirement files.
-fn app_names(cx: &Build, site_packages: &Path) -> Vec<String> {
-    let mut names =
-        installed::names_in_requirement_files(&cx.project.root, cx.project.requirement_files());
-    let requires = editable::installed_requires(site_packages, &cx.project.config.project.name);
-    names.extend(
-        requires
-            .iter()
-            .filter_map(|requirement| installed::requirement_name(requirement)),
-    );
+fn app_names(cx: &Build, env: &Env) -> Vec<String> {
+    let sources = cx.sources();
+    let mut names = sources.names_in(sources.requirement_files());
+    let requires = env.requires(&cx.project.config.project.name);
+    names.extend(requires.iter().filter_map(|r| requirement::name(r)));
     names
-        .iter()
-        .map(|name| installed::normalize(name))
-        .collect()
 }
 
 impl Bundle {
@@ -136,15 +127,9 @@ fn remove_previous_bundles(cx: &mut Build, current: &[String]) -> Result<()> {
 }
 
 /// What the tools step installs by name: `[env] tools` but their requirement files
-/// (`-r FILE`, see `Project::tool_files`), then the bundle kind's bundler.
+/// (`-r FILE`, see `Sources::tool_files`), then the bundle kind's bundler.
 pub(crate) fn tool_packages(config: &Config) -> Result<Vec<String>> {
-    let mut packages: Vec<String> = config
-        .env
-        .tools
-        .iter()
-        .filter(|tool| crate::base::project::tool_file(tool).is_none())
-        .cloned()
-        .collect();
+    let mut packages = sources::tool_packages(config);
     packages.extend(backend(config)?.tool().map(Into::into));
     Ok(packages)
 }
@@ -178,32 +163,29 @@ impl<'a> Step<Build<'a>> for Bundle {
         fingerprint.part("bundle", serde_json::to_string(&config.bundle)?);
         let python = cx.interpreter()?;
         fingerprint.part("interpreter", python.describe());
-        let site_packages = cx.site_packages()?;
+        let env = cx.env()?;
+        let site_packages = env.site_packages().to_path_buf();
         for dist in backend(config)?.versioned() {
-            let version = installed::installed_version(&site_packages, dist);
-            fingerprint.part(dist, version.unwrap_or_else(|| "not installed".into()));
+            let version = env.version(dist).unwrap_or("not installed");
+            fingerprint.part(dist, version.to_string());
         }
         // What the venv holds: a version changed by hand, which no step's install
         // restores, ships only in a rebuilt bundle (and the manifest says so).
         // The development tools aside (a new pytest rebuilds nothing), unless the app asks
         // for them too.
-        let app = app_names(cx, &site_packages);
-        let mut tools = tool_packages(&cx.project.config)?;
-        tools.extend(installed::names_in_requirement_files(
-            &cx.project.root,
-            &cx.project.tool_inputs(),
-        ));
-        let tools: Vec<String> = tools
+        let app = app_names(cx, &env);
+        let sources = cx.sources();
+        let mut tools: Vec<String> = tool_packages(&cx.project.config)?
             .iter()
-            .filter_map(|tool| installed::requirement_name(tool))
-            .map(|name| installed::normalize(&name))
-            .filter(|name| !app.contains(name))
+            .filter_map(|tool| requirement::name(tool))
             .collect();
-        let mut venv: Vec<String> = installed::list(&site_packages)
-            .into_iter()
-            .map(|dist| (installed::normalize(&dist.name), dist.version))
-            .filter(|(name, _)| !tools.contains(name))
-            .map(|(name, version)| format!("{name} {version}"))
+        tools.extend(sources.names_in(&sources.tool_inputs()));
+        tools.retain(|name| !app.contains(name));
+        let mut venv: Vec<String> = env
+            .dists()
+            .iter()
+            .filter(|dist| !tools.contains(&dist.key))
+            .map(|dist| format!("{} {}", dist.key, dist.version))
             .collect();
         venv.sort();
         fingerprint.part("the venv's distributions", venv.join("\n"));

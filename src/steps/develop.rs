@@ -15,12 +15,12 @@ use crate::engine::fileset::top_level::top_level_names;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::Step;
 use crate::python::build::Build;
-use crate::python::editable;
-use crate::python::installed;
 use crate::python::installer::{Installer, install_lock};
 use crate::python::metadata_sources;
 use crate::python::pins;
 use crate::python::prune;
+use crate::python::requirement::Requirement;
+use crate::python::sources;
 use crate::steps::bundle;
 
 pub(crate) const METADATA_FILES: &[&str] =
@@ -58,7 +58,7 @@ impl<'a> Step<Build<'a>> for Develop {
             names.into_iter().collect::<Vec<_>>().join(" "),
         );
         cx.add_files(&mut fingerprint, METADATA_FILES)?;
-        let requirements = cx.project.requirement_inputs();
+        let requirements = cx.sources().requirement_inputs();
         cx.add_files(&mut fingerprint, &requirements)?;
         let files = cx.project_files()?;
         let sources = metadata_sources::find(&cx.project.root, &files);
@@ -75,10 +75,12 @@ impl<'a> Step<Build<'a>> for Develop {
     /// requirement files' pins).
     fn damage(&self, cx: &mut Build) -> Result<Option<String>> {
         let locked = cx.project.env_lock().is_some();
-        let site_packages = cx.site_packages()?;
-        pins::drift(cx, &site_packages, |pin| {
+        let pins = cx.pins()?;
+        let env = cx.env()?;
+        let dists = env.others(&cx.project.config.project.name);
+        Ok(pins::drift(&pins, dists, |pin| {
             locked || pin.file == pins::REQUIRES_DIST
-        })
+        }))
     }
 
     fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
@@ -118,7 +120,9 @@ impl Develop {
         }
         if mode == DevelopMode::SetupPy {
             let python = cx.project.venv_python();
-            cx.runner.run(python, &args!["setup.py", "develop"])?;
+            let ran = cx.runner.run(python, &args!["setup.py", "develop"]);
+            cx.venv_changed();
+            ran?;
         }
         // A venv this build made holds only what it installed, all of it asked for.
         if crate::steps::venv::made_since(&cx.project.venv(), cx.started) {
@@ -132,15 +136,16 @@ impl Develop {
         if let Some((_, locked)) = &lock {
             texts.push(locked.names.join("\n"));
         }
+        let sources = cx.sources();
         let mut files = match lock {
             Some(_) => Vec::new(),
-            None => cx.project.requirement_inputs(),
+            None => sources.requirement_inputs(),
         };
         // What the development requirement files ask for stays too.
-        files.extend(cx.project.tool_inputs());
+        files.extend(sources.tool_inputs());
         for file in files {
-            let text = std::fs::read_to_string(cx.project.root.join(&file)).unwrap_or_default();
-            if let Some(line) = installed::unnamed_requirement(&text) {
+            let text = sources.text(&file);
+            if let Some(line) = sources::unnamed_requirement(&text) {
                 cx.printer.detail(&format!(
                     "the venv is not pruned: {file} installs `{line}`, whose name only an installer can tell"
                 ));
@@ -160,33 +165,33 @@ impl Develop {
 
     fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {
         let name = cx.project.config.project.name.clone();
-        let site_packages = cx.site_packages()?;
-        let dist_info = installed::dist_info(&site_packages, &name).with_context(|| {
+        let env = cx.env()?;
+        let site_packages = env.site_packages();
+        let project = env.find(&name).with_context(|| {
             format!(
                 "the editable install left no {name}-*.dist-info in {}: is `[project] name` in project.toml the distribution's name?",
                 site_packages.display()
             )
         })?;
-        let mut outputs = vec![cx.project.key(&dist_info.join("METADATA"))];
+        let mut outputs = vec![cx.project.key(&project.dist_info.join("METADATA"))];
         // What makes the install editable (its `.pth` files, setuptools' finder), and the
         // distributions it requires unconditionally: one deleted or uninstalled by hand
         // makes the step run again.
-        for file in installed::recorded_files(&site_packages, &dist_info) {
+        for file in project.recorded_files(site_packages) {
             let name = file.to_string_lossy();
             if name.ends_with(".pth") || name.contains("__editable__") {
                 outputs.push(cx.project.key(&file));
             }
         }
-        let metadata = std::fs::read_to_string(dist_info.join("METADATA")).unwrap_or_default();
-        let dists = installed::list(&site_packages);
-        for requirement in editable::requires(&metadata) {
-            if requirement.contains(';') {
+        for requirement in project
+            .requires()
+            .iter()
+            .filter_map(|r| Requirement::parse(r))
+        {
+            if !requirement.is_unconditional() {
                 continue; // a marker only Python can evaluate
             }
-            let Some(name) = installed::requirement_name(&requirement) else {
-                continue;
-            };
-            if let Some(dist) = installed::find(&dists, &name) {
+            if let Some(dist) = env.find(requirement.name()) {
                 outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
             }
         }

@@ -38,7 +38,6 @@ use crate::engine::fingerprint::Fingerprint;
 use crate::engine::state::produced_outputs;
 use crate::engine::step::Step;
 use crate::python::build::Build;
-use crate::python::installed;
 use crate::steps::bundle::Bundle;
 
 mod base;
@@ -115,7 +114,8 @@ pub(crate) fn tag(cx: &mut Build) -> Result<String> {
         return Ok(tag.clone());
     }
     let name = cx.project.config.project.name.clone();
-    let version = installed::installed_version(&cx.site_packages()?, &name).ok_or_else(|| {
+    let env = cx.env()?;
+    let version = env.version(&name).ok_or_else(|| {
         UserError::usage(format!(
             "the image is tagged with {name}'s version, and the venv holds no {name} to read it from"
         ))

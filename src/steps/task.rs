@@ -130,7 +130,10 @@ impl<'a> Step<Build<'a>> for Task<'_> {
 
     fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
         let dir = task_dir(&cx.project.root, self.config);
-        self.run_commands(cx, &dir)?;
+        let ran = self.run_commands(cx, &dir);
+        // The user's commands run in the venv, and may install into it.
+        cx.venv_changed();
+        ran?;
         expand_outputs(&cx.project.root, &self.config.outputs)
     }
 }

@@ -11,9 +11,9 @@ use crate::base::error::UserError;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::Step;
 use crate::python::build::Build;
-use crate::python::installed;
 use crate::python::installer::Installer;
 use crate::python::pins;
+use crate::python::requirement;
 use crate::steps::bundle;
 
 pub(crate) struct Tools;
@@ -21,10 +21,11 @@ pub(crate) struct Tools;
 impl Tools {
     /// Whether a requirement file (or one it includes) pins with `--hash`.
     fn hashed(&self, cx: &Build) -> bool {
-        cx.project.requirement_inputs().iter().any(|file| {
-            std::fs::read_to_string(cx.project.root.join(file))
-                .is_ok_and(|text| text.contains("--hash"))
-        })
+        let sources = cx.sources();
+        let files = sources.requirement_inputs();
+        files
+            .iter()
+            .any(|file| sources.text(file).contains("--hash"))
     }
 
     /// The distributions the step installs by name: the tools, the bundler and what the
@@ -32,16 +33,11 @@ impl Tools {
     fn wanted(cx: &Build) -> Result<Vec<String>> {
         let mut names: Vec<String> = bundle::tool_packages(&cx.project.config)?
             .iter()
-            .filter_map(|p| installed::requirement_name(p))
+            .filter_map(|p| requirement::name(p))
             .collect();
-        names.extend(installed::names_in_requirement_files(
-            &cx.project.root,
-            cx.project.requirement_files(),
-        ));
-        names.extend(installed::names_in_requirement_files(
-            &cx.project.root,
-            &cx.project.tool_files(),
-        ));
+        let sources = cx.sources();
+        names.extend(sources.names_in(sources.requirement_files()));
+        names.extend(sources.names_in(&sources.tool_files()));
         Ok(names)
     }
 }
@@ -65,16 +61,14 @@ impl<'a> Step<Build<'a>> for Tools {
         let tools = cx.project.config.env.tools.clone();
         let pinned: Vec<(String, String)> = tools
             .iter()
-            .filter_map(|tool| pins::exact_pin(tool))
-            .map(|(name, version)| (name.to_string(), version.to_string()))
+            .filter_map(|tool| requirement::exact_pin(tool))
             .collect();
         if pinned.is_empty() {
             return Ok(());
         }
-        let site_packages = cx.site_packages()?;
-        let source = pins::pins(cx, &site_packages)?;
+        let source = cx.pins()?;
         for (name, version) in pinned {
-            if let Some(pin) = source.get(&installed::normalize(&name))
+            if let Some(pin) = source.get(&name)
                 && !pin.versions.contains(&version)
             {
                 return Err(UserError::usage(format!(
@@ -102,8 +96,9 @@ impl<'a> Step<Build<'a>> for Tools {
             "installer",
             Installer::describe(cx.project.config.env.installer),
         );
-        let mut requirements = cx.project.requirement_inputs();
-        requirements.extend(cx.project.tool_inputs());
+        let sources = cx.sources();
+        let mut requirements = sources.requirement_inputs();
+        requirements.extend(sources.tool_inputs());
         cx.add_files(&mut fingerprint, &requirements)?;
         Ok(fingerprint)
     }
@@ -115,8 +110,12 @@ impl<'a> Step<Build<'a>> for Tools {
         if cx.project.env_lock().is_some() {
             return Ok(None);
         }
-        let site_packages = cx.site_packages()?;
-        pins::drift(cx, &site_packages, |pin| pin.file != pins::REQUIRES_DIST)
+        let pins = cx.pins()?;
+        let env = cx.env()?;
+        let dists = env.others(&cx.project.config.project.name);
+        Ok(pins::drift(&pins, dists, |pin| {
+            pin.file != pins::REQUIRES_DIST
+        }))
     }
 
     fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
@@ -145,7 +144,8 @@ impl Tools {
         let packages = bundle::tool_packages(&cx.project.config)?;
         let mut tools: Vec<OsString> = packages.iter().map(Into::into).collect();
         // Development requirement files (`tools = ["-r requirements-dev.txt"]`).
-        for file in cx.project.tool_files() {
+        let tool_files = cx.sources().tool_files();
+        for file in &tool_files {
             tools.extend(args!["-r", file]);
         }
         let mut requirements: Vec<OsString> = Vec::new();
@@ -153,7 +153,7 @@ impl Tools {
             requirements.extend(args!["-r", file]);
         }
         let mut names = packages;
-        names.extend(cx.project.tool_files());
+        names.extend(tool_files);
         names.extend(cx.project.requirement_files().iter().cloned());
         // Two installs under a hash-pinned file (see `run`'s doc); else one resolve for
         // both, which honours the files' pins (or says they conflict with a tool).
@@ -179,9 +179,9 @@ impl Tools {
             .map(|tool| cx.project.key(&cx.project.venv().join("bin").join(tool)))
             .into_iter()
             .collect();
-        let dists = installed::list(&cx.site_packages()?);
+        let env = cx.env()?;
         for name in Tools::wanted(cx)? {
-            if let Some(dist) = installed::find(&dists, &name) {
+            if let Some(dist) = env.find(&name) {
                 outputs.push(cx.project.key(&dist.dist_info.join("RECORD")));
             }
         }

@@ -85,7 +85,9 @@ impl<'a> Step<Build<'a>> for Venv {
     }
 
     fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
-        self.make(cx)?;
+        let made = self.make(cx);
+        cx.venv_changed();
+        made?;
         self.outputs(cx)
     }
 }

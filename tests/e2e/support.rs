@@ -142,28 +142,45 @@ impl Project {
 
     /// `pybuild ARGS` under strace; returns the run and the programs it executed.
     pub fn pybuild_traced(&self, args: &[&str]) -> (Run, Vec<String>) {
+        let (run, lines) = self.pybuild_strace(args, "execve");
+        let execs = lines
+            .into_iter()
+            .filter(|l| l.contains("execve("))
+            .collect();
+        (run, execs)
+    }
+
+    /// `pybuild ARGS` under `strace -f -e trace=openat`: the run, and each path it opened
+    /// with whether it opened it as a folder (to list it).
+    pub fn pybuild_opens(&self, args: &[&str]) -> (Run, Vec<(String, bool)>) {
+        let (run, lines) = self.pybuild_strace(args, "openat");
+        let opens = lines
+            .iter()
+            .filter(|l| l.contains("openat("))
+            .filter_map(|l| Some((l.split('"').nth(1)?.to_string(), l.contains("O_DIRECTORY"))))
+            .collect();
+        (run, opens)
+    }
+
+    /// `pybuild ARGS` under `strace -f -e trace=SYSCALLS`: the run and the calls that
+    /// succeeded.
+    fn pybuild_strace(&self, args: &[&str], syscalls: &str) -> (Run, Vec<String>) {
         // Outside the project: inside, it would be a new input file.
         let trace = self.root.with_extension("strace");
         let strace = which_strace();
-        let mut full = vec![
-            "-f",
-            "-qq",
-            "-e",
-            "trace=execve",
-            "-o",
-            trace.to_str().unwrap(),
-        ];
+        let filter = format!("trace={syscalls}");
+        let mut full = vec!["-f", "-qq", "-e", &filter, "-o", trace.to_str().unwrap()];
         full.push(env!("CARGO_BIN_EXE_pybuild"));
         full.extend_from_slice(args);
         let run = Run::from(self.command(&strace, &full).output().unwrap());
-        let execs = fs::read_to_string(&trace)
+        let lines = fs::read_to_string(&trace)
             .unwrap()
             .lines()
-            .filter(|l| l.contains("execve(") && !l.contains("= -1"))
+            .filter(|l| !l.contains("= -1"))
             .map(str::to_string)
             .collect();
         fs::remove_file(trace).unwrap();
-        (run, execs)
+        (run, lines)
     }
 
     /// `pybuild ARGS` started by `wrapper` (a program and its arguments, such as

@@ -12,6 +12,7 @@ use std::path::Path;
 use super::setup_cfg::Ini;
 use super::setup_py::{Token, python_tokens};
 use crate::base::prerequisites::known::normalize;
+use crate::python::requirement;
 
 /// The normalised names, each once, in the order first found.
 pub(crate) fn read(root: &Path, requirement_files: &[String]) -> Vec<String> {
@@ -82,20 +83,11 @@ fn locked(text: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// The name a requirement line or string starts with (`python-ldap>=3.4 ; python_version
-/// > "3"`), when the text is shaped like one: nothing but a version, extras, a marker, a URL
-/// or a comment after the name. Options (`-r x.txt`) and comments are no requirement.
+/// The name of a requirement line or string (`python-ldap>=3.4 ; python_version > "3"`,
+/// a comment after it allowed), normalised, when the text is one (see
+/// `python::requirement`). Options (`-r x.txt`), comments and prose are none.
 fn requirement_name(text: &str) -> Option<String> {
-    let text = text.trim();
-    let end = text
-        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-        .unwrap_or(text.len());
-    let (name, rest) = text.split_at(end);
-    let rest = rest.trim_start();
-    let starts_well = name.starts_with(|c: char| c.is_ascii_alphanumeric());
-    let shaped =
-        rest.is_empty() || rest.starts_with(['<', '>', '=', '!', '~', ';', '[', '(', '@', '#']);
-    (starts_well && shaped).then(|| name.to_string())
+    requirement::name(text.split('#').next()?)
 }
 
 #[cfg(test)]
@@ -109,7 +101,8 @@ mod tests {
             ("psycopg2>=2.9 ; python_version >= '3.8'", Some("psycopg2")),
             ("lxml[html_clean] == 5.3.0", Some("lxml")),
             ("pkg @ https://example.com/pkg.tar.gz", Some("pkg")),
-            ("Click  # the CLI", Some("Click")),
+            ("Click  # the CLI", Some("click")),
+            ("PyYAML", Some("pyyaml")),
             ("-r requirements-base.txt", None),
             ("# a comment", None),
             ("ldap2pg.script:main", None),

@@ -1,6 +1,11 @@
 //! What one metadata file states, how the files' statements combine (each field from the
 //! first file that states it), and the shapes of value the readers share: a console
-//! script assignment and a `requires-python` that pins one minor version.
+//! script assignment and a `requires-python` that pins one minor version (read with
+//! `pep440_rs`).
+
+use std::str::FromStr;
+
+use pep508_rs::pep440_rs::{Operator, VersionSpecifiers};
 
 /// What one metadata file states; `None` or empty means "this file doesn't say".
 #[derive(Debug, Default)]
@@ -59,19 +64,23 @@ pub(super) fn non_empty(value: &str) -> Option<String> {
 /// `==3.11`, `==3.11.*`, `==3.11.4` or `~=3.11.4`. A range says nothing about which
 /// interpreter to use, so it gives `None`.
 pub(super) fn pinned_minor(specifier: &str) -> Option<String> {
-    let specifier = specifier.trim();
-    let (version, min_parts) = if let Some(version) = specifier.strip_prefix("~=") {
-        (version, 3)
-    } else if let Some(version) = specifier.strip_prefix("==") {
-        (version.trim().strip_suffix(".*").unwrap_or(version), 2)
-    } else {
+    let specifiers = VersionSpecifiers::from_str(specifier).ok()?;
+    let [only] = specifiers.iter().collect::<Vec<_>>()[..] else {
         return None;
     };
-    let parts: Vec<&str> = version.trim().split('.').collect();
-    let numeric = parts
-        .iter()
-        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    (numeric && parts.len() >= min_parts).then(|| format!("{}.{}", parts[0], parts[1]))
+    let version = only.version();
+    let plain = version.is_stable() && version.post().is_none() && !version.is_local();
+    let min_parts = match only.operator() {
+        Operator::Equal | Operator::EqualStar => 2,
+        Operator::TildeEqual => 3,
+        _ => return None,
+    };
+    match version.release() {
+        [major, minor, ..] if plain && version.release().len() >= min_parts => {
+            Some(format!("{major}.{minor}"))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +99,9 @@ mod tests {
             ("==3.*", None),
             ("===3.11", None),
             (">=3.11,<3.12", None),
+            ("==3.11.0rc1", None),
+            ("==3.11+local", None),
+            ("not a specifier", None),
         ] {
             assert_eq!(pinned_minor(spec).as_deref(), expected, "{spec}");
         }

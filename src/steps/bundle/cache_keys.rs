@@ -30,13 +30,14 @@ use anyhow::{Context as _, Result, bail};
 use super::backend::{Entry, Target};
 use super::manifest;
 use super::pex::audit::{self, Here};
+use crate::base::distribution_name::normalize;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::remote::key;
-use crate::engine::statcache::hash_bytes;
 use crate::engine::step::{CacheKey, EarlyKey, FetchCheck};
 use crate::python::build::Build;
-use crate::python::metadata_sources::VCS_VERSIONING;
-use crate::python::{env_lock, installed, metadata_sources};
+use crate::python::env::Env;
+use crate::python::metadata_sources::{self, versioned_by_vcs};
+use crate::python::{env_lock, requirement};
 
 /// `output`: the bundle's, as `bundle::target` says.
 pub(super) fn late(
@@ -48,20 +49,12 @@ pub(super) fn late(
     if cx.project.config.bundle.kind.as_str() != "pex" {
         return Ok(None);
     }
-    let site_packages = cx.site_packages()?;
+    let env = cx.env()?;
     let mut records = String::new();
     // Not the project's own: its editable install names the checkout's path (its
     // metadata is in the fingerprint already).
-    let project = installed::normalize(&cx.project.config.project.name);
-    for dist in installed::list(&site_packages) {
-        if installed::normalize(&dist.name) == project {
-            continue;
-        }
-        let record = fs::read_to_string(dist.dist_info.join("RECORD")).unwrap_or_default();
-        // Lines outside site-packages (`../../bin/...`) name the venv's path.
-        let mut lines: Vec<&str> = record.lines().filter(|l| !l.starts_with("../")).collect();
-        lines.sort_unstable();
-        let digest = hash_bytes(lines.join("\n").as_bytes());
+    for dist in env.others(&cx.project.config.project.name) {
+        let digest = dist.record_digest();
         records.push_str(&format!("{} {} {digest}\n", dist.name, dist.version));
     }
     let outputs = outputs(output);
@@ -98,8 +91,8 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
         return Ok(None);
     };
     let locked = env_lock::read(lock, &root, &config.project.name)?;
-    let site_packages = cx.site_packages()?;
-    if !venv_agrees(&site_packages, &locked.versions) {
+    let env = cx.env()?;
+    if !venv_agrees(&env, &locked.versions) {
         return Ok(None);
     }
     let config = &cx.project.config;
@@ -119,7 +112,7 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
     cx.add_files(&mut fingerprint, &files)?;
     let key = key::key("early", step, &fingerprint, &root, "");
     let outputs = outputs(&output);
-    let unchecked = match installed::list(&site_packages).is_empty() {
+    let unchecked = match env.is_empty() {
         true => Some("there is no venv here to check its dependencies against".to_string()),
         false => None,
     };
@@ -138,11 +131,11 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
 /// with no venv) needs a trusted signature. The manifest beside it is data, read by no one
 /// to decide what runs.
 pub(super) fn fetch_check(cx: &mut Build) -> Result<FetchCheck> {
-    let site_packages = cx.site_packages()?;
+    let env = cx.env()?;
     let here = Here {
         root: cx.project.root.clone(),
         files: cx.project_files()?.to_vec(),
-        site_packages: Some(site_packages).filter(|sp| !installed::list(sp).is_empty()),
+        site_packages: (!env.is_empty()).then(|| env.site_packages().to_path_buf()),
         project: cx.project.config.project.name.clone(),
     };
     Ok(Box::new(move |files, signed| {
@@ -170,34 +163,11 @@ fn outputs(output: &str) -> Vec<String> {
 
 /// `pex==VERSION` when `[env] tools` pins pex to one exact version.
 fn pinned_pex(tools: &[String]) -> Option<String> {
-    tools.iter().find_map(|tool| {
-        let name = installed::requirement_name(tool)?;
-        let version = tool.trim()[name.len()..].trim().strip_prefix("==")?.trim();
-        let exact = !version.is_empty()
-            && version
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '+');
-        (installed::normalize(&name) == "pex" && exact).then(|| format!("pex=={version}"))
-    })
-}
-
-/// Whether the project's build takes its version from version control.
-pub(super) fn versioned_by_vcs(pyproject: &toml::Table) -> bool {
-    let requires = pyproject
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array())
-        .cloned()
-        .unwrap_or_default();
-    requires
+    tools
         .iter()
-        .filter_map(|r| r.as_str())
-        .any(|requirement| {
-            installed::requirement_name(requirement).is_some_and(|name| {
-                VCS_VERSIONING
-                    .iter()
-                    .any(|vcs| installed::normalize(vcs) == installed::normalize(&name))
-            })
+        .find_map(|tool| match requirement::exact_pin(tool)? {
+            (name, version) if name == "pex" => Some(format!("pex=={version}")),
+            _ => None,
         })
 }
 
@@ -227,12 +197,11 @@ fn output(cx: &Build, pyproject: &toml::Table) -> Option<String> {
 
 /// Whether every distribution in the venv that the lock names is at a version it names
 /// (no venv: nothing disagrees).
-fn venv_agrees(site_packages: &Path, locked: &[(String, String)]) -> bool {
-    installed::list(site_packages).iter().all(|dist| {
-        let name = installed::normalize(&dist.name);
+fn venv_agrees(env: &Env, locked: &[(String, String)]) -> bool {
+    env.dists().iter().all(|dist| {
         let versions: Vec<&String> = locked
             .iter()
-            .filter(|(locked, _)| installed::normalize(locked) == name)
+            .filter(|(locked, _)| normalize(locked) == dist.key)
             .map(|(_, version)| version)
             .collect();
         versions.is_empty() || versions.contains(&&dist.version)
@@ -259,6 +228,7 @@ mod tests {
 
     #[test]
     fn a_version_from_version_control_is_not_pinned() {
+        use crate::python::metadata_sources::versioned_by_vcs;
         let table = |text: &str| text.parse::<toml::Table>().unwrap();
         assert!(versioned_by_vcs(&table(
             "[build-system]\nrequires = [\"setuptools\", \"setuptools_scm[toml]>=8\"]"

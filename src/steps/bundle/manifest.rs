@@ -22,10 +22,8 @@ use serde::Serialize;
 use crate::args;
 use crate::base::distribution_name::normalize;
 use crate::base::error::UserError;
-use crate::engine::statcache::hash_file;
 use crate::engine::state;
 use crate::python::build::Build;
-use crate::python::installed;
 use crate::python::pins::Pin;
 use crate::steps::bundle::archive::{self, Contents};
 use crate::steps::bundle::backend::{Backend, Job};
@@ -93,7 +91,7 @@ pub(crate) fn prove(
     code: &Code,
     output: String,
 ) -> Result<Manifest> {
-    let venv = venv_distributions(&job.site_packages);
+    let venv = cx.env_at(&job.site_packages).versions();
     let (mut verified, mut unverified) = (Vec::new(), Vec::new());
     let frozen = !backend.is_zip();
     let contents = if frozen {
@@ -104,7 +102,7 @@ pub(crate) fn prove(
         let mut contents = read_executable(cx, &job.out, &venv, &code.tops())?;
         // The project ships (its code frozen from the stage, its metadata copied),
         // though an editable install maps none of its modules to it.
-        let project = installed::normalize(&cx.project.config.project.name);
+        let project = normalize(&cx.project.config.project.name);
         if let Some(version) = venv.get(&project) {
             contents.distributions.insert(project, version.clone());
         }
@@ -116,7 +114,7 @@ pub(crate) fn prove(
         contents
     };
     let name = &cx.project.config.project.name;
-    let pins = crate::python::pins::pins(cx, &job.site_packages)?;
+    let pins = cx.pins_at(&job.site_packages)?;
     let (pinned, unpinned) = against_pins(&contents.distributions, &pins, name, &output)?;
     if !pins.is_empty() {
         verified.push("pins".to_string());
@@ -211,14 +209,6 @@ pub(crate) fn read_executable(
     Ok(contents)
 }
 
-/// The venv's distributions, by normalised name.
-pub(crate) fn venv_distributions(site_packages: &Path) -> BTreeMap<String, String> {
-    installed::list(site_packages)
-        .into_iter()
-        .map(|dist| (normalize(&dist.name), dist.version))
-        .collect()
-}
-
 /// Fails, naming each difference, unless every shipped distribution is in the venv at the
 /// same version.
 pub(crate) fn check(
@@ -260,14 +250,12 @@ pub(crate) fn path_for(output: &Path) -> PathBuf {
 
 /// The environment files (requirement files and what they include) with their hashes.
 pub(crate) fn environment(cx: &Build) -> BTreeMap<String, String> {
-    let mut files = cx.project.requirement_inputs();
+    let sources = cx.sources();
+    let mut files = sources.requirement_inputs();
     files.push("pyproject.toml".into());
     files
         .into_iter()
-        .filter_map(|file| {
-            let hash = hash_file(&cx.project.root.join(&file)).ok()?;
-            Some((file, hash))
-        })
+        .filter_map(|file| Some((file.clone(), sources.hash(&file)?)))
         .collect()
 }
 
@@ -341,7 +329,7 @@ mod tests {
         for dir in ["foo_bar-1.0.dist-info", "zope.interface-7.0.dist-info"] {
             std::fs::create_dir(venv.path().join(dir)).unwrap();
         }
-        let shipped = venv_distributions(venv.path());
+        let shipped = crate::python::env::Env::read(venv.path()).versions();
         let mut pins = BTreeMap::new();
         crate::python::pins::add_requirement_pins(
             &mut pins,

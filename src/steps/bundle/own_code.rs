@@ -20,7 +20,8 @@ use anyhow::Result;
 use crate::base::error::UserError;
 use crate::engine::fileset::admission::{Admission, Rule};
 use crate::python::build::Build;
-use crate::python::editable::{Editable, Layout};
+use crate::python::editable::Layout;
+use crate::python::installed::Dist;
 use crate::steps::bundle::backend::Target;
 
 /// One thing a bundle must carry of the project's own code.
@@ -111,6 +112,7 @@ impl Code {
     pub(crate) fn of(cx: &Build, site_packages: &Path, target: &Target) -> Code {
         let name = &cx.project.config.project.name;
         let (mut wanted, mut unknown_entry) = (Vec::new(), None);
+        let env = cx.env_at(site_packages);
         match target.function() {
             Ok(function) => {
                 let module = function.split(':').next().unwrap_or(&function).trim();
@@ -119,21 +121,13 @@ impl Code {
             Err(err) => unknown_entry = Some(format!("entry-point: its module is unknown: {err}")),
         }
         let mut packages = Vec::new();
-        if let Some(editable) = Editable::read(site_packages, name, &cx.project.root) {
+        if let Some(editable) = env.editable(name, &cx.project.root) {
             let names: Vec<String> = match &editable.layout {
                 Layout::Packages(mapped) => {
                     packages = mapped.clone();
                     mapped.iter().map(|(name, _)| name.clone()).collect()
                 }
-                Layout::Unknown(_) => {
-                    std::fs::read_to_string(editable.dist_info.join("top_level.txt"))
-                        .unwrap_or_default()
-                        .lines()
-                        .map(str::trim)
-                        .filter(|line| !line.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                }
+                Layout::Unknown(_) => env.find(name).map(Dist::top_level).unwrap_or_default(),
             };
             wanted.extend(names.into_iter().map(Wanted::TopLevel));
         }

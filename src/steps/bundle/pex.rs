@@ -29,12 +29,11 @@ use std::fs;
 use anyhow::{Context as _, Result};
 
 use super::backend::{Backend, Entry, Job};
-use super::cache_keys;
 use crate::args;
 use crate::engine::fingerprint::Fingerprint;
 use crate::python::build::Build;
 use crate::python::editable::Editable;
-use crate::python::installed;
+use crate::python::metadata_sources::versioned_by_vcs;
 use crate::python::wheelhouse;
 
 pub(super) mod audit;
@@ -70,10 +69,10 @@ impl Backend for Pex {
     }
 
     fn fingerprint(&self, cx: &mut Build, fingerprint: &mut Fingerprint) -> Result<()> {
-        let site_packages = cx.site_packages()?;
+        let env = cx.env()?;
         let name = cx.project.config.project.name.clone();
         // The layer's metadata comes from the editable install, which pybuild does not stage.
-        if let Some(dist_info) = installed::dist_info(&site_packages, &name) {
+        if let Some(dist_info) = env.find(&name).map(|dist| &dist.dist_info) {
             let keys: Vec<String> = DIST_INFO_FILES
                 .iter()
                 .map(|f| dist_info.join(f).to_string_lossy().into_owned())
@@ -212,9 +211,10 @@ fn pretend_version(cx: &Build, job: &Job) -> Vec<(String, OsString)> {
     let versioned = std::fs::read_to_string(job.stage.join("pyproject.toml"))
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|table| cache_keys::versioned_by_vcs(&table));
+        .is_some_and(|table| versioned_by_vcs(&table));
     let name = &cx.project.config.project.name;
-    let Some(version) = installed::installed_version(&job.site_packages, name) else {
+    let env = cx.env_at(&job.site_packages);
+    let Some(version) = env.version(name) else {
         return Vec::new();
     };
     if !versioned {

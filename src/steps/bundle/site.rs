@@ -18,7 +18,6 @@ use anyhow::{Context as _, Result};
 use super::backend::Job;
 use crate::args;
 use crate::python::build::Build;
-use crate::python::installed;
 use crate::python::interpreter::Interpreter;
 use crate::python::own_requirement;
 use crate::python::wheelhouse;
@@ -36,7 +35,7 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
     // A requirement file's `-e .[extra]` asks for the project with those extras: so does
     // this install (see `own_requirement`).
     let (_, extras) = own_requirement::for_bundler(
-        &cx.project.root,
+        &cx.sources(),
         cx.project.requirement_files(),
         &job.work.join("requirements"),
     )?;
@@ -45,8 +44,8 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
         false => format!("{}[{}]", job.stage.display(), extras.join(",")).into(),
     };
     argv.extend(args!["--target", dir, "-c", &constraints, project]);
-    let names =
-        installed::names_in_requirement_files(&cx.project.root, cx.project.requirement_files());
+    let sources = cx.sources();
+    let names = sources.names_in(sources.requirement_files());
     argv.extend(names.into_iter().map(Into::into));
     cx.printer
         .phase("installing the app and its dependencies at the venv's versions");
@@ -58,10 +57,8 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
 
 /// `name==version` for each distribution in the venv but the project itself.
 fn venv_constraints(cx: &Build, job: &Job) -> String {
-    let project = installed::normalize(&cx.project.config.project.name);
-    installed::list(&job.site_packages)
-        .into_iter()
-        .filter(|dist| installed::normalize(&dist.name) != project)
+    cx.env_at(&job.site_packages)
+        .others(&cx.project.config.project.name)
         .map(|dist| format!("{}=={}\n", dist.name, dist.version))
         .collect()
 }

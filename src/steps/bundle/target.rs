@@ -15,14 +15,13 @@
 //! project.toml and the venv, so a step that can change the venv forgets it before it runs
 //! (`Step::keeps_derived`), and the next reader resolves it again.
 
-use std::path::Path;
 use std::rc::Rc;
 
 use anyhow::Result;
 
 use crate::base::error::UserError;
 use crate::python::build::Build;
-use crate::python::installed;
+use crate::python::installed::Dist;
 use crate::steps::bundle::backend::{Entry, Target};
 use crate::steps::bundle::kinds::backend;
 
@@ -49,21 +48,17 @@ fn resolve(cx: &mut Build) -> Result<Target> {
             let configured = configured.clone();
             // A configured script is the entry whatever the venv holds: without an
             // interpreter only its function is unknown.
-            let site_packages = match configured {
-                Some(_) => cx.site_packages().ok(),
-                None => Some(cx.site_packages()?),
+            let env = match configured {
+                Some(_) => cx.env().ok(),
+                None => Some(cx.env()?),
             };
-            let dist_info = site_packages.and_then(|sp| installed::dist_info(&sp, &name));
-            let scripts = dist_info
-                .as_deref()
-                .map(installed::console_scripts)
-                .unwrap_or_default();
+            let dist = env.as_deref().and_then(|env| env.find(&name));
+            let scripts = dist.map(Dist::console_scripts).unwrap_or_default();
             let script = match configured {
                 Some(script) => script,
-                None => chosen(&name, &scripts)
-                    .ok_or_else(|| no_entry(&name, &scripts, dist_info.as_deref()))?,
+                None => chosen(&name, scripts).ok_or_else(|| no_entry(&name, scripts, dist))?,
             };
-            let function = function_of(&scripts, &script, &name);
+            let function = function_of(scripts, &script, &name);
             (Entry::ConsoleScript(script), function)
         }
     };
@@ -111,7 +106,7 @@ fn function_of(
 
 /// The configuration problem of a bundle that cannot tell what to run: the project
 /// declares no console script, or several and none named like it.
-fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) -> UserError {
+fn no_entry(name: &str, scripts: &[(String, String)], dist: Option<&Dist>) -> UserError {
     if !scripts.is_empty() {
         let names: Vec<String> = scripts.iter().map(|(s, _)| format!("`{s}`")).collect();
         return UserError::usage(format!(
@@ -128,7 +123,7 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist_info: Option<&Path>) 
         "project.toml does not say what the bundle runs, and {name} declares no console script"
     ))
     .hint("set `entry-point = \"package.module:function\"` in `[bundle]`: the function the bundle starts");
-    let plain = dist_info.map(installed::bin_scripts).unwrap_or_default();
+    let plain = dist.map(Dist::bin_scripts).unwrap_or_default();
     if !plain.is_empty() {
         err = err.hint(format!(
             "{} declares only plain scripts ({}: `scripts=` in setup.py or setup.cfg, \

@@ -146,7 +146,7 @@ pub(crate) fn lay_out(
             ))
         })?;
     let site = host_site_packages(&venv)?;
-    let laid_out = crate::steps::bundle::venv_distributions(&site);
+    let laid_out = crate::python::env::Env::read(&site).versions();
     let differences = differences(shipped, &laid_out);
     if !differences.is_empty() {
         return Err(UserError::failure(format!(

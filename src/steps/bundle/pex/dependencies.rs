@@ -14,7 +14,8 @@ use crate::args;
 use crate::engine::statcache::{hash_bytes, hash_file};
 use crate::engine::state;
 use crate::python::build::Build;
-use crate::python::installed;
+use crate::python::env::Env;
+use crate::python::installed::Dist;
 use crate::python::own_requirement;
 use crate::steps::bundle::backend::Job;
 use crate::steps::bundle::shared_layers;
@@ -28,20 +29,20 @@ use crate::steps::bundle::shared_layers;
 /// build never leaves a truncated layer behind a valid name.
 pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBuf> {
     let (files, extras) = own_requirement::for_bundler(
-        &cx.project.root,
+        &cx.sources(),
         cx.project.requirement_files(),
         &job.work.join("requirements"),
     )?;
     // The requirements of the project's extras a requirement file asks for are the app's.
     let mut requires = requires.to_vec();
+    let env = cx.env_at(&job.site_packages);
     if !extras.is_empty() {
-        let metadata = installed::dist_info(&job.site_packages, &cx.project.config.project.name)
-            .and_then(|dist_info| fs::read_to_string(dist_info.join("METADATA")).ok())
-            .unwrap_or_default();
-        requires.extend(own_requirement::extras_requires(&metadata, &extras));
+        let metadata = env.find(&cx.project.config.project.name);
+        let metadata = metadata.and_then(Dist::metadata).unwrap_or_default();
+        requires.extend(own_requirement::extras_requires(metadata, &extras));
     }
     let requires = &requires;
-    let digest = deps_digest(cx, job, requires)?;
+    let digest = deps_digest(cx, &env, job, requires)?;
     let dir = cx.project.state_dir().join("layers");
     let name = format!("deps-{digest}.pex");
     let path = dir.join(&name);
@@ -128,11 +129,13 @@ fn venv_closure_args(
 /// What the dependencies PEX is made of: the requirements, the requirement files, every
 /// distribution installed in the venv (name and version: a pin changed or a package
 /// installed by hand gives another digest) and what else decides how pex builds.
-fn deps_digest(cx: &Build, job: &Job, requires: &[String]) -> Result<String> {
-    let mut text = format!("deps-layer-v3\n{}\n", requires.join("\n"));
-    for file in cx.project.requirement_inputs() {
-        let path = cx.project.root.join(&file);
-        let hash = hash_file(&path).with_context(|| format!("cannot read {}", path.display()))?;
+fn deps_digest(cx: &Build, env: &Env, job: &Job, requires: &[String]) -> Result<String> {
+    let mut text = format!("deps-layer-v4\n{}\n", requires.join("\n"));
+    let sources = cx.sources();
+    for file in sources.requirement_inputs() {
+        let hash = sources
+            .hash(&file)
+            .with_context(|| format!("cannot read {}", cx.project.root.join(&file).display()))?;
         text.push_str(&format!("{file} {hash}\n"));
     }
     // Each distribution's files too (its `RECORD`, which lists them with their hashes):
@@ -140,28 +143,10 @@ fn deps_digest(cx: &Build, job: &Job, requires: &[String]) -> Result<String> {
     // Not the project's own (an editable install names the checkout's path), nor the
     // scripts outside site-packages (their `#!` names the venv): so two checkouts with
     // the same environment share one layer (see `shared_layers`).
-    let project = installed::normalize(&cx.project.config.project.name);
-    for dist in installed::list(&job.site_packages) {
-        if installed::normalize(&dist.name) == project {
-            continue;
-        }
-        let files = record_digest(&dist.dist_info.join("RECORD"));
+    for dist in env.others(&cx.project.config.project.name) {
+        let files = dist.record_digest();
         text.push_str(&format!("{} {} {files}\n", dist.name, dist.version));
     }
     text.push_str(&pex_environment(cx, job));
     Ok(hash_bytes(text.as_bytes())[..16].to_string())
-}
-
-/// The hash of a `RECORD`'s lines for files inside site-packages, sorted (the order
-/// installers write them in is theirs); empty when there is no `RECORD`.
-fn record_digest(record: &Path) -> String {
-    let Ok(text) = fs::read_to_string(record) else {
-        return String::new();
-    };
-    let mut lines: Vec<&str> = text
-        .lines()
-        .filter(|line| !line.starts_with("../"))
-        .collect();
-    lines.sort_unstable();
-    hash_bytes(lines.join("\n").as_bytes())[..16].to_string()
 }

@@ -11,7 +11,6 @@ use anyhow::Result;
 
 use crate::args;
 use crate::python::build::Build;
-use crate::python::installed;
 use crate::python::wheelhouse;
 use crate::steps::bundle::backend::Job;
 
@@ -66,7 +65,8 @@ pub(super) fn run_pex_with(
 /// What else decides what pex resolves and builds: the interpreter, pex's version and
 /// `pex-args` (which also choose the pip whose own requirements are filled).
 pub(super) fn pex_environment(cx: &Build, job: &Job) -> String {
-    let pex_version = installed::installed_version(&job.site_packages, "pex").unwrap_or_default();
+    let env = cx.env_at(&job.site_packages);
+    let pex_version = env.version("pex").unwrap_or_default();
     format!(
         "{}\npex {pex_version}\n{}",
         job.python.describe(),

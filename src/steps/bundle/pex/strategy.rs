@@ -83,7 +83,8 @@ pub(super) fn plan(
 ) -> Result<Plan> {
     let name = &cx.project.config.project.name;
     // Read once: the layer is made from it, the wheel build takes its requirements.
-    let editable = Editable::read(site_packages, name, &cx.project.root);
+    let env = cx.env_at(site_packages);
+    let editable = env.editable(name, &cx.project.root).cloned();
     let requires = editable.as_ref().map(|editable| editable.requires.clone());
     let wheel = |why| Ok(Plan::Wheel { why, requires });
     let strategy = cx.project.config.bundle.strategy;
