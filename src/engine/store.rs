@@ -120,6 +120,15 @@ impl Store {
         Ok(path)
     }
 
+    /// Enters `bytes` as `name` (a small product: a stamp, a record).
+    pub(crate) fn put_bytes(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let temp = self.temp()?;
+        fs::write(&temp, bytes).with_context(|| format!("cannot write {}", temp.display()))?;
+        self.put(name, &temp).inspect_err(|_| {
+            let _ = fs::remove_file(&temp);
+        })
+    }
+
     /// Copies the entry `name` of `from` into this store, if `from` has it: the copy is
     /// checked against `from`'s recorded hash, then by `accept` (given the copy), and
     /// entered only if both find it right. Returns whether it was.
@@ -365,18 +374,45 @@ mod tests {
         assert_eq!(store.get("a"), Lookup::Intact(path));
     }
 
+    /// Large enough that a reader could catch a maker's write half done.
+    const SAME: &[u8] = &[7; 1 << 20];
+
     #[test]
     fn concurrent_makers_each_leave_an_intact_entry() {
         let (_dir, store) = store();
+        let done = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
-            for _ in 0..8 {
+            // Makers that find the entry damaged or missing, and make it, over and over.
+            let makers: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        for _ in 0..30 {
+                            let temp = store.temp().unwrap();
+                            fs::write(&temp, SAME).unwrap();
+                            store.put("a", &temp).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            // Readers meanwhile: what they are given is whole, or they are given nothing.
+            for _ in 0..3 {
                 scope.spawn(|| {
-                    for _ in 0..20 {
-                        let (path, _) = get_or_make(&store, "a", make_with(b"same")).unwrap();
-                        assert_eq!(fs::read(path).unwrap(), b"same");
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        if let Lookup::Intact(path) = store.get("a") {
+                            let read = fs::read(path).unwrap();
+                            assert!(
+                                read == SAME,
+                                "a torn entry was taken ({} bytes)",
+                                read.len()
+                            );
+                        }
                     }
                 });
             }
+            for maker in makers {
+                maker.join().unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
         });
         assert!(matches!(store.get("a"), Lookup::Intact(_)));
         // No temp file is left behind by a maker that finished.

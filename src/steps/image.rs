@@ -3,8 +3,9 @@
 //!
 //! The image is the base's layers, then two of its own: the bundle PEX's dependencies and
 //! its code (see `image/pex_zip.rs`), unzipped under `/app/<bundle file name>/`. So an
-//! edit rewrites only the code layer: the dependencies layer is kept in
-//! `.pybuild/layers/oci-deps-<hash>.*`, keyed by its entries, and keeps its digest. The
+//! edit rewrites only the code layer: the dependencies layer is kept in the project's store
+//! (`engine::store`, `.pybuild/layers/oci-deps-<hash>.*`), keyed by its entries, and keeps
+//! its digest. The
 //! entrypoint runs the bundle with `[image] python` (`python3 /app/greet.pex`), `PEX_ROOT`
 //! points at a declared volume, so the venv a `--venv` PEX makes on its first start is
 //! reused by the next; `[image] env`, `port` and `labels` go into the config. Same bundle,
@@ -27,11 +28,11 @@ use crate::base::config::Config;
 use crate::base::error::UserError;
 use crate::base::outputs::{Outputs, Target};
 use crate::base::paths;
-use crate::base::process::temp_name;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::statcache::hash_reader;
 use crate::engine::state::produced_outputs;
 use crate::engine::step::Step;
+use crate::engine::store::{Lookup, Store};
 use crate::python::build::Build;
 use crate::python::installed;
 use crate::steps::bundle::Bundle;
@@ -313,8 +314,9 @@ fn write_image(
     layout.write_index(&manifest, &tags)
 }
 
-/// The dependencies layer: taken from `.pybuild/layers/` when the same entries made it
-/// before (its digest checked), else written and kept there for the next build.
+/// The dependencies layer: taken from the project's store when the same entries made it
+/// before (checked there, and its digest as it is copied), else written and kept there
+/// for the next build.
 fn dependencies_layer(
     cx: &Build,
     layout: &Layout,
@@ -337,35 +339,30 @@ fn dependencies_layer(
         key.update(b"\n");
     }
     let key = key.finalize().to_hex()[..32].to_string();
-    let layers = cx.project.state_dir().join("layers");
-    fs::create_dir_all(&layers).with_context(|| format!("cannot create {}", layers.display()))?;
-    let blob = layers.join(format!("oci-deps-{key}.tar.gz"));
-    let record = layers.join(format!("oci-deps-{key}.json"));
-    let kept: Option<Layer> = fs::read(&record)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(layer) = kept
+    // Two entries of the project's store: the blob and its descriptor, each checked.
+    let store = Store::at(cx.project.state_dir().join("layers"));
+    let blob_name = format!("oci-deps-{key}.tar.gz");
+    let record_name = format!("oci-deps-{key}.json");
+    if let (Lookup::Intact(blob), Lookup::Intact(record)) =
+        (store.get(&blob_name), store.get(&record_name))
+        && let Some(layer) = fs::read(&record)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Layer>(&bytes).ok())
         && layout.copy_in(&blob, &layer.digest).is_ok()
     {
         cx.printer.phase("dependencies layer unchanged");
         return Ok(layer);
     }
     cx.printer.phase("writing the dependencies layer");
-    let temp = layers.join(temp_name());
-    let layer = layout::write_layer(entries, contents, epoch(), &temp)?;
-    fs::rename(&temp, &blob)
-        .with_context(|| format!("cannot move {} to {}", temp.display(), blob.display()))?;
-    let temp = layers.join(temp_name());
-    fs::write(&temp, serde_json::to_vec(&layer)?)
-        .with_context(|| format!("cannot write {}", temp.display()))?;
-    fs::rename(&temp, &record).with_context(|| format!("cannot write {}", record.display()))?;
+    let temp = store.temp()?;
+    let layer = layout::write_layer(entries, contents, epoch(), &temp)
+        .and_then(|layer| store.put(&blob_name, &temp).map(|blob| (layer, blob)));
+    let (layer, blob) = layer.inspect_err(|_| {
+        let _ = fs::remove_file(&temp);
+    })?;
+    store.put_bytes(&record_name, &serde_json::to_vec(&layer)?)?;
     // One dependencies layer is kept: the others are of images no longer made.
-    for entry in fs::read_dir(&layers).into_iter().flatten().flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if file.starts_with("oci-deps-") && !file.starts_with(&format!("oci-deps-{key}.")) {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
+    store.keep_only("oci-deps-", &[&blob_name, &record_name]);
     layout.copy_in(&blob, &layer.digest)?;
     Ok(layer)
 }
