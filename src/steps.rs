@@ -11,6 +11,7 @@ pub(crate) mod push;
 pub(crate) mod task;
 pub(crate) mod tools;
 pub(crate) mod venv;
+pub(crate) mod zip_reader;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;

@@ -4,13 +4,13 @@
 //! `loose` layout, which the interpreter runs as it runs the zip: the image carries the
 //! bundle's very files, in two layers that change at different rates.
 
-use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
 use super::layout::{Content, Contents, Entry};
+use crate::steps::zip_reader::ZipReader;
 
 /// The bundle's files, split: `(dependencies, code)`, each path under `prefix`, their
 /// contents left in the PEX, read from it as the layers are written.
@@ -22,18 +22,12 @@ pub(crate) struct Split {
 
 /// The bundle PEX, open: the [`Contents`] of the layers' files, by zip entry index.
 pub(crate) struct Pex {
-    path: PathBuf,
-    zip: zip::ZipArchive<File>,
+    zip: ZipReader,
 }
 
 impl Contents for Pex {
     fn open(&mut self, index: usize) -> Result<Box<dyn Read + '_>> {
-        let path = &self.path;
-        let entry = self
-            .zip
-            .by_index(index)
-            .with_context(|| format!("cannot read entry {index} of {}", path.display()))?;
-        Ok(Box::new(entry))
+        Ok(Box::new(self.zip.entry(index)?))
     }
 }
 
@@ -45,24 +39,20 @@ fn is_dependency(name: &str) -> bool {
 /// The entries of the PEX at `path`, under `prefix` (`app/greet.pex`), with their parent
 /// directories in each layer. Reads the zip's directory, not its files.
 pub(crate) fn split(path: &Path, prefix: &str) -> Result<Split> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
+    let mut zip = ZipReader::open(path).context("a PEX is a zip")?;
     let mut deps = Vec::new();
     let mut code = Vec::new();
     for index in 0..zip.len() {
-        let entry = zip
-            .by_index_raw(index)
-            .with_context(|| format!("cannot read entry {index} of {}", path.display()))?;
-        if entry.is_dir() {
+        let entry = zip.info(index)?;
+        if entry.is_dir {
             continue;
         }
-        let name = entry.name().to_string();
+        let name = entry.name;
         if name.starts_with('/') || name.split('/').any(|part| part == "..") {
             anyhow::bail!("{} holds an entry outside itself: {name}", path.display());
         }
         let mode = entry
-            .unix_mode()
+            .mode
             .map_or(0o644, |mode| if mode & 0o111 != 0 { 0o755 } else { 0o644 });
         let layer = match is_dependency(&name) {
             true => &mut deps,
@@ -73,17 +63,14 @@ pub(crate) fn split(path: &Path, prefix: &str) -> Result<Split> {
             mode,
             content: Some(Content {
                 index,
-                size: entry.size(),
+                size: entry.size,
             }),
         });
     }
     add_parents(&mut deps);
     add_parents(&mut code);
     Ok(Split {
-        pex: Pex {
-            path: path.to_path_buf(),
-            zip,
-        },
+        pex: Pex { zip },
         deps,
         code,
     })
@@ -114,14 +101,8 @@ pub(crate) fn add_parents(entries: &mut Vec<Entry>) {
 
 /// The PEX's `PEX-INFO`.
 pub(crate) fn pex_info(path: &Path) -> Result<serde_json::Value> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
-    let mut info = zip
-        .by_name("PEX-INFO")
-        .with_context(|| format!("{} holds no PEX-INFO: is it a PEX?", path.display()))?;
-    let mut text = String::new();
-    info.read_to_string(&mut text)?;
-    serde_json::from_str(&text)
+    let mut zip = ZipReader::open(path).context("a PEX is a zip")?;
+    let text = zip.read_name("PEX-INFO").context("is it a PEX?")?;
+    serde_json::from_slice(&text)
         .with_context(|| format!("PEX-INFO in {} is not JSON", path.display()))
 }
