@@ -12,3 +12,4 @@ pub(crate) mod session;
 pub(crate) mod statcache;
 pub(crate) mod state;
 pub(crate) mod step;
+pub(crate) mod store;

@@ -2,6 +2,7 @@
 //! distributions, editable installs, locks and pins, project metadata.
 
 pub(crate) mod build;
+pub(crate) mod byproducts;
 pub(crate) mod detect;
 pub(crate) mod editable;
 pub(crate) mod env;

@@ -12,6 +12,7 @@ pub(crate) mod sbom;
 pub(crate) mod task;
 pub(crate) mod tools;
 pub(crate) mod venv;
+pub(crate) mod zip_reader;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -28,6 +29,7 @@ use crate::engine::run;
 use crate::engine::state::{self, State};
 use crate::engine::step::Step;
 use crate::python::build::Build;
+use crate::python::byproducts;
 use crate::python::network::Network;
 
 /// How one invocation runs its steps: the global options that reach the engine.
@@ -51,6 +53,7 @@ pub(crate) fn file_rules(project: &Project) -> Rules {
         outputs: bundle::configured_outputs(config),
         sources: config.bundle.sources.clone(),
         external_links: config.bundle.external_links.clone(),
+        tool_files: byproducts::tool_files(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! `develop` derives its top-level packages from ([`top_level`]).
 //!
 //! Every file under the root, minus build outputs and tool state that never belong in a
-//! bundle (the built-in [`exclusions`], and directories holding a `pyvenv.cfg`), minus
+//! bundle (the built-in [`exclusions`], with what the language's layer says its tools
+//! write, [`ToolFiles`], and directories holding its environment marker), minus
 //! git-ignored files (the project's own `.gitignore` files, with or without a `.git`).
 //! Directories are read through the [`Listing`] cache. `[bundle] sources` adjusts it
 //! ([`patterns`]): `pattern` adds git-ignored files that match, `!pattern` removes files
@@ -33,7 +34,7 @@ mod rules;
 mod set;
 pub(crate) mod top_level;
 
-pub(crate) use rules::Rules;
+pub(crate) use rules::{Rules, ToolFiles};
 pub(crate) use set::FileSet;
 
 /// The project's input files under `root`, read through `listing` (which remembers what
@@ -51,6 +52,7 @@ pub(crate) fn project_files(
     let mut filter = Filter {
         exclude_dir: &exclude_dir,
         exclude_file: &exclude_file,
+        env_marker: rules.tool_files.env_marker,
         gitignore: true,
     };
     let mut listed = listing.list(root, &exclusions.digest(), &filter, hashes)?;
@@ -135,6 +137,7 @@ mod tests {
             outputs: vec!["out/app.pex".into()],
             sources: sources.iter().map(|s| s.to_string()).collect(),
             external_links: Vec::new(),
+            tool_files: crate::python::byproducts::tool_files(),
         }
     }
 

@@ -57,7 +57,7 @@ struct Dir {
     links: Vec<String>,
     /// Kept entries that cannot be listed: (name, shown lossily; why).
     left_out: Vec<(String, String)>,
-    /// It holds a `pyvenv.cfg`: a virtualenv, never an input.
+    /// It holds the filter's environment marker: an environment, never an input.
     venv: bool,
 }
 
@@ -124,6 +124,9 @@ pub(crate) struct Filter<'a> {
     pub(crate) exclude_dir: &'a dyn Fn(&str, &str, usize) -> bool,
     /// Relative file path → leave the file out.
     pub(crate) exclude_file: &'a dyn Fn(&str) -> bool,
+    /// A file that makes the directory holding it (below the root) an environment, left
+    /// out whole (`pyvenv.cfg`, which the engine is told of, not knows).
+    pub(crate) env_marker: Option<&'a str>,
     /// Honour `.gitignore` files and `.git/info/exclude`.
     pub(crate) gitignore: bool,
 }
@@ -340,7 +343,7 @@ impl Walk<'_> {
                 Ok(name) => (name, true),
                 Err(raw) => (raw.to_string_lossy().into_owned(), false),
             };
-            if name == "pyvenv.cfg" && depth > 0 && !is_dir {
+            if depth > 0 && !is_dir && self.filter.env_marker == Some(name.as_str()) {
                 dir.venv = true;
             }
             let kept = if is_dir {

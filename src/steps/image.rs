@@ -4,8 +4,8 @@
 //! The image is the base's layers, then two of its own: the bundle laid out as the venv a
 //! `--venv` PEX unpacks on its first start, byte-compiled, at `/app/venv` (see
 //! `image/venv.rs`), split into its dependencies and the project's code. So an edit
-//! rewrites only the code layer: the dependencies layer is kept in
-//! `.pybuild/layers/oci-deps-<hash>.*`, keyed by the PEX's dependencies, the base's
+//! rewrites only the code layer: the dependencies layer is kept in the project's
+//! store (`engine::store`, `.pybuild/layers/oci-deps-<hash>.*`), keyed by the PEX's dependencies, the base's
 //! interpreter and the user, and keeps its digest. The entrypoint is pex's
 //! (`/app/venv/bin/python3.X -I /app/venv/pex`): nothing is unpacked or compiled at a
 //! start, so the first is as fast as the second and `PEX_ROOT` (a declared volume, for a
@@ -33,10 +33,10 @@ use crate::base::config::ImageSection;
 use crate::base::error::UserError;
 use crate::base::outputs::{Outputs, Target};
 use crate::base::paths;
-use crate::base::process::temp_name;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::state::produced_outputs;
 use crate::engine::step::Step;
+use crate::engine::store::{Lookup, Store};
 use crate::python::build::Build;
 use crate::steps::bundle::Bundle;
 
@@ -360,9 +360,10 @@ fn writable_dirs(image: &ImageSection) -> Vec<layout::Entry> {
     ]
 }
 
-/// The dependencies layer: taken from `.pybuild/layers/` when the same dependencies, base
-/// interpreter and user made it before (its digest checked), else laid out by pex from
-/// the bundle (see `image/venv.rs`), written, and kept there for the next build.
+/// The dependencies layer: taken from the project's store when the same dependencies, base
+/// interpreter and user made it before (checked there, and its digest as it is linked or
+/// copied in), else laid out by pex from the bundle (see `image/venv.rs`), written, and
+/// kept there for the next build.
 fn dependencies_layer(
     cx: &Build,
     layout: &Layout,
@@ -379,14 +380,15 @@ fn dependencies_layer(
     key.update(format!("user {} pex-root {}\n", image.user, image.pex_root).as_bytes());
     key.update(pex.dependencies_key()?.as_bytes());
     let key = key.finalize().to_hex()[..32].to_string();
-    let layers = cx.project.state_dir().join("layers");
-    fs::create_dir_all(&layers).with_context(|| format!("cannot create {}", layers.display()))?;
-    let blob = layers.join(format!("oci-deps-{key}.tar.gz"));
-    let record = layers.join(format!("oci-deps-{key}.json"));
-    let record_kept: Option<Layer> = fs::read(&record)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if let Some(layer) = record_kept
+    // Two entries of the project's store: the blob and its descriptor, each checked.
+    let store = Store::at(cx.project.state_dir().join("layers"));
+    let blob_name = format!("oci-deps-{key}.tar.gz");
+    let record_name = format!("oci-deps-{key}.json");
+    if let (Lookup::Intact(blob), Lookup::Intact(record)) =
+        (store.get(&blob_name), store.get(&record_name))
+        && let Some(layer) = fs::read(&record)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Layer>(&bytes).ok())
         && (kept.link_into(layout, &layer.digest) || layout.copy_in(&blob, &layer.digest).is_ok())
     {
         cx.printer.phase("dependencies layer unchanged");
@@ -399,21 +401,15 @@ fn dependencies_layer(
     deps.entries.extend(writable_dirs(image));
     layout::add_parents(&mut deps.entries);
     cx.printer.phase("writing the dependencies layer");
-    let temp = layers.join(temp_name());
-    let layer = layout::write_layer(&mut deps.entries, &mut deps.files, epoch(), &temp)?;
-    fs::rename(&temp, &blob)
-        .with_context(|| format!("cannot move {} to {}", temp.display(), blob.display()))?;
-    let temp = layers.join(temp_name());
-    fs::write(&temp, serde_json::to_vec(&layer)?)
-        .with_context(|| format!("cannot write {}", temp.display()))?;
-    fs::rename(&temp, &record).with_context(|| format!("cannot write {}", record.display()))?;
+    let temp = store.temp()?;
+    let layer = layout::write_layer(&mut deps.entries, &mut deps.files, epoch(), &temp)
+        .and_then(|layer| store.put(&blob_name, &temp).map(|blob| (layer, blob)));
+    let (layer, blob) = layer.inspect_err(|_| {
+        let _ = fs::remove_file(&temp);
+    })?;
+    store.put_bytes(&record_name, &serde_json::to_vec(&layer)?)?;
     // One dependencies layer is kept: the others are of images no longer made.
-    for entry in fs::read_dir(&layers).into_iter().flatten().flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if file.starts_with("oci-deps-") && !file.starts_with(&format!("oci-deps-{key}.")) {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
+    store.keep_only("oci-deps-", &[&blob_name, &record_name]);
     layout.copy_in(&blob, &layer.digest)?;
     Ok(layer)
 }

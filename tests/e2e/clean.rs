@@ -329,3 +329,48 @@ fn a_recorded_product_reached_through_a_link_is_never_removed() {
         "the linked venv was emptied"
     );
 }
+
+#[test]
+fn clean_removes_the_projects_store_and_leaves_the_one_its_checkouts_share() {
+    let project = Project::sample();
+    // pybuild's cache of this test's own, to see what clean leaves in it.
+    let cache = tempfile::tempdir().unwrap();
+    let own = [("PYBUILD_CACHE_DIR", cache.path().to_str().unwrap())];
+    project.pybuild_with_env(&["bundle"], &own).success();
+    let deps = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.starts_with("deps-"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let shared = cache.path().join("layers");
+    let before = deps(&shared);
+    assert_eq!(
+        before.len(),
+        2,
+        "the layer and its hash are shared: {before:?}"
+    );
+    assert_eq!(deps(&project.path(".pybuild/layers")), before);
+    let bytes: Vec<Vec<u8>> = before
+        .iter()
+        .map(|n| fs::read(shared.join(n)).unwrap())
+        .collect();
+
+    project.pybuild_with_env(&["clean"], &own).success();
+    assert!(
+        !project.path(".pybuild/layers").exists(),
+        "the project's store is left"
+    );
+    assert_eq!(deps(&shared), before, "clean removed a shared entry");
+    let after: Vec<Vec<u8>> = before
+        .iter()
+        .map(|n| fs::read(shared.join(n)).unwrap())
+        .collect();
+    assert!(after == bytes, "clean changed a shared entry");
+}

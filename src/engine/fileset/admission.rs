@@ -16,12 +16,13 @@ use super::patterns::split_patterns;
 use super::rules::Rules;
 
 /// The listing's rules, applied to one path from the root down: the built-in exclusions on
-/// every component of the path, a directory holding a `pyvenv.cfg`, `.gitignore` files (the
+/// every component of the path, a directory holding the environment marker, `.gitignore` files (the
 /// nearest with a say decides, an ignored directory hides all below it) and
 /// `.git/info/exclude`, then `[bundle] sources`.
 pub(crate) struct Admission {
     root: PathBuf,
     exclusions: Exclusions,
+    env_marker: Option<&'static str>,
     include: Option<GlobSet>,
     /// The `!pattern`s of `[bundle] sources`, with their globs (without the `!`) in order.
     exclude: Option<(GlobSet, Vec<String>)>,
@@ -42,6 +43,7 @@ impl Admission {
         Ok(Admission {
             root: root.to_path_buf(),
             exclusions: Exclusions::new(rules),
+            env_marker: rules.tool_files.env_marker,
             include,
             exclude,
             gitignores: HashMap::new(),
@@ -80,9 +82,12 @@ impl Admission {
                     "pybuild's own rule for {path}/ (build outputs, tool state, the venv)"
                 )));
             }
-            if dir && self.root.join(&path).join("pyvenv.cfg").is_file() {
+            if let Some(marker) = self.env_marker
+                && dir
+                && self.root.join(&path).join(marker).is_file()
+            {
                 return Some(Rule::BuiltIn(format!(
-                    "{path}/pyvenv.cfg (a virtualenv is no input)"
+                    "{path}/{marker} (an environment is no input)"
                 )));
             }
             if !dir && self.exclusions.file(&path) {

@@ -5,23 +5,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::rules::Rules;
+use super::rules::{Rules, ToolFiles};
 
-/// Directories left out at any depth: version control, pybuild's state, caches.
-const EXCLUDED_DIRS: &[&str] = &[
-    ".git",
-    ".hg",
-    ".svn",
-    ".pybuild",
-    "__pycache__",
-    ".eggs",
-    ".tox",
-    ".nox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "node_modules",
-];
+/// Directories left out at any depth: version control, pybuild's state, node's packages
+/// (the language's own tools' caches come with the rules, `ToolFiles`).
+const EXCLUDED_DIRS: &[&str] = &[".git", ".hg", ".svn", ".pybuild", "node_modules"];
 
 /// Directories excluded only at the top: setuptools' and the bundlers' outputs.
 const EXCLUDED_TOP_DIRS: &[&str] = &["build", "dist"];
@@ -32,10 +20,12 @@ const EXCLUDED_TOP_DIRS: &[&str] = &["build", "dist"];
 /// rules digest.
 const EDITOR_FILES: &str = "*.swp *.swo *.swx *~ .#* #*#";
 
-/// The built-in exclusions, with the project's venv and outputs.
+/// The built-in exclusions, with the project's venv and outputs and what the language's
+/// tools write.
 pub(super) struct Exclusions {
     venv: Option<String>,
     outputs: Vec<PathBuf>,
+    tool_files: ToolFiles,
 }
 
 impl Exclusions {
@@ -43,6 +33,7 @@ impl Exclusions {
         Exclusions {
             venv: rules.venv.as_deref().map(normal_path),
             outputs: rules.outputs.clone(),
+            tool_files: rules.tool_files.clone(),
         }
     }
 
@@ -50,8 +41,8 @@ impl Exclusions {
     /// under other exclusions is not reused.
     pub(super) fn digest(&self) -> String {
         format!(
-            "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?} {EDITOR_FILES}",
-            self.venv, self.outputs
+            "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?} {EDITOR_FILES} {:?}",
+            self.venv, self.outputs, self.tool_files
         )
     }
 
@@ -59,7 +50,12 @@ impl Exclusions {
     /// left out.
     pub(super) fn dir(&self, parent: &str, name: &str, depth: usize) -> bool {
         EXCLUDED_DIRS.contains(&name)
-            || name.ends_with(".egg-info")
+            || self.tool_files.dirs.contains(&name)
+            || self
+                .tool_files
+                .dir_endings
+                .iter()
+                .any(|end| name.ends_with(end))
             || (depth == 1 && EXCLUDED_TOP_DIRS.contains(&name))
             || self
                 .venv
@@ -72,8 +68,11 @@ impl Exclusions {
         // pybuild's own configuration: the sections a step uses are part of its fingerprint,
         // so editing another section (adding a dev tool) must not rebuild the bundle.
         rel == crate::base::config::FILE_NAME
-            || rel.ends_with(".pyc")
-            || rel.ends_with(".pyo")
+            || self
+                .tool_files
+                .file_endings
+                .iter()
+                .any(|end| rel.ends_with(end))
             || is_editor_file(rel.rsplit('/').next().unwrap_or(rel))
             || self.outputs.iter().any(|o| Path::new(rel) == o)
     }
@@ -145,5 +144,30 @@ mod tests {
             files,
             vec!["docs/build/index.txt", "setup.py", "src/app/__init__.py"]
         );
+    }
+
+    #[test]
+    fn what_a_language_leaves_out_is_what_the_rules_say() {
+        let dir = tree(&[
+            "src/app/__init__.py",
+            "src/app/__pycache__/x.pyc",
+            "src/app.egg-info/SOURCES.txt",
+            "other-venv/pyvenv.cfg",
+            "other-venv/lib/x.py",
+        ]);
+        // Told nothing of Python, the engine leaves none of its by-products out.
+        let mut told_nothing = rules(&[]);
+        told_nothing.tool_files = ToolFiles::default();
+        assert_eq!(
+            list(dir.path(), &told_nothing),
+            vec![
+                "other-venv/lib/x.py",
+                "other-venv/pyvenv.cfg",
+                "src/app.egg-info/SOURCES.txt",
+                "src/app/__init__.py",
+                "src/app/__pycache__/x.pyc",
+            ]
+        );
+        assert_eq!(list(dir.path(), &rules(&[])), vec!["src/app/__init__.py"]);
     }
 }

@@ -39,6 +39,7 @@ impl<'a> TestCx<'a> {
             outputs: Vec::new(),
             sources: Vec::new(),
             external_links: Vec::new(),
+            tool_files: Default::default(),
         };
         TestCx(Session::new(project, printer, state, rules))
     }

@@ -9,13 +9,12 @@
 //! (setuptools' `_vendor/*.dist-info`), which ship as that package's files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{BufReader, Read as _};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
 use crate::base::distribution_name::normalize;
+use crate::steps::zip_reader::ZipReader;
 
 /// What was read back from a bundle.
 pub(crate) struct Contents {
@@ -28,18 +27,14 @@ pub(crate) struct Contents {
 /// Reads the zip archive `path`: its distributions, and its modules whose top-level name
 /// is one of `tops`.
 pub(crate) fn read(path: &Path, tops: &[&str]) -> Result<Contents> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .with_context(|| format!("{} is not a readable zip", path.display()))?;
+    let mut zip = ZipReader::open(path)?;
     let mut contents = Contents {
         distributions: BTreeMap::new(),
         modules: BTreeSet::new(),
     };
     let mut metadata = Vec::new();
     for index in 0..zip.len() {
-        let name = zip
-            .name_for_index(index)
-            .with_context(|| format!("{}: entry {index} has no name", path.display()))?;
+        let name = zip.name(index)?;
         if let Some(module) = module(name, tops) {
             contents.modules.insert(module);
         }
@@ -48,10 +43,7 @@ pub(crate) fn read(path: &Path, tops: &[&str]) -> Result<Contents> {
         }
     }
     for (index, name) in metadata {
-        let mut text = Vec::new();
-        zip.by_index(index)
-            .and_then(|mut entry| Ok(entry.read_to_end(&mut text)?))
-            .with_context(|| format!("cannot read {name} in {}", path.display()))?;
+        let text = zip.read(index)?;
         let (dist, version) =
             name_and_version(&text).with_context(|| format!("{name} in {}", path.display()))?;
         contents.distributions.insert(normalize(&dist), version);

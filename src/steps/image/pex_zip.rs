@@ -5,15 +5,16 @@
 //! what changes at each edit, the code, is taken from here.
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use crate::steps::zip_reader::ZipReader;
+
 /// The bundle PEX, open.
 pub(crate) struct Pex {
     path: PathBuf,
-    zip: zip::ZipArchive<File>,
+    zip: ZipReader,
 }
 
 /// Whether a PEX entry belongs to the dependencies.
@@ -31,8 +32,7 @@ const CODE_FIELDS: &[&str] = &["code_hash", "pex_hash"];
 
 impl Pex {
     pub(crate) fn open(path: &Path) -> Result<Pex> {
-        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let zip = zip::ZipArchive::new(file)
+        let zip = ZipReader::open(path)
             .with_context(|| format!("{} is not a zip (a PEX)", path.display()))?;
         Ok(Pex {
             path: path.to_path_buf(),
@@ -53,13 +53,11 @@ impl Pex {
         }
         let mut key = serde_json::to_string(&info)?;
         for index in 0..self.zip.len() {
-            let entry = self.raw(index)?;
-            if is_dependency(entry.name()) {
+            let entry = self.zip.info(index)?;
+            if is_dependency(&entry.name) {
                 key.push_str(&format!(
                     "\n{} {} {:08x}",
-                    entry.name(),
-                    entry.size(),
-                    entry.crc32()
+                    entry.name, entry.size, entry.crc32
                 ));
             }
         }
@@ -71,10 +69,8 @@ impl Pex {
     fn code(&mut self) -> Result<Vec<(usize, String)>> {
         let mut code = Vec::new();
         for index in 0..self.zip.len() {
-            let (name, is_dir) = {
-                let entry = self.raw(index)?;
-                (entry.name().to_string(), entry.is_dir())
-            };
+            let entry = self.zip.info(index)?;
+            let (name, is_dir) = (entry.name, entry.is_dir);
             if is_dir || is_dependency(&name) || is_entry(&name) {
                 continue;
             }
@@ -103,10 +99,7 @@ impl Pex {
                 fs::create_dir_all(parent)
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            let mut entry = self
-                .zip
-                .by_index(index)
-                .with_context(|| format!("cannot read {name} in {}", self.path.display()))?;
+            let mut entry = self.zip.entry(index)?;
             let mut out = File::create(&target)
                 .with_context(|| format!("cannot create {}", target.display()))?;
             std::io::copy(&mut entry, &mut out)
@@ -117,29 +110,17 @@ impl Pex {
 
     /// The bytes of `PEX-INFO`.
     pub(crate) fn pex_info_bytes(&mut self) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
         self.zip
-            .by_name("PEX-INFO")
-            .with_context(|| format!("{} holds no PEX-INFO: is it a PEX?", self.path.display()))?
-            .read_to_end(&mut bytes)?;
-        Ok(bytes)
-    }
-
-    fn raw(&mut self, index: usize) -> Result<zip::read::ZipFile<'_, File>> {
-        let path = &self.path;
-        self.zip
-            .by_index_raw(index)
-            .with_context(|| format!("cannot read entry {index} of {}", path.display()))
+            .read_name("PEX-INFO")
+            .with_context(|| format!("{} holds no PEX-INFO: is it a PEX?", self.path.display()))
     }
 }
 
-fn pex_info_of(zip: &mut zip::ZipArchive<File>, path: &Path) -> Result<serde_json::Value> {
-    let mut info = zip
-        .by_name("PEX-INFO")
+fn pex_info_of(zip: &mut ZipReader, path: &Path) -> Result<serde_json::Value> {
+    let bytes = zip
+        .read_name("PEX-INFO")
         .with_context(|| format!("{} holds no PEX-INFO: is it a PEX?", path.display()))?;
-    let mut text = String::new();
-    info.read_to_string(&mut text)?;
-    serde_json::from_str(&text)
+    serde_json::from_slice(&bytes)
         .with_context(|| format!("PEX-INFO in {} is not JSON", path.display()))
 }
 

@@ -31,8 +31,8 @@ use sha2::{Digest as _, Sha256};
 use super::boot;
 use super::code_layer::DIST_INFO_FILES;
 use super::pex_info;
-use super::zip::Archive;
 use crate::python::installed;
+use crate::steps::zip_reader::ZipReader;
 
 /// What a fetched PEX is compared with.
 pub(crate) struct Here {
@@ -50,11 +50,10 @@ pub(crate) struct Here {
 /// code of the project). An error names the first entry that is not what it must be;
 /// `Some` says what could not be checked here.
 pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String>> {
-    let data = fs::read(pex).with_context(|| format!("cannot read {}", pex.display()))?;
-    let archive = Archive::parse(&data).context("the PEX is not a zip pybuild can read")?;
-    let names: Vec<&str> = archive.entries.iter().map(|e| e.name.as_str()).collect();
-    let unique: BTreeSet<&str> = names.iter().copied().collect();
-    ensure!(unique.len() == names.len(), "the PEX names an entry twice");
+    // It refuses a zip naming an entry twice: each name below is one entry.
+    let mut zip = ZipReader::open(pex).context("the PEX is not a zip pybuild can read")?;
+    let names: Vec<String> = zip.names().map(str::to_string).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let venv = here.site_packages.as_deref().filter(|sp| sp.is_dir());
     let project = installed::normalize(&here.project);
     // The dist-info folder inside each wheel of `.deps/`.
@@ -72,7 +71,7 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
     let scripts = venv.map(script_templates).unwrap_or_default();
     let mut unchecked = None;
     for name in names.iter().copied().filter(|n| !n.ends_with('/')) {
-        let bytes = || archive.read(&data, name);
+        let mut bytes = || zip.read_name(name);
         if let Some(rest) = name.strip_prefix(".deps/") {
             let (wheel, inner) = rest.split_once('/').context("a bad .deps entry")?;
             let dist_info = *wheels
@@ -129,11 +128,11 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
             check_code(here, venv, name, &bytes()?, name)?;
         }
     }
-    let header = &data[..archive.first_entry];
+    let header = zip.header()?;
     match venv {
         Some(venv) => {
-            let info = archive.read(&data, "PEX-INFO").ok();
-            check_header(venv, header, info.as_deref())
+            let info = zip.read_name("PEX-INFO").ok();
+            check_header(venv, &header, info.as_deref())
                 .context("its /bin/sh header is not pex's")?
         }
         None => unchecked = unchecked.or(Some("pex's launcher (no venv here)")),

@@ -1,9 +1,10 @@
 //! The dependencies PEX of a layered or wheel build: the project's runtime closure taken
 //! from the venv, built once per digest of what it is made of, kept in
-//! `.pybuild/layers/` and shared with the user's other checkouts (`shared_layers`).
+//! the project's store (`engine::store`, `.pybuild/layers/`) and shared with the user's
+//! other checkouts (`shared_layers`).
 
 use std::ffi::OsString;
-use std::fs;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -11,8 +12,8 @@ use anyhow::{Context as _, Result};
 use super::audit::Here;
 use super::invocation::{fast_start, pex_environment, run_pex};
 use crate::args;
-use crate::engine::statcache::{hash_bytes, hash_file};
-use crate::engine::state;
+use crate::engine::statcache::hash_bytes;
+use crate::engine::store::{Lookup, Store};
 use crate::python::build::Build;
 use crate::python::env::Env;
 use crate::python::installed::Dist;
@@ -43,25 +44,22 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
     }
     let requires = &requires;
     let digest = deps_digest(cx, &env, job, requires)?;
-    let dir = cx.project.state_dir().join("layers");
+    let store = Store::at(cx.project.state_dir().join("layers"));
     let name = format!("deps-{digest}.pex");
-    let path = dir.join(&name);
-    let sum = shared_layers::sum_of(&path);
-    if path.is_file() {
-        if shared_layers::is_intact(&path) {
+    match store.get(&name) {
+        Lookup::Intact(path) => {
             cx.printer.detail(&format!(
                 "dependencies PEX {} reused",
                 cx.project.key(&path)
             ));
             return Ok(path);
         }
-        cx.printer.warn(&format!(
+        Lookup::Damaged => cx.printer.warn(&format!(
             "{} is damaged (it no longer matches what was written); building it again",
-            cx.project.key(&path)
-        ));
-        let _ = fs::remove_file(&path);
+            cx.project.key(&store.path(&name))
+        )),
+        Lookup::Missing => {}
     }
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // What a layer fetched from the remote cache is checked against: it holds no code of
     // the project, so the input files are not needed.
     let here = Here {
@@ -70,11 +68,13 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
         site_packages: Some(job.site_packages.clone()),
         project: cx.project.config.project.name.clone(),
     };
-    if shared_layers::take(cx, &name, &path, &here)? {
+    let path = if shared_layers::take(cx, &store, &name, &here)? {
+        let path = store.path(&name);
         cx.printer.detail(&format!(
             "dependencies PEX {} taken from another checkout's (same digest)",
             cx.project.key(&path)
         ));
+        path
     } else {
         let partial = job.work.join(&name);
         cx.printer
@@ -84,26 +84,16 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
         let mut argv = venv_closure_args(cx, &files, requires, &partial);
         argv.extend(fast_start(cx));
         run_pex(cx, argv).context("cannot build the dependencies PEX from the venv")?;
-        let written =
-            hash_file(&partial).with_context(|| format!("cannot read {}", partial.display()))?;
-        state::write_atomically(&sum, written.as_bytes())?;
-        fs::rename(&partial, &path)
-            .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))?;
-        if let Err(err) = shared_layers::offer(cx, &path) {
+        let path = store.put(&name, &partial)?;
+        if let Err(err) = shared_layers::offer(cx, &store, &name) {
             cx.printer.detail(&format!(
                 "the dependencies PEX is not shared with other checkouts: {err:#}"
             ));
         }
-    }
+        path
+    };
     // Only the current layer is of use; older ones would pile up with each requirement change.
-    for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-        let file = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_layer = name.ends_with(".pex") || name.ends_with(".pex.blake3");
-        if file != path && file != sum && name.starts_with("deps-") && is_layer {
-            let _ = fs::remove_file(&file);
-        }
-    }
+    store.keep_only("deps-", &[&name]);
     Ok(path)
 }
 

@@ -5,8 +5,6 @@
 //! network.
 
 use std::ffi::OsString;
-use std::fs;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -14,12 +12,13 @@ use super::invocation::{pex_environment, run_pex_with};
 use super::strategy::build_requires;
 use crate::args;
 use crate::engine::statcache::hash_bytes;
+use crate::engine::store::{Lookup, Store};
 use crate::python::build::Build;
 use crate::python::wheelhouse;
 use crate::steps::bundle::backend::Job;
 
 /// Runs pex with `argv`, resolving from the wheelhouse alone, after filling it with the
-/// requirement `groups` unless a stamp in `.pybuild/layers/` says it was filled for
+/// requirement `groups` unless a stamp in the project's store (`.pybuild/layers/`) says it was filled for
 /// exactly those (so an unchanged project never asks the index again). The wheelhouse is
 /// a cache the user may clear behind the stamp's back: when pex then fails while online,
 /// the wheelhouse is filled again and pex tried once more.
@@ -31,31 +30,30 @@ pub(super) fn pex_from_wheelhouse(
     env: &[(String, OsString)],
 ) -> Result<()> {
     argv.extend(wheelhouse::pex_args());
-    let stamp = wheelhouse_stamp(cx, job, groups);
-    let stamped = stamp.is_file();
+    let (store, stamp) = wheelhouse_stamp(cx, job, groups);
+    let stamped = matches!(store.get(&stamp), Lookup::Intact(_));
     if !stamped {
-        fill_wheelhouse(cx, groups, &stamp)?;
+        fill_wheelhouse(cx, groups, &store, &stamp)?;
     }
     match run_pex_with(cx, argv.clone(), env) {
         Err(_) if stamped && !wheelhouse::offline(cx) => {
             cx.printer.warn(
                 "pex could not build from the wheelhouse; filling it again from the package index",
             );
-            fill_wheelhouse(cx, groups, &stamp)?;
+            fill_wheelhouse(cx, groups, &store, &stamp)?;
             run_pex_with(cx, argv, env)
         }
         result => result,
     }
 }
 
-/// The stamp that says the wheelhouse was filled for `groups` in this pex environment.
-fn wheelhouse_stamp(cx: &Build, job: &Job, groups: &[Vec<String>]) -> PathBuf {
+/// The stamp that says the wheelhouse was filled for `groups` in this pex environment: an
+/// entry of the project's store.
+fn wheelhouse_stamp(cx: &Build, job: &Job, groups: &[Vec<String>]) -> (Store, String) {
     let digest =
         hash_bytes(format!("{}\n{}", stamp_text(groups), pex_environment(cx, job)).as_bytes());
-    cx.project
-        .state_dir()
-        .join("layers")
-        .join(format!("wheelhouse-{}", &digest[..16]))
+    let store = Store::at(cx.project.state_dir().join("layers"));
+    (store, format!("wheelhouse-{}", &digest[..16]))
 }
 
 /// Puts the build requirements in the wheelhouse (once per stamp), though a layered build
@@ -69,19 +67,20 @@ pub(super) fn stock_build_requirements(cx: &Build, job: &Job) -> Result<()> {
     let groups = [build_requires(&job.stage)];
     let digest =
         hash_bytes(format!("{}\n{}", stamp_text(&groups), pex_environment(cx, job)).as_bytes());
-    let stamp = wheelhouse::dir().join(format!(".stocked-{}", &digest[..16]));
-    if stamp.is_file() || wheelhouse::offline(cx) {
+    let store = Store::at(wheelhouse::dir());
+    let stamp = format!(".stocked-{}", &digest[..16]);
+    if matches!(store.get(&stamp), Lookup::Intact(_)) || wheelhouse::offline(cx) {
         return Ok(());
     }
     cx.printer
         .phase("putting the build requirements in the wheelhouse, for offline builds");
-    fill_wheelhouse(cx, &groups, &stamp)
+    fill_wheelhouse(cx, &groups, &store, &stamp)
 }
 
 /// Fills the wheelhouse with `groups` and with what pex's own pip needs, each resolved
 /// on its own: they are installed into different environments (the bundle, an isolated
-/// build, pex's pip), whose pins may differ.
-fn fill_wheelhouse(cx: &Build, groups: &[Vec<String>], stamp: &Path) -> Result<()> {
+/// build, pex's pip), whose pins may differ. Then enters the `stamp` in `store`.
+fn fill_wheelhouse(cx: &Build, groups: &[Vec<String>], store: &Store, stamp: &str) -> Result<()> {
     let online = !wheelhouse::offline(cx);
     let mut groups = groups.to_vec();
     if online {
@@ -92,10 +91,8 @@ fn fill_wheelhouse(cx: &Build, groups: &[Vec<String>], stamp: &Path) -> Result<(
         // Nothing was fetched: the stamp would claim a fill that never happened.
         return Ok(());
     }
-    let dir = stamp.parent().context("the stamp has a parent")?;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    fs::write(stamp, stamp_text(&groups))
-        .with_context(|| format!("cannot write {}", stamp.display()))
+    store.put_bytes(stamp, stamp_text(&groups).as_bytes())?;
+    Ok(())
 }
 
 fn stamp_text(groups: &[Vec<String>]) -> String {

@@ -4,7 +4,7 @@
 //! zipfile writes them for pex (deflated, pex's deterministic date, absolute offsets),
 //! so the result is the archive pex would write. No zip64, no encryption, no data
 //! descriptors: an archive that has or needs them is refused, and the caller then runs
-//! pex.
+//! pex. What only reads a zip goes through `steps::zip_reader`.
 
 use std::collections::BTreeSet;
 use std::fs::File;
