@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use crate::base::error::UserError;
 use crate::base::paths;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::step::Step;
+use crate::engine::step::{Prepared, Step};
 use crate::python::build::Build;
 use crate::steps::bundle::Bundle;
 use crate::steps::image;
@@ -125,32 +125,42 @@ impl<'a> Step<Build<'a>> for Deploy {
     }
 
     fn fingerprint(&self, cx: &mut Build) -> Result<Fingerprint> {
+        Ok(self.prepare(cx)?.fingerprint)
+    }
+
+    /// The fingerprint, and the job that renders the template and values it read (read
+    /// once: a warning about a value is given once).
+    fn prepare<'s>(&'s self, cx: &mut Build<'a>) -> Result<Prepared<'s, Build<'a>>> {
+        let target = self.0;
         let mut fingerprint = Fingerprint::default();
-        let section = section(cx, self.0)?;
-        fingerprint.part("section", section);
-        let (name, text) = template(cx, self.0)?;
-        fingerprint.part("template", format!("{name}\n{text}"));
-        fingerprint.part("values", serde_json::to_string(&values(cx, self.0)?)?);
+        fingerprint.part("section", section(cx, target)?);
+        let template = template(cx, target)?;
+        fingerprint.part("template", format!("{}\n{}", template.0, template.1));
+        let values = values(cx, target)?;
+        fingerprint.part("values", serde_json::to_string(&values)?);
         let bundle = Bundle::output(cx)?;
         let mut files = vec![bundle];
-        if let (Target::Spark, Some(main)) = (self.0, &cx.project.config.deploy.spark.main) {
+        if let (Target::Spark, Some(main)) = (target, &cx.project.config.deploy.spark.main) {
             files.push(main.clone());
         }
         cx.add_files(&mut fingerprint, &files)?;
-        Ok(fingerprint)
+        Ok(Prepared::new(fingerprint, move |cx| {
+            let files = render_all(cx, target, &template, &values)?;
+            for (key, text) in &files {
+                let (writer, output) = image::named_output(cx, target.step(), key)?;
+                writer.write(&output, text.as_bytes(), Format::of(key) == Format::Shell)?;
+            }
+            Ok(files.into_iter().map(|(key, _)| key).collect())
+        }))
     }
 
     fn summary(&self, cx: &Build) -> String {
         format!(" → {}", output(&cx.project.config, self.0))
     }
 
-    fn run(&self, cx: &mut Build) -> Result<Vec<String>> {
-        let files = render_all(cx, self.0)?;
-        for (key, text) in &files {
-            let (writer, target) = image::named_output(cx, self.0.step(), key)?;
-            writer.write(&target, text.as_bytes(), Format::of(key) == Format::Shell)?;
-        }
-        Ok(files.into_iter().map(|(key, _)| key).collect())
+    fn run(&self, cx: &mut Build<'a>) -> Result<Vec<String>> {
+        let job = self.prepare(cx)?.job;
+        job(cx)
     }
 }
 
@@ -336,12 +346,15 @@ fn values(cx: &mut Build, target: Target) -> Result<BTreeMap<&'static str, Value
 }
 
 /// Every file the target writes, rendered.
-fn render_all(cx: &mut Build, target: Target) -> Result<Files> {
-    let values = values(cx, target)?;
-    let (template_name, text) = template(cx, target)?;
+fn render_all(
+    cx: &mut Build,
+    target: Target,
+    (template_name, text): &(String, String),
+    values: &BTreeMap<&'static str, Value>,
+) -> Result<Files> {
     let output = output(&cx.project.config, target);
     let format = Format::of(&output);
-    let mut files = vec![(output, render(&text, &values, format, &template_name)?)];
+    let mut files = vec![(output, render(text, values, format, template_name)?)];
     if target == Target::Spark {
         let bundle = cx.project.root.join(Bundle::output(cx)?);
         let info = image::pex_info(&bundle)?;

@@ -441,14 +441,16 @@ fn switching_the_kind_removes_the_previous_bundle() {
 }
 
 /// A Marathon app fetched from a `file://` URL on the build machine runs nowhere else:
-/// `deploy marathon` says so when `[deploy.marathon] url` is unset, not when it is set.
+/// `deploy marathon` says so when `[deploy.marathon] url` is unset, not when it is set; and
+/// once: the step's values are read once, for its fingerprint and its job alike.
 #[test]
 fn deploy_warns_of_a_marathon_url_on_this_machine() {
     let config = format!("{}\n[deploy.marathon]\n", crate::support::SAMPLE_CONFIG);
     let p = Project::sample().with_file("project.toml", &config);
     let run = p.pybuild(&["deploy", "marathon"]).success();
-    assert!(
-        run.stderr.contains("[deploy.marathon] has no `url`"),
+    assert_eq!(
+        run.stderr.matches("[deploy.marathon] has no `url`").count(),
+        1,
         "{}",
         run.describe()
     );
