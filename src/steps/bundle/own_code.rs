@@ -125,15 +125,7 @@ impl Code {
                     packages = mapped.clone();
                     mapped.iter().map(|(name, _)| name.clone()).collect()
                 }
-                Layout::Unknown(_) => {
-                    std::fs::read_to_string(editable.dist_info.join("top_level.txt"))
-                        .unwrap_or_default()
-                        .lines()
-                        .map(str::trim)
-                        .filter(|line| !line.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                }
+                Layout::Unknown(_) => top_level_names(&editable.dist_info),
             };
             wanted.extend(names.into_iter().map(Wanted::TopLevel));
         }
@@ -193,7 +185,7 @@ impl Code {
         for item in &self.wanted {
             if item.found_in(modules) {
                 verified.push(item.label());
-            } else if frozen && matches!(item, Wanted::TopLevel(_)) {
+            } else if frozen || matches!(item, Wanted::TopLevel(_)) {
                 unverified.push(format!(
                     "{}: not in the bundle, which holds only what the entry point imports",
                     item.label()
@@ -205,6 +197,17 @@ impl Code {
         }
         Ok(())
     }
+}
+
+/// The names a distribution's `top_level.txt` lists, one a line (none when it has none).
+fn top_level_names(dist_info: &Path) -> Vec<String> {
+    std::fs::read_to_string(dist_info.join("top_level.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The error for `item` missing from `output`: which file would provide it, and the rule
@@ -297,6 +300,18 @@ mod tests {
         assert!(Wanted::TopLevel("nsp".into()).found_in(&modules));
         assert!(!Wanted::TopLevel("nspy".into()).found_in(&modules));
         assert!(!Wanted::TopLevel("ns".into()).found_in(&modules));
+    }
+
+    #[test]
+    fn top_level_txt_names_each_line_but_blank_ones() {
+        let dist_info = tempfile::tempdir().unwrap();
+        assert!(top_level_names(dist_info.path()).is_empty());
+        std::fs::write(
+            dist_info.path().join("top_level.txt"),
+            "greeter\n\n  helpers \n",
+        )
+        .unwrap();
+        assert_eq!(top_level_names(dist_info.path()), ["greeter", "helpers"]);
     }
 
     #[test]
