@@ -37,7 +37,7 @@ MODULES=(
   "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand"
   "clean|src/commands/clean.rs||clean::"
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
-  "fingerprint|src/engine/fingerprint.rs|engine::fingerprint::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool"
+  "fingerprint|src/engine/fingerprint.rs|engine::fingerprint:: engine::remote::key::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool"
   "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions inputs::an_unreadable"
   "remote|src/engine/remote.rs src/engine/remote/*.rs|engine::remote|remote:: hostile_cache:: trust::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone layers::two_checkouts"
