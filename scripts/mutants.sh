@@ -34,7 +34,7 @@ cd "$(dirname "$0")/.."
 # tests run only for the mutants the unit tests miss (and for the baseline).
 MODULES=(
   "manifest|src/steps/bundle/manifest.rs|steps::bundle::manifest::|manifest"
-  "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand shipped::the_projects_own_exact"
+  "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand shipped::the_projects_own_exact bundle::first_bundle_runs"
   "clean|src/commands/clean.rs||clean::"
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
   "fingerprint|src/engine/fingerprint.rs|engine::fingerprint:: engine::remote::key::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool"
