@@ -164,10 +164,10 @@ fn a_module_the_packaging_leaves_out_fails_the_build() {
     assert!(!project.path("dist/greeter.pyz").exists());
 }
 
-/// A top-level package whose own `__init__.py` alone is left out of the inputs: its
-/// subpackage's files are inputs, so the inputs' check passes, but setuptools'
-/// `find_packages` does not look inside a folder that is no package, and the bundle lacks
-/// the whole package. A zipapp is no frozen bundle: that fails the build, naming the
+/// A top-level package whose own `__init__.py` alone is left out of the inputs: its other
+/// modules are inputs, so the inputs' check passes, but setuptools' `find_packages`
+/// (`namespaces = false`) takes no folder without `__init__.py`, and the bundle lacks the
+/// whole package. A zipapp is no frozen bundle: that fails the build, naming the
 /// `__init__.py` and the line. Then an entry point whose module no file provides.
 #[test]
 fn a_top_level_package_the_packaging_leaves_out_fails_the_build() {
@@ -177,8 +177,7 @@ fn a_top_level_package_the_packaging_leaves_out_fails_the_build() {
             &format!("{SAMPLE_CONFIG}\n[bundle]\nkind = \"zipapp\"\n"),
         )
         .with_file("src/helpers/__init__.py", "")
-        .with_file("src/helpers/sub/__init__.py", "")
-        .with_file("src/helpers/sub/run.py", "VALUE = 1\n")
+        .with_file("src/helpers/util.py", "VALUE = 1\n")
         .with_file(".gitignore", "src/helpers/__init__.py\n");
     let pyproject = project.read("pyproject.toml");
     project.write(

@@ -185,7 +185,7 @@ impl Code {
         for item in &self.wanted {
             if item.found_in(modules) {
                 verified.push(item.label());
-            } else if frozen || matches!(item, Wanted::TopLevel(_)) {
+            } else if frozen && matches!(item, Wanted::TopLevel(_)) {
                 unverified.push(format!(
                     "{}: not in the bundle, which holds only what the entry point imports",
                     item.label()
