@@ -18,29 +18,33 @@
 # the e2e tests then reuse target/ and the shared cache under target/tmp/shared-cache,
 # which a copy of the tree would not have. So run it on a clean tree and do not edit the
 # sources while it runs; if it is killed, `git diff -- src` shows any mutant left behind.
-# Results: target/mutants/MODULE/mutants.out/{caught,missed,unviable,timeout}.txt.
+#
+# Each module runs in two passes, to build as little as possible per mutant: first with
+# the unit tests alone (only the library's test binary is rebuilt), then, for the mutants
+# those missed, with the e2e tests (the binary and the e2e test binary rebuilt). Both
+# build with the `mutants` profile of Cargo.toml (no debug info: linking it was a large
+# share of each rebuild); .cargo/mutants.toml lists the mutants left out, with why.
+# Results: target/mutation/MODULE/{unit,e2e}/mutants.out/{caught,missed,unviable,timeout}.txt.
 # Exit status: 0 when no mutant was missed, 2 when some were, 1 on an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# NAME | files (globs) | unit test filters | e2e test filters (test names, substrings) |
-# functions left out (a regex on cargo-mutants' names: wording of messages, not guarantees).
-# The filters name the tests that check the module's guarantee, and only those. cargo
-# test runs the unit tests first and stops at a failure, so the e2e tests run only for
-# the mutants the unit tests miss (and for the baseline).
+# NAME | files (globs) | unit test filters | e2e test filters (test names, substrings).
+# The filters name the tests that check the module's guarantee, and only those; the e2e
+# tests run only for the mutants the unit tests miss (and for the baseline).
 MODULES=(
   "manifest|src/steps/bundle/manifest.rs|steps::bundle::manifest::|manifest"
-  "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand"
+  "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand shipped::the_projects_own_exact bundle::first_bundle_runs"
   "clean|src/commands/clean.rs||clean::"
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
-  "fingerprint|src/engine/fingerprint.rs|engine::fingerprint::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool|describe_change|Fingerprint::differences"
-  "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions inputs::an_unreadable|parallel_map"
+  "fingerprint|src/engine/fingerprint.rs|engine::fingerprint:: engine::remote::key::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool"
+  "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions inputs::an_unreadable"
   "remote|src/engine/remote.rs src/engine/remote/*.rs|engine::remote|remote:: hostile_cache:: trust::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone layers::two_checkouts"
   "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/zip.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts"
   "redact|src/base/redact.rs|base::redact::|safety::credentials"
   "links|src/engine/fileset/links.rs|engine::fileset::links::|inputs::a_link inputs::a_linked"
-  "placement|src/steps/bundle/placement.rs|steps::bundle::placement::|clean::an_output_naming_sources clean::a_bundle_is_never_written"
+  "placement|src/steps/bundle/placement.rs|steps::bundle::placement::|clean::an_output_naming_sources clean::a_bundle_is_never_written hardening::pex_and_the_bundle_output bundle::first_bundle_runs"
   # What the trusted-cache work added: signatures, the audit of a fetched PEX, the bundle's
   # own code proven, the bundle read back in process.
   "signature|src/engine/remote/signature.rs|engine::remote::signature|trust::a_reader_takes trust::keygen"
@@ -49,6 +53,11 @@ MODULES=(
   "archive|src/steps/bundle/archive.rs|steps::bundle::archive::|readback:: shipped:: own_code::"
   # Every output's path and its atomic writer.
   "outputs|src/base/outputs.rs|base::outputs::|hardening:: clean::"
+  # The store side caches live in (checked on read, whole or not at all) and the one zip
+  # reader every read-back goes through; the inner loop's block and its audit.
+  "store|src/engine/store.rs|engine::store::|clean::clean_removes_the_projects_store layers:: trust::a_trojaned"
+  "zip_reader|src/steps/zip_reader.rs|steps::zip_reader::|readback:: trust::a_trojaned"
+  "boot|src/steps/bundle/pex/boot.rs|steps::bundle::pex::boot::|inner_loop::"
 )
 
 unit_only=false
@@ -105,7 +114,7 @@ if ! $list && ! git diff --quiet -- src; then
   exit 1
 fi
 
-out_root=target/mutants
+out_root=target/mutation
 mkdir -p "$out_root"
 diff_file=""
 if [ -n "$diff_base" ]; then
@@ -115,8 +124,26 @@ fi
 
 summary=()
 missed_any=false
+# Runs cargo mutants (OPTIONS... -- CARGO_TEST_ARGS...); fails the script on an error.
+# 0: all caught; 2: some missed; 3: some timed out; 4: the baseline failed.
+mutants() {
+  local status=0
+  cargo mutants "$@" || status=$?
+  case $status in
+    0 | 2 | 3) ;;
+    *)
+      echo "mutants.sh: cargo mutants failed for $name (exit $status); see $out_root/$name/*/mutants.out/log" >&2
+      exit 1
+      ;;
+  esac
+}
+# The lines of PASS/mutants.out/KIND.txt of this module (0 when that pass did not run).
+count() {
+  local file="$out_root/$name/$1/mutants.out/$2.txt"
+  if [ -f "$file" ]; then wc -l <"$file"; else echo 0; fi
+}
 for entry in "${MODULES[@]}"; do
-  IFS='|' read -r name globs unit e2e skip <<<"$entry"
+  IFS='|' read -r name globs unit e2e <<<"$entry"
   if [ ${#selected[@]} -gt 0 ] && ! printf '%s\n' "${selected[@]}" | grep -qx "$name"; then
     continue
   fi
@@ -130,48 +157,72 @@ for entry in "${MODULES[@]}"; do
     echo "== $name: no such file yet ($globs), skipped"
     continue
   fi
-  # cargo test's own options, then (after `--`) the name filters of the tests to run.
-  if $unit_only || [ -z "$e2e" ]; then
-    [ -n "$unit" ] || { echo "== $name: no unit tests, skipped with --unit"; continue; }
-    test_args=(--lib -- $unit)
-  elif [ -z "$unit" ]; then
-    test_args=(--test e2e -- $e2e)
-  else
-    test_args=(--lib --test e2e -- $unit $e2e)
+  $unit_only && e2e=""
+  if [ -z "$unit" ] && [ -z "$e2e" ]; then
+    echo "== $name: no unit tests, skipped with --unit"
+    continue
   fi
-  options=(--in-place --no-shuffle --output "$out_root/$name" "${files[@]}")
-  [ -n "$diff_file" ] && options+=(--in-diff "$diff_file")
-  [ -n "$shard" ] && options+=(--shard "$shard")
-  [ -n "$skip" ] && options+=(--exclude-re "$skip")
+  options=(--in-place --no-shuffle "${files[@]}")
   if $list; then
+    [ -n "$diff_file" ] && options+=(--in-diff "$diff_file")
+    [ -n "$shard" ] && options+=(--shard "$shard")
     cargo mutants --list "${options[@]}"
     continue
   fi
-  echo "== $name: cargo test ${test_args[*]}"
-  status=0
-  # The minimum timeout allows for a loaded machine: the baseline run sets the rest.
-  cargo mutants "${options[@]}" --minimum-test-timeout 120 -- "${test_args[@]}" || status=$?
-  # 0: all caught; 2: some missed; 3: some timed out; 4: the baseline failed.
-  results="$out_root/$name/mutants.out"
-  count() { if [ -f "$results/$1.txt" ]; then wc -l <"$results/$1.txt"; else echo 0; fi; }
-  summary+=("$(printf '%-12s %6s %6s %8s %7s' "$name" "$(count caught)" "$(count missed)" "$(count unviable)" "$(count timeout)")")
-  case $status in
-    0 | 3) ;;
-    2) missed_any=true ;;
-    *)
-      echo "mutants.sh: cargo mutants failed for $name (exit $status); see $results/log" >&2
-      exit 1
-      ;;
-  esac
+  # `--cargo-arg` reaches the build (`cargo test --no-run`) as well as the test run, so
+  # only the test binary a pass runs is rebuilt; the timeout's minimum allows for a
+  # loaded machine (the baseline run sets the rest).
+  options+=(--minimum-test-timeout 120)
+  rm -rf "${out_root:?}/$name"
+  mkdir -p "$out_root/$name"
+  # The names of the mutants the e2e pass tries: all of them when there is no unit pass.
+  only=()
+  if [ -n "$unit" ]; then
+    echo "== $name, unit tests: cargo test --lib -- $unit"
+    unit_options=("${options[@]}" --output "$out_root/$name/unit")
+    [ -n "$diff_file" ] && unit_options+=(--in-diff "$diff_file")
+    [ -n "$shard" ] && unit_options+=(--shard "$shard")
+    mutants "${unit_options[@]}" --cargo-arg=--lib -- -- $unit
+    missed="$out_root/$name/unit/mutants.out/missed.txt"
+    if [ -n "$e2e" ] && [ -s "$missed" ]; then
+      # Each missed mutant by its whole name, as a regex.
+      while IFS= read -r mutant; do
+        only+=(--re "^$(sed 's/[][\.*+?^${}()|]/\\&/g' <<<"$mutant")\$")
+      done <"$missed"
+    fi
+  fi
+  if [ -n "$e2e" ] && { [ -z "$unit" ] || [ ${#only[@]} -gt 0 ]; }; then
+    echo "== $name, e2e tests: cargo test --test e2e -- $e2e ($(( ${#only[@]} / 2 )) mutants the unit tests missed, or all)"
+    e2e_options=("${options[@]}" --output "$out_root/$name/e2e" "${only[@]}")
+    if [ ${#only[@]} -eq 0 ]; then
+      [ -n "$diff_file" ] && e2e_options+=(--in-diff "$diff_file")
+      [ -n "$shard" ] && e2e_options+=(--shard "$shard")
+    fi
+    mutants "${e2e_options[@]}" --cargo-arg=--test=e2e -- -- $e2e
+  fi
+  # A mutant the unit pass missed and the e2e pass tried counts once, as the e2e pass found.
+  if [ -d "$out_root/$name/e2e" ]; then
+    caught=$(( $(count unit caught) + $(count e2e caught) ))
+    missed=$(count e2e missed)
+    unviable=$(( $(count unit unviable) + $(count e2e unviable) ))
+    timeout=$(( $(count unit timeout) + $(count e2e timeout) ))
+  else
+    caught=$(count unit caught)
+    missed=$(count unit missed)
+    unviable=$(count unit unviable)
+    timeout=$(count unit timeout)
+  fi
+  [ "$missed" -gt 0 ] && missed_any=true
+  summary+=("$(printf '%-12s %6s %6s %8s %7s' "$name" "$caught" "$missed" "$unviable" "$timeout")")
 done
 
 if ! $list && [ ${#summary[@]} -gt 0 ]; then
   echo
   printf '%-12s %6s %6s %8s %7s\n' module caught missed unviable timeout
   printf '%s\n' "${summary[@]}"
-  echo "missed mutants: $out_root/*/mutants.out/missed.txt"
+  echo "missed mutants: $out_root/*/{unit,e2e}/mutants.out/missed.txt (the e2e list when both ran)"
 fi
-if ! git diff --quiet -- src; then
+if ! $list && ! git diff --quiet -- src; then
   echo "mutants.sh: src/ differs from the commit after the run: a mutant may be left in place (git diff -- src)" >&2
   exit 1
 fi

@@ -199,6 +199,19 @@ mod tests {
         );
     }
 
+    /// Freshness is this comparison: any part or file that differs makes a step run again;
+    /// which parts are other steps' runs only changes how the change is worded.
+    #[test]
+    fn equal_means_the_same_parts_and_files() {
+        let base = fp(&[("config", "{}")], &[("src/app.py", "h1")]);
+        assert_eq!(base, base.clone());
+        assert_ne!(base, fp(&[("config", "{ }")], &[("src/app.py", "h1")]));
+        assert_ne!(base, fp(&[("config", "{}")], &[("src/app.py", "h2")]));
+        let mut ran = fp(&[], &[("src/app.py", "h1")]);
+        ran.ran("config", "{}".into());
+        assert_eq!(base, ran);
+    }
+
     #[test]
     fn digest_tells_parts_from_files_and_moved_boundaries() {
         let a = fp(&[("x", "1")], &[]);

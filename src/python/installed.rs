@@ -233,6 +233,20 @@ mod tests {
     }
 
     #[test]
+    fn top_level_txt_names_each_line_but_blank_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let sp = dir.path().join("lib/python3.11/site-packages");
+        install(&sp, "greeter-1.0", &[], &[]);
+        assert!(only(&sp).top_level().is_empty());
+        fs::write(
+            sp.join("greeter-1.0.dist-info/top_level.txt"),
+            "greeter\n\n  helpers \n",
+        )
+        .unwrap();
+        assert_eq!(only(&sp).top_level(), ["greeter", "helpers"]);
+    }
+
+    #[test]
     fn the_scripts_a_distribution_put_in_bin_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let sp = dir.path().join("lib/python3.11/site-packages");

@@ -102,3 +102,24 @@ pub(crate) fn drift<'d>(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name pinned by two files allows each version once, and names the first file.
+    #[test]
+    fn pins_gather_each_version_once_under_the_normalised_name() {
+        let mut pins = BTreeMap::new();
+        add_requirement_pins(&mut pins, "Six==1.16.0\nidna>=3\n", "requirements.txt");
+        add_requirement_pins(&mut pins, "six==1.16.0\nsix==1.15.0\n", "constraints.txt");
+        assert_eq!(pins.keys().collect::<Vec<_>>(), ["six"]);
+        assert_eq!(
+            pins["six"],
+            Pin {
+                versions: vec!["1.16.0".into(), "1.15.0".into()],
+                file: "requirements.txt".into(),
+            }
+        );
+    }
+}

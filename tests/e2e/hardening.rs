@@ -414,3 +414,30 @@ fn descriptors_get_the_modes_the_umask_gives() {
         assert_eq!(found, mode, "{file}: {found:o}");
     }
 }
+
+/// A bundle pybuild made is replaced by the next one wherever it goes: at a configured
+/// output outside `dist/` (recorded as made), and in `dist/` after pybuild's state was
+/// lost (nothing recorded: a file in `dist/` is pybuild's to replace).
+#[test]
+fn a_bundle_made_before_is_replaced_in_or_out_of_dist() {
+    let project = Project::sample().with_file(
+        "project.toml",
+        &format!("{SAMPLE_CONFIG}\n[bundle]\noutput = \"out/app.pex\"\n"),
+    );
+    project.pybuild(&["bundle"]).success();
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"howdy\"\n",
+    );
+    project.pybuild(&["bundle"]).success();
+    let out = project.exec("out/app.pex", &[]).success().stdout;
+    assert!(out.starts_with("greeting: howdy\n"), "{out}");
+
+    project.write("project.toml", SAMPLE_CONFIG);
+    project.pybuild(&["bundle"]).success();
+    fs::remove_dir_all(project.path(".pybuild")).unwrap();
+    project.write("src/greeter/words.py", "def word():\n    return \"hi\"\n");
+    project.pybuild(&["bundle"]).success();
+    let out = project.exec("dist/greet.pex", &[]).success().stdout;
+    assert!(out.starts_with("greeting: hi\n"), "{out}");
+}

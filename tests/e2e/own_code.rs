@@ -101,6 +101,29 @@ fn code_left_out_of_the_inputs_fails_the_build_naming_the_rule_and_keeps_the_bun
         run.describe()
     );
     assert_eq!(fs::read(project.path("dist/greet.pex")).unwrap(), bundle);
+
+    // A namespace package (no `__init__.py`) left out: the folder is named, and the
+    // pattern that adds it back is the folder's.
+    fs::remove_file(project.path(".gitignore")).unwrap();
+    project.write("src/nsp/tool.py", "VALUE = 2\n");
+    project.pybuild(&["bundle"]).success();
+    assert!(
+        verified(&project).contains(&"top-level: nsp".to_string()),
+        "{:?}",
+        verified(&project)
+    );
+    project.write(".gitignore", "nsp/\n");
+    let run = project.pybuild(&["bundle"]).failure(1);
+    assert!(
+        run.stderr.contains(
+            "dist/greet.pex would not run: the project's top-level package nsp is not among \
+             the inputs: src/nsp is left out of the inputs by .gitignore:1 (`nsp/`)"
+        ) && run
+            .stderr
+            .contains("add it back with `[bundle] sources = [\"src/nsp/**\"]`"),
+        "{}",
+        run.describe()
+    );
 }
 
 /// A folder without `__init__.py` is imported as a namespace package by the editable
@@ -139,4 +162,53 @@ fn a_module_the_packaging_leaves_out_fails_the_build() {
         run.describe()
     );
     assert!(!project.path("dist/greeter.pyz").exists());
+}
+
+/// A top-level package whose own `__init__.py` alone is left out of the inputs: its other
+/// modules are inputs, so the inputs' check passes, but setuptools' `find_packages`
+/// (`namespaces = false`) takes no folder without `__init__.py`, and the bundle lacks the
+/// whole package. A zipapp is no frozen bundle: that fails the build, naming the
+/// `__init__.py` and the line. Then an entry point whose module no file provides.
+#[test]
+fn a_top_level_package_the_packaging_leaves_out_fails_the_build() {
+    let project = Project::sample()
+        .with_file(
+            "project.toml",
+            &format!("{SAMPLE_CONFIG}\n[bundle]\nkind = \"zipapp\"\n"),
+        )
+        .with_file("src/helpers/__init__.py", "")
+        .with_file("src/helpers/util.py", "VALUE = 1\n")
+        .with_file(".gitignore", "src/helpers/__init__.py\n");
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace("where = [\"src\"]", "where = [\"src\"]\nnamespaces = false"),
+    );
+    let run = project.pybuild(&["bundle"]).failure(1);
+    assert!(
+        run.stderr.contains(
+            "dist/greet.pyz would not run: the project's top-level package helpers is not in \
+             the bundle: src/helpers/__init__.py is left out of the inputs by .gitignore:1 \
+             (`src/helpers/__init__.py`)"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert!(!project.path("dist/greet.pyz").exists());
+
+    project.write(
+        "project.toml",
+        &format!(
+            "{SAMPLE_CONFIG}\n[bundle]\nkind = \"zipapp\"\nentry-point = \"greeter.absent:main\"\n"
+        ),
+    );
+    let run = project.pybuild(&["bundle"]).failure(1);
+    assert!(
+        run.stderr.contains(
+            "dist/greeter.pyz would not run: the entry point's module greeter.absent is not \
+             among the inputs: src/greeter/absent.py does not exist"
+        ),
+        "{}",
+        run.describe()
+    );
 }

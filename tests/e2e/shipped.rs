@@ -465,3 +465,39 @@ fn a_dependencies_pex_holding_other_versions_never_ships() {
     );
     assert_eq!(fs::read(project.path("dist/greet.pex")).unwrap(), bundle);
 }
+
+/// Without a requirement file's pin, the project's own exact `Requires-Dist` is the pin:
+/// the manifest names it, and a version installed by hand is put back before the bundle
+/// ships. One under a marker pins nothing (the marker may
+/// exclude this platform). A build with nothing changed sees no drift.
+#[test]
+fn the_projects_own_exact_requirement_is_a_pin() {
+    let project = Project::sample();
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace(
+            "dependencies = [\"six\"]",
+            "dependencies = [\"six==1.16.0; python_version >= '3'\", \"idna==3.4\"]",
+        ),
+    );
+    project.pybuild(&["bundle"]).success();
+    let m = manifest(&project, "dist/greet.manifest.json");
+    assert_eq!(
+        m["pinned"],
+        serde_json::json!({"idna": "Requires-Dist"}),
+        "{m}"
+    );
+    assert_eq!(m["unpinned"], serde_json::json!(["six"]), "{m}");
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(!run.step_ran("develop"), "{}", run.describe());
+
+    project.install_by_hand("idna==3.3");
+    assert_eq!(venv_version(&project, "idna"), "3.3");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(venv_version(&project, "idna"), "3.4");
+    assert_eq!(
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "idna==3.4", "six==1.16.0"]
+    );
+}

@@ -93,5 +93,12 @@ mod tests {
             key("early", "bundle", &other, Path::new("/r"), "")
         );
         assert_eq!(at("/r", "1").len(), 64);
+        // A part that is no other step's run (the step's configuration) is in the key.
+        let mut configured = Fingerprint::default();
+        configured.part("bundle", "{\"kind\":\"shiv\"}");
+        assert_ne!(
+            key("late", "bundle", &other, Path::new("/r"), ""),
+            key("late", "bundle", &configured, Path::new("/r"), "")
+        );
     }
 }
