@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, fetched_uv, free_port};
+use crate::support::{Project, fetched_uv, free_port, settled_log};
 
 const NGINX: &str = "/usr/sbin/nginx";
 pub const PASSWORD: &str = "S3cretPw-never-shown";
@@ -96,7 +96,8 @@ impl Server {
     }
 
     pub fn requests(&self, method: &str) -> usize {
-        let log = fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
+        // nginx logs a request once it has answered it (see `settled_log`).
+        let log = settled_log(&self.dir.path().join("access.log"));
         log.lines()
             .filter(|l| l.contains(&format!("\"{method} ")))
             .count()

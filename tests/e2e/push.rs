@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::containers::{base_reference, run};
-use crate::support::{Project, SAMPLE_CONFIG, free_port};
+use crate::support::{Project, SAMPLE_CONFIG, free_port, settled_log};
 
 /// A registry serving from a temp folder until dropped (the image tests pull bases from it).
 pub struct Registry {
@@ -103,8 +103,9 @@ impl Registry {
 
     /// The requests the registry logged, `METHOD PATH STATUS`, in order.
     fn requests(&self) -> Vec<String> {
+        // The registry logs a request after answering it (see `settled_log`).
+        let text = settled_log(&self.log);
         // The access log's combined format: `... "PUT /v2/... HTTP/1.1" 201 ...`.
-        let text = fs::read_to_string(&self.log).unwrap();
         text.lines()
             .filter_map(|line| {
                 let (_, rest) = line.split_once('"')?;

@@ -363,3 +363,19 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A server's access log, read once it holds still: a server (nginx, the registry) writes
+/// a request's line after answering it, so its client may have ended before the line is
+/// there, and a count taken at once can miss it.
+pub fn settled_log(path: &Path) -> String {
+    let mut text = fs::read_to_string(path).unwrap_or_default();
+    let start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let again = fs::read_to_string(path).unwrap_or_default();
+        if again == text || start.elapsed() > Duration::from_secs(5) {
+            return again;
+        }
+        text = again;
+    }
+}
