@@ -374,3 +374,37 @@ fn clean_removes_the_projects_store_and_leaves_the_one_its_checkouts_share() {
         .collect();
     assert!(after == bytes, "clean changed a shared entry");
 }
+
+/// A directory the user put where a bundle once was is theirs: `clean` names it and keeps
+/// it, with what it holds (removing a recorded output removes a folder whole).
+#[test]
+fn a_folder_where_a_recorded_bundle_was_is_kept() {
+    let project = built_looking_project();
+    fs::remove_file(project.path("dist/greet.pex")).unwrap();
+    project.write("dist/greet.pex/notes.txt", "mine");
+    let run = project.pybuild(&["clean"]).success();
+    assert!(
+        run.stderr
+            .contains("dist/greet.pex was built once but is now a directory: not removed"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(project.read("dist/greet.pex/notes.txt"), "mine");
+}
+
+/// What a killed build left half-written goes with `clean` (and `dist/`, left empty), and
+/// stays with `clean --dry-run`, which removes nothing.
+#[test]
+fn a_dry_run_leaves_what_a_killed_build_left_and_clean_removes_it() {
+    let project = built_looking_project();
+    let leftover = project.path("dist/.pybuild-tmp-gone-1");
+    fs::write(&leftover, "half a bundle").unwrap();
+    let long_ago = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+    filetime::set_file_mtime(&leftover, long_ago).unwrap();
+    let run = project.pybuild(&["clean", "--dry-run"]).success();
+    assert!(leftover.exists(), "{}", run.describe());
+    let run = project.pybuild(&["clean"]).success();
+    assert!(!leftover.exists(), "{}", run.describe());
+    // And the folder it leaves empty, pybuild's own.
+    assert!(!project.path("dist").exists(), "{}", run.describe());
+}
