@@ -5,6 +5,7 @@
 pub(crate) mod config;
 pub(crate) mod distribution_name;
 pub(crate) mod error;
+pub(crate) mod http_agent;
 pub(crate) mod outputs;
 pub(crate) mod paths;
 pub(crate) mod prerequisites;

@@ -27,6 +27,7 @@ use tempfile::NamedTempFile;
 
 use super::credentials::Endpoint;
 use super::entry::OutputFile;
+use crate::base::http_agent::{self, Limits};
 use crate::base::outputs::file_mode;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -67,14 +68,12 @@ pub(super) enum Answer<T> {
 /// The agent every request goes through: no redirects (one would carry the credentials
 /// elsewhere), statuses as answers, and the time limits above.
 pub(super) fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_recv_response(Some(RESPONSE_TIMEOUT))
-        .timeout_send_body(Some(SEND_TIMEOUT))
-        .build()
-        .into()
+    let limits = Limits {
+        connect: CONNECT_TIMEOUT,
+        response: RESPONSE_TIMEOUT,
+        send: SEND_TIMEOUT,
+    };
+    http_agent::agent(&limits, None)
 }
 
 /// How long a blob of `size` bytes may take to arrive, once its answer has begun.

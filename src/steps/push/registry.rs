@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use ureq::http::{Method, Request, Response};
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::tls::Certificate;
 
 use super::auth::{self, Credentials};
 use crate::base::error::UserError;
+use crate::base::http_agent::{self, Limits};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time to an answer's first byte: a registry checks a manifest's blobs before answering.
@@ -108,19 +109,12 @@ fn roots(ca_file: Option<&Path>) -> Result<Option<Vec<Certificate<'static>>>> {
 }
 
 fn agent(roots: Option<Vec<Certificate<'static>>>) -> ureq::Agent {
-    let mut tls = TlsConfig::builder();
-    if let Some(roots) = roots {
-        tls = tls.root_certs(RootCerts::new_with_certs(&roots));
-    }
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_recv_response(Some(RESPONSE_TIMEOUT))
-        .timeout_send_body(Some(SEND_TIMEOUT))
-        .tls_config(tls.build())
-        .build()
-        .into()
+    let limits = Limits {
+        connect: CONNECT_TIMEOUT,
+        response: RESPONSE_TIMEOUT,
+        send: SEND_TIMEOUT,
+    };
+    http_agent::agent(&limits, roots)
 }
 
 /// Whether a failed request never reached a server (so another scheme will not either).
