@@ -27,7 +27,7 @@ use crate::base::ui::Printer;
 use crate::commands::cli::{CacheCommand, Cli, Command, DeployTarget, WatchArgs};
 use crate::engine::lock::Lock;
 use crate::engine::state::State;
-use crate::steps::{self, BuildOptions, graph};
+use crate::steps::{self, BuildOptions, graph, workspace};
 
 pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
@@ -39,6 +39,16 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         wait: !cli.no_wait,
         offline: cli.offline,
         refresh_base: false,
+    };
+    let apps = Apps {
+        named: cli.packages.clone(),
+        jobs: cli.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        ),
+    };
+    let build = |dir: &Path, printer: &Printer, options: &BuildOptions, target: &str| {
+        build(dir, printer, options, target, &apps)
     };
     match cli.command {
         None => help::show(&dir, printer, &help::Request::default()).map(|()| 0),
@@ -177,8 +187,33 @@ fn check_target(project: &Project, name: &str, command: &str) -> Result<()> {
         .into())
 }
 
-fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: &str) -> Result<()> {
+/// Which apps of a uv workspace a command works on (`-p`), and how many at once (`-j`).
+struct Apps {
+    named: Vec<String>,
+    jobs: usize,
+}
+
+fn build(
+    dir: &Path,
+    printer: &Printer,
+    options: &BuildOptions,
+    target: &str,
+    apps: &Apps,
+) -> Result<()> {
     let project = Project::discover(dir)?;
+    if project.workspace.is_some() && workspace::is_app_target(target) {
+        let chosen = workspace::select(&project, &apps.named, dir)?;
+        return workspace::build_apps(&project, printer, options, &[target], &chosen, apps.jobs);
+    }
+    if let Some(name) = apps.named.first() {
+        let why = match project.workspace {
+            Some(_) => format!("`{target}` works on the whole workspace, not on one app"),
+            None => "this project is no uv workspace".to_string(),
+        };
+        return Err(UserError::usage(format!("`--package {name}`: {why}"))
+            .hint("`-p`/`--package` chooses the apps of a uv workspace that `bundle`, `image`, `sbom`, `push`, `deploy`, `status` and `watch` work on")
+            .into());
+    }
     steps::build(&project, printer, options, &[target], &[], true).map(drop)
 }
 
@@ -227,7 +262,7 @@ fn run(
             .hint("`pybuild run TASK` runs a task, `pybuild run -- CMD...` a program")
             .into());
     };
-    build(dir, printer, options, SETUP)?;
+    steps::build(&project, printer, options, &[SETUP], &[], false)?;
     let cx = steps::context(&project, printer, State::default());
     let display = process::display_command(program, args);
     let command = cx.runner.command_in(dir, program, args);

@@ -1,0 +1,198 @@
+//! The apps of a uv workspace, built with one command: the setup they share (`check`,
+//! `venv`, `tools`, `develop`: one venv synced with every member) once, under the
+//! workspace's lock, then each app's own steps (`bundle` and what comes after it) in its
+//! own state, `jobs` apps at once. An app's steps build on the shared ones' runs as if they
+//! were its own (`Run::shared`), so a venv synced again rebuilds every app's bundle,
+//! while an edit inside one member rebuilds only the apps whose inputs hold it (see
+//! `steps::file_rules`' scope).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context as _, Result};
+
+use crate::base::config::nearest;
+use crate::base::config::task::STEPS;
+use crate::base::error::{self, UserError};
+use crate::base::project::Project;
+use crate::base::ui::Printer;
+use crate::engine::lock::Lock;
+use crate::engine::state::State;
+use crate::steps::{BuildOptions, Run, build_holding};
+
+/// The steps the apps share: what `setup` makes, once for the workspace.
+const SHARED: &[&str] = &["check", "venv", "tools", "develop"];
+
+/// Whether `target` is an app's own step (`bundle` and those after it), which a workspace
+/// builds for each app; the others (`setup`, its steps, tasks) are the workspace's.
+pub(crate) fn is_app_target(target: &str) -> bool {
+    STEPS.contains(&target) && !SHARED.contains(&target)
+}
+
+/// The apps a command works on: those `named` (`-p`), else the member the command runs
+/// in (`dir`): itself if it is an app, the apps that depend on it if it is a library;
+/// else every app.
+pub(crate) fn select(project: &Project, named: &[String], dir: &Path) -> Result<Vec<String>> {
+    let workspace = project.workspace.as_ref().context("not a uv workspace")?;
+    let apps: Vec<&str> = workspace.apps().map(|m| m.name.as_str()).collect();
+    if !named.is_empty() {
+        let mut chosen = Vec::new();
+        for name in named {
+            let member = workspace.member(name).filter(|m| !m.scripts.is_empty());
+            let Some(member) = member else {
+                let what = match workspace.member(name) {
+                    Some(_) => {
+                        "is a library of the workspace (no console script): it has no bundle"
+                    }
+                    None => "is no member of the workspace",
+                };
+                let mut err = UserError::usage(format!("`--package {name}`: {name} {what}"));
+                if workspace.member(name).is_none()
+                    && let Some(best) = nearest(name, &apps)
+                {
+                    err = err.hint(format!("did you mean `{best}`?"));
+                }
+                return Err(err
+                    .hint(format!("the workspace's apps: {}", apps.join(", ")))
+                    .into());
+            };
+            if !chosen.contains(&member.name) {
+                chosen.push(member.name.clone());
+            }
+        }
+        return Ok(chosen);
+    }
+    let here = dir
+        .canonicalize()
+        .ok()
+        .and_then(|dir| {
+            let rel = dir.strip_prefix(&project.root).ok()?.to_path_buf();
+            Some(rel.to_string_lossy().replace('\\', "/"))
+        })
+        .unwrap_or_default();
+    if !here.is_empty()
+        && let Some(member) = workspace.member_at(&here).filter(|m| m.dir != ".")
+    {
+        if !member.scripts.is_empty() {
+            return Ok(vec![member.name.clone()]);
+        }
+        let dependents: Vec<String> = workspace
+            .apps()
+            .filter(|app| {
+                workspace
+                    .closure(&app.name)
+                    .iter()
+                    .any(|m| m.name == member.name)
+            })
+            .map(|app| app.name.clone())
+            .collect();
+        return Ok(dependents);
+    }
+    Ok(apps.into_iter().map(str::to_string).collect())
+}
+
+/// Brings `targets` (an app's steps) up to date for each of `apps`, after the shared setup;
+/// `jobs` apps at once. Every app is tried unless one fails: then no other is started,
+/// those running finish, and each failure is said; the first is returned.
+pub(crate) fn build_apps(
+    project: &Project,
+    printer: &Printer,
+    options: &BuildOptions,
+    targets: &[&str],
+    apps: &[String],
+    jobs: usize,
+) -> Result<()> {
+    let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    let setup = Run {
+        targets: &["setup"],
+        args: &[],
+        one_shot: false,
+        shared: None,
+    };
+    let (result, lock) = build_holding(project, printer, options, lock, &setup);
+    result?;
+    // Held until every app is built: no other pybuild syncs the venv under them.
+    let _lock = lock;
+    let shared = shared_runs(project, printer);
+    let apps_projects: Vec<(String, Result<Project>)> = apps
+        .iter()
+        .map(|name| (name.clone(), project.for_app(name)))
+        .collect();
+    let jobs = jobs.clamp(1, apps.len().max(1));
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Vec<(usize, anyhow::Error)>> = Mutex::new(Vec::new());
+    let work = || {
+        loop {
+            if !failed.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                return;
+            }
+            let index = next.fetch_add(1, Ordering::SeqCst);
+            let Some((name, app)) = apps_projects.get(index) else {
+                return;
+            };
+            let printer = printer.for_app(name, jobs == 1);
+            let result = app
+                .as_ref()
+                .map_err(|err| anyhow::anyhow!("{err:#}"))
+                .and_then(|app| {
+                    build_app(app, &printer, options, targets, &shared)
+                        .with_context(|| format!("the app {name} failed"))
+                });
+            if let Err(err) = result {
+                failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((index, err));
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..jobs {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let mut failed = failed.into_inner().unwrap_or_else(|p| p.into_inner());
+    failed.sort_by_key(|(index, _)| *index);
+    let mut failed = failed.into_iter().map(|(_, err)| err);
+    let Some(first) = failed.next() else {
+        return Ok(());
+    };
+    for other in failed {
+        eprint!("{}", error::render(&other));
+    }
+    Err(first)
+}
+
+/// One app's steps, in its own state and under its own lock (free: the workspace's is
+/// held).
+fn build_app(
+    app: &Project,
+    printer: &Printer,
+    options: &BuildOptions,
+    targets: &[&str],
+    shared: &HashMap<String, i64>,
+) -> Result<()> {
+    let lock = Lock::acquire(&app.state_dir(), options.wait, printer)?;
+    let run = Run {
+        targets,
+        args: &[],
+        one_shot: true,
+        shared: Some(shared),
+    };
+    build_holding(app, printer, options, lock, &run).0.map(drop)
+}
+
+/// When each shared step last succeeded, from the workspace's state.
+pub(crate) fn shared_runs(project: &Project, printer: &Printer) -> HashMap<String, i64> {
+    let state = State::load(&project.state_dir(), printer);
+    SHARED
+        .iter()
+        .map(|step| {
+            let run = state.steps.get(*step).map_or(0, |record| record.run_id);
+            (step.to_string(), run)
+        })
+        .collect()
+}
