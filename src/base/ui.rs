@@ -112,10 +112,10 @@ impl Printer {
         }
     }
 
-    /// A step's name as its lines show it: after the app's, in a workspace.
+    /// A step's name as its lines show it: `APP/STEP` in a workspace.
     fn label(&self, name: &str) -> String {
         match &self.scope {
-            Some(app) => format!("{app} {name:NAME_WIDTH$}"),
+            Some(app) => format!("{:NAME_WIDTH$}", format!("{app}/{name}")),
             None => format!("{name:NAME_WIDTH$}"),
         }
     }

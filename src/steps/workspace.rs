@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result};
 
-use crate::base::config::nearest;
 use crate::base::config::task::STEPS;
+use crate::base::config::{At, nearest};
 use crate::base::error::{self, UserError};
 use crate::base::project::Project;
 use crate::base::ui::Printer;
@@ -95,7 +95,8 @@ pub(crate) fn select(project: &Project, named: &[String], dir: &Path) -> Result<
 
 /// Brings `targets` (an app's steps) up to date for each of `apps`, after the shared setup;
 /// `jobs` apps at once. Every app is tried unless one fails: then no other is started,
-/// those running finish, and each failure is said; the first is returned.
+/// those running finish, and each failure is said; the first is returned. Returns the
+/// steps that ran (an app's as `APP/STEP`).
 pub(crate) fn build_apps(
     project: &Project,
     printer: &Printer,
@@ -103,7 +104,17 @@ pub(crate) fn build_apps(
     targets: &[&str],
     apps: &[String],
     jobs: usize,
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let apps_projects: Vec<(String, Result<Project>)> = apps
+        .iter()
+        .map(|name| (name.clone(), project.for_app(name)))
+        .collect();
+    for app in apps_projects
+        .iter()
+        .filter_map(|(_, app)| app.as_ref().ok())
+    {
+        only_pex(project, app)?;
+    }
     let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let setup = Run {
         targets: &["setup"],
@@ -112,14 +123,10 @@ pub(crate) fn build_apps(
         shared: None,
     };
     let (result, lock) = build_holding(project, printer, options, lock, &setup);
-    result?;
+    let ran = Mutex::new(result?);
     // Held until every app is built: no other pybuild syncs the venv under them.
     let _lock = lock;
     let shared = shared_runs(project, printer);
-    let apps_projects: Vec<(String, Result<Project>)> = apps
-        .iter()
-        .map(|name| (name.clone(), project.for_app(name)))
-        .collect();
     let jobs = jobs.clamp(1, apps.len().max(1));
     let next = AtomicUsize::new(0);
     let failed: Mutex<Vec<(usize, anyhow::Error)>> = Mutex::new(Vec::new());
@@ -158,12 +165,42 @@ pub(crate) fn build_apps(
     failed.sort_by_key(|(index, _)| *index);
     let mut failed = failed.into_iter().map(|(_, err)| err);
     let Some(first) = failed.next() else {
-        return Ok(());
+        return Ok(ran.into_inner().unwrap_or_else(|p| p.into_inner()));
     };
     for other in failed {
         eprint!("{}", error::render(&other));
     }
     Err(first)
+}
+
+/// An app of a workspace is bundled as a PEX: the other kinds build the project at the
+/// root of the staged copy, which in a workspace holds no project, and know nothing of
+/// the members an app depends on.
+fn only_pex(workspace: &Project, app: &Project) -> Result<()> {
+    let kind = app.config.bundle.kind.as_str();
+    if kind == "pex" {
+        return Ok(());
+    }
+    let name = app.app.as_ref().map_or("", |app| app.name.as_str());
+    let set_for_app = workspace
+        .config
+        .app_key(name)
+        .and_then(|key| workspace.config.apps.get(key))
+        .and_then(|section| section.bundle.as_ref())
+        .is_some_and(|bundle| bundle.contains_key("kind"));
+    let message =
+        format!("`kind = \"{kind}\"`: the apps of a uv workspace are bundled as PEX files only");
+    let err = match (set_for_app, workspace.config.app_key(name)) {
+        (true, Some(key)) => workspace
+            .config
+            .error_at(At::Value(&["apps", key, "bundle", "kind"]), message),
+        _ => workspace
+            .config
+            .error_at(At::Value(&["bundle", "kind"]), message),
+    };
+    Err(err
+        .hint("remove `kind` (a PEX is the default): shiv, zipapp and PyInstaller bundles of workspace apps are not supported")
+        .into())
 }
 
 /// One app's steps, in its own state and under its own lock (free: the workspace's is
@@ -174,15 +211,15 @@ fn build_app(
     options: &BuildOptions,
     targets: &[&str],
     shared: &HashMap<String, i64>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let lock = Lock::acquire(&app.state_dir(), options.wait, printer)?;
     let run = Run {
         targets,
         args: &[],
-        one_shot: true,
+        one_shot: false,
         shared: Some(shared),
     };
-    build_holding(app, printer, options, lock, &run).0.map(drop)
+    build_holding(app, printer, options, lock, &run).0
 }
 
 /// When each shared step last succeeded, from the workspace's state.

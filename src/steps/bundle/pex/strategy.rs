@@ -399,6 +399,7 @@ mod tests {
             "app:main".into(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         );
         assert!(matches!(plan, Ok(Plan::Layered { .. })), "{plan:?}");
@@ -412,6 +413,7 @@ mod tests {
             "app:main".into(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -429,6 +431,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -445,6 +448,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -461,6 +465,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -473,6 +478,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap();
