@@ -146,6 +146,28 @@ fn package_and_the_member_directory_choose_the_apps() {
         "{}",
         run.describe()
     );
+
+    // A dependency added without `uv lock`, built offline (the venv synced to the lock as
+    // it is): the app's editable install asks for click, which the venv holds for the
+    // worker; the bundle would carry what the lock does not give the app.
+    edit(
+        &project,
+        "apps/api/pyproject.toml",
+        "[\"ws-core\", \"idna\"]",
+        "[\"ws-core\", \"idna\", \"click\"]",
+    );
+    let run = project.pybuild(&["--offline", "bundle", "-p", "ws-api"]);
+    let run = run.failure(1);
+    assert!(
+        run.stderr
+            .contains("click 8.5.1: not in ws-api's closure in uv.lock"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/api.pex", &[]).success().stdout,
+        "api v1: core v1 greets api example.org\n"
+    );
 }
 
 #[test]
