@@ -119,6 +119,12 @@ impl Project {
         self.state.clone()
     }
 
+    /// The project's store of intermediate products (`engine::store`): the workspace's,
+    /// for all its apps, so that what two apps share is made once.
+    pub(crate) fn store_dir(&self) -> PathBuf {
+        state_dir(&self.root).join("layers")
+    }
+
     pub(crate) fn log_dir(&self) -> PathBuf {
         self.state_dir().join("logs")
     }

@@ -20,7 +20,7 @@ use crate::base::project::Project;
 use crate::base::ui::Printer;
 use crate::engine::lock::Lock;
 use crate::engine::state::State;
-use crate::steps::{BuildOptions, Run, build_holding};
+use crate::steps::{BuildOptions, Run, build_holding, bundle};
 
 /// The steps the apps share: what `setup` makes, once for the workspace.
 const SHARED: &[&str] = &["check", "venv", "tools", "develop"];
@@ -109,12 +109,14 @@ pub(crate) fn build_apps(
         .iter()
         .map(|name| (name.clone(), project.for_app(name)))
         .collect();
-    for app in apps_projects
+    let chosen: Vec<&Project> = apps_projects
         .iter()
         .filter_map(|(_, app)| app.as_ref().ok())
-    {
+        .collect();
+    for app in &chosen {
         only_pex(project, app)?;
     }
+    distinct_outputs(project, &chosen)?;
     let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
     let setup = Run {
         targets: &["setup"],
@@ -201,6 +203,51 @@ fn only_pex(workspace: &Project, app: &Project) -> Result<()> {
     Err(err
         .hint("remove `kind` (a PEX is the default): shiv, zipapp and PyInstaller bundles of workspace apps are not supported")
         .into())
+}
+
+/// Two apps writing one file would overwrite each other's: a top-level `[bundle] output`
+/// or `[image] name` is every app's, so each app needs its own in `[apps.NAME]`.
+fn distinct_outputs(workspace: &Project, apps: &[&Project]) -> Result<()> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for app in apps {
+        let name = app.app.as_ref().map_or("", |app| app.name.as_str());
+        let config = &app.config;
+        let outputs = [
+            (bundle::configured_output(config), "bundle", "output"),
+            (config.image.name.clone(), "image", "name"),
+        ];
+        for (value, section, key) in outputs {
+            let Some(value) = value else { continue };
+            let Some(other) = seen.insert(format!("{section}.{key}={value}"), name) else {
+                continue;
+            };
+            let own_key = workspace.config.app_key(name);
+            let set_here = own_key
+                .and_then(|k| workspace.config.apps.get(k))
+                .and_then(|s| match section {
+                    "bundle" => s.bundle.as_ref(),
+                    _ => s.image.as_ref(),
+                })
+                .is_some_and(|table| table.contains_key(key));
+            let message = format!(
+                "`{key} = \"{value}\"` is both {other}'s and {name}'s: one would overwrite the other's"
+            );
+            let err = match (set_here, own_key) {
+                (true, Some(k)) => workspace
+                    .config
+                    .error_at(At::Value(&["apps", k, section, key]), message),
+                _ => workspace
+                    .config
+                    .error_at(At::Value(&[section, key]), message),
+            };
+            return Err(err
+                .hint(format!(
+                    "set `{key}` in each app's `[apps.NAME.{section}]` instead (the default is the app's own)"
+                ))
+                .into());
+        }
+    }
+    Ok(())
 }
 
 /// One app's steps, in its own state and under its own lock (free: the workspace's is

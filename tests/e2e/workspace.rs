@@ -206,4 +206,17 @@ fn apps_settings_are_checked_against_the_workspace() {
         "{}",
         run.describe()
     );
+
+    // One output for two apps: each would overwrite the other's.
+    project.write(
+        "project.toml",
+        "[project]\nname = \"ws\"\n\n[image]\nname = \"team-app\"\n",
+    );
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(run.stderr.contains("project.toml:5:"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("is both ws-api's and ws-worker's"),
+        "{}",
+        run.describe()
+    );
 }
