@@ -119,10 +119,12 @@ impl Project {
         self.state.clone()
     }
 
-    /// The project's store of intermediate products (`engine::store`): the workspace's,
-    /// for all its apps, so that what two apps share is made once.
+    /// The project's store of intermediate products (`engine::store`). An app's is its
+    /// own: a store keeps only the last of a kind (a dependencies PEX), and apps built at
+    /// once would remove each other's. Two apps with one closure share their dependencies
+    /// PEX through the user's store of them (`bundle::shared_layers`), like two checkouts.
     pub(crate) fn store_dir(&self) -> PathBuf {
-        state_dir(&self.root).join("layers")
+        self.state.join("layers")
     }
 
     pub(crate) fn log_dir(&self) -> PathBuf {

@@ -99,6 +99,23 @@ fn each_app_ships_its_closure_and_is_rebuilt_only_for_its_own_inputs() {
         .collect();
     assert_eq!(apps, ["ws-api", "ws-worker"]);
     assert_eq!(report["apps"][1]["bundle"]["output"], "dist/worker.pex");
+    // Each app's descriptors, from the top-level section with its own keys merged over.
+    project.write(
+        "project.toml",
+        &format!(
+            "{CONFIG}\n[deploy.marathon]\ncpus = 0.5\n\n[apps.ws-api.deploy.marathon]\ncpus = 1.0\n"
+        ),
+    );
+    let run = project.pybuild(&["deploy", "marathon"]).success();
+    assert!(!run.step_ran("ws-api/bundle"), "{}", run.describe());
+    for (app, cpus, pex) in [("ws-api", 1.0, "api.pex"), ("ws-worker", 0.5, "worker.pex")] {
+        let definition: serde_json::Value =
+            serde_json::from_str(&project.read(&format!("dist/{app}.marathon.json"))).unwrap();
+        assert_eq!(definition["id"], format!("/{app}"));
+        assert_eq!(definition["cpus"], cpus, "{definition}");
+        let cmd = definition["cmd"].as_str().unwrap();
+        assert!(cmd.ends_with(&format!("./{pex}")), "{cmd}");
+    }
     edit(
         &project,
         "apps/worker/src/ws_worker/cli.py",
