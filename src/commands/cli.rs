@@ -60,6 +60,27 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "PYBUILD_OFFLINE", value_parser = FalseyValueParser::new())]
     pub(crate) offline: bool,
 
+    /// In a uv workspace: work on the app NAME (a member's name; repeatable). Default: the
+    /// member the command runs in, else every app
+    #[arg(
+        short = 'p',
+        long = "package",
+        global = true,
+        value_name = "NAME",
+        action = ArgAction::Append
+    )]
+    pub(crate) packages: Vec<String>,
+
+    /// In a uv workspace: build N apps at once (default: the number of cores)
+    #[arg(
+        short = 'j',
+        long,
+        global = true,
+        value_name = "N",
+        env = "PYBUILD_JOBS"
+    )]
+    pub(crate) jobs: Option<std::num::NonZeroUsize>,
+
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
 }

@@ -5,6 +5,7 @@
 //! and a task's table are serialised into their steps' fingerprints: a key added there is
 //! left out of the serialised form while it holds its default, or every project rebuilds.
 
+use super::apps::AppSection;
 use super::cache::CacheSection;
 use super::deploy::DeploySection;
 use super::image::ImageSection;
@@ -39,6 +40,9 @@ pub(crate) struct Config {
     pub(crate) deploy: DeploySection,
     #[serde(default)]
     pub(crate) tasks: BTreeMap<String, TaskConfig>,
+    /// `[apps.NAME]`: one app's settings, in a uv workspace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) apps: BTreeMap<String, AppSection>,
     /// Where it was read from, for errors found after the parse.
     #[serde(skip)]
     pub(crate) source: Source,
