@@ -21,9 +21,6 @@
 //! its code) when an app or another member needs its code. A virtual member nothing needs
 //! (a root that only gathers dev tools) is allowed, as uv allows it.
 
-// Read by `pybuild affected` and the per-app build, which come next.
-#![allow(dead_code)]
-
 mod globs;
 mod graph;
 mod member;

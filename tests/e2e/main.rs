@@ -36,3 +36,4 @@ mod spark;
 mod tasks;
 mod trust;
 mod watch;
+mod workspace_affected;
