@@ -289,6 +289,18 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_holding_only_git_ignored_files_is_skipped_as_uv_skips_it() {
+        let dir = make(ROOT, &[("libs/core", &member("core", &[], &[]))]);
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::create_dir_all(dir.path().join("apps/old/__pycache__")).unwrap();
+        std::fs::write(dir.path().join("apps/old/__pycache__/m.pyc"), "").unwrap();
+        assert!(error(&dir).contains("apps/old/, which has no pyproject.toml"));
+        std::fs::write(dir.path().join(".gitignore"), "__pycache__/\n").unwrap();
+        let ws = Workspace::find(dir.path()).unwrap().unwrap();
+        assert_eq!(ws.members.len(), 1);
+    }
+
+    #[test]
     fn a_glob_matching_a_directory_without_pyproject_is_an_error() {
         let dir = make(ROOT, &[("libs/core", &member("core", &[], &[]))]);
         std::fs::create_dir_all(dir.path().join("apps/junk")).unwrap();
