@@ -28,7 +28,7 @@ mod pyproject;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::base::distribution_name::normalize;
 pub(crate) use member::Member;
@@ -48,11 +48,7 @@ impl Workspace {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => {
-                return Err(
-                    anyhow::Error::new(err).context(format!("cannot read {}", file.display()))
-                );
-            }
+            Err(err) => return Err(err).with_context(|| format!("cannot read {}", file.display())),
         };
         let parsed = match toml::from_str::<PyProject>(&text) {
             Ok(parsed) => parsed,
@@ -72,9 +68,8 @@ impl Workspace {
                 continue;
             }
             let file = root.join(&dir).join(PYPROJECT);
-            let text = std::fs::read_to_string(&file).map_err(|err| {
-                anyhow::Error::new(err).context(format!("cannot read {}", file.display()))
-            })?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
             let parsed = toml::from_str::<PyProject>(&text)
                 .map_err(|err| pyproject::parse_error(&file, &text, &err))?;
             read.push((dir, Read { file, text, parsed }));

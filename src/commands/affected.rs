@@ -95,14 +95,11 @@ fn affected(
                 impact::by_workspace(before.as_ref(), workspace, PYPROJECT)
             }
             config::FILE_NAME => {
-                let now: toml::Table = toml::from_str(
-                    &std::fs::read_to_string(root.join(config::FILE_NAME)).with_context(|| {
-                        format!("cannot read {}", root.join(config::FILE_NAME).display())
-                    })?,
-                )
-                .with_context(|| {
-                    format!("cannot read {}", root.join(config::FILE_NAME).display())
-                })?;
+                let path = root.join(config::FILE_NAME);
+                let now: toml::Table = std::fs::read_to_string(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|text| Ok(toml::from_str(&text)?))
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 let before = git
                     .file_at(commit, config::FILE_NAME)?
                     .and_then(|text| toml::from_str::<toml::Table>(&text).ok());
