@@ -1,6 +1,7 @@
 //! The command line: what each command does, given the parsed command line. The top
 //! floor: it may use every layer below, and none uses it.
 
+pub(crate) mod affected;
 pub(crate) mod check_fix;
 pub(crate) mod clean;
 pub(crate) mod cli;
@@ -94,6 +95,7 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
             exit_code,
             targets,
         }) => status(&dir, printer, &options, &targets, json, exit_code, &apps),
+        Some(Command::Affected { base, json }) => affected::run(&dir, &base, json),
         Some(Command::Run { task, args }) => run(&dir, printer, &options, task, args),
         Some(Command::Task(argv)) => {
             let (name, args) = argv.split_first().context("no task named")?;

@@ -21,9 +21,6 @@
 //! its code) when an app or another member needs its code. A virtual member nothing needs
 //! (a root that only gathers dev tools) is allowed, as uv allows it.
 
-// Read by `pybuild affected` and the per-app build, which come next.
-#![allow(dead_code)]
-
 mod globs;
 mod graph;
 mod member;
@@ -31,7 +28,7 @@ mod pyproject;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::base::distribution_name::normalize;
 pub(crate) use member::Member;
@@ -51,11 +48,7 @@ impl Workspace {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => {
-                return Err(
-                    anyhow::Error::new(err).context(format!("cannot read {}", file.display()))
-                );
-            }
+            Err(err) => return Err(err).with_context(|| format!("cannot read {}", file.display())),
         };
         let parsed = match toml::from_str::<PyProject>(&text) {
             Ok(parsed) => parsed,
@@ -75,9 +68,8 @@ impl Workspace {
                 continue;
             }
             let file = root.join(&dir).join(PYPROJECT);
-            let text = std::fs::read_to_string(&file).map_err(|err| {
-                anyhow::Error::new(err).context(format!("cannot read {}", file.display()))
-            })?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
             let parsed = toml::from_str::<PyProject>(&text)
                 .map_err(|err| pyproject::parse_error(&file, &text, &err))?;
             read.push((dir, Read { file, text, parsed }));
@@ -289,6 +281,18 @@ mod tests {
         let ws = Workspace::find(dir.path()).unwrap().unwrap();
         let names: Vec<&str> = ws.members.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["a", "core"]);
+    }
+
+    #[test]
+    fn a_directory_holding_only_git_ignored_files_is_skipped_as_uv_skips_it() {
+        let dir = make(ROOT, &[("libs/core", &member("core", &[], &[]))]);
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::create_dir_all(dir.path().join("apps/old/__pycache__")).unwrap();
+        std::fs::write(dir.path().join("apps/old/__pycache__/m.pyc"), "").unwrap();
+        assert!(error(&dir).contains("apps/old/, which has no pyproject.toml"));
+        std::fs::write(dir.path().join(".gitignore"), "__pycache__/\n").unwrap();
+        let ws = Workspace::find(dir.path()).unwrap().unwrap();
+        assert_eq!(ws.members.len(), 1);
     }
 
     #[test]

@@ -178,6 +178,20 @@ pub(crate) enum Command {
         /// Targets to report on (default: bundle)
         targets: Vec<String>,
     },
+    /// List the apps of a uv workspace whose bundle inputs differ from git REF's
+    ///
+    /// Compares the working tree (committed, staged, unstaged and untracked files) with
+    /// REF: a member's files reach the apps depending on it, `uv.lock` the apps whose
+    /// closure changed, project.toml every app (or one, for `[apps.NAME]`). Prints one
+    /// name a line, for `pybuild bundle -p NAME`; e.g. `pybuild affected --base origin/main`.
+    Affected {
+        /// The git commit, branch or tag to compare with
+        #[arg(long, value_name = "REF")]
+        base: String,
+        /// Print JSON for a CI matrix (see docs/commands.md for its schema)
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a task, or any command inside the project's venv, e.g. `pybuild run -- pytest -x`
     ///
     /// `pybuild run TASK [-- ARGS]` runs a task of project.toml, as `pybuild TASK` does.

@@ -13,9 +13,6 @@
 //! Markers are not evaluated: a closure is a superset over platforms and Python versions,
 //! which is what deciding whether an app is affected by a lock change needs.
 
-// `closure` and `members` are read by `pybuild affected` and the per-app build, next.
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -27,6 +24,7 @@ use crate::base::distribution_name::normalize;
 pub(crate) struct UvLock {
     packages: Vec<Package>,
     /// `[manifest] members`, normalised (a lock of one project has none).
+    #[allow(dead_code, reason = "read by `members`, which the per-app build asks")]
     manifest_members: Vec<String>,
 }
 
@@ -68,6 +66,10 @@ impl UvLock {
 
     /// The workspace's projects the lock names (`[manifest] members`, and the packages of
     /// `editable` or `virtual` source), normalised.
+    #[allow(
+        dead_code,
+        reason = "the per-app build's, which checks the lock names every app"
+    )]
     pub(crate) fn members(&self) -> BTreeSet<String> {
         self.packages
             .iter()

@@ -37,3 +37,4 @@ mod tasks;
 mod trust;
 mod watch;
 mod workspace;
+mod workspace_affected;

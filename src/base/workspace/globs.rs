@@ -27,12 +27,16 @@ pub(super) fn member_dirs(root: &Path, root_file: &Read) -> Result<Vec<String>> 
     };
     let mut excludes = Vec::new();
     for pattern in &workspace.exclude {
-        let glob = globset::GlobBuilder::new(&relative_pattern(pattern.get_ref()))
-            .build()
-            .map_err(|err| {
+        let glob = components(pattern.get_ref())
+            .and_then(|parts| {
+                globset::GlobBuilder::new(&parts.join("/"))
+                    .build()
+                    .map_err(|err| format!("bad glob: {err}"))
+            })
+            .map_err(|why| {
                 bad(
                     pattern.span(),
-                    format!("`[tool.uv.workspace] exclude` holds a bad glob: {err}"),
+                    format!("`[tool.uv.workspace] exclude`: {why}"),
                 )
             })?;
         excludes.push(glob.compile_matcher());
@@ -99,14 +103,6 @@ fn components(pattern: &str) -> std::result::Result<Vec<String>, String> {
         return Err(format!("`{pattern}` leads out of the workspace root"));
     }
     Ok(parts)
-}
-
-fn relative_pattern(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .filter(|part| !part.is_empty() && *part != ".")
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// The relative paths (`""` for the root) matching `components`, one directory level per
