@@ -36,7 +36,7 @@ const PYPROJECT: &str = "pyproject.toml";
 pub(crate) fn run(dir: &Path, base: &str, json: bool) -> Result<u8> {
     let project = Project::discover(dir)?;
     let root = &project.root;
-    let workspace = Workspace::find(root)?.ok_or_else(|| {
+    let workspace = project.workspace.as_deref().ok_or_else(|| {
         UserError::usage(format!(
             "`pybuild affected` is for uv workspaces, and {} has no `[tool.uv.workspace]`",
             root.join(PYPROJECT).display()
@@ -46,7 +46,7 @@ pub(crate) fn run(dir: &Path, base: &str, json: bool) -> Result<u8> {
     let git = Git::open(root)?;
     let commit = git.commit(base)?;
     let changed = git.changed(&commit)?;
-    let why = affected(&project, &workspace, &git, &commit, &changed)?;
+    let why = affected(&project, workspace, &git, &commit, &changed)?;
     if json {
         println!(
             "{}",

@@ -110,6 +110,25 @@ fn a_config_change_outside_apps_reaches_every_app() {
 }
 
 #[test]
+fn a_change_in_one_apps_settings_reaches_that_app_only() {
+    let project = repo();
+    append(
+        &project,
+        "project.toml",
+        "\n[apps.ws-api.bundle]\nconsole-script = \"api\"\n",
+    );
+    assert_eq!(affected(&project, "HEAD"), ["ws-api"]);
+    commit(&project, "api's settings");
+    append(
+        &project,
+        "project.toml",
+        "\n[apps.ws-worker.image]\ntag = \"w1\"\n",
+    );
+    assert_eq!(affected(&project, "HEAD"), ["ws-worker"]);
+    assert_eq!(affected(&project, "HEAD~1"), ["ws-api", "ws-worker"]);
+}
+
+#[test]
 fn the_root_pyproject_reaches_the_apps_it_adds_or_moves() {
     let project = repo().with_file(
         "tools/cli/pyproject.toml",

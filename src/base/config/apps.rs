@@ -4,24 +4,10 @@
 //! [`Config::for_app`] makes the configuration one app is built with, checked as the
 //! whole file is.
 
-use serde::{Deserialize, Serialize};
-
 use super::error::ConfigError;
 use super::schema::Config;
 use super::source::At;
 use crate::base::distribution_name::normalize;
-
-/// What `[apps.NAME]` may set: the sections of an app's own steps.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AppSection {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) bundle: Option<toml::Table>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) image: Option<toml::Table>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) deploy: Option<toml::Table>,
-}
 
 impl Config {
     /// The key of `[apps.NAME]` that names `app` (any spelling of the distribution name).

@@ -5,7 +5,6 @@
 //! and a task's table are serialised into their steps' fingerprints: a key added there is
 //! left out of the serialised form while it holds its default, or every project rebuilds.
 
-use super::apps::AppSection;
 use super::cache::CacheSection;
 use super::deploy::DeploySection;
 use super::image::ImageSection;
@@ -244,6 +243,18 @@ fn default_watch_targets() -> Vec<String> {
 
 fn default_debounce_ms() -> u64 {
     50
+}
+
+/// What `[apps.NAME]` may set: the sections of an app's own steps.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bundle: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) image: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) deploy: Option<toml::Table>,
 }
 
 #[cfg(test)]
