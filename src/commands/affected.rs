@@ -50,7 +50,7 @@ pub(crate) fn run(dir: &Path, base: &str, json: bool) -> Result<u8> {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report(&workspace, base, &why))?
+            serde_json::to_string_pretty(&report(workspace, base, &why))?
         );
     } else {
         for app in why.keys() {

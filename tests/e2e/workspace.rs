@@ -237,3 +237,32 @@ fn apps_settings_are_checked_against_the_workspace() {
         run.describe()
     );
 }
+
+#[test]
+fn init_at_the_root_sets_up_every_member_and_each_app_bundles() {
+    let project = Project::fixture("workspace");
+    let run = project.pybuild(&["init"]).success();
+    assert!(
+        run.stderr.contains("2 apps and 1 libraries"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        project
+            .read("project.toml")
+            .contains("# [apps.ws-worker.bundle]")
+    );
+    // One venv for the workspace, every member installed editable into it.
+    let members = project
+        .exec(
+            ".venv/bin/python",
+            &["-c", "import ws_api, ws_core, ws_worker; print('ok')"],
+        )
+        .success();
+    assert_eq!(members.stdout, "ok\n");
+    project.pybuild(&["bundle", "-p", "ws-worker"]).success();
+    assert_eq!(
+        project.exec("dist/worker.pex", &[]).success().stdout,
+        "worker v1: core v1 greets worker\n"
+    );
+}
