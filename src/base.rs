@@ -13,3 +13,4 @@ pub(crate) mod process;
 pub(crate) mod project;
 pub(crate) mod redact;
 pub(crate) mod ui;
+pub(crate) mod workspace;

@@ -1,6 +1,7 @@
 //! The command line: what each command does, given the parsed command line. The top
 //! floor: it may use every layer below, and none uses it.
 
+pub(crate) mod affected;
 pub(crate) mod check_fix;
 pub(crate) mod clean;
 pub(crate) mod cli;
@@ -27,7 +28,7 @@ use crate::base::ui::Printer;
 use crate::commands::cli::{CacheCommand, Cli, Command, DeployTarget, WatchArgs};
 use crate::engine::lock::Lock;
 use crate::engine::state::State;
-use crate::steps::{self, BuildOptions, graph};
+use crate::steps::{self, BuildOptions, graph, workspace};
 
 pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
     let dir = match &cli.project {
@@ -39,6 +40,16 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         wait: !cli.no_wait,
         offline: cli.offline,
         refresh_base: false,
+    };
+    let apps = Apps {
+        named: cli.packages.clone(),
+        jobs: cli.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        ),
+    };
+    let build = |dir: &Path, printer: &Printer, options: &BuildOptions, target: &str| {
+        build(dir, printer, options, target, &apps)
     };
     match cli.command {
         None => help::show(&dir, printer, &help::Request::default()).map(|()| 0),
@@ -78,12 +89,13 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
         Some(Command::Check { fix: true, yes }) => {
             crate::commands::check_fix::run(&dir, printer, &options, yes).map(|()| 0)
         }
-        Some(Command::Watch(args)) => watch(&dir, printer, options, args),
+        Some(Command::Watch(args)) => watch(&dir, printer, options, args, &apps),
         Some(Command::Status {
             json,
             exit_code,
             targets,
-        }) => status(&dir, printer, &options, &targets, json, exit_code),
+        }) => status(&dir, printer, &options, &targets, json, exit_code, &apps),
+        Some(Command::Affected { base, json }) => affected::run(&dir, &base, json),
         Some(Command::Run { task, args }) => run(&dir, printer, &options, task, args),
         Some(Command::Task(argv)) => {
             let (name, args) = argv.split_first().context("no task named")?;
@@ -118,7 +130,14 @@ pub(crate) fn execute(cli: Cli, printer: &Printer) -> Result<u8> {
                 process::end_leftovers(&project.state_dir(), printer);
             }
             let mut state = State::load(&project.state_dir(), printer);
-            clean::run(&project, &mut state, all, dry_run, printer).map(|()| 0)
+            // Every app's products, whatever `-p` says: the states go with `.pybuild/`.
+            let mut apps = Vec::new();
+            for member in project.workspace.iter().flat_map(|w| w.apps()) {
+                let app = project.for_app(&member.name)?;
+                let state = State::load(&app.state_dir(), printer);
+                apps.push((app, state));
+            }
+            clean::run(&project, &mut state, &mut apps, all, dry_run, printer).map(|()| 0)
         }
     }
 }
@@ -128,7 +147,13 @@ const SETUP: &str = "setup";
 const BUNDLE: &str = "bundle";
 
 /// Runs `pybuild watch` with the targets it names, until Ctrl-C.
-fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) -> Result<u8> {
+fn watch(
+    dir: &Path,
+    printer: &Printer,
+    options: BuildOptions,
+    args: WatchArgs,
+    apps: &Apps,
+) -> Result<u8> {
     let project = Project::discover(dir)?;
     let from_config = args.targets.is_empty();
     let settings = watch::Settings::resolve(&project.config.watch, args);
@@ -149,11 +174,29 @@ fn watch(dir: &Path, printer: &Printer, options: BuildOptions, args: WatchArgs) 
     }
     let root = project.root.clone();
     let targets = settings.targets.clone();
+    // In a workspace, the apps' steps are built for the apps chosen when watch started.
+    let chosen = match &project.workspace {
+        Some(_) => workspace::select(&project, &apps.named, dir)?,
+        None => no_packages(&apps.named, "watch")?,
+    };
+    let jobs = apps.jobs;
     let build = move |printer: &Printer| {
         // project.toml is read again for each run: an edit to it is one of the changes.
         let project = Project::discover(&root)?;
         let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
-        steps::build(&project, printer, &options, &targets, &[], false)
+        let (app_targets, own): (Vec<&str>, Vec<&str>) = targets
+            .iter()
+            .partition(|target| project.workspace.is_some() && workspace::is_app_target(target));
+        let mut ran = Vec::new();
+        if !own.is_empty() || app_targets.is_empty() {
+            ran = steps::build(&project, printer, &options, &own, &[], false)?;
+        }
+        if !app_targets.is_empty() {
+            let built =
+                workspace::build_apps(&project, printer, &options, &app_targets, &chosen, jobs)?;
+            ran.extend(built);
+        }
+        Ok(ran)
     };
     watch::run(&project, printer, &settings, Arc::new(build))
 }
@@ -177,8 +220,34 @@ fn check_target(project: &Project, name: &str, command: &str) -> Result<()> {
         .into())
 }
 
-fn build(dir: &Path, printer: &Printer, options: &BuildOptions, target: &str) -> Result<()> {
+/// Which apps of a uv workspace a command works on (`-p`), and how many at once (`-j`).
+struct Apps {
+    named: Vec<String>,
+    jobs: usize,
+}
+
+fn build(
+    dir: &Path,
+    printer: &Printer,
+    options: &BuildOptions,
+    target: &str,
+    apps: &Apps,
+) -> Result<()> {
     let project = Project::discover(dir)?;
+    if project.workspace.is_some() && workspace::is_app_target(target) {
+        let chosen = workspace::select(&project, &apps.named, dir)?;
+        return workspace::build_apps(&project, printer, options, &[target], &chosen, apps.jobs)
+            .map(drop);
+    }
+    if let Some(name) = apps.named.first() {
+        let why = match project.workspace {
+            Some(_) => format!("`{target}` works on the whole workspace, not on one app"),
+            None => "this project is no uv workspace".to_string(),
+        };
+        return Err(UserError::usage(format!("`--package {name}`: {why}"))
+            .hint("`-p`/`--package` chooses the apps of a uv workspace that `bundle`, `image`, `sbom`, `push`, `deploy`, `status` and `watch` work on")
+            .into());
+    }
     steps::build(&project, printer, options, &[target], &[], true).map(drop)
 }
 
@@ -189,6 +258,7 @@ fn status(
     targets: &[String],
     json: bool,
     exit_code: bool,
+    apps: &Apps,
 ) -> Result<u8> {
     let project = Project::discover(dir)?;
     for name in targets {
@@ -198,12 +268,30 @@ fn status(
     if targets.is_empty() {
         targets.push(BUNDLE);
     }
+    let chosen = match &project.workspace {
+        Some(_) => workspace::select(&project, &apps.named, dir)?,
+        None => no_packages(&apps.named, "status")?,
+    };
     let request = status::Request {
         targets: &targets,
         json,
         exit_code,
     };
-    status::show(&project, printer, options, &request)
+    status::show(&project, printer, options, &request, &chosen)
+}
+
+/// `-p` outside a workspace: an error naming `command`.
+fn no_packages(named: &[String], command: &str) -> Result<Vec<String>> {
+    match named.first() {
+        None => Ok(Vec::new()),
+        Some(name) => Err(UserError::usage(format!(
+            "`--package {name}`: this project is no uv workspace"
+        ))
+        .hint(format!(
+            "`-p`/`--package` chooses the apps of a uv workspace that `{command}` works on"
+        ))
+        .into()),
+    }
 }
 
 /// `pybuild run`: a task when `task` names one, else the program `task` or, after `--`,
@@ -227,7 +315,7 @@ fn run(
             .hint("`pybuild run TASK` runs a task, `pybuild run -- CMD...` a program")
             .into());
     };
-    build(dir, printer, options, SETUP)?;
+    steps::build(&project, printer, options, &[SETUP], &[], false)?;
     let cx = steps::context(&project, printer, State::default());
     let display = process::display_command(program, args);
     let command = cx.runner.command_in(dir, program, args);

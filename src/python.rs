@@ -18,4 +18,5 @@ pub(crate) mod prune;
 pub(crate) mod requirement;
 pub(crate) mod sources;
 pub(crate) mod uv;
+pub(crate) mod uv_lock;
 pub(crate) mod wheelhouse;

@@ -12,9 +12,10 @@ pub(crate) mod sbom;
 pub(crate) mod task;
 pub(crate) mod tools;
 pub(crate) mod venv;
+pub(crate) mod workspace;
 pub(crate) mod zip_reader;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 
 use anyhow::Result;
@@ -23,7 +24,7 @@ use crate::base::outputs;
 use crate::base::process;
 use crate::base::project::Project;
 use crate::base::ui::Printer;
-use crate::engine::fileset::Rules;
+use crate::engine::fileset::{Rules, Scope};
 use crate::engine::lock::Lock;
 use crate::engine::run;
 use crate::engine::state::{self, State};
@@ -54,7 +55,23 @@ pub(crate) fn file_rules(project: &Project) -> Rules {
         sources: config.bundle.sources.clone(),
         external_links: config.bundle.external_links.clone(),
         tool_files: byproducts::tool_files(),
+        scope: scope(project),
     }
+}
+
+/// An app's inputs are its members' folders, less another member nested in one of them
+/// (the root, when it is a member, holds the others).
+fn scope(project: &Project) -> Option<Scope> {
+    let app = project.app.as_ref()?;
+    let include: Vec<String> = app.dirs().map(str::to_string).collect();
+    let workspace = project.workspace.as_ref()?;
+    let exclude = workspace
+        .members
+        .iter()
+        .filter(|member| !app.has_member(&member.name) && member.dir != ".")
+        .map(|member| member.dir.clone())
+        .collect();
+    Some(Scope { include, exclude })
 }
 
 /// A build's context for `project`, with `state`, before it takes the lock.
@@ -76,6 +93,35 @@ pub(crate) fn build(
     one_shot: bool,
 ) -> Result<Vec<String>> {
     let lock = Lock::acquire(&project.state_dir(), options.wait, printer)?;
+    let run = Run {
+        targets,
+        args,
+        one_shot,
+        shared: None,
+    };
+    build_holding(project, printer, options, lock, &run).0
+}
+
+/// What one build makes, beside the project: see [`build`].
+pub(crate) struct Run<'r> {
+    pub(crate) targets: &'r [&'r str],
+    pub(crate) args: &'r [OsString],
+    pub(crate) one_shot: bool,
+    /// The steps another build made for this one, and when each last succeeded (a
+    /// workspace's setup, for an app): they are not planned here, and the steps that
+    /// build on them take their runs from this.
+    pub(crate) shared: Option<&'r HashMap<String, i64>>,
+}
+
+/// [`build`] under `lock`, taken already; gives the lock back (`None` if a task's run
+/// could not take it again).
+pub(crate) fn build_holding(
+    project: &Project,
+    printer: &Printer,
+    options: &BuildOptions,
+    lock: Lock,
+    run: &Run,
+) -> (Result<Vec<String>>, Option<Lock>) {
     // Before any step: what a killed build left running may still write into the venv.
     process::end_leftovers(&project.state_dir(), printer);
     outputs::sweep(project);
@@ -83,16 +129,7 @@ pub(crate) fn build(
     let mut cx = context(project, printer, state);
     cx.lock = Some(lock);
     cx.network = Network::new(options.offline);
-    let steps = graph::plan(&project.config, targets, args)?;
-    if options.refresh_base {
-        image::refresh_base(&cx)?;
-    }
-    let refs: Vec<&dyn Step<Build>> = steps.iter().map(Box::as_ref).collect();
-    let result = run::build(&mut cx, &refs, options.explain);
-    if result.is_ok() && refs.iter().any(|s| s.name() == "bundle") {
-        // Every input was looked up: what was not is a file that no longer exists.
-        cx.state.files.retain_used();
-    }
+    let result = build_in(&mut cx, options, run);
     // Even after a failure: the stat cache learned hashes, and a task's records are kept;
     // not without the lock (a task could not take it back).
     if cx.lock.is_some()
@@ -102,10 +139,29 @@ pub(crate) fn build(
         // an optimisation, and fails no build that succeeded.
         printer.warn(&format!("the stat cache is not kept: {err:#}"));
     }
-    if one_shot {
+    let lock = cx.lock.take();
+    if run.one_shot {
         // The process ends soon: freeing the state's tens of thousands of small allocations
         // one by one would be a measurable share of a no-op build on a large project.
         std::mem::forget(cx);
+    }
+    (result, lock)
+}
+
+fn build_in(cx: &mut Build, options: &BuildOptions, run: &Run) -> Result<Vec<String>> {
+    let mut steps = graph::plan(&cx.project.config, run.targets, run.args)?;
+    if let Some(shared) = run.shared {
+        steps.retain(|step| !shared.contains_key(step.name()));
+        cx.shared_runs = shared.clone();
+    }
+    if options.refresh_base {
+        image::refresh_base(cx)?;
+    }
+    let refs: Vec<&dyn Step<Build>> = steps.iter().map(Box::as_ref).collect();
+    let result = run::build(cx, &refs, options.explain);
+    if result.is_ok() && refs.iter().any(|s| s.name() == "bundle") {
+        // Every input was looked up: what was not is a file that no longer exists.
+        cx.state.files.retain_used();
     }
     result
 }

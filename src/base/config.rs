@@ -12,6 +12,7 @@
 //! `[tasks.NAME]` and the names a task may not take. This file only declares and
 //! re-exports: the children import each other, never it.
 
+mod apps;
 mod cache;
 mod cycle;
 mod deploy;

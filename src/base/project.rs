@@ -1,20 +1,58 @@
 //! A project: its root (the directory holding `project.toml`), its checked configuration,
 //! and the paths pybuild derives from them, each resolved physically once (see `paths`).
+//!
+//! At the root of a uv workspace (`base::workspace`), the project is the workspace: its
+//! venv holds every member, and the steps that make it (`check`, `venv`, `tools`,
+//! `develop`) run once for all. Each app is then a project of its own ([`Project::for_app`]):
+//! the same root and venv, its configuration with its `[apps.NAME]` tables merged in, its
+//! state in `.pybuild/apps/NAME/`, and its inputs the folders of its members.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::base::config::{self, Config};
+use crate::base::config::{self, At, Config};
 use crate::base::error::UserError;
 use crate::base::paths::state_dir;
 use crate::base::paths::{self, Place};
+use crate::base::workspace::Workspace;
 
 pub(crate) struct Project {
     pub(crate) root: PathBuf,
     pub(crate) config: Config,
     /// `[env] path`, resolved: inside the project or not.
     venv: Place,
+    /// Where its state is kept: `.pybuild/`, or `.pybuild/apps/NAME/` for an app.
+    state: PathBuf,
+    /// The uv workspace at the root, when it is one.
+    pub(crate) workspace: Option<Arc<Workspace>>,
+    /// The app of the workspace this project builds, for an app's own steps.
+    pub(crate) app: Option<App>,
+}
+
+/// One app of a workspace: a member with a console script, and the members it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct App {
+    /// Its distribution name, normalised.
+    pub(crate) name: String,
+    /// Its folder, relative to the root (`.` for the root itself).
+    pub(crate) dir: String,
+    /// The members it depends on, transitively: (name, folder).
+    pub(crate) libs: Vec<(String, String)>,
+}
+
+impl App {
+    /// The folders of its members, its own first.
+    pub(crate) fn dirs(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.dir.as_str()).chain(self.libs.iter().map(|(_, dir)| dir.as_str()))
+    }
+
+    /// Whether `name` is one of its members' (normalised) names.
+    pub(crate) fn has_member(&self, name: &str) -> bool {
+        let name = crate::base::distribution_name::normalize(name);
+        self.name == name || self.libs.iter().any(|(lib, _)| *lib == name)
+    }
 }
 
 impl Project {
@@ -37,11 +75,56 @@ impl Project {
             .to_path_buf();
         let config = Config::load(&root.join(config::FILE_NAME))?;
         let venv = paths::resolve(&root, &config.env.path);
-        Ok(Project { root, config, venv })
+        let workspace = Workspace::find(&root)?.map(Arc::new);
+        check_apps(&config, workspace.as_deref())?;
+        Ok(Project {
+            state: state_dir(&root),
+            root,
+            config,
+            venv,
+            workspace,
+            app: None,
+        })
+    }
+
+    /// The app `name` of this workspace, as a project of its own (see the module's doc).
+    pub(crate) fn for_app(&self, name: &str) -> Result<Project> {
+        let workspace = self.workspace.as_ref().context("not a uv workspace")?;
+        let member = workspace
+            .member(name)
+            .filter(|member| !member.scripts.is_empty())
+            .with_context(|| format!("{name} is no app of the workspace"))?;
+        let libs = workspace
+            .closure(&member.name)
+            .into_iter()
+            .filter(|m| m.name != member.name)
+            .map(|m| (m.name.clone(), m.dir.clone()))
+            .collect();
+        let config = self.config.for_app(&member.name)?;
+        Ok(Project {
+            root: self.root.clone(),
+            venv: self.venv.clone(),
+            state: self.state.join("apps").join(&member.name),
+            workspace: Some(workspace.clone()),
+            app: Some(App {
+                name: member.name.clone(),
+                dir: member.dir.clone(),
+                libs,
+            }),
+            config,
+        })
     }
 
     pub(crate) fn state_dir(&self) -> PathBuf {
-        state_dir(&self.root)
+        self.state.clone()
+    }
+
+    /// The project's store of intermediate products (`engine::store`). An app's is its
+    /// own: a store keeps only the last of a kind (a dependencies PEX), and apps built at
+    /// once would remove each other's. Two apps with one closure share their dependencies
+    /// PEX through the user's store of them (`bundle::shared_layers`), like two checkouts.
+    pub(crate) fn store_dir(&self) -> PathBuf {
+        self.state.join("layers")
     }
 
     pub(crate) fn log_dir(&self) -> PathBuf {
@@ -84,6 +167,39 @@ impl Project {
             None => &self.config.env.requirements,
         }
     }
+}
+
+/// `[apps.NAME]` names an app of the workspace: a table for anything else would be
+/// silently ignored.
+fn check_apps(config: &Config, workspace: Option<&Workspace>) -> Result<()> {
+    let Some(key) = config.apps.keys().find(|key| {
+        workspace
+            .and_then(|w| w.member(key))
+            .is_none_or(|member| member.scripts.is_empty())
+    }) else {
+        return Ok(());
+    };
+    let path = ["apps", key.as_str()];
+    let Some(workspace) = workspace else {
+        let err = config.error_at(
+            At::Key(&path),
+            format!("`[apps.{key}]`: this project is no uv workspace"),
+        );
+        return Err(err
+            .hint("`[apps.NAME]` sets one app of a uv workspace (a pyproject.toml with `[tool.uv.workspace]` at the root); put the settings in the top-level sections")
+            .into());
+    };
+    let apps: Vec<&str> = workspace.apps().map(|m| m.name.as_str()).collect();
+    let what = match workspace.member(key) {
+        Some(_) => "a member without a console script, which has no bundle",
+        None => "no member of the workspace",
+    };
+    let mut err = config.error_at(At::Key(&path), format!("`[apps.{key}]` names {what}"));
+    err = match config::nearest(key, &apps) {
+        Some(best) => err.hint(format!("did you mean `{best}`?")),
+        None => err.hint(format!("the workspace's apps: {}", apps.join(", "))),
+    };
+    Err(err.into())
 }
 
 /// The project's environment lock (see `python::env_lock`), found at the root.

@@ -62,6 +62,9 @@ pub(crate) struct Printer {
     fresh_lines: bool,
     /// The spinner of the step running now, which [`Printer::phase`] writes on.
     active: Arc<Mutex<Option<ProgressBar>>>,
+    /// The app of a workspace this printer speaks for: its name starts each step's line
+    /// and each warning, so that the lines of apps built at once can be told apart.
+    scope: Option<Arc<str>>,
 }
 
 const NAME_WIDTH: usize = 8;
@@ -78,6 +81,7 @@ impl Printer {
             progress: terminal && verbosity == Verbosity::Normal,
             fresh_lines: true,
             active: Arc::default(),
+            scope: None,
         }
     }
 
@@ -90,6 +94,29 @@ impl Printer {
             progress: false,
             fresh_lines: true,
             active: Arc::default(),
+            scope: None,
+        }
+    }
+
+    /// This printer speaking for the app `name` of a workspace; with `alone`, its step
+    /// lines are plain (no spinner), as several apps' steps run at once.
+    pub(crate) fn for_app(&self, name: &str, alone: bool) -> Printer {
+        Printer {
+            scope: Some(Arc::from(name)),
+            progress: self.progress && alone,
+            active: match alone {
+                true => self.active.clone(),
+                false => Arc::default(),
+            },
+            ..self.clone()
+        }
+    }
+
+    /// A step's name as its lines show it: `APP/STEP` in a workspace.
+    fn label(&self, name: &str) -> String {
+        match &self.scope {
+            Some(app) => format!("{:NAME_WIDTH$}", format!("{app}/{name}")),
+            None => format!("{name:NAME_WIDTH$}"),
         }
     }
 
@@ -135,7 +162,11 @@ impl Printer {
 
     pub(crate) fn warn(&self, message: &str) {
         let message = redact(message);
-        eprintln!("{}: {message}", self.paint("warning", Style::Yellow));
+        let warning = self.paint("warning", Style::Yellow);
+        match &self.scope {
+            Some(app) => eprintln!("{warning}: {app}: {message}"),
+            None => eprintln!("{warning}: {message}"),
+        }
     }
 
     pub(crate) fn info(&self, message: &str) {
@@ -159,14 +190,14 @@ impl Printer {
                 ProgressStyle::with_template("{spinner} {prefix} {msg} {elapsed}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
-            bar.set_prefix(format!("{name:NAME_WIDTH$}"));
+            bar.set_prefix(self.label(name));
             bar.set_message(reason.to_string());
             bar.enable_steady_tick(Duration::from_millis(100));
             *self.active_bar() = Some(bar.clone());
             bar
         });
         if bar.is_none() && self.verbosity >= Verbosity::Normal {
-            eprintln!("{name:NAME_WIDTH$} running ({reason})");
+            eprintln!("{} running ({reason})", self.label(name));
         }
         StepLine {
             printer: self.clone(),
@@ -195,7 +226,8 @@ impl Printer {
     pub(crate) fn fresh(&self, name: &str, detail: &str) {
         if self.fresh_lines && self.verbosity >= Verbosity::Normal {
             eprintln!(
-                "{name:NAME_WIDTH$} {}{}",
+                "{} {}{}",
+                self.label(name),
                 self.paint("fresh", Style::Green),
                 redact(detail)
             );
@@ -206,7 +238,8 @@ impl Printer {
     pub(crate) fn fetched(&self, name: &str, elapsed: Duration, detail: &str) {
         if self.verbosity >= Verbosity::Normal {
             eprintln!(
-                "{name:NAME_WIDTH$} {} in {:.1}s{}",
+                "{} {} in {:.1}s{}",
+                self.label(name),
                 self.paint("fetched", Style::Green),
                 elapsed.as_secs_f64(),
                 redact(detail)
@@ -265,7 +298,7 @@ impl StepLine {
             *self.printer.active_bar() = None;
         }
         if self.printer.verbosity >= Verbosity::Normal {
-            eprintln!("{:NAME_WIDTH$} {}", self.name, redact(text));
+            eprintln!("{} {}", self.printer.label(&self.name), redact(text));
         }
     }
 }

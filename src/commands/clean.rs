@@ -31,9 +31,12 @@ use crate::steps::graph::PRODUCTS;
 
 const SETUPTOOLS_BUILD_PREFIXES: &[&str] = &["lib", "bdist.", "temp.", "__editable__"];
 
+/// Cleans `project`, and in a uv workspace the products of its `apps` (each with its
+/// state), whose states go with `.pybuild/`.
 pub(crate) fn run(
     project: &Project,
     state: &mut State,
+    apps: &mut [(Project, State)],
     all: bool,
     dry_run: bool,
     printer: &Printer,
@@ -42,8 +45,16 @@ pub(crate) fn run(
         // What killed builds left half-written (`base::outputs`) is not pybuild's output
         // yet: no record names it, so it goes first, whatever the records say.
         outputs::sweep(project);
+        for (app, _) in apps.iter() {
+            outputs::sweep(app);
+        }
     }
-    let targets = targets(project, state, all, printer)?;
+    let mut targets = targets(project, state, all, printer)?;
+    for (app, state) in apps.iter_mut() {
+        targets.extend(products(app, state, printer)?);
+    }
+    targets.sort();
+    targets.dedup();
     if targets.is_empty() {
         printer.info("nothing to clean");
         return Ok(());

@@ -60,6 +60,27 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "PYBUILD_OFFLINE", value_parser = FalseyValueParser::new())]
     pub(crate) offline: bool,
 
+    /// In a uv workspace: work on the app NAME (a member's name; repeatable). Default: the
+    /// member the command runs in, else every app
+    #[arg(
+        short = 'p',
+        long = "package",
+        global = true,
+        value_name = "NAME",
+        action = ArgAction::Append
+    )]
+    pub(crate) packages: Vec<String>,
+
+    /// In a uv workspace: build N apps at once (default: the number of cores)
+    #[arg(
+        short = 'j',
+        long,
+        global = true,
+        value_name = "N",
+        env = "PYBUILD_JOBS"
+    )]
+    pub(crate) jobs: Option<std::num::NonZeroUsize>,
+
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
 }
@@ -156,6 +177,20 @@ pub(crate) enum Command {
         exit_code: bool,
         /// Targets to report on (default: bundle)
         targets: Vec<String>,
+    },
+    /// List the apps of a uv workspace whose bundle inputs differ from git REF's
+    ///
+    /// Compares the working tree (committed, staged, unstaged and untracked files) with
+    /// REF: a member's files reach the apps depending on it, `uv.lock` the apps whose
+    /// closure changed, project.toml every app (or one, for `[apps.NAME]`). Prints one
+    /// name a line, for `pybuild bundle -p NAME`; e.g. `pybuild affected --base origin/main`.
+    Affected {
+        /// The git commit, branch or tag to compare with
+        #[arg(long, value_name = "REF")]
+        base: String,
+        /// Print JSON for a CI matrix (see docs/commands.md for its schema)
+        #[arg(long)]
+        json: bool,
     },
     /// Run a task, or any command inside the project's venv, e.g. `pybuild run -- pytest -x`
     ///

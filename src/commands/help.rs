@@ -26,7 +26,10 @@ use crate::base::ui::{Printer, Style, printable};
 use crate::commands::cli::Cli;
 
 const GROUPS: &[(&str, &[&str])] = &[
-    ("Build", &["bundle", "setup", "check", "watch", "status"]),
+    (
+        "Build",
+        &["bundle", "setup", "check", "watch", "status", "affected"],
+    ),
     ("Ship", &["image", "sbom", "push", "deploy"]),
     ("Project", &["init", "run", "clean"]),
     ("Other", &["cache", "help", "completions", "man"]),

@@ -2,6 +2,11 @@
 //! from what the project already declares (see `detect`), with the `[check]` entries of
 //! the dependencies it knows to need system packages (see `init/prerequisites`). Never
 //! overwrites one without `--force`; asks nothing, so it works in CI.
+//!
+//! At the root of a uv workspace it writes the workspace's one `project.toml`, which names
+//! its apps and libraries and shows `[apps.NAME]` for each app (`detect::render_workspace`);
+//! an error of the workspace's (a member without a build system, a script in two members)
+//! stops it. Inside a member it writes nothing and says to run it at the workspace's root.
 
 use std::path::Path;
 
@@ -10,6 +15,7 @@ use anyhow::Result;
 use crate::base::config::{self, Config};
 use crate::base::error::UserError;
 use crate::base::ui::Printer;
+use crate::base::workspace::Workspace;
 use crate::engine::state::write_shared;
 use crate::python::detect;
 
@@ -31,9 +37,16 @@ pub(crate) fn write_config(
                 .into(),
         );
     }
-    let detected = detect::detect(dir)?;
+    let workspace = Workspace::find(dir)?;
+    if workspace.is_none() {
+        refuse_inside_a_member(dir)?;
+    }
+    let detected = match &workspace {
+        Some(workspace) => detect::detect_workspace(dir, workspace)?,
+        None => detect::detect(dir)?,
+    };
     // No project to install: fail now, not after a venv was made for nothing.
-    if detected.sources.is_empty() {
+    if workspace.is_none() && detected.sources.is_empty() {
         return Err(UserError::usage(format!(
             "no Python project in {}: it has no pyproject.toml, setup.py or setup.cfg",
             dir.display()
@@ -57,11 +70,11 @@ pub(crate) fn write_config(
     let name = detected.name.clone().unwrap_or_else(|| fallback.clone());
     let own = detected.compiled.as_deref().map(|why| (name.as_str(), why));
     let mut check = prerequisites::section(&detected.dependencies, own, asker, dir, printer);
-    let mut text = detect::render(
-        &detected,
-        &fallback,
-        check.as_ref().map(|(body, _)| body.as_str()),
-    );
+    let render = |check: Option<&str>| match &workspace {
+        Some(workspace) => detect::render_workspace(&detected, &fallback, check, workspace),
+        None => detect::render(&detected, &fallback, check),
+    };
+    let mut text = render(check.as_ref().map(|(body, _)| body.as_str()));
     // What init writes must be what `setup` then reads. A `[check]` that breaks it is
     // pybuild's bug: written without it, and said; the rest is the template's own.
     if check.is_some()
@@ -71,14 +84,68 @@ pub(crate) fn write_config(
             "the [check] entries pybuild chose do not parse, so they are left out (a bug of pybuild's): {err:#}"
         ));
         check = None;
-        text = detect::render(&detected, &fallback, None);
+        text = render(None);
     }
     Config::parse(&path, &text)?;
     write_shared(&path, text.as_bytes())?;
-    let from = format!("from {}", detected.sources.join(", "));
+    let from = match &workspace {
+        Some(workspace) => format!(
+            "a uv workspace of {} apps and {} libraries",
+            workspace.apps().count(),
+            workspace.members.len() - workspace.apps().count()
+        ),
+        None => format!("from {}", detected.sources.join(", ")),
+    };
     printer.info(&format!("wrote {} ({from})", path.display()));
     for said in check.map(|(_, said)| said).unwrap_or_default() {
         printer.info(&format!("[check]: {said}"));
+    }
+    Ok(())
+}
+
+/// A member of a uv workspace is configured at the workspace's root, in one project.toml
+/// for every app: refuses to write one in a member (or below one).
+fn refuse_inside_a_member(dir: &Path) -> Result<()> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Ok(());
+    };
+    for root in dir.ancestors().skip(1) {
+        // As uv does, the nearest workspace above decides.
+        let Some(workspace) = Workspace::find(root)? else {
+            continue;
+        };
+        let rel = dir
+            .strip_prefix(root)
+            .unwrap_or(&dir)
+            .to_string_lossy()
+            .into_owned();
+        let Some(member) = workspace.member_at(&rel).filter(|member| member.dir != ".") else {
+            return Ok(());
+        };
+        let at = format!(
+            "{} is in `{}`, a member of the uv workspace at {}",
+            dir.display(),
+            member.name,
+            root.display()
+        );
+        let error = match root.join(config::FILE_NAME).exists() {
+            true => UserError::usage(format!("{at}, which {} configures", config::FILE_NAME)).hint(
+                format!(
+                    "set this app's own settings in `[apps.{}]` of {}",
+                    member.name,
+                    root.join(config::FILE_NAME).display()
+                ),
+            ),
+            false => UserError::usage(format!(
+                "{at}: a workspace has one {} at its root, for every app",
+                config::FILE_NAME
+            ))
+            .hint(format!(
+                "run `pybuild init` at the workspace's root: `pybuild -C {} init`",
+                root.display()
+            )),
+        };
+        return Err(error.into());
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ mod rules;
 mod set;
 pub(crate) mod top_level;
 
-pub(crate) use rules::{Rules, ToolFiles};
+pub(crate) use rules::{Rules, Scope, ToolFiles};
 pub(crate) use set::FileSet;
 
 /// The project's input files under `root`, read through `listing` (which remembers what
@@ -133,6 +133,7 @@ mod tests {
 
     pub(super) fn rules(sources: &[&str]) -> Rules {
         Rules {
+            scope: None,
             venv: Some(".venv".into()),
             outputs: vec!["out/app.pex".into()],
             sources: sources.iter().map(|s| s.to_string()).collect(),

@@ -35,6 +35,9 @@ pub(crate) struct Session<'a> {
     remote: OnceCell<Option<Remote>>,
     /// What the layers above derive from the project once (the bundle's target), by type.
     derived: HashMap<TypeId, Rc<dyn Any>>,
+    /// When the steps this build shares with others, recorded in another state, last
+    /// succeeded (a workspace's setup, for each app's build): step → run id.
+    pub(crate) shared_runs: HashMap<String, i64>,
 }
 
 impl<'a> Session<'a> {
@@ -56,6 +59,7 @@ impl<'a> Session<'a> {
             files: None,
             remote: OnceCell::new(),
             derived: HashMap::new(),
+            shared_runs: HashMap::new(),
         }
     }
 
@@ -149,10 +153,9 @@ impl<'a> Session<'a> {
 
     /// When `step` last succeeded, for the steps that build on its result.
     pub(crate) fn run_id(&self, step: &str) -> String {
-        self.state
-            .steps
-            .get(step)
-            .map_or_else(|| fingerprint::NEVER.to_string(), |r| r.run_id.to_string())
+        let run = self.state.steps.get(step).map(|r| r.run_id);
+        run.or_else(|| self.shared_runs.get(step).copied())
+            .map_or_else(|| fingerprint::NEVER.to_string(), |id| id.to_string())
     }
 
     /// Saves the state if anything in it changed (a no-op build writes nothing).

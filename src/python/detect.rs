@@ -25,11 +25,14 @@
 //! What is found is a [`Detected`] (in `detected`, which the readers and `template`
 //! import: none of them imports this file).
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+
+use crate::base::workspace::Workspace;
 
 mod dependencies;
 mod detected;
@@ -39,10 +42,12 @@ mod pyproject;
 mod setup_cfg;
 mod setup_py;
 mod template;
+mod workspace_template;
 
 pub(crate) use detected::Detected;
 pub(crate) use setup_cfg::Ini;
 pub(crate) use template::render;
+pub(crate) use workspace_template::render_workspace;
 
 use metadata::Metadata;
 
@@ -85,6 +90,31 @@ pub(crate) fn detect(root: &Path) -> Result<Detected> {
             .or_else(|| directory::python_version_file(root)),
         sources,
     })
+}
+
+/// What `init` learns at the root of a uv workspace: the root's own files (its lock, its
+/// requirement files, its Python), no name or console script (those are each app's), and
+/// the dependencies of every member with the first member's compiled code, for `[check]`.
+pub(crate) fn detect_workspace(root: &Path, workspace: &Workspace) -> Result<Detected> {
+    let mut detected = detect(root)?;
+    detected.name = None;
+    detected.console_scripts.clear();
+    for member in workspace.members.iter().filter(|member| member.dir != ".") {
+        let found = detect(&root.join(&member.dir))?;
+        detected.dependencies.extend(found.dependencies);
+        if detected.compiled.is_none() {
+            detected.compiled = found
+                .compiled
+                .map(|why| format!("{} ({})", why, member.dir));
+        }
+    }
+    let members: BTreeSet<&str> = workspace.members.iter().map(|m| m.name.as_str()).collect();
+    detected
+        .dependencies
+        .retain(|name| !members.contains(name.as_str()));
+    detected.dependencies.sort();
+    detected.dependencies.dedup();
+    Ok(detected)
 }
 
 fn read_if_present(path: &Path) -> Result<Option<String>> {

@@ -11,21 +11,32 @@ use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
 pub(crate) use crate::base::project::EnvLock;
+use crate::python::uv_lock::UvLock;
 
 /// What the lock holds: every package it names (for any platform), and whether it installs
 /// the project `project` itself, editable, from the root.
 pub(crate) fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> {
     let path = root.join(lock.file_name());
+    if lock == EnvLock::Uv {
+        let uv_lock = UvLock::read(&path)?;
+        return Ok(Locked {
+            names: uv_lock
+                .packages()
+                .map(|(name, _)| name.to_string())
+                .collect(),
+            versions: uv_lock
+                .packages()
+                .filter_map(|(name, version)| Some((name.to_string(), version?.to_string())))
+                .collect(),
+            installs_project: uv_lock.installs_editable_root(project),
+        });
+    }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let file: LockFile =
+    let file: Pylock =
         toml::from_str(&text).with_context(|| format!("cannot read {}", path.display()))?;
-    let packages = match lock {
-        EnvLock::Uv => file.package,
-        EnvLock::Pylock => file.packages,
-    };
     let project = crate::python::installed::normalize(project);
-    let installs_project = packages.iter().any(|package| {
+    let installs_project = file.packages.iter().any(|package| {
         crate::python::installed::normalize(&package.name) == project
             && package
                 .directory
@@ -33,11 +44,13 @@ pub(crate) fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> 
                 .is_some_and(|dir| dir.editable && Path::new(&dir.path) == Path::new("."))
     });
     Ok(Locked {
-        names: packages
+        names: file
+            .packages
             .iter()
             .map(|package| package.name.clone())
             .collect(),
-        versions: packages
+        versions: file
+            .packages
             .into_iter()
             .filter_map(|package| Some((package.name, package.version?)))
             .collect(),
@@ -52,11 +65,9 @@ pub(crate) struct Locked {
     pub(crate) installs_project: bool,
 }
 
-/// The parts of `uv.lock` (`[[package]]`) and `pylock.toml` (`[[packages]]`) pybuild reads.
+/// The parts of `pylock.toml` pybuild reads (`uv.lock` is `python::uv_lock`'s).
 #[derive(Deserialize)]
-struct LockFile {
-    #[serde(default)]
-    package: Vec<Package>,
+struct Pylock {
     #[serde(default)]
     packages: Vec<Package>,
 }

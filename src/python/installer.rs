@@ -153,7 +153,11 @@ fn sync_to_lock(
             } else {
                 args!["--locked"].to_vec()
             });
-            if !with_project {
+            if cx.project.workspace.is_some() {
+                // One venv for the workspace: every member, editable, as `uv sync` at the
+                // root of a workspace leaves out all but the root's.
+                argv.push("--all-packages".into());
+            } else if !with_project {
                 argv.push("--no-install-project".into());
             }
             let venv = cx.project.venv();

@@ -36,6 +36,7 @@ mod archive;
 mod backend;
 mod cache_keys;
 mod kinds;
+mod lock_closure;
 mod manifest;
 mod own_code;
 mod pex;

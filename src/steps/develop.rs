@@ -58,6 +58,20 @@ impl<'a> Step<Build<'a>> for Develop {
             names.into_iter().collect::<Vec<_>>().join(" "),
         );
         cx.add_files(&mut fingerprint, METADATA_FILES)?;
+        // A workspace syncs every member: each one's metadata is the install's too.
+        if let Some(workspace) = &cx.project.workspace {
+            let files: Vec<String> = workspace
+                .members
+                .iter()
+                .filter(|member| member.dir != ".")
+                .flat_map(|member| {
+                    METADATA_FILES
+                        .iter()
+                        .map(move |f| format!("{}/{f}", member.dir))
+                })
+                .collect();
+            cx.add_files(&mut fingerprint, &files)?;
+        }
         let requirements = cx.sources().requirement_inputs();
         cx.add_files(&mut fingerprint, &requirements)?;
         let files = cx.project_files()?;
@@ -164,14 +178,31 @@ impl Develop {
     }
 
     fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {
-        let name = cx.project.config.project.name.clone();
+        let names: Vec<String> = match &cx.project.workspace {
+            Some(workspace) => workspace.members.iter().map(|m| m.name.clone()).collect(),
+            None => vec![cx.project.config.project.name.clone()],
+        };
+        let mut outputs = Vec::new();
+        for name in names {
+            outputs.extend(self.install_outputs(cx, &name)?);
+        }
+        Ok(outputs)
+    }
+
+    /// What the editable install of the distribution `name` left: its `METADATA`, what
+    /// makes it editable, the `RECORD` of each distribution it requires unconditionally.
+    fn install_outputs(&self, cx: &mut Build, name: &str) -> Result<Vec<String>> {
         let env = cx.env()?;
         let site_packages = env.site_packages();
-        let project = env.find(&name).with_context(|| {
-            format!(
+        let project = env.find(name).with_context(|| match &cx.project.workspace {
+            Some(_) => format!(
+                "syncing the workspace left no {name}-*.dist-info in {}: is the member installable (a `[build-system]` in its pyproject.toml)?",
+                site_packages.display()
+            ),
+            None => format!(
                 "the editable install left no {name}-*.dist-info in {}: is `[project] name` in project.toml the distribution's name?",
                 site_packages.display()
-            )
+            ),
         })?;
         let mut outputs = vec![cx.project.key(&project.dist_info.join("METADATA"))];
         // What makes the install editable (its `.pth` files, setuptools' finder), and the

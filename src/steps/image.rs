@@ -381,7 +381,7 @@ fn dependencies_layer(
     key.update(pex.dependencies_key()?.as_bytes());
     let key = key.finalize().to_hex()[..32].to_string();
     // Two entries of the project's store: the blob and its descriptor, each checked.
-    let store = Store::at(cx.project.state_dir().join("layers"));
+    let store = Store::at(cx.project.store_dir());
     let blob_name = format!("oci-deps-{key}.tar.gz");
     let record_name = format!("oci-deps-{key}.json");
     if let (Lookup::Intact(blob), Lookup::Intact(record)) =

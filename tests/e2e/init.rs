@@ -127,3 +127,99 @@ fn init_comments_the_output_named_after_the_console_script() {
         "{config}"
     );
 }
+
+#[test]
+fn init_at_a_workspace_root_writes_one_config_naming_the_apps() {
+    let project = Project::fixture("workspace");
+    let run = project.pybuild(&["init", "--no-setup"]).success();
+    assert!(
+        run.stderr
+            .contains("a uv workspace of 2 apps and 1 libraries"),
+        "{}",
+        run.describe()
+    );
+    let config = project.read("project.toml");
+    assert!(config.contains("name = \"workspace\""), "{config}");
+    assert!(
+        config.contains("# A uv workspace: its members come from `[tool.uv.workspace]`"),
+        "{config}"
+    );
+    assert!(
+        config.contains("# Apps: ws-api (apps/api), ws-worker (apps/worker)\n"),
+        "{config}"
+    );
+    assert!(
+        config.contains("# Libraries: ws-core (libs/core)\n"),
+        "{config}"
+    );
+    assert!(config.contains("# [apps.ws-api.bundle]\n"), "{config}");
+    assert!(config.contains("# [apps.ws-worker.bundle]\n"), "{config}");
+    assert!(
+        !config.contains("\nconsole-script ="),
+        "no script for every app: {config}"
+    );
+    assert!(!project.path("apps/api/project.toml").exists());
+    // It loads: `help` reads it.
+    project.pybuild(&["help"]).success();
+}
+
+#[test]
+fn init_at_a_workspace_root_shows_the_script_of_an_app_with_several() {
+    let project = Project::fixture("workspace");
+    let pyproject = project.read("apps/worker/pyproject.toml");
+    project.write(
+        "apps/worker/pyproject.toml",
+        &pyproject.replace(
+            "[project.scripts]\n",
+            "[project.scripts]\nworker-admin = \"ws_worker.cli:main\"\n",
+        ),
+    );
+    project.pybuild(&["init", "--no-setup"]).success();
+    let config = project.read("project.toml");
+    assert!(
+        config.contains(
+            "# [apps.ws-worker.bundle]\n# console-script = \"worker-admin\"   # also declared: \"worker\"\n"
+        ),
+        "{config}"
+    );
+}
+
+#[test]
+fn init_stops_at_a_workspace_error_and_writes_nothing() {
+    let project = Project::fixture("workspace");
+    let pyproject = project.read("apps/worker/pyproject.toml");
+    project.write(
+        "apps/worker/pyproject.toml",
+        &pyproject.replace("worker = ", "api = "),
+    );
+    let run = project.pybuild(&["init", "--no-setup"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("console script `api` is defined by two workspace members")
+            && run.stderr.contains("apps/worker/pyproject.toml:"),
+        "{}",
+        run.describe()
+    );
+    assert!(!project.path("project.toml").exists());
+}
+
+#[test]
+fn init_in_a_member_points_at_the_workspace_root() {
+    let project = Project::fixture("workspace");
+    let run = project
+        .pybuild(&["-C", "apps/api", "init", "--no-setup"])
+        .failure(2);
+    assert!(
+        run.stderr
+            .contains("is in `ws-api`, a member of the uv workspace at")
+            && run.stderr.contains("init` at the workspace's root"),
+        "{}",
+        run.describe()
+    );
+    assert!(!project.path("apps/api/project.toml").exists());
+    project.pybuild(&["init", "--no-setup"]).success();
+    let run = project
+        .pybuild(&["-C", "apps/api", "init", "--no-setup"])
+        .failure(2);
+    assert!(run.stderr.contains("[apps.ws-api]"), "{}", run.describe());
+}

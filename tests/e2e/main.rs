@@ -36,3 +36,5 @@ mod spark;
 mod tasks;
 mod trust;
 mod watch;
+mod workspace;
+mod workspace_affected;

@@ -5,7 +5,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// A `project.toml` that cannot be used, located in its source.
+/// A `project.toml` (or a uv workspace's `pyproject.toml`) that cannot be used, located in
+/// its source.
 #[derive(Debug, thiserror::Error)]
 pub(crate) struct ConfigError {
     pub(crate) file: PathBuf,
@@ -37,7 +38,7 @@ impl ConfigError {
         self
     }
 
-    pub(super) fn at(
+    pub(crate) fn at(
         file: &Path,
         source: &str,
         span: Option<Range<usize>>,

@@ -39,6 +39,9 @@ pub(crate) struct Config {
     pub(crate) deploy: DeploySection,
     #[serde(default)]
     pub(crate) tasks: BTreeMap<String, TaskConfig>,
+    /// `[apps.NAME]`: one app's settings, in a uv workspace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) apps: BTreeMap<String, AppSection>,
     /// Where it was read from, for errors found after the parse.
     #[serde(skip)]
     pub(crate) source: Source,
@@ -240,6 +243,18 @@ fn default_watch_targets() -> Vec<String> {
 
 fn default_debounce_ms() -> u64 {
     50
+}
+
+/// What `[apps.NAME]` may set: the sections of an app's own steps.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bundle: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) image: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) deploy: Option<toml::Table>,
 }
 
 #[cfg(test)]

@@ -70,6 +70,7 @@ impl TaskConfig {
 
 /// The built-in commands and their aliases (`commands::cli` checks that this is its list).
 pub(crate) const COMMANDS: &[&str] = &[
+    "affected",
     "bundle",
     "cache",
     "check",

@@ -5,7 +5,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::rules::{Rules, ToolFiles};
+use super::rules::{Rules, Scope, ToolFiles};
 
 /// Directories left out at any depth: version control, pybuild's state, node's packages
 /// (the language's own tools' caches come with the rules, `ToolFiles`).
@@ -26,6 +26,7 @@ pub(super) struct Exclusions {
     venv: Option<String>,
     outputs: Vec<PathBuf>,
     tool_files: ToolFiles,
+    scope: Option<Scope>,
 }
 
 impl Exclusions {
@@ -34,6 +35,7 @@ impl Exclusions {
             venv: rules.venv.as_deref().map(normal_path),
             outputs: rules.outputs.clone(),
             tool_files: rules.tool_files.clone(),
+            scope: rules.scope.clone(),
         }
     }
 
@@ -41,8 +43,8 @@ impl Exclusions {
     /// under other exclusions is not reused.
     pub(super) fn digest(&self) -> String {
         format!(
-            "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?} {EDITOR_FILES} {:?}",
-            self.venv, self.outputs, self.tool_files
+            "{:?} {:?} {EXCLUDED_DIRS:?} {EXCLUDED_TOP_DIRS:?} {EDITOR_FILES} {:?} {:?}",
+            self.venv, self.outputs, self.tool_files, self.scope
         )
     }
 
@@ -61,6 +63,13 @@ impl Exclusions {
                 .venv
                 .as_deref()
                 .is_some_and(|venv| is_child(venv, parent, name))
+            || self.scope.as_ref().is_some_and(|scope| {
+                let path = match parent {
+                    "" => name.to_string(),
+                    parent => format!("{parent}/{name}"),
+                };
+                !scope.reaches(&path)
+            })
     }
 
     /// Whether the file at `rel` is left out.
@@ -75,6 +84,7 @@ impl Exclusions {
                 .any(|end| rel.ends_with(end))
             || is_editor_file(rel.rsplit('/').next().unwrap_or(rel))
             || self.outputs.iter().any(|o| Path::new(rel) == o)
+            || self.scope.as_ref().is_some_and(|scope| !scope.holds(rel))
     }
 }
 

@@ -14,6 +14,68 @@ pub(crate) struct Rules {
     pub(crate) external_links: Vec<String>,
     /// What the project's language and its tools write in the tree.
     pub(crate) tool_files: ToolFiles,
+    /// The part of the tree that is this build's: one app of a workspace and the members
+    /// it depends on. `None`: the whole tree.
+    pub(crate) scope: Option<Scope>,
+}
+
+/// Folders of the tree (relative to the root, `/`-separated) whose files are the inputs,
+/// less folders inside them that are not: an app's members, less another member nested in
+/// one of them (the root, a member too, holds the others).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub(crate) include: Vec<String>,
+    pub(crate) exclude: Vec<String>,
+}
+
+impl Scope {
+    /// Whether the file or folder `rel` is in the scope.
+    pub(crate) fn holds(&self, rel: &str) -> bool {
+        self.include.iter().any(|dir| is_within(rel, dir))
+            && !self.exclude.iter().any(|dir| is_within(rel, dir))
+    }
+
+    /// Whether the folder `rel` must be walked: it is in the scope, or holds part of it.
+    pub(crate) fn reaches(&self, rel: &str) -> bool {
+        self.holds(rel) || self.include.iter().any(|dir| is_within(dir, rel))
+    }
+}
+
+/// Whether `path` is `dir` or lies inside it (`"."` holds everything).
+fn is_within(path: &str, dir: &str) -> bool {
+    dir == "."
+        || path == dir
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_holds_its_members_less_the_nested_others() {
+        let scope = Scope {
+            include: vec!["apps/api".into(), "libs/core".into()],
+            exclude: vec!["apps/api/plugins".into()],
+        };
+        assert!(scope.holds("apps/api/src/api/cli.py"));
+        assert!(scope.holds("libs/core"));
+        assert!(!scope.holds("apps/api-old/x.py"));
+        assert!(!scope.holds("apps/api/plugins/p.py"));
+        assert!(!scope.holds("apps/worker/x.py"));
+        assert!(!scope.holds("uv.lock"));
+        assert!(scope.reaches("apps"));
+        assert!(scope.reaches("libs"));
+        assert!(!scope.reaches("apps/worker"));
+        let root = Scope {
+            include: vec![".".into()],
+            exclude: vec!["apps/worker".into()],
+        };
+        assert!(root.holds("src/app.py"));
+        assert!(!root.holds("apps/worker/x.py"));
+    }
 }
 
 /// What a language and its tools write among the sources that is never an input (compiled

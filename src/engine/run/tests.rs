@@ -35,6 +35,7 @@ impl<'a> TestCx<'a> {
     fn open(project: &'a Project, printer: &'a Printer) -> TestCx<'a> {
         let state = State::load(&project.state_dir(), printer);
         let rules = Rules {
+            scope: None,
             venv: None,
             outputs: Vec::new(),
             sources: Vec::new(),

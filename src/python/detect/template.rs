@@ -136,7 +136,7 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
 }
 
 /// A TOML basic string. Always one line, so it is safe inside a comment too.
-fn toml_string(value: &str) -> String {
+pub(super) fn toml_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {

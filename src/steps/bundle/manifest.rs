@@ -25,8 +25,10 @@ use crate::base::error::UserError;
 use crate::engine::state;
 use crate::python::build::Build;
 use crate::python::pins::Pin;
+use crate::python::uv_lock::UvLock;
 use crate::steps::bundle::archive::{self, Contents};
 use crate::steps::bundle::backend::{Backend, Job};
+use crate::steps::bundle::lock_closure;
 use crate::steps::bundle::own_code::Code;
 
 /// Bumped when a key changes meaning.
@@ -111,6 +113,11 @@ pub(crate) fn prove(
         let contents = archive::read(&job.out, &code.tops())?;
         check(&contents.distributions, &venv, &output)?;
         verified.push("dependencies".to_string());
+        if let Some(app) = &cx.project.app {
+            let lock = UvLock::read(&cx.project.root.join("uv.lock"))?;
+            lock_closure::check(&lock, app, &contents.distributions, &output)?;
+            verified.push(format!("closure: uv.lock ({})", app.name));
+        }
         contents
     };
     let name = &cx.project.config.project.name;

@@ -20,7 +20,7 @@ use anyhow::Result;
 use crate::base::error::UserError;
 use crate::engine::fileset::admission::{Admission, Rule};
 use crate::python::build::Build;
-use crate::python::editable::Layout;
+use crate::python::editable::{Editable, Layout};
 use crate::python::installed::Dist;
 use crate::steps::bundle::backend::Target;
 
@@ -130,6 +130,21 @@ impl Code {
                 Layout::Unknown(_) => env.find(name).map(Dist::top_level).unwrap_or_default(),
             };
             wanted.extend(names.into_iter().map(Wanted::TopLevel));
+        }
+        // An app of a workspace carries the members it depends on as its own code.
+        for (lib, _) in cx.project.app.iter().flat_map(|app| &app.libs) {
+            let Some(dist) = env.find(lib) else { continue };
+            match Editable::read(dist, env.site_packages(), &cx.project.root).map(|e| e.layout) {
+                Some(Layout::Packages(mapped)) => {
+                    wanted.extend(
+                        mapped
+                            .iter()
+                            .map(|(name, _)| Wanted::TopLevel(name.clone())),
+                    );
+                    packages.extend(mapped);
+                }
+                _ => wanted.extend(dist.top_level().into_iter().map(Wanted::TopLevel)),
+            }
         }
         Code {
             wanted,

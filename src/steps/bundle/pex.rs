@@ -34,6 +34,7 @@ use crate::engine::fingerprint::Fingerprint;
 use crate::python::build::Build;
 use crate::python::editable::Editable;
 use crate::python::metadata_sources::versioned_by_vcs;
+use crate::python::requirement::Requirement;
 use crate::python::wheelhouse;
 
 pub(super) mod audit;
@@ -50,7 +51,7 @@ mod zip;
 use code_layer::{DIST_INFO_FILES, count_files, stage_layer};
 use dependencies::dependencies_pex;
 use invocation::{fast_start, run_pex};
-use strategy::{Plan, build_requires};
+use strategy::{Lib, Plan, build_requires};
 use wheelhouse_resolve::{pex_from_wheelhouse, stock_build_requirements};
 
 pub(crate) struct Pex;
@@ -70,14 +71,19 @@ impl Backend for Pex {
 
     fn fingerprint(&self, cx: &mut Build, fingerprint: &mut Fingerprint) -> Result<()> {
         let env = cx.env()?;
-        let name = cx.project.config.project.name.clone();
-        // The layer's metadata comes from the editable install, which pybuild does not stage.
-        if let Some(dist_info) = env.find(&name).map(|dist| &dist.dist_info) {
-            let keys: Vec<String> = DIST_INFO_FILES
-                .iter()
-                .map(|f| dist_info.join(f).to_string_lossy().into_owned())
-                .collect();
-            cx.add_files(fingerprint, &keys)?;
+        let mut names = vec![cx.project.config.project.name.clone()];
+        if let Some(app) = &cx.project.app {
+            names.extend(app.libs.iter().map(|(lib, _)| lib.clone()));
+        }
+        // The layer's metadata comes from the editable installs, which pybuild does not stage.
+        for name in names {
+            if let Some(dist_info) = env.find(&name).map(|dist| &dist.dist_info) {
+                let keys: Vec<String> = DIST_INFO_FILES
+                    .iter()
+                    .map(|f| dist_info.join(f).to_string_lossy().into_owned())
+                    .collect();
+                cx.add_files(fingerprint, &keys)?;
+            }
         }
         // A version hook's file (git-ignored, so not an input) goes into the layer.
         let generated = strategy::hook_outputs_in(&cx.project.root).unwrap_or_default();
@@ -97,12 +103,51 @@ impl Backend for Pex {
             Plan::Layered {
                 editable,
                 packages,
+                libs,
                 entry_point,
                 generated,
-            } => build_layered(cx, job, &editable, &packages, &entry_point, &generated),
+            } => {
+                let code = Code {
+                    editable: &editable,
+                    packages: &packages,
+                    libs: &libs,
+                };
+                build_layered(cx, job, &code, &entry_point, &generated)
+            }
             Plan::Wheel { requires, .. } => build_wheel(cx, job, requires),
         };
         result.map_err(|err| wheelhouse::offline_failure(err, cx))
+    }
+}
+
+/// What the layer holds: the project's code (an app's, with the workspace members it
+/// depends on).
+struct Code<'p> {
+    editable: &'p Editable,
+    packages: &'p [(String, String)],
+    libs: &'p [Lib],
+}
+
+impl Code<'_> {
+    /// The requirements of the code the layer holds, for the dependencies PEX: its
+    /// members' `Requires-Dist`, less those naming a member (in the layer already).
+    fn requires(&self, cx: &Build) -> Vec<String> {
+        let mut requires = self.editable.requires.clone();
+        for lib in self.libs {
+            requires.extend(lib.editable.requires.iter().cloned());
+        }
+        match &cx.project.app {
+            Some(app) => requires
+                .into_iter()
+                .filter(|r| Requirement::parse(r).is_none_or(|r| !app.has_member(r.name())))
+                .fold(Vec::new(), |mut kept, r| {
+                    if !kept.contains(&r) {
+                        kept.push(r);
+                    }
+                    kept
+                }),
+            None => requires,
+        }
     }
 }
 
@@ -111,8 +156,7 @@ impl Backend for Pex {
 fn build_layered(
     cx: &Build,
     job: &Job,
-    editable: &Editable,
-    packages: &[(String, String)],
+    code: &Code,
     entry_point: &str,
     generated: &[String],
 ) -> Result<()> {
@@ -130,12 +174,16 @@ fn build_layered(
             .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
         files.push(file.clone());
     }
-    stage_layer(&job.stage, &files, packages, editable, &layer)?;
+    stage_layer(&job.stage, &files, code.packages, code.editable, &layer)?;
+    for lib in code.libs {
+        stage_layer(&job.stage, &files, &lib.packages, &lib.editable, &layer)?;
+    }
     let files = count_files(&layer);
     let mut argv = Vec::new();
     let mut deps = None;
-    if !editable.requires.is_empty() || !cx.project.requirement_files().is_empty() {
-        let path = dependencies_pex(cx, job, &editable.requires)?;
+    let requires = code.requires(cx);
+    if !requires.is_empty() || !cx.project.requirement_files().is_empty() {
+        let path = dependencies_pex(cx, job, &requires)?;
         argv.extend(args!["--requirements-pex", &path]);
         deps = Some(path);
     }
@@ -171,7 +219,13 @@ fn build_layered(
 /// resolves them from the wheelhouse, as `pex .` would.
 fn build_wheel(cx: &Build, job: &Job, requires: Option<Vec<String>>) -> Result<()> {
     let mut argv = Vec::new();
-    let wanted = [build_requires(&job.stage)];
+    let wanted: Vec<Vec<String>> = match &cx.project.app {
+        Some(app) => app
+            .dirs()
+            .map(|dir| build_requires(&job.stage.join(dir)))
+            .collect(),
+        None => vec![build_requires(&job.stage)],
+    };
     let has_editable = requires.is_some();
     match requires {
         Some(requires) => {
@@ -187,7 +241,12 @@ fn build_wheel(cx: &Build, job: &Job, requires: Option<Vec<String>>) -> Result<(
             );
         }
     }
-    argv.push(job.stage.clone().into());
+    // An app of a workspace: its folder and those of the members it depends on, each a
+    // wheel pex builds.
+    match &cx.project.app {
+        Some(app) => argv.extend(app.dirs().map(|dir| job.stage.join(dir).into())),
+        None => argv.push(job.stage.clone().into()),
+    }
     match &job.target.entry {
         Entry::ConsoleScript(script) => argv.extend(args!["-c", script]),
         Entry::EntryPoint(entry) => argv.extend(args!["-e", entry]),

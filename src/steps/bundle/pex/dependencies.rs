@@ -44,7 +44,7 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
     }
     let requires = &requires;
     let digest = deps_digest(cx, &env, job, requires)?;
-    let store = Store::at(cx.project.state_dir().join("layers"));
+    let store = Store::at(cx.project.store_dir());
     let name = format!("deps-{digest}.pex");
     match store.get(&name) {
         Lookup::Intact(path) => {

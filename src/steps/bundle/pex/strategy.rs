@@ -13,6 +13,8 @@ use crate::base::config::Strategy;
 use crate::base::error::UserError;
 use crate::python::build::Build;
 use crate::python::editable::{Editable, Layout};
+use crate::python::env::Env;
+use crate::python::requirement::Requirement;
 use crate::steps::bundle::backend::Target;
 
 /// Build backends whose wheel of a pure-Python project is its packages plus metadata.
@@ -50,6 +52,8 @@ pub(super) enum Plan {
     Layered {
         editable: Editable,
         packages: Vec<(String, String)>,
+        /// In a workspace, the members the app depends on, laid out as its own code.
+        libs: Vec<Lib>,
         entry_point: String,
         /// Files a version hook wrote into the tree (see [`hook_outputs`]), relative to
         /// the root: the layer takes them from there.
@@ -73,6 +77,16 @@ impl Plan {
     }
 }
 
+/// A member of the workspace an app depends on: its code goes into the layer from the
+/// staged inputs, as the app's does, never from the venv (whose editable install would
+/// have pex build it from the member's folder as it is when the dependencies PEX is
+/// made, and keep that for as long as the venv's versions stay).
+#[derive(Debug)]
+pub(super) struct Lib {
+    pub(super) editable: Editable,
+    pub(super) packages: Vec<(String, String)>,
+}
+
 /// How this build makes the PEX: layered unless `strategy` or the project says otherwise.
 pub(super) fn plan(
     cx: &Build,
@@ -85,17 +99,35 @@ pub(super) fn plan(
     // Read once: the layer is made from it, the wheel build takes its requirements.
     let env = cx.env_at(site_packages);
     let editable = env.editable(name, &cx.project.root).cloned();
-    let requires = editable.as_ref().map(|editable| editable.requires.clone());
+    let requires = editable.as_ref().map(|editable| {
+        let mut requires = editable.requires.clone();
+        // An app's wheel is built with its members': their requirements are its own.
+        if let Some(app) = &cx.project.app {
+            for (lib, _) in &app.libs {
+                requires.extend(
+                    env.find(lib)
+                        .map(|dist| dist.requires())
+                        .unwrap_or_default(),
+                );
+            }
+            requires.retain(|r| Requirement::parse(r).is_none_or(|r| !app.has_member(r.name())));
+            requires.dedup();
+        }
+        requires
+    });
     let wheel = |why| Ok(Plan::Wheel { why, requires });
     let strategy = cx.project.config.bundle.strategy;
     if strategy == Strategy::Wheel {
         return wheel(None);
     }
+    let dir = cx.project.app.as_ref().map_or(".", |app| app.dir.as_str());
     let layered = editable
         .ok_or_else(|| format!("no editable install of {name} in the venv"))
         .and_then(|editable| {
             let function = target.function().map_err(|err| err.to_string())?;
-            layer_plan(editable, function, files, stage, &cx.project.root)
+            let libs = libs(cx, &env, files, stage)?;
+            layer_plan(editable, function, files, stage, dir, &cx.project.root)
+                .map(|plan| plan.with_libs(libs))
         });
     match (layered, strategy) {
         (Ok(plan), _) => Ok(plan),
@@ -108,14 +140,66 @@ pub(super) fn plan(
     }
 }
 
-/// The layered plan, or why the project needs its wheel built.
+/// The workspace members the app depends on, each with its layout, or why one cannot be
+/// layered.
+fn libs(cx: &Build, env: &Env, files: &[String], stage: &Path) -> Result<Vec<Lib>, String> {
+    let Some(app) = &cx.project.app else {
+        return Ok(Vec::new());
+    };
+    let mut libs = Vec::new();
+    for (name, dir) in &app.libs {
+        let editable = env
+            .find(name)
+            .and_then(|dist| Editable::read(dist, env.site_packages(), &cx.project.root))
+            .ok_or_else(|| {
+                format!("no editable install of the workspace member {name} in the venv")
+            })?;
+        let plan = layer_plan(editable, String::new(), files, stage, dir, &cx.project.root)
+            .map_err(|why| format!("the workspace member {name}: {why}"))?;
+        let Plan::Layered {
+            editable,
+            packages,
+            generated,
+            ..
+        } = plan
+        else {
+            unreachable!("layer_plan plans layers");
+        };
+        if let Some(file) = generated.first() {
+            return Err(format!(
+                "the workspace member {name}'s build writes {file}, which a layer of an app does not take"
+            ));
+        }
+        libs.push(Lib { editable, packages });
+    }
+    Ok(libs)
+}
+
+impl Plan {
+    fn with_libs(mut self, with: Vec<Lib>) -> Plan {
+        if let Plan::Layered { libs, .. } = &mut self {
+            *libs = with;
+        }
+        self
+    }
+}
+
+/// The layered plan for the member in `dir` (`.` for the project), or why it needs its
+/// wheel built.
 fn layer_plan(
     editable: Editable,
     entry_point: String,
     files: &[String],
     stage: &Path,
+    dir: &str,
     root: &Path,
 ) -> Result<Plan, String> {
+    let prefix = match dir {
+        "." => String::new(),
+        dir => format!("{dir}/"),
+    };
+    let files: Vec<&String> = files.iter().filter(|f| f.starts_with(&prefix)).collect();
+    let stage = &stage.join(dir);
     if let Some(file) = files
         .iter()
         .find(|f| COMPILED_SUFFIXES.iter().any(|s| f.ends_with(s)))
@@ -138,7 +222,10 @@ fn layer_plan(
         Layout::Packages(packages) => packages.clone(),
         Layout::Unknown(why) => return Err(why.clone()),
     };
-    let generated = hook_outputs_in(stage)?;
+    let generated: Vec<String> = hook_outputs_in(stage)?
+        .into_iter()
+        .map(|file| format!("{prefix}{file}"))
+        .collect();
     if let Some(missing) = generated.iter().find(|file| !root.join(file).is_file()) {
         return Err(format!(
             "the build writes {missing}, which the editable install did not leave in the project"
@@ -147,6 +234,7 @@ fn layer_plan(
     Ok(Plan::Layered {
         editable,
         packages,
+        libs: Vec::new(),
         entry_point,
         generated,
     })
@@ -311,6 +399,7 @@ mod tests {
             "app:main".into(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         );
         assert!(matches!(plan, Ok(Plan::Layered { .. })), "{plan:?}");
@@ -324,6 +413,7 @@ mod tests {
             "app:main".into(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -341,6 +431,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -357,6 +448,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -373,6 +465,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap_err();
@@ -385,6 +478,7 @@ mod tests {
             entry(),
             &files,
             stage.path(),
+            ".",
             stage.path(),
         )
         .unwrap();

@@ -52,7 +52,7 @@ pub(super) fn pex_from_wheelhouse(
 fn wheelhouse_stamp(cx: &Build, job: &Job, groups: &[Vec<String>]) -> (Store, String) {
     let digest =
         hash_bytes(format!("{}\n{}", stamp_text(groups), pex_environment(cx, job)).as_bytes());
-    let store = Store::at(cx.project.state_dir().join("layers"));
+    let store = Store::at(cx.project.store_dir());
     (store, format!("wheelhouse-{}", &digest[..16]))
 }
 

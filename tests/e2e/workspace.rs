@@ -1,0 +1,268 @@
+//! Many apps in one uv workspace: one venv synced with every member, one bundle per app
+//! holding exactly that app's closure (its workspace libraries as code from the sources,
+//! its third-party distributions from the venv), each rebuilt only when its own inputs
+//! change.
+
+use std::fs;
+
+use crate::support::Project;
+
+const CONFIG: &str = "[project]\nname = \"ws\"\n";
+
+fn workspace() -> Project {
+    Project::fixture("workspace").with_file("project.toml", CONFIG)
+}
+
+/// The distributions a manifest lists, as `name==version`.
+fn shipped(project: &Project, manifest: &str) -> Vec<String> {
+    let manifest: serde_json::Value = serde_json::from_str(&project.read(manifest)).unwrap();
+    let dists = manifest["distributions"].as_object().unwrap();
+    dists
+        .iter()
+        .map(|(name, version)| format!("{name}=={}", version.as_str().unwrap()))
+        .collect()
+}
+
+fn edit(project: &Project, rel: &str, from: &str, to: &str) {
+    let text = project.read(rel);
+    assert!(text.contains(from), "{rel} holds no {from:?}");
+    project.write(rel, &text.replace(from, to));
+}
+
+#[test]
+fn each_app_ships_its_closure_and_is_rebuilt_only_for_its_own_inputs() {
+    let project = workspace();
+    project.pybuild(&["bundle", "-j", "2"]).success();
+    let api = project.exec("dist/api.pex", &[]).success();
+    assert_eq!(api.stdout, "api v1: core v1 greets api example.org\n");
+    let worker = project.exec("dist/worker.pex", &[]).success();
+    assert_eq!(worker.stdout, "worker v1: core v1 greets worker\n");
+    // Each manifest holds its app's closure from uv.lock, nothing of the other app's.
+    assert_eq!(
+        shipped(&project, "dist/api.manifest.json"),
+        [
+            "idna==3.21",
+            "six==1.17.0",
+            "ws-api==1.0.0",
+            "ws-core==0.3.0"
+        ]
+    );
+    assert_eq!(
+        shipped(&project, "dist/worker.manifest.json"),
+        [
+            "click==8.5.1",
+            "six==1.17.0",
+            "ws-core==0.3.0",
+            "ws-worker==1.0.0"
+        ]
+    );
+
+    // The library both apps share, edited: both are rebuilt, and both run the new code
+    // (not a build of the library pex made once from its editable install).
+    edit(
+        &project,
+        "libs/core/src/ws_core/__init__.py",
+        "core v1",
+        "core v2",
+    );
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(run.step_ran("ws-api/bundle") && run.step_ran("ws-worker/bundle"));
+    let api = project.exec("dist/api.pex", &[]).success();
+    assert_eq!(api.stdout, "api v1: core v2 greets api example.org\n");
+    let worker = project.exec("dist/worker.pex", &[]).success();
+    assert_eq!(worker.stdout, "worker v1: core v2 greets worker\n");
+
+    // One app edited: only it is rebuilt; the other bundle keeps its bytes.
+    let worker_bytes = fs::read(project.path("dist/worker.pex")).unwrap();
+    edit(&project, "apps/api/src/ws_api/cli.py", "api v1", "api v2");
+    let run = project.pybuild(&["bundle"]).success();
+    assert!(run.step_ran("ws-api/bundle"), "{}", run.describe());
+    assert!(!run.step_ran("ws-worker/bundle"), "{}", run.describe());
+    let api = project.exec("dist/api.pex", &[]).success();
+    assert_eq!(api.stdout, "api v2: core v2 greets api example.org\n");
+    assert!(fs::read(project.path("dist/worker.pex")).unwrap() == worker_bytes);
+
+    // Nothing changed: no process at all, for the whole workspace.
+    let (run, execs) = project.pybuild_traced(&["bundle"]);
+    run.success();
+    assert_eq!(execs.len(), 1, "a no-op started processes:\n{execs:#?}");
+
+    // status: the shared steps, then each app's.
+    let status = project.pybuild(&["status", "--json"]).success();
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(report["fresh"], true, "{}", status.stdout);
+    let apps: Vec<&str> = report["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|app| app["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(apps, ["ws-api", "ws-worker"]);
+    assert_eq!(report["apps"][1]["bundle"]["output"], "dist/worker.pex");
+    // Each app's descriptors, from the top-level section with its own keys merged over.
+    project.write(
+        "project.toml",
+        &format!(
+            "{CONFIG}\n[deploy.marathon]\ncpus = 0.5\n\n[apps.ws-api.deploy.marathon]\ncpus = 1.0\n"
+        ),
+    );
+    let run = project.pybuild(&["deploy", "marathon"]).success();
+    assert!(!run.step_ran("ws-api/bundle"), "{}", run.describe());
+    for (app, cpus, pex) in [("ws-api", 1.0, "api.pex"), ("ws-worker", 0.5, "worker.pex")] {
+        let definition: serde_json::Value =
+            serde_json::from_str(&project.read(&format!("dist/{app}.marathon.json"))).unwrap();
+        assert_eq!(definition["id"], format!("/{app}"));
+        assert_eq!(definition["cpus"], cpus, "{definition}");
+        let cmd = definition["cmd"].as_str().unwrap();
+        assert!(cmd.ends_with(&format!("./{pex}")), "{cmd}");
+    }
+    edit(
+        &project,
+        "apps/worker/src/ws_worker/cli.py",
+        "worker v1",
+        "worker v2",
+    );
+    let status = project
+        .pybuild(&["status", "--json", "--exit-code"])
+        .failure(1);
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(report["apps"][0]["fresh"], true, "{}", status.stdout);
+    assert_eq!(report["apps"][1]["fresh"], false, "{}", status.stdout);
+}
+
+#[test]
+fn package_and_the_member_directory_choose_the_apps() {
+    let project = workspace();
+    let run = project.pybuild(&["bundle", "-p", "ws-api"]).success();
+    assert!(run.step_ran("ws-api/bundle"), "{}", run.describe());
+    assert!(project.path("dist/api.pex").is_file());
+    assert!(!project.path("dist/worker.pex").exists());
+
+    // From inside a member, that member is the default, as with cargo and uv.
+    let run = project
+        .pybuild(&["-C", "apps/worker/src", "bundle"])
+        .success();
+    assert!(run.step_ran("ws-worker/bundle"), "{}", run.describe());
+    assert!(!run.stderr.contains("ws-api/"), "{}", run.describe());
+    assert_eq!(
+        project.exec("dist/worker.pex", &[]).success().stdout,
+        "worker v1: core v1 greets worker\n"
+    );
+
+    let run = project.pybuild(&["bundle", "-p", "ws-core"]).failure(2);
+    assert!(
+        run.stderr.contains("ws-core is a library of the workspace"),
+        "{}",
+        run.describe()
+    );
+    let run = project
+        .pybuild(&["bundle", "--package", "ws-apii"])
+        .failure(2);
+    assert!(
+        run.stderr.contains("did you mean `ws-api`?"),
+        "{}",
+        run.describe()
+    );
+
+    // A dependency added without `uv lock`, built offline (the venv synced to the lock as
+    // it is): the app's editable install asks for click, which the venv holds for the
+    // worker; the bundle would carry what the lock does not give the app.
+    edit(
+        &project,
+        "apps/api/pyproject.toml",
+        "[\"ws-core\", \"idna\"]",
+        "[\"ws-core\", \"idna\", \"click\"]",
+    );
+    let run = project.pybuild(&["--offline", "bundle", "-p", "ws-api"]);
+    let run = run.failure(1);
+    assert!(
+        run.stderr
+            .contains("click 8.5.1: not in ws-api's closure in uv.lock"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/api.pex", &[]).success().stdout,
+        "api v1: core v1 greets api example.org\n"
+    );
+}
+
+#[test]
+fn apps_settings_are_checked_against_the_workspace() {
+    let project = workspace().with_file(
+        "project.toml",
+        "[project]\nname = \"ws\"\n\n[apps.ws-apu.bundle]\nconsole-script = \"api\"\n",
+    );
+    let run = project.pybuild(&["status"]).failure(2);
+    assert!(run.stderr.contains("project.toml:4:"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("did you mean `ws-api`?"),
+        "{}",
+        run.describe()
+    );
+
+    project.write(
+        "project.toml",
+        "[project]\nname = \"ws\"\n\n[apps.ws-core.bundle]\noutput = \"dist/core.pex\"\n",
+    );
+    let run = project.pybuild(&["status"]).failure(2);
+    assert!(
+        run.stderr.contains("a member without a console script"),
+        "{}",
+        run.describe()
+    );
+
+    project.write(
+        "project.toml",
+        "[project]\nname = \"ws\"\n\n[apps.ws-api.bundle]\nkind = \"shiv\"\n",
+    );
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(run.stderr.contains("project.toml:5:"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("bundled as PEX files only"),
+        "{}",
+        run.describe()
+    );
+
+    // One output for two apps: each would overwrite the other's.
+    project.write(
+        "project.toml",
+        "[project]\nname = \"ws\"\n\n[image]\nname = \"team-app\"\n",
+    );
+    let run = project.pybuild(&["bundle"]).failure(2);
+    assert!(run.stderr.contains("project.toml:5:"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("is both ws-api's and ws-worker's"),
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn init_at_the_root_sets_up_every_member_and_each_app_bundles() {
+    let project = Project::fixture("workspace");
+    let run = project.pybuild(&["init"]).success();
+    assert!(
+        run.stderr.contains("2 apps and 1 libraries"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        project
+            .read("project.toml")
+            .contains("# [apps.ws-worker.bundle]")
+    );
+    // One venv for the workspace, every member installed editable into it.
+    let members = project
+        .exec(
+            ".venv/bin/python",
+            &["-c", "import ws_api, ws_core, ws_worker; print('ok')"],
+        )
+        .success();
+    assert_eq!(members.stdout, "ok\n");
+    project.pybuild(&["bundle", "-p", "ws-worker"]).success();
+    assert_eq!(
+        project.exec("dist/worker.pex", &[]).success().stdout,
+        "worker v1: core v1 greets worker\n"
+    );
+}
