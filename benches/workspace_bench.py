@@ -267,7 +267,9 @@ def main():
         check(la, [EDITED_APP], {EDITED_LIB: "v2"}, EDITED_APP)
 
         def ratio(ours, theirs):
-            return f"{ours / theirs:.3f}" if theirs else "–"
+            if not theirs:
+                return "–"
+            return f"{ours / theirs:.3f}" if ours / theirs >= 0.01 else f"{ours / theirs:.1e}"
 
         def secs(value):
             return "–" if value is None else (f"{value * 1000:.0f} ms" if value < 1
