@@ -11,8 +11,9 @@
 #       BENCH_DIR=... keeps the work dir and its caches; BENCH_ONLY=baseline: loop (b) alone;
 #       BENCH_LOOP_PARALLEL=0 leaves out loop (b) under `xargs -P <cores>`)
 #
-# Loop (b) costs about 7 s per workspace member pex builds (a hatchling build in an isolated
-# env each), 15-35 s per app: a full run at 50 apps takes 30-45 minutes on 2 CPUs.
+# Loop (b) costs 10-35 s per app (pex builds the app and each of its libraries from source,
+# each in an isolated hatchling env): a full run at 50 apps took 23 minutes on 2 busy CPUs
+# (figures in docs/benchmarks.md), APPS=5 about 4.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 exec python3 "$repo/benches/workspace_bench.py" "$pb" "$repo" "$work"
