@@ -238,12 +238,32 @@ fn apps_settings_are_checked_against_the_workspace() {
     );
 }
 
+/// The fixture with a root that is a project too (its development tools, no code):
+/// `uv sync` there installs the root alone, unless told `--all-packages`. The lock is
+/// what `uv lock` 0.13.9 writes for it.
+fn rooted_workspace() -> Project {
+    let project = Project::fixture("workspace").with_file(
+        "pyproject.toml",
+        "[project]\nname = \"ws-root\"\nversion = \"0.1.0\"\nrequires-python = \">=3.10\"\n\
+         dependencies = []\n\n[tool.uv.workspace]\nmembers = [\"apps/*\", \"libs/*\"]\n",
+    );
+    let lock = project
+        .read("uv.lock")
+        .replace("    \"ws-core\",\n", "    \"ws-core\",\n    \"ws-root\",\n")
+        .replace(
+            "[[package]]\nname = \"ws-worker\"",
+            "[[package]]\nname = \"ws-root\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n\n\
+             [[package]]\nname = \"ws-worker\"",
+        );
+    project.with_file("uv.lock", &lock)
+}
+
 #[test]
 fn init_at_the_root_sets_up_every_member_and_each_app_bundles() {
-    let project = Project::fixture("workspace");
+    let project = rooted_workspace();
     let run = project.pybuild(&["init"]).success();
     assert!(
-        run.stderr.contains("2 apps and 1 libraries"),
+        run.stderr.contains("2 apps and 2 libraries"),
         "{}",
         run.describe()
     );
