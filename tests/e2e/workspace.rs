@@ -286,3 +286,43 @@ fn init_at_the_root_sets_up_every_member_and_each_app_bundles() {
         "worker v1: core v1 greets worker\n"
     );
 }
+
+#[test]
+fn an_app_built_as_a_wheel_carries_its_libraries_built_from_the_sources() {
+    let project = workspace().with_file(
+        "project.toml",
+        &format!("{CONFIG}\n[apps.ws-worker.bundle]\nstrategy = \"wheel\"\n"),
+    );
+    let run = project
+        .pybuild(&["-v", "bundle", "-p", "ws-worker"])
+        .success();
+    assert!(
+        run.stderr.contains("pex strategy: wheel"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/worker.pex", &[]).success().stdout,
+        "worker v1: core v1 greets worker\n"
+    );
+    edit(
+        &project,
+        "libs/core/src/ws_core/__init__.py",
+        "core v1",
+        "core v2",
+    );
+    project.pybuild(&["bundle", "-p", "ws-worker"]).success();
+    assert_eq!(
+        project.exec("dist/worker.pex", &[]).success().stdout,
+        "worker v1: core v2 greets worker\n"
+    );
+    assert_eq!(
+        shipped(&project, "dist/worker.manifest.json"),
+        [
+            "click==8.5.1",
+            "six==1.17.0",
+            "ws-core==0.3.0",
+            "ws-worker==1.0.0"
+        ]
+    );
+}
