@@ -326,3 +326,48 @@ fn an_app_built_as_a_wheel_carries_its_libraries_built_from_the_sources() {
         ]
     );
 }
+
+#[test]
+fn a_second_checkout_fetches_each_app_checked_against_its_sources_and_libraries() {
+    let server = crate::cache_server::Server::start();
+    let url = server.url();
+    let remote = [("PYBUILD_REMOTE_CACHE", url.as_str())];
+    let a = workspace();
+    a.pybuild_with_env(&["bundle"], &remote).success();
+    assert!(server.requests("PUT") >= 4, "bundles uploaded");
+
+    // An unsigned entry is taken only when every file of it checks out here: the app's
+    // and its library's code against the sources, their metadata against the venv.
+    let b = workspace();
+    let fetched = b.pybuild_with_env(&["bundle"], &remote).success();
+    for app in ["ws-api", "ws-worker"] {
+        let line = format!("{app}/bundle done");
+        assert!(
+            fetched
+                .stderr
+                .lines()
+                .any(|l| l.starts_with(&line) && l.ends_with("(fetched)")),
+            "{}",
+            fetched.describe()
+        );
+    }
+    assert_eq!(
+        fs::read(b.path("dist/api.pex")).unwrap(),
+        fs::read(a.path("dist/api.pex")).unwrap()
+    );
+
+    // The library edited in a third checkout: no entry has its code, both apps build.
+    let c = workspace();
+    edit(
+        &c,
+        "libs/core/src/ws_core/__init__.py",
+        "core v1",
+        "core v3",
+    );
+    let built = c.pybuild_with_env(&["bundle"], &remote).success();
+    assert!(built.step_ran("ws-api/bundle"), "{}", built.describe());
+    assert_eq!(
+        c.exec("dist/api.pex", &[]).success().stdout,
+        "api v1: core v3 greets api example.org\n"
+    );
+}

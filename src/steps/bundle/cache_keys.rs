@@ -51,9 +51,19 @@ pub(super) fn late(
     }
     let env = cx.env()?;
     let mut records = String::new();
-    // Not the project's own: its editable install names the checkout's path (its
-    // metadata is in the fingerprint already).
-    for dist in env.others(&cx.project.config.project.name) {
+    // Not the project's own, nor in a workspace any member's: an editable install names
+    // the checkout's path (the metadata of those the bundle carries is in the fingerprint
+    // already, and the others' versions with the venv's distributions).
+    let member = |name: &str| {
+        cx.project
+            .workspace
+            .as_ref()
+            .is_some_and(|workspace| workspace.member(name).is_some())
+    };
+    for dist in env
+        .others(&cx.project.config.project.name)
+        .filter(|dist| !member(&dist.name))
+    {
         let digest = dist.record_digest();
         records.push_str(&format!("{} {} {digest}\n", dist.name, dist.version));
     }
@@ -137,6 +147,12 @@ pub(super) fn fetch_check(cx: &mut Build) -> Result<FetchCheck> {
         files: cx.project_files()?.to_vec(),
         site_packages: (!env.is_empty()).then(|| env.site_packages().to_path_buf()),
         project: cx.project.config.project.name.clone(),
+        members: cx
+            .project
+            .app
+            .iter()
+            .flat_map(|app| app.libs.iter().map(|(lib, _)| lib.clone()))
+            .collect(),
     };
     Ok(Box::new(move |files, signed| {
         let names: Vec<&String> = files.iter().map(|(path, _)| path).collect();

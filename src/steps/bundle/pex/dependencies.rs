@@ -67,6 +67,12 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
         files: Vec::new(),
         site_packages: Some(job.site_packages.clone()),
         project: cx.project.config.project.name.clone(),
+        members: cx
+            .project
+            .app
+            .iter()
+            .flat_map(|app| app.libs.iter().map(|(lib, _)| lib.clone()))
+            .collect(),
     };
     let path = if shared_layers::take(cx, &store, &name, &here)? {
         let path = store.path(&name);
