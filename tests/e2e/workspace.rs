@@ -356,7 +356,9 @@ fn a_second_checkout_fetches_each_app_checked_against_its_sources_and_libraries(
         fs::read(a.path("dist/api.pex")).unwrap()
     );
 
-    // The library edited in a third checkout: no entry has its code, both apps build.
+    // The library edited in a third checkout: no entry has its code, both apps build,
+    // on the dependencies PEXes the first checkout made (their keys hold no member's
+    // files, which name each checkout's path).
     let c = workspace();
     edit(
         &c,
@@ -364,8 +366,13 @@ fn a_second_checkout_fetches_each_app_checked_against_its_sources_and_libraries(
         "core v1",
         "core v3",
     );
-    let built = c.pybuild_with_env(&["bundle"], &remote).success();
+    let built = c.pybuild_with_env(&["-v", "bundle"], &remote).success();
     assert!(built.step_ran("ws-api/bundle"), "{}", built.describe());
+    assert!(
+        !built.stderr.contains("--venv-repository"),
+        "a dependencies PEX was built again\n{}",
+        built.describe()
+    );
     assert_eq!(
         c.exec("dist/api.pex", &[]).success().stdout,
         "api v1: core v3 greets api example.org\n"

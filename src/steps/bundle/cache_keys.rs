@@ -54,15 +54,9 @@ pub(super) fn late(
     // Not the project's own, nor in a workspace any member's: an editable install names
     // the checkout's path (the metadata of those the bundle carries is in the fingerprint
     // already, and the others' versions with the venv's distributions).
-    let member = |name: &str| {
-        cx.project
-            .workspace
-            .as_ref()
-            .is_some_and(|workspace| workspace.member(name).is_some())
-    };
     for dist in env
         .others(&cx.project.config.project.name)
-        .filter(|dist| !member(&dist.name))
+        .filter(|dist| !cx.project.is_member(&dist.name))
     {
         let digest = dist.record_digest();
         records.push_str(&format!("{} {} {digest}\n", dist.name, dist.version));

@@ -136,10 +136,13 @@ fn deps_digest(cx: &Build, env: &Env, job: &Job, requires: &[String]) -> Result<
     }
     // Each distribution's files too (its `RECORD`, which lists them with their hashes):
     // the same version built from other sources (a local path, a fork) is another layer.
-    // Not the project's own (an editable install names the checkout's path), nor the
-    // scripts outside site-packages (their `#!` names the venv): so two checkouts with
-    // the same environment share one layer (see `shared_layers`).
-    for dist in env.others(&cx.project.config.project.name) {
+    // Not the project's own, nor a workspace member's (an editable install names the
+    // checkout's path), nor the scripts outside site-packages (their `#!` names the venv):
+    // so two checkouts with the same environment share one layer (see `shared_layers`).
+    for dist in env
+        .others(&cx.project.config.project.name)
+        .filter(|dist| !cx.project.is_member(&dist.name))
+    {
         let files = dist.record_digest();
         text.push_str(&format!("{} {} {files}\n", dist.name, dist.version));
     }
