@@ -187,54 +187,48 @@ fn package_and_the_member_directory_choose_the_apps() {
     );
 }
 
+/// `command` with `settings` after `[project]` in project.toml: exit 2, and each of
+/// `said` in the error.
+#[track_caller]
+fn refused(project: &Project, settings: &str, command: &str, said: &[&str]) {
+    project.write("project.toml", &format!("{CONFIG}\n{settings}"));
+    let run = project.pybuild(&[command]).failure(2);
+    for text in said {
+        assert!(run.stderr.contains(text), "{text:?}\n{}", run.describe());
+    }
+}
+
 #[test]
 fn apps_settings_are_checked_against_the_workspace() {
-    let project = workspace().with_file(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[apps.ws-apu.bundle]\nconsole-script = \"api\"\n",
+    let project = workspace();
+    let no_app = "[apps.ws-apu.bundle]\nconsole-script = \"api\"\n";
+    refused(
+        &project,
+        no_app,
+        "status",
+        &["project.toml:4:", "did you mean `ws-api`?"],
     );
-    let run = project.pybuild(&["status"]).failure(2);
-    assert!(run.stderr.contains("project.toml:4:"), "{}", run.describe());
-    assert!(
-        run.stderr.contains("did you mean `ws-api`?"),
-        "{}",
-        run.describe()
+    let library = "[apps.ws-core.bundle]\noutput = \"dist/core.pex\"\n";
+    refused(
+        &project,
+        library,
+        "status",
+        &["a member without a console script"],
     );
-
-    project.write(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[apps.ws-core.bundle]\noutput = \"dist/core.pex\"\n",
+    let shiv = "[apps.ws-api.bundle]\nkind = \"shiv\"\n";
+    refused(
+        &project,
+        shiv,
+        "bundle",
+        &["project.toml:5:", "bundled as PEX files only"],
     );
-    let run = project.pybuild(&["status"]).failure(2);
-    assert!(
-        run.stderr.contains("a member without a console script"),
-        "{}",
-        run.describe()
-    );
-
-    project.write(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[apps.ws-api.bundle]\nkind = \"shiv\"\n",
-    );
-    let run = project.pybuild(&["bundle"]).failure(2);
-    assert!(run.stderr.contains("project.toml:5:"), "{}", run.describe());
-    assert!(
-        run.stderr.contains("bundled as PEX files only"),
-        "{}",
-        run.describe()
-    );
-
     // One output for two apps: each would overwrite the other's.
-    project.write(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[image]\nname = \"team-app\"\n",
-    );
-    let run = project.pybuild(&["bundle"]).failure(2);
-    assert!(run.stderr.contains("project.toml:5:"), "{}", run.describe());
-    assert!(
-        run.stderr.contains("is both ws-api's and ws-worker's"),
-        "{}",
-        run.describe()
+    let one_name = "[image]\nname = \"team-app\"\n";
+    refused(
+        &project,
+        one_name,
+        "bundle",
+        &["project.toml:5:", "is both ws-api's and ws-worker's"],
     );
 }
 

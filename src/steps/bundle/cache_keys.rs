@@ -136,18 +136,9 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
 /// to decide what runs.
 pub(super) fn fetch_check(cx: &mut Build) -> Result<FetchCheck> {
     let env = cx.env()?;
-    let here = Here {
-        root: cx.project.root.clone(),
-        files: cx.project_files()?.to_vec(),
-        site_packages: (!env.is_empty()).then(|| env.site_packages().to_path_buf()),
-        project: cx.project.config.project.name.clone(),
-        members: cx
-            .project
-            .app
-            .iter()
-            .flat_map(|app| app.libs.iter().map(|(lib, _)| lib.clone()))
-            .collect(),
-    };
+    let files = cx.project_files()?.to_vec();
+    let site_packages = (!env.is_empty()).then(|| env.site_packages().to_path_buf());
+    let here = Here::of(cx, files, site_packages);
     Ok(Box::new(move |files, signed| {
         let names: Vec<&String> = files.iter().map(|(path, _)| path).collect();
         for (path, temp) in files {

@@ -31,6 +31,7 @@ use sha2::{Digest as _, Sha256};
 use super::boot;
 use super::code_layer::DIST_INFO_FILES;
 use super::pex_info;
+use crate::python::build::Build;
 use crate::python::installed;
 use crate::steps::zip_reader::ZipReader;
 
@@ -144,6 +145,24 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
 }
 
 impl Here {
+    /// What a PEX of this build is checked against: the input `files` (none for a
+    /// dependencies PEX, which holds no code of the project) and the venv's
+    /// `site_packages`, when there is one.
+    pub(crate) fn of(cx: &Build, files: Vec<String>, site_packages: Option<PathBuf>) -> Here {
+        let project = &cx.project;
+        Here {
+            root: project.root.clone(),
+            files,
+            site_packages,
+            project: project.config.project.name.clone(),
+            members: project
+                .app
+                .iter()
+                .flat_map(|app| app.libs.iter().map(|(lib, _)| lib.clone()))
+                .collect(),
+        }
+    }
+
     /// The normalised names of the distributions whose code is the project's own.
     fn own(&self) -> Vec<String> {
         std::iter::once(&self.project)

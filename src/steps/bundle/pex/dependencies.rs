@@ -62,18 +62,7 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
     }
     // What a layer fetched from the remote cache is checked against: it holds no code of
     // the project, so the input files are not needed.
-    let here = Here {
-        root: cx.project.root.clone(),
-        files: Vec::new(),
-        site_packages: Some(job.site_packages.clone()),
-        project: cx.project.config.project.name.clone(),
-        members: cx
-            .project
-            .app
-            .iter()
-            .flat_map(|app| app.libs.iter().map(|(lib, _)| lib.clone()))
-            .collect(),
-    };
+    let here = Here::of(cx, Vec::new(), Some(job.site_packages.clone()));
     let path = if shared_layers::take(cx, &store, &name, &here)? {
         let path = store.path(&name);
         cx.printer.detail(&format!(
