@@ -115,6 +115,14 @@ impl Project {
         })
     }
 
+    /// Whether `name` is a member of the workspace at the root: its editable install
+    /// names this checkout's path, so no key shared between checkouts may hold its files.
+    pub(crate) fn is_member(&self, name: &str) -> bool {
+        self.workspace
+            .as_ref()
+            .is_some_and(|workspace| workspace.member(name).is_some())
+    }
+
     pub(crate) fn state_dir(&self) -> PathBuf {
         self.state.clone()
     }

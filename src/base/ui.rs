@@ -171,7 +171,10 @@ impl Printer {
 
     pub(crate) fn info(&self, message: &str) {
         if self.verbosity >= Verbosity::Normal {
-            eprintln!("{}", redact(message));
+            match &self.scope {
+                Some(app) => eprintln!("{app}: {}", redact(message)),
+                None => eprintln!("{}", redact(message)),
+            }
         }
     }
 

@@ -67,7 +67,9 @@ pub(crate) struct Cli {
         long = "package",
         global = true,
         value_name = "NAME",
-        action = ArgAction::Append
+        action = ArgAction::Append,
+        value_delimiter = ',',
+        env = "PYBUILD_PACKAGE"
     )]
     pub(crate) packages: Vec<String>,
 

@@ -179,7 +179,14 @@ impl Develop {
 
     fn outputs(&self, cx: &mut Build) -> Result<Vec<String>> {
         let names: Vec<String> = match &cx.project.workspace {
-            Some(workspace) => workspace.members.iter().map(|m| m.name.clone()).collect(),
+            // A virtual member (a root holding only development tools) installs no
+            // distribution of its own.
+            Some(workspace) => workspace
+                .members
+                .iter()
+                .filter(|m| m.installed)
+                .map(|m| m.name.clone())
+                .collect(),
             None => vec![cx.project.config.project.name.clone()],
         };
         let mut outputs = Vec::new();

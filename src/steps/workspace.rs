@@ -149,11 +149,15 @@ pub(crate) fn build_apps(
                     build_app(app, &printer, options, targets, &shared)
                         .with_context(|| format!("the app {name} failed"))
                 });
-            if let Err(err) = result {
-                failed
+            match result {
+                Ok(steps) => ran
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push((index, err));
+                    .extend(steps.into_iter().map(|step| format!("{name}/{step}"))),
+                Err(err) => failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((index, err)),
             }
         }
     };

@@ -410,3 +410,49 @@ fn watch_restart_serves_each_edit_on_the_one_dependencies_venv() {
         .count();
     assert!(codes <= 3, "{codes} code venvs left after 5 starts");
 }
+
+#[test]
+fn watch_in_a_workspace_rebuilds_the_apps_an_edit_reaches() {
+    let project =
+        Project::fixture("workspace").with_file("project.toml", "[project]\nname = \"ws\"\n");
+    let says = |pex: &str| project.exec(pex, &[]).success().stdout;
+    let watch = Watch::start(&project, &["watch"]);
+    watch.wait_for_builds(&project, 1);
+    assert_eq!(
+        says("dist/api.pex"),
+        "api v1: core v1 greets api example.org\n"
+    );
+
+    // The library both apps share: both rebuilt, with its new code.
+    let core = "libs/core/src/ws_core/__init__.py";
+    project.write(core, &project.read(core).replace("core v1", "core v2"));
+    watch.wait_for_builds(&project, 2);
+    assert_eq!(
+        says("dist/api.pex"),
+        "api v1: core v2 greets api example.org\n"
+    );
+    assert_eq!(
+        says("dist/worker.pex"),
+        "worker v1: core v2 greets worker\n"
+    );
+    let last = watch.builds().pop().unwrap();
+    assert!(
+        last.contains("ws-api/bundle") && last.contains("ws-worker/bundle"),
+        "{last}"
+    );
+
+    // One app: only it.
+    let cli = "apps/worker/src/ws_worker/cli.py";
+    project.write(cli, &project.read(cli).replace("worker v1", "worker v2"));
+    watch.wait_for_builds(&project, 3);
+    assert_eq!(
+        says("dist/worker.pex"),
+        "worker v2: core v2 greets worker\n"
+    );
+    let last = watch.builds().pop().unwrap();
+    assert!(
+        last.contains("ws-worker/bundle") && !last.contains("ws-api/bundle"),
+        "{last}"
+    );
+    watch.interrupt();
+}

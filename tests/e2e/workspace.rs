@@ -187,63 +187,77 @@ fn package_and_the_member_directory_choose_the_apps() {
     );
 }
 
+/// `command` with `settings` after `[project]` in project.toml: exit 2, and each of
+/// `said` in the error.
+#[track_caller]
+fn refused(project: &Project, settings: &str, command: &str, said: &[&str]) {
+    project.write("project.toml", &format!("{CONFIG}\n{settings}"));
+    let run = project.pybuild(&[command]).failure(2);
+    for text in said {
+        assert!(run.stderr.contains(text), "{text:?}\n{}", run.describe());
+    }
+}
+
 #[test]
 fn apps_settings_are_checked_against_the_workspace() {
-    let project = workspace().with_file(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[apps.ws-apu.bundle]\nconsole-script = \"api\"\n",
+    let project = workspace();
+    let no_app = "[apps.ws-apu.bundle]\nconsole-script = \"api\"\n";
+    refused(
+        &project,
+        no_app,
+        "status",
+        &["project.toml:4:", "did you mean `ws-api`?"],
     );
-    let run = project.pybuild(&["status"]).failure(2);
-    assert!(run.stderr.contains("project.toml:4:"), "{}", run.describe());
-    assert!(
-        run.stderr.contains("did you mean `ws-api`?"),
-        "{}",
-        run.describe()
+    let library = "[apps.ws-core.bundle]\noutput = \"dist/core.pex\"\n";
+    refused(
+        &project,
+        library,
+        "status",
+        &["a member without a console script"],
     );
-
-    project.write(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[apps.ws-core.bundle]\noutput = \"dist/core.pex\"\n",
+    let shiv = "[apps.ws-api.bundle]\nkind = \"shiv\"\n";
+    refused(
+        &project,
+        shiv,
+        "bundle",
+        &["project.toml:5:", "bundled as PEX files only"],
     );
-    let run = project.pybuild(&["status"]).failure(2);
-    assert!(
-        run.stderr.contains("a member without a console script"),
-        "{}",
-        run.describe()
-    );
-
-    project.write(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[apps.ws-api.bundle]\nkind = \"shiv\"\n",
-    );
-    let run = project.pybuild(&["bundle"]).failure(2);
-    assert!(run.stderr.contains("project.toml:5:"), "{}", run.describe());
-    assert!(
-        run.stderr.contains("bundled as PEX files only"),
-        "{}",
-        run.describe()
-    );
-
     // One output for two apps: each would overwrite the other's.
-    project.write(
-        "project.toml",
-        "[project]\nname = \"ws\"\n\n[image]\nname = \"team-app\"\n",
+    let one_name = "[image]\nname = \"team-app\"\n";
+    refused(
+        &project,
+        one_name,
+        "bundle",
+        &["project.toml:5:", "is both ws-api's and ws-worker's"],
     );
-    let run = project.pybuild(&["bundle"]).failure(2);
-    assert!(run.stderr.contains("project.toml:5:"), "{}", run.describe());
-    assert!(
-        run.stderr.contains("is both ws-api's and ws-worker's"),
-        "{}",
-        run.describe()
+}
+
+/// The fixture with a root that is a project too (its development tools, no code):
+/// `uv sync` there installs the root alone, unless told `--all-packages`. The lock is
+/// what `uv lock` 0.13.9 writes for it.
+fn rooted_workspace() -> Project {
+    let project = Project::fixture("workspace").with_file(
+        "pyproject.toml",
+        "[project]\nname = \"ws-root\"\nversion = \"0.1.0\"\nrequires-python = \">=3.10\"\n\
+         dependencies = []\n\n[tool.uv.workspace]\nmembers = [\"apps/*\", \"libs/*\"]\n",
     );
+    let lock = project
+        .read("uv.lock")
+        .replace("    \"ws-core\",\n", "    \"ws-core\",\n    \"ws-root\",\n")
+        .replace(
+            "[[package]]\nname = \"ws-worker\"",
+            "[[package]]\nname = \"ws-root\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n\n\
+             [[package]]\nname = \"ws-worker\"",
+        );
+    project.with_file("uv.lock", &lock)
 }
 
 #[test]
 fn init_at_the_root_sets_up_every_member_and_each_app_bundles() {
-    let project = Project::fixture("workspace");
+    let project = rooted_workspace();
     let run = project.pybuild(&["init"]).success();
     assert!(
-        run.stderr.contains("2 apps and 1 libraries"),
+        run.stderr.contains("2 apps and 2 libraries"),
         "{}",
         run.describe()
     );
@@ -264,5 +278,97 @@ fn init_at_the_root_sets_up_every_member_and_each_app_bundles() {
     assert_eq!(
         project.exec("dist/worker.pex", &[]).success().stdout,
         "worker v1: core v1 greets worker\n"
+    );
+}
+
+#[test]
+fn an_app_built_as_a_wheel_carries_its_libraries_built_from_the_sources() {
+    let project = workspace().with_file(
+        "project.toml",
+        &format!("{CONFIG}\n[apps.ws-worker.bundle]\nstrategy = \"wheel\"\n"),
+    );
+    let run = project
+        .pybuild(&["-v", "bundle", "-p", "ws-worker"])
+        .success();
+    assert!(
+        run.stderr.contains("pex strategy: wheel"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        project.exec("dist/worker.pex", &[]).success().stdout,
+        "worker v1: core v1 greets worker\n"
+    );
+    edit(
+        &project,
+        "libs/core/src/ws_core/__init__.py",
+        "core v1",
+        "core v2",
+    );
+    project.pybuild(&["bundle", "-p", "ws-worker"]).success();
+    assert_eq!(
+        project.exec("dist/worker.pex", &[]).success().stdout,
+        "worker v1: core v2 greets worker\n"
+    );
+    assert_eq!(
+        shipped(&project, "dist/worker.manifest.json"),
+        [
+            "click==8.5.1",
+            "six==1.17.0",
+            "ws-core==0.3.0",
+            "ws-worker==1.0.0"
+        ]
+    );
+}
+
+#[test]
+fn a_second_checkout_fetches_each_app_checked_against_its_sources_and_libraries() {
+    let server = crate::cache_server::Server::start();
+    let url = server.url();
+    let remote = [("PYBUILD_REMOTE_CACHE", url.as_str())];
+    let a = workspace();
+    a.pybuild_with_env(&["bundle"], &remote).success();
+    assert!(server.requests("PUT") >= 4, "bundles uploaded");
+
+    // An unsigned entry is taken only when every file of it checks out here: the app's
+    // and its library's code against the sources, their metadata against the venv.
+    let b = workspace();
+    let fetched = b.pybuild_with_env(&["bundle"], &remote).success();
+    for app in ["ws-api", "ws-worker"] {
+        let line = format!("{app}/bundle done");
+        assert!(
+            fetched
+                .stderr
+                .lines()
+                .any(|l| l.starts_with(&line) && l.ends_with("(fetched)")),
+            "{}",
+            fetched.describe()
+        );
+    }
+    assert_eq!(
+        fs::read(b.path("dist/api.pex")).unwrap(),
+        fs::read(a.path("dist/api.pex")).unwrap()
+    );
+
+    // The library edited in a third checkout: no entry has its code, both apps build,
+    // on the dependencies PEXes the first checkout made (their keys hold no member's
+    // files, which name each checkout's path).
+    let c = workspace();
+    edit(
+        &c,
+        "libs/core/src/ws_core/__init__.py",
+        "core v1",
+        "core v3",
+    );
+    let built = c.pybuild_with_env(&["-v", "bundle"], &remote).success();
+    assert!(built.step_ran("ws-api/bundle"), "{}", built.describe());
+    assert!(
+        !built.stderr.contains("--venv-repository"),
+        "a dependencies PEX was built again\n{}",
+        built.describe()
+    );
+    assert_eq!(
+        c.exec("dist/api.pex", &[]).success().stdout,
+        "api v1: core v3 greets api example.org\n"
     );
 }

@@ -37,6 +37,7 @@ pub(super) fn members(read: Vec<(String, Read)>) -> Result<Vec<Member>> {
                     .map(|script| script.get_ref().clone())
                     .collect(),
                 requires,
+                installed: member.file.virtual_because().is_none(),
             }
         })
         .collect();

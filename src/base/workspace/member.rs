@@ -10,4 +10,7 @@ pub(crate) struct Member {
     pub(crate) scripts: Vec<String>,
     /// The normalised names of the other members it depends on.
     pub(crate) requires: Vec<String>,
+    /// Whether uv installs its code: not a virtual member (no `[build-system]`, or
+    /// `[tool.uv] package = false`), of which only the dependencies are installed.
+    pub(crate) installed: bool,
 }

@@ -51,9 +51,13 @@ pub(super) fn late(
     }
     let env = cx.env()?;
     let mut records = String::new();
-    // Not the project's own: its editable install names the checkout's path (its
-    // metadata is in the fingerprint already).
-    for dist in env.others(&cx.project.config.project.name) {
+    // Not the project's own, nor in a workspace any member's: an editable install names
+    // the checkout's path (the metadata of those the bundle carries is in the fingerprint
+    // already, and the others' versions with the venv's distributions).
+    for dist in env
+        .others(&cx.project.config.project.name)
+        .filter(|dist| !cx.project.is_member(&dist.name))
+    {
         let digest = dist.record_digest();
         records.push_str(&format!("{} {} {digest}\n", dist.name, dist.version));
     }
@@ -132,12 +136,9 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
 /// to decide what runs.
 pub(super) fn fetch_check(cx: &mut Build) -> Result<FetchCheck> {
     let env = cx.env()?;
-    let here = Here {
-        root: cx.project.root.clone(),
-        files: cx.project_files()?.to_vec(),
-        site_packages: (!env.is_empty()).then(|| env.site_packages().to_path_buf()),
-        project: cx.project.config.project.name.clone(),
-    };
+    let files = cx.project_files()?.to_vec();
+    let site_packages = (!env.is_empty()).then(|| env.site_packages().to_path_buf());
+    let here = Here::of(cx, files, site_packages);
     Ok(Box::new(move |files, signed| {
         let names: Vec<&String> = files.iter().map(|(path, _)| path).collect();
         for (path, temp) in files {

@@ -31,6 +31,7 @@ use sha2::{Digest as _, Sha256};
 use super::boot;
 use super::code_layer::DIST_INFO_FILES;
 use super::pex_info;
+use crate::python::build::Build;
 use crate::python::installed;
 use crate::steps::zip_reader::ZipReader;
 
@@ -44,6 +45,9 @@ pub(crate) struct Here {
     pub(crate) site_packages: Option<PathBuf>,
     /// The project's distribution name.
     pub(crate) project: String,
+    /// The workspace members an app carries as its own code (see `strategy::Lib`),
+    /// checked like the project's: their files against the inputs.
+    pub(crate) members: Vec<String>,
 }
 
 /// Checks the PEX at `pex` (a bundle when `code`, else a dependencies PEX, which holds no
@@ -55,7 +59,7 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
     let names: Vec<String> = zip.names().map(str::to_string).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let venv = here.site_packages.as_deref().filter(|sp| sp.is_dir());
-    let project = installed::normalize(&here.project);
+    let project = here.own();
     // The dist-info folder inside each wheel of `.deps/`.
     let mut wheels: BTreeMap<&str, &str> = BTreeMap::new();
     for name in &names {
@@ -140,11 +144,40 @@ pub(crate) fn check(pex: &Path, here: &Here, code: bool) -> Result<Option<String
     Ok(unchecked.map(str::to_string))
 }
 
-/// Whether `dist_info` (`NAME-VERSION.dist-info`) is the project's.
-fn is_project(dist_info: &str, project: &str) -> bool {
+impl Here {
+    /// What a PEX of this build is checked against: the input `files` (none for a
+    /// dependencies PEX, which holds no code of the project) and the venv's
+    /// `site_packages`, when there is one.
+    pub(crate) fn of(cx: &Build, files: Vec<String>, site_packages: Option<PathBuf>) -> Here {
+        let project = &cx.project;
+        Here {
+            root: project.root.clone(),
+            files,
+            site_packages,
+            project: project.config.project.name.clone(),
+            members: project
+                .app
+                .iter()
+                .flat_map(|app| app.libs.iter().map(|(lib, _)| lib.clone()))
+                .collect(),
+        }
+    }
+
+    /// The normalised names of the distributions whose code is the project's own.
+    fn own(&self) -> Vec<String> {
+        std::iter::once(&self.project)
+            .chain(&self.members)
+            .map(|name| installed::normalize(name))
+            .collect()
+    }
+}
+
+/// Whether `dist_info` (`NAME-VERSION.dist-info`) is one of `own`'s: the project's, or a
+/// workspace member it carries.
+fn is_project(dist_info: &str, own: &[String]) -> bool {
     let stem = dist_info.trim_end_matches(".dist-info");
     stem.rsplit_once('-')
-        .is_some_and(|(name, _)| installed::normalize(name) == *project)
+        .is_some_and(|(name, _)| own.contains(&installed::normalize(name)))
 }
 
 /// The project's file `path` (in the code layer or the project's wheel): the dist-info
@@ -163,7 +196,7 @@ fn check_code(
         && dist_info.ends_with(".dist-info")
     {
         ensure!(
-            is_project(dist_info, &installed::normalize(&here.project)),
+            is_project(dist_info, &here.own()),
             "{name}: the metadata of another distribution than the project"
         );
         if let Some(installed) = venv.map(|venv| venv.join(dist_info).join(file))

@@ -62,12 +62,7 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
     }
     // What a layer fetched from the remote cache is checked against: it holds no code of
     // the project, so the input files are not needed.
-    let here = Here {
-        root: cx.project.root.clone(),
-        files: Vec::new(),
-        site_packages: Some(job.site_packages.clone()),
-        project: cx.project.config.project.name.clone(),
-    };
+    let here = Here::of(cx, Vec::new(), Some(job.site_packages.clone()));
     let path = if shared_layers::take(cx, &store, &name, &here)? {
         let path = store.path(&name);
         cx.printer.detail(&format!(
@@ -130,10 +125,13 @@ fn deps_digest(cx: &Build, env: &Env, job: &Job, requires: &[String]) -> Result<
     }
     // Each distribution's files too (its `RECORD`, which lists them with their hashes):
     // the same version built from other sources (a local path, a fork) is another layer.
-    // Not the project's own (an editable install names the checkout's path), nor the
-    // scripts outside site-packages (their `#!` names the venv): so two checkouts with
-    // the same environment share one layer (see `shared_layers`).
-    for dist in env.others(&cx.project.config.project.name) {
+    // Not the project's own, nor a workspace member's (an editable install names the
+    // checkout's path), nor the scripts outside site-packages (their `#!` names the venv):
+    // so two checkouts with the same environment share one layer (see `shared_layers`).
+    for dist in env
+        .others(&cx.project.config.project.name)
+        .filter(|dist| !cx.project.is_member(&dist.name))
+    {
         let files = dist.record_digest();
         text.push_str(&format!("{} {} {files}\n", dist.name, dist.version));
     }
