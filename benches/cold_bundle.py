@@ -54,11 +54,11 @@ def compare(what, ours, theirs, tool, target=None):
 
 def uv_program():
     """The uv pybuild runs: the one on PATH, else its own, which the first pybuild run
-    fetched into PYBUILD_CACHE_DIR (the version read from src/uv.rs, so it follows pybuild's
+    fetched into PYBUILD_CACHE_DIR (the version read from src/python/uv.rs, so it follows pybuild's
     pin)."""
     if shutil.which("uv"):
         return shutil.which("uv")
-    pin = re.search(r'pub const VERSION: &str = "([^"]+)"', (eb.REPO / "src/uv.rs").read_text())
+    pin = re.search(r'pub const VERSION: &str = "([^"]+)"', (eb.REPO / "src/python/uv.rs").read_text())
     uv = Path(os.environ["PYBUILD_CACHE_DIR"]) / "uv" / pin[1] / "bin/uv"
     if not uv.is_file():
         sys.exit(f"{uv} is missing: pybuild did not fetch its uv")

@@ -97,7 +97,10 @@ pub(crate) fn detect(root: &Path) -> Result<Detected> {
 /// the dependencies of every member with the first member's compiled code, for `[check]`.
 pub(crate) fn detect_workspace(root: &Path, workspace: &Workspace) -> Result<Detected> {
     let mut detected = detect(root)?;
-    detected.name = None;
+    // The root's own name, when it is a project too; else the folder's.
+    if !workspace.members.iter().any(|member| member.dir == ".") {
+        detected.name = None;
+    }
     detected.console_scripts.clear();
     for member in workspace.members.iter().filter(|member| member.dir != ".") {
         let found = detect(&root.join(&member.dir))?;

@@ -78,17 +78,16 @@ pub(crate) fn select(project: &Project, named: &[String], dir: &Path) -> Result<
         if !member.scripts.is_empty() {
             return Ok(vec![member.name.clone()]);
         }
-        let dependents: Vec<String> = workspace
-            .apps()
-            .filter(|app| {
-                workspace
-                    .closure(&app.name)
-                    .iter()
-                    .any(|m| m.name == member.name)
-            })
-            .map(|app| app.name.clone())
-            .collect();
-        return Ok(dependents);
+        let dependents = workspace.dependents(&member.name);
+        if dependents.is_empty() {
+            return Err(UserError::usage(format!(
+                "{} is a library no app of the workspace depends on: it has no bundle, and no app ships it",
+                member.name
+            ))
+            .hint("`-p NAME` names an app to work on; at the workspace's root, every app")
+            .into());
+        }
+        return Ok(dependents.into_iter().map(|app| app.name.clone()).collect());
     }
     Ok(apps.into_iter().map(str::to_string).collect())
 }

@@ -222,6 +222,22 @@ fn apps_settings_are_checked_against_the_workspace() {
         "bundle",
         &["project.toml:5:", "bundled as PEX files only"],
     );
+    // Run inside a library no app depends on: nothing to build, and it says so.
+    project.write(
+        "libs/orphan/pyproject.toml",
+        "[project]\nname = \"ws-orphan\"\nversion = \"0.1.0\"\n\n\
+         [build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n",
+    );
+    project.write("project.toml", CONFIG);
+    let run = project.pybuild(&["-C", "libs/orphan", "bundle"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("ws-orphan is a library no app of the workspace depends on"),
+        "{}",
+        run.describe()
+    );
+    std::fs::remove_dir_all(project.path("libs/orphan")).unwrap();
+
     // One output for two apps: each would overwrite the other's.
     let one_name = "[image]\nname = \"team-app\"\n";
     refused(
@@ -261,11 +277,10 @@ fn init_at_the_root_sets_up_every_member_and_each_app_bundles() {
         "{}",
         run.describe()
     );
-    assert!(
-        project
-            .read("project.toml")
-            .contains("# [apps.ws-worker.bundle]")
-    );
+    let config = project.read("project.toml");
+    assert!(config.contains("# [apps.ws-worker.bundle]"), "{config}");
+    // The workspace is named as its root project is.
+    assert!(config.contains("\nname = \"ws-root\"\n"), "{config}");
     // One venv for the workspace, every member installed editable into it.
     let members = project
         .exec(

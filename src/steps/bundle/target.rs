@@ -56,7 +56,14 @@ fn resolve(cx: &mut Build) -> Result<Target> {
             let scripts = dist.map(Dist::console_scripts).unwrap_or_default();
             let script = match configured {
                 Some(script) => script,
-                None => chosen(&name, scripts).ok_or_else(|| no_entry(&name, scripts, dist))?,
+                None => chosen(&name, scripts).ok_or_else(|| {
+                    // In a workspace, the app's own table says it.
+                    let section = match &cx.project.app {
+                        Some(app) => format!("[apps.{}.bundle]", app.name),
+                        None => "[bundle]".to_string(),
+                    };
+                    no_entry(&name, scripts, dist, &section)
+                })?,
             };
             let function = function_of(scripts, &script, &name);
             (Entry::ConsoleScript(script), function)
@@ -106,7 +113,13 @@ fn function_of(
 
 /// The configuration problem of a bundle that cannot tell what to run: the project
 /// declares no console script, or several and none named like it.
-fn no_entry(name: &str, scripts: &[(String, String)], dist: Option<&Dist>) -> UserError {
+/// `section` is the table the setting goes in.
+fn no_entry(
+    name: &str,
+    scripts: &[(String, String)],
+    dist: Option<&Dist>,
+    section: &str,
+) -> UserError {
     if !scripts.is_empty() {
         let names: Vec<String> = scripts.iter().map(|(s, _)| format!("`{s}`")).collect();
         return UserError::usage(format!(
@@ -115,14 +128,16 @@ fn no_entry(name: &str, scripts: &[(String, String)], dist: Option<&Dist>) -> Us
             names.join(", ")
         ))
         .hint(format!(
-            "set `console-script = \"{}\"` (or another of them) in `[bundle]`",
+            "set `console-script = \"{}\"` (or another of them) in `{section}`",
             scripts[0].0
         ));
     }
     let mut err = UserError::usage(format!(
         "project.toml does not say what the bundle runs, and {name} declares no console script"
     ))
-    .hint("set `entry-point = \"package.module:function\"` in `[bundle]`: the function the bundle starts");
+    .hint(format!(
+        "set `entry-point = \"package.module:function\"` in `{section}`: the function the bundle starts"
+    ));
     let plain = dist.map(Dist::bin_scripts).unwrap_or_default();
     if !plain.is_empty() {
         err = err.hint(format!(
