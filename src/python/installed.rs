@@ -115,6 +115,17 @@ impl Dist {
         })
     }
 
+    /// The entry point groups it declares besides scripts (`[myapp.plugins]` in
+    /// `entry_points.txt`): how plugins make themselves known to an application.
+    pub(crate) fn plugin_groups(&self) -> Vec<String> {
+        let text = fs::read_to_string(self.dist_info.join("entry_points.txt")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| line.trim().strip_prefix('[')?.strip_suffix(']'))
+            .filter(|group| !matches!(*group, "console_scripts" | "gui_scripts"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The programs it installed into the venv's `bin/`, by name: its console scripts'
     /// wrappers and its plain scripts (setuptools' `scripts=`, `script-files`) alike.
     pub(crate) fn bin_scripts(&self) -> Vec<String> {

@@ -164,6 +164,29 @@ fn package_and_the_member_directory_choose_the_apps() {
         run.describe()
     );
 
+    // A member the api does not depend on registers a plugin: the venv's tests see it,
+    // the api's bundle does not, and says so.
+    let worker = project.read("apps/worker/pyproject.toml");
+    project.write(
+        "apps/worker/pyproject.toml",
+        &format!(
+            "{worker}\n[project.entry-points.\"ws.plugins\"]\nwork = \"ws_worker.cli:main\"\n"
+        ),
+    );
+    edit(&project, "apps/api/src/ws_api/cli.py", "api v1", "api v2");
+    let run = project.pybuild(&["bundle", "-p", "ws-api"]).success();
+    assert!(
+        run.stderr
+            .contains("register entry points: ws-worker ([ws.plugins])"),
+        "{}",
+        run.describe()
+    );
+    let manifest = project.read("dist/api.manifest.json");
+    assert!(
+        manifest.contains("plugins: members outside the closure"),
+        "{manifest}"
+    );
+
     // A dependency added without `uv lock`, built offline (the venv synced to the lock as
     // it is): the app's editable install asks for click, which the venv holds for the
     // worker; the bundle would carry what the lock does not give the app.
@@ -183,7 +206,7 @@ fn package_and_the_member_directory_choose_the_apps() {
     );
     assert_eq!(
         project.exec("dist/api.pex", &[]).success().stdout,
-        "api v1: core v1 greets api example.org\n"
+        "api v2: core v1 greets api example.org\n"
     );
 }
 

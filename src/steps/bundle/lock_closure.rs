@@ -12,6 +12,8 @@ use anyhow::Result;
 use crate::base::distribution_name::normalize;
 use crate::base::error::UserError;
 use crate::base::project::App;
+use crate::base::workspace::Workspace;
+use crate::python::env::Env;
 use crate::python::uv_lock::UvLock;
 
 /// Checks what `output` ships (name → version) against the app's closure in `lock`.
@@ -61,6 +63,21 @@ pub(crate) fn check(
     ))
     .hint("the previous bundle was left in place; what an app ships comes from its dependencies in pyproject.toml as uv.lock resolves them: run `uv lock` after changing them (`--offline` syncs the venv to the lock as it is), and keep requirements out of `pex-args`")
     .into())
+}
+
+/// The workspace members the venv holds that `app` does not depend on, and that register
+/// entry points (plugins): the tests that run in the venv see them, the app's bundle does
+/// not. Each as `NAME ([group], ...)`.
+pub(crate) fn plugins_left_out(env: &Env, workspace: &Workspace, app: &App) -> Vec<String> {
+    workspace
+        .members
+        .iter()
+        .filter(|member| !app.has_member(&member.name))
+        .filter_map(|member| {
+            let groups = env.find(&member.name)?.plugin_groups();
+            (!groups.is_empty()).then(|| format!("{} ([{}])", member.name, groups.join("], [")))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -117,6 +117,20 @@ pub(crate) fn prove(
             let lock = UvLock::read(&cx.project.root.join("uv.lock"))?;
             lock_closure::check(&lock, app, &contents.distributions, &output)?;
             verified.push(format!("closure: uv.lock ({})", app.name));
+            let env = cx.env_at(&job.site_packages);
+            let workspace = cx.project.workspace.as_deref();
+            let plugins = workspace.map(|w| lock_closure::plugins_left_out(&env, w, app));
+            if let Some(plugins) = plugins.filter(|p| !p.is_empty()) {
+                cx.printer.warn(&format!(
+                    "{output} leaves out workspace members that {} does not depend on but that register entry points: {}; the venv the tests run in has them, the bundle does not",
+                    app.name,
+                    plugins.join(", ")
+                ));
+                unverified.push(format!(
+                    "plugins: members outside the closure register entry points: {}",
+                    plugins.join(", ")
+                ));
+            }
         }
         contents
     };
