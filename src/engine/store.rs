@@ -513,4 +513,33 @@ mod tests {
         assert_ne!(key, remote_key(&layer, "b"));
         assert_ne!(key, remote_key(&stamp, "a"));
     }
+
+    #[test]
+    fn small_bytes_are_entered_whole_like_a_made_file() {
+        let (_dir, store) = store();
+        let path = store.put_bytes("stamp", b"groups").unwrap();
+        assert_eq!(path, store.path("stamp"));
+        assert_eq!(store.get("stamp"), Lookup::Intact(path.clone()));
+        assert_eq!(fs::read(&path).unwrap(), b"groups");
+        assert_eq!(store.entries().len(), 2, "a temp file was left");
+    }
+
+    #[test]
+    fn a_sweep_removes_what_a_gone_maker_left_and_no_entry() {
+        let (_dir, store) = store();
+        let entry = put(&store, "a", b"whole");
+        let mine = store.temp().unwrap();
+        fs::write(&mine, b"being made").unwrap();
+        // The same pid started a tick later: a pybuild that is gone.
+        let me = crate::base::process::Identity::current()
+            .unwrap()
+            .to_string();
+        let (pid, start) = me.rsplit_once('-').unwrap();
+        let gone = format!("{pid}-{}", start.parse::<u64>().unwrap() + 1);
+        let left = store.dir.join(temp_name().replace(&me, &gone));
+        fs::write(&left, b"half").unwrap();
+        store.sweep();
+        assert!(!left.exists() && mine.exists());
+        assert_eq!(store.get("a"), Lookup::Intact(entry));
+    }
 }

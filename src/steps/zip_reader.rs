@@ -196,6 +196,7 @@ mod tests {
         );
         let mut zip = ZipReader::open(file.path()).unwrap();
         assert_eq!(zip.names().collect::<Vec<_>>(), ["PEX-INFO", "a/b.py"]);
+        assert_eq!(zip.name(1).unwrap(), "a/b.py");
         assert_eq!(zip.read_name("a/b.py").unwrap(), b"print(1)\n");
         assert_eq!(zip.info(1).unwrap().size, 9);
         assert_eq!(zip.header().unwrap(), b"#!/bin/sh\nexec python3 \"$0\"\n");
@@ -284,5 +285,20 @@ mod tests {
         std::fs::write(file.path(), &bytes).unwrap();
         let err = central_records(&std::fs::File::open(file.path()).unwrap()).unwrap_err();
         assert!(format!("{err:#}").contains("zip64 locator"), "{err:#}");
+    }
+
+    /// The count compared is the directory's total, not that of "this disk" beside it
+    /// (equal in every archive one writer made; a crafted one may differ).
+    #[test]
+    fn the_total_count_is_the_one_read() {
+        let file = zip_file(b"", &[("a", b"1"), ("b", b"2")]);
+        let mut bytes = std::fs::read(file.path()).unwrap();
+        let end = bytes.len() - 22;
+        assert_eq!(&bytes[end..end + 4], b"PK\x05\x06");
+        // This disk's count: 0x0102 entries; the total stays 2.
+        bytes[end + 9] = 1;
+        std::fs::write(file.path(), &bytes).unwrap();
+        let file = std::fs::File::open(file.path()).unwrap();
+        assert_eq!(central_records(&file).unwrap(), 2);
     }
 }
