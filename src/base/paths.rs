@@ -310,4 +310,135 @@ mod tests {
             assert!(!is_plain_file_path(bad), "{bad}");
         }
     }
+
+    #[test]
+    fn a_place_gives_its_path_and_only_an_inside_one_is_inside() {
+        let (_dir, root, outside) = setup();
+        let inside = resolve(&root, "dist/app.pex");
+        assert_eq!(inside.path(), root.join("dist/app.pex"));
+        assert_eq!(inside.inside(), Some(root.join("dist/app.pex").as_path()));
+        let out = resolve(&root, "link/x");
+        assert_eq!(out.path(), outside.join("x"));
+        assert_eq!(out.inside(), None);
+        assert_eq!(state_dir(&root), root.join(".pybuild"));
+    }
+
+    #[test]
+    fn file_name_flaws() {
+        for (bad, why) in [
+            ("", "is no file name"),
+            (".", "is no file name"),
+            ("..", "is no file name"),
+            ("a/b", "holds a `/`"),
+            ("a\0b", "U+0000"),
+            ("a\nb", "U+000A"),
+            ("a\u{7f}", "U+007F"),
+            ("a\u{85}", "U+0085"),
+            ("a\u{2028}", "U+2028"),
+            ("a\u{2029}", "U+2029"),
+        ] {
+            let flaw = file_name_flaw(bad).unwrap_or_else(|| panic!("{bad:?} passed"));
+            assert!(flaw.contains(why), "{bad:?}: {flaw}");
+        }
+        for good in ["app", "a.b", "...", "é-ü_1"] {
+            assert_eq!(file_name_flaw(good), None, "{good}");
+        }
+    }
+
+    #[test]
+    fn an_output_path_must_be_plain_in_dist_or_allowed_and_inside() {
+        let (_dir, root, _) = setup();
+        let output = |key: &str, allowed: &[&str], forbidden: &[&str]| {
+            super::output(&root, key, allowed, forbidden, "`[bundle] output`")
+        };
+        assert_eq!(
+            output("dist/app.pex", &[], &[]),
+            Ok(root.join("dist/app.pex"))
+        );
+        assert_eq!(
+            output("bin/app", &["bin/app"], &[]),
+            Ok(root.join("bin/app"))
+        );
+        for (key, allowed, forbidden, why) in [
+            ("/tmp/app.pex", &[][..], &[][..], "it is absolute"),
+            ("dist//app.pex", &[], &[], "is no file name"),
+            ("dist/../app.pex", &[], &[], "is no file name"),
+            ("dist/a\u{7}b", &[], &[], "U+0007"),
+            ("dist/.GIT/hooks/x", &[], &[], "it is in `.GIT/`"),
+            (
+                ".pybuild/app.pex",
+                &[".pybuild/app.pex"],
+                &[],
+                "it is in `.pybuild/`",
+            ),
+            (
+                "dist/src/app.pex",
+                &[],
+                &["dist/src/"],
+                "it is in `dist/src/`",
+            ),
+            ("bin/app", &[], &[], "outputs go in `dist/`"),
+            ("bin/app", &["bin/other"], &[], "outputs go in `dist/`"),
+            ("link/x", &["link/x"], &[], "it leads outside the project"),
+        ] {
+            let refused = output(key, allowed, forbidden).unwrap_err();
+            assert!(
+                refused.starts_with("`[bundle] output` makes the output path `")
+                    && refused.contains(why),
+                "{key}: {refused}"
+            );
+        }
+        // A forbidden folder is one by its whole name: `dist/srcs/` is not in `dist/src/`.
+        assert!(output("dist/srcs/app.pex", &[], &["dist/src/"]).is_ok());
+    }
+
+    #[test]
+    fn a_configured_file_is_a_regular_file_inside_within_the_cap() {
+        let (_dir, root, outside) = setup();
+        let read = |rel: &str, cap: u64| read_configured(&root, rel, "[deploy.spark] main", cap);
+        fs::write(root.join("ten.txt"), "0123456789").unwrap();
+        assert_eq!(read("ten.txt", 10).as_deref(), Ok("0123456789"));
+        let refused = read("ten.txt", 9).unwrap_err();
+        assert!(refused.contains("is larger than 9 bytes"), "{refused}");
+        // The built-in templates are 1-2 kB.
+        fs::write(root.join("job.yaml"), "x".repeat(4096)).unwrap();
+        assert_eq!(
+            read("job.yaml", CONFIGURED_FILE_CAP).map(|t| t.len()),
+            Ok(4096)
+        );
+
+        fs::write(outside.join("secret"), "s").unwrap();
+        for (rel, why) in [
+            ("link/secret", "outside the project"),
+            (".", "outside the project"),
+            ("missing.txt", "cannot read"),
+            ("dist", "is a directory"),
+        ] {
+            let refused = read(rel, 10).unwrap_err();
+            assert!(
+                refused.starts_with(&format!("`[deploy.spark] main = \"{rel}\"`: "))
+                    && refused.contains(why),
+                "{rel}: {refused}"
+            );
+        }
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("pipe"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        fs::write(root.join("latin1.txt"), b"caf\xe9").unwrap();
+        for (rel, why) in [
+            ("pipe", "is a named pipe"),
+            ("latin1.txt", "is not UTF-8 text"),
+        ] {
+            let refused = read(rel, 10).unwrap_err();
+            assert!(refused.contains(why), "{rel}: {refused}");
+        }
+        // A device, named inside the folder it is in (no privilege needed to make one).
+        let refused = read_configured(Path::new("/dev"), "null", "key", 10).unwrap_err();
+        assert!(refused.contains("/dev/null is a device"), "{refused}");
+    }
 }

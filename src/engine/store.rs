@@ -477,4 +477,69 @@ mod tests {
         store.remove_unused(Duration::from_secs(3600));
         assert!(matches!(store.get("used"), Lookup::Intact(_)));
     }
+
+    #[test]
+    fn an_entry_made_long_ago_and_used_now_stays_whole_and_a_temp_file_is_its_makers() {
+        let (_dir, store) = store();
+        let long_ago = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+        // Made long ago (its hash too), used now: the hash is not taken for an unused entry.
+        let used = put(&store, "used", b"z");
+        filetime::set_file_mtime(&used, long_ago).unwrap();
+        filetime::set_file_mtime(sum_of(&used), long_ago).unwrap();
+        store.touch("used");
+        // A maker's temp file, however old: its owner removes or enters it.
+        let temp = store.temp().unwrap();
+        fs::write(&temp, b"half").unwrap();
+        filetime::set_file_mtime(&temp, long_ago).unwrap();
+        store.remove_unused(Duration::from_secs(3600));
+        assert_eq!(store.get("used"), Lookup::Intact(used));
+        assert!(temp.exists());
+    }
+
+    #[test]
+    fn a_remote_key_names_the_entry_and_its_kind() {
+        let layer = Kind {
+            name: "layer",
+            what: "dependencies PEX",
+            file: "deps.pex",
+        };
+        let stamp = Kind {
+            name: "stamp",
+            what: "wheelhouse stamp",
+            file: "stamp",
+        };
+        let key = remote_key(&layer, "a");
+        assert_eq!(key, remote_key(&layer, "a"));
+        assert_ne!(key, remote_key(&layer, "b"));
+        assert_ne!(key, remote_key(&stamp, "a"));
+    }
+
+    #[test]
+    fn small_bytes_are_entered_whole_like_a_made_file() {
+        let (_dir, store) = store();
+        let path = store.put_bytes("stamp", b"groups").unwrap();
+        assert_eq!(path, store.path("stamp"));
+        assert_eq!(store.get("stamp"), Lookup::Intact(path.clone()));
+        assert_eq!(fs::read(&path).unwrap(), b"groups");
+        assert_eq!(store.entries().len(), 2, "a temp file was left");
+    }
+
+    #[test]
+    fn a_sweep_removes_what_a_gone_maker_left_and_no_entry() {
+        let (_dir, store) = store();
+        let entry = put(&store, "a", b"whole");
+        let mine = store.temp().unwrap();
+        fs::write(&mine, b"being made").unwrap();
+        // The same pid started a tick later: a pybuild that is gone.
+        let me = crate::base::process::Identity::current()
+            .unwrap()
+            .to_string();
+        let (pid, start) = me.rsplit_once('-').unwrap();
+        let gone = format!("{pid}-{}", start.parse::<u64>().unwrap() + 1);
+        let left = store.dir.join(temp_name().replace(&me, &gone));
+        fs::write(&left, b"half").unwrap();
+        store.sweep();
+        assert!(!left.exists() && mine.exists());
+        assert_eq!(store.get("a"), Lookup::Intact(entry));
+    }
 }

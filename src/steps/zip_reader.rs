@@ -196,6 +196,7 @@ mod tests {
         );
         let mut zip = ZipReader::open(file.path()).unwrap();
         assert_eq!(zip.names().collect::<Vec<_>>(), ["PEX-INFO", "a/b.py"]);
+        assert_eq!(zip.name(1).unwrap(), "a/b.py");
         assert_eq!(zip.read_name("a/b.py").unwrap(), b"print(1)\n");
         assert_eq!(zip.info(1).unwrap().size, 9);
         assert_eq!(zip.header().unwrap(), b"#!/bin/sh\nexec python3 \"$0\"\n");
@@ -244,5 +245,60 @@ mod tests {
             format!("{err:#}").contains("is not a readable zip"),
             "{err:#}"
         );
+    }
+
+    /// More entries than a zip's 16-bit count holds: the count is the zip64 end record's,
+    /// reached through its locator, and a name given twice is still found out.
+    #[test]
+    fn a_zip64_directory_is_counted_from_its_own_end_record() {
+        let names: Vec<String> = (0..=0xFFFF_u32).map(|n| format!("{n:05}")).collect();
+        let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+        let file = zip_file(b"#!/bin/sh\n", &entries);
+        let zip = ZipReader::open(file.path()).unwrap();
+        assert_eq!(zip.len(), 0x10000);
+        assert_eq!(central_records(file.as_file()).unwrap(), 0x10000);
+        // `00001` renamed `00000` in both its headers.
+        let mut bytes = std::fs::read(file.path()).unwrap();
+        let renamed: Vec<usize> = (0..bytes.len() - 5)
+            .filter(|&at| {
+                &bytes[at..at + 5] == b"00001"
+                    && (at >= 30 && bytes[at - 30..at - 26] == *b"PK\x03\x04"
+                        || at >= 46 && bytes[at - 46..at - 42] == *b"PK\x01\x02")
+            })
+            .collect();
+        assert_eq!(renamed.len(), 2, "the local and central names of 00001");
+        for at in renamed {
+            bytes[at + 4] = b'0';
+        }
+        std::fs::write(file.path(), &bytes).unwrap();
+        let err = ZipReader::open(file.path())
+            .err()
+            .expect("a duplicate name was taken");
+        assert!(
+            format!("{err:#}").contains("names an entry twice"),
+            "{err:#}"
+        );
+        // The locator gone (its signature broken): refused, not counted from the 16 bits.
+        let end = bytes.len() - 22;
+        assert_eq!(&bytes[end..end + 4], b"PK\x05\x06");
+        bytes[end - 20] = b'X';
+        std::fs::write(file.path(), &bytes).unwrap();
+        let err = central_records(&std::fs::File::open(file.path()).unwrap()).unwrap_err();
+        assert!(format!("{err:#}").contains("zip64 locator"), "{err:#}");
+    }
+
+    /// The count compared is the directory's total, not that of "this disk" beside it
+    /// (equal in every archive one writer made; a crafted one may differ).
+    #[test]
+    fn the_total_count_is_the_one_read() {
+        let file = zip_file(b"", &[("a", b"1"), ("b", b"2")]);
+        let mut bytes = std::fs::read(file.path()).unwrap();
+        let end = bytes.len() - 22;
+        assert_eq!(&bytes[end..end + 4], b"PK\x05\x06");
+        // This disk's count: 0x0102 entries; the total stays 2.
+        bytes[end + 9] = 1;
+        std::fs::write(file.path(), &bytes).unwrap();
+        let file = std::fs::File::open(file.path()).unwrap();
+        assert_eq!(central_records(&file).unwrap(), 2);
     }
 }

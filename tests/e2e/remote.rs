@@ -173,3 +173,74 @@ fn a_server_down_before_or_during_a_build_costs_a_warning() {
         "edited\n"
     );
 }
+
+/// `pinned_app` with `scripts` as its `[project.scripts]` lines.
+fn with_scripts(scripts: &str) -> crate::support::Project {
+    let project = pinned_app();
+    let pyproject = project.read("pyproject.toml");
+    project.write(
+        "pyproject.toml",
+        &pyproject.replace("uvapp = \"uvapp.cli:main\"\n", scripts),
+    );
+    project
+}
+
+/// A checkout with its venv checks a fetched bundle whole, dependencies included (against
+/// the venv's `RECORD`s): it takes one nobody signed under the early key, where a fresh
+/// clone needs a trusted key to vouch for the dependencies. Two console scripts: the
+/// bundle, and the early key's output, is the one named after the project.
+#[test]
+fn a_checkout_with_its_venv_takes_an_unsigned_bundle_it_can_check_whole() {
+    let server = Server::start();
+    let url = server.url();
+    let scripts = "hello = \"uvapp.cli:main\"\nuvapp = \"uvapp.cli:main\"\n";
+    with_scripts(scripts)
+        .pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &url)])
+        .success();
+
+    let reader = with_scripts(scripts);
+    let scratch = tempfile::tempdir().unwrap();
+    let machine = fresh_machine(scratch.path());
+    let mut r_env = env(&machine);
+    r_env.push(("PYBUILD_REMOTE_CACHE", &url));
+    reader.pybuild_with_env(&["setup"], &r_env).success();
+    let run = reader.pybuild_with_env(&["bundle"], &r_env).success();
+    assert!(
+        run.stderr.contains("bundle   fetched") && !run.stderr.contains("warning:"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        reader.exec("dist/uvapp.pex", &[]).success().stdout,
+        "uvapp: six 1.15.0\n"
+    );
+}
+
+/// The early key is made when the checkout's files pin the bundle: with one console
+/// script, whatever its name, the bundle is known; a `setup.py` may compute the metadata
+/// (a version read from anywhere), so the bundle then goes up under its late key alone.
+#[test]
+fn the_early_key_is_made_only_when_the_checkouts_files_pin_the_bundle() {
+    let server = Server::start();
+    let url = server.url();
+    let project = with_scripts("hello = \"uvapp.cli:main\"\n");
+    let entries = || {
+        server
+            .entries()
+            .into_iter()
+            .filter(|entry| {
+                let bytes = fs::read(entry).unwrap();
+                bytes.windows(14).any(|w| w == b"dist/hello.pex")
+            })
+            .count()
+    };
+    let remote = [("PYBUILD_REMOTE_CACHE", url.as_str())];
+    project.pybuild_with_env(&["bundle"], &remote).success();
+    assert_eq!(entries(), 2, "the early and the late key");
+
+    project.write("setup.py", "from setuptools import setup\n\nsetup()\n");
+    project.write("src/uvapp/cli.py", "def main():\n    print('edited')\n");
+    let run = project.pybuild_with_env(&["bundle"], &remote).success();
+    assert!(run.step_ran("bundle"), "{}", run.describe());
+    assert_eq!(entries(), 3, "the late key alone\n{}", run.describe());
+}

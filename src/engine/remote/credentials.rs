@@ -112,6 +112,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn percent_escapes_are_decoded_and_a_cut_one_is_kept() {
+        assert_eq!(percent_decoded("p%40ss%2Fw%3a%41"), "p@ss/w:A");
+        for kept in ["%", "%4", "a%4", "%zz", "100%"] {
+            assert_eq!(percent_decoded(kept), kept);
+        }
+    }
+
+    #[test]
     fn user_info_becomes_a_header_and_leaves_the_url() {
         let endpoint = Endpoint::new("http://alice:s%40cret@cache.example:8080/team/", None, None);
         assert_eq!(endpoint.url, "http://cache.example:8080/team");

@@ -241,4 +241,38 @@ mod tests {
         assert!(decode(b"").is_err());
         assert!(decode(b"\xff\xff\xff").is_err());
     }
+
+    #[test]
+    fn a_varint_reads_back_as_written_whatever_its_bits() {
+        for value in [0, 1, 0x7f, 0x80, 200, 300, 0xffff, 1 << 35, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            let mut read: &[u8] = &out;
+            assert_eq!(varint(&mut read).unwrap(), value, "{out:?}");
+            assert!(read.is_empty());
+        }
+    }
+
+    /// Fixed 64- and 32-bit fields (wire types 1 and 5) are skipped whole, up to the last
+    /// byte; one cut short is refused.
+    #[test]
+    fn fixed_width_fields_are_skipped_and_a_cut_one_refused() {
+        let mut bytes = vec![(1 << 3) | 1];
+        bytes.extend([0xee; 8]);
+        bytes.extend([(2 << 3) | 5, 0xee, 0xee, 0xee, 0xee]);
+        bytes.extend([3 << 3, 5]);
+        bytes.extend([(4 << 3) | 5, 0xee, 0xee, 0xee, 0xee]);
+        let read = fields(&bytes).unwrap();
+        assert!(
+            matches!(read[..], [(3, Value::Varint(5))]),
+            "{}",
+            read.len()
+        );
+        for cut in [vec![(1 << 3) | 1, 0, 0, 0], vec![(2 << 3) | 5, 0, 0, 0]] {
+            let Err(err) = fields(&cut) else {
+                panic!("a cut field was read");
+            };
+            assert!(format!("{err:#}").contains("truncated entry"), "{err:#}");
+        }
+    }
 }

@@ -101,4 +101,18 @@ mod tests {
             key("late", "bundle", &configured, Path::new("/r"), "")
         );
     }
+
+    /// A key made on one platform is never taken on another: the platform it names is
+    /// the OS and architecture, and glibc's version where it is linked against glibc.
+    #[test]
+    fn the_platform_names_the_os_the_architecture_and_glibc() {
+        let platform = platform();
+        let os_arch = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
+        assert!(platform.starts_with(&os_arch), "{platform}");
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert!(
+            platform[os_arch.len()..].starts_with(" glibc 2."),
+            "{platform}"
+        );
+    }
 }

@@ -238,4 +238,33 @@ mod tests {
             "[build-system]\nrequires = [\"hatchling\"]"
         )));
     }
+
+    #[test]
+    fn the_venv_agrees_with_the_lock_unless_a_locked_name_is_at_another_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let sp = dir.path().join("site-packages");
+        let locked = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(name, version)| (name.to_string(), version.to_string()))
+                .collect()
+        };
+        // No venv (a fresh clone): nothing disagrees.
+        assert!(venv_agrees(&Env::read(&sp), &locked(&[("six", "1.15.0")])));
+        fs::create_dir_all(sp.join("six-1.16.0.dist-info")).unwrap();
+        fs::create_dir_all(sp.join("pip-24.0.dist-info")).unwrap();
+        let env = Env::read(&sp);
+        assert!(venv_agrees(&env, &locked(&[("Six", "1.16.0")])));
+        // One name locked at two versions (under markers): either is the lock's.
+        assert!(venv_agrees(
+            &env,
+            &locked(&[("six", "1.15.0"), ("six", "1.16.0")])
+        ));
+        // Installed by hand at another version than the lock's.
+        assert!(!venv_agrees(&env, &locked(&[("SIX", "1.15.0")])));
+        assert!(!venv_agrees(
+            &env,
+            &locked(&[("pip", "24.0"), ("six", "1.15.0")])
+        ));
+    }
 }

@@ -241,7 +241,22 @@ mod tests {
         assert!(out.contains(&format!("pybuild/deps/{deps}.{}\"", "b".repeat(40))));
         assert!(out.contains(&format!("pybuild/code/{code}\"")));
         assert!(out.contains("-a -z \"${PEX_TOOLS:-}\" -a -z \"${PEX_INTERPRETER:-}\""));
-        assert!(add_inner_loop(header().as_bytes(), "c;rm", &code).is_err());
+        // Each hash is 40 hex digits: no more, no fewer, no other character.
+        for bad in [
+            "c;rm".to_string(),
+            "c".repeat(39),
+            "c".repeat(41),
+            "g".repeat(40),
+        ] {
+            assert!(
+                add_inner_loop(header().as_bytes(), &bad, &code).is_err(),
+                "{bad}"
+            );
+            assert!(
+                add_inner_loop(header().as_bytes(), &deps, &bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
