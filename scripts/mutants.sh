@@ -61,6 +61,11 @@ MODULES=(
   "store|src/engine/store.rs|engine::store::|clean::clean_removes_the_projects_store layers:: trust::a_trojaned"
   "zip_reader|src/steps/zip_reader.rs|steps::zip_reader::|readback:: trust::a_trojaned"
   "boot|src/steps/bundle/pex/boot.rs|steps::bundle::pex::boot::|inner_loop::"
+  # Many apps in one uv workspace: each app's closure in uv.lock, [apps.NAME] merged over
+  # the top-level sections, and an app's inputs narrowed to its members' folders.
+  "lock_closure|src/steps/bundle/lock_closure.rs|steps::bundle::lock_closure::|workspace::package_and"
+  "apps|src/base/config/apps.rs|base::config::apps::|workspace::apps_settings workspace::each_app"
+  "scope|src/engine/fileset/rules.rs|engine::fileset::|workspace::each_app watch::watch_in_a_workspace"
 )
 
 unit_only=false
