@@ -106,6 +106,20 @@ mod tests {
     }
 
     #[test]
+    fn nested_tables_are_merged_key_by_key_not_replaced() {
+        let root = config(
+            "[project]\nname = \"ws\"\n\n[deploy.marathon]\ncpus = 0.5\ninstances = 3\n\n\
+             [apps.ws-api.deploy.marathon]\ncpus = 1.0\n",
+        );
+        let marathon = root.for_app("ws-api").unwrap().deploy.marathon;
+        assert_eq!(marathon.cpus, 1.0);
+        assert_eq!(
+            marathon.instances, 3,
+            "the top-level key the app does not set"
+        );
+    }
+
+    #[test]
     fn an_error_in_an_apps_table_is_said_at_that_table() {
         let text = "[project]\nname = \"ws\"\n\n[apps.ws-api.bundle]\npex-args = \"--no-strip\"\n";
         let root = config(text);
