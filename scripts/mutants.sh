@@ -66,6 +66,7 @@ MODULES=(
   "lock_closure|src/steps/bundle/lock_closure.rs|steps::bundle::lock_closure::|workspace::package_and"
   "apps|src/base/config/apps.rs|base::config::apps::|workspace::apps_settings workspace::each_app"
   "scope|src/engine/fileset/rules.rs|engine::fileset::|workspace::each_app watch::watch_in_a_workspace"
+  "workspace_build|src/steps/workspace.rs||workspace::"
 )
 
 unit_only=false
