@@ -154,9 +154,16 @@ fn a_server_down_before_or_during_a_build_costs_a_warning() {
         down.describe()
     );
 
-    // Up when the build starts, gone while the bundle builds.
+    // Up when the build starts, gone while the bundle builds. Other pex options make pex
+    // build the dependencies and the bundle again, for seconds: a code edit alone is
+    // layered in a tenth of a second, which the wait below could miss whole.
     server.resume();
     project.write("src/uvapp/cli.py", "def main():\n    print('edited')\n");
+    let config = project.read("project.toml");
+    project.write(
+        "project.toml",
+        &format!("{config}\n[bundle]\npex-args = [\"--no-compress\"]\n"),
+    );
     let child = project.spawn_pybuild_with_env(&["bundle"], &[("PYBUILD_REMOTE_CACHE", &url)]);
     project.wait_until("the bundle step runs", || {
         fs::read_dir(project.path(".pybuild/tmp")).is_ok_and(|mut d| d.next().is_some())

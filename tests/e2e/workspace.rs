@@ -32,7 +32,20 @@ fn edit(project: &Project, rel: &str, from: &str, to: &str) {
 #[test]
 fn each_app_ships_its_closure_and_is_rebuilt_only_for_its_own_inputs() {
     let project = workspace();
-    project.pybuild(&["bundle", "-j", "2"]).success();
+    let run = project.pybuild(&["bundle", "-j", "2"]).success();
+    // The setup is the workspace's, made once: an app runs its own steps only.
+    for app in ["ws-api", "ws-worker"] {
+        let own: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with(&format!("{app}/")))
+            .collect();
+        assert!(
+            own.iter().all(|l| l.starts_with(&format!("{app}/bundle "))),
+            "{}",
+            run.describe()
+        );
+    }
     let api = project.exec("dist/api.pex", &[]).success();
     assert_eq!(api.stdout, "api v1: core v1 greets api example.org\n");
     let worker = project.exec("dist/worker.pex", &[]).success();
@@ -260,6 +273,28 @@ fn apps_settings_are_checked_against_the_workspace() {
         run.describe()
     );
     std::fs::remove_dir_all(project.path("libs/orphan")).unwrap();
+
+    // `setup` and the tasks are the workspace's: no app reports or builds them.
+    project.write(
+        "project.toml",
+        &format!("{CONFIG}\n[tasks.hello]\nrun = \"true\"\n"),
+    );
+    for target in ["setup", "hello"] {
+        let status = project.pybuild(&["status", "--json", target]).success();
+        let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert!(report.get("apps").is_none(), "{}", status.stdout);
+        assert!(!report["steps"].as_array().unwrap().is_empty());
+    }
+
+    // Two apps given one output in their own tables: said at the second one's.
+    let one_output = "[apps.ws-api.bundle]\noutput = \"dist/x.pex\"\n\n\
+                      [apps.ws-worker.bundle]\noutput = \"dist/x.pex\"\n";
+    refused(
+        &project,
+        one_output,
+        "bundle",
+        &["project.toml:8:", "is both ws-api's and ws-worker's"],
+    );
 
     // One output for two apps: each would overwrite the other's.
     let one_name = "[image]\nname = \"team-app\"\n";
