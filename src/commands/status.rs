@@ -7,7 +7,7 @@
 //! stale one is stale too ("venv will run first"), and one whose fingerprint cannot be
 //! computed until the steps before it run is reported as unknown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Result;
 use serde::Serialize;
@@ -111,10 +111,21 @@ pub(crate) fn show(
             }
             let (steps, bundle) = survey(project, printer, options, &own, None)?;
             let shared = workspace::shared_runs(project, printer);
+            let stale: HashSet<String> = steps
+                .iter()
+                .filter(|step| !step.fresh)
+                .map(|step| step.target.clone())
+                .collect();
             let mut reports = Vec::new();
             for name in apps.iter().filter(|_| !app_targets.is_empty()) {
                 let app = project.for_app(name)?;
-                let (steps, bundle) = survey(&app, printer, options, &app_targets, Some(&shared))?;
+                let (steps, bundle) = survey(
+                    &app,
+                    printer,
+                    options,
+                    &app_targets,
+                    Some((&shared, &stale)),
+                )?;
                 reports.push(AppStatus {
                     name: name.clone(),
                     fresh: all_fresh(&steps),
@@ -158,14 +169,15 @@ fn all_fresh(steps: &[StepStatus]) -> bool {
     steps.iter().all(|s| s.fresh || s.skipped.is_some())
 }
 
-/// The steps of `targets`' plan (less the `shared` ones, made by the workspace), each
+/// The steps of `targets`' plan (less the `shared` ones, made by the workspace, with those
+/// of them stale), each
 /// fresh or stale, and the bundle the plan makes.
 fn survey(
     project: &Project,
     printer: &Printer,
     options: &BuildOptions,
     targets: &[&str],
-    shared: Option<&HashMap<String, i64>>,
+    shared: Option<(&HashMap<String, i64>, &HashSet<String>)>,
 ) -> Result<(Vec<StepStatus>, BundleStatus)> {
     // `status` only reads: a `.pybuild/` it cannot write (a read-only mount, a full disk)
     // is read under a shared lock, and what the stat cache learned is not kept.
@@ -180,9 +192,10 @@ fn survey(
     let state = State::load(&project.state_dir(), printer);
     let mut cx = steps::context(project, printer, state);
     let mut plan = graph::plan(&project.config, targets, &[])?;
-    if let Some(shared) = shared {
-        plan.retain(|step| !shared.contains_key(step.name()));
-        cx.shared_runs = shared.clone();
+    if let Some((runs, stale)) = shared {
+        plan.retain(|step| !runs.contains_key(step.name()));
+        cx.shared_runs = runs.clone();
+        cx.shared_stale = stale.clone();
     }
     let refs: Vec<&dyn Step<Build>> = plan.iter().map(Box::as_ref).collect();
     let steps: Vec<StepStatus> = run::survey(&mut cx, &refs)?

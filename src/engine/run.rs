@@ -145,9 +145,9 @@ where
     Cx: DerefMut<Target = Session<'a>>,
 {
     let mut verdicts: Vec<Verdict> = Vec::new();
-    // The steps found stale so far: a chain of tens of thousands of tasks is surveyed in
-    // linear time.
-    let mut stale: HashSet<String> = HashSet::new();
+    // The steps found stale so far (another build's too: a workspace's setup, for an app):
+    // a chain of tens of thousands of tasks is surveyed in linear time.
+    let mut stale: HashSet<String> = cx.shared_stale.clone();
     for step in steps {
         cx.runner.scope(step.name());
         let reasons = match prepare(cx, *step) {

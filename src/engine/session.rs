@@ -3,7 +3,7 @@
 
 use std::any::{Any, TypeId};
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -38,6 +38,8 @@ pub(crate) struct Session<'a> {
     /// When the steps this build shares with others, recorded in another state, last
     /// succeeded (a workspace's setup, for each app's build): step → run id.
     pub(crate) shared_runs: HashMap<String, i64>,
+    /// Those of them stale now, for `run::survey`: what builds on them is stale too.
+    pub(crate) shared_stale: HashSet<String>,
 }
 
 impl<'a> Session<'a> {
@@ -60,6 +62,7 @@ impl<'a> Session<'a> {
             remote: OnceCell::new(),
             derived: HashMap::new(),
             shared_runs: HashMap::new(),
+            shared_stale: HashSet::new(),
         }
     }
 

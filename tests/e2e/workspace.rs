@@ -237,6 +237,13 @@ fn refused(project: &Project, settings: &str, command: &str, said: &[&str]) {
 #[test]
 fn apps_settings_are_checked_against_the_workspace() {
     let project = workspace();
+    // Before any setup: each app's bundle waits for the workspace's, as a project's does.
+    let status = project.pybuild(&["status", "--json"]).success();
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let bundle = &report["apps"][0]["steps"][0];
+    assert_eq!(bundle["fresh"], false, "{}", status.stdout);
+    assert_eq!(bundle["reasons"][0]["kind"], "unknown", "{}", status.stdout);
+
     let no_app = "[apps.ws-apu.bundle]\nconsole-script = \"api\"\n";
     refused(
         &project,
