@@ -8,6 +8,7 @@ pub(crate) mod error;
 pub(crate) mod http_agent;
 pub(crate) mod outputs;
 pub(crate) mod paths;
+pub(crate) mod percent;
 pub(crate) mod prerequisites;
 pub(crate) mod process;
 pub(crate) mod project;

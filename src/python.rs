@@ -13,6 +13,7 @@ pub(crate) mod interpreter;
 pub(crate) mod metadata_sources;
 pub(crate) mod network;
 pub(crate) mod own_requirement;
+pub(crate) mod path_deps;
 pub(crate) mod pins;
 pub(crate) mod prune;
 pub(crate) mod requirement;

@@ -29,6 +29,7 @@ pub(crate) fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> 
                 .filter_map(|(name, version)| Some((name.to_string(), version?.to_string())))
                 .collect(),
             installs_project: uv_lock.installs_editable_root(project),
+            outside_sources: uv_lock.outside_sources(),
         });
     }
     let text = std::fs::read_to_string(&path)
@@ -43,7 +44,19 @@ pub(crate) fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> 
                 .as_ref()
                 .is_some_and(|dir| dir.editable && Path::new(&dir.path) == Path::new("."))
     });
+    let outside_sources = file
+        .packages
+        .iter()
+        .filter(|package| {
+            package
+                .directory
+                .as_ref()
+                .is_some_and(|dir| is_outside(&dir.path))
+        })
+        .map(|package| package.name.clone())
+        .collect();
     Ok(Locked {
+        outside_sources,
         names: file
             .packages
             .iter()
@@ -63,6 +76,17 @@ pub(crate) struct Locked {
     /// Each package's version (a lock may hold several for one name, by platform).
     pub(crate) versions: Vec<(String, String)>,
     pub(crate) installs_project: bool,
+    /// The packages it installs from a folder outside the root (`../lib`, `/srv/lib`):
+    /// their code is not pinned by any file of the checkout.
+    pub(crate) outside_sources: Vec<String>,
+}
+
+/// Whether a lock's relative or absolute `path` lies outside the root it is relative to.
+pub(crate) fn is_outside(path: &str) -> bool {
+    Path::new(path).is_absolute()
+        || Path::new(path)
+            .components()
+            .any(|part| part == std::path::Component::ParentDir)
 }
 
 /// The parts of `pylock.toml` pybuild reads (`uv.lock` is `python::uv_lock`'s).
@@ -96,13 +120,16 @@ mod tests {
         std::fs::write(
             dir.path().join("pylock.toml"),
             "lock-version = \"1.0\"\n\n[[packages]]\nname = \"six\"\nversion = \"1.15.0\"\n\n\
-             [[packages]]\nname = \"uv_app\"\ndirectory = { path = \".\", editable = true }\n",
+             [[packages]]\nname = \"uv_app\"\ndirectory = { path = \".\", editable = true }\n\n\
+             [[packages]]\nname = \"inside\"\ndirectory = { path = \"libs/inside\" }\n\n\
+             [[packages]]\nname = \"beside\"\ndirectory = { path = \"../beside\", editable = true }\n",
         )
         .unwrap();
         assert_eq!(EnvLock::find(dir.path()), Some(EnvLock::Pylock));
         let locked = read(EnvLock::Pylock, dir.path(), "uv-app").unwrap();
-        assert_eq!(locked.names, ["six", "uv_app"]);
+        assert_eq!(locked.names, ["six", "uv_app", "inside", "beside"]);
         assert!(locked.installs_project);
+        assert_eq!(locked.outside_sources, ["beside"]);
         assert!(
             !read(EnvLock::Pylock, dir.path(), "other")
                 .unwrap()

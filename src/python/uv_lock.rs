@@ -64,6 +64,22 @@ impl UvLock {
         })
     }
 
+    /// The packages it installs from a folder or file outside the root (`editable`,
+    /// `directory` or `path` sources there).
+    pub(crate) fn outside_sources(&self) -> Vec<String> {
+        self.packages
+            .iter()
+            .filter(|package| {
+                let source = &package.source;
+                [&source.editable, &source.directory, &source.path]
+                    .into_iter()
+                    .flatten()
+                    .any(|path| crate::python::env_lock::is_outside(path))
+            })
+            .map(|package| package.name.clone())
+            .collect()
+    }
+
     /// The workspace's projects the lock names (`[manifest] members`, and the packages of
     /// `editable` or `virtual` source), normalised.
     #[allow(
@@ -183,6 +199,7 @@ struct Source {
     editable: Option<String>,
     r#virtual: Option<String>,
     directory: Option<String>,
+    path: Option<String>,
 }
 
 impl Source {
@@ -268,6 +285,21 @@ mod tests {
             ])
         );
         assert_eq!(lock.closure("lib"), versions(&[("six", &["1.17.0"])]));
+    }
+
+    #[test]
+    fn packages_from_folders_outside_the_root_are_named() {
+        let lock = UvLock::parse(
+            "version = 1\n\n\
+             [[package]]\nname = \"app\"\nversion = \"1\"\nsource = { editable = \".\" }\n\n\
+             [[package]]\nname = \"member\"\nversion = \"1\"\nsource = { editable = \"libs/m\" }\n\n\
+             [[package]]\nname = \"beside\"\nversion = \"1\"\nsource = { editable = \"../beside\" }\n\n\
+             [[package]]\nname = \"copied\"\nversion = \"1\"\nsource = { directory = \"/srv/copied\" }\n\n\
+             [[package]]\nname = \"wheel\"\nversion = \"1\"\nsource = { path = \"../w/wheel-1-py3-none-any.whl\" }\n\n\
+             [[package]]\nname = \"six\"\nversion = \"1\"\nsource = { registry = \"r\" }\n",
+        )
+        .unwrap();
+        assert_eq!(lock.outside_sources(), ["beside", "copied", "wheel"]);
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! nor the editable install's `*.egg-info` is touched.
 //!
 //! Its fingerprint: every input file, the `[bundle]` section, the interpreter, the
-//! versions of the distributions the kind's backend builds with, the entry point, and the
-//! venv it runs in.
+//! versions of the distributions the kind's backend builds with, the entry point, the
+//! venv it runs in, and the files of its path dependencies (`python::path_deps`: the
+//! venv runs their folders' code as it is now).
 //!
 //! Each kind is a [`Backend`] in `bundle/<kind>.rs`, registered in [`backend`]: it names
 //! the tool the tools step installs, its default output extension and the versions that
@@ -30,6 +31,7 @@ use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Prepared, Step};
 use crate::python::build::Build;
 use crate::python::env::Env;
 use crate::python::interpreter::Interpreter;
+use crate::python::path_deps::{self, PathDepInputs};
 use crate::python::{requirement, sources};
 
 mod archive;
@@ -194,12 +196,20 @@ impl<'a> Step<Build<'a>> for Bundle {
         fingerprint.part("entry", format!("{:?}", target.entry));
         let files = cx.project_files()?;
         cx.add_files(&mut fingerprint, &files)?;
+        let mut deps = Vec::new();
+        for dep in path_deps::of(&env, cx.project) {
+            let dep_files = dep.files(&cx.project.root)?;
+            cx.add_files(&mut fingerprint, &dep_files)?;
+            fingerprint.part(&format!("path dependency {}", dep.name), dep.rel.clone());
+            deps.push(PathDepInputs::new(dep, dep_files, &fingerprint));
+        }
         target.backend.fingerprint(cx, &mut fingerprint)?;
         let read = Read {
             target,
             files,
             python,
             site_packages,
+            path_deps: deps.into(),
         };
         Ok(Prepared::new(fingerprint, move |cx| self.make(cx, read)))
     }
@@ -253,6 +263,7 @@ struct Read {
     files: Rc<[String]>,
     python: Interpreter,
     site_packages: PathBuf,
+    path_deps: Rc<[PathDepInputs]>,
 }
 
 impl Bundle {
@@ -263,6 +274,7 @@ impl Bundle {
             files,
             python,
             site_packages,
+            path_deps,
         } = read;
         let output_key = bundle.output.clone();
         let (outputs, target) = output_path(cx, &output_key)?;
@@ -285,6 +297,7 @@ impl Bundle {
             python,
             site_packages,
             work: work.clone(),
+            path_deps,
         };
         let backend = bundle.backend;
         backend.build(cx, &job)?;

@@ -25,6 +25,7 @@ mod installers;
 mod kinds;
 mod layers;
 mod own_code;
+mod path_deps;
 mod push;
 mod readback;
 mod recovery;

@@ -6,6 +6,8 @@
 
 use base64::Engine as _;
 
+use crate::base::percent;
+
 /// A server's base URL, its user-info taken out, and the header that authenticates to it.
 #[derive(Clone)]
 pub(crate) struct Endpoint {
@@ -32,8 +34,8 @@ impl Endpoint {
         let basic = |user: &str, password: &str| {
             let token = base64::engine::general_purpose::STANDARD.encode(format!(
                 "{}:{}",
-                percent_decoded(user),
-                percent_decoded(password)
+                percent::decoded(user),
+                percent::decoded(password)
             ));
             ("Authorization".to_string(), format!("Basic {token}"))
         };
@@ -43,7 +45,7 @@ impl Endpoint {
                 Some((user, password)) => basic(user, password),
                 None => (
                     "Authorization".to_string(),
-                    format!("Bearer {}", percent_decoded(info)),
+                    format!("Bearer {}", percent::decoded(info)),
                 ),
             })
             .or_else(|| {
@@ -87,37 +89,9 @@ fn netrc_entry(text: &str, host: &str) -> Option<(String, String)> {
     found
 }
 
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((high * 16 + low) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_escapes_are_decoded_and_a_cut_one_is_kept() {
-        assert_eq!(percent_decoded("p%40ss%2Fw%3a%41"), "p@ss/w:A");
-        for kept in ["%", "%4", "a%4", "%zz", "100%"] {
-            assert_eq!(percent_decoded(kept), kept);
-        }
-    }
 
     #[test]
     fn user_info_becomes_a_header_and_leaves_the_url() {

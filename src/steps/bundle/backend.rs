@@ -12,6 +12,7 @@ use crate::base::error::UserError;
 use crate::engine::fingerprint::Fingerprint;
 use crate::python::build::Build;
 use crate::python::interpreter::Interpreter;
+use crate::python::path_deps::PathDepInputs;
 
 /// What the bundle starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,8 @@ pub(crate) struct Job {
     pub(crate) python: Interpreter,
     /// The venv's site-packages, holding the editable install's metadata.
     pub(crate) site_packages: PathBuf,
+    /// The project's path dependencies (`python::path_deps`), with their input files.
+    pub(crate) path_deps: Rc<[PathDepInputs]>,
 }
 
 /// A kind of bundle: builds a [`Job`] with tools installed in the venv.

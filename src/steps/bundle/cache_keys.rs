@@ -17,6 +17,10 @@
 //!   lock does not name (installed by hand) means no early key: what the venv holds is then
 //!   not what the lock says, and its bundle must not be published as the lock's.
 //!
+//! A bundle with path dependencies (`python::path_deps`) has neither key: its code from
+//! their folders cannot be checked against the venv's `RECORD`s (an editable install
+//! records none of it), nor is it pinned by the checkout's files.
+//!
 //! A key names the result, it does not vouch for it: whatever is fetched under either key
 //! is compared with what is here before it is used (`fetch_check`, `pex::audit`). With no
 //! venv (a fresh clone), the dependencies cannot be: the early key is then asked for only
@@ -37,7 +41,7 @@ use crate::engine::step::{CacheKey, EarlyKey, FetchCheck};
 use crate::python::build::Build;
 use crate::python::env::Env;
 use crate::python::metadata_sources::{self, versioned_by_vcs};
-use crate::python::{env_lock, requirement};
+use crate::python::{env_lock, path_deps, requirement};
 
 /// `output`: the bundle's, as `bundle::target` says.
 pub(super) fn late(
@@ -50,6 +54,9 @@ pub(super) fn late(
         return Ok(None);
     }
     let env = cx.env()?;
+    if has_path_deps(cx, &env) {
+        return Ok(None);
+    }
     let mut records = String::new();
     // Not the project's own, nor in a workspace any member's: an editable install names
     // the checkout's path (the metadata of those the bundle carries is in the fingerprint
@@ -96,7 +103,10 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
     };
     let locked = env_lock::read(lock, &root, &config.project.name)?;
     let env = cx.env()?;
-    if !venv_agrees(&env, &locked.versions) {
+    if !venv_agrees(&env, &locked.versions)
+        || !locked.outside_sources.is_empty()
+        || has_path_deps(cx, &env)
+    {
         return Ok(None);
     }
     let config = &cx.project.config;
@@ -128,6 +138,18 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
             unchecked,
         },
     }))
+}
+
+/// Whether the venv holds path dependencies (said once, in detail, when it does).
+fn has_path_deps(cx: &Build, env: &Env) -> bool {
+    let deps = path_deps::of(env, cx.project);
+    if let Some(dep) = deps.first() {
+        cx.printer.detail(&format!(
+            "the remote cache is not used: {} is installed from {}, whose code no key pins",
+            dep.name, dep.rel
+        ));
+    }
+    !deps.is_empty()
 }
 
 /// The check of a fetched bundle (see `Step::fetch_check`): the PEX is compared with the

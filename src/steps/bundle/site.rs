@@ -16,6 +16,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use super::backend::Job;
+use super::placement::stage_files;
 use crate::args;
 use crate::python::build::Build;
 use crate::python::interpreter::Interpreter;
@@ -34,9 +35,15 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
     argv.extend(wheelhouse::pip_args(cx));
     // A requirement file's `-e .[extra]` asks for the project with those extras: so does
     // this install (see `own_requirement`).
+    let deps: Vec<_> = job
+        .path_deps
+        .iter()
+        .map(|inputs| inputs.dep.clone())
+        .collect();
     let (_, extras) = own_requirement::for_bundler(
         &cx.sources(),
         cx.project.requirement_files(),
+        &deps,
         &job.work.join("requirements"),
     )?;
     let project = match extras.is_empty() {
@@ -44,6 +51,13 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
         false => format!("{}[{}]", job.stage.display(), extras.join(",")).into(),
     };
     argv.extend(args!["--target", dir, "-c", &constraints, project]);
+    // Each path dependency from a staged copy of its folder's input files, not the folder
+    // (see `python::path_deps`).
+    for inputs in job.path_deps.iter() {
+        let stage = job.work.join("path-deps").join(&inputs.dep.name);
+        stage_files(&inputs.dep.dir, &inputs.files_in_folder(), &stage)?;
+        argv.push(stage.into());
+    }
     let sources = cx.sources();
     let names = sources.names_in(sources.requirement_files());
     argv.extend(names.into_iter().map(Into::into));

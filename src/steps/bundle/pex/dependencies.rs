@@ -29,9 +29,15 @@ use crate::steps::bundle::shared_layers;
 /// the same digest exists, else built into a temp file renamed into place, so a killed
 /// build never leaves a truncated layer behind a valid name.
 pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBuf> {
+    let deps: Vec<_> = job
+        .path_deps
+        .iter()
+        .map(|inputs| inputs.dep.clone())
+        .collect();
     let (files, extras) = own_requirement::for_bundler(
         &cx.sources(),
         cx.project.requirement_files(),
+        &deps,
         &job.work.join("requirements"),
     )?;
     // The requirements of the project's extras a requirement file asks for are the app's.
@@ -63,7 +69,10 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
     // What a layer fetched from the remote cache is checked against: it holds no code of
     // the project, so the input files are not needed.
     let here = Here::of(cx, Vec::new(), Some(job.site_packages.clone()));
-    let path = if shared_layers::take(cx, &store, &name, &here)? {
+    // One that holds a path dependency's code is not shared, here or through the remote
+    // cache: no venv's `RECORD` vouches for that code (an editable install lists none).
+    let shared = job.path_deps.is_empty();
+    let path = if shared && shared_layers::take(cx, &store, &name, &here)? {
         let path = store.path(&name);
         cx.printer.detail(&format!(
             "dependencies PEX {} taken from another checkout's (same digest)",
@@ -80,7 +89,7 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
         argv.extend(fast_start(cx));
         run_pex(cx, argv).context("cannot build the dependencies PEX from the venv")?;
         let path = store.put(&name, &partial)?;
-        if let Err(err) = shared_layers::offer(cx, &store, &name) {
+        if shared && let Err(err) = shared_layers::offer(cx, &store, &name) {
             cx.printer.detail(&format!(
                 "the dependencies PEX is not shared with other checkouts: {err:#}"
             ));
@@ -113,7 +122,8 @@ fn venv_closure_args(
 
 /// What the dependencies PEX is made of: the requirements, the requirement files, every
 /// distribution installed in the venv (name and version: a pin changed or a package
-/// installed by hand gives another digest) and what else decides how pex builds.
+/// installed by hand gives another digest), the files of the path dependencies (pex
+/// builds them from their folders as they are) and what else decides how pex builds.
 fn deps_digest(cx: &Build, env: &Env, job: &Job, requires: &[String]) -> Result<String> {
     let mut text = format!("deps-layer-v4\n{}\n", requires.join("\n"));
     let sources = cx.sources();
@@ -134,6 +144,10 @@ fn deps_digest(cx: &Build, env: &Env, job: &Job, requires: &[String]) -> Result<
     {
         let files = dist.record_digest();
         text.push_str(&format!("{} {} {files}\n", dist.name, dist.version));
+    }
+    for inputs in job.path_deps.iter() {
+        let dep = &inputs.dep;
+        text.push_str(&format!("{} at {}: {}\n", dep.name, dep.rel, inputs.digest));
     }
     text.push_str(&pex_environment(cx, job));
     Ok(hash_bytes(text.as_bytes())[..16].to_string())
