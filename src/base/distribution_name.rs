@@ -21,9 +21,42 @@ pub(crate) fn normalize(name: &str) -> String {
     out
 }
 
+/// Whether `name` is a valid distribution name (PEP 508: letters, digits, `-`, `_` and `.`,
+/// beginning and ending with a letter or digit). Only such a name may become part of a
+/// path or an image's name.
+pub(crate) fn is_valid(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_alphanumeric();
+    bytes.first().is_some_and(edge)
+        && bytes.last().is_some_and(edge)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{is_valid, normalize};
+
+    #[test]
+    fn only_letters_digits_and_inner_separators_make_a_name() {
+        for good in ["a", "ws-api", "Foo.Bar_baz", "x1"] {
+            assert!(is_valid(good), "{good}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "../../evil",
+            "a/b",
+            "a b",
+            "é",
+            ".hidden",
+            "a\nb",
+        ] {
+            assert!(!is_valid(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn runs_of_separators_are_one_dash_and_case_is_folded() {

@@ -383,6 +383,17 @@ mod tests {
     }
 
     #[test]
+    fn a_member_name_that_is_no_project_name_is_refused_at_it() {
+        let dir = make(ROOT, &[("apps/a", &member("../../evil", &[], &["a"]))]);
+        let text = error(&dir);
+        assert!(text.contains("apps/a/pyproject.toml:2:8"), "{text}");
+        assert!(
+            text.contains("`../../evil` is not a valid project name"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn one_script_in_two_members_is_an_error_naming_both_files() {
         let dir = make(
             ROOT,

@@ -48,7 +48,9 @@ pub(crate) fn select(project: &Project, named: &[String], dir: &Path) -> Result<
                     }
                     None => "is no member of the workspace",
                 };
-                let mut err = UserError::usage(format!("`--package {name}`: {name} {what}"));
+                // The user's argument, shown as typed but for control characters.
+                let shown = name.escape_debug();
+                let mut err = UserError::usage(format!("`--package {shown}`: {shown} {what}"));
                 if workspace.member(name).is_none()
                     && let Some(best) = nearest(name, &apps)
                 {

@@ -176,6 +176,16 @@ fn package_and_the_member_directory_choose_the_apps() {
         "{}",
         run.describe()
     );
+    // A control character in the argument is shown escaped, not written to the terminal.
+    let run = project
+        .pybuild(&["bundle", "-p", "ws\n\u{1b}[2Jx"])
+        .failure(2);
+    assert!(
+        run.stderr.contains("`--package ws\\n\\u{1b}[2Jx`"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.describe());
 
     // A member the api does not depend on registers a plugin: the venv's tests see it,
     // the api's bundle does not, and says so.

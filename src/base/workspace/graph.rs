@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::member::Member;
 use super::pyproject::{Read, requirement};
-use crate::base::distribution_name::normalize;
+use crate::base::distribution_name::{is_valid, normalize};
 
 /// A member's pyproject.toml, with its normalised name and its directory.
 struct Named {
@@ -85,6 +85,15 @@ fn named(read: Vec<(String, Read)>) -> Result<Vec<Named>> {
                 )
                 .into());
         };
+        if !is_valid(name.get_ref()) {
+            return Err(file
+                .error(
+                    Some(name.span()),
+                    format!("`{}` is not a valid project name", name.get_ref().escape_debug()),
+                )
+                .hint("a name is letters, digits, `-`, `_` and `.`, beginning and ending with a letter or digit (PEP 508)")
+                .into());
+        }
         let name = normalize(name.get_ref());
         if let Some(first) = named.iter().find(|other| other.name == name) {
             let first = first.file.place(first.file.name_span());
