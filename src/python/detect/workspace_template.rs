@@ -1,8 +1,9 @@
 //! The `project.toml` that `init` writes at the root of a uv workspace: the one template
 //! (`template`), named after the root's folder, with no console script of its own, then
 //! what makes it a workspace's: a comment naming its apps and libraries (the members come
-//! from `pyproject.toml`, never from this file), and a commented-out `[apps.NAME]` example
-//! for each app.
+//! from `pyproject.toml`, never from this file), a `[bundle]` that speaks of apps (PEX
+//! only, each with its own console script), and a commented-out `[apps.NAME]` example for
+//! each app.
 
 use super::detected::Detected;
 use super::template::{render, toml_string};
@@ -16,14 +17,39 @@ pub(crate) fn render_workspace(
     check: Option<&str>,
     workspace: &Workspace,
 ) -> String {
-    let single = render(detected, name, check);
-    // Each app's bundle is named after its own console script.
+    let mut single = render(detected, name, check);
+    // The single project's lines about the bundle, as they hold for a workspace's apps: a
+    // line not found leaves the text as it was (the test sees that).
+    let script = format!("# console-script = {}\n", toml_string(name));
     let output = format!("# output = {}", toml_string(&format!("dist/{name}.pex")));
-    let single = single.replacen(
-        &output,
-        "# output = \"dist/SCRIPT.pex\"   # each app's default: named after its console script",
-        1,
-    );
+    for (single_project, apps) in [
+        (
+            "# Bundler: \"pex\", \"shiv\" (.pyz, extracted to ~/.shiv), \"pyinstaller\" (native one-file\n\
+             # executable, no Python needed to run it) or \"zipapp\" (.pyz, pure-Python dependencies only).\n",
+            "# Bundler: \"pex\", the one kind a workspace's apps are built as.\n",
+        ),
+        (
+            "# Console script the bundle runs. Default: read from the editable install's metadata.\n",
+            "# Console script each app's bundle runs. Default: its member's only one; for a member\n\
+             # that declares several, set it in [apps.NAME.bundle] (below).\n",
+        ),
+        (script.as_str(), ""),
+        (
+            "# Or the function the bundle runs, as package.module:function; exclusive with console-script.\n\
+             # entry-point = \"package.module:function\"\n",
+            "# Or the function an app's bundle runs, as package.module:function, in [apps.NAME.bundle].\n",
+        ),
+        (
+            output.as_str(),
+            "# output = \"dist/SCRIPT.pex\"   # each app's default: named after its console script",
+        ),
+        (
+            "# For the other kinds: shiv-args, pyinstaller-args, hidden-imports (pyinstaller), zipapp-args.\n",
+            "",
+        ),
+    ] {
+        single = single.replacen(single_project, apps, 1);
+    }
     let (head, rest) = single.split_at(single.find("[project]\n").unwrap_or(0));
     format!("{head}{}{rest}{}", about(workspace), apps(workspace))
 }
@@ -73,7 +99,7 @@ fn apps(workspace: &Workspace) -> String {
                     others.join(", ")
                 ));
             }
-            _ => out.push_str("# kind = \"pex\"\n"),
+            _ => out.push_str("# strategy = \"auto\"\n"),
         }
         out.push_str(&format!("# [apps.{}.image]\n# port = 8000\n", app.name));
     }
@@ -111,6 +137,17 @@ mod tests {
         assert!(text.contains("# [apps.ws-api.bundle]\n"), "{text}");
         assert!(text.contains("# [apps.ws-worker.image]\n"), "{text}");
         assert!(!text.contains("dist/ws.pex"), "{text}");
+        // Nothing of a single project's bundle that an app cannot have.
+        for single in [
+            "shiv",
+            "zipapp",
+            "pyinstaller",
+            "console-script = \"ws\"",
+            "entry-point =",
+        ] {
+            assert!(!text.contains(single), "{single}\n{text}");
+        }
+        assert!(text.contains("# Bundler: \"pex\", the one kind"), "{text}");
         assert!(text.find("# A uv workspace").unwrap() < text.find("[project]\n").unwrap());
     }
 }
