@@ -43,11 +43,25 @@ pub(crate) struct PathDep {
 
 /// The path dependencies of `project` installed in `env`, by name.
 pub(crate) fn of(env: &Env, project: &Project) -> Vec<PathDep> {
+    installed_from_folders(env, project, true)
+}
+
+/// What `env` holds installed from a local folder, editable or not (a copy, then), other
+/// than `project` and its workspace's members: what a requirement line naming a folder
+/// installed, which pex takes from the venv by name.
+pub(crate) fn folder_installs(env: &Env, project: &Project) -> Vec<PathDep> {
+    installed_from_folders(env, project, false)
+}
+
+fn installed_from_folders(env: &Env, project: &Project, editable_only: bool) -> Vec<PathDep> {
     let mut deps: Vec<PathDep> = env
         .others(&project.config.project.name)
         .filter(|dist| !project.is_member(&dist.name))
         .filter_map(|dist| {
-            let dir = editable_dir(&dist.dist_info)?;
+            let (dir, editable) = installed_from(&dist.dist_info)?;
+            if editable_only && !editable {
+                return None;
+            }
             let rel = relative(&project.root, &dir)?;
             Some(PathDep {
                 name: dist.name.clone(),
@@ -143,18 +157,18 @@ impl PathDepInputs {
     }
 }
 
-/// The folder `direct_url.json` in `dist_info` names when it records an editable install
-/// of a local folder (PEP 610: `{"url": "file:///…", "dir_info": {"editable": true}}`).
-fn editable_dir(dist_info: &Path) -> Option<PathBuf> {
+/// The folder `direct_url.json` in `dist_info` names when it records an install of a local
+/// folder (PEP 610: `{"url": "file:///…", "dir_info": {…}}`), and whether that install is
+/// editable (`"editable": true`).
+fn installed_from(dist_info: &Path) -> Option<(PathBuf, bool)> {
     let text = fs::read_to_string(dist_info.join("direct_url.json")).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    if value["dir_info"]["editable"] != serde_json::Value::Bool(true) {
-        return None;
-    }
+    let dir_info = value.get("dir_info")?;
+    let editable = dir_info["editable"] == serde_json::Value::Bool(true);
     let path = value["url"].as_str()?.strip_prefix("file://")?;
     let path = path.strip_prefix("localhost").unwrap_or(path);
     let path = PathBuf::from(percent::decoded(path));
-    path.is_absolute().then_some(path)
+    path.is_absolute().then_some((path, editable))
 }
 
 /// `dir` relative to `root` (both absolute), `/`-separated, with `..` where it is outside;
@@ -188,25 +202,43 @@ mod tests {
     }
 
     #[test]
-    fn only_an_editable_install_of_a_local_folder_names_one() {
+    fn an_install_of_a_local_folder_names_it_and_says_whether_it_is_editable() {
         let dir = tempfile::tempdir().unwrap();
         let write = |text: &str| fs::write(dir.path().join("direct_url.json"), text).unwrap();
-        write(r#"{"url": "file:///home/me/my%20lib", "dir_info": {"editable": true}}"#);
-        assert_eq!(
-            editable_dir(dir.path()).unwrap(),
-            Path::new("/home/me/my lib")
-        );
-        write(r#"{"url": "file://localhost/srv/lib", "dir_info": {"editable": true}}"#);
-        assert_eq!(editable_dir(dir.path()).unwrap(), Path::new("/srv/lib"));
-        for other in [
-            r#"{"url": "file:///srv/lib", "dir_info": {}}"#,
-            r#"{"url": "file:///srv/lib", "dir_info": {"editable": false}}"#,
-            r#"{"url": "https://example.com/lib.tar.gz", "archive_info": {}}"#,
-            r#"{"url": "file://relative/lib", "dir_info": {"editable": true}}"#,
-            "not json",
+        let folder = |path: &str, editable| Some((PathBuf::from(path), editable));
+        for (text, want) in [
+            (
+                r#"{"url": "file:///home/me/my%20lib", "dir_info": {"editable": true}}"#,
+                folder("/home/me/my lib", true),
+            ),
+            (
+                r#"{"url": "file://localhost/srv/lib", "dir_info": {"editable": true}}"#,
+                folder("/srv/lib", true),
+            ),
+            (
+                r#"{"url": "file:///srv/lib", "dir_info": {}}"#,
+                folder("/srv/lib", false),
+            ),
+            (
+                r#"{"url": "file:///srv/lib", "dir_info": {"editable": false}}"#,
+                folder("/srv/lib", false),
+            ),
+            (
+                r#"{"url": "https://example.com/lib.tar.gz", "archive_info": {}}"#,
+                None,
+            ),
+            (
+                r#"{"url": "file:///srv/lib.whl", "archive_info": {}}"#,
+                None,
+            ),
+            (
+                r#"{"url": "file://relative/lib", "dir_info": {"editable": true}}"#,
+                None,
+            ),
+            ("not json", None),
         ] {
-            write(other);
-            assert_eq!(editable_dir(dir.path()), None, "{other}");
+            write(text);
+            assert_eq!(installed_from(dir.path()), want, "{text}");
         }
     }
 }

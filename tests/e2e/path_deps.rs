@@ -91,6 +91,18 @@ fn an_edit_of_a_path_dependency_rebuilds_the_bundle_with_the_venvs_code() {
         !lib.join("build").exists(),
         "a build wrote into the library's folder"
     );
+
+    // Not editable (`../saylib`): the venv holds a copy, and so does the PEX, which pex
+    // takes from the venv by name (it refuses a folder among the requirements).
+    let config = project.read("project.toml").replace("kind = \"zipapp\"\n", "");
+    project.write("project.toml", &config);
+    project.write("requirements.txt", "six\n../saylib\n");
+    project.pybuild(&["bundle"]).success();
+    fs::write(lib.join("src/saylib/__init__.py"), "WORD = 'v4'\n").unwrap();
+    let tested = project.exec(".venv/bin/say", &[]).success().stdout;
+    assert_eq!(tested, "v3 gone\n");
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(project.exec("dist/say.pex", &[]).success().stdout, tested);
 }
 
 #[test]

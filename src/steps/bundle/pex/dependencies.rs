@@ -17,7 +17,7 @@ use crate::engine::store::{Lookup, Store};
 use crate::python::build::Build;
 use crate::python::env::Env;
 use crate::python::installed::Dist;
-use crate::python::own_requirement;
+use crate::python::{own_requirement, path_deps};
 use crate::steps::bundle::backend::Job;
 use crate::steps::bundle::shared_layers;
 
@@ -29,11 +29,9 @@ use crate::steps::bundle::shared_layers;
 /// the same digest exists, else built into a temp file renamed into place, so a killed
 /// build never leaves a truncated layer behind a valid name.
 pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Result<PathBuf> {
-    let deps: Vec<_> = job
-        .path_deps
-        .iter()
-        .map(|inputs| inputs.dep.clone())
-        .collect();
+    // Editable or not: pex takes what a folder installed from the venv, by name.
+    let env = cx.env_at(&job.site_packages);
+    let deps = path_deps::folder_installs(&env, cx.project);
     let (files, extras) = own_requirement::for_bundler(
         &cx.sources(),
         cx.project.requirement_files(),
@@ -42,7 +40,6 @@ pub(super) fn dependencies_pex(cx: &Build, job: &Job, requires: &[String]) -> Re
     )?;
     // The requirements of the project's extras a requirement file asks for are the app's.
     let mut requires = requires.to_vec();
-    let env = cx.env_at(&job.site_packages);
     if !extras.is_empty() {
         let metadata = env.find(&cx.project.config.project.name);
         let metadata = metadata.and_then(Dist::metadata).unwrap_or_default();
