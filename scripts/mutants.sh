@@ -9,6 +9,8 @@
 #   scripts/mutants.sh                  every module below
 #   scripts/mutants.sh redact links     those modules only
 #   scripts/mutants.sh --unit statcache unit tests only (no e2e test runs: minutes, not hours)
+#   scripts/mutants.sh --e2e audit      the e2e pass alone, for the mutants the module's last
+#                                       unit pass missed (its results under target/mutation)
 #   scripts/mutants.sh --diff [BASE]    only the lines changed since BASE (default: main)
 #   scripts/mutants.sh --shard K/N      the K-th of N slices of the mutants (0-based), to
 #                                       split a whole run over machines or nights
@@ -23,7 +25,9 @@
 # the unit tests alone (only the library's test binary is rebuilt), then, for the mutants
 # those missed, with the e2e tests (the binary and the e2e test binary rebuilt). Both
 # build with the `mutants` profile of Cargo.toml (no debug info: linking it was a large
-# share of each rebuild); .cargo/mutants.toml lists the mutants left out, with why.
+# share of each rebuild); .cargo/mutants.toml lists the mutants left out, with why. The
+# e2e pass runs its tests with cargo-nextest, which stops at the first test that fails
+# (cargo test runs every test of a binary): a caught mutant costs its first failure.
 # Results: target/mutation/MODULE/{unit,e2e}/mutants.out/{caught,missed,unviable,timeout}.txt.
 # Exit status: 0 when no mutant was missed, 2 when some were, 1 on an error.
 set -euo pipefail
@@ -41,10 +45,12 @@ MODULES=(
   "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions inputs::an_unreadable"
   # The remote cache in two: the client (it needs a server: its unit tests catch none) and
   # the wire (credentials, the entry's format, keys, the transport's limits).
-  "remote|src/engine/remote.rs|engine::remote|remote:: hostile_cache:: trust::"
+  "remote|src/engine/remote.rs||remote:: hostile_cache:: trust::"
   "remote_wire|src/engine/remote/credentials.rs src/engine/remote/entry.rs src/engine/remote/key.rs src/engine/remote/transport.rs|engine::remote|hostile_cache:: remote::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone remote::a_checkout_with remote::the_early_key layers::two_checkouts"
-  "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/zip.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts"
+  # The layered PEX in two: how it is put together, and the zip writer (145 mutants).
+  "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts"
+  "pex_zip|src/steps/bundle/pex/zip.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts readback::"
   "redact|src/base/redact.rs|base::redact::|safety::credentials"
   "links|src/engine/fileset/links.rs|engine::fileset::links::|inputs::a_link inputs::a_linked"
   "placement|src/steps/bundle/placement.rs|steps::bundle::placement::|clean::an_output_naming_sources clean::a_bundle_is_never_written hardening::pex_and_the_bundle_output bundle::first_bundle_runs"
@@ -70,6 +76,7 @@ MODULES=(
 )
 
 unit_only=false
+e2e_only=false
 diff_base=""
 shard=""
 list=false
@@ -77,6 +84,7 @@ selected=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --unit) unit_only=true ;;
+    --e2e) e2e_only=true ;;
     --list) list=true ;;
     --shard)
       shard="${2:?--shard needs K/N}"
@@ -114,10 +122,16 @@ if $list && [ ${#selected[@]} -eq 0 ]; then
   exit 0
 fi
 
-if ! command -v cargo-mutants >/dev/null; then
-  echo "mutants.sh: installing cargo-mutants (cargo install --locked cargo-mutants)" >&2
-  cargo install --locked cargo-mutants
+if $unit_only && $e2e_only; then
+  echo "mutants.sh: --unit and --e2e each leave out the other's pass; give one" >&2
+  exit 1
 fi
+for tool in cargo-mutants cargo-nextest; do
+  if ! $list && ! command -v "$tool" >/dev/null; then
+    echo "mutants.sh: installing $tool (cargo install --locked $tool)" >&2
+    cargo install --locked "$tool"
+  fi
+done
 if ! $list && ! git diff --quiet -- src; then
   echo "mutants.sh: src/ has uncommitted changes; mutants are applied in place, so commit or stash them first" >&2
   exit 1
@@ -151,6 +165,12 @@ count() {
   local file="$out_root/$name/$1/mutants.out/$2.txt"
   if [ -f "$file" ]; then wc -l <"$file"; else echo 0; fi
 }
+# Adds to `only` each mutant named in FILE (a pass's missed.txt), by its whole name.
+only_missed() {
+  while IFS= read -r mutant; do
+    only+=(--re "^$(sed 's/[][\.*+?^${}()|]/\\&/g' <<<"$mutant")\$")
+  done <"$1"
+}
 for entry in "${MODULES[@]}"; do
   IFS='|' read -r name globs unit e2e <<<"$entry"
   if [ ${#selected[@]} -gt 0 ] && ! printf '%s\n' "${selected[@]}" | grep -qx "$name"; then
@@ -182,32 +202,38 @@ for entry in "${MODULES[@]}"; do
   # only the test binary a pass runs is rebuilt; the timeout's minimum allows for a
   # loaded machine (the baseline run sets the rest).
   options+=(--minimum-test-timeout 120)
-  rm -rf "${out_root:?}/$name"
-  mkdir -p "$out_root/$name"
   # The names of the mutants the e2e pass tries: all of them when there is no unit pass.
   only=()
-  if [ -n "$unit" ]; then
+  missed="$out_root/$name/unit/mutants.out/missed.txt"
+  if $e2e_only; then
+    if [ -n "$unit" ] && [ ! -f "$missed" ]; then
+      echo "mutants.sh: --e2e: $name has no unit pass on record ($missed); run it first" >&2
+      exit 1
+    fi
+    rm -rf "${out_root:?}/$name/e2e"
+  else
+    rm -rf "${out_root:?}/$name"
+  fi
+  mkdir -p "$out_root/$name"
+  if $e2e_only && [ -n "$unit" ]; then
+    only_missed "$missed"
+    [ ${#only[@]} -eq 0 ] && echo "== $name: its last unit pass missed none" && continue
+  elif [ -n "$unit" ]; then
     echo "== $name, unit tests: cargo test --lib -- $unit"
     unit_options=("${options[@]}" --output "$out_root/$name/unit")
     [ -n "$diff_file" ] && unit_options+=(--in-diff "$diff_file")
     [ -n "$shard" ] && unit_options+=(--shard "$shard")
     mutants "${unit_options[@]}" --cargo-arg=--lib -- -- $unit
-    missed="$out_root/$name/unit/mutants.out/missed.txt"
-    if [ -n "$e2e" ] && [ -s "$missed" ]; then
-      # Each missed mutant by its whole name, as a regex.
-      while IFS= read -r mutant; do
-        only+=(--re "^$(sed 's/[][\.*+?^${}()|]/\\&/g' <<<"$mutant")\$")
-      done <"$missed"
-    fi
+    if [ -n "$e2e" ] && [ -s "$missed" ]; then only_missed "$missed"; fi
   fi
   if [ -n "$e2e" ] && { [ -z "$unit" ] || [ ${#only[@]} -gt 0 ]; }; then
-    echo "== $name, e2e tests: cargo test --test e2e -- $e2e ($(( ${#only[@]} / 2 )) mutants the unit tests missed, or all)"
+    echo "== $name, e2e tests: cargo nextest run --test e2e $e2e ($(( ${#only[@]} / 2 )) mutants the unit tests missed, or all)"
     e2e_options=("${options[@]}" --output "$out_root/$name/e2e" "${only[@]}")
     if [ ${#only[@]} -eq 0 ]; then
       [ -n "$diff_file" ] && e2e_options+=(--in-diff "$diff_file")
       [ -n "$shard" ] && e2e_options+=(--shard "$shard")
     fi
-    mutants "${e2e_options[@]}" --cargo-arg=--test=e2e -- -- $e2e
+    mutants "${e2e_options[@]}" --test-tool nextest --cargo-arg=--test=e2e -- $e2e
   fi
   # A mutant the unit pass missed and the e2e pass tried counts once, as the e2e pass found.
   if [ -d "$out_root/$name/e2e" ]; then

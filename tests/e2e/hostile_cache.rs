@@ -172,8 +172,8 @@ fn uploaded() -> &'static Uploaded {
         let a = pinned_app();
         // A signs and B trusts its key, so B asks for both of the bundle's entries, the
         // early one too (with no trusted key a checkout with no venv asks only the late).
-        let keys = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-cache-keys");
-        let _ = fs::remove_dir_all(&keys);
+        let own = own_folder();
+        let keys = own.join("keys");
         fs::create_dir_all(&keys).unwrap();
         let (key_file, trusted) = cache_server::keygen(&a, &keys, "hostile-tests");
         let built = a
@@ -191,9 +191,8 @@ fn uploaded() -> &'static Uploaded {
             built.describe()
         );
         let bundle = a.path("dist/uvapp.pex");
-        // Under the target dir, replaced by each run: the servers copy it.
-        let data = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-cache-uploads");
-        let _ = fs::remove_dir_all(&data);
+        // The servers copy it.
+        let data = own.join("uploads");
         let status = Command::new("cp")
             .arg("-a")
             .arg(server.dir.path().join("data"))
@@ -209,6 +208,30 @@ fn uploaded() -> &'static Uploaded {
             trusted,
         }
     })
+}
+
+/// This test process's folder for the uploads, under the target dir: one per process,
+/// since a runner that starts a process per test (nextest: scripts/mutants.sh) would otherwise
+/// have one process replace the uploads another's servers are copying. The folders of
+/// processes that have ended are removed first.
+fn own_folder() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for entry in fs::read_dir(tmp).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // The fixed folders of earlier versions too (no pid in their names).
+        if let Some(suffix) = name.strip_prefix("hostile-cache-")
+            && suffix
+                .parse::<u32>()
+                .ok()
+                .is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    let own = tmp.join(format!("hostile-cache-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&own);
+    fs::create_dir_all(&own).unwrap();
+    own
 }
 
 /// `pybuild bundle` in a fresh checkout against `server`; the run and pybuild's own peak
