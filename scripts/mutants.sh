@@ -73,6 +73,8 @@ MODULES=(
   "apps|src/base/config/apps.rs|base::config::apps::|workspace::apps_settings workspace::each_app"
   "scope|src/engine/fileset/rules.rs|engine::fileset::|workspace::each_app watch::watch_in_a_workspace"
   "workspace_build|src/steps/workspace.rs||workspace::"
+  # Path dependencies: a folder the venv runs editable is an input of the bundle.
+  "path_deps|src/python/path_deps.rs|python::path_deps:: python::own_requirement::|path_deps::"
 )
 
 unit_only=false
