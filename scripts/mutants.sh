@@ -49,7 +49,7 @@ MODULES=(
   "remote_wire|src/engine/remote/credentials.rs src/engine/remote/entry.rs src/engine/remote/key.rs src/engine/remote/transport.rs|engine::remote|hostile_cache:: remote::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone remote::a_checkout_with remote::the_early_key layers::two_checkouts"
   # The layered PEX in two: how it is put together, and the zip writer (145 mutants).
-  "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts"
+  "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts layers::pex_args"
   "pex_zip|src/steps/bundle/pex/zip.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts readback::"
   "redact|src/base/redact.rs|base::redact::|safety::credentials"
   "links|src/engine/fileset/links.rs|engine::fileset::links::|inputs::a_link inputs::a_linked"
@@ -57,7 +57,7 @@ MODULES=(
   # What the trusted-cache work added: signatures, the audit of a fetched PEX, the bundle's
   # own code proven, the bundle read back in process.
   "signature|src/engine/remote/signature.rs|engine::remote::signature|trust::a_reader_takes trust::keygen"
-  "audit|src/steps/bundle/pex/audit.rs|steps::bundle::pex::audit::|trust:: shipped::a_dependencies_pex"
+  "audit|src/steps/bundle/pex/audit.rs|steps::bundle::pex::audit::|trust:: shipped::a_dependencies_pex remote::a_checkout_with_its_venv_takes_a_bundle_built"
   "own_code|src/steps/bundle/own_code.rs|steps::bundle::own_code::|own_code::"
   "archive|src/steps/bundle/archive.rs|steps::bundle::archive::|readback:: shipped:: own_code::"
   # Every output's path and its atomic writer.

@@ -407,3 +407,30 @@ fn the_bundle_sees_the_projects_own_metadata() {
     .stdout;
     assert_eq!(out, "['greeter.cli:main']\n1.2.3 ['greeter'] True\n");
 }
+
+/// `pex-args` that change what pex writes for the code (`--compile` adds each module's
+/// bytecode beside it) have pex write the code layer, not pybuild's writer, which knows
+/// none of them: an edit's bundle still holds what pex would.
+#[test]
+fn pex_args_reach_the_code_layer_of_an_edit() {
+    let config = format!("{SAMPLE_CONFIG}\n[bundle]\npex-args = [\"--compile\"]\n");
+    let project = Project::sample().with_file("project.toml", &config);
+    project.pybuild(&["bundle"]).success();
+    project.write(
+        "src/greeter/words.py",
+        "def word():\n    return \"compiled\"\n",
+    );
+    project.pybuild(&["bundle"]).success();
+    let listed = project
+        .run_program(
+            &project.path(".venv/bin/python"),
+            &["-m", "zipfile", "-l", "dist/greet.pex"],
+        )
+        .success()
+        .stdout;
+    assert!(listed.contains("greeter/words.pyc"), "{listed}");
+    assert_eq!(
+        project.exec("dist/greet.pex", &[]).success().stdout,
+        GREETING.replace("hello", "compiled")
+    );
+}

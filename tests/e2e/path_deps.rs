@@ -94,7 +94,9 @@ fn an_edit_of_a_path_dependency_rebuilds_the_bundle_with_the_venvs_code() {
 
     // Not editable (`../saylib`): the venv holds a copy, and so does the PEX, which pex
     // takes from the venv by name (it refuses a folder among the requirements).
-    let config = project.read("project.toml").replace("kind = \"zipapp\"\n", "");
+    let config = project
+        .read("project.toml")
+        .replace("kind = \"zipapp\"\n", "");
     project.write("project.toml", &config);
     project.write("requirements.txt", "six\n../saylib\n");
     project.pybuild(&["bundle"]).success();

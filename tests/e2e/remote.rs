@@ -223,6 +223,44 @@ fn a_checkout_with_its_venv_takes_an_unsigned_bundle_it_can_check_whole() {
     );
 }
 
+/// A PEX pex built from the project's wheel (`strategy = "wheel"`) holds the code inside
+/// `.deps/`, with the wheel's layout and metadata and pex's scripts: each checked (against
+/// the input files, the venv's `RECORD`s, the scripts pex writes), it is taken.
+#[test]
+fn a_checkout_with_its_venv_takes_a_bundle_built_from_the_wheel() {
+    let server = Server::start();
+    let url = server.url();
+    let wheel = |project: crate::support::Project| {
+        let config = project.read("project.toml") + "\n[bundle]\nstrategy = \"wheel\"\n";
+        project.with_file("project.toml", &config)
+    };
+    let built = wheel(pinned_app())
+        .pybuild_with_env(&["-v", "bundle"], &[("PYBUILD_REMOTE_CACHE", &url)])
+        .success();
+    assert!(
+        built.stderr.contains("pex strategy: wheel"),
+        "{}",
+        built.describe()
+    );
+
+    let reader = wheel(pinned_app());
+    let scratch = tempfile::tempdir().unwrap();
+    let machine = fresh_machine(scratch.path());
+    let mut r_env = env(&machine);
+    r_env.push(("PYBUILD_REMOTE_CACHE", &url));
+    reader.pybuild_with_env(&["setup"], &r_env).success();
+    let run = reader.pybuild_with_env(&["bundle"], &r_env).success();
+    assert!(
+        run.stderr.contains("bundle   fetched") && !run.stderr.contains("warning:"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        reader.exec("dist/uvapp.pex", &[]).success().stdout,
+        "uvapp: six 1.15.0\n"
+    );
+}
+
 /// The early key is made when the checkout's files pin the bundle: with one console
 /// script, whatever its name, the bundle is known; a `setup.py` may compute the metadata
 /// (a version read from anywhere), so the bundle then goes up under its late key alone.
