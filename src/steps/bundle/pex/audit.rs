@@ -694,6 +694,57 @@ mod tests {
     }
 
     #[test]
+    fn a_wheel_s_layout_is_pex_s_plain_one_only() {
+        let good = r#"{"stash_dir": ".prefix", "sys_path_entries": ["."], "record_relpath": "six-1.dist-info/RECORD", "fingerprint": "x"}"#;
+        check_layout("six-1.dist-info", good.as_bytes(), "layout").unwrap();
+        for evil in [
+            good.replace(r#"["."]"#, r#"[".", "/tmp/evil"]"#),
+            good.replace(r#""stash_dir": ".prefix""#, r#""stash_dir": "lib""#),
+            good.replace("six-1.dist-info/RECORD", "evil-1.dist-info/RECORD"),
+            "[]".to_string(),
+        ] {
+            assert!(
+                check_layout("six-1.dist-info", evil.as_bytes(), "layout").is_err(),
+                "{evil}"
+            );
+        }
+    }
+
+    /// A dependency's files in a PEX against the venv's `RECORD`: its own `RECORD` may hold
+    /// the lines of pex's scripts, no other line the venv's lacks; a script under
+    /// `.prefix/bin/` that is not the venv's file must be one pex writes.
+    #[test]
+    fn a_dependency_s_record_and_scripts_are_the_venv_s() {
+        let venv =
+            "six.py,sha256=abc,12\n../../../bin/tool,sha256=def,40\nsix-1.dist-info/RECORD,,\n";
+        let record = Record::parse(venv);
+        let scripts = vec![parse_template(
+            "{shebang}\nimport importlib\nm = importlib.import_module({modname!r})",
+        )];
+        let check = |path: &str, bytes: &str| {
+            check_dependency(
+                &record,
+                &scripts,
+                "six-1.dist-info",
+                path,
+                bytes.as_bytes(),
+                path,
+            )
+        };
+        let ours = format!("{venv}\n.prefix/bin/tool,sha256=pex,50\n");
+        check("six-1.dist-info/RECORD", &ours).unwrap();
+        let evil = format!("{venv}evil.py,sha256=x,1\n");
+        assert!(check("six-1.dist-info/RECORD", &evil).is_err());
+        // pex's own script for the venv's console script `tool`.
+        let script = "#!python\nimport importlib\nm = importlib.import_module('tool')";
+        check(".prefix/bin/tool", script).unwrap();
+        let evil = script.replace("'tool'", "__import__('os').system('x')");
+        assert!(check(".prefix/bin/tool", &evil).is_err());
+        // A script anywhere else is a file like any other, checked by its hash.
+        assert!(check("six.py", script).is_err());
+    }
+
+    #[test]
     fn a_console_script_is_pex_s_with_a_module_and_attributes_only() {
         let template = parse_template(
             "{shebang}\nimport importlib\nm = importlib.import_module({modname!r})\nfor a in {attrs!r}:\n    m = getattr(m, a)",
