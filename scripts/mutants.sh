@@ -46,7 +46,7 @@ MODULES=(
   # The remote cache in two: the client (it needs a server: its unit tests catch none) and
   # the wire (credentials, the entry's format, keys, the transport's limits).
   "remote|src/engine/remote.rs||remote:: hostile_cache:: trust::"
-  "remote_wire|src/engine/remote/credentials.rs src/engine/remote/entry.rs src/engine/remote/key.rs src/engine/remote/transport.rs|engine::remote|hostile_cache:: remote::"
+  "remote_wire|src/engine/remote/credentials.rs src/base/percent.rs src/engine/remote/entry.rs src/engine/remote/key.rs src/engine/remote/transport.rs|engine::remote base::percent::|hostile_cache:: remote::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone remote::a_checkout_with remote::the_early_key layers::two_checkouts"
   # The layered PEX in two: how it is put together, and the zip writer (145 mutants).
   "layered_pex|src/steps/bundle/pex/layered_pex.rs src/steps/bundle/pex/pex_info.rs src/steps/bundle/pex/code_layer.rs|steps::bundle::pex::|layers::the_layered_pex_is_the_one layers::two_checkouts layers::pex_args"
