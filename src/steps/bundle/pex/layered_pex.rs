@@ -194,4 +194,11 @@ mod tests {
     fn every_occurrence_of_the_hash_is_replaced() {
         assert_eq!(replace(b"aXbXX", "X", "YY"), b"aYYbYYYY");
     }
+
+    #[test]
+    fn a_hash_is_found_only_where_it_is() {
+        assert!(contains(b"__main__ abc123 x", b"abc123"));
+        assert!(!contains(b"__main__ abc124 x", b"abc123"));
+        assert!(!contains(b"abc12", b"abc123"));
+    }
 }

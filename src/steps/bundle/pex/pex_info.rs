@@ -214,6 +214,27 @@ mod tests {
             python_dump(&value).unwrap(),
             r#"{"a":"x/y \"q\" \u00e9 \ud83d\ude00 \u007f\n","b":[1,true,null],"c":{}}"#
         );
+        // Each escape Python's json writes short, and its integers; no float (Python may
+        // write one otherwise).
+        let value = serde_json::json!({"s": "\\ \r \t \u{8} \u{c} \u{1}", "n": [-3, 18446744073709551615u64]});
+        assert_eq!(
+            python_dump(&value).unwrap(),
+            r#"{"n":[-3,18446744073709551615],"s":"\\ \r \t \b \f \u0001"}"#
+        );
+        assert!(python_dump(&serde_json::json!({"f": 1.5})).is_err());
+    }
+
+    #[test]
+    fn a_pex_info_without_a_sha1_pex_hash_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for hash in ["abc", "", "0123456789012345678901234567890123456789a"] {
+            let deps = serde_json::json!({"code_hash": NO_CODE, "venv": true, "pex_hash": hash});
+            let text = python_dump(&deps).unwrap();
+            assert!(
+                add_code(text.as_bytes(), "m:main", dir.path(), &[]).is_err(),
+                "{hash:?}"
+            );
+        }
     }
 
     #[test]
@@ -245,7 +266,24 @@ mod tests {
             code_hash(dir.path(), &files).unwrap(),
             sha1(b"a-c.txta/b.pyyx")
         );
-        fs::write(dir.path().join("a/.hidden"), "z").unwrap();
-        assert!(layer_files(dir.path()).is_err());
+        // What pex zips but leaves out of its code hash: pex builds such a layer.
+        for (left_out, is_dir) in [
+            ("a/.hidden", false),
+            ("__pycache__", true),
+            ("a/b.pyc", false),
+            ("a/b.pyo", false),
+        ] {
+            let path = dir.path().join(left_out);
+            match is_dir {
+                true => fs::create_dir(&path).unwrap(),
+                false => fs::write(&path, "z").unwrap(),
+            }
+            assert!(layer_files(dir.path()).is_err(), "{left_out}");
+            match is_dir {
+                true => fs::remove_dir(&path).unwrap(),
+                false => fs::remove_file(&path).unwrap(),
+            }
+        }
+        assert!(layer_files(dir.path()).is_ok());
     }
 }
