@@ -133,6 +133,33 @@ fn a_fresh_clone_fetches_the_bundle_and_a_corrupted_blob_is_never_shipped() {
     );
 }
 
+/// A read-only client, by `[cache] read-only` or by the variable, uploads nothing, not
+/// even a bundle the server does not have (machine C above builds what is there already).
+#[test]
+fn a_read_only_client_uploads_nothing() {
+    let server = Server::start();
+    let url = server.url();
+    for how in ["project.toml", "the variable"] {
+        let project = pinned_app();
+        let mut vars = vec![("PYBUILD_REMOTE_CACHE", url.as_str())];
+        match how {
+            "project.toml" => {
+                let config = project.read("project.toml") + "\n[cache]\nread-only = true\n";
+                project.write("project.toml", &config);
+            }
+            _ => vars.push(("PYBUILD_REMOTE_CACHE_READ_ONLY", "1")),
+        }
+        // Code of its own: a bundle no one has uploaded.
+        project.write(
+            "src/uvapp/cli.py",
+            &format!("def main():\n    print({how:?})\n"),
+        );
+        let run = project.pybuild_with_env(&["bundle"], &vars).success();
+        assert!(run.step_ran("bundle"), "{}", run.describe());
+        assert_eq!(server.requests("PUT"), 0, "{how}\n{}", run.describe());
+    }
+}
+
 #[test]
 fn a_server_down_before_or_during_a_build_costs_a_warning() {
     let mut server = Server::start();
