@@ -134,14 +134,19 @@ fn a_fresh_clone_fetches_the_bundle_and_a_corrupted_blob_is_never_shipped() {
 }
 
 /// A read-only client, by `[cache] read-only` or by the variable, uploads nothing, not
-/// even a bundle the server does not have (machine C above builds what is there already).
+/// even a bundle the server does not have (machine C above builds what is there already),
+/// and needs no signing key: one set for the team's writers (here, a file this machine
+/// does not have) is not read.
 #[test]
 fn a_read_only_client_uploads_nothing() {
     let server = Server::start();
     let url = server.url();
     for how in ["project.toml", "the variable"] {
         let project = pinned_app();
-        let mut vars = vec![("PYBUILD_REMOTE_CACHE", url.as_str())];
+        let mut vars = vec![
+            ("PYBUILD_REMOTE_CACHE", url.as_str()),
+            ("PYBUILD_CACHE_SIGNING_KEY_FILE", "/nonexistent/team.key"),
+        ];
         match how {
             "project.toml" => {
                 let config = project.read("project.toml") + "\n[cache]\nread-only = true\n";

@@ -710,6 +710,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_json_in_a_pex_info_folder_is_pex_s_data() {
+        assert!(is_pex_info("six-1.15.0.pex-info/original-whl-info.json"));
+        for other in [
+            "six/data.json",
+            "six-1.15.0.pex-info/hook.py",
+            "original-whl-info.json",
+        ] {
+            assert!(!is_pex_info(other), "{other}");
+        }
+    }
+
     /// A dependency's files in a PEX against the venv's `RECORD`: its own `RECORD` may hold
     /// the lines of pex's scripts, no other line the venv's lacks; a script under
     /// `.prefix/bin/` that is not the venv's file must be one pex writes.
