@@ -243,6 +243,15 @@ fn a_checkout_with_its_venv_takes_an_unsigned_bundle_it_can_check_whole() {
     let mut r_env = env(&machine);
     r_env.push(("PYBUILD_REMOTE_CACHE", &url));
     reader.pybuild_with_env(&["setup"], &r_env).success();
+    // `status` asks the server too, and says so.
+    let status = reader.pybuild_with_env(&["status"], &r_env);
+    assert!(
+        status
+            .stdout
+            .contains("its result would be fetched from the remote cache"),
+        "{}",
+        status.describe()
+    );
     let run = reader.pybuild_with_env(&["bundle"], &r_env).success();
     assert!(
         run.stderr.contains("bundle   fetched") && !run.stderr.contains("warning:"),

