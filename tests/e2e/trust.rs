@@ -439,3 +439,44 @@ fn a_clone_with_an_edited_source_of_the_same_size_and_time_fetches_no_other_bund
         "uvapp: SIX 1.15.0\n"
     );
 }
+
+/// pex's runtime in a fetched PEX (`.bootstrap/`) is the venv's pex's, file by file: a
+/// writer whose pex was trojaned, its `RECORD` untouched (so the same keys), ships it to
+/// no reader.
+#[test]
+fn a_trojaned_pex_runtime_uploaded_under_the_honest_keys_is_not_shipped() {
+    const PEX_TROJAN: &str = "TROJAN-pex-was-here";
+    let server = Server::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let writer = pinned_app();
+    let w_env = machine(&scratch.path().join("writer"), &server, &[]);
+    writer.pybuild_with_env(&["setup"], &env(&w_env)).success();
+    let module = fs::read_dir(writer.path(".venv/lib"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+        .join("site-packages/pex/__init__.py");
+    let text = fs::read_to_string(&module).unwrap() + &format!("\n# {PEX_TROJAN}\n");
+    // A new file: the venv's may be a hard link into uv's cache, which other tests share.
+    fs::remove_file(&module).unwrap();
+    fs::write(&module, text).unwrap();
+    bundle(&writer, &w_env);
+    let runtime = ".bootstrap/pex/__init__.py";
+    assert!(
+        members(&writer.path("dist/uvapp.pex"), runtime).contains(PEX_TROJAN),
+        "the attack works on the writer"
+    );
+
+    let reader = pinned_app();
+    let r_env = machine(&scratch.path().join("reader"), &server, &[]);
+    let run = bundle(&reader, &r_env);
+    assert!(
+        run.stderr.contains("differs from the venv's pex"),
+        "{}",
+        run.describe()
+    );
+    assert!(run.step_ran("bundle") && !run.stderr.contains("(fetched)"));
+    assert!(!members(&reader.path("dist/uvapp.pex"), runtime).contains(PEX_TROJAN));
+}
