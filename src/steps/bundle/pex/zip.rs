@@ -394,6 +394,55 @@ mod tests {
         source.finish().unwrap().into_inner()
     }
 
+    /// Entries with extra fields (in their local headers and central records) and comments,
+    /// after a header, in an archive with a comment: each found, and read, whole.
+    #[test]
+    fn extra_fields_and_comments_are_stepped_over() {
+        let mut source = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, body) in [("a.txt", b"first".as_slice()), ("b/c.py", b"second")] {
+            let mut options = zip::write::FullFileOptions::default()
+                .compression_method(CompressionMethod::Stored)
+                .with_file_comment(format!("the comment of {name}"));
+            // A field of an ID no one registered, which readers step over.
+            options.add_extra_data(0x4242, [7; 9], false).unwrap();
+            source.start_file(name, options).unwrap();
+            source.write_all(body).unwrap();
+        }
+        source.set_comment("the archive's comment");
+        let zip = source.finish().unwrap().into_inner();
+        let mut data = HEADER.to_vec();
+        data.extend_from_slice(&zip);
+        let archive = Archive::parse(&data).unwrap();
+        let names: Vec<&str> = archive.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "b/c.py"]);
+        assert_eq!(archive.first_entry, HEADER.len());
+        assert_eq!(archive.read(&data, "a.txt").unwrap(), b"first");
+        assert_eq!(archive.read(&data, "b/c.py").unwrap(), b"second");
+    }
+
+    /// An empty zip after a header starts where the header ends; an entry whose size is
+    /// zip64's sentinel is refused.
+    #[test]
+    fn an_empty_archive_and_a_zip64_size_are_read_as_they_are() {
+        let empty = zip::ZipWriter::new(Cursor::new(Vec::new()))
+            .finish()
+            .unwrap()
+            .into_inner();
+        let mut data = HEADER.to_vec();
+        data.extend_from_slice(&empty);
+        let archive = Archive::parse(&data).unwrap();
+        assert!(archive.entries.is_empty());
+        assert_eq!(archive.first_entry, HEADER.len());
+
+        let mut data = stored_source();
+        let central = Archive::parse(&data).unwrap().entries[0].central.0;
+        data[central + 24..central + 28].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = Archive::parse(&data)
+            .err()
+            .expect("a zip64 entry is refused");
+        assert!(format!("{err}").contains("zip64"), "{err}");
+    }
+
     /// What the writer writes, read back by the `zip` crate (as Python's zipfile and pex
     /// read it), field by field; and by [`Archive`], the reader the layered PEX uses.
     #[test]
@@ -414,6 +463,12 @@ mod tests {
         writer.copy(&source, &parsed.entries[0]).unwrap();
         let data = writer.finish().unwrap();
         assert!(data.starts_with(HEADER));
+        // Python's zipfile's fields, as pex writes them: made by Unix (3) with zip 2.0, the
+        // date 1980-01-01.
+        let written = Archive::parse(&data).unwrap();
+        let central = written.entry("app/sub/mod.py").unwrap().central.0;
+        assert_eq!(u16_at(&data, central + 4).unwrap(), 0x0314);
+        assert_eq!(u16_at(&data, central + 14).unwrap(), 0x0021);
 
         // (name, is a directory, mode, method, content)
         let long = b"#!/bin/sh\n".repeat(50);
