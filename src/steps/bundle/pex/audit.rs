@@ -710,6 +710,30 @@ mod tests {
         }
     }
 
+    /// pex's runtime in a PEX: each file the venv's pex's, by its `RECORD`'s hash; no file
+    /// it lacks, but the empty lock files pex writes beside what it hashes.
+    #[test]
+    fn pex_s_runtime_is_the_venv_s_pex_file_by_file() {
+        let venv = tempfile::tempdir().unwrap();
+        let dist_info = venv.path().join("pex-2.105.2.dist-info");
+        fs::create_dir_all(&dist_info).unwrap();
+        let module = b"# pex\n";
+        let line = format!("pex/__init__.py,sha256={},6\n", record_hash(module));
+        fs::write(dist_info.join("RECORD"), line).unwrap();
+        let mut records = BTreeMap::new();
+        let mut check =
+            |path: &str, bytes: &[u8]| check_runtime(venv.path(), &mut records, path, bytes, path);
+        check("pex/__init__.py", module).unwrap();
+        check("pex/.layout.lck", b"").unwrap();
+        for (path, bytes) in [
+            ("pex/__init__.py", b"# pex\nimport os".as_slice()),
+            ("pex/evil.py", module),
+            ("pex/.layout.lck", b"import os"),
+        ] {
+            assert!(check(path, bytes).is_err(), "{path}");
+        }
+    }
+
     #[test]
     fn pex_s_data_about_a_wheel_must_be_json() {
         check_pex_info_file(br#"{"filename": "six-1.whl"}"#, "info").unwrap();
