@@ -408,7 +408,7 @@ mod tests {
             source.start_file(name, options).unwrap();
             source.write_all(body).unwrap();
         }
-        source.set_comment("the archive's comment");
+        source.set_comment("the archive's comment").unwrap();
         let zip = source.finish().unwrap().into_inner();
         let mut data = HEADER.to_vec();
         data.extend_from_slice(&zip);
