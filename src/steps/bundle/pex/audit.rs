@@ -735,6 +735,49 @@ mod tests {
     }
 
     #[test]
+    fn pex_info_adds_nothing_to_what_runs() {
+        check_pex_info(br#"{"pex_path": "", "inject_args": [], "venv": true}"#).unwrap();
+        for evil in [
+            r#"{"pex_path": "/tmp/other.pex"}"#,
+            r#"{"pex_paths": ["/tmp/other.pex"]}"#,
+            r#"{"inject_env": {"PYTHONPATH": "/tmp"}}"#,
+            r#"{"inject_args": ["-c", "x"]}"#,
+            r#"{"inject_python_args": ["-X", "importtime"]}"#,
+            "not json",
+        ] {
+            assert!(check_pex_info(evil.as_bytes()).is_err(), "{evil}");
+        }
+    }
+
+    /// `__main__.py`: an optional plain interpreter line, the venv's `pex_boot.py`, then
+    /// pex's call of `boot` with plain values.
+    #[test]
+    fn the_boot_is_the_venv_s_pex_boot_and_pex_s_call() {
+        let venv = tempfile::tempdir().unwrap();
+        fs::create_dir_all(venv.path().join("pex")).unwrap();
+        fs::write(venv.path().join("pex/pex_boot.py"), "def boot(): pass\n").unwrap();
+        let call = BOOT_CALL
+            .replace("{pex_root}", "~/.cache/pex")
+            .replace("{hash}", &"a".repeat(40))
+            .replace("{flag}", "True");
+        let good = format!("def boot(): pass\n{call}");
+        check_boot(venv.path(), good.as_bytes()).unwrap();
+        check_boot(
+            venv.path(),
+            format!("#!/usr/bin/env python3\n\n{good}").as_bytes(),
+        )
+        .unwrap();
+        for evil in [
+            good.replace("pass", "__import__('os').system('x')"),
+            good.replace("~/.cache/pex", "$(curl x)"),
+            format!("{good}import os\n"),
+            format!("#!/bin/sh -c 'curl x'\n\n{good}"),
+        ] {
+            assert!(check_boot(venv.path(), evil.as_bytes()).is_err(), "{evil}");
+        }
+    }
+
+    #[test]
     fn pex_s_data_about_a_wheel_must_be_json() {
         check_pex_info_file(br#"{"filename": "six-1.whl"}"#, "info").unwrap();
         assert!(check_pex_info_file(b"import os", "info").is_err());
