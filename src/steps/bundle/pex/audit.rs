@@ -874,5 +874,12 @@ mod tests {
             &script("'a'", "('main',);import os"),
             script_value
         ));
+        // A module name quoted at both ends, and only names inside the quotes.
+        for module in ["'os').system('x'", "'tool", "tool'", "''"] {
+            assert!(
+                !matches(&template, &script(module, "('main',)"), script_value),
+                "{module}"
+            );
+        }
     }
 }
