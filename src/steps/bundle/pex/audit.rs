@@ -770,6 +770,9 @@ mod tests {
         for evil in [
             good.replace("pass", "__import__('os').system('x')"),
             good.replace("~/.cache/pex", "$(curl x)"),
+            good.replace(&"a".repeat(40), &"z".repeat(40)),
+            good.replace(&"a".repeat(40), &"a".repeat(39)),
+            good.replace("=True", "=__import__('os')"),
             format!("{good}import os\n"),
             format!("#!/bin/sh -c 'curl x'\n\n{good}"),
         ] {
