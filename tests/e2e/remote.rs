@@ -28,8 +28,9 @@ fn a_fresh_clone_fetches_the_bundle_and_a_corrupted_blob_is_never_shipped() {
             ],
         )
         .success();
+    // The summary of what the cache did (nothing fetched, the bundle sent).
     assert!(
-        built.stderr.contains("remote cache: "),
+        built.stderr.contains("remote cache: 0 hit(s), "),
         "{}",
         built.describe()
     );
