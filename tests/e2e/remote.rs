@@ -163,6 +163,16 @@ fn a_read_only_client_uploads_nothing() {
         let run = project.pybuild_with_env(&["bundle"], &vars).success();
         assert!(run.step_ran("bundle"), "{}", run.describe());
         assert_eq!(server.requests("PUT"), 0, "{how}\n{}", run.describe());
+        // What the cache did, said in one line: misses alone, here.
+        assert!(
+            run.stderr
+                .contains("remote cache: 0 hit(s), 1 miss(es), 0 B fetched, 0 B sent"),
+            "{}",
+            run.describe()
+        );
+        // A no-op asks the cache nothing, and says nothing of it.
+        let noop = project.pybuild_with_env(&["bundle"], &vars).success();
+        assert!(!noop.stderr.contains("remote cache"), "{}", noop.describe());
     }
 }
 
