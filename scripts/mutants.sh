@@ -43,9 +43,10 @@ MODULES=(
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
   "fingerprint|src/engine/fingerprint.rs|engine::fingerprint:: engine::remote::key::|bundle::first_bundle_runs bundle::edits_deletions engine::interpreter_tool"
   "statcache|src/engine/statcache.rs|engine::statcache::|engine::edits_during_a_build bundle::edits_deletions inputs::an_unreadable"
-  # The remote cache in two: the client (it needs a server: its unit tests catch none) and
-  # the wire (credentials, the entry's format, keys, the transport's limits).
-  "remote|src/engine/remote.rs||remote:: hostile_cache:: trust::"
+  # The remote cache in two: the client (it needs a server: its unit tests, of how a size
+  # is said, catch few) and the wire (credentials, the entry's format, keys, the transport's
+  # limits).
+  "remote|src/engine/remote.rs|engine::remote::tests::|remote:: hostile_cache:: trust::"
   "remote_wire|src/engine/remote/credentials.rs src/base/percent.rs src/engine/remote/entry.rs src/engine/remote/key.rs src/engine/remote/transport.rs|engine::remote base::percent::|hostile_cache:: remote::"
   "cache_keys|src/steps/bundle/cache_keys.rs|steps::bundle::cache_keys::|remote::a_fresh_clone remote::a_checkout_with remote::the_early_key layers::two_checkouts"
   # The layered PEX in two: how it is put together, and the zip writer (145 mutants).

