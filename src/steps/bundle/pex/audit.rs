@@ -680,6 +680,13 @@ mod tests {
     }
 
     #[test]
+    fn a_value_at_a_template_s_end_takes_the_rest() {
+        let template = parse_template("VENV={venv}");
+        assert!(matches(&template, "VENV=1", header_value));
+        assert!(!matches(&template, "VENV=1; curl x", header_value));
+    }
+
+    #[test]
     fn the_templates_are_read_from_pex_s_source() {
         let source = concat!(
             "def f():\n    return dedent(\n        \"\"\"\\\n        set -eu\n\n",
