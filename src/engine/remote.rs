@@ -444,7 +444,23 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::size;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::{is_executable, size};
+
+    /// An output is uploaded as executable when its owner may run it (a bundle), else not
+    /// (its manifest): a fetch restores both modes.
+    #[test]
+    fn executable_is_the_owner_s_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        for (mode, executable) in [(0o644, false), (0o755, true), (0o700, true), (0o655, false)] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(is_executable(&file), executable, "{mode:o}");
+        }
+        assert!(!is_executable(&dir.path().join("missing")));
+    }
 
     #[test]
     fn sizes_are_said_in_bytes_kilobytes_or_megabytes() {
