@@ -76,6 +76,16 @@ pub(super) fn agent() -> ureq::Agent {
     http_agent::agent(&limits, None)
 }
 
+/// Whether an entry of `length` bytes is more than pybuild reads ([`ENTRY_LIMIT`]).
+fn over_entry_limit(length: u64) -> bool {
+    length > ENTRY_LIMIT
+}
+
+/// Whether a blob declared `size` bytes long is more than an entry may name ([`MAX_BLOB`]).
+fn over_blob_limit(size: u64) -> bool {
+    size > MAX_BLOB
+}
+
 /// How long a blob of `size` bytes may take to arrive, once its answer has begun.
 fn blob_deadline(size: u64) -> Duration {
     BLOB_DEADLINE_FLOOR + Duration::from_secs(size / BLOB_RATE)
@@ -93,7 +103,7 @@ pub(super) fn entry(agent: &ureq::Agent, endpoint: &Endpoint, key: &str) -> Answ
     if response
         .body()
         .content_length()
-        .is_some_and(|length| length > ENTRY_LIMIT)
+        .is_some_and(over_entry_limit)
     {
         return too_large();
     }
@@ -105,7 +115,7 @@ pub(super) fn entry(agent: &ureq::Agent, endpoint: &Endpoint, key: &str) -> Answ
         .read_to_end(&mut bytes);
     match read {
         Err(err) => Answer::Fault(read_fault(&url, err, ENTRY_DEADLINE)),
-        Ok(_) if bytes.len() as u64 > ENTRY_LIMIT => too_large(),
+        Ok(_) if over_entry_limit(bytes.len() as u64) => too_large(),
         Ok(_) => Answer::Found(bytes),
     }
 }
@@ -120,7 +130,7 @@ pub(super) fn blob(
 ) -> Answer<NamedTempFile> {
     let blob = &file.sha256;
     let declared = file.size;
-    if declared > MAX_BLOB {
+    if over_blob_limit(declared) {
         return Answer::Refused(format!(
             "the blob {blob} is declared {declared} bytes long, more than the {MAX_BLOB} \
              fetched at most"
@@ -271,6 +281,18 @@ fn temp_file(target: &Path, executable: bool) -> Result<NamedTempFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The limits are the most taken: an entry of exactly 64 KiB is read, a blob of exactly
+    /// 4 GiB fetched; a byte more is refused.
+    #[test]
+    fn the_limits_are_inclusive() {
+        assert!(!over_entry_limit(64 << 10));
+        assert!(over_entry_limit((64 << 10) + 1));
+        assert!(!over_entry_limit(0));
+        assert!(!over_blob_limit(4 << 30));
+        assert!(over_blob_limit((4 << 30) + 1));
+        assert!(over_blob_limit(10_000_000_000));
+    }
 
     #[test]
     fn a_blob_is_given_time_in_proportion_to_its_size_with_a_floor() {
