@@ -85,6 +85,15 @@ pub(crate) fn resolve(root: &Path, configured: &str) -> Place {
     }
 }
 
+/// Whether `path`, relative to a root or absolute, may lie outside that root: absolute, or
+/// with a `..` anywhere (a lock's source `../lib`; `a/../b` counts too, to be safe).
+pub(crate) fn leaves_root(path: &str) -> bool {
+    Path::new(path).is_absolute()
+        || Path::new(path)
+            .components()
+            .any(|part| part == std::path::Component::ParentDir)
+}
+
 /// A relative path to a file, written plainly: no empty, `.` or `..` component, no
 /// leading or trailing `/`. What `[bundle] output` must look like.
 pub(crate) fn is_plain_file_path(path: &str) -> bool {

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
+use crate::base::paths;
 pub(crate) use crate::base::project::EnvLock;
 use crate::python::uv_lock::UvLock;
 
@@ -51,7 +52,7 @@ pub(crate) fn read(lock: EnvLock, root: &Path, project: &str) -> Result<Locked> 
             package
                 .directory
                 .as_ref()
-                .is_some_and(|dir| is_outside(&dir.path))
+                .is_some_and(|dir| paths::leaves_root(&dir.path))
         })
         .map(|package| package.name.clone())
         .collect();
@@ -79,14 +80,6 @@ pub(crate) struct Locked {
     /// The packages it installs from a folder outside the root (`../lib`, `/srv/lib`):
     /// their code is not pinned by any file of the checkout.
     pub(crate) outside_sources: Vec<String>,
-}
-
-/// Whether a lock's relative or absolute `path` lies outside the root it is relative to.
-pub(crate) fn is_outside(path: &str) -> bool {
-    Path::new(path).is_absolute()
-        || Path::new(path)
-            .components()
-            .any(|part| part == std::path::Component::ParentDir)
 }
 
 /// The parts of `pylock.toml` pybuild reads (`uv.lock` is `python::uv_lock`'s).

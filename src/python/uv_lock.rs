@@ -20,6 +20,7 @@ use anyhow::{Context as _, Result};
 use serde::Deserialize;
 
 use crate::base::distribution_name::normalize;
+use crate::base::paths;
 
 pub(crate) struct UvLock {
     packages: Vec<Package>,
@@ -74,7 +75,7 @@ impl UvLock {
                 [&source.editable, &source.directory, &source.path]
                     .into_iter()
                     .flatten()
-                    .any(|path| crate::python::env_lock::is_outside(path))
+                    .any(|path| paths::leaves_root(path))
             })
             .map(|package| package.name.clone())
             .collect()
