@@ -19,13 +19,19 @@ use crate::python::path_deps::PathDep;
 use crate::python::requirement::Requirement;
 use crate::python::sources::Sources;
 
-/// The extras of `line` when it names the project (empty for `-e .`), else `None`.
-pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
+/// What a requirement `line` installs: the line without its comment and its `-e` /
+/// `--editable` option (`-e ../lib[x]  # ours` → `../lib[x]`).
+fn install_target(line: &str) -> &str {
     let line = line.split(" #").next().unwrap_or(line).trim();
-    let target = ["--editable", "-e"]
+    ["--editable", "-e"]
         .iter()
         .find_map(|option| line.strip_prefix(option))
-        .map_or(line, |rest| rest.trim_start_matches([' ', '=']).trim());
+        .map_or(line, |rest| rest.trim_start_matches([' ', '=']).trim())
+}
+
+/// The extras of `line` when it names the project (empty for `-e .`), else `None`.
+pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
+    let target = install_target(line);
     let rest = target
         .strip_prefix("./")
         .or_else(|| target.strip_prefix('.'))?;
@@ -46,11 +52,7 @@ pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
 /// `../lib[x]`, `file:../lib`), relative to one of `bases` (the file's folder, the root
 /// pip runs in): the distribution's name, with the line's extras.
 fn path_dep_line(line: &str, bases: &[&Path], deps: &[PathDep]) -> Option<String> {
-    let line = line.split(" #").next().unwrap_or(line).trim();
-    let target = ["--editable", "-e"]
-        .iter()
-        .find_map(|option| line.strip_prefix(option))
-        .map_or(line, |rest| rest.trim_start_matches([' ', '=']).trim());
+    let target = install_target(line);
     let target = target
         .strip_prefix("file://")
         .or_else(|| target.strip_prefix("file:"))
