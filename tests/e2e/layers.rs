@@ -309,7 +309,7 @@ fn the_layered_pex_is_the_one_pex_builds_without_starting_pex() {
     let theirs = layer.path().join("theirs.pex");
     let code = layer.path().join("code");
     copy_sources(&project.path("src/greeter"), &code.join("greeter"));
-    let dist_info = site_packages(&project).join("greeter-1.2.3.dist-info");
+    let dist_info = project.site_packages().join("greeter-1.2.3.dist-info");
     let installed = code.join("greeter-1.2.3.dist-info");
     fs::create_dir_all(&installed).unwrap();
     for entry in fs::read_dir(&dist_info).unwrap() {
@@ -374,13 +374,6 @@ fn copy_sources(from: &std::path::Path, to: &std::path::Path) {
             fs::copy(entry.path(), to.join(&name)).unwrap();
         }
     }
-}
-
-/// The project venv's site-packages.
-fn site_packages(project: &Project) -> std::path::PathBuf {
-    let lib = project.path(".venv/lib");
-    let python = fs::read_dir(&lib).unwrap().next().unwrap().unwrap().path();
-    python.join("site-packages")
 }
 
 /// Inside the bundle, `importlib.metadata` sees the project as installed: its console

@@ -92,6 +92,13 @@ impl Project {
         self.root.join(rel)
     }
 
+    /// The project venv's site-packages.
+    pub fn site_packages(&self) -> PathBuf {
+        let lib = self.path(".venv/lib");
+        let python = fs::read_dir(&lib).unwrap().next().unwrap().unwrap().path();
+        python.join("site-packages")
+    }
+
     fn command(&self, program: &Path, args: &[&str]) -> Command {
         let cache = cache_dir();
         let mut command = Command::new(program);

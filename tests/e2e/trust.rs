@@ -28,6 +28,15 @@ fn bundle(project: &Project, pairs: &[(String, String)]) -> Run {
     project.pybuild_with_env(&["bundle"], &env(pairs)).success()
 }
 
+/// Appends `line` to the file `rel` of `project`'s site-packages, its `RECORD` untouched.
+fn trojan(project: &Project, rel: &str, line: &str) {
+    let file = project.site_packages().join(rel);
+    let text = fs::read_to_string(&file).unwrap() + &format!("\n{line}\n");
+    // A new file: the venv's may be a hard link into uv's cache, which other tests share.
+    fs::remove_file(&file).unwrap();
+    fs::write(&file, text).unwrap();
+}
+
 /// The text of the members of the zip `pex` whose names end with `suffix`, joined.
 fn members(pex: &Path, suffix: &str) -> String {
     let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint(''.join(z.read(n).decode('utf-8', 'replace') for n in z.namelist() if n.endswith(sys.argv[2])))";
@@ -153,18 +162,7 @@ fn a_trojaned_dependency_uploaded_under_the_honest_keys_is_not_shipped_nor_share
     let writer = pinned_app();
     let w_env = machine(&scratch.path().join("writer"), &server, &[]);
     writer.pybuild_with_env(&["setup"], &env(&w_env)).success();
-    let six = fs::read_dir(writer.path(".venv/lib"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path()
-        .join("site-packages/six.py");
-    let mut text = fs::read_to_string(&six).unwrap();
-    text.push_str(&format!("\nprint({TROJAN:?})\n"));
-    // A new file: the venv's may be a hard link into uv's cache, which other tests share.
-    fs::remove_file(&six).unwrap();
-    fs::write(&six, text).unwrap();
+    trojan(&writer, "six.py", &format!("print({TROJAN:?})"));
     bundle(&writer, &w_env);
     let shipped = writer.exec("dist/uvapp.pex", &[]).success();
     assert!(
@@ -451,17 +449,7 @@ fn a_trojaned_pex_runtime_uploaded_under_the_honest_keys_is_not_shipped() {
     let writer = pinned_app();
     let w_env = machine(&scratch.path().join("writer"), &server, &[]);
     writer.pybuild_with_env(&["setup"], &env(&w_env)).success();
-    let module = fs::read_dir(writer.path(".venv/lib"))
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path()
-        .join("site-packages/pex/__init__.py");
-    let text = fs::read_to_string(&module).unwrap() + &format!("\n# {PEX_TROJAN}\n");
-    // A new file: the venv's may be a hard link into uv's cache, which other tests share.
-    fs::remove_file(&module).unwrap();
-    fs::write(&module, text).unwrap();
+    trojan(&writer, "pex/__init__.py", &format!("# {PEX_TROJAN}"));
     bundle(&writer, &w_env);
     let runtime = ".bootstrap/pex/__init__.py";
     assert!(
