@@ -186,7 +186,8 @@ impl Printer {
 
     /// Starts the line of a step that is about to run.
     pub(crate) fn step(&self, name: &str, reason: &str) -> StepLine {
-        let reason = redact(reason);
+        // A reason names files, whose names may hold anything but `/` and NUL.
+        let reason = printable(&redact(reason)).into_owned();
         let bar = self.progress.then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -307,11 +308,13 @@ impl StepLine {
 }
 
 /// `text` with its control characters escaped (`\u{1b}`, `\n`), for text from project.toml
-/// shown on a terminal: a task's description must not clear the screen or retitle the
-/// window. Bidirectional overrides are escaped too, so that text cannot reorder itself.
+/// or a file's name shown on a terminal: a task's description must not clear the screen or
+/// retitle the window, nor a file named with a newline forge a line. Bidirectional
+/// overrides are escaped too, so that text cannot reorder itself, and the line and
+/// paragraph separators (U+2028, U+2029), which some terminals break lines at.
 pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     let escaped =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        |c: char| c.is_control() || matches!(c, '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !text.chars().any(escaped) {
         return Cow::Borrowed(text);
     }
@@ -337,6 +340,7 @@ mod tests {
         assert_eq!(printable("x\u{1b}[2Jy"), "x\\u{1b}[2Jy");
         assert_eq!(printable("a\nb\tc\u{7f}\u{9b}"), "a\\nb\\tc\\u{7f}\\u{9b}");
         assert_eq!(printable("abc\u{202e}"), "abc\\u{202e}");
+        assert_eq!(printable("a\u{2028}b\u{2029}"), "a\\u{2028}b\\u{2029}");
         assert!(matches!(printable("Lint · the code ✓"), Cow::Borrowed(_)));
     }
 }
