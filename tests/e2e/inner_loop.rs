@@ -228,6 +228,33 @@ fn a_lock_left_by_a_killed_first_run_is_taken_over() {
     );
 }
 
+/// A `PEX_ROOT` is not always reached by one path: a CI cache behind a link, a folder
+/// mounted elsewhere in a container. A code venv made through a link that is gone since
+/// runs from the real path, and so does a child started with the bundle's Python.
+#[test]
+fn a_code_venv_made_through_a_link_since_removed_still_runs() {
+    let project = Project::sample();
+    let dir = tempfile::tempdir().unwrap();
+    let (real, link) = (dir.path().join("real"), dir.path().join("link"));
+    fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    project.write(
+        "src/greeter/child.py",
+        "import subprocess, sys\n\
+         subprocess.run([sys.executable, '-c', 'import six, greeter.words as w; print(w.word())'], check=True)\n",
+    );
+    edit_word(&project, "linked");
+    project.pybuild(&["bundle"]).success();
+    run_bundle(&project, &link, &[]).success();
+    fs::remove_file(&link).unwrap();
+    let run = run_bundle(&project, &real, &["--has", "greeter.child"]).success();
+    assert_eq!(run.stdout, "linked\npresent\n", "{}", run.describe());
+    assert!(
+        !real.join("venvs").exists(),
+        "the run booted through pex's venv, not the code venv made through the link"
+    );
+}
+
 /// Each edit's first run makes a code venv; past edits' are pruned as new ones are made,
 /// so 20 edits and runs leave a few code venvs and grow `PEX_ROOT` by little.
 #[test]

@@ -20,7 +20,10 @@
 //!   pex's own venv boot (`pex/venv/venv_pex.py`, read from the PEX's `.bootstrap/`,
 //!   called with the PEX-INFO's entry point and options as pex's installer calls it). It
 //!   is made from the PEX itself by `PREPARE`, in a temp dir renamed into place: never
-//!   stale, never partial;
+//!   stale, never partial. It names nothing under `PEX_ROOT` by an absolute path: the
+//!   `.pth` finds the dependencies through the venv's own `sys.prefix` and a relative
+//!   link, so a `PEX_ROOT` later reached by another path (a link since removed, a cache
+//!   mounted elsewhere) still runs it;
 //!
 //! and runs that venv as pex's fast path runs pex's (`PEX=$0 python -I VENV ARGS`). So the
 //! code that starts the entry point is pex's, and a child started with `sys.executable`
@@ -72,12 +75,14 @@ with zipfile.ZipFile(pex) as archive:
 shutil.copy(os.path.join(deps, "pyvenv.cfg"), tmp)
 os.mkdir(os.path.join(tmp, "bin"))
 os.symlink(os.path.realpath(os.path.join(deps, "bin", "python")), os.path.join(tmp, "bin", "python"))
-lock = os.path.join(dest, ".pybuild-lock")
+os.symlink(os.path.relpath(deps, dest), os.path.join(tmp, "pybuild-deps"))
 open(os.path.join(tmp, ".pybuild-lock"), "w").close()
 with open(os.path.join(site, "pybuild-dependencies.pth"), "w") as pth:
     for path in sorted({purelib, sysconfig.get_path("platlib")}):
-        pth.write("import site; site.addsitedir(%r)\n" % path)
-    pth.write("import fcntl, os; fcntl.flock(os.open(%r, os.O_RDONLY), fcntl.LOCK_SH)\n" % lock)
+        pth.write("import os, site, sys; site.addsitedir(os.path.join(sys.prefix, %r, %r))\n"
+                  % ("pybuild-deps", os.path.relpath(path, sys.prefix)))
+    pth.write("import fcntl, os, sys; fcntl.flock(os.open(os.path.join(sys.prefix, %r), os.O_RDONLY), fcntl.LOCK_SH)\n"
+              % ".pybuild-lock")
 boot = dict(
     shebang_python=os.path.join(dest, "bin", "python"), venv_bin_dir="bin",
     bin_path=info.get("venv_bin_path", "false"), strip_pex_env=info.get("strip_pex_env", True),
