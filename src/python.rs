@@ -3,11 +3,13 @@
 
 pub(crate) mod build;
 pub(crate) mod byproducts;
+pub(crate) mod closure;
 pub(crate) mod detect;
 pub(crate) mod editable;
 pub(crate) mod env;
 pub(crate) mod env_lock;
 pub(crate) mod installed;
+pub(crate) mod installed_wheel;
 pub(crate) mod installer;
 pub(crate) mod interpreter;
 pub(crate) mod metadata_sources;

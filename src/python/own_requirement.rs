@@ -15,19 +15,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::python::installed;
-use crate::python::path_deps::PathDep;
+use crate::python::path_deps::{self, PathDep};
 use crate::python::requirement::Requirement;
-use crate::python::sources::Sources;
-
-/// What a requirement `line` installs: the line without its comment and its `-e` /
-/// `--editable` option (`-e ../lib[x]  # ours` → `../lib[x]`).
-fn install_target(line: &str) -> &str {
-    let line = line.split(" #").next().unwrap_or(line).trim();
-    ["--editable", "-e"]
-        .iter()
-        .find_map(|option| line.strip_prefix(option))
-        .map_or(line, |rest| rest.trim_start_matches([' ', '=']).trim())
-}
+use crate::python::sources::{Sources, install_target};
 
 /// The extras of `line` when it names the project (empty for `-e .`), else `None`.
 pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
@@ -48,29 +38,10 @@ pub(crate) fn project_extras(line: &str) -> Option<Vec<String>> {
     )
 }
 
-/// The line for pex when `line` installs one of `deps` from its folder (`-e ../lib`,
-/// `../lib[x]`, `file:../lib`), relative to one of `bases` (the file's folder, the root
-/// pip runs in): the distribution's name, with the line's extras.
+/// The line for pex when `line` installs one of `deps` from its folder (see
+/// [`path_deps::named_by`]): the distribution's name, with the line's extras.
 fn path_dep_line(line: &str, bases: &[&Path], deps: &[PathDep]) -> Option<String> {
-    let target = install_target(line);
-    let target = target
-        .strip_prefix("file://")
-        .or_else(|| target.strip_prefix("file:"))
-        .unwrap_or(target);
-    let (path, extras) = match target.strip_suffix(']').and_then(|t| t.split_once('[')) {
-        Some((path, extras)) => (path, format!("[{extras}]")),
-        None => (target, String::new()),
-    };
-    if !(path.starts_with('.') || path.starts_with('/')) {
-        return None;
-    }
-    let folders: Vec<PathBuf> = bases
-        .iter()
-        .filter_map(|base| fs::canonicalize(base.join(path)).ok())
-        .collect();
-    let dep = deps
-        .iter()
-        .find(|dep| fs::canonicalize(&dep.dir).is_ok_and(|dir| folders.contains(&dir)))?;
+    let (dep, extras) = path_deps::named_by(line, bases, deps)?;
     Some(format!("{}{extras}", dep.name))
 }
 
@@ -230,6 +201,7 @@ mod tests {
             name: "My_Lib".into(),
             dir: lib.clone(),
             rel: "../lib".into(),
+            editable: true,
         }];
         let bases = [root.join("requirements"), root.clone()];
         let bases: Vec<&Path> = bases.iter().map(PathBuf::as_path).collect();

@@ -28,6 +28,7 @@ use crate::engine::listing::Listing;
 use crate::engine::statcache::{StatCache, hash_bytes};
 use crate::python::byproducts;
 use crate::python::env::Env;
+use crate::python::sources::install_target;
 
 /// An editable install of a folder other than the project's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +40,44 @@ pub(crate) struct PathDep {
     /// The folder relative to the project's root (`../lib`), `/`-separated: how its files
     /// are named among the bundle's inputs and in messages.
     pub(crate) rel: String,
+    /// Whether the venv runs the folder itself (else a copy made at install time).
+    pub(crate) editable: bool,
 }
 
-/// The path dependencies of `project` installed in `env`, by name.
+/// The path dependencies of `project` installed in `env`, by name (those its bundle may
+/// ship: `closure::shipped_path_deps`).
 pub(crate) fn of(env: &Env, project: &Project) -> Vec<PathDep> {
     installed_from_folders(env, project, true)
+}
+
+/// The one of `deps` whose folder the requirement `line` installs (`-e ../lib`,
+/// `../lib[x]`, `file:../lib`), relative to one of `bases` (the file's folder, the root
+/// pip runs in), with the line's extras (`[x]`, or empty).
+pub(crate) fn named_by<'d>(
+    line: &str,
+    bases: &[&Path],
+    deps: &'d [PathDep],
+) -> Option<(&'d PathDep, String)> {
+    let target = install_target(line);
+    let target = target
+        .strip_prefix("file://")
+        .or_else(|| target.strip_prefix("file:"))
+        .unwrap_or(target);
+    let (path, extras) = match target.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((path, extras)) => (path, format!("[{extras}]")),
+        None => (target, String::new()),
+    };
+    if !(path.starts_with('.') || path.starts_with('/')) {
+        return None;
+    }
+    let folders: Vec<PathBuf> = bases
+        .iter()
+        .filter_map(|base| fs::canonicalize(base.join(path)).ok())
+        .collect();
+    let dep = deps
+        .iter()
+        .find(|dep| fs::canonicalize(&dep.dir).is_ok_and(|dir| folders.contains(&dir)))?;
+    Some((dep, extras))
 }
 
 /// What `env` holds installed from a local folder, editable or not (a copy, then), other
@@ -67,6 +101,7 @@ fn installed_from_folders(env: &Env, project: &Project, editable_only: bool) -> 
                 name: dist.name.clone(),
                 dir,
                 rel,
+                editable,
             })
         })
         .collect();

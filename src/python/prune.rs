@@ -15,47 +15,15 @@ use anyhow::Result;
 
 use crate::args;
 use crate::python::build::Build;
+use crate::python::closure::WALK;
 use crate::python::own_requirement::project_extras;
 use crate::python::sources;
 
-/// Prints the normalised names of the distributions nothing asks for, one a line. Its
-/// arguments are the requirements asked for.
+/// Prints the normalised names of the distributions nothing asks for, one a line, after
+/// [`WALK`]. Its arguments are the requirements asked for; one that is no requirement
+/// string fails it (then nothing is removed).
 const UNWANTED: &str = r#"
-import importlib.metadata as md, re, sys
-try:
-    from packaging.requirements import Requirement
-except ImportError:
-    from pip._vendor.packaging.requirements import Requirement
-
-def norm(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-installed = {}
-for dist in md.distributions():
-    name = dist.metadata["Name"]
-    if name:
-        installed.setdefault(norm(name), dist)
-
-def applies(req, extras):
-    if req.marker is None:
-        return True
-    return any(req.marker.evaluate({"extra": extra}) for extra in (extras or {""}))
-
-wanted = set()
-todo = [(Requirement(line), {""}) for line in sys.argv[1:]]
-while todo:
-    req, extras = todo.pop()
-    if not applies(req, extras):
-        continue
-    name = norm(req.name)
-    dist = installed.get(name)
-    if dist is None or (name, frozenset(req.extras)) in wanted:
-        continue
-    wanted.add((name, frozenset(req.extras)))
-    for line in dist.requires or []:
-        todo.append((Requirement(line), set(req.extras) | {""}))
-
-kept = {name for name, _ in wanted}
+kept = {name for name, _ in walk(sys.argv[1:], set(), True)}
 for name in sorted(installed):
     if name not in kept:
         print(name)
@@ -64,7 +32,7 @@ for name in sorted(installed):
 /// Uninstalls what nothing asks for; `wanted` are requirement strings (see module doc).
 pub(crate) fn prune(cx: &Build, wanted: &[String]) -> Result<()> {
     let python = cx.project.venv_python();
-    let mut argv = args!["-c", UNWANTED].to_vec();
+    let mut argv = args!["-c", format!("{WALK}{UNWANTED}")].to_vec();
     argv.extend(wanted.iter().map(OsString::from));
     let unwanted = match cx.runner.capture(&python, &argv) {
         Ok(unwanted) => unwanted,

@@ -83,6 +83,27 @@ impl Sources {
         self.with_includes(self.requirements.clone())
     }
 
+    /// The files whose lines are the app's requirements: the `[env] requirements` files and
+    /// those they include with `-r` (not the constraint files, which ask for nothing),
+    /// inside the project; none when an environment lock is the venv's source.
+    pub(crate) fn requiring_files(&self) -> Vec<String> {
+        self.following(self.requirement_files().to_vec(), &REQUIRES)
+    }
+
+    /// Whether a requirement file (`[env] requirements`, or one it includes) asks for the
+    /// requirements of a file outside the project (`-r ../common.txt`), which
+    /// [`Sources::requirement_inputs`] leaves out: what the app asks for is then not all
+    /// in the project.
+    pub(crate) fn requires_outside(&self) -> bool {
+        self.requirement_inputs().iter().any(|file| {
+            let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+            let text = self.text(file);
+            includes(&text, &REQUIRES)
+                .iter()
+                .any(|included| !config::is_inside(&dir.join(included)))
+        })
+    }
+
     /// The requirement files `[env] tools` installs (`-r FILE`, `--requirement=FILE`: a
     /// development requirement file goes into the venv, never the bundle), relative to
     /// the root, in order.
@@ -136,6 +157,12 @@ impl Sources {
     /// `files` and every file they include (`-r`) or constrain with (`-c`) inside the
     /// project, in the order met.
     fn with_includes(&self, files: Vec<String>) -> Vec<String> {
+        self.following(files, &INCLUDES)
+    }
+
+    /// `files` and every file they name with one of `options`, inside the project, in the
+    /// order met.
+    fn following(&self, files: Vec<String>, options: &[&str]) -> Vec<String> {
         let mut found: Vec<String> = Vec::new();
         let mut queue: Vec<String> = files;
         while let Some(file) = queue.pop() {
@@ -144,7 +171,7 @@ impl Sources {
             }
             let text = self.text(&file);
             let dir = Path::new(&file).parent().unwrap_or(Path::new(""));
-            for included in included_files(&text) {
+            for included in includes(&text, options) {
                 let path = dir.join(included);
                 if config::is_inside(&path) {
                     queue.push(normal(&path));
@@ -185,18 +212,34 @@ fn tool_file(tool: &str) -> Option<&str> {
     (!file.is_empty()).then_some(file)
 }
 
-/// The files a requirement file names with `-r`/`--requirement`/`-c`/`--constraint`.
-fn included_files(text: &str) -> Vec<&str> {
+/// The options of a requirement file that include another's requirements.
+const REQUIRES: [&str; 2] = ["--requirement", "-r"];
+
+/// The options of a requirement file that name another file.
+const INCLUDES: [&str; 4] = ["--requirement", "--constraint", "-r", "-c"];
+
+/// The files a requirement file names with one of `options`.
+fn includes<'t>(text: &'t str, options: &[&str]) -> Vec<&'t str> {
     text.lines()
         .filter_map(|line| {
             let line = line.split(" #").next().unwrap_or(line).trim();
-            ["--requirement", "--constraint", "-r", "-c"]
+            options
                 .iter()
                 .find_map(|option| line.strip_prefix(option))
                 .map(|rest| rest.trim_start_matches('=').trim())
         })
         .filter(|path| !path.is_empty() && !path.contains("://"))
         .collect()
+}
+
+/// What a requirement `line` installs: the line without its comment and its `-e` /
+/// `--editable` option (`-e ../lib[x]  # ours` → `../lib[x]`).
+pub(crate) fn install_target(line: &str) -> &str {
+    let line = line.split(" #").next().unwrap_or(line).trim();
+    ["--editable", "-e"]
+        .iter()
+        .find_map(|option| line.strip_prefix(option))
+        .map_or(line, |rest| rest.trim_start_matches([' ', '=']).trim())
 }
 
 /// `a/./b/../c` as `a/c`, with `/` separators.
@@ -280,7 +323,7 @@ mod tests {
         let text = "six\n-r base.txt\n--constraint=../c.txt\n-c  pins/c.txt # pinned\n\
                     --requirement other.txt\n-e .\n--hash=sha256:x\n";
         assert_eq!(
-            included_files(text),
+            includes(text, &INCLUDES),
             ["base.txt", "../c.txt", "pins/c.txt", "other.txt"]
         );
         assert_eq!(normal(Path::new("req/../pins/./c.txt")), "pins/c.txt");
@@ -355,5 +398,37 @@ mod tests {
         assert_eq!(sources.tool_files(), ["dev.txt"]);
         assert_eq!(sources.text("dev.txt"), "");
         assert_eq!(sources.hash("dev.txt"), None);
+    }
+
+    #[test]
+    fn requirements_taken_from_outside_the_project_are_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("req")).unwrap();
+        let sources = |files: &[(&str, &str)]| {
+            for (file, text) in files {
+                std::fs::write(root.join(file), text).unwrap();
+            }
+            Sources {
+                root: root.to_path_buf(),
+                lock: None,
+                requirements: vec!["requirements.txt".into()],
+                tools: Vec::new(),
+                read: RefCell::default(),
+            }
+        };
+        for (files, outside) in [
+            (&[("requirements.txt", "six\n-r req/base.txt\n")][..], false),
+            (&[("req/base.txt", "-r ../base.txt\n")], false),
+            (&[("req/base.txt", "-r ../../common.txt\n")], true),
+            (&[("req/base.txt", "-c ../../pins.txt\n")], false),
+            (
+                &[("requirements.txt", "--requirement=/srv/common.txt\n")],
+                true,
+            ),
+            (&[("requirements.txt", "-r../common.txt # shared\n")], true),
+        ] {
+            assert_eq!(sources(files).requires_outside(), outside, "{files:?}");
+        }
     }
 }

@@ -29,9 +29,10 @@ use crate::base::paths::{self, Place};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::step::{CacheKey, EarlyKey, FetchCheck, Prepared, Step};
 use crate::python::build::Build;
+use crate::python::closure;
 use crate::python::env::Env;
 use crate::python::interpreter::Interpreter;
-use crate::python::path_deps::{self, PathDepInputs};
+use crate::python::path_deps::PathDepInputs;
 use crate::python::{requirement, sources};
 
 mod archive;
@@ -197,7 +198,7 @@ impl<'a> Step<Build<'a>> for Bundle {
         let files = cx.project_files()?;
         cx.add_files(&mut fingerprint, &files)?;
         let mut deps = Vec::new();
-        for dep in path_deps::of(&env, cx.project) {
+        for dep in closure::shipped_path_deps(&env, cx.project, &cx.sources()) {
             let dep_files = dep.files(&cx.project.root)?;
             cx.add_files(&mut fingerprint, &dep_files)?;
             fingerprint.part(&format!("path dependency {}", dep.name), dep.rel.clone());

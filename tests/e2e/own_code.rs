@@ -21,6 +21,7 @@ fn code_left_out_of_the_inputs_fails_the_build_naming_the_rule_and_keeps_the_bun
         verified(&project),
         [
             "dependencies",
+            "closure: venv",
             "entry-point: greeter.cli",
             "top-level: greeter"
         ]
@@ -79,6 +80,7 @@ fn code_left_out_of_the_inputs_fails_the_build_naming_the_rule_and_keeps_the_bun
         verified(&project),
         [
             "dependencies",
+            "closure: venv",
             "entry-point: greeter.cli",
             "top-level: greeter",
             "top-level: helpers"

@@ -105,6 +105,15 @@ fn an_edit_of_a_path_dependency_rebuilds_the_bundle_with_the_venvs_code() {
     assert_eq!(tested, "v3 gone\n");
     project.pybuild(&["bundle"]).success();
     assert_eq!(project.exec("dist/say.pex", &[]).success().stdout, tested);
+    // So does a zipapp, whose pip gets the venv's copy as a wheel: no index has it, and
+    // the folder holds v4 (before, the build failed in pip's resolver or left it out).
+    let config = project
+        .read("project.toml")
+        .replace("[bundle]\n", "[bundle]\nkind = \"zipapp\"\n");
+    project.write("project.toml", &config);
+    project.pybuild(&["bundle"]).success();
+    let out = project.run_program(&PathBuf::from("python3"), &[bundle.to_str().unwrap()]);
+    assert_eq!(out.success().stdout, tested);
 }
 
 #[test]
@@ -154,4 +163,43 @@ fn a_uv_path_source_is_bundled_from_its_folder_and_keeps_the_remote_cache_out() 
         run.describe()
     );
     assert!(!run.stderr.contains("127.0.0.1:9"), "{}", run.describe());
+}
+
+/// A development tool installed editable from a folder (`-e ../saylib` in the tools'
+/// requirement file) is in the venv but not in the app: its edits rebuild nothing, and a
+/// bundler that installs path dependencies (zipapp) does not ship it.
+#[test]
+fn a_development_tool_installed_from_a_folder_is_not_shipped_nor_an_input() {
+    let project = Project::sample();
+    let lib = library_beside(&project);
+    project.write("requirements-dev.txt", "-e ../saylib\n");
+    let config = crate::support::SAMPLE_CONFIG
+        .replace("[env]\n", "[env]\ntools = [\"-r requirements-dev.txt\"]\n");
+    project.write(
+        "project.toml",
+        &format!("{config}\n[bundle]\nkind = \"zipapp\"\n"),
+    );
+    project.pybuild(&["bundle"]).success();
+    project
+        .exec(".venv/bin/python", &["-c", "import saylib"])
+        .success();
+    let names = project
+        .exec(
+            ".venv/bin/python",
+            &["-m", "zipfile", "-l", "dist/greet.pyz"],
+        )
+        .success()
+        .stdout;
+    assert!(names.contains("greeter/"), "{names}");
+    assert!(!names.contains("saylib"), "the tool was shipped:\n{names}");
+
+    fs::write(lib.join("src/saylib/__init__.py"), "WORD = 'v2'\n").unwrap();
+    let (run, execs) = project.pybuild_traced(&["bundle"]);
+    let run = run.success();
+    assert!(
+        !run.step_ran("bundle"),
+        "a tool's edit rebuilt the bundle\n{}",
+        run.describe()
+    );
+    assert_eq!(execs.len(), 1, "a no-op started processes:\n{execs:#?}");
 }

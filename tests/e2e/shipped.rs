@@ -137,6 +137,7 @@ fn every_zip_kind_ships_the_venvs_versions_and_says_so_in_its_manifest() {
             manifest["verified"],
             serde_json::json!([
                 "dependencies",
+                "closure: venv",
                 "pins",
                 "entry-point: greeter.cli",
                 "top-level: greeter"
@@ -150,6 +151,92 @@ fn every_zip_kind_ships_the_venvs_versions_and_says_so_in_its_manifest() {
             "{manifest}"
         );
     }
+}
+
+/// What a requirement file asks for through a file it includes, with a marker, is in the
+/// venv, and so in every bundle: pip, installing a shiv or zipapp bundle's site-packages,
+/// was given only the top file's unconditional names, and dropped it without a word.
+#[test]
+fn a_requirement_from_an_included_file_with_a_marker_ships_in_every_zip_kind() {
+    let project = Project::sample()
+        .with_file("requirements.txt", "six==1.16.0\n-r base.txt\n")
+        .with_file("base.txt", "idna==3.4 ; python_version >= \"3\"\n");
+    for (kind, output) in [
+        ("zipapp", "dist/greet.pyz"),
+        ("shiv", "dist/greet.pyz"),
+        ("pex", "dist/greet.pex"),
+    ] {
+        project.write(
+            "project.toml",
+            &format!(
+                "{}\n[bundle]\nkind = \"{kind}\"\n",
+                crate::support::SAMPLE_CONFIG
+            ),
+        );
+        project.pybuild(&["bundle"]).success();
+        assert_eq!(venv_version(&project, "idna"), "3.4");
+        assert_eq!(
+            shipped(&project, output),
+            ["greeter==1.2.3", "idna==3.4", "six==1.16.0"],
+            "{kind}"
+        );
+        let verified = manifest(&project, "dist/greet.manifest.json")["verified"].clone();
+        assert!(
+            verified
+                .as_array()
+                .unwrap()
+                .contains(&"closure: venv".into()),
+            "{kind}: {verified}"
+        );
+    }
+}
+
+/// A bundle that would leave out a distribution the app runs with in the venv is never
+/// shipped: with a bug put into the venv's shiv (it deletes idna from the site-packages it
+/// is given), the build fails naming idna, the previous bundle left in place. What pex is
+/// told to `--exclude` is left out on purpose, and that passes.
+#[test]
+fn a_bundle_leaving_out_what_the_app_runs_with_never_ships() {
+    let project = Project::sample().with_file("requirements.txt", "six==1.16.0\nidna==3.4\n");
+    let config = |bundle: &str| format!("{}\n[bundle]\n{bundle}\n", crate::support::SAMPLE_CONFIG);
+    project.write("project.toml", &config("kind = \"shiv\""));
+    project.pybuild(&["bundle"]).success();
+    let before = fs::read(project.path("dist/greet.pyz")).unwrap();
+    assert!(shipped(&project, "dist/greet.pyz").contains(&"idna==3.4".to_string()));
+
+    let cli = project.site_packages().join("shiv/cli.py");
+    let text = fs::read_to_string(&cli).unwrap()
+        + "\nimport glob as _g, shutil as _s, sys as _y\n\
+           for _d in _g.glob(_y.argv[_y.argv.index('--site-packages') + 1] + '/idna*'):\n\
+           \x20   _s.rmtree(_d)\n";
+    // A new file: the venv's may be a hard link into uv's cache, which other tests share.
+    fs::remove_file(&cli).unwrap();
+    fs::write(&cli, text).unwrap();
+    project.write("src/greeter/words.py", "def word():\n    return 'hi'\n");
+    let run = project.pybuild(&["bundle"]).failure(1);
+    assert!(
+        run.stderr.contains(
+            "dist/greet.pyz would leave out what the app runs with in the venv:\n  idna 3.4\n"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stderr.contains("the previous bundle was left in place"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(fs::read(project.path("dist/greet.pyz")).unwrap(), before);
+
+    project.write(
+        "project.toml",
+        &config("pex-args = [\"--exclude\", \"idna\"]"),
+    );
+    project.pybuild(&["bundle"]).success();
+    assert_eq!(
+        shipped(&project, "dist/greet.pex"),
+        ["greeter==1.2.3", "six==1.16.0"]
+    );
 }
 
 fn manifest(project: &Project, rel: &str) -> serde_json::Value {

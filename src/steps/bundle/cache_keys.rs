@@ -41,7 +41,7 @@ use crate::engine::step::{CacheKey, EarlyKey, FetchCheck};
 use crate::python::build::Build;
 use crate::python::env::Env;
 use crate::python::metadata_sources::{self, versioned_by_vcs};
-use crate::python::{env_lock, path_deps, requirement};
+use crate::python::{closure, env_lock, requirement};
 
 /// `output`: the bundle's, as `bundle::target` says.
 pub(super) fn late(
@@ -142,7 +142,7 @@ pub(super) fn early(cx: &mut Build, step: &str) -> Result<Option<EarlyKey>> {
 
 /// Whether the venv holds path dependencies (said once, in detail, when it does).
 fn has_path_deps(cx: &Build, env: &Env) -> bool {
-    let deps = path_deps::of(env, cx.project);
+    let deps = closure::shipped_path_deps(env, cx.project, &cx.sources());
     if let Some(dep) = deps.first() {
         cx.printer.detail(&format!(
             "the remote cache is not used: {} is installed from {}, whose code no key pins",

@@ -2,9 +2,10 @@
 //!
 //! After a backend built an archive (PEX, shiv, zipapp), every distribution inside it
 //! (each `*.dist-info/METADATA`, the dependencies PEX's wheels included, read back in
-//! process by `archive`) must be installed in the venv at the same version: one that
-//! differs fails the build with the list of differences, and the previous bundle stays in
-//! place. The same read-back lists the modules under the project's top-level names, which
+//! process by `archive`) must be installed in the venv at the same version, and every
+//! distribution the app needs from the venv (`python::closure::needed`) must be inside:
+//! one that differs or is missing fails the build with the list, and the previous bundle
+//! stays in place. The same read-back lists the modules under the project's top-level names, which
 //! `own_code` checks. The manifest
 //! (`<output stem>.manifest.json`) then says what shipped and from which environment
 //! files, which of them pins each version (see [`against_pins`]), which checks passed
@@ -26,6 +27,7 @@ use crate::engine::state;
 use crate::python::build::Build;
 use crate::python::pins::Pin;
 use crate::python::uv_lock::UvLock;
+use crate::python::{closure, path_deps, requirement};
 use crate::steps::bundle::archive::{self, Contents};
 use crate::steps::bundle::backend::{Backend, Job};
 use crate::steps::bundle::lock_closure;
@@ -113,6 +115,9 @@ pub(crate) fn prove(
         let contents = archive::read(&job.out, &code.tops())?;
         check(&contents.distributions, &venv, &output)?;
         verified.push("dependencies".to_string());
+        let needed = needed_from_venv(cx, job)?;
+        complete(&contents.distributions, &needed, &venv, &output)?;
+        verified.push("closure: venv".to_string());
         if let Some(app) = &cx.project.app {
             let lock = UvLock::read(&cx.project.root.join("uv.lock"))?;
             lock_closure::check(&lock, app, &contents.distributions, &output)?;
@@ -230,6 +235,63 @@ pub(crate) fn read_executable(
     Ok(contents)
 }
 
+/// What the app needs from the venv (`closure::needed`): what it asks for, as its bundler
+/// is asked, and what that leads to there; not the project nor a workspace's member (they
+/// ship as code, which `own_code` checks), nor what pex is told to `--exclude`.
+fn needed_from_venv(cx: &Build, job: &Job) -> Result<BTreeSet<String>> {
+    let env = cx.env_at(&job.site_packages);
+    let folders = path_deps::folder_installs(&env, cx.project);
+    let asked = closure::asked(cx.project, &cx.sources(), &folders);
+    let left_out = excluded(&cx.project.config.bundle.pex_args);
+    let mut needed = closure::needed(cx, &env, &asked.requirements, &left_out)?;
+    let project = normalize(&cx.project.config.project.name);
+    needed.retain(|name| *name != project && !cx.project.is_member(name));
+    Ok(needed)
+}
+
+/// The names pex's `--exclude` options leave out of the PEX (`--exclude pyspark`,
+/// `--exclude=pyspark>=3`), with what only they need.
+fn excluded(pex_args: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut args = pex_args.iter();
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--exclude=") {
+            Some(value) => Some(value),
+            None if arg == "--exclude" => args.next().map(String::as_str),
+            None => None,
+        };
+        names.extend(value.and_then(requirement::name));
+    }
+    names
+}
+
+/// Fails, naming each, unless every distribution the app `needed` from the venv ships: a
+/// bundle that drops one would fail where the tests passed.
+pub(crate) fn complete(
+    shipped: &BTreeMap<String, String>,
+    needed: &BTreeSet<String>,
+    venv: &BTreeMap<String, String>,
+    output: &str,
+) -> Result<()> {
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|name| !shipped.contains_key(*name))
+        .map(|name| match venv.get(name) {
+            Some(version) => format!("{name} {version}"),
+            None => name.clone(),
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(UserError::failure(format!(
+        "{output} would leave out what the app runs with in the venv:\n  {}",
+        missing.join("\n  ")
+    ))
+    .hint("the previous bundle was left in place; `pybuild -v bundle` shows how it was built (a bundler's arguments such as `--no-deps` leave dependencies out)")
+    .into())
+}
+
 /// Fails, naming each difference, unless every shipped distribution is in the venv at the
 /// same version.
 pub(crate) fn check(
@@ -295,6 +357,44 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn what_the_app_needs_from_the_venv_must_ship() {
+        let venv = map(&[("six", "1.16.0"), ("saylib", "0.1")]);
+        let needed: BTreeSet<String> = ["six", "saylib"].map(String::from).into();
+        complete(&venv, &needed, &venv, "dist/a.pyz").unwrap();
+        // More than needed (what pex's resolve adds) is the other check's business.
+        let needed_one: BTreeSet<String> = ["six".to_string()].into();
+        complete(&venv, &needed_one, &venv, "dist/a.pyz").unwrap();
+        let mut needed_gone = needed.clone();
+        needed_gone.insert("gone".into());
+        let err = complete(
+            &map(&[("six", "1.16.0")]),
+            &needed_gone,
+            &venv,
+            "dist/a.pyz",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "dist/a.pyz would leave out what the app runs with in the venv:\n  gone\n  saylib 0.1"
+        );
+    }
+
+    #[test]
+    fn pex_s_excludes_are_left_out() {
+        let args = [
+            "--exclude",
+            "PySpark>=3",
+            "--no-strip",
+            "--exclude=Py4J",
+            "--exclude",
+        ];
+        let args: Vec<String> = args.map(String::from).into();
+        assert_eq!(excluded(&args), ["pyspark", "py4j"]);
+        assert_eq!(excluded(&["--excluded".to_string()]), Vec::<String>::new());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! Offline (see `wheelhouse`), pip installs from the wheelhouse instead of the index.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
@@ -19,9 +19,9 @@ use super::backend::Job;
 use super::placement::stage_files;
 use crate::args;
 use crate::python::build::Build;
+use crate::python::installed::normalize;
 use crate::python::interpreter::Interpreter;
-use crate::python::own_requirement;
-use crate::python::wheelhouse;
+use crate::python::{closure, installed_wheel, own_requirement, path_deps, sources, wheelhouse};
 
 /// Installs the staged project and its dependencies into `dir` (created), at the venv's
 /// versions: every distribution installed in the venv is a constraint, and the names the
@@ -58,15 +58,37 @@ pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
         stage_files(&inputs.dep.dir, &inputs.files_in_folder(), &stage)?;
         argv.push(stage.into());
     }
+    argv.extend(installed_copies(cx, job)?.into_iter().map(Into::into));
+    // Every requirement line of the files and of those they include, markers kept (pip
+    // evaluates them); a line naming a folder is installed just above.
     let sources = cx.sources();
-    let names = sources.names_in(sources.requirement_files());
-    argv.extend(names.into_iter().map(Into::into));
+    for file in sources.requiring_files() {
+        let lines = sources::requirement_lines(&sources.text(&file));
+        argv.extend(lines.into_iter().map(Into::into));
+    }
     cx.printer
         .phase("installing the app and its dependencies at the venv's versions");
     cx.runner
         .run(cx.project.venv_python(), &argv)
         .map_err(|err| wheelhouse::offline_failure(err, cx))?;
     remove_machine_specific(dir)
+}
+
+/// Wheels of the libraries the venv installed from a folder without `-e` that the app
+/// asks for: the venv's copies (see `python::installed_wheel`), which no index has.
+fn installed_copies(cx: &Build, job: &Job) -> Result<Vec<PathBuf>> {
+    let env = cx.env_at(&job.site_packages);
+    let folders = path_deps::folder_installs(&env, cx.project);
+    let asked = closure::asked(cx.project, &cx.sources(), &folders);
+    let reached = closure::reachable(&env, &asked.requirements);
+    let dir = job.work.join("installed-wheels");
+    folders
+        .iter()
+        .filter(|dep| !dep.editable)
+        .filter(|dep| !asked.complete || reached.contains(&normalize(&dep.name)))
+        .filter_map(|dep| env.find(&dep.name))
+        .map(|dist| installed_wheel::write(dist, &job.site_packages, &dir))
+        .collect()
 }
 
 /// `name==version` for each distribution in the venv but the project itself.
