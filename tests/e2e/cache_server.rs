@@ -103,6 +103,14 @@ impl Server {
             .count()
     }
 
+    /// The requests of `method` to paths under `prefix` (`/cas/`, `/ac/`).
+    pub fn requests_to(&self, method: &str, prefix: &str) -> usize {
+        let log = settled_log(&self.dir.path().join("access.log"));
+        log.lines()
+            .filter(|l| l.contains(&format!("\"{method} {prefix}")))
+            .count()
+    }
+
     pub fn blob(&self, sha256: &str) -> PathBuf {
         self.dir.path().join("data/cas").join(sha256)
     }

@@ -134,6 +134,44 @@ fn a_fresh_clone_fetches_the_bundle_and_a_corrupted_blob_is_never_shipped() {
     );
 }
 
+/// What the server has already is not sent again: a build under a new key whose bundle
+/// is the same bytes (an input that does not ship changed) uploads its entry, not the
+/// bundle.
+#[test]
+fn a_blob_the_server_has_is_not_sent_again() {
+    let server = Server::start();
+    let url = server.url();
+    let project = pinned_app();
+    let vars = [("PYBUILD_REMOTE_CACHE", url.as_str())];
+    project.pybuild_with_env(&["bundle"], &vars).success();
+    let (blobs, entries) = (
+        server.requests_to("PUT", "/cas/"),
+        server.requests_to("PUT", "/ac/"),
+    );
+    assert!(
+        blobs >= 1 && entries >= 1,
+        "{blobs} blobs, {entries} entries"
+    );
+    let bundle = fs::read(project.path("dist/uvapp.pex")).unwrap();
+
+    project.write("notes.txt", "an input the bundle does not carry\n");
+    let run = project.pybuild_with_env(&["bundle"], &vars).success();
+    assert!(run.step_ran("bundle"), "{}", run.describe());
+    assert_eq!(fs::read(project.path("dist/uvapp.pex")).unwrap(), bundle);
+    assert!(
+        server.requests_to("PUT", "/ac/") > entries,
+        "the new key's entry is uploaded\n{}",
+        run.describe()
+    );
+    assert_eq!(
+        server.requests_to("PUT", "/cas/"),
+        blobs,
+        "a blob the server has was sent again\n{}",
+        run.describe()
+    );
+    assert!(run.stderr.contains(", 0 B sent"), "{}", run.describe());
+}
+
 /// A read-only client, by `[cache] read-only` or by the variable, uploads nothing, not
 /// even a bundle the server does not have (machine C above builds what is there already),
 /// and needs no signing key: one set for the team's writers (here, a file this machine
