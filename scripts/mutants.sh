@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 # The filters name the tests that check the module's guarantee, and only those; the e2e
 # tests run only for the mutants the unit tests miss (and for the baseline).
 MODULES=(
-  "manifest|src/steps/bundle/manifest.rs|steps::bundle::manifest::|manifest"
+  "manifest|src/steps/bundle/manifest.rs|steps::bundle::manifest::|manifest shipped::a_bundle_leaving"
   "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand shipped::the_projects_own_exact bundle::first_bundle_runs"
   "clean|src/commands/clean.rs||clean::"
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
@@ -76,6 +76,9 @@ MODULES=(
   "workspace_build|src/steps/workspace.rs||workspace::"
   # Path dependencies: a folder the venv runs editable is an input of the bundle.
   "path_deps|src/python/path_deps.rs|python::path_deps:: python::own_requirement::|path_deps::"
+  # What the app asks for and needs from the venv (the bundle leaves none of it out), and
+  # what pip installs a shiv or zipapp bundle from (a folder's copy as a wheel).
+  "closure|src/python/closure.rs src/python/installed_wheel.rs src/steps/bundle/site.rs|python::closure:: python::installed_wheel:: steps::bundle::site::|shipped::a_requirement_from shipped::a_bundle_leaving path_deps:: readback::an_edit_to_bundle_starts"
 )
 
 unit_only=false
