@@ -30,7 +30,8 @@ use crate::python::byproducts;
 use crate::python::env::Env;
 use crate::python::sources::install_target;
 
-/// An editable install of a folder other than the project's.
+/// An install of a folder other than the project's: editable (a path dependency), or a
+/// copy of it made at install time (see [`folder_installs`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PathDep {
     /// As its dist-info spells it.

@@ -24,8 +24,9 @@ use crate::python::interpreter::Interpreter;
 use crate::python::{closure, installed_wheel, own_requirement, path_deps, sources, wheelhouse};
 
 /// Installs the staged project and its dependencies into `dir` (created), at the venv's
-/// versions: every distribution installed in the venv is a constraint, and the names the
-/// `[env] requirements` files ask for are installed too (they are the app's runtime).
+/// versions: every distribution installed in the venv is a constraint, and what the
+/// `[env] requirements` files and those they include ask for is installed too (they are
+/// the app's runtime): each requirement line, and a folder's install as the venv holds it.
 pub(crate) fn install(cx: &Build, job: &Job, dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let constraints = job.work.join("venv-constraints.txt");
