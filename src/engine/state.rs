@@ -51,6 +51,8 @@ pub(crate) const LAYOUT: &[(&str, bool)] = &[
     ("layers", true),
     ("tmp", true),
     ("running", true),
+    // What the app needs from the venv, as its interpreter said (`python::closure`).
+    ("needed", false),
 ];
 
 #[derive(Debug, Default, Serialize, Deserialize)]
