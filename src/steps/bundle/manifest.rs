@@ -236,17 +236,15 @@ pub(crate) fn read_executable(
 }
 
 /// What the app needs from the venv (`closure::needed`): what it asks for, as its bundler
-/// is asked, and what that leads to there; not the project nor a workspace's member (they
-/// ship as code, which `own_code` checks), nor what pex is told to `--exclude`.
+/// is asked, and what that leads to there, the project itself and the workspace members
+/// it depends on included (their metadata ships with their code); not what pex is told to
+/// `--exclude`.
 fn needed_from_venv(cx: &Build, job: &Job) -> Result<BTreeSet<String>> {
     let env = cx.env_at(&job.site_packages);
     let folders = path_deps::folder_installs(&env, cx.project);
     let asked = closure::asked(cx.project, &cx.sources(), &folders);
     let left_out = excluded(&cx.project.config.bundle.pex_args);
-    let mut needed = closure::needed(cx, &env, &asked.requirements, &left_out)?;
-    let project = normalize(&cx.project.config.project.name);
-    needed.retain(|name| *name != project && !cx.project.is_member(name));
-    Ok(needed)
+    closure::needed(cx, &env, &asked.requirements, &left_out)
 }
 
 /// The names pex's `--exclude` options leave out of the PEX (`--exclude pyspark`,
