@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 # The filters name the tests that check the module's guarantee, and only those; the e2e
 # tests run only for the mutants the unit tests miss (and for the baseline).
 MODULES=(
-  "manifest|src/steps/bundle/manifest.rs|steps::bundle::manifest::|manifest shipped::a_bundle_leaving"
+  "manifest|src/steps/bundle/manifest.rs|steps::bundle::manifest::|manifest shipped::a_bundle_leaving workspace::package_and"
   "pins|src/python/pins.rs|python::pins::|shipped::pins_and_constraints shipped::a_version_changed_by_hand shipped::the_projects_own_exact bundle::first_bundle_runs"
   "clean|src/commands/clean.rs||clean::"
   "paths|src/base/paths.rs|base::paths::|clean::clean_never clean::a_recorded clean::a_bundle_is_never_written"
