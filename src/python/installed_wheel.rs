@@ -7,9 +7,9 @@
 //!
 //! The wheel holds the files its `RECORD` lists inside site-packages, as they are now,
 //! and its dist-info with a `RECORD` of its own. Not what records one install
-//! (`INSTALLER`, `REQUESTED`, `direct_url.json`, uv's), nor compiled files (pip compiles, or
-//! not), nor what lies outside site-packages (scripts, which pip writes again from
-//! `entry_points.txt`; data files).
+//! (`INSTALLER`, `REQUESTED`, `direct_url.json`, uv's), nor what was compiled at install
+//! (`__pycache__/`: pip compiles, or not), nor what lies outside site-packages (scripts,
+//! which pip writes again from `entry_points.txt`; data files).
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write as _};
@@ -80,7 +80,7 @@ pub(crate) fn write(dist: &Dist, site_packages: &Path, dir: &Path) -> Result<Pat
 }
 
 /// The files of the wheel, relative to site-packages, in `RECORD`'s order: those inside
-/// it, but compiled files and what records the install.
+/// it, but what was compiled (`__pycache__/`) and what records the install.
 fn files(dist: &Dist, dist_info: &str) -> Vec<String> {
     let mut files: Vec<String> = dist
         .recorded_paths()
@@ -89,7 +89,8 @@ fn files(dist: &Dist, dist_info: &str) -> Vec<String> {
                 .components()
                 .all(|part| matches!(part, Component::Normal(_)))
         })
-        .filter(|path| !path.ends_with(".pyc") && !path.contains("__pycache__/"))
+        // What pip compiled; a `.pyc` beside its module is a sourceless distribution's code.
+        .filter(|path| !path.contains("__pycache__/"))
         .filter(|path| {
             let own = path
                 .strip_prefix(dist_info)
@@ -160,6 +161,8 @@ mod tests {
             "x",
         )
         .unwrap();
+        fs::write(site.join("my_lib/sourceless.pyc"), "code").unwrap();
+        fs::write(site.join("my_lib/__pycache__.txt"), "data").unwrap();
         fs::write(info.join("METADATA"), "Name: my-lib\nVersion: 0.1\n").unwrap();
         fs::write(
             info.join("WHEEL"),
@@ -173,6 +176,7 @@ mod tests {
             info.join("RECORD"),
             "my_lib/__init__.py,sha256=old,5\n\
              my_lib/__pycache__/__init__.cpython-311.pyc,,\n\
+             my_lib/sourceless.pyc,,\nmy_lib/__pycache__.txt,,\n\
              my_lib-0.1.dist-info/METADATA,,\nmy_lib-0.1.dist-info/WHEEL,,\n\
              my_lib-0.1.dist-info/INSTALLER,,\nmy_lib-0.1.dist-info/direct_url.json,,\n\
              my_lib-0.1.dist-info/uv_cache.json,,\n\
@@ -189,6 +193,8 @@ mod tests {
             names,
             [
                 "my_lib/__init__.py",
+                "my_lib/sourceless.pyc",
+                "my_lib/__pycache__.txt",
                 "my_lib-0.1.dist-info/METADATA",
                 "my_lib-0.1.dist-info/WHEEL",
                 "my_lib-0.1.dist-info/RECORD"
