@@ -192,12 +192,18 @@ fn a_requirement_from_an_included_file_with_a_marker_ships_in_every_zip_kind() {
 }
 
 /// A bundle that would leave out a distribution the app runs with in the venv is never
-/// shipped: with a bug put into the venv's shiv (it deletes idna from the site-packages it
-/// is given), the build fails naming idna, the previous bundle left in place. What pex is
-/// told to `--exclude` is left out on purpose, and that passes.
+/// shipped: with a bug put into the venv's shiv (it deletes idna, which the project's
+/// extra asked for by `-e .[net]` requires, and six from the site-packages it is given),
+/// the build fails naming both, the previous bundle left in place. What pex is told to
+/// `--exclude` is left out on purpose, and that passes.
 #[test]
 fn a_bundle_leaving_out_what_the_app_runs_with_never_ships() {
-    let project = Project::sample().with_file("requirements.txt", "six==1.16.0\nidna==3.4\n");
+    let project = Project::sample().with_file("requirements.txt", "six==1.16.0\n-e .[net]\n");
+    let pyproject = project.read("pyproject.toml").replace(
+        "[project.scripts]",
+        "[project.optional-dependencies]\nnet = [\"idna==3.4\"]\n\n[project.scripts]",
+    );
+    project.write("pyproject.toml", &pyproject);
     let config = |bundle: &str| format!("{}\n[bundle]\n{bundle}\n", crate::support::SAMPLE_CONFIG);
     project.write("project.toml", &config("kind = \"shiv\""));
     project.pybuild(&["bundle"]).success();
@@ -206,9 +212,10 @@ fn a_bundle_leaving_out_what_the_app_runs_with_never_ships() {
 
     let cli = project.site_packages().join("shiv/cli.py");
     let text = fs::read_to_string(&cli).unwrap()
-        + "\nimport glob as _g, shutil as _s, sys as _y\n\
-           for _d in _g.glob(_y.argv[_y.argv.index('--site-packages') + 1] + '/idna*'):\n\
-           \x20   _s.rmtree(_d)\n";
+        + "\nimport glob as _g, os as _o, shutil as _s, sys as _y\n\
+           _site = _y.argv[_y.argv.index('--site-packages') + 1]\n\
+           for _d in _g.glob(_site + '/idna*') + _g.glob(_site + '/six*'):\n\
+           \x20   _s.rmtree(_d) if _o.path.isdir(_d) else _o.remove(_d)\n";
     // A new file: the venv's may be a hard link into uv's cache, which other tests share.
     fs::remove_file(&cli).unwrap();
     fs::write(&cli, text).unwrap();
@@ -216,7 +223,7 @@ fn a_bundle_leaving_out_what_the_app_runs_with_never_ships() {
     let run = project.pybuild(&["bundle"]).failure(1);
     assert!(
         run.stderr.contains(
-            "dist/greet.pyz would leave out what the app runs with in the venv:\n  idna 3.4\n"
+            "dist/greet.pyz would leave out what the app runs with in the venv:\n  idna 3.4\n  six 1.16.0\n"
         ),
         "{}",
         run.describe()
