@@ -163,6 +163,9 @@ mod tests {
         .unwrap();
         fs::write(site.join("my_lib/sourceless.pyc"), "code").unwrap();
         fs::write(site.join("my_lib/__pycache__.txt"), "data").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        let run = fs::Permissions::from_mode(0o755);
+        fs::set_permissions(site.join("my_lib/sourceless.pyc"), run).unwrap();
         fs::write(info.join("METADATA"), "Name: my-lib\nVersion: 0.1\n").unwrap();
         fs::write(
             info.join("WHEEL"),
@@ -200,6 +203,12 @@ mod tests {
                 "my_lib-0.1.dist-info/RECORD"
             ]
         );
+        // A file's executable bit is kept (pip sets it from the archive).
+        let mode = |archive: &mut zip::ZipArchive<File>, name: &str| {
+            archive.by_name(name).unwrap().unix_mode().unwrap() & 0o777
+        };
+        assert_eq!(mode(&mut archive, "my_lib/sourceless.pyc"), 0o755);
+        assert_eq!(mode(&mut archive, "my_lib/__init__.py"), 0o644);
         let mut record = String::new();
         archive
             .by_name("my_lib-0.1.dist-info/RECORD")
