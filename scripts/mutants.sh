@@ -78,7 +78,7 @@ MODULES=(
   "path_deps|src/python/path_deps.rs|python::path_deps:: python::own_requirement::|path_deps::"
   # What the app asks for and needs from the venv (the bundle leaves none of it out), and
   # what pip installs a shiv or zipapp bundle from (a folder's copy as a wheel).
-  "closure|src/python/closure.rs src/python/installed_wheel.rs src/steps/bundle/site.rs|python::closure:: python::installed_wheel:: steps::bundle::site::|shipped::a_requirement_from shipped::a_bundle_leaving path_deps:: readback::an_edit_to_bundle_starts"
+  "closure|src/python/closure.rs src/python/installed_wheel.rs src/steps/bundle/site.rs|python::closure:: python::installed_wheel:: steps::bundle::site::|shipped::a_requirement_from shipped::a_bundle_leaving shipped::a_uv_lock path_deps:: readback::an_edit_to_bundle_starts"
 )
 
 unit_only=false

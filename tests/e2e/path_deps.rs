@@ -172,7 +172,17 @@ fn a_uv_path_source_is_bundled_from_its_folder_and_keeps_the_remote_cache_out() 
 fn a_development_tool_installed_from_a_folder_is_not_shipped_nor_an_input() {
     let project = Project::sample();
     let lib = library_beside(&project);
-    project.write("requirements-dev.txt", "-e ../saylib\n");
+    // And one installed without `-e`: a copy, which no bundler gets either.
+    let copied = project.root.parent().unwrap().join("copiedtool");
+    fs::create_dir_all(copied.join("copiedtool")).unwrap();
+    fs::write(
+        copied.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"copiedtool\"\nversion = \"0.1\"\n",
+    )
+    .unwrap();
+    fs::write(copied.join("copiedtool/__init__.py"), "").unwrap();
+    project.write("requirements-dev.txt", "-e ../saylib\n../copiedtool\n");
     let config = crate::support::SAMPLE_CONFIG
         .replace("[env]\n", "[env]\ntools = [\"-r requirements-dev.txt\"]\n");
     project.write(
@@ -181,7 +191,7 @@ fn a_development_tool_installed_from_a_folder_is_not_shipped_nor_an_input() {
     );
     project.pybuild(&["bundle"]).success();
     project
-        .exec(".venv/bin/python", &["-c", "import saylib"])
+        .exec(".venv/bin/python", &["-c", "import saylib, copiedtool"])
         .success();
     let names = project
         .exec(
@@ -191,7 +201,10 @@ fn a_development_tool_installed_from_a_folder_is_not_shipped_nor_an_input() {
         .success()
         .stdout;
     assert!(names.contains("greeter/"), "{names}");
-    assert!(!names.contains("saylib"), "the tool was shipped:\n{names}");
+    assert!(
+        !names.contains("saylib") && !names.contains("copiedtool"),
+        "a tool was shipped:\n{names}"
+    );
 
     fs::write(lib.join("src/saylib/__init__.py"), "WORD = 'v2'\n").unwrap();
     let (run, execs) = project.pybuild_traced(&["bundle"]);
