@@ -305,6 +305,22 @@ fn quote(arg: &str) -> String {
     }
 }
 
+/// The values the arguments `args` of a command give its long option `option`, in order, in
+/// both spellings (`--exclude NAME`, `--exclude=NAME`): what `[bundle] pex-args` tell pex.
+pub(crate) fn option_values<'a>(args: &'a [String], option: &str) -> Vec<&'a str> {
+    let joined = format!("{option}=");
+    let mut values = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.strip_prefix(&joined) {
+            Some(value) => values.push(value),
+            None if arg == option => values.extend(args.next().map(String::as_str)),
+            None => {}
+        }
+    }
+    values
+}
+
 /// Builds an argument array from anything string-like.
 #[macro_export]
 macro_rules! args {

@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::args;
 use crate::base::distribution_name::normalize;
 use crate::base::error::UserError;
+use crate::base::process;
 use crate::engine::state;
 use crate::python::build::Build;
 use crate::python::pins::Pin;
@@ -250,17 +251,10 @@ fn needed_from_venv(cx: &Build, job: &Job) -> Result<BTreeSet<String>> {
 /// The names pex's `--exclude` options leave out of the PEX (`--exclude pyspark`,
 /// `--exclude=pyspark>=3`), with what only they need.
 fn excluded(pex_args: &[String]) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut args = pex_args.iter();
-    while let Some(arg) = args.next() {
-        let value = match arg.strip_prefix("--exclude=") {
-            Some(value) => Some(value),
-            None if arg == "--exclude" => args.next().map(String::as_str),
-            None => None,
-        };
-        names.extend(value.and_then(requirement::name));
-    }
-    names
+    process::option_values(pex_args, "--exclude")
+        .into_iter()
+        .filter_map(requirement::name)
+        .collect()
 }
 
 /// Fails, naming each, unless every distribution the app `needed` from the venv ships: a

@@ -129,16 +129,8 @@ for r in [v.wheel_requirement] if v is PipVersion.VENDORED else v.requirements:
 
 /// The `--pip-version` given in `pex-args`, if any.
 fn pip_version(pex_args: &[String]) -> Option<String> {
-    let mut args = pex_args.iter();
-    while let Some(arg) = args.next() {
-        if arg == "--pip-version" {
-            return args.next().cloned();
-        }
-        if let Some(value) = arg.strip_prefix("--pip-version=") {
-            return Some(value.to_string());
-        }
-    }
-    None
+    let values = crate::base::process::option_values(pex_args, "--pip-version");
+    values.first().map(|value| value.to_string())
 }
 
 #[cfg(test)]
